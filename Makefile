@@ -1,0 +1,44 @@
+# casusbot: `make run` tries it locally, `make test` checks everything.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run chat test lint typecheck unit e2e install clean-dev
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start a local Synapse on 127.0.0.1 and the bot (SQLite); data kept in .dev/
+run: $(STAMP)
+	$(BIN)/casusbot dev run
+
+## A terminal client in the demo room (second terminal): make chat AS=partner1
+AS ?= chair
+chat: $(STAMP)
+	$(BIN)/casusbot chat --as $(AS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check bot commands storage tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy bot commands storage
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+e2e: $(STAMP)
+	$(BIN)/pytest -q tests/e2e
+
+## ruff, mypy and the whole test suite (unit + end-to-end on a real Synapse)
+test: lint typecheck
+	$(BIN)/pytest -q
+
+clean-dev:
+	rm -rf .dev

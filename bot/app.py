@@ -1,0 +1,74 @@
+"""Wiring: ``bootstrap(config, clock) -> App``. No module-level state: two Apps can coexist."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.render import Renderer
+from commands import default_registry
+from commands.inbound import Inbound, process
+from commands.registry import Registry, Settings
+from storage import inbound as inbound_store
+from storage.db import create_schema, make_engine, session_scope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """The transport-neutral bot: configuration, database, commands, rendering, clock."""
+
+    config: Config
+    clock: Clock
+    engine: Engine
+    registry: Registry
+    render: Renderer
+    settings: Settings
+    outbox_changed: asyncio.Event | None = field(default=None)
+
+    def process(self, msg: Inbound) -> int:
+        """Handle one inbound message exactly once (blocking; call via ``asyncio.to_thread``).
+
+        Returns how many replies were enqueued.
+        """
+        with session_scope(self.engine) as session:
+            joined = inbound_store.joined_at(session, msg.room_id)
+            if joined is None or msg.sent_at < joined:
+                return 0  # from before the bot joined: never handled
+            rendered = process(session, self.registry, self.render, self.settings, msg,
+                               self.clock.now())
+        if rendered:
+            log.info("handled event", extra={"event_id": msg.event_id, "room": msg.room_id,
+                                             "replies": len(rendered)})
+        return len(rendered)
+
+    def record_join(self, room_id: str, at: datetime) -> None:
+        with session_scope(self.engine) as session:
+            inbound_store.record_join(session, room_id, at)
+
+    def sync_token(self, device_key: str) -> str | None:
+        with session_scope(self.engine) as session:
+            return inbound_store.sync_token(session, device_key)
+
+    def save_sync_token(self, device_key: str, token: str) -> None:
+        with session_scope(self.engine) as session:
+            inbound_store.save_sync_token(session, device_key, token)
+
+
+def bootstrap(config: Config, clock: Clock) -> App:
+    """Build the app: engine (schema created if missing), registry, renderer."""
+    engine = make_engine(config.database_url)
+    create_schema(engine)
+    settings = Settings(prefix=config.prefix, admins=config.admins, timezone=config.timezone,
+                        locale=config.locale, ref_key=config.ref_key)
+    return App(config=config, clock=clock, engine=engine, registry=default_registry(),
+               render=Renderer(prefix=config.prefix, default_locale=config.locale,
+                               default_timezone=config.timezone),
+               settings=settings)

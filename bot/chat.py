@@ -1,0 +1,173 @@
+"""A small Matrix client: `casusbot chat` in a terminal, and the real client of the e2e tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    LoginResponse,
+    MatrixRoom,
+    RoomMessageNotice,
+    RoomMessageText,
+    RoomSendResponse,
+    SyncResponse,
+)
+
+
+@dataclass(frozen=True)
+class Seen:
+    room_id: str
+    sender: str
+    body: str
+    html: str | None
+    msgtype: str
+    event_id: str
+
+
+class ChatClient:
+    """A real nio client with E2EE that records every message it syncs."""
+
+    def __init__(self, homeserver: str, user_id: str, password: str, store: Path) -> None:
+        store.mkdir(parents=True, exist_ok=True)
+        self.store = store
+        self.password = password
+        self.client = AsyncClient(homeserver, user_id, store_path=str(store),
+                                  config=AsyncClientConfig(encryption_enabled=True,
+                                                           store_sync_tokens=True))
+        self.seen: list[Seen] = []
+        self._new = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        session = self.store / "session.json"
+        if session.exists():
+            saved = json.loads(session.read_text())
+            self.client.restore_login(self.client.user_id, saved["device_id"],
+                                      saved["access_token"])
+        else:
+            resp = await self.client.login(self.password, device_name="casusbot-chat")
+            if not isinstance(resp, LoginResponse):
+                raise RuntimeError(f"login failed for {self.client.user_id}")
+            session.write_text(json.dumps({"device_id": resp.device_id,
+                                           "access_token": resp.access_token}))
+        self.client.add_event_callback(self._on_message, (RoomMessageText, RoomMessageNotice))
+        first = await self.client.sync(timeout=0, full_state=True)
+        if not isinstance(first, SyncResponse):
+            raise RuntimeError("first sync failed")
+        await self._upkeep()
+        self.seen.clear()  # history is not news
+        self._task = asyncio.create_task(self._loop())
+
+    async def _upkeep(self) -> None:
+        c = self.client
+        if c.should_upload_keys:
+            await c.keys_upload()
+        if c.should_query_keys:
+            await c.keys_query()
+        if c.should_claim_keys:
+            await c.keys_claim(c.get_users_for_key_claiming())
+        await c.send_to_device_messages()
+
+    async def _loop(self) -> None:
+        while True:
+            resp = await self.client.sync(timeout=10_000)
+            if not isinstance(resp, SyncResponse):
+                await asyncio.sleep(0.5)
+                continue
+            with contextlib.suppress(Exception):
+                await self._upkeep()
+
+    async def _on_message(self, room: MatrixRoom, event: Any) -> None:
+        html = getattr(event, "formatted_body", None)
+        msgtype = "m.notice" if isinstance(event, RoomMessageNotice) else "m.text"
+        self.seen.append(Seen(room.room_id, event.sender, event.body, html, msgtype,
+                              event.event_id))
+        self._new.set()
+
+    async def join(self, room_id: str) -> None:
+        await self.client.join(room_id)
+
+    async def send(self, room_id: str, text: str) -> str:
+        """Send ``text`` as m.text; returns the event ID."""
+        for _ in range(50):
+            if room_id in self.client.rooms:
+                break
+            await asyncio.sleep(0.1)
+        resp = await self.client.room_send(room_id, "m.room.message",
+                                           {"msgtype": "m.text", "body": text},
+                                           ignore_unverified_devices=True)
+        if not isinstance(resp, RoomSendResponse):
+            raise RuntimeError(f"send failed: {resp}")
+        return str(resp.event_id)
+
+    async def next_notice(self, sender: str, *, room_id: str | None = None,
+                          after: int = 0, timeout: float = 10.0) -> Seen:
+        """The first notice from ``sender`` at index >= ``after`` in ``seen``; waits for it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for s in self.seen[after:]:
+                if s.sender == sender and s.msgtype == "m.notice" and (
+                        room_id is None or s.room_id == room_id):
+                    return s
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"no notice from {sender} within {timeout} s")
+            self._new.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new.wait(), timeout=remaining)
+
+    def notices(self, sender: str, room_id: str | None = None) -> list[Seen]:
+        return [s for s in self.seen if s.sender == sender and s.msgtype == "m.notice"
+                and (room_id is None or s.room_id == room_id)]
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self.client.close()
+
+
+async def run_chat(creds: dict[str, Any], who: str, store: Path) -> None:
+    """The interactive loop of `casusbot chat`."""
+    user = creds["users"][who]
+    bot_id = creds["users"]["casusbot"]["user_id"]
+    room_id = creds["room_id"]
+    chat = ChatClient(creds["homeserver"], user["user_id"], user["password"], store)
+    await chat.start()
+    print(f"Chatting in the demo room as {user['user_id']}. Type a command "
+          f"(e.g. !hulp); Ctrl-D quits.")
+    shown = 0
+
+    async def printer() -> None:
+        nonlocal shown
+        while True:
+            await chat.next_notice(bot_id, room_id=room_id, after=shown, timeout=3600)
+            for s in chat.seen[shown:]:
+                if s.sender == bot_id:
+                    print("\n" + s.body.replace("\n", "\n  ") + "\n> ", end="", flush=True)
+            shown = len(chat.seen)
+
+    task = asyncio.create_task(printer())
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            print("> ", end="", flush=True)
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                break
+            if line.strip():
+                shown = max(shown, len(chat.seen))
+                await chat.send(room_id, line.strip())
+    finally:
+        task.cancel()
+        await chat.close()

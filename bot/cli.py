@@ -1,0 +1,185 @@
+"""The ``casusbot`` command line: a thin layer over ``bootstrap`` and the transports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+from dotenv import dotenv_values
+
+from bot import logs
+from bot.config import Config, ConfigError, load
+
+DEV_DIR = Path(".dev")
+DEMO_USERS = ("chair", "coordinator", "partner1", "partner2")
+
+
+def read_env(env_file: str | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """The file's values under the real environment (the environment wins)."""
+    merged: dict[str, str] = {}
+    if env_file:
+        if not Path(env_file).exists():
+            raise ConfigError(f"--env-file {env_file} does not exist")
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(environ)
+    return merged
+
+
+def load_or_exit(env_file: str | None) -> Config:
+    try:
+        return load(read_env(env_file, os.environ))
+    except ConfigError as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)
+
+
+async def _run_bot(config: Config) -> None:
+    from bot.app import bootstrap
+    from bot.clock import SystemClock
+    from bot.matrix import LoginFailed, MatrixTransport
+
+    app = bootstrap(config, SystemClock())
+    transport = MatrixTransport(app)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await transport.start()
+    except LoginFailed as e:
+        click.echo(f"casusbot: {e}", err=True)
+        await transport.client.close()
+        sys.exit(2)
+    click.echo(f"casusbot is running as {config.user_id} on {config.homeserver} "
+               f"(device {transport.client.device_id}). Ctrl-C stops it.", err=True)
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait([waiter, *transport._tasks], return_when=asyncio.FIRST_COMPLETED)
+    await transport.stop()
+    app.engine.dispose()
+
+
+@click.group()
+@click.version_option(package_name="casusbot")
+def main() -> None:
+    """casusbot: coordinates case meetings with pseudonymised case IDs only."""
+
+
+@main.command()
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None,
+              help="A .env file with CASUSBOT_* settings (the environment wins).")
+def run(env_file: str | None) -> None:
+    """Run the bot on Matrix until interrupted."""
+    config = load_or_exit(env_file)
+    logs.setup(config.log_level)
+    asyncio.run(_run_bot(config))
+
+
+@main.command("check-config")
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+def check_config(env_file: str | None) -> None:
+    """Check the settings and exit: 0 if they are usable."""
+    config = load_or_exit(env_file)
+    click.echo(f"configuration is valid for {config.user_id} on {config.homeserver}")
+
+
+# ---- the local demo: `make run` and `make chat` ---------------------------------------------
+@main.group()
+def dev() -> None:
+    """A local Synapse and demo users, for trying casusbot (data under .dev/)."""
+
+
+def _provision(directory: Path, synapse: Any) -> dict[str, Any]:
+    """Register the bot and demo users and create the encrypted demo room, once."""
+    from bot import devserver
+
+    cred_path = directory / "credentials.json"
+    if cred_path.exists():
+        creds: dict[str, Any] = json.loads(cred_path.read_text())
+        creds["fresh"] = False
+        return creds
+    users: dict[str, dict[str, str]] = {}
+    for name in ("casusbot", *DEMO_USERS):
+        password = secrets.token_urlsafe(12)
+        users[name] = {"user_id": synapse.register(name, password), "password": password}
+    chair = synapse.login("chair", users["chair"]["password"])
+    room_id = devserver.create_room(synapse.url, chair["access_token"], name="Casusoverleg demo",
+                                    invite=[u["user_id"] for n, u in users.items()
+                                            if n != "chair"])
+    for name in ("coordinator", "partner1", "partner2"):
+        token = synapse.login(name, users[name]["password"])["access_token"]
+        devserver.join(synapse.url, token, room_id)
+    creds = {"homeserver": synapse.url, "users": users, "room_id": room_id}
+    cred_path.write_text(json.dumps(creds, indent=2))
+    os.chmod(cred_path, 0o600)
+    env = {
+        "CASUSBOT_HOMESERVER": synapse.url,
+        "CASUSBOT_USER_ID": users["casusbot"]["user_id"],
+        "CASUSBOT_PASSWORD": users["casusbot"]["password"],
+        "CASUSBOT_STORE_PATH": str(directory / "bot-store"),
+        "CASUSBOT_DATABASE_URL": f"sqlite:///{directory / 'casusbot.db'}",
+        "CASUSBOT_ADMINS": users["chair"]["user_id"],
+        "CASUSBOT_REF_KEY": secrets.token_urlsafe(32),
+    }
+    env_path = directory / "casusbot.env"
+    env_path.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    os.chmod(env_path, 0o600)
+    creds["fresh"] = True
+    return creds
+
+
+@dev.command("run")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR))
+def dev_run(directory: str) -> None:
+    """Start Synapse on loopback, create the demo users and room, and run the bot."""
+    from bot import devserver
+
+    root = Path(directory).resolve()
+    synapse = devserver.prepare(root / "synapse")
+    synapse.start()
+    try:
+        creds = _provision(root, synapse)
+        click.echo("")
+        click.echo(f"Synapse runs at {synapse.url} (data in {root}).")
+        click.echo("Demo room: 'Casusoverleg demo' (encrypted), with the bot and these users:")
+        for name in DEMO_USERS:
+            user = creds["users"][name]
+            shown = user["password"] if creds["fresh"] else "(see .dev/credentials.json)"
+            click.echo(f"  {name:<12} {user['user_id']:<26} password: {shown}")
+        if creds["fresh"]:
+            click.echo("These passwords are printed once; they are kept in "
+                       ".dev/credentials.json (mode 600).")
+        click.echo("Log in with any Matrix client at that URL, or run `make chat` in a second "
+                   "terminal.")
+        click.echo("Start with:  !inrichten Casusoverleg demo   then   !hulp")
+        click.echo("")
+        config = load_or_exit(str(root / "casusbot.env"))
+        logs.setup(config.log_level)
+        asyncio.run(_run_bot(config))
+    finally:
+        synapse.stop()
+
+
+@main.command()
+@click.option("--as", "who", type=click.Choice(DEMO_USERS), default="chair",
+              help="Which demo user to type as.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR))
+def chat(who: str, directory: str) -> None:
+    """A small terminal client for the demo room: type a line, see the bot's replies."""
+    from bot.chat import run_chat
+
+    cred_path = Path(directory) / "credentials.json"
+    if not cred_path.exists():
+        click.echo("casusbot: no demo yet; run `make run` first (in another terminal)", err=True)
+        sys.exit(2)
+    creds = json.loads(cred_path.read_text())
+    asyncio.run(run_chat(creds, who, Path(directory) / "chat" / who))

@@ -1,0 +1,118 @@
+"""Configuration from a mapping (the environment, merged with an optional .env file)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+KNOWN = (
+    "CASUSBOT_HOMESERVER", "CASUSBOT_USER_ID", "CASUSBOT_PASSWORD", "CASUSBOT_ACCESS_TOKEN",
+    "CASUSBOT_DEVICE_ID", "CASUSBOT_STORE_PATH", "CASUSBOT_DATABASE_URL", "CASUSBOT_ADMINS",
+    "CASUSBOT_REF_KEY", "CASUSBOT_TIMEZONE", "CASUSBOT_LOCALE", "CASUSBOT_PREFIX",
+    "CASUSBOT_LOG_LEVEL", "CASUSBOT_DEVICE_NAME",
+)
+LOCALES = ("nl", "en")
+_USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
+MIN_REF_KEY = 16
+
+
+class ConfigError(Exception):
+    """A missing or invalid setting; the message is one line a person can act on."""
+
+
+@dataclass(frozen=True)
+class Config:
+    homeserver: str
+    user_id: str
+    password: str | None
+    access_token: str | None
+    device_id: str | None
+    store_path: Path
+    database_url: str
+    admins: frozenset[str]
+    ref_key: bytes
+    timezone: str = "Europe/Amsterdam"
+    locale: str = "nl"
+    prefix: str = "!"
+    log_level: str = "INFO"
+    device_name: str = "casusbot"
+
+
+def _required(env: Mapping[str, str], name: str, hint: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is required: {hint}")
+    return value
+
+
+def load(env: Mapping[str, str]) -> Config:
+    """Build a ``Config`` from ``env``; raises ``ConfigError`` naming the bad variable."""
+    for name in env:
+        if name.startswith("CASUSBOT_") and name not in KNOWN:
+            close = difflib.get_close_matches(name, KNOWN, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"{name} is not a casusbot setting{hint}")
+    homeserver = _required(env, "CASUSBOT_HOMESERVER", "the homeserver URL, e.g. "
+                           "https://matrix.example.org").rstrip("/")
+    if not re.match(r"^https?://[^\s/]+", homeserver):
+        raise ConfigError(f"CASUSBOT_HOMESERVER must be an http(s) URL, e.g. "
+                          f"https://matrix.example.org (got {homeserver!r})")
+    user_id = _required(env, "CASUSBOT_USER_ID", "the bot's Matrix ID, e.g. "
+                        "@casusbot:example.org")
+    if not _USER.match(user_id):
+        raise ConfigError(f"CASUSBOT_USER_ID must look like @casusbot:example.org "
+                          f"(got {user_id!r})")
+    password = env.get("CASUSBOT_PASSWORD", "").strip() or None
+    token = env.get("CASUSBOT_ACCESS_TOKEN", "").strip() or None
+    if not password and not token:
+        raise ConfigError("CASUSBOT_PASSWORD or CASUSBOT_ACCESS_TOKEN is required to log in")
+    admins_raw = _required(env, "CASUSBOT_ADMINS", "comma-separated Matrix IDs allowed to "
+                           "!setup, e.g. @beheer:example.org")
+    admins = frozenset(a.strip() for a in admins_raw.split(",") if a.strip())
+    bad = sorted(a for a in admins if not _USER.match(a))
+    if bad or not admins:
+        raise ConfigError(f"CASUSBOT_ADMINS holds an invalid Matrix ID: {', '.join(bad)}; "
+                          f"write e.g. @beheer:example.org,@fb:example.org")
+    ref_key = _required(env, "CASUSBOT_REF_KEY", "a long random secret, e.g. the output of "
+                        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+    if len(ref_key) < MIN_REF_KEY:
+        raise ConfigError(f"CASUSBOT_REF_KEY is too short ({len(ref_key)} characters); "
+                          f"use at least {MIN_REF_KEY} random characters")
+    timezone = env.get("CASUSBOT_TIMEZONE", "").strip() or "Europe/Amsterdam"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"CASUSBOT_TIMEZONE is not a known time zone: {timezone!r}; "
+                          f"e.g. Europe/Amsterdam") from None
+    locale = env.get("CASUSBOT_LOCALE", "").strip() or "nl"
+    if locale not in LOCALES:
+        raise ConfigError(f"CASUSBOT_LOCALE must be one of {', '.join(LOCALES)} "
+                          f"(got {locale!r})")
+    prefix = env.get("CASUSBOT_PREFIX", "").strip() or "!"
+    if any(c.isspace() for c in prefix) or len(prefix) > 5:
+        raise ConfigError(f"CASUSBOT_PREFIX must be 1-5 characters without spaces "
+                          f"(got {prefix!r})")
+    log_level = (env.get("CASUSBOT_LOG_LEVEL", "").strip() or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"CASUSBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR "
+                          f"(got {log_level!r})")
+    return Config(
+        homeserver=homeserver,
+        user_id=user_id,
+        password=password,
+        access_token=token,
+        device_id=env.get("CASUSBOT_DEVICE_ID", "").strip() or None,
+        store_path=Path(env.get("CASUSBOT_STORE_PATH", "").strip() or "./casusbot-store"),
+        database_url=env.get("CASUSBOT_DATABASE_URL", "").strip() or "sqlite:///casusbot.db",
+        admins=admins,
+        ref_key=ref_key.encode(),
+        timezone=timezone,
+        locale=locale,
+        prefix=prefix,
+        log_level=log_level,
+        device_name=env.get("CASUSBOT_DEVICE_NAME", "").strip() or "casusbot",
+    )

@@ -1,0 +1,122 @@
+"""The outbox deliverer: sends rows in order per room, retries with backoff, honours 429s.
+
+Each row keeps its transaction ID across retries and restarts, so a homeserver that already
+accepted a send answers the retry with the same event instead of a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
+
+from storage import outbox
+from storage.db import session_scope
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+HEARTBEAT = 30.0
+MAX_BACKOFF = 300.0
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """``remote_id`` on success; otherwise an error and maybe a server-given wait."""
+
+    remote_id: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Sender(Protocol):
+    async def send(self, row: OutboxMessage) -> SendResult: ...
+
+
+def backoff(attempts: int) -> float:
+    """Exponential backoff with jitter: ~1 s, 2 s, 4 s… capped at five minutes."""
+    base: float = min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
+    return base * (0.75 + random.random() / 2)
+
+
+class Deliverer:
+    """Drains the outbox. ``poke()`` after enqueueing; a heartbeat catches everything else."""
+
+    def __init__(self, engine: Engine, sender: Sender) -> None:
+        self.engine = engine
+        self.sender = sender
+        self._wake = asyncio.Event()
+        self.sent = 0
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def _heads(self) -> tuple[list[OutboxMessage], datetime | None]:
+        with session_scope(self.engine) as session:
+            now = datetime.now(UTC)
+            return outbox.next_per_room(session, now), outbox.earliest_retry(session)
+
+    def _pending(self, room_id: str) -> list[OutboxMessage]:
+        with session_scope(self.engine) as session:
+            return outbox.pending(session, room_id)
+
+    def _done(self, row_id: int, remote_id: str | None) -> None:
+        with session_scope(self.engine) as session:
+            outbox.mark_sent(session, row_id, remote_id, datetime.now(UTC))
+
+    def _failed(self, row: OutboxMessage, result: SendResult) -> None:
+        wait = result.retry_after if result.retry_after is not None else backoff(
+            row.attempts + 1)
+        with session_scope(self.engine) as session:
+            outbox.mark_failed(session, row.id or 0, result.error or "error",
+                               datetime.now(UTC) + timedelta(seconds=wait))
+        log.warning("send failed, will retry", extra={"outbox_id": row.id, "room": row.room_id,
+                                                       "retry_in_s": round(wait, 1),
+                                                       "error": (result.error or "")[:200]})
+
+    async def _drain_room(self, room_id: str) -> None:
+        for row in await asyncio.to_thread(self._pending, room_id):
+            now = datetime.now(UTC)
+            if row.next_attempt_at is not None and row.next_attempt_at > now:
+                return  # the head waits for its retry; later rows wait behind it
+            try:
+                result = await self.sender.send(row)
+            except Exception as e:  # a transport bug must not kill delivery
+                log.exception("send raised", extra={"outbox_id": row.id})
+                result = SendResult(error=f"{type(e).__name__}")
+            if not result.ok:
+                await asyncio.to_thread(self._failed, row, result)
+                return
+            await asyncio.to_thread(self._done, row.id or 0, result.remote_id)
+            self.sent += 1
+
+    async def run_once(self) -> float:
+        """Send what is ready; returns how long to wait before looking again."""
+        heads, earliest = await asyncio.to_thread(self._heads)
+        if heads:
+            await asyncio.gather(*(self._drain_room(r.room_id) for r in heads))
+            return 0.0
+        if earliest is not None:
+            return max(0.05, min(HEARTBEAT, (earliest - datetime.now(UTC)).total_seconds()))
+        return HEARTBEAT
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                wait = await self.run_once()
+            except Exception:
+                log.exception("deliverer pass failed")
+                wait = 5.0
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)

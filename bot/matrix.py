@@ -1,0 +1,264 @@
+"""The Matrix transport on matrix-nio: events in as ``Inbound`` values, outbox rows out.
+
+nio sends; it does not decide. Callbacks only turn events into plain values and hand them
+to the sans-I/O core in a worker thread. The sync token is saved only after the batch's
+events were handled, so a crash replays the batch and the inbound dedupe drops repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    ErrorResponse,
+    InviteMemberEvent,
+    JoinError,
+    LocalProtocolError,
+    LoginResponse,
+    MatrixRoom,
+    MegolmEvent,
+    RoomMemberEvent,
+    RoomMessageText,
+    RoomSendResponse,
+    SyncResponse,
+    WhoamiResponse,
+)
+
+from bot.app import App
+from bot.deliver import Deliverer, SendResult
+from commands.inbound import Inbound
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+SYNC_TIMEOUT_MS = 30_000
+SESSION_FILE = "session.json"
+# Keep the first sync small and the timeline bounded; history before a join is never handled.
+SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 100},
+                                        "state": {"lazy_load_members": True}}}
+
+
+class LoginFailed(Exception):
+    """The homeserver refused the bot's login; the message says how to fix it."""
+
+
+class _Mentions(HTMLParser):
+    """The text of an HTML body with matrix.to user pills replaced by the user ID they link."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._pill: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href") or ""
+        m = re.match(r"https://matrix\.to/#/(@[^/?]+)", href)
+        if tag == "a" and m:
+            self._pill = m[1]
+            self.parts.append(m[1])
+        elif tag == "br":
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._pill = None
+
+    def handle_data(self, data: str) -> None:
+        if self._pill is None:
+            self.parts.append(data)
+
+
+def command_text(event: RoomMessageText) -> str:
+    """The command line of a message: pills (mentions) become the Matrix IDs they point to."""
+    html = event.formatted_body if event.format == "org.matrix.custom.html" else None
+    if html and "matrix.to/#/@" in html:
+        parser = _Mentions()
+        parser.feed(html)
+        return "".join(parser.parts)
+    return str(event.body)
+
+
+def _ts(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class MatrixTransport:
+    """Logs in, syncs, feeds the core, and sends the outbox through ``room_send``."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        cfg = app.config
+        self.store = Path(cfg.store_path)
+        self.client = AsyncClient(
+            cfg.homeserver, cfg.user_id, device_id=cfg.device_id or "",
+            store_path=str(self.store),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False,
+                                     max_limit_exceeded=0, max_timeouts=0,
+                                     request_timeout=SYNC_TIMEOUT_MS / 1000 + 30),
+        )
+        self.deliverer = Deliverer(app.engine, self)
+        self.ready = asyncio.Event()
+        self._initial = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self.handled = 0
+
+    # ---- login -----------------------------------------------------------------------
+    async def login(self) -> None:
+        """Reuse the stored session (same device, so E2EE keys and txn IDs stay valid)."""
+        self.store.mkdir(parents=True, exist_ok=True)
+        cfg = self.app.config
+        session_path = self.store / SESSION_FILE
+        if session_path.exists():
+            saved = json.loads(session_path.read_text())
+            if saved.get("user_id") == cfg.user_id and saved.get("homeserver") == cfg.homeserver:
+                self.client.restore_login(cfg.user_id, saved["device_id"], saved["access_token"])
+                log.info("restored session", extra={"device_id": saved["device_id"]})
+                return
+        if cfg.access_token:
+            self.client.access_token = cfg.access_token
+            who = await self.client.whoami()
+            if not isinstance(who, WhoamiResponse) or not who.device_id:
+                raise LoginFailed("CASUSBOT_ACCESS_TOKEN was refused by the homeserver "
+                                  "(or has no device); create a new token")
+            self.client.restore_login(cfg.user_id, who.device_id, cfg.access_token)
+            device_id, token = who.device_id, cfg.access_token
+        else:
+            resp = await self.client.login(password=cfg.password or "",
+                                           device_name=cfg.device_name)
+            if not isinstance(resp, LoginResponse):
+                raise LoginFailed(f"login as {cfg.user_id} failed: "
+                                  f"{getattr(resp, 'message', resp)}; check CASUSBOT_PASSWORD")
+            device_id, token = resp.device_id, resp.access_token
+        session_path.write_text(json.dumps({"user_id": cfg.user_id, "homeserver": cfg.homeserver,
+                                            "device_id": device_id, "access_token": token}))
+        os.chmod(session_path, 0o600)
+        log.info("logged in", extra={"device_id": device_id})
+
+    # ---- inbound ---------------------------------------------------------------------
+    def _device_key(self) -> str:
+        return f"{self.client.user_id}|{self.client.device_id}"
+
+    async def on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
+        if event.state_key != self.client.user_id or event.membership != "invite":
+            return
+        now = datetime.now(UTC)
+        resp = await self.client.join(room.room_id)
+        if isinstance(resp, JoinError):
+            log.warning("could not join", extra={"room": room.room_id})
+            return
+        await asyncio.to_thread(self.app.record_join, room.room_id, now)
+        log.info("joined room", extra={"room": room.room_id})
+
+    async def on_member(self, room: MatrixRoom, event: RoomMemberEvent) -> None:
+        if event.state_key == self.client.user_id and event.membership == "join":
+            await asyncio.to_thread(self.app.record_join, room.room_id,
+                                    _ts(event.server_timestamp))
+
+    async def on_text(self, room: MatrixRoom, event: RoomMessageText) -> None:
+        if self._initial or event.sender == self.client.user_id:
+            return
+        msg = Inbound(event_id=event.event_id, room_id=room.room_id, sender=event.sender,
+                      text=command_text(event), sent_at=_ts(event.server_timestamp),
+                      encrypted=bool(event.decrypted))
+        n = await asyncio.to_thread(self.app.process, msg)
+        if n:
+            self.handled += 1
+            self.deliverer.poke()
+
+    async def on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> None:
+        log.warning("cannot decrypt event", extra={"room": room.room_id,
+                                                   "event_id": event.event_id,
+                                                   "session_id": event.session_id})
+        with contextlib.suppress(Exception):
+            await self.client.request_room_key(event)
+
+    # ---- outbound --------------------------------------------------------------------
+    async def send(self, row: OutboxMessage) -> SendResult:
+        content: dict[str, Any] = {"msgtype": row.msgtype, "body": row.body}
+        if row.formatted_body:
+            content["format"] = "org.matrix.custom.html"
+            content["formatted_body"] = row.formatted_body
+        try:
+            resp = await self.client.room_send(row.room_id, "m.room.message", content,
+                                               tx_id=row.txn_id, ignore_unverified_devices=True)
+        except (LocalProtocolError, KeyError) as e:
+            return SendResult(error=f"local: {type(e).__name__}")
+        if isinstance(resp, RoomSendResponse):
+            return SendResult(remote_id=resp.event_id)
+        if isinstance(resp, ErrorResponse):
+            retry = resp.retry_after_ms / 1000 if resp.retry_after_ms else None
+            return SendResult(error=f"{resp.status_code}: {resp.message}", retry_after=retry)
+        return SendResult(error=type(resp).__name__)
+
+    # ---- loop ------------------------------------------------------------------------
+    async def _key_upkeep(self) -> None:
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+        await self.client.send_to_device_messages()
+
+    async def sync_loop(self) -> None:
+        token = await asyncio.to_thread(self.app.sync_token, self._device_key())
+        self._initial = token is None
+        failures = 0
+        while True:
+            resp = await self.client.sync(timeout=0 if self._initial else SYNC_TIMEOUT_MS,
+                                          since=token, sync_filter=SYNC_FILTER,
+                                          full_state=self._initial or None)
+            if not isinstance(resp, SyncResponse):
+                failures += 1
+                wait = min(60.0, 2.0 ** failures)
+                log.warning("sync failed", extra={"retry_in_s": wait,
+                                                  "error": str(getattr(resp, "message", resp))})
+                await asyncio.sleep(wait)
+                continue
+            failures = 0
+            if self._initial:
+                # First start ever: everything so far is history. Remember the rooms we
+                # are in as joined now, so only what comes after is handled.
+                now = datetime.now(UTC)
+                for room_id in self.client.rooms:
+                    await asyncio.to_thread(self.app.record_join, room_id, now)
+                self._initial = False
+            token = resp.next_batch
+            await asyncio.to_thread(self.app.save_sync_token, self._device_key(), token)
+            with contextlib.suppress(Exception):
+                await self._key_upkeep()
+            self.ready.set()
+
+    async def start(self) -> None:
+        await self.login()
+        self.client.add_event_callback(self.on_invite, InviteMemberEvent)
+        self.client.add_event_callback(self.on_member, RoomMemberEvent)
+        self.client.add_event_callback(self.on_text, RoomMessageText)
+        self.client.add_event_callback(self.on_undecryptable, MegolmEvent)
+        self._tasks = [asyncio.create_task(self.sync_loop(), name="sync"),
+                       asyncio.create_task(self.deliverer.run(), name="deliver")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.client.close()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self.stop()

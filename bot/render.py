@@ -1,0 +1,147 @@
+"""Rendering: Jinja2 templates per locale (HTML, autoescaped) and a plain-text body from them.
+
+A template name ``meeting/planned`` is the block ``planned`` of ``<locale>/meeting.html``: the
+words of one noun live together in one file per language. Dates go through Babel in the
+overleg's time zone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, format_time
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
+
+from commands.registry import Outgoing
+from storage.outbox import Rendered
+
+TEMPLATES = Path(__file__).parent / "templates"
+LOCALES = ("nl", "en")
+
+
+class _Text(HTMLParser):
+    """HTML to the plain body: text kept, line breaks at block ends, list items bulleted."""
+
+    BREAK_BEFORE = frozenset({"p", "div", "ul", "ol", "table", "h1", "h2", "h3", "h4",
+                              "blockquote", "pre"})
+    BREAK_AFTER = frozenset({"p", "div", "tr", "ul", "ol", "table", "h1", "h2", "h3", "h4",
+                             "blockquote", "pre"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag == "li":
+            self.parts.append("\n• ")
+        elif tag in self.BREAK_BEFORE:
+            self.parts.append("\n")
+        elif tag in ("td", "th"):
+            self.parts.append("  ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.BREAK_AFTER:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(re.sub(r"\s+", " ", data))
+
+    def text(self) -> str:
+        lines = [line.strip() for line in "".join(self.parts).split("\n")]
+        out: list[str] = []
+        for line in lines:
+            if line or (out and out[-1]):
+                out.append(line)
+        return "\n".join(out).strip()
+
+
+def html_to_text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    parser.close()
+    return parser.text()
+
+
+def _squash(html: str) -> str:
+    """Template source newlines are layout, not content (a newline is a space in HTML)."""
+    html = re.sub(r">\s*\n\s*<", "><", html.strip())
+    return re.sub(r"\s*\n\s*", " ", html)
+
+
+class Renderer:
+    """Renders ``Outgoing`` values into messages; one Jinja2 environment per locale."""
+
+    def __init__(self, prefix: str = "!", default_locale: str = "nl",
+                 default_timezone: str = "Europe/Amsterdam") -> None:
+        self.prefix = prefix
+        self.default_locale = default_locale
+        self.default_timezone = default_timezone
+        self.envs = {loc: self._env(loc) for loc in LOCALES}
+
+    def _env(self, locale: str) -> Environment:
+        env = Environment(
+            loader=FileSystemLoader([TEMPLATES / locale, TEMPLATES / "common"]),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        env.globals["prefix"] = self.prefix
+        env.globals["locale"] = locale
+
+        @pass_context
+        def date_long(ctx: Context, value: datetime) -> str:
+            return str(format_date(value.astimezone(_tz(ctx)), format="full", locale=locale))
+
+        @pass_context
+        def date_short(ctx: Context, value: datetime) -> str:
+            return str(format_date(value.astimezone(_tz(ctx)), format="medium", locale=locale))
+
+        @pass_context
+        def time_hm(ctx: Context, value: datetime) -> str:
+            return str(format_time(value.astimezone(_tz(ctx)), format="HH:mm", locale=locale))
+
+        @pass_context
+        def datetime_long(ctx: Context, value: datetime) -> str:
+            local = value.astimezone(_tz(ctx))
+            return str(format_datetime(local, format="EEEE d MMMM y HH:mm", locale=locale))
+
+        def _tz(ctx: Context) -> ZoneInfo:
+            return ZoneInfo(str(ctx.get("timezone") or self.default_timezone))
+
+        env.filters.update(date_long=date_long, date_short=date_short, time_hm=time_hm,
+                           datetime_long=datetime_long)
+        env.globals["timedelta_minutes"] = lambda n: timedelta(minutes=int(n))
+        env.globals["m"] = env.get_template("_macros.html").make_module({})
+        return env
+
+    def html(self, template: str, values: Mapping[str, Any], locale: str | None = None,
+             timezone: str | None = None) -> str:
+        """The HTML of block ``name`` of ``<noun>.html``, e.g. ``meeting/planned``."""
+        env = self.envs.get(locale or self.default_locale, self.envs[self.default_locale])
+        noun, _, block = template.partition("/")
+        tmpl = env.get_template(f"{noun}.html")
+        if block not in tmpl.blocks:
+            raise KeyError(f"no template block {template!r}")
+        context = tmpl.new_context({**values, "timezone": timezone or self.default_timezone})
+        return _squash("".join(tmpl.blocks[block](context)))
+
+    def __call__(self, out: Outgoing, room: str) -> Rendered:
+        html = self.html(out.template, out.values, out.locale, out.timezone)
+        return Rendered(room_id=out.room or room, body=html_to_text(html), html=html)
+
+    def has(self, template: str, locale: str) -> bool:
+        noun, _, block = template.partition("/")
+        try:
+            return block in self.envs[locale].get_template(f"{noun}.html").blocks
+        except Exception:
+            return False

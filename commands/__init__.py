@@ -1,0 +1,13 @@
+"""The command language and its rules: sans-I/O, no network, no clock, no globals."""
+
+from __future__ import annotations
+
+from commands import case, help, meeting, member, partner, setup
+from commands.registry import Registry, build
+
+MODULES = (setup, partner, member, meeting, case, help)
+
+
+def default_registry() -> Registry:
+    """The registry of every command casusbot has."""
+    return build(MODULES)

@@ -1,0 +1,78 @@
+"""Meetings of an overleg: plan, list, move, cancel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from commands import parse
+from commands.registry import Ctx, Outgoing, arg, command
+from storage import audit, meetings
+from storage.models import Meeting
+
+
+@command("meeting plan", aliases=("overleg plan", "overleg plannen"), role="chair")
+@arg("starts_at", parse.when, metavar="when")
+@arg("minutes", parse.duration, required=False, metavar="duration")
+@arg("place", parse.place, required=False, metavar="place")
+def plan(ctx: Ctx, *, starts_at: datetime, minutes: int | None,
+         place: str | None) -> list[Outgoing]:
+    """Plan a meeting of this overleg; answers with its ID."""
+    if starts_at <= ctx.now:
+        return [ctx.reply("meeting/in_past", starts_at=starts_at)]
+    assert ctx.overleg is not None
+    meeting = meetings.add(ctx.session, overleg_id=ctx.overleg_id, starts_at=starts_at,
+                           minutes=minutes or ctx.overleg.meeting_minutes, place=place,
+                           now=ctx.now)
+    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
+                 action="meeting.plan", subject=f"M{meeting.number}", now=ctx.now)
+    return [ctx.reply("meeting/planned", meeting=meeting)]
+
+
+@command("meeting list", aliases=("overleg list", "overleg lijst"), role="member")
+def listing(ctx: Ctx) -> list[Outgoing]:
+    """List the meetings that have not ended yet."""
+    return [ctx.reply("meeting/list", meetings=meetings.upcoming(ctx.session, ctx.overleg_id,
+                                                                   ctx.now))]
+
+
+def _planned(ctx: Ctx, number: int) -> Meeting | Outgoing:
+    meeting = meetings.by_number(ctx.session, ctx.overleg_id, number)
+    if meeting is None:
+        return ctx.reply("meeting/unknown", number=number)
+    if meeting.status != "planned":
+        return ctx.reply("meeting/not_planned", meeting=meeting)
+    return meeting
+
+
+@command("meeting move", aliases=("overleg move", "overleg verplaats", "overleg verplaatsen"),
+         role="chair")
+@arg("number", parse.meeting_number, metavar="meeting")
+@arg("starts_at", parse.when, metavar="when")
+def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
+    """Move a planned meeting to another date and time (its length stays)."""
+    meeting = _planned(ctx, number)
+    if isinstance(meeting, Outgoing):
+        return [meeting]
+    if starts_at <= ctx.now:
+        return [ctx.reply("meeting/in_past", starts_at=starts_at)]
+    old = meeting.starts_at
+    meeting.starts_at = starts_at
+    meetings.save(ctx.session, meeting)
+    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
+                 action="meeting.move", subject=f"M{meeting.number}", now=ctx.now)
+    return [ctx.reply("meeting/moved", meeting=meeting, old=old)]
+
+
+@command("meeting cancel", aliases=("overleg cancel", "overleg annuleer", "overleg annuleren"),
+         role="chair")
+@arg("number", parse.meeting_number, metavar="meeting")
+def cancel(ctx: Ctx, *, number: int) -> list[Outgoing]:
+    """Cancel a planned meeting."""
+    meeting = _planned(ctx, number)
+    if isinstance(meeting, Outgoing):
+        return [meeting]
+    meeting.status = "cancelled"
+    meetings.save(ctx.session, meeting)
+    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
+                 action="meeting.cancel", subject=f"M{meeting.number}", now=ctx.now)
+    return [ctx.reply("meeting/cancelled", meeting=meeting)]

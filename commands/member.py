@@ -1,0 +1,57 @@
+"""Members: people linked to a partner with a role (chair, coordinator, partner)."""
+
+from __future__ import annotations
+
+from commands import parse
+from commands.partner import unknown_partner
+from commands.registry import Ctx, Outgoing, arg, command
+from storage import audit, overlegs
+
+
+@command("member add", aliases=("lid add", "lid toevoegen"), role="chair")
+@arg("user", parse.user_id)
+@arg("partner", parse.partner_name_before_role)
+@arg("role", parse.role, required=False)
+def add(ctx: Ctx, *, user: str, partner: str, role: str | None) -> list[Outgoing]:
+    """Link a person to a partner with a role (default: partner)."""
+    found = overlegs.partner_by_name(ctx.session, ctx.overleg_id, partner)
+    if found is None:
+        return [unknown_partner(ctx, partner)]
+    role = role or "partner"
+    existing = overlegs.member(ctx.session, ctx.overleg_id, user)
+    if existing is not None and existing.role == "chair" and role != "chair" \
+            and overlegs.count_role(ctx.session, ctx.overleg_id, "chair") == 1:
+        return [ctx.reply("member/last_chair", user=user)]
+    overlegs.put_member(ctx.session, overleg_id=ctx.overleg_id, user_id=user,
+                        partner_id=found.id, role=role, now=ctx.now)
+    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
+                 action="member.add" if existing is None else "member.change",
+                 subject=f"{user} {found.name} {role}", now=ctx.now)
+    return [ctx.reply("member/added" if existing is None else "member/updated",
+                      user=user, partner=found.name, role=role)]
+
+
+@command("member list", aliases=("lid list", "lid lijst"), role="member")
+def listing(ctx: Ctx) -> list[Outgoing]:
+    """List the members with their partner and role."""
+    names = {p.id: p.name for p in overlegs.partners(ctx.session, ctx.overleg_id)}
+    rows = [{"user": m.user_id, "role": m.role, "partner": names.get(m.partner_id)}
+            for m in overlegs.members(ctx.session, ctx.overleg_id)]
+    return [ctx.reply("member/list", members=rows)]
+
+
+@command("member remove", aliases=("lid remove", "lid verwijder", "lid verwijderen"),
+         role="chair")
+@arg("user", parse.user_id)
+def remove(ctx: Ctx, *, user: str) -> list[Outgoing]:
+    """Remove a person from this overleg."""
+    existing = overlegs.member(ctx.session, ctx.overleg_id, user)
+    if existing is None:
+        return [ctx.reply("member/unknown", user=user)]
+    if existing.role == "chair" and overlegs.count_role(ctx.session, ctx.overleg_id,
+                                                        "chair") == 1:
+        return [ctx.reply("member/last_chair", user=user)]
+    overlegs.remove_member(ctx.session, existing)
+    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
+                 action="member.remove", subject=user, now=ctx.now)
+    return [ctx.reply("member/removed", user=user)]

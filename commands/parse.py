@@ -1,0 +1,266 @@
+"""Argument parsers. Each is ``(text, ctx) -> (value, rest)``; bad input raises ``ParseError``.
+
+Parsers read ``ctx.now`` and ``ctx.tz`` only: never the clock, never the database. Dates are
+read in the overleg's time zone and returned as aware UTC datetimes. A small hand-written
+grammar (not dateparser) on purpose: it accepts exactly the forms the command contract lists,
+in Dutch and English, and never guesses, so "8-12" can't silently become 12 August.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+from commands import caseid
+from commands.registry import Absent, Ctx, ParseError
+
+MONTHS = {
+    "jan": 1, "januari": 1, "january": 1,
+    "feb": 2, "februari": 2, "february": 2,
+    "mrt": 3, "maart": 3, "mar": 3, "march": 3,
+    "apr": 4, "april": 4,
+    "mei": 5, "may": 5,
+    "jun": 6, "juni": 6, "june": 6,
+    "jul": 7, "juli": 7, "july": 7,
+    "aug": 8, "augustus": 8, "august": 8,
+    "sep": 9, "sept": 9, "september": 9,
+    "okt": 10, "oktober": 10, "oct": 10, "october": 10,
+    "nov": 11, "november": 11,
+    "dec": 12, "december": 12,
+}
+WEEKDAYS = {
+    "maandag": 0, "ma": 0, "monday": 0, "mon": 0,
+    "dinsdag": 1, "di": 1, "tuesday": 1, "tue": 1,
+    "woensdag": 2, "wo": 2, "wednesday": 2, "wed": 2,
+    "donderdag": 3, "do": 3, "thursday": 3, "thu": 3,
+    "vrijdag": 4, "vr": 4, "friday": 4, "fri": 4,
+    "zaterdag": 5, "za": 5, "saturday": 5, "sat": 5,
+    "zondag": 6, "zo": 6, "sunday": 6, "sun": 6,
+}
+RELATIVE = {"vandaag": 0, "today": 0, "morgen": 1, "tomorrow": 1, "overmorgen": 2}
+PLACE_WORDS = ("at", "op", "in", "bij", "te", "@")
+ROLE_WORDS = {"chair": "chair", "voorzitter": "chair",
+              "coordinator": "coordinator", "coördinator": "coordinator",
+              "coordinatoren": "coordinator",
+              "partner": "partner", "lid": "partner", "member": "partner"}
+KIND_WORDS = {"core": "core", "kern": "core", "kernpartner": "core",
+              "external": "external", "extern": "external", "externe": "external"}
+MAX_TEXT = 120
+
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})(?:[-/.](\d{4}))?$")
+_TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
+_DURATION = re.compile(r"^(?:(\d{1,2})[hu])?(?:(\d{1,3})(?:m|min)?)?$")
+_USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d{1,5})?$")
+_MEETING = re.compile(r"^[mM](\d{1,6})$")
+
+
+def _head(text: str) -> tuple[str, str]:
+    parts = text.split(maxsplit=1)
+    return (parts[0], parts[1] if len(parts) > 1 else "") if parts else ("", "")
+
+
+def _today(ctx: Ctx) -> date:
+    return ctx.now.astimezone(ctx.tz).date()
+
+
+def _make_date(y: int, m: int, d: int, given: str) -> date:
+    try:
+        return date(y, m, d)
+    except ValueError:
+        raise ParseError("error/bad_date", given=given) from None
+
+
+def _without_year(ctx: Ctx, month: int, day: int, given: str) -> date:
+    """The first such day on or after today (so "8 dec" in December 2026 is 2026-12-08)."""
+    today = _today(ctx)
+    for year in (today.year, today.year + 1, today.year + 2, today.year + 3, today.year + 4):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            continue  # 29 feb: try the next leap year
+        if candidate >= today:
+            return candidate
+    raise ParseError("error/bad_date", given=given)
+
+
+def day(text: str, ctx: Ctx) -> tuple[date, str]:
+    """A date: 2026-12-08, 8-12-2026, 8-12, 8 dec [2026], dinsdag, morgen."""
+    word, rest = _head(text)
+    low = word.casefold()
+    if m := _ISO.match(low):
+        return _make_date(int(m[1]), int(m[2]), int(m[3]), word), rest
+    if m := _DMY.match(low):
+        if m[3]:
+            return _make_date(int(m[3]), int(m[2]), int(m[1]), word), rest
+        if not 1 <= int(m[2]) <= 12:
+            raise ParseError("error/bad_date", given=word)
+        return _without_year(ctx, int(m[2]), int(m[1]), word), rest
+    if low in RELATIVE:
+        return _today(ctx) + timedelta(days=RELATIVE[low]), rest
+    if low in WEEKDAYS:
+        today = _today(ctx)
+        ahead = (WEEKDAYS[low] - today.weekday()) % 7 or 7  # "dinsdag" on a Tuesday: next week
+        return today + timedelta(days=ahead), rest
+    if low.isdigit() and 1 <= int(low) <= 31:
+        month_word, after = _head(rest)
+        month = MONTHS.get(month_word.casefold().rstrip("."))
+        if month is None:
+            raise ParseError("error/bad_date", given=f"{word} {month_word}".strip())
+        year_word, after_year = _head(after)
+        if re.fullmatch(r"\d{4}", year_word):
+            given = f"{word} {month_word} {year_word}"
+            return _make_date(int(year_word), month, int(low), given), after_year
+        return _without_year(ctx, month, int(low), f"{word} {month_word}"), after
+    raise ParseError("error/bad_date", given=word[:40])
+
+
+def clock_time(text: str, ctx: Ctx) -> tuple[time, str]:
+    """A time of day: 14:00 or 14.00."""
+    word, rest = _head(text)
+    m = _TIME.match(word)
+    if m is None:
+        raise ParseError("error/bad_time", given=word[:40])
+    return time(int(m[1]), int(m[2])), rest
+
+
+def local_to_utc(d: date, t: time, ctx: Ctx) -> datetime:
+    """Local wall time in the overleg's zone to UTC; a time that DST skips is refused."""
+    local = datetime.combine(d, t, tzinfo=ctx.tz)
+    utc = local.astimezone(UTC)
+    if utc.astimezone(ctx.tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise ParseError("error/time_skipped", given=f"{d.isoformat()} {t:%H:%M}")
+    return utc
+
+
+def when(text: str, ctx: Ctx) -> tuple[datetime, str]:
+    """A date and a time: "8-12-2026 14:00", "dinsdag 14:00"; aware UTC."""
+    d, rest = day(text, ctx)
+    if not rest.strip():
+        raise ParseError("error/missing_arg", metavar="time")
+    t, rest = clock_time(rest, ctx)
+    return local_to_utc(d, t, ctx), rest
+
+
+def duration(text: str, ctx: Ctx) -> tuple[int, str]:
+    """Optional length in minutes: 90m, 90min, 1h, 1u30, 1h30m."""
+    word, rest = _head(text)
+    low = word.casefold()
+    m = _DURATION.match(low)
+    if not low or m is None or not (m[1] or m[2]) or low.isdigit():
+        raise Absent
+    minutes = int(m[1] or 0) * 60 + int(m[2] or 0)
+    if not 5 <= minutes <= 12 * 60:
+        raise ParseError("error/bad_duration", given=word)
+    return minutes, rest
+
+
+def free_text(text: str, given_for_error: str = "text") -> str:
+    """Free text to store or send: one line, printable, bounded."""
+    cleaned = " ".join(text.split())
+    if len(cleaned) > MAX_TEXT:
+        raise ParseError("error/too_long", what=given_for_error, limit=MAX_TEXT)
+    if any(not c.isprintable() for c in cleaned):
+        raise ParseError("error/unprintable", what=given_for_error)
+    return cleaned
+
+
+def place(text: str, ctx: Ctx) -> tuple[str, str]:
+    """Optional place: "at Veiligheidshuis Venlo" (or op/in/bij/te), the rest of the line."""
+    word, rest = _head(text)
+    if word.casefold() not in PLACE_WORDS:
+        raise Absent
+    if not rest.strip():
+        raise ParseError("error/missing_arg", metavar="place")
+    return free_text(rest, "place"), ""
+
+
+def meeting_number(text: str, ctx: Ctx) -> tuple[int, str]:
+    """A meeting ID: M1 (or m1)."""
+    word, rest = _head(text)
+    m = _MEETING.match(word)
+    if m is None:
+        raise ParseError("error/bad_meeting_id", given=word[:40])
+    return int(m[1]), rest
+
+
+def case_code(text: str, ctx: Ctx) -> tuple[str, str]:
+    """A case ID, C-7K2FQ; typos are caught by the check character."""
+    word, rest = _head(text)
+    code = caseid.normalise(word)
+    if code is None:
+        raise ParseError("error/bad_case_id", given=word[:20])
+    return code, rest
+
+
+def user_id(text: str, ctx: Ctx) -> tuple[str, str]:
+    """A Matrix user ID, @someone:server."""
+    word, rest = _head(text)
+    if not _USER.match(word) or len(word) > 255:
+        raise ParseError("error/bad_user_id", given=word[:60])
+    return word, rest
+
+
+def _name_then(words: dict[str, str], text: str, what: str) -> tuple[str, str]:
+    """A name of one or more words, leaving a trailing keyword from ``words`` as the rest."""
+    parts = text.split()
+    if len(parts) > 1 and parts[-1].casefold() in words:
+        name, rest = " ".join(parts[:-1]), parts[-1]
+    else:
+        name, rest = " ".join(parts), ""
+    if parts and parts[0].casefold() in words and len(parts) == 1:
+        raise ParseError("error/missing_arg", metavar=what)
+    return free_text(name, what), rest
+
+
+def partner_name(text: str, ctx: Ctx) -> tuple[str, str]:
+    """A partner's name (may have spaces), before an optional core/external word."""
+    return _name_then(KIND_WORDS, text, "partner")
+
+
+def partner_name_before_role(text: str, ctx: Ctx) -> tuple[str, str]:
+    """A partner's name before an optional role word."""
+    return _name_then(ROLE_WORDS, text, "partner")
+
+
+def partner_kind(text: str, ctx: Ctx) -> tuple[str, str]:
+    word, rest = _head(text)
+    kind = KIND_WORDS.get(word.casefold())
+    if kind is None:
+        raise ParseError("error/bad_choice", given=word[:40], choices=["core", "external"])
+    return kind, rest
+
+
+def role(text: str, ctx: Ctx) -> tuple[str, str]:
+    word, rest = _head(text)
+    value = ROLE_WORDS.get(word.casefold())
+    if value is None:
+        raise ParseError("error/bad_choice", given=word[:40],
+                         choices=["chair", "coordinator", "partner"])
+    return value, rest
+
+
+def rest_of_line(text: str, ctx: Ctx) -> tuple[str, str]:
+    return free_text(text), ""
+
+
+def name(text: str, ctx: Ctx) -> tuple[str, str]:
+    """An overleg's name: the rest of the line."""
+    return free_text(text, "name"), ""
+
+
+def reference(text: str, ctx: Ctx) -> tuple[str, str]:
+    """``ref <reference>``: an external reference, only ever stored as a keyed hash."""
+    word, rest = _head(text)
+    if word.casefold() not in ("ref", "referentie"):
+        raise Absent
+    ref, after = _head(rest)
+    if not ref:
+        raise ParseError("error/missing_arg", metavar="reference")
+    if len(ref) > 64:
+        raise ParseError("error/too_long", what="reference", limit=64)
+    return ref, after
+
+
+def help_topic(text: str, ctx: Ctx) -> tuple[str, str]:
+    return " ".join(text.split()[:2]).casefold().lstrip(ctx.settings.prefix), ""

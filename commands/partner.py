@@ -1,0 +1,53 @@
+"""Partner organisations of an overleg: core (gemeente, politie, OM) or external."""
+
+from __future__ import annotations
+
+from commands import parse
+from commands.registry import Ctx, Outgoing, arg, command
+from storage import audit, overlegs
+
+
+@command("partner add", aliases=("partner toevoegen",), role="chair")
+@arg("name", parse.partner_name, metavar="partner")
+@arg("kind", parse.partner_kind, required=False, metavar="kind")
+def add(ctx: Ctx, *, name: str, kind: str | None) -> list[Outgoing]:
+    """Add a partner organisation; external unless ``core`` is given."""
+    if overlegs.partner_by_name(ctx.session, ctx.overleg_id, name) is not None:
+        return [ctx.reply("partner/exists", partner=name)]
+    partner = overlegs.add_partner(ctx.session, overleg_id=ctx.overleg_id, name=name,
+                                   kind=kind or "external", now=ctx.now)
+    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
+                 action="partner.add", subject=f"{partner.name} ({partner.kind})", now=ctx.now)
+    return [ctx.reply("partner/added", partner=partner.name, kind=partner.kind)]
+
+
+@command("partner list", aliases=("partner lijst",), role="member")
+def listing(ctx: Ctx) -> list[Outgoing]:
+    """List the partners and how many members each has."""
+    rows = [{"name": p.name, "kind": p.kind,
+             "members": len(overlegs.members_of_partner(ctx.session, p.id or 0))}
+            for p in overlegs.partners(ctx.session, ctx.overleg_id)]
+    return [ctx.reply("partner/list", partners=rows)]
+
+
+@command("partner remove", aliases=("partner verwijder", "partner verwijderen"), role="chair")
+@arg("name", parse.partner_name, metavar="partner")
+def remove(ctx: Ctx, *, name: str) -> list[Outgoing]:
+    """Remove a partner that has no members left."""
+    partner = overlegs.partner_by_name(ctx.session, ctx.overleg_id, name)
+    if partner is None:
+        return [unknown_partner(ctx, name)]
+    linked = overlegs.members_of_partner(ctx.session, partner.id or 0)
+    if linked:
+        return [ctx.reply("partner/has_members", partner=partner.name,
+                          members=[m.user_id for m in linked])]
+    overlegs.remove_partner(ctx.session, partner)
+    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
+                 action="partner.remove", subject=partner.name, now=ctx.now)
+    return [ctx.reply("partner/removed", partner=partner.name)]
+
+
+def unknown_partner(ctx: Ctx, name: str) -> Outgoing:
+    """The refusal for a partner name that is not in this overleg, listing the known ones."""
+    known = [p.name for p in overlegs.partners(ctx.session, ctx.overleg_id)]
+    return ctx.reply("partner/unknown", partner=name, known=known)

@@ -1,0 +1,254 @@
+"""The command core: declarations, the context, and ``handle``.
+
+A command is a plain function declared with ``@command`` and ``@arg``; ``build`` turns the
+declarations into an immutable table; ``handle`` parses one line and applies it. Nothing here
+awaits, sleeps, reads the clock or touches the network: the caller passes ``now`` and an open
+database session in ``Ctx`` and sends whatever ``Outgoing`` values come back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import ModuleType
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from storage.models import Member, Overleg
+
+ROLES = ("anyone", "admin", "member", "chair")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the core needs from the deployment's configuration."""
+
+    prefix: str = "!"
+    admins: frozenset[str] = frozenset()
+    timezone: str = "Europe/Amsterdam"
+    locale: str = "nl"
+    ref_key: bytes = b""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to send: a template name and its values; ``room`` None means "reply here"."""
+
+    template: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    room: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+
+
+class ParseError(Exception):
+    """User input that does not fit; becomes a reply from ``template`` with ``values``."""
+
+    def __init__(self, template: str, **values: Any) -> None:
+        super().__init__(template)
+        self.template = template
+        self.values = values
+
+
+class Absent(Exception):
+    """An optional argument is not there; the parser consumed nothing."""
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """Everything a command may use: no clock, no network, no globals."""
+
+    room: str
+    sender: str
+    now: datetime
+    session: Session
+    settings: Settings
+    overleg: Overleg | None = None
+    member: Member | None = None
+    registry: Registry | None = None  # set by handle(), for !help
+
+    @property
+    def overleg_id(self) -> int:
+        assert self.overleg is not None and self.overleg.id is not None
+        return self.overleg.id
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.overleg.timezone if self.overleg else self.settings.timezone)
+
+    @property
+    def locale(self) -> str:
+        return self.overleg.locale if self.overleg else self.settings.locale
+
+    def reply(self, template: str, **values: Any) -> Outgoing:
+        return Outgoing(template, values, room=self.room, locale=self.locale,
+                        timezone=self.tz.key)
+
+
+Handler = Callable[..., list[Outgoing]]
+H = TypeVar("H", bound=Handler)
+Parser = Callable[[str, Ctx], tuple[Any, str]]
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    name: str
+    parser: Parser
+    required: bool
+    metavar: str  # a key the help templates translate, e.g. "date"
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    key: str  # canonical words, e.g. "meeting plan"
+    aliases: tuple[str, ...]
+    role: str
+    args: tuple[ArgSpec, ...]
+    func: Handler
+
+    @property
+    def noun(self) -> str:
+        return self.key.split()[0]
+
+    def usage(self, verb: str | None = None) -> dict[str, Any]:
+        """Plain values for the usage macro in the templates."""
+        return {"verb": verb or self.key, "key": self.key, "explicit": verb is not None,
+                "alias": self.aliases[0] if self.aliases else self.key,
+                "args": [{"metavar": a.metavar, "required": a.required} for a in self.args]}
+
+
+def command(key: str, *, aliases: Iterable[str] = (), role: str = "chair") -> Callable[[H], H]:
+    """Declare ``func`` as the command ``key`` (words after the prefix)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+
+    def attach(func: H) -> H:
+        func.__casus_command__ = (key, tuple(aliases), role)  # type: ignore[attr-defined]
+        return func
+
+    return attach
+
+
+def arg(name: str, parser: Parser, *, required: bool = True,
+        metavar: str | None = None) -> Callable[[H], H]:
+    """Declare the next argument of a command; decorators apply bottom-up, so we prepend."""
+
+    def attach(func: H) -> H:
+        spec = ArgSpec(name, parser, required, metavar or name)
+        existing: tuple[ArgSpec, ...] = getattr(func, "__casus_args__", ())
+        func.__casus_args__ = (spec, *existing)  # type: ignore[attr-defined]
+        return func
+
+    return attach
+
+
+@dataclass(frozen=True)
+class Registry:
+    commands: tuple[CommandSpec, ...]
+    verbs: Mapping[tuple[str, ...], CommandSpec]  # every key and alias, split into words
+    nouns: Mapping[str, tuple[CommandSpec, ...]]  # first word (key or alias) -> its commands
+
+    def get(self, key: str) -> CommandSpec | None:
+        return self.verbs.get(tuple(key.split()))
+
+
+def build(modules: Iterable[ModuleType]) -> Registry:
+    """Collect the commands of ``modules``; fail on a duplicate verb or alias."""
+    specs: list[CommandSpec] = []
+    for module in modules:
+        for value in vars(module).values():
+            decl = getattr(value, "__casus_command__", None)
+            if decl is None or getattr(value, "__module__", None) != module.__name__:
+                continue
+            key, aliases, role = decl
+            specs.append(CommandSpec(key, aliases, role, getattr(value, "__casus_args__", ()),
+                                     value))
+    verbs: dict[tuple[str, ...], CommandSpec] = {}
+    nouns: dict[str, list[CommandSpec]] = {}
+    for spec in specs:
+        for verb in (spec.key, *spec.aliases):
+            words = tuple(verb.casefold().split())
+            if words in verbs:
+                raise ValueError(f"duplicate command verb {verb!r}")
+            verbs[words] = spec
+            if len(words) > 1 and spec not in nouns.setdefault(words[0], []):
+                nouns[words[0]].append(spec)
+    return Registry(tuple(specs), verbs, {k: tuple(v) for k, v in nouns.items()})
+
+
+def _find(registry: Registry, words: list[str]) -> tuple[CommandSpec | None, int]:
+    folded = [w.casefold() for w in words[:2]]
+    for n in (2, 1):
+        spec = registry.verbs.get(tuple(folded[:n])) if len(folded) >= n else None
+        if spec is not None:
+            return spec, n
+    return None, 0
+
+
+def _split_words(text: str, n: int) -> tuple[list[str], str]:
+    parts = text.split(maxsplit=n)
+    return parts[:n], (parts[n] if len(parts) > n else "")
+
+
+def allowed(spec: CommandSpec, ctx: Ctx) -> str | None:
+    """None if ``ctx.sender`` may run ``spec`` here, else the refusal template."""
+    if spec.role == "anyone":
+        return None
+    if spec.role == "admin":
+        return None if ctx.sender in ctx.settings.admins else "error/admin_only"
+    if ctx.overleg is None:
+        return "error/not_an_overleg"
+    if ctx.member is None:
+        return "error/not_a_member"
+    if spec.role == "chair" and ctx.member.role != "chair":
+        return "error/chair_only"
+    return None
+
+
+def handle(registry: Registry, ctx: Ctx, text: str) -> list[Outgoing]:
+    """Parse one line and apply it. Sends nothing; user input never makes it raise."""
+    ctx = replace(ctx, registry=registry)
+    prefix = ctx.settings.prefix
+    stripped = text.strip()
+    if not stripped.startswith(prefix):
+        return []
+    body = stripped[len(prefix):]
+    words = body.split()
+    if not words:
+        return []
+    spec, n = _find(registry, words)
+    if spec is None:
+        noun = words[0].casefold()
+        if noun in registry.nouns:
+            return [ctx.reply("error/unknown_subcommand", noun=words[0],
+                              given=words[1] if len(words) > 1 else "",
+                              usages=[s.usage() for s in registry.nouns[noun]])]
+        return [ctx.reply("error/unknown_command", given=words[0][:40])]
+    used, rest = _split_words(body, n)
+    verb = " ".join(w.casefold() for w in used)
+    refusal = allowed(spec, ctx)
+    if refusal is not None:
+        return [ctx.reply(refusal, usage=spec.usage(verb))]
+    values: dict[str, Any] = {}
+    for a in spec.args:
+        rest = rest.strip()
+        try:
+            if not rest:
+                if a.required:
+                    raise ParseError("error/missing_arg", metavar=a.metavar)
+                values[a.name] = None
+                continue
+            values[a.name], rest = a.parser(rest, ctx)
+        except Absent:
+            if a.required:
+                return [ctx.reply("error/missing_arg", metavar=a.metavar,
+                                  usage=spec.usage(verb))]
+            values[a.name] = None
+        except ParseError as e:
+            return [ctx.reply(e.template, **e.values, usage=spec.usage(verb))]
+    if rest.strip():
+        return [ctx.reply("error/unexpected", given=rest.strip()[:60], usage=spec.usage(verb))]
+    return spec.func(ctx, **values)

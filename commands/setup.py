@@ -1,0 +1,24 @@
+"""``!setup``: turn this room into an overleg; the sender becomes its chair."""
+
+from __future__ import annotations
+
+from commands import parse
+from commands.registry import Ctx, Outgoing, arg, command
+from storage import audit, overlegs
+
+
+@command("setup", aliases=("inrichten",), role="admin")
+@arg("name", parse.name)
+def setup(ctx: Ctx, *, name: str) -> list[Outgoing]:
+    """Make this room an overleg named ``name``."""
+    if ctx.overleg is not None:
+        return [ctx.reply("setup/already", overleg=ctx.overleg.name)]
+    overleg = overlegs.create(ctx.session, room_id=ctx.room, name=name,
+                              timezone=ctx.settings.timezone, locale=ctx.settings.locale,
+                              now=ctx.now)
+    assert overleg.id is not None
+    overlegs.put_member(ctx.session, overleg_id=overleg.id, user_id=ctx.sender,
+                        partner_id=None, role="chair", now=ctx.now)
+    audit.record(ctx.session, overleg_id=overleg.id, actor=ctx.sender, action="overleg.setup",
+                 subject=f"overleg {overleg.id}", now=ctx.now)
+    return [ctx.reply("setup/done", overleg=name, chair=ctx.sender)]

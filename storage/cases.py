@@ -1,0 +1,45 @@
+"""Cases: random IDs only, with an optional keyed hash of an external reference."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from storage.models import Case
+
+
+def code_taken(session: Session, code: str) -> bool:
+    return session.exec(select(Case.id).where(Case.code == code)).first() is not None
+
+
+def add(session: Session, *, overleg_id: int, code: str, ref_hash: str | None,
+        now: datetime) -> Case:
+    case = Case(overleg_id=overleg_id, code=code, ref_hash=ref_hash, opened_at=now)
+    session.add(case)
+    session.flush()
+    return case
+
+
+def by_code(session: Session, overleg_id: int, code: str) -> Case | None:
+    return session.exec(select(Case).where(
+        Case.overleg_id == overleg_id, Case.code == code)).first()
+
+
+def by_ref(session: Session, overleg_id: int, ref_hash: str) -> list[Case]:
+    return list(session.exec(select(Case).where(
+        Case.overleg_id == overleg_id, Case.ref_hash == ref_hash).order_by(col(Case.id))))
+
+
+def listing(session: Session, overleg_id: int, *, status: str | None = None) -> list[Case]:
+    query = select(Case).where(Case.overleg_id == overleg_id)
+    if status is not None:
+        query = query.where(Case.status == status)
+    return list(session.exec(query.order_by(col(Case.opened_at), col(Case.id))))
+
+
+def close(session: Session, case: Case, now: datetime) -> None:
+    case.status = "closed"
+    case.closed_at = now
+    session.add(case)
+    session.flush()

@@ -1,0 +1,128 @@
+"""All tables. A case is only a random ID: no column here can hold a name or other identifier."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _utc(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class Overleg(SQLModel, table=True):
+    """One standing case-meeting body, bound to one chat room (the tenant)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: str = Field(unique=True, index=True)
+    name: str
+    timezone: str = "Europe/Amsterdam"
+    locale: str = "nl"
+    meeting_minutes: int = 90
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class Partner(SQLModel, table=True):
+    """A partner organisation in an overleg: core (gemeente, politie, OM) or external."""
+
+    __table_args__ = (UniqueConstraint("overleg_id", "name_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    overleg_id: int = Field(foreign_key="overleg.id", index=True)
+    name: str
+    name_key: str  # casefolded name, for case-insensitive lookups and uniqueness
+    kind: str = "external"  # core | external
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class Member(SQLModel, table=True):
+    """A person (opaque platform user ID) in an overleg, with a role and maybe a partner."""
+
+    __table_args__ = (UniqueConstraint("overleg_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    overleg_id: int = Field(foreign_key="overleg.id", index=True)
+    user_id: str
+    partner_id: int | None = Field(default=None, foreign_key="partner.id")
+    role: str = "partner"  # chair | coordinator | partner
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class Meeting(SQLModel, table=True):
+    """A planned case meeting, numbered M1, M2… per overleg."""
+
+    __table_args__ = (UniqueConstraint("overleg_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    overleg_id: int = Field(foreign_key="overleg.id", index=True)
+    number: int
+    starts_at: datetime = Field(sa_column=_utc())
+    minutes: int
+    place: str | None = None
+    status: str = "planned"  # planned | cancelled
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class Case(SQLModel, table=True):
+    """A case: a random pseudonymous ID, optionally with a keyed hash of an external reference."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    overleg_id: int = Field(foreign_key="overleg.id", index=True)
+    code: str = Field(unique=True, index=True)  # canonical, e.g. "7K2FQ" (shown as C-7K2FQ)
+    ref_hash: str | None = Field(default=None, index=True)
+    status: str = "open"  # open | closed
+    opened_at: datetime = Field(sa_column=_utc())
+    closed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class InboundEvent(SQLModel, table=True):
+    """An inbound event handled once; inserted in the same transaction as its effects."""
+
+    event_id: str = Field(primary_key=True)
+    room_id: str
+    handled_at: datetime = Field(sa_column=_utc())
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to send, written in the same transaction as the change that caused it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: str = Field(index=True)
+    txn_id: str = Field(unique=True)
+    msgtype: str = "m.notice"
+    body: str
+    formatted_body: str | None = None
+    created_at: datetime = Field(sa_column=_utc())
+    sent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    last_error: str | None = None
+    remote_id: str | None = None  # the event ID the homeserver gave the sent message
+
+
+class JoinedRoom(SQLModel, table=True):
+    """When the bot joined a room: events from before it are never handled."""
+
+    room_id: str = Field(primary_key=True)
+    joined_at: datetime = Field(sa_column=_utc())
+
+
+class SyncState(SQLModel, table=True):
+    """The sync token per device, saved only after the batch's events were handled."""
+
+    device_key: str = Field(primary_key=True)
+    token: str
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only audit log; each row carries the hash of the previous one (a chain)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    overleg_id: int | None = Field(default=None, index=True)
+    at: datetime = Field(sa_column=_utc())
+    actor: str
+    action: str
+    subject: str
+    prev_hash: str
+    hash: str

@@ -1,0 +1,82 @@
+"""The transactional outbox: rows written with the change that caused them, sent later."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from storage.models import OutboxMessage
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message ready to send: the plain body, the HTML body, the room."""
+
+    room_id: str
+    body: str
+    html: str | None
+    msgtype: str = "m.notice"
+
+
+def enqueue(session: Session, messages: list[Rendered], now: datetime) -> list[OutboxMessage]:
+    rows = []
+    for m in messages:
+        row = OutboxMessage(room_id=m.room_id, txn_id=f"casusbot-{uuid.uuid4().hex}",
+                            msgtype=m.msgtype, body=m.body, formatted_body=m.html,
+                            created_at=now)
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def pending(session: Session, room_id: str | None = None) -> list[OutboxMessage]:
+    """Unsent rows in creation order (the order they must be sent in, per room)."""
+    query = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+    if room_id is not None:
+        query = query.where(OutboxMessage.room_id == room_id)
+    return list(session.exec(query.order_by(col(OutboxMessage.id))))
+
+
+def next_per_room(session: Session, now: datetime, limit: int = 50) -> list[OutboxMessage]:
+    """The oldest unsent row of each room whose head is ready to try now."""
+    heads: dict[str, OutboxMessage] = {}
+    for row in pending(session):
+        heads.setdefault(row.room_id, row)
+    ready = [r for r in heads.values()
+             if r.next_attempt_at is None or r.next_attempt_at <= now]
+    return sorted(ready, key=lambda r: r.id or 0)[:limit]
+
+
+def earliest_retry(session: Session) -> datetime | None:
+    rows = session.exec(select(OutboxMessage.next_attempt_at).where(
+        col(OutboxMessage.sent_at).is_(None),
+        col(OutboxMessage.next_attempt_at).is_not(None))).all()
+    times = [t for t in rows if t is not None]
+    return min(times) if times else None
+
+
+def mark_sent(session: Session, row_id: int, remote_id: str | None, now: datetime) -> None:
+    row = session.get(OutboxMessage, row_id)
+    if row is not None and row.sent_at is None:
+        row.sent_at = now
+        row.remote_id = remote_id
+        row.attempts += 1
+        session.add(row)
+        session.flush()
+
+
+def mark_failed(session: Session, row_id: int, error: str, retry_at: datetime) -> int:
+    """Record a failed attempt; returns the number of attempts so far."""
+    row = session.get(OutboxMessage, row_id)
+    if row is None:
+        return 0
+    row.attempts += 1
+    row.last_error = error[:500]
+    row.next_attempt_at = retry_at
+    session.add(row)
+    session.flush()
+    return row.attempts

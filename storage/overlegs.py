@@ -1,0 +1,89 @@
+"""Overlegs, partners and members."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from storage.models import Member, Overleg, Partner
+
+
+def by_room(session: Session, room_id: str) -> Overleg | None:
+    return session.exec(select(Overleg).where(Overleg.room_id == room_id)).first()
+
+
+def create(session: Session, *, room_id: str, name: str, timezone: str, locale: str,
+           now: datetime) -> Overleg:
+    overleg = Overleg(room_id=room_id, name=name, timezone=timezone, locale=locale,
+                      created_at=now)
+    session.add(overleg)
+    session.flush()
+    return overleg
+
+
+def partner_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def partner_by_name(session: Session, overleg_id: int, name: str) -> Partner | None:
+    return session.exec(select(Partner).where(
+        Partner.overleg_id == overleg_id, Partner.name_key == partner_key(name))).first()
+
+
+def partners(session: Session, overleg_id: int) -> list[Partner]:
+    return list(session.exec(select(Partner).where(Partner.overleg_id == overleg_id)
+                             .order_by(col(Partner.kind), col(Partner.name_key))))
+
+
+def add_partner(session: Session, *, overleg_id: int, name: str, kind: str,
+                now: datetime) -> Partner:
+    partner = Partner(overleg_id=overleg_id, name=" ".join(name.split()),
+                      name_key=partner_key(name), kind=kind, created_at=now)
+    session.add(partner)
+    session.flush()
+    return partner
+
+
+def remove_partner(session: Session, partner: Partner) -> None:
+    session.delete(partner)
+    session.flush()
+
+
+def member(session: Session, overleg_id: int, user_id: str) -> Member | None:
+    return session.exec(select(Member).where(
+        Member.overleg_id == overleg_id, Member.user_id == user_id)).first()
+
+
+def members(session: Session, overleg_id: int) -> list[Member]:
+    return list(session.exec(select(Member).where(Member.overleg_id == overleg_id)
+                             .order_by(col(Member.role), col(Member.user_id))))
+
+
+def members_of_partner(session: Session, partner_id: int) -> list[Member]:
+    return list(session.exec(select(Member).where(Member.partner_id == partner_id)))
+
+
+def put_member(session: Session, *, overleg_id: int, user_id: str, partner_id: int | None,
+               role: str, now: datetime) -> Member:
+    """Add a member, or change the partner and role of an existing one."""
+    existing = member(session, overleg_id, user_id)
+    if existing is None:
+        existing = Member(overleg_id=overleg_id, user_id=user_id, partner_id=partner_id,
+                          role=role, created_at=now)
+    else:
+        existing.partner_id = partner_id
+        existing.role = role
+    session.add(existing)
+    session.flush()
+    return existing
+
+
+def remove_member(session: Session, m: Member) -> None:
+    session.delete(m)
+    session.flush()
+
+
+def count_role(session: Session, overleg_id: int, role: str) -> int:
+    return len(list(session.exec(select(Member.id).where(
+        Member.overleg_id == overleg_id, Member.role == role))))

@@ -1,0 +1,92 @@
+"""The walking skeleton on a real Synapse: real bot, real clients, real (encrypted) rooms."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from storage.db import session_scope
+from storage.models import InboundEvent, OutboxMessage
+from tests.e2e.conftest import World, bot_in_room
+
+pytestmark = pytest.mark.e2e
+
+
+async def ask(client, room: str, bot_id: str, text: str, timeout: float = 15.0) -> str:  # type: ignore[no-untyped-def]
+    mark = len(client.seen)
+    await client.send(room, text)
+    reply = await client.next_notice(bot_id, room_id=room, after=mark, timeout=timeout)
+    return str(reply.body)
+
+
+async def test_chair_sets_up_plans_and_opens_a_case(world: World) -> None:
+    _, bot = await world.start_bot()
+    room = world.room(world.chair, [world.bot_user])
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    bot_id = world.bot_user.user_id
+
+    assert "Casusoverleg Venlo" in await ask(chair, room, bot_id, "!inrichten Casusoverleg Venlo")
+    planned = await ask(chair, room, bot_id, "!overleg plan 8-12-2026 14:00 90m op Veiligheidshuis")
+    assert "M1" in planned and "dinsdag 8 december 2026" in planned and "14:00–15:30" in planned
+    opened = await ask(chair, room, bot_id, "!casus open")
+    assert "C-" in opened
+    # The reply is an m.notice with HTML and a plain fallback.
+    last = chair.notices(bot_id, room)[-1]
+    assert last.html and "<b>" in last.html and "<b>" not in last.body
+
+
+async def test_non_member_is_refused_and_nothing_changes(world: World) -> None:
+    app, bot = await world.start_bot()
+    stranger = world.user("stranger")
+    room = world.room(world.chair, [world.bot_user, stranger])
+    world.join(stranger, room)
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    other = await world.client(stranger)
+    bot_id = world.bot_user.user_id
+    await ask(chair, room, bot_id, "!setup Overleg")
+    refusal = await ask(other, room, bot_id, "!casus open")
+    assert "geen lid" in refusal
+    assert "geen overleggen" not in refusal
+    listed = await ask(chair, room, bot_id, "!case list")
+    assert "Geen open casussen" in listed
+
+
+async def test_restart_does_not_answer_an_old_command_twice(world: World) -> None:
+    app, bot = await world.start_bot()
+    room = world.room(world.chair, [world.bot_user])
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    bot_id = world.bot_user.user_id
+    await ask(chair, room, bot_id, "!setup Overleg")
+    await ask(chair, room, bot_id, "!overleg plan 8-12-2026 14:00")
+    device = bot.client.device_id
+    await world.stop_bot(bot)
+
+    # A command sent while the bot is down is answered once after the restart.
+    mark = len(chair.seen)
+    await chair.send(room, "!overleg list")
+    app2, bot2 = await world.start_bot()
+    assert bot2.client.device_id == device  # the session was reused, not a new login
+    reply = await chair.next_notice(bot_id, room_id=room, after=mark, timeout=20)
+    assert "M1" in reply.body
+    # A sentinel: the outbox sends in order per room, so a repeated answer to an older
+    # event would arrive before the sentinel's reply.
+    await ask(chair, room, bot_id, "!hulp")
+    replies = chair.notices(bot_id, room)
+    assert len(replies) == 4, [r.body[:30] for r in replies]
+    with session_scope(app2.engine) as s:
+        assert len(s.exec(select(InboundEvent)).all()) == 4
+        assert all(r.sent_at is not None for r in s.exec(select(OutboxMessage)))
+
+
+async def test_encrypted_room(world: World) -> None:
+    _, bot = await world.start_bot()
+    room = world.room(world.chair, [world.bot_user], encrypted=True)
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    bot_id = world.bot_user.user_id
+    reply = await ask(chair, room, bot_id, "!setup Versleuteld overleg", timeout=20)
+    assert "Versleuteld overleg" in reply
+    assert "M1" in await ask(chair, room, bot_id, "!overleg plan 8-12-2026 14:00")

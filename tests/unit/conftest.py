@@ -1,0 +1,75 @@
+"""Unit-test fixtures: a fresh in-memory database per test and the fake clock ``now``."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlmodel import Session
+
+from bot.render import Renderer
+from commands import default_registry
+from commands.inbound import Inbound, process
+from commands.registry import Registry, Settings
+from storage.db import create_schema, make_engine, session_scope
+from storage.outbox import Rendered
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # a Tuesday, 09:00 in Amsterdam
+ROOM = "!overleg:localhost"
+ADMIN = "@admin:localhost"
+CHAIR = "@chair:localhost"
+SETTINGS = Settings(prefix="!", admins=frozenset({ADMIN, CHAIR}), ref_key=b"k" * 32)
+_ids = itertools.count()
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    engine = make_engine("sqlite://")
+    create_schema(engine)
+    with session_scope(engine) as s:
+        yield s
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    return default_registry()
+
+
+@pytest.fixture(scope="session")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+class Say:
+    """Send one line as ``sender`` and get the rendered replies (the h11 ``receive_and_get``)."""
+
+    def __init__(self, session: Session, registry: Registry, renderer: Renderer) -> None:
+        self.session, self.registry, self.renderer = session, registry, renderer
+
+    def __call__(self, text: str, sender: str = CHAIR, now: datetime = NOW,
+                 room: str = ROOM) -> list[Rendered]:
+        msg = Inbound(event_id=f"$e{next(_ids)}", room_id=room, sender=sender, text=text,
+                      sent_at=now)
+        return process(self.session, self.registry, self.renderer, SETTINGS, msg, now)
+
+    def one(self, text: str, sender: str = CHAIR, now: datetime = NOW, room: str = ROOM) -> str:
+        [out] = self(text, sender, now, room)
+        return out.body
+
+
+@pytest.fixture
+def say(session: Session, registry: Registry, renderer: Renderer) -> Say:
+    return Say(session, registry, renderer)
+
+
+@pytest.fixture
+def overleg(say: Say) -> Say:
+    """An overleg with partners Politie (core), Gemeente (core) and Jeugdzorg (external)."""
+    say.one("!setup Casusoverleg Test")
+    say.one("!partner add Politie core")
+    say.one("!partner add Gemeente core")
+    say.one("!partner add Jeugdzorg")
+    return say
