@@ -57,11 +57,7 @@ class _Text(HTMLParser):
 
     def text(self) -> str:
         lines = [line.strip() for line in "".join(self.parts).split("\n")]
-        out: list[str] = []
-        for line in lines:
-            if line or (out and out[-1]):
-                out.append(line)
-        return "\n".join(out).strip()
+        return "\n".join(line for line in lines if line)
 
 
 def html_to_text(html: str) -> str:

@@ -47,12 +47,12 @@ KIND_WORDS = {"core": "core", "kern": "core", "kernpartner": "core",
               "external": "external", "extern": "external", "externe": "external"}
 MAX_TEXT = 120
 
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})(?:[-/.](\d{4}))?$")
-_TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
-_DURATION = re.compile(r"^(?:(\d{1,2})[hu])?(?:(\d{1,3})(?:m|min)?)?$")
-_USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d{1,5})?$")
-_MEETING = re.compile(r"^[mM](\d{1,6})$")
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", re.ASCII)
+_DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})(?:[-/.](\d{4}))?$", re.ASCII)
+_TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$", re.ASCII)
+_DURATION = re.compile(r"^(?:(\d{1,2})[hu])?(?:(\d{1,3})(?:m|min)?)?$", re.ASCII)
+_USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d{1,5})?$", re.ASCII)
+_MEETING = re.compile(r"^[mM](\d{1,6})$", re.ASCII)
 
 
 def _head(text: str) -> tuple[str, str]:
@@ -102,13 +102,13 @@ def day(text: str, ctx: Ctx) -> tuple[date, str]:
         today = _today(ctx)
         ahead = (WEEKDAYS[low] - today.weekday()) % 7 or 7  # "dinsdag" on a Tuesday: next week
         return today + timedelta(days=ahead), rest
-    if low.isdigit() and 1 <= int(low) <= 31:
+    if re.fullmatch(r"[0-9]{1,2}", low) and 1 <= int(low) <= 31:
         month_word, after = _head(rest)
         month = MONTHS.get(month_word.casefold().rstrip("."))
         if month is None:
             raise ParseError("error/bad_date", given=f"{word} {month_word}".strip())
         year_word, after_year = _head(after)
-        if re.fullmatch(r"\d{4}", year_word):
+        if re.fullmatch(r"[0-9]{4}", year_word):
             given = f"{word} {month_word} {year_word}"
             return _make_date(int(year_word), month, int(low), given), after_year
         return _without_year(ctx, month, int(low), f"{word} {month_word}"), after
@@ -147,7 +147,7 @@ def duration(text: str, ctx: Ctx) -> tuple[int, str]:
     word, rest = _head(text)
     low = word.casefold()
     m = _DURATION.match(low)
-    if not low or m is None or not (m[1] or m[2]) or low.isdigit():
+    if not low or m is None or not (m[1] or m[2]) or (low.isascii() and low.isdigit()):
         raise Absent
     minutes = int(m[1] or 0) * 60 + int(m[2] or 0)
     if not 5 <= minutes <= 12 * 60:

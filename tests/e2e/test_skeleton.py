@@ -37,7 +37,7 @@ async def test_chair_sets_up_plans_and_opens_a_case(world: World) -> None:
 
 
 async def test_non_member_is_refused_and_nothing_changes(world: World) -> None:
-    app, bot = await world.start_bot()
+    _app, bot = await world.start_bot()
     stranger = world.user("stranger")
     room = world.room(world.chair, [world.bot_user, stranger])
     world.join(stranger, room)
@@ -54,7 +54,7 @@ async def test_non_member_is_refused_and_nothing_changes(world: World) -> None:
 
 
 async def test_restart_does_not_answer_an_old_command_twice(world: World) -> None:
-    app, bot = await world.start_bot()
+    _app, bot = await world.start_bot()
     room = world.room(world.chair, [world.bot_user])
     await bot_in_room(bot, room)
     chair = await world.client(world.chair)

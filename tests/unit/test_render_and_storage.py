@@ -1,0 +1,82 @@
+"""Templates exist in both languages, HTML is escaped, datetimes stay aware on SQLite."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import DateTime
+from sqlmodel import Session, SQLModel, select
+
+from bot.render import LOCALES, Renderer, html_to_text
+from commands.registry import Outgoing
+from storage import meetings, overlegs
+from storage.models import Meeting
+from storage.types import UTCDateTime
+
+ROOT = Path(__file__).parents[2]
+
+
+def _used_templates() -> set[str]:
+    names: set[str] = set()
+    for path in (ROOT / "commands").glob("*.py"):
+        names |= set(re.findall(r'"((?:error|setup|partner|member|meeting|case|help)/[a-z_]+)"',
+                                path.read_text()))
+    return names
+
+
+def test_every_template_used_in_code_exists_in_every_locale() -> None:
+    r = Renderer()
+    used = _used_templates()
+    assert len(used) > 30
+    for locale in LOCALES:
+        missing = sorted(t for t in used if not r.has(t, locale))
+        assert not missing, (locale, missing)
+
+
+def test_both_locales_have_the_same_blocks() -> None:
+    r = Renderer()
+    for path in (ROOT / "bot/templates/nl").glob("[!_]*.html"):
+        nl = set(r.envs["nl"].get_template(path.name).blocks)
+        en = set(r.envs["en"].get_template(path.name).blocks)
+        assert nl == en, path.name
+
+
+def test_html_is_escaped_and_plain_text_is_unescaped() -> None:
+    out = Renderer()(Outgoing("partner/added", {"partner": "<script>x</script> & co",
+                                                "kind": "core"}), "!r:x")
+    assert "<script>" not in (out.html or "")
+    assert "&lt;script&gt;" in (out.html or "")
+    assert out.body == "Partner <script>x</script> & co toegevoegd als kernpartner."
+
+
+def test_html_to_text_lists() -> None:
+    assert html_to_text("Kop:<ul><li>een</li><li>twee</li></ul>Eind") == "Kop:\n• een\n• twee\nEind"
+
+
+def test_no_bare_datetime_columns() -> None:
+    for table in SQLModel.metadata.tables.values():
+        for column in table.columns:
+            if isinstance(column.type, DateTime):
+                pytest.fail(f"{table.name}.{column.name} is a bare DateTime; use UTCDateTime")
+            assert not isinstance(column.type, DateTime) or isinstance(column.type, UTCDateTime)
+
+
+def test_aware_datetimes_round_trip_as_utc(session: Session) -> None:
+    cet = timezone(timedelta(hours=1))
+    o = overlegs.create(session, room_id="!r:x", name="x", timezone="Europe/Amsterdam",
+                        locale="nl", now=datetime(2026, 12, 1, tzinfo=UTC))
+    meetings.add(session, overleg_id=o.id or 0, starts_at=datetime(2026, 12, 8, 14, tzinfo=cet),
+                 minutes=60, place=None, now=datetime(2026, 12, 1, tzinfo=UTC))
+    session.expire_all()
+    [m] = session.exec(select(Meeting)).all()
+    assert m.starts_at == datetime(2026, 12, 8, 13, tzinfo=UTC)
+    assert m.starts_at.tzinfo is not None
+
+
+def test_naive_datetimes_are_refused(session: Session) -> None:
+    with pytest.raises(Exception, match="naive"):
+        overlegs.create(session, room_id="!r:x", name="x", timezone="Europe/Amsterdam",
+                        locale="nl", now=datetime(2026, 12, 1))
