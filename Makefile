@@ -19,10 +19,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/casusbot dev run
 
-## A terminal client in the demo room (second terminal): make chat AS=partner1
-AS ?= chair
+## A terminal client in the demo room (second terminal): make chat WHO=partner1
+WHO ?= chair
 chat: $(STAMP)
-	$(BIN)/casusbot chat --as $(AS)
+	$(BIN)/casusbot chat --as $(WHO)
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot commands storage tests

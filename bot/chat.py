@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,7 @@ class ChatClient:
         session = self.store / "session.json"
         if session.exists():
             saved = json.loads(session.read_text())
-            self.client.restore_login(self.client.user_id, saved["device_id"],
+            self.client.restore_login(self.client.user, saved["device_id"],
                                       saved["access_token"])
         else:
             resp = await self.client.login(self.password, device_name="casusbot-chat")
@@ -139,6 +140,7 @@ class ChatClient:
 
 async def run_chat(creds: dict[str, Any], who: str, store: Path) -> None:
     """The interactive loop of `casusbot chat`."""
+    logging.getLogger("nio").setLevel(logging.ERROR)  # key-sharing chatter is not for users
     user = creds["users"][who]
     bot_id = creds["users"]["casusbot"]["user_id"]
     room_id = creds["room_id"]
@@ -159,9 +161,9 @@ async def run_chat(creds: dict[str, Any], who: str, store: Path) -> None:
 
     task = asyncio.create_task(printer())
     loop = asyncio.get_running_loop()
+    print("> ", end="", flush=True)
     try:
         while True:
-            print("> ", end="", flush=True)
             line = await loop.run_in_executor(None, sys.stdin.readline)
             if not line:
                 break

@@ -33,6 +33,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _preferred_port(preferred: int = 8008) -> int:
+    """Synapse's usual port when it is free (a URL people recognise), else any free one."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+        except OSError:
+            return free_port()
+    return preferred
+
+
 def _yaml(data: dict[str, Any]) -> str:
     # JSON is valid YAML; no YAML writer is needed.
     return json.dumps(data, indent=2)
@@ -173,7 +183,7 @@ def prepare(directory: Path, port: int | None = None) -> Synapse:
     """A Synapse in ``directory``: reuse its config (and port) if there is one."""
     if (directory / "dev.json").exists():
         return load(directory)
-    write_config(directory, port or free_port())
+    write_config(directory, port or _preferred_port())
     return load(directory)
 
 

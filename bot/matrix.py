@@ -18,6 +18,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -184,6 +185,7 @@ class MatrixTransport:
 
     # ---- outbound --------------------------------------------------------------------
     async def send(self, row: OutboxMessage) -> SendResult:
+        """Send one outbox row with its own transaction ID (idempotent on the homeserver)."""
         content: dict[str, Any] = {"msgtype": row.msgtype, "body": row.body}
         if row.formatted_body:
             content["format"] = "org.matrix.custom.html"
@@ -193,6 +195,8 @@ class MatrixTransport:
                                                tx_id=row.txn_id, ignore_unverified_devices=True)
         except (LocalProtocolError, KeyError) as e:
             return SendResult(error=f"local: {type(e).__name__}")
+        except (aiohttp.ClientError, TimeoutError) as e:
+            return SendResult(error=f"network: {type(e).__name__}")
         if isinstance(resp, RoomSendResponse):
             return SendResult(remote_id=resp.event_id)
         if isinstance(resp, ErrorResponse):
@@ -215,9 +219,13 @@ class MatrixTransport:
         self._initial = token is None
         failures = 0
         while True:
-            resp = await self.client.sync(timeout=0 if self._initial else SYNC_TIMEOUT_MS,
-                                          since=token, sync_filter=SYNC_FILTER,
-                                          full_state=self._initial or None)
+            resp: Any
+            try:
+                resp = await self.client.sync(timeout=0 if self._initial else SYNC_TIMEOUT_MS,
+                                              since=token, sync_filter=SYNC_FILTER,
+                                              full_state=self._initial or None)
+            except (aiohttp.ClientError, TimeoutError) as e:
+                resp = e  # the homeserver is unreachable: back off and try again
             if not isinstance(resp, SyncResponse):
                 failures += 1
                 wait = min(60.0, 2.0 ** failures)
