@@ -10,7 +10,9 @@ from commands import caseid
 
 def test_new_codes_are_valid_random_and_shaped() -> None:
     codes = {caseid.new_code() for _ in range(2000)}
-    assert len(codes) == 2000  # random, not sequential or derived
+    # Random, not sequential or derived: with 32^5 possible codes a few birthday collisions
+    # are possible (opening a case retries on one), but no more than a handful.
+    assert len(codes) >= 1990
     for code in codes:
         assert len(code) == caseid.NEW_LEN
         assert caseid.normalise(caseid.display(code)) == code
