@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from bot.clock import Clock
 from bot.config import Config
 from bot.render import Renderer
-from commands import default_registry
+from commands import default_registry, timed
 from commands.inbound import Inbound, process
 from commands.registry import Registry, Settings
 from storage import inbound as inbound_store
@@ -48,6 +48,19 @@ class App:
             log.info("handled event", extra={"event_id": msg.event_id, "room": msg.room_id,
                                              "replies": len(rendered)})
         return len(rendered)
+
+    def sweep(self) -> datetime | None:
+        """Run the timed work that is due (blocking); returns when the next is due."""
+        with session_scope(self.engine) as session:
+            return timed.sweep(session, self.render, self.clock.now())
+
+    def direct_room(self, user_id: str) -> str | None:
+        with session_scope(self.engine) as session:
+            return inbound_store.direct_room(session, user_id)
+
+    def save_direct_room(self, user_id: str, room_id: str) -> None:
+        with session_scope(self.engine) as session:
+            inbound_store.save_direct_room(session, user_id, room_id, self.clock.now())
 
     def record_join(self, room_id: str, at: datetime) -> None:
         with session_scope(self.engine) as session:

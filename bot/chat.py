@@ -14,6 +14,7 @@ from typing import Any
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    InviteMemberEvent,
     LoginResponse,
     MatrixRoom,
     RoomMessageNotice,
@@ -60,6 +61,7 @@ class ChatClient:
             session.write_text(json.dumps({"device_id": resp.device_id,
                                            "access_token": resp.access_token}))
         self.client.add_event_callback(self._on_message, (RoomMessageText, RoomMessageNotice))
+        self.client.add_event_callback(self._on_invite, InviteMemberEvent)
         first = await self.client.sync(timeout=0, full_state=True)
         if not isinstance(first, SyncResponse):
             raise RuntimeError("first sync failed")
@@ -92,6 +94,11 @@ class ChatClient:
         self.seen.append(Seen(room.room_id, event.sender, event.body, html, msgtype,
                               event.event_id))
         self._new.set()
+
+    async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
+        # Accept the bot's direct-message rooms (and any other invite): this is a demo client.
+        if event.state_key == self.client.user_id and event.membership == "invite":
+            await self.client.join(room.room_id)
 
     async def join(self, room_id: str) -> None:
         await self.client.join(room_id)

@@ -29,8 +29,10 @@ from nio import (
     LoginResponse,
     MatrixRoom,
     MegolmEvent,
+    RoomCreateResponse,
     RoomMemberEvent,
     RoomMessageText,
+    RoomPreset,
     RoomSendResponse,
     SyncResponse,
     WhoamiResponse,
@@ -38,6 +40,7 @@ from nio import (
 
 from bot.app import App
 from bot.deliver import Deliverer, SendResult
+from bot.wake import Waker
 from commands.inbound import Inbound
 from storage.models import OutboxMessage
 
@@ -108,6 +111,7 @@ class MatrixTransport:
                                      request_timeout=SYNC_TIMEOUT_MS / 1000 + 30),
         )
         self.deliverer = Deliverer(app.engine, self)
+        self.waker = Waker(app.sweep, app.clock, after=self.deliverer.poke)
         self.ready = asyncio.Event()
         self._initial = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -175,6 +179,7 @@ class MatrixTransport:
         if n:
             self.handled += 1
             self.deliverer.poke()
+            self.waker.poke()  # the command may have planned timed work
 
     async def on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> None:
         log.warning("cannot decrypt event", extra={"room": room.room_id,
@@ -186,12 +191,20 @@ class MatrixTransport:
     # ---- outbound --------------------------------------------------------------------
     async def send(self, row: OutboxMessage) -> SendResult:
         """Send one outbox row with its own transaction ID (idempotent on the homeserver)."""
-        content: dict[str, Any] = {"msgtype": row.msgtype, "body": row.body}
+        content: dict[str, Any] = {"msgtype": row.msgtype, "body": row.body,
+                                   "m.mentions": {"user_ids": row.mentions.split()}
+                                   if row.mentions else {}}
         if row.formatted_body:
             content["format"] = "org.matrix.custom.html"
             content["formatted_body"] = row.formatted_body
+        room_id = row.room_id
+        if room_id.startswith("@"):
+            dm = await self._direct_room(room_id)
+            if isinstance(dm, SendResult):
+                return dm
+            room_id = dm
         try:
-            resp = await self.client.room_send(row.room_id, "m.room.message", content,
+            resp = await self.client.room_send(room_id, "m.room.message", content,
                                                tx_id=row.txn_id, ignore_unverified_devices=True)
         except (LocalProtocolError, KeyError) as e:
             return SendResult(error=f"local: {type(e).__name__}")
@@ -203,6 +216,29 @@ class MatrixTransport:
             retry = resp.retry_after_ms / 1000 if resp.retry_after_ms else None
             return SendResult(error=f"{resp.status_code}: {resp.message}", retry_after=retry)
         return SendResult(error=type(resp).__name__)
+
+    async def _direct_room(self, user_id: str) -> str | SendResult:
+        """The encrypted DM room with ``user_id``, opened once; ready when they have joined.
+
+        Room keys are shared only with joined members, so a message sent before the person
+        accepts the invite could never be read: until then the row waits (and retries).
+        """
+        room_id = await asyncio.to_thread(self.app.direct_room, user_id)
+        if room_id is None:
+            resp = await self.client.room_create(
+                is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat,
+                initial_state=[{"type": "m.room.encryption", "state_key": "",
+                                "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
+            if not isinstance(resp, RoomCreateResponse):
+                return SendResult(error=f"dm: {getattr(resp, 'message', resp)}")
+            room_id = resp.room_id
+            await asyncio.to_thread(self.app.save_direct_room, user_id, room_id)
+            await asyncio.to_thread(self.app.record_join, room_id, datetime.now(UTC))
+            log.info("opened direct room", extra={"room": room_id})
+        room = self.client.rooms.get(room_id)
+        if room is None or user_id not in room.users or user_id in room.invited_users:
+            return SendResult(error="dm: waiting for the person to join", retry_after=5.0)
+        return room_id
 
     # ---- loop ------------------------------------------------------------------------
     async def _key_upkeep(self) -> None:
@@ -255,8 +291,10 @@ class MatrixTransport:
         self.client.add_event_callback(self.on_undecryptable, MegolmEvent)
         self._tasks = [asyncio.create_task(self.sync_loop(), name="sync"),
                        asyncio.create_task(self.deliverer.run(), name="deliver")]
+        self.waker.start()
 
     async def stop(self) -> None:
+        self.waker.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

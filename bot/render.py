@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -94,13 +94,17 @@ class Renderer:
         env.globals["prefix"] = self.prefix
         env.globals["locale"] = locale
 
-        @pass_context
-        def date_long(ctx: Context, value: datetime) -> str:
-            return str(format_date(value.astimezone(_tz(ctx)), format="full", locale=locale))
+        def _local_day(ctx: Context, value: date) -> date:
+            # A datetime is a moment (shown in the overleg's zone); a date is already local.
+            return value.astimezone(_tz(ctx)).date() if isinstance(value, datetime) else value
 
         @pass_context
-        def date_short(ctx: Context, value: datetime) -> str:
-            return str(format_date(value.astimezone(_tz(ctx)), format="medium", locale=locale))
+        def date_long(ctx: Context, value: date) -> str:
+            return str(format_date(_local_day(ctx, value), format="full", locale=locale))
+
+        @pass_context
+        def date_short(ctx: Context, value: date) -> str:
+            return str(format_date(_local_day(ctx, value), format="medium", locale=locale))
 
         @pass_context
         def time_hm(ctx: Context, value: datetime) -> str:
@@ -133,7 +137,8 @@ class Renderer:
 
     def __call__(self, out: Outgoing, room: str) -> Rendered:
         html = self.html(out.template, out.values, out.locale, out.timezone)
-        return Rendered(room_id=out.room or room, body=html_to_text(html), html=html)
+        return Rendered(room_id=out.room or room, body=html_to_text(html), html=html,
+                        mentions=out.mentions)
 
     def has(self, template: str, locale: str) -> bool:
         noun, _, block = template.partition("/")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from commands import case, help, meeting, member, partner, setup
+from commands import action, case, help, meeting, member, partner, setup
 from commands.registry import Registry, build
 
-MODULES = (setup, partner, member, meeting, case, help)
+MODULES = (setup, partner, member, meeting, case, action, help)
 
 
 def default_registry() -> Registry:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from commands import caseid, parse, refs
+from commands import access, caseid, parse, refs, timed, workdays
+from commands.partner import unknown_partner
 from commands.registry import Ctx, Outgoing, ParseError, arg, command
-from storage import audit, cases
+from storage import actions, audit, cases, overlegs
 
 STATUS_WORDS = {"open": "open", "closed": "closed", "gesloten": "closed", "all": "all",
                 "alle": "all"}
@@ -70,3 +71,65 @@ def find(ctx: Ctx, *, reference: str) -> list[Outgoing]:
                          refs.keyed_hash(ctx.settings.ref_key, reference))
     return [ctx.reply("case/found", cases=[{"id": caseid.display(c.code), "status": c.status}
                                            for c in found])]
+
+
+LINK_WORDS = {"add": "add", "toevoegen": "add", "koppel": "add", "remove": "remove",
+              "verwijder": "remove", "verwijderen": "remove", "ontkoppel": "remove"}
+
+
+def _link_op(text: str, ctx: Ctx) -> tuple[str, str]:
+    word, _, rest = text.strip().partition(" ")
+    op = LINK_WORDS.get(word.casefold())
+    if op is None:
+        raise ParseError("error/bad_choice", given=word[:40], choices=["add", "remove"])
+    return op, rest
+
+
+@command("case partner", aliases=("casus partner",), role="chair")
+@arg("code", parse.case_code, metavar="case")
+@arg("op", _link_op, metavar="add_remove")
+@arg("partner", parse.partner_name, metavar="partner")
+def link(ctx: Ctx, *, code: str, op: str, partner: str) -> list[Outgoing]:
+    """Link a partner to one case (need-to-know), or unlink it."""
+    case = cases.by_code(ctx.session, ctx.overleg_id, code)
+    if case is None or case.id is None:
+        return [ctx.reply("case/unknown", case=caseid.display(code))]
+    found = overlegs.partner_by_name(ctx.session, ctx.overleg_id, partner)
+    if found is None or found.id is None:
+        return [unknown_partner(ctx, partner)]
+    shown = caseid.display(code)
+    if op == "add":
+        if not actions.link(ctx.session, case.id, found.id, ctx.now):
+            return [ctx.reply("case/already_linked", case=shown, partner=found.name)]
+    else:
+        owned = [a for a in actions.of_case(ctx.session, case.id)
+                 if a.partner_id == found.id and a.status == "open"]
+        if owned:
+            return [ctx.reply("case/partner_has_actions", case=shown, partner=found.name,
+                              actions=[f"A{a.number}" for a in owned])]
+        if not actions.unlink(ctx.session, case.id, found.id):
+            return [ctx.reply("case/not_linked", case=shown, partner=found.name)]
+    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
+                 action=f"case.partner.{op}", subject=f"{shown} {found.name}", now=ctx.now)
+    return [ctx.reply("case/linked" if op == "add" else "case/unlinked", case=shown,
+                      partner=found.name)]
+
+
+@command("case show", aliases=("casus show", "casus toon", "casus bekijk"), role="member")
+@arg("code", parse.case_code, metavar="case")
+def show(ctx: Ctx, *, code: str) -> list[Outgoing]:
+    """A case's plan: open and done actions and linked partners (need-to-know)."""
+    case = cases.by_code(ctx.session, ctx.overleg_id, code)
+    if case is None or case.id is None or not access.may_see(ctx, case):
+        return [ctx.reply("case/unknown", case=caseid.display(code))]
+    assert ctx.overleg is not None
+    today = workdays.local_today(ctx.overleg, ctx.now)
+    views = [timed.action_view(ctx.session, ctx.overleg, a, today)
+             for a in actions.of_case(ctx.session, case.id)]
+    linked = sorted(p.name for pid in actions.linked_partner_ids(ctx.session, case.id)
+                    if (p := overlegs.partner_by_id(ctx.session, pid)) is not None)
+    return [ctx.reply("case/show", case=caseid.display(code), status=case.status,
+                      opened_at=case.opened_at, closed_at=case.closed_at,
+                      open_actions=[v for v in views if v["status"] == "open"],
+                      done_actions=[v for v in views if v["status"] == "done"],
+                      partners=linked)]

@@ -46,6 +46,7 @@ ROLE_WORDS = {"chair": "chair", "voorzitter": "chair",
 KIND_WORDS = {"core": "core", "kern": "core", "kernpartner": "core",
               "external": "external", "extern": "external", "externe": "external"}
 MAX_TEXT = 120
+MAX_DESCRIPTION = 300
 
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", re.ASCII)
 _DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})(?:[-/.](\d{4}))?$", re.ASCII)
@@ -155,11 +156,11 @@ def duration(text: str, ctx: Ctx) -> tuple[int, str]:
     return minutes, rest
 
 
-def free_text(text: str, given_for_error: str = "text") -> str:
+def free_text(text: str, given_for_error: str = "text", limit: int = MAX_TEXT) -> str:
     """Free text to store or send: one line, printable, bounded."""
     cleaned = " ".join(text.split())
-    if len(cleaned) > MAX_TEXT:
-        raise ParseError("error/too_long", what=given_for_error, limit=MAX_TEXT)
+    if len(cleaned) > limit:
+        raise ParseError("error/too_long", what=given_for_error, limit=limit)
     if any(not c.isprintable() for c in cleaned):
         raise ParseError("error/unprintable", what=given_for_error)
     return cleaned
@@ -185,7 +186,7 @@ def meeting_number(text: str, ctx: Ctx) -> tuple[int, str]:
 
 
 def case_code(text: str, ctx: Ctx) -> tuple[str, str]:
-    """A case ID, C-7K2FQ; typos are caught by the check character."""
+    """A case ID, C-7K2FJ; typos are caught by the check character."""
     word, rest = _head(text)
     code = caseid.normalise(word)
     if code is None:
@@ -238,6 +239,24 @@ def role(text: str, ctx: Ctx) -> tuple[str, str]:
         raise ParseError("error/bad_choice", given=word[:40],
                          choices=["chair", "coordinator", "partner"])
     return value, rest
+
+
+def partner_before_date(text: str, ctx: Ctx) -> tuple[str, str]:
+    """A partner's name (may have spaces) up to the first words that read as a date."""
+    parts = text.split()
+    for i in range(1, len(parts)):
+        rest = " ".join(parts[i:])
+        try:
+            day(rest, ctx)
+        except ParseError:
+            continue
+        return free_text(" ".join(parts[:i]), "partner"), rest
+    raise ParseError("error/missing_arg", metavar="due")
+
+
+def description(text: str, ctx: Ctx) -> tuple[str, str]:
+    """An action's description: the rest of the line."""
+    return free_text(text, "description", limit=MAX_DESCRIPTION), ""
 
 
 def rest_of_line(text: str, ctx: Ctx) -> tuple[str, str]:

@@ -39,9 +39,10 @@ class Outgoing:
 
     template: str
     values: Mapping[str, Any] = field(default_factory=dict)
-    room: str | None = None
+    room: str | None = None  # a room ID, or a user ID for a direct message
     locale: str | None = None
     timezone: str | None = None
+    mentions: tuple[str, ...] = ()
 
 
 class ParseError(Exception):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands import parse
+from commands import parse, timed
 from commands.registry import Ctx, Outgoing, arg, command
 from storage import audit, overlegs
 
@@ -19,6 +19,7 @@ def setup(ctx: Ctx, *, name: str) -> list[Outgoing]:
     assert overleg.id is not None
     overlegs.put_member(ctx.session, overleg_id=overleg.id, user_id=ctx.sender,
                         partner_id=None, role="chair", now=ctx.now)
+    timed.ensure_digest(ctx.session, overleg, ctx.now)
     audit.record(ctx.session, overleg_id=overleg.id, actor=ctx.sender, action="overleg.setup",
                  subject=f"overleg {overleg.id}", now=ctx.now)
     return [ctx.reply("setup/done", overleg=name, chair=ctx.sender)]

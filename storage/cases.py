@@ -43,3 +43,7 @@ def close(session: Session, case: Case, now: datetime) -> None:
     case.closed_at = now
     session.add(case)
     session.flush()
+
+
+def by_id(session: Session, case_id: int) -> Case | None:
+    return session.get(Case, case_id)

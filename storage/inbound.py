@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from storage.models import InboundEvent, JoinedRoom, SyncState
+from storage.models import DirectRoom, InboundEvent, JoinedRoom, SyncState
 
 
 def first_time(session: Session, event_id: str, room_id: str, now: datetime) -> bool:
@@ -60,3 +60,14 @@ def save_sync_token(session: Session, device_key: str, token: str) -> None:
 
 def known_rooms(session: Session) -> set[str]:
     return set(session.exec(select(JoinedRoom.room_id)).all())
+
+
+def direct_room(session: Session, user_id: str) -> str | None:
+    row = session.get(DirectRoom, user_id)
+    return row.room_id if row else None
+
+
+def save_direct_room(session: Session, user_id: str, room_id: str, now: datetime) -> None:
+    if session.get(DirectRoom, user_id) is None:
+        session.add(DirectRoom(user_id=user_id, room_id=room_id, created_at=now))
+        session.flush()

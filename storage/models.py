@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -23,6 +23,12 @@ class Overleg(SQLModel, table=True):
     timezone: str = "Europe/Amsterdam"
     locale: str = "nl"
     meeting_minutes: int = 90
+    # Timed work (issue: action plan and reminders).
+    working_days: str = "12345"  # ISO weekdays that are working days
+    holiday_calendar: str = "NL"  # "NL" (Dutch public holidays) or "" for none
+    due_soon_days: int = 2  # working days before a due date
+    escalate_after_days: int = 5  # working days overdue before the chair is told too
+    remind_by_dm: bool = False
     created_at: datetime = Field(sa_column=_utc())
 
 
@@ -76,6 +82,68 @@ class Case(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
+class CasePartner(SQLModel, table=True):
+    """An external partner linked to one case (need-to-know)."""
+
+    case_id: int = Field(foreign_key="case.id", primary_key=True)
+    partner_id: int = Field(foreign_key="partner.id", primary_key=True)
+    linked_at: datetime = Field(sa_column=_utc())
+
+
+class Action(SQLModel, table=True):
+    """An action of a case's plan (integraal plan van aanpak), numbered A1, A2… per overleg."""
+
+    __table_args__ = (UniqueConstraint("overleg_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    overleg_id: int = Field(foreign_key="overleg.id", index=True)
+    number: int
+    case_id: int = Field(foreign_key="case.id", index=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    due: date  # a calendar day in the overleg's zone
+    description: str
+    status: str = "open"  # open | done
+    created_at: datetime = Field(sa_column=_utc())
+    done_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    done_by: str | None = None
+
+
+class ActionChange(SQLModel, table=True):
+    """History of an action: every created/moved/assigned/done, with old and new value."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(foreign_key="action.id", index=True)
+    at: datetime = Field(sa_column=_utc())
+    actor: str
+    kind: str
+    old: str | None = None
+    new: str | None = None
+
+
+class Timer(SQLModel, table=True):
+    """Timed work: a row that becomes due; the sweep claims it and renders its messages.
+
+    ``kind`` says which rule handles it; ``subject_id`` is the action, meeting or overleg.
+    A handled row is kept (handled_at set) so nothing is ever sent twice.
+    """
+
+    __table_args__ = (Index("ix_timer_pending", "handled_at", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    overleg_id: int = Field(foreign_key="overleg.id", index=True)
+    kind: str
+    subject_id: int
+    due_at: datetime = Field(sa_column=_utc())
+    handled_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    cancelled: bool = False
+
+
+class DirectRoom(SQLModel, table=True):
+    """The encrypted direct-message room the bot opened with one user."""
+
+    user_id: str = Field(primary_key=True)
+    room_id: str = Field(unique=True)
+    created_at: datetime = Field(sa_column=_utc())
+
+
 class InboundEvent(SQLModel, table=True):
     """An inbound event handled once; inserted in the same transaction as its effects."""
 
@@ -98,6 +166,7 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     last_error: str | None = None
+    mentions: str = ""  # space-separated user IDs to mention (m.mentions)
     remote_id: str | None = None  # the event ID the homeserver gave the sent message
 
 

@@ -19,6 +19,7 @@ class Rendered:
     body: str
     html: str | None
     msgtype: str = "m.notice"
+    mentions: tuple[str, ...] = ()
 
 
 def enqueue(session: Session, messages: list[Rendered], now: datetime) -> list[OutboxMessage]:
@@ -26,7 +27,7 @@ def enqueue(session: Session, messages: list[Rendered], now: datetime) -> list[O
     for m in messages:
         row = OutboxMessage(room_id=m.room_id, txn_id=f"casusbot-{uuid.uuid4().hex}",
                             msgtype=m.msgtype, body=m.body, formatted_body=m.html,
-                            created_at=now)
+                            mentions=" ".join(m.mentions), created_at=now)
         session.add(row)
         rows.append(row)
     session.flush()

@@ -87,3 +87,20 @@ def remove_member(session: Session, m: Member) -> None:
 def count_role(session: Session, overleg_id: int, role: str) -> int:
     return len(list(session.exec(select(Member.id).where(
         Member.overleg_id == overleg_id, Member.role == role))))
+
+
+def by_id(session: Session, overleg_id: int) -> Overleg | None:
+    return session.get(Overleg, overleg_id)
+
+
+def all_overlegs(session: Session) -> list[Overleg]:
+    return list(session.exec(select(Overleg).order_by(col(Overleg.id))))
+
+
+def partner_by_id(session: Session, partner_id: int | None) -> Partner | None:
+    return session.get(Partner, partner_id) if partner_id is not None else None
+
+
+def save(session: Session, overleg: Overleg) -> None:
+    session.add(overleg)
+    session.flush()

@@ -17,7 +17,7 @@ from tests.unit.conftest import CHAIR, NOW, ROOM, SETTINGS
 _ids = itertools.count()
 WORDS = ["!setup", "!partner", "!lid", "!member", "!overleg", "!meeting", "!casus", "!case",
          "!help", "!hulp", "add", "list", "remove", "plan", "move", "cancel", "open", "close",
-         "find", "ref", "M1", "C-7K2FQ", "8-12-2026", "14:00", "90m", "op", "Politie", "core",
+         "find", "ref", "M1", "C-7K2FJ", "8-12-2026", "14:00", "90m", "op", "Politie", "core",
          "@x:localhost", "chair", "dinsdag", "8", "dec"]
 _REGISTRY = default_registry()
 _RENDER = Renderer()

@@ -1,0 +1,69 @@
+"""Wakes the sweep: one APScheduler date job at the next due time, plus a heartbeat.
+
+The database holds every timer; this only decides *when* to look. Nothing is kept only in
+memory: after a restart the first sweep finds whatever fell due meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.clock import Clock
+
+log = logging.getLogger(__name__)
+HEARTBEAT = timedelta(seconds=60)
+
+
+class Waker:
+    """Runs ``sweep`` (blocking, in a thread) when the next timer is due and on a heartbeat."""
+
+    def __init__(self, sweep: Callable[[], datetime | None], clock: Clock,
+                 after: Callable[[], None] = lambda: None,
+                 heartbeat: timedelta = HEARTBEAT) -> None:
+        self.sweep = sweep
+        self.clock = clock
+        self.after = after  # e.g. poke the deliverer
+        self.heartbeat = heartbeat
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._lock = asyncio.Lock()
+        self.runs = 0
+
+    def start(self) -> None:
+        self.scheduler.add_job(self.run, IntervalTrigger(seconds=self.heartbeat.total_seconds()),
+                               id="heartbeat", coalesce=True, max_instances=1,
+                               misfire_grace_time=None)
+        self.scheduler.start()
+        self.poke()
+
+    def poke(self) -> None:
+        """Sweep as soon as possible (after a command that planned something, say)."""
+        self._arm(datetime.now(UTC))
+
+    def _arm(self, at: datetime) -> None:
+        self.scheduler.add_job(self.run, DateTrigger(run_date=at), id="next",
+                               replace_existing=True, coalesce=True, misfire_grace_time=None)
+
+    async def run(self) -> None:
+        async with self._lock:
+            try:
+                next_due = await asyncio.to_thread(self.sweep)
+            except Exception:
+                log.exception("sweep failed")
+                return
+            self.runs += 1
+            self.after()
+        if next_due is not None:
+            # The clock may be a test's fake clock: wait as long as it says, in real time.
+            delay = max(0.0, (next_due - self.clock.now()).total_seconds())
+            self._arm(datetime.now(UTC) + timedelta(seconds=delay))
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)

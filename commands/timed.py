@@ -1,0 +1,177 @@
+"""The rules of timed work, and the sweep that applies them.
+
+Every reminder is a ``Timer`` row. ``sweep`` claims the rows whose time has come, renders
+their messages into the outbox and marks them handled, all in the caller's transaction;
+what fell due while the bot was down is simply due now, and is sent late, once. Nothing here
+reads the clock: ``now`` is passed in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+from sqlmodel import Session
+
+from commands import caseid, workdays
+from commands.registry import Outgoing
+from storage import actions, outbox, overlegs, timers
+from storage.models import Action, Overleg, Timer
+from storage.outbox import Rendered
+
+log = logging.getLogger(__name__)
+
+DUE_SOON = "action.due_soon"
+OVERDUE = "action.overdue"
+DIGEST = "overleg.digest"
+ACTION_KINDS = (DUE_SOON, OVERDUE)
+REMIND_HOUR = 9
+DIGEST_AT = (8, 30)
+LATE_AFTER = timedelta(minutes=15)
+
+Render = Callable[[Outgoing, str], Rendered]
+
+
+def schedule_action(session: Session, overleg: Overleg, action: Action, now: datetime) -> None:
+    """(Re)plan the reminders of ``action`` from its due date; earlier plans are cancelled."""
+    assert action.id is not None
+    timers.cancel(session, kinds=ACTION_KINDS, subject_id=action.id, now=now)
+    if action.status != "open":
+        return
+    soon_day = workdays.working_days_before(overleg, action.due, overleg.due_soon_days)
+    soon_at = workdays.at_local(overleg, soon_day, REMIND_HOUR)
+    if soon_at > now and overleg.due_soon_days > 0:
+        timers.schedule(session, overleg_id=overleg.id or 0, kind=DUE_SOON,
+                        subject_id=action.id, due_at=soon_at)
+    first_overdue = workdays.next_working_day(overleg, action.due)
+    timers.schedule(session, overleg_id=overleg.id or 0, kind=OVERDUE, subject_id=action.id,
+                    due_at=max(workdays.at_local(overleg, first_overdue, REMIND_HOUR), now))
+
+
+def ensure_digest(session: Session, overleg: Overleg, now: datetime) -> None:
+    """Make sure the coordinators' daily digest is planned (08:30 on the next working day)."""
+    if timers.has_pending(session, overleg_id=overleg.id or 0, kind=DIGEST):
+        return
+    today = workdays.local_today(overleg, now)
+    day = today if workdays.is_working_day(overleg, today) else \
+        workdays.next_working_day(overleg, today)
+    at = workdays.at_local(overleg, day, *DIGEST_AT)
+    if at <= now:
+        at = workdays.at_local(overleg, workdays.next_working_day(overleg, today), *DIGEST_AT)
+    timers.schedule(session, overleg_id=overleg.id or 0, kind=DIGEST,
+                    subject_id=overleg.id or 0, due_at=at)
+
+
+def overdue_days(overleg: Overleg, due: date, today: date) -> int:
+    """Working days past the due date (0 while not overdue)."""
+    return workdays.working_days_between(overleg, due, today) if today > due else 0
+
+
+def action_view(session: Session, overleg: Overleg, action: Action,
+                today: date) -> dict[str, object]:
+    """Plain values a template needs to show one action."""
+    partner = overlegs.partner_by_id(session, action.partner_id)
+    return {"id": f"A{action.number}", "case": caseid.display(actions.case_of(session,
+                                                                               action).code),
+            "partner": partner.name if partner else "?", "due": action.due,
+            "description": action.description, "status": action.status,
+            "overdue_days": overdue_days(overleg, action.due, today)}
+
+
+def _owner_ids(session: Session, action: Action) -> list[str]:
+    return [m.user_id for m in overlegs.members_of_partner(session, action.partner_id)]
+
+
+def _reply(overleg: Overleg, template: str, *, to: str, mentions: tuple[str, ...] = (),
+           **values: object) -> Outgoing:
+    return Outgoing(template, values, room=to, locale=overleg.locale, timezone=overleg.timezone,
+                    mentions=mentions)
+
+
+def _action_reminder(session: Session, overleg: Overleg, timer: Timer,
+                     now: datetime) -> list[Outgoing]:
+    action = actions.by_id(session, timer.subject_id)
+    if action is None or action.status != "open":
+        return []
+    today = workdays.local_today(overleg, now)
+    late = now - timer.due_at > LATE_AFTER
+    view = action_view(session, overleg, action, today)
+    owners = _owner_ids(session, action)
+    if timer.kind == DUE_SOON:
+        out = [_reply(overleg, "action/due_soon", to=overleg.room_id, mentions=tuple(owners),
+                      action=view, owners=owners, late=late, late_since=timer.due_at)]
+        if overleg.remind_by_dm:
+            out += [_reply(overleg, "action/due_soon", to=user, action=view, owners=[user],
+                           late=late, late_since=timer.due_at) for user in owners]
+        return out
+    # Overdue: owner and coordinators, every working day; after E days the chair as well.
+    members = overlegs.members(session, overleg.id or 0)
+    coordinators = [m.user_id for m in members if m.role == "coordinator"]
+    days = int(str(view["overdue_days"]))
+    escalated = days >= overleg.escalate_after_days
+    chairs = [m.user_id for m in members if m.role == "chair"] if escalated else []
+    told = tuple(dict.fromkeys(owners + coordinators + chairs))
+    out = [_reply(overleg, "action/overdue", to=overleg.room_id, mentions=told, action=view,
+                  owners=owners, coordinators=coordinators, chairs=chairs, escalated=escalated,
+                  late=late, late_since=timer.due_at)]
+    if overleg.remind_by_dm:
+        out += [_reply(overleg, "action/overdue", to=user, action=view, owners=owners,
+                       coordinators=coordinators, chairs=chairs, escalated=escalated,
+                       late=late, late_since=timer.due_at) for user in told]
+    next_day = workdays.next_working_day(overleg, today)
+    timers.schedule(session, overleg_id=overleg.id or 0, kind=OVERDUE, subject_id=action.id or 0,
+                    due_at=workdays.at_local(overleg, next_day, REMIND_HOUR))
+    return out
+
+
+def digest_rows(session: Session, overleg: Overleg, today: date) -> list[dict[str, object]]:
+    """Open actions grouped per case, overdue first, most overdue on top."""
+    views = [action_view(session, overleg, a, today)
+             for a in actions.of_overleg(session, overleg.id or 0, status="open")]
+    views.sort(key=lambda v: (-int(str(v["overdue_days"])), str(v["due"]),
+                              int(str(v["id"])[1:])))
+    per_case: dict[str, list[dict[str, object]]] = {}
+    for v in views:
+        per_case.setdefault(str(v["case"]), []).append(v)
+    return [{"case": case, "actions": rows} for case, rows in per_case.items()]
+
+
+def _digest(session: Session, overleg: Overleg, timer: Timer, now: datetime) -> list[Outgoing]:
+    today = workdays.local_today(overleg, now)
+    nxt = workdays.next_working_day(overleg, today)
+    timers.schedule(session, overleg_id=overleg.id or 0, kind=DIGEST, subject_id=overleg.id or 0,
+                    due_at=workdays.at_local(overleg, nxt, *DIGEST_AT))
+    if not workdays.is_working_day(overleg, today):
+        return []  # the day became a holiday after planning (settings changed)
+    rows = digest_rows(session, overleg, today)
+    if not rows:
+        return []  # nothing to report: no digest
+    late = now - timer.due_at > LATE_AFTER
+    coordinators = [m.user_id for m in overlegs.members(session, overleg.id or 0)
+                    if m.role == "coordinator"]
+    return [_reply(overleg, "action/digest", to=user, cases=rows, overleg_name=overleg.name,
+                   today=workdays.at_local(overleg, today, 12), late=late,
+                   late_since=timer.due_at) for user in coordinators]
+
+
+HANDLERS = {DUE_SOON: _action_reminder, OVERDUE: _action_reminder, DIGEST: _digest}
+
+
+def sweep(session: Session, render: Render, now: datetime) -> datetime | None:
+    """Handle every timer whose time has come; returns when the next one is due."""
+    for overleg in overlegs.all_overlegs(session):
+        ensure_digest(session, overleg, now)
+    for timer in timers.claim_due(session, now):
+        owner = overlegs.by_id(session, timer.overleg_id)
+        handler = HANDLERS.get(timer.kind)
+        messages: list[Outgoing] = []
+        if owner is not None and handler is not None:
+            messages = handler(session, owner, timer, now)
+        else:
+            log.warning("timer without handler", extra={"timer": timer.id, "kind": timer.kind})
+        timers.mark_handled(session, timer, now)
+        if messages:
+            outbox.enqueue(session, [render(m, owner.room_id if owner else "")
+                                     for m in messages], now)
+    return timers.next_due(session)

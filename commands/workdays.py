@@ -1,0 +1,72 @@
+"""Working days: the overleg's weekdays minus its public holidays (the `holidays` package)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from storage.models import Overleg
+
+
+@lru_cache(maxsize=32)
+def _holidays(calendar: str, year: int) -> frozenset[date]:
+    if not calendar:
+        return frozenset()
+    return frozenset(holidays.country_holidays(calendar, years=year).keys())
+
+
+def holiday_name(overleg: Overleg, day: date) -> str | None:
+    if not overleg.holiday_calendar:
+        return None
+    name = holidays.country_holidays(overleg.holiday_calendar, years=day.year).get(day)
+    return str(name) if name else None
+
+
+def is_working_day(overleg: Overleg, day: date) -> bool:
+    return (str(day.isoweekday()) in overleg.working_days
+            and day not in _holidays(overleg.holiday_calendar, day.year))
+
+
+def next_working_day(overleg: Overleg, day: date) -> date:
+    """The first working day strictly after ``day``."""
+    d = day + timedelta(days=1)
+    for _ in range(400):
+        if is_working_day(overleg, d):
+            return d
+        d += timedelta(days=1)
+    raise ValueError("no working day within a year; check the overleg's working days")
+
+
+def working_days_before(overleg: Overleg, day: date, n: int) -> date:
+    """The working day ``n`` working days before ``day`` (``day`` itself need not be one)."""
+    d = day
+    counted = 0
+    for _ in range(400):
+        if counted == n:
+            return d
+        d -= timedelta(days=1)
+        if is_working_day(overleg, d):
+            counted += 1
+    raise ValueError("no working day within a year; check the overleg's working days")
+
+
+def working_days_between(overleg: Overleg, after: date, until: date) -> int:
+    """How many working days lie in (after, until]."""
+    count, d = 0, after
+    while d < until:
+        d += timedelta(days=1)
+        if is_working_day(overleg, d):
+            count += 1
+    return count
+
+
+def at_local(overleg: Overleg, day: date, hour: int, minute: int = 0) -> datetime:
+    """``day`` at a wall-clock time in the overleg's zone, as an aware datetime."""
+    return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(overleg.timezone))
+
+
+def local_today(overleg: Overleg, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(overleg.timezone)).date()

@@ -1,0 +1,95 @@
+"""Actions of case plans, their history, and case-partner links."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from storage.models import Action, ActionChange, Case, CasePartner
+
+
+def _next_number(session: Session, overleg_id: int) -> int:
+    current = session.exec(select(func.max(Action.number))
+                           .where(Action.overleg_id == overleg_id)).one()
+    return int(current or 0) + 1
+
+
+def add(session: Session, *, overleg_id: int, case_id: int, partner_id: int, due: date,
+        description: str, actor: str, now: datetime) -> Action:
+    action = Action(overleg_id=overleg_id, number=_next_number(session, overleg_id),
+                    case_id=case_id, partner_id=partner_id, due=due, description=description,
+                    created_at=now)
+    session.add(action)
+    session.flush()
+    change(session, action, actor=actor, kind="created", old=None, new=due.isoformat(), now=now)
+    return action
+
+
+def change(session: Session, action: Action, *, actor: str, kind: str, old: str | None,
+           new: str | None, now: datetime) -> None:
+    session.add(action)
+    session.add(ActionChange(action_id=action.id or 0, at=now, actor=actor, kind=kind, old=old,
+                             new=new))
+    session.flush()
+
+
+def history(session: Session, action_id: int) -> list[ActionChange]:
+    return list(session.exec(select(ActionChange).where(ActionChange.action_id == action_id)
+                             .order_by(col(ActionChange.id))))
+
+
+def by_number(session: Session, overleg_id: int, number: int) -> Action | None:
+    return session.exec(select(Action).where(Action.overleg_id == overleg_id,
+                                             Action.number == number)).first()
+
+
+def by_id(session: Session, action_id: int) -> Action | None:
+    return session.get(Action, action_id)
+
+
+def of_overleg(session: Session, overleg_id: int, *, status: str | None = "open") -> list[Action]:
+    query = select(Action).where(Action.overleg_id == overleg_id)
+    if status is not None:
+        query = query.where(Action.status == status)
+    return list(session.exec(query.order_by(col(Action.due), col(Action.number))))
+
+
+def of_case(session: Session, case_id: int) -> list[Action]:
+    return list(session.exec(select(Action).where(Action.case_id == case_id)
+                             .order_by(col(Action.due), col(Action.number))))
+
+
+def case_of(session: Session, action: Action) -> Case:
+    case = session.get(Case, action.case_id)
+    assert case is not None
+    return case
+
+
+def link(session: Session, case_id: int, partner_id: int, now: datetime) -> bool:
+    """Link a partner to a case; False if it already was."""
+    if session.get(CasePartner, (case_id, partner_id)) is not None:
+        return False
+    session.add(CasePartner(case_id=case_id, partner_id=partner_id, linked_at=now))
+    session.flush()
+    return True
+
+
+def unlink(session: Session, case_id: int, partner_id: int) -> bool:
+    row = session.get(CasePartner, (case_id, partner_id))
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def linked_partner_ids(session: Session, case_id: int) -> set[int]:
+    return set(session.exec(select(CasePartner.partner_id)
+                            .where(CasePartner.case_id == case_id)).all())
+
+
+def cases_linked_to(session: Session, partner_id: int) -> set[int]:
+    return set(session.exec(select(CasePartner.case_id)
+                            .where(CasePartner.partner_id == partner_id)).all())

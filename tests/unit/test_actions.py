@@ -1,0 +1,318 @@
+"""The action plan and its reminders, over weeks of fake time (the clock is ``now``)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.render import Renderer
+from commands import timed
+from storage import actions
+from storage.db import create_schema, make_engine, session_scope
+from storage.models import Action, OutboxMessage, Timer
+from tests.unit.conftest import CHAIR, NOW, ROOM, Say
+
+AMS = ZoneInfo("Europe/Amsterdam")
+POLITIE = "@politie1:localhost"
+COORD = "@coord:localhost"
+JEUGD = "@jeugd:localhost"
+
+
+@pytest.fixture
+def plan(overleg: Say) -> Say:
+    """The overleg of conftest, with members and one case; returns ``say`` with ``.case``."""
+    overleg.one(f"!lid add {POLITIE} Politie")
+    overleg.one(f"!lid add {COORD} Gemeente coordinator")
+    overleg.one(f"!lid add {JEUGD} Jeugdzorg")
+    overleg.case = re.search(r"C-\w+", overleg.one("!casus open"))[0]  # type: ignore[attr-defined,index]
+    return overleg
+
+
+def case(say: Say) -> str:
+    return str(say.case)  # type: ignore[attr-defined]
+
+
+def local(dt: datetime) -> datetime:
+    return dt.astimezone(AMS)
+
+
+def run_until(session: Session, renderer: Renderer, start: datetime,
+              end: datetime) -> list[tuple[datetime, OutboxMessage]]:
+    """Drive the sweep like the real waker: jump to each next due time until ``end``."""
+    seen = {r.id for r in session.exec(select(OutboxMessage))}
+    out: list[tuple[datetime, OutboxMessage]] = []
+    now = start
+    while now <= end:
+        nxt = timed.sweep(session, renderer, now)
+        for row in session.exec(select(OutboxMessage).order_by(OutboxMessage.id)):  # type: ignore[arg-type]
+            if row.id not in seen:
+                seen.add(row.id)
+                out.append((now, row))
+        if nxt is None:
+            break
+        now = max(nxt, now + timedelta(seconds=1))
+    return out
+
+
+def reminders(sent: list[tuple[datetime, OutboxMessage]], kind: str,
+              to: str = ROOM) -> list[tuple[datetime, OutboxMessage]]:
+    marker = {"due_soon": "Herinnering", "overdue": "te laat (uiterlijk",
+              "digest": "Dagoverzicht"}[kind]
+    return [(t, r) for t, r in sent if r.room_id == to and marker in r.body]
+
+
+# ---- commands ------------------------------------------------------------------------------
+def test_action_add_answers_with_id_and_due_date_in_words(plan: Say, session: Session) -> None:
+    body = plan.one(f"!actie add {case(plan)} Politie 15-12-2026 Huisbezoek afstemmen")
+    assert body == (f"Actie A1 voor Politie, uiterlijk dinsdag 15 december 2026 "
+                    f"(casus {case(plan)}).")
+    [a] = session.exec(select(Action)).all()
+    assert (a.due, a.description, a.status) == (date(2026, 12, 15), "Huisbezoek afstemmen", "open")
+
+
+def test_partner_names_with_spaces(plan: Say, session: Session) -> None:
+    plan.one("!partner add Veilig Thuis core")
+    body = plan.one(f"!actie add {case(plan)} Veilig Thuis 8 dec Contact opnemen met school")
+    assert "voor Veilig Thuis, uiterlijk dinsdag 8 december 2026" in body
+
+
+def test_action_add_errors_store_nothing(plan: Say, session: Session) -> None:
+    c = case(plan)
+    wrong = {
+        f"!actie add {c} Politie 1-1-2026 Iets": "verleden",
+        f"!actie add {c} Brandweer 15-12-2026 Iets": "Brandweer",
+        f"!actie add {c} Jeugdzorg 15-12-2026 Iets": "niet gekoppeld",
+        f"!actie add {c} Politie 15-12-2026": "ontbreekt",
+        f"!actie add {c} Politie Iets": "ontbreekt",
+        "!actie add C-AAAAA Politie 15-12-2026 Iets": "controleteken",
+        f"!actie add {c} Politie 15-12-2026 " + "x" * 301: "te lang",
+    }
+    for line, expected in wrong.items():
+        assert expected in plan.one(line), line
+    assert session.exec(select(Action)).all() == []
+    plan.one(f"!casus close {c}")
+    assert "gesloten" in plan.one(f"!actie add {c} Politie 15-12-2026 Iets")
+    assert session.exec(select(Action)).all() == []
+
+
+def test_external_partner_after_linking(plan: Say, session: Session) -> None:
+    c = case(plan)
+    assert "gekoppeld" in plan.one(f"!casus partner {c} add Jeugdzorg")
+    assert "A1" in plan.one(f"!actie add {c} Jeugdzorg 15-12-2026 Gesprek plannen")
+    assert "open acties" in plan.one(f"!casus partner {c} remove Jeugdzorg")
+    plan.one("!actie done A1")
+    assert "ontkoppeld" in plan.one(f"!casus partner {c} remove Jeugdzorg")
+
+
+def test_done_move_assign_and_history(plan: Say, session: Session) -> None:
+    c = case(plan)
+    plan.one(f"!actie add {c} Politie 15-12-2026 Huisbezoek")
+    moved = plan.one("!actie move A1 22-12-2026")
+    assert "dinsdag 22 december 2026" in moved and "was dinsdag 15 december 2026" in moved
+    assert "nu van Gemeente" in plan.one("!actie assign A1 Gemeente")
+    assert "Alleen de voorzitter of een lid van Gemeente" in plan.one("!actie done A1",
+                                                                      sender=POLITIE)
+    assert "afgerond" in plan.one("!actie done A1", sender=COORD)
+    assert "al afgerond" in plan.one("!actie done A1")
+    history = [(h.kind, h.old, h.new) for h in actions.history(session, 1)]
+    assert history == [("created", None, "2026-12-15"), ("moved", "2026-12-15", "2026-12-22"),
+                       ("assigned", "Politie", "Gemeente"), ("done", "open", "done")]
+
+
+def test_only_the_chair_moves_and_assigns(plan: Say, session: Session) -> None:
+    plan.one(f"!actie add {case(plan)} Politie 15-12-2026 Huisbezoek")
+    assert "Alleen de voorzitter" in plan.one("!actie move A1 22-12-2026", sender=POLITIE)
+    assert "Alleen de voorzitter" in plan.one("!actie assign A1 Gemeente", sender=POLITIE)
+    assert "afgerond" in plan.one("!actie done A1", sender=POLITIE)  # the owner may
+
+
+def test_action_list_filters_and_order(plan: Say, session: Session) -> None:
+    c = case(plan)
+    plan.one(f"!actie add {c} Politie 15-12-2026 Later")
+    plan.one(f"!actie add {c} Gemeente 2-12-2026 Eerder")
+    plan.one(f"!actie add {c} Politie 3-12-2026 Tussen")
+    later = NOW + timedelta(days=3)  # Friday 4 December: A2 and A3 are overdue
+    body = plan.one("!actie list", now=later)
+    assert body.index("A2") < body.index("A3") < body.index("A1")
+    assert "2 werkdagen te laat" in body and "1 werkdag te laat" in body
+    overdue = plan.one("!actie list overdue", now=later)
+    assert "A1" not in overdue and "A2" in overdue
+    mine = plan.one("!actie list mine", sender=POLITIE, now=later)
+    assert "A2" not in mine and "A1" in mine and "A3" in mine
+    assert "A2" in plan.one("!actie list partner Gemeente", now=later)
+    assert "A1" in plan.one(f"!actie list {c}", now=later)
+    plan.one("!actie done A1")
+    assert "A1" in plan.one("!actie list done") and "A1" not in plan.one("!actie list")
+
+
+def test_external_members_see_only_linked_cases(plan: Say, session: Session) -> None:
+    c = case(plan)
+    other = re.search(r"C-\w+", plan.one("!casus open"))[0]  # type: ignore[index]
+    plan.one(f"!casus partner {other} add Jeugdzorg")
+    plan.one(f"!actie add {c} Politie 15-12-2026 Geheim voor Jeugdzorg")
+    plan.one(f"!actie add {other} Jeugdzorg 15-12-2026 Wel zichtbaar")
+    listing = plan.one("!actie list", sender=JEUGD)
+    assert "Wel zichtbaar" in listing and "Geheim" not in listing and c not in listing
+    refused = plan.one(f"!casus show {c}", sender=JEUGD)
+    from commands import caseid
+
+    absent = caseid.display(caseid.new_code())
+    assert refused == plan.one(f"!casus show {absent}", sender=JEUGD).replace(absent, c)
+    assert "Wel zichtbaar" in plan.one(f"!casus show {other}", sender=JEUGD)
+    assert "bestaat niet" in plan.one("!actie done A1", sender=JEUGD)
+    assert "Geheim" in plan.one(f"!casus show {c}", sender=POLITIE)  # a core partner
+
+
+def test_case_show(plan: Say) -> None:
+    c = case(plan)
+    plan.one(f"!casus partner {c} add Jeugdzorg")
+    plan.one(f"!actie add {c} Politie 15-12-2026 Huisbezoek")
+    plan.one(f"!actie add {c} Jeugdzorg 16-12-2026 Gesprek")
+    plan.one("!actie done A2")
+    body = plan.one(f"!casus show {c}")
+    assert "Gekoppelde partners: Jeugdzorg" in body
+    assert body.index("Open acties") < body.index("A1") < body.index("Afgerond") < \
+        body.index("A2")
+
+
+# ---- reminders -----------------------------------------------------------------------------
+def test_due_soon_overdue_repetition_escalation_and_christmas(
+        plan: Say, session: Session, renderer: Renderer) -> None:
+    plan.one(f"!actie add {case(plan)} Politie 15-12-2026 Huisbezoek")
+    sent = run_until(session, renderer, NOW, datetime(2027, 1, 1, tzinfo=UTC))
+    [(t, soon)] = reminders(sent, "due_soon")
+    assert local(t) == datetime(2026, 12, 11, 9, 0, tzinfo=AMS)  # 2 working days before Tue
+    assert POLITIE in soon.mentions.split() and COORD not in soon.mentions
+    assert f'href="https://matrix.to/#/{POLITIE}"' in (soon.formatted_body or "")
+    overdue = reminders(sent, "overdue")
+    days = [local(t).date() for t, _ in overdue]
+    assert days == [date(2026, 12, d) for d in (16, 17, 18, 21, 22, 23, 24, 28, 29, 30, 31)]
+    assert all(local(t).time().hour == 9 for t, _ in overdue)
+    first, escalated = overdue[0][1], overdue[4][1]
+    assert "1 werkdag te laat" in first.body and COORD in first.mentions
+    assert CHAIR not in first.mentions and "voorzitter" not in first.body
+    assert "5 werkdagen te laat" in escalated.body and CHAIR in escalated.mentions
+    assert "late" not in first.body and "later dan gepland" not in first.body
+
+
+def test_koningsdag_is_not_a_working_day(plan: Say, session: Session,
+                                         renderer: Renderer) -> None:
+    plan.one(f"!actie add {case(plan)} Politie 28-4-2027 Terugkoppeling")
+    plan.one(f"!actie add {case(plan)} Gemeente 26-4-2027 Verslag")
+    sent = run_until(session, renderer, NOW, datetime(2027, 4, 30, tzinfo=UTC))
+    soon = {r.body.split("actie ")[1][:2]: local(t).date() for t, r in reminders(sent,
+                                                                                "due_soon")}
+    # Tuesday 27 April 2027 is Koningsdag: two working days before Wed 28 is Fri 23.
+    assert soon["A1"] == date(2027, 4, 23)
+    first_overdue_a2 = next(local(t).date() for t, r in reminders(sent, "overdue")
+                            if "A2" in r.body)
+    assert first_overdue_a2 == date(2027, 4, 28)  # Mon 26 due, Tue 27 holiday
+
+
+def test_reminders_stay_at_9_local_across_dst(plan: Say, session: Session,
+                                              renderer: Renderer) -> None:
+    plan.one(f"!actie add {case(plan)} Politie 30-3-2027 Rapportage")  # DST: 28 March 2027
+    sent = run_until(session, renderer, NOW, datetime(2027, 4, 3, tzinfo=UTC))
+    times = [t for t, _ in reminders(sent, "due_soon") + reminders(sent, "overdue")]
+    assert [local(t).hour for t in times] == [9, 9, 9, 9]
+    assert [t.hour for t in times] == [8, 7, 7, 7]  # 08:00 UTC in winter, 07:00 in summer
+
+
+def test_done_stops_every_reminder_at_once(plan: Say, session: Session,
+                                           renderer: Renderer) -> None:
+    plan.one(f"!actie add {case(plan)} Politie 15-12-2026 Huisbezoek")
+    sent = run_until(session, renderer, NOW, datetime(2026, 12, 17, 12, tzinfo=UTC))
+    assert len(reminders(sent, "overdue")) == 2
+    plan.one("!actie done A1", sender=POLITIE, now=datetime(2026, 12, 17, 12, tzinfo=UTC))
+    assert timed.timers.pending(session, kinds=timed.ACTION_KINDS, subject_id=1) == []
+    later = run_until(session, renderer, datetime(2026, 12, 17, 12, tzinfo=UTC),
+                      datetime(2027, 2, 1, tzinfo=UTC))
+    assert reminders(later, "overdue") == [] and reminders(later, "due_soon") == []
+
+
+def test_move_replans_the_reminders(plan: Say, session: Session, renderer: Renderer) -> None:
+    plan.one(f"!actie add {case(plan)} Politie 15-12-2026 Huisbezoek")
+    run_until(session, renderer, NOW, datetime(2026, 12, 16, 12, tzinfo=UTC))
+    plan.one("!actie move A1 22-12-2026", now=datetime(2026, 12, 16, 12, tzinfo=UTC))
+    sent = run_until(session, renderer, datetime(2026, 12, 16, 12, tzinfo=UTC),
+                     datetime(2026, 12, 24, tzinfo=UTC))
+    assert [local(t).date() for t, _ in reminders(sent, "due_soon")] == [date(2026, 12, 18)]
+    assert [local(t).date() for t, _ in reminders(sent, "overdue")] == [date(2026, 12, 23)]
+
+
+def test_daily_digest_for_coordinators(plan: Say, session: Session, renderer: Renderer) -> None:
+    # Nothing open: no digest at all.
+    quiet = run_until(session, renderer, NOW, datetime(2026, 12, 4, tzinfo=UTC))
+    assert reminders(quiet, "digest", to=COORD) == []
+    c = case(plan)
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    plan.one(f"!actie add {c} Politie 7-12-2026 Eerste", now=now)
+    plan.one(f"!actie add {c} Gemeente 15-12-2026 Tweede", now=now)
+    sent = run_until(session, renderer, now, datetime(2026, 12, 12, tzinfo=UTC))
+    digests = reminders(sent, "digest", to=COORD)
+    # Working days only (not Saturday 5 or Sunday 6 December), at 08:30 local, by DM.
+    assert [local(t).date() for t, _ in digests] == [date(2026, 12, d) for d in
+                                                     (4, 7, 8, 9, 10, 11)]
+    assert {(local(t).hour, local(t).minute) for t, _ in digests} == {(8, 30)}
+    last = digests[-1][1].body
+    assert last.index("A1") < last.index("A2") and "4 werkdagen te laat" in last
+    assert reminders(sent, "digest", to=ROOM) == []  # never in the shared room
+    plan.one("!actie done A1", now=datetime(2026, 12, 12, tzinfo=UTC))
+    plan.one("!actie done A2", now=datetime(2026, 12, 12, tzinfo=UTC))
+    after = run_until(session, renderer, datetime(2026, 12, 12, tzinfo=UTC),
+                      datetime(2026, 12, 20, tzinfo=UTC))
+    assert reminders(after, "digest", to=COORD) == []
+
+
+def test_overdue_with_dm_setting_reaches_owner_and_coordinator_directly(
+        plan: Say, session: Session, renderer: Renderer) -> None:
+    from storage import overlegs
+
+    o = overlegs.by_room(session, ROOM)
+    assert o is not None
+    o.remind_by_dm = True
+    overlegs.save(session, o)
+    plan.one(f"!actie add {case(plan)} Politie 3-12-2026 Huisbezoek")
+    sent = run_until(session, renderer, NOW, datetime(2026, 12, 4, 12, tzinfo=UTC))
+    assert len(reminders(sent, "overdue", to=POLITIE)) == 1
+    assert len(reminders(sent, "overdue", to=COORD)) == 1
+    assert len(reminders(sent, "overdue", to=JEUGD)) == 0
+
+
+def test_restart_sends_what_was_missed_late_and_once(tmp_path: Path, registry: object,
+                                                     renderer: Renderer) -> None:
+    from commands.inbound import Inbound, process
+    from tests.unit.conftest import SETTINGS
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    with session_scope(engine) as s:
+        for i, line in enumerate(["!setup X", "!partner add Politie core",
+                                  f"!lid add {POLITIE} Politie", "!casus open"]):
+            process(s, registry, renderer, SETTINGS,  # type: ignore[arg-type]
+                    Inbound(f"$r{i}", ROOM, CHAIR, line, NOW), NOW)
+        code = s.exec(select(timed.actions.Case)).one().code  # type: ignore[attr-defined]
+        process(s, registry, renderer, SETTINGS,  # type: ignore[arg-type]
+                Inbound("$r9", ROOM, CHAIR, f"!actie add C-{code} Politie 3-12-2026 X", NOW), NOW)
+    engine.dispose()  # the process dies; no sweep runs for days
+
+    down_until = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)  # Monday, after 3 missed days
+    engine2 = make_engine(url)  # a new process, the same database
+    with session_scope(engine2) as s:
+        timed.sweep(s, renderer, down_until)
+    with session_scope(engine2) as s:
+        timed.sweep(s, renderer, down_until + timedelta(minutes=1))
+    with session_scope(engine2) as s:
+        rows = [r for r in s.exec(select(OutboxMessage)) if "te laat" in r.body]
+        assert len(rows) == 1, [r.body for r in rows]  # once, not once per missed day
+        assert "later dan gepland" in rows[0].body
+        pending = s.exec(select(Timer).where(Timer.kind == timed.OVERDUE,
+                                             Timer.handled_at == None)).all()  # noqa: E711
+        assert [local(t.due_at) for t in pending] == [datetime(2026, 12, 8, 9, tzinfo=AMS)]
+    engine2.dispose()
