@@ -44,9 +44,6 @@ class App:
                 return 0  # from before the bot joined: never handled
             rendered = process(session, self.registry, self.render, self.settings, msg,
                                self.clock.now())
-        if rendered:
-            log.info("handled event", extra={"event_id": msg.event_id, "room": msg.room_id,
-                                             "replies": len(rendered)})
         return len(rendered)
 
     def sweep(self) -> datetime | None:

@@ -17,10 +17,13 @@ from nio import (
     InviteMemberEvent,
     LoginResponse,
     MatrixRoom,
+    RoomEncryptedFile,
+    RoomMessageFile,
     RoomMessageNotice,
     RoomMessageText,
     RoomSendResponse,
     SyncResponse,
+    UnknownEvent,
 )
 
 
@@ -61,6 +64,8 @@ class ChatClient:
             session.write_text(json.dumps({"device_id": resp.device_id,
                                            "access_token": resp.access_token}))
         self.client.add_event_callback(self._on_message, (RoomMessageText, RoomMessageNotice))
+        self.client.add_event_callback(self._on_other, (UnknownEvent, RoomMessageFile,
+                                                        RoomEncryptedFile))
         self.client.add_event_callback(self._on_invite, InviteMemberEvent)
         first = await self.client.sync(timeout=0, full_state=True)
         if not isinstance(first, SyncResponse):
@@ -94,6 +99,49 @@ class ChatClient:
         self.seen.append(Seen(room.room_id, event.sender, event.body, html, msgtype,
                               event.event_id))
         self._new.set()
+
+    async def _on_other(self, room: MatrixRoom, event: Any) -> None:
+        kind = "m.file" if isinstance(event, (RoomMessageFile, RoomEncryptedFile)) \
+            else str(event.type)
+        self.seen.append(Seen(room.room_id, event.sender, getattr(event, "body", ""), None,
+                              kind, event.event_id))
+        self._new.set()
+
+    async def react(self, room_id: str, event_id: str, key: str) -> str:
+        resp = await self.client.room_send(room_id, "m.reaction", {"m.relates_to": {
+            "rel_type": "m.annotation", "event_id": event_id, "key": key}},
+            ignore_unverified_devices=True)
+        if not isinstance(resp, RoomSendResponse):
+            raise RuntimeError(f"reaction failed: {resp}")
+        return str(resp.event_id)
+
+    async def vote(self, room_id: str, poll_id: str, answer: str) -> str:
+        """Answer a poll the way Element does (unstable type and content)."""
+        resp = await self.client.room_send(room_id, "org.matrix.msc3381.poll.response", {
+            "m.relates_to": {"rel_type": "m.reference", "event_id": poll_id},
+            "org.matrix.msc3381.poll.response": {"answers": [answer]}},
+            ignore_unverified_devices=True)
+        if not isinstance(resp, RoomSendResponse):
+            raise RuntimeError(f"vote failed: {resp}")
+        return str(resp.event_id)
+
+    async def redact(self, room_id: str, event_id: str) -> None:
+        await self.client.room_redact(room_id, event_id)
+
+    async def wait_for(self, pred: Any, timeout: float = 15.0) -> Seen:
+        """The first seen event for which ``pred`` holds; waits for it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for s in self.seen:
+                if pred(s):
+                    return s
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError("expected event did not arrive")
+            self._new.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new.wait(), timeout=remaining)
 
     async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
         # Accept the bot's direct-message rooms (and any other invite): this is a demo client.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import os
@@ -29,12 +30,16 @@ from nio import (
     LoginResponse,
     MatrixRoom,
     MegolmEvent,
+    ReactionEvent,
+    RedactionEvent,
     RoomCreateResponse,
     RoomMemberEvent,
     RoomMessageText,
     RoomPreset,
     RoomSendResponse,
     SyncResponse,
+    UnknownEvent,
+    UploadResponse,
     WhoamiResponse,
 )
 
@@ -90,6 +95,23 @@ def command_text(event: RoomMessageText) -> str:
         parser.feed(html)
         return "".join(parser.parts)
     return str(event.body)
+
+
+POLL_RESPONSE = ("m.poll.response", "org.matrix.msc3381.poll.response")
+
+
+def poll_answer(content: dict[str, Any]) -> tuple[str | None, str]:
+    """(poll start event ID, the chosen answer ID) of a stable or unstable poll response."""
+    relates = content.get("m.relates_to") or {}
+    target = relates.get("event_id") if isinstance(relates, dict) else None
+    chosen: Any = content.get("m.selections")
+    for key in ("m.poll.response", "org.matrix.msc3381.poll.response"):
+        block = content.get(key)
+        if chosen is None and isinstance(block, dict):
+            chosen = block.get("answers")
+    first = chosen[0] if isinstance(chosen, list) and chosen else ""
+    return (target if isinstance(target, str) else None), (first if isinstance(first, str)
+                                                            else "")
 
 
 def _ts(ms: int) -> datetime:
@@ -181,6 +203,36 @@ class MatrixTransport:
             self.deliverer.poke()
             self.waker.poke()  # the command may have planned timed work
 
+    async def _answer(self, msg: Inbound) -> None:
+        n = await asyncio.to_thread(self.app.process, msg)
+        if n:
+            self.handled += 1
+            self.deliverer.poke()
+
+    async def on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
+        if self._initial or event.sender == self.client.user_id:
+            return
+        await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,
+                                   sender=event.sender, text="", kind="reaction",
+                                   sent_at=_ts(event.server_timestamp),
+                                   relates_to=event.reacts_to, key=str(event.key)))
+
+    async def on_redaction(self, room: MatrixRoom, event: RedactionEvent) -> None:
+        if self._initial or event.sender == self.client.user_id:
+            return
+        await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,
+                                   sender=event.sender, text="", kind="redaction",
+                                   sent_at=_ts(event.server_timestamp), redacts=event.redacts))
+
+    async def on_unknown(self, room: MatrixRoom, event: UnknownEvent) -> None:
+        if self._initial or event.sender == self.client.user_id or event.type not in POLL_RESPONSE:
+            return
+        relates, answer = poll_answer(event.source.get("content") or {})
+        await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,
+                                   sender=event.sender, text="", kind="poll_response",
+                                   sent_at=_ts(event.server_timestamp), relates_to=relates,
+                                   key=answer))
+
     async def on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> None:
         log.warning("cannot decrypt event", extra={"room": room.room_id,
                                                    "event_id": event.event_id,
@@ -191,20 +243,28 @@ class MatrixTransport:
     # ---- outbound --------------------------------------------------------------------
     async def send(self, row: OutboxMessage) -> SendResult:
         """Send one outbox row with its own transaction ID (idempotent on the homeserver)."""
-        content: dict[str, Any] = {"msgtype": row.msgtype, "body": row.body,
-                                   "m.mentions": {"user_ids": row.mentions.split()}
-                                   if row.mentions else {}}
-        if row.formatted_body:
-            content["format"] = "org.matrix.custom.html"
-            content["formatted_body"] = row.formatted_body
         room_id = row.room_id
         if room_id.startswith("@"):
             dm = await self._direct_room(room_id)
             if isinstance(dm, SendResult):
                 return dm
             room_id = dm
+        content: dict[str, Any]
+        if row.content_json:
+            content = json.loads(row.content_json)
+        else:
+            content = {"msgtype": row.msgtype, "body": row.body,
+                       "m.mentions": {"user_ids": row.mentions.split()} if row.mentions else {}}
+            if row.formatted_body:
+                content["format"] = "org.matrix.custom.html"
+                content["formatted_body"] = row.formatted_body
+        if row.attachment is not None:
+            uploaded = await self._upload(room_id, row)
+            if isinstance(uploaded, SendResult):
+                return uploaded
+            content.update(uploaded)
         try:
-            resp = await self.client.room_send(room_id, "m.room.message", content,
+            resp = await self.client.room_send(room_id, row.event_type, content,
                                                tx_id=row.txn_id, ignore_unverified_devices=True)
         except (LocalProtocolError, KeyError) as e:
             return SendResult(error=f"local: {type(e).__name__}")
@@ -216,6 +276,30 @@ class MatrixTransport:
             retry = resp.retry_after_ms / 1000 if resp.retry_after_ms else None
             return SendResult(error=f"{resp.status_code}: {resp.message}", retry_after=retry)
         return SendResult(error=type(resp).__name__)
+
+    async def _upload(self, room_id: str, row: OutboxMessage) -> dict[str, Any] | SendResult:
+        """Upload a small text attachment (encrypted in an encrypted room); the file fields."""
+        data = (row.attachment or "").encode()
+        room = self.client.rooms.get(room_id)
+        encrypt = bool(room and room.encrypted)
+        mimetype = "text/calendar" if (row.attachment_name or "").endswith(".ics") \
+            else "text/plain"
+        try:
+            resp, keys = await self.client.upload(lambda *_: io.BytesIO(data),
+                                                  content_type=mimetype,
+                                                  filename=row.attachment_name,
+                                                  encrypt=encrypt, filesize=len(data))
+        except (aiohttp.ClientError, TimeoutError) as e:
+            return SendResult(error=f"upload: {type(e).__name__}")
+        if not isinstance(resp, UploadResponse):
+            return SendResult(error=f"upload: {getattr(resp, 'message', resp)}")
+        fields: dict[str, Any] = {"filename": row.attachment_name,
+                                  "info": {"mimetype": mimetype, "size": len(data)}}
+        if encrypt and keys:
+            fields["file"] = {**keys, "url": resp.content_uri}
+        else:
+            fields["url"] = resp.content_uri
+        return fields
 
     async def _direct_room(self, user_id: str) -> str | SendResult:
         """The encrypted DM room with ``user_id``, opened once; ready when they have joined.
@@ -289,6 +373,9 @@ class MatrixTransport:
         self.client.add_event_callback(self.on_member, RoomMemberEvent)
         self.client.add_event_callback(self.on_text, RoomMessageText)
         self.client.add_event_callback(self.on_undecryptable, MegolmEvent)
+        self.client.add_event_callback(self.on_reaction, ReactionEvent)
+        self.client.add_event_callback(self.on_redaction, RedactionEvent)
+        self.client.add_event_callback(self.on_unknown, UnknownEvent)
         self._tasks = [asyncio.create_task(self.sync_loop(), name="sync"),
                        asyncio.create_task(self.deliverer.run(), name="deliver")]
         self.waker.start()

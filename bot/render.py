@@ -7,6 +7,7 @@ overleg's time zone.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import icalendar
 from babel.dates import format_date, format_datetime, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
@@ -137,8 +139,61 @@ class Renderer:
 
     def __call__(self, out: Outgoing, room: str) -> Rendered:
         html = self.html(out.template, out.values, out.locale, out.timezone)
-        return Rendered(room_id=out.room or room, body=html_to_text(html), html=html,
-                        mentions=out.mentions)
+        body = html_to_text(html)
+        target = out.room or room
+        kind = (out.extra or {}).get("kind")
+        if kind == "poll":
+            return Rendered(room_id=target, body=body, html=None, event_type="m.poll.start",
+                            content_json=json.dumps(self._poll(out, body)), ref=out.ref)
+        if kind == "ics":
+            return Rendered(room_id=target, body=body, html=None, msgtype="m.file",
+                            attachment=self._ics(out), ref=out.ref,
+                            attachment_name=str((out.extra or {})["filename"]))
+        return Rendered(room_id=target, body=body, html=html, mentions=out.mentions,
+                        ref=out.ref)
+
+    def _text(self, out: Outgoing, template: str) -> str:
+        return html_to_text(self.html(template, out.values, out.locale, out.timezone))
+
+    def _poll(self, out: Outgoing, question: str) -> dict[str, Any]:
+        """A single-choice poll in the stable (MSC3381) shape with the unstable fallback."""
+        answers = [(aid, self._text(out, tmpl))
+                   for aid, tmpl in dict((out.extra or {})["answers"]).items()]
+        fallback = question + "".join(f"\n{i}. {label}"
+                                      for i, (_, label) in enumerate(answers, 1))
+        return {
+            "m.poll.start": {
+                "question": {"m.text": question}, "kind": "m.poll.disclosed",
+                "max_selections": 1,
+                "answers": [{"id": aid, "m.text": label} for aid, label in answers]},
+            "m.text": fallback,
+            "org.matrix.msc3381.poll.start": {
+                "question": {"org.matrix.msc1767.text": question},
+                "kind": "org.matrix.msc3381.poll.disclosed", "max_selections": 1,
+                "answers": [{"id": aid, "org.matrix.msc1767.text": label}
+                            for aid, label in answers]},
+            "org.matrix.msc1767.text": fallback,
+            "body": fallback,
+        }
+
+    def _ics(self, out: Outgoing) -> str:
+        """An iCalendar invitation whose description holds only the meeting ID."""
+        extra = dict(out.extra or {})
+        cal = icalendar.Calendar()
+        cal.add("prodid", "-//casusbot//casusoverleg//NL")
+        cal.add("version", "2.0")
+        cal.add("method", "PUBLISH")
+        event = icalendar.Event()
+        event.add("uid", str(extra["uid"]))
+        event.add("dtstamp", extra.get("stamp") or extra["start"])
+        event.add("dtstart", extra["start"])
+        event.add("dtend", extra["end"])
+        event.add("summary", self._text(out, str(extra["summary"])))
+        event.add("description", self._text(out, str(extra["description"])))
+        if extra.get("place"):
+            event.add("location", str(extra["place"]))
+        cal.add_component(event)
+        return bytes(cal.to_ical()).decode()
 
     def has(self, template: str, locale: str) -> bool:
         noun, _, block = template.partition("/")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from commands import action, case, help, meeting, member, partner, setup
+from commands import action, agenda, case, help, meeting, member, partner, setup
 from commands.registry import Registry, build
 
-MODULES = (setup, partner, member, meeting, case, action, help)
+MODULES = (setup, partner, member, meeting, case, agenda, action, help)
 
 
 def default_registry() -> Registry:

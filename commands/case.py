@@ -5,7 +5,7 @@ from __future__ import annotations
 from commands import access, caseid, parse, refs, timed, workdays
 from commands.partner import unknown_partner
 from commands.registry import Ctx, Outgoing, ParseError, arg, command
-from storage import actions, audit, cases, overlegs
+from storage import actions, agendas, audit, cases, overlegs
 
 STATUS_WORDS = {"open": "open", "closed": "closed", "gesloten": "closed", "all": "all",
                 "alle": "all"}
@@ -130,6 +130,8 @@ def show(ctx: Ctx, *, code: str) -> list[Outgoing]:
                     if (p := overlegs.partner_by_id(ctx.session, pid)) is not None)
     return [ctx.reply("case/show", case=caseid.display(code), status=case.status,
                       opened_at=case.opened_at, closed_at=case.closed_at,
+                      meetings=[f"M{m.number}" for m in agendas.meetings_of_case(ctx.session,
+                                                                                 case.id)],
                       open_actions=[v for v in views if v["status"] == "open"],
                       done_actions=[v for v in views if v["status"] == "done"],
                       partners=linked)]

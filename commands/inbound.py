@@ -9,8 +9,9 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from commands import answers
 from commands.registry import Ctx, Outgoing, Registry, Settings, handle
-from storage import inbound, outbox, overlegs
+from storage import agendas, inbound, outbox, overlegs
 from storage.outbox import Rendered
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,10 @@ class Inbound:
     text: str
     sent_at: datetime  # the server's timestamp
     encrypted: bool = False
+    kind: str = "text"  # text | reaction | poll_response | redaction
+    relates_to: str | None = None  # the event a reaction or poll vote is about
+    key: str = ""  # the reaction's emoji, or the poll answer's ID
+    redacts: str | None = None  # for a redaction: the event it removes
 
 
 def process(session: Session, registry: Registry, render: Render, settings: Settings,
@@ -39,8 +44,10 @@ def process(session: Session, registry: Registry, render: Render, settings: Sett
     but still records the event as handled and answers with a generic apology, so one bad
     command can never wedge the bot in a retry loop.
     """
-    if not msg.text.lstrip().startswith(settings.prefix):
+    if msg.kind == "text" and not msg.text.lstrip().startswith(settings.prefix):
         return []
+    if msg.kind != "text" and not _concerns_us(session, msg):
+        return []  # a reaction or redaction of something that is no agenda: not recorded
     if not inbound.first_time(session, msg.event_id, msg.room_id, now):
         return []
     overleg = overlegs.by_room(session, msg.room_id)
@@ -49,10 +56,31 @@ def process(session: Session, registry: Registry, render: Render, settings: Sett
               overleg=overleg, member=member)
     try:
         with session.begin_nested():
-            replies = handle(registry, ctx, msg.text)
+            replies = _dispatch(registry, ctx, msg)
     except Exception:
         log.exception("command failed", extra={"event_id": msg.event_id, "room": msg.room_id})
         replies = [ctx.reply("error/internal")]
     rendered = [render(o, msg.room_id) for o in replies]
+    if rendered:
+        log.info("handled event", extra={"event_id": msg.event_id, "room": msg.room_id,
+                                         "kind": msg.kind, "replies": len(rendered)})
     outbox.enqueue(session, rendered, now)
     return rendered
+
+
+def _dispatch(registry: Registry, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
+    if msg.kind == "text":
+        return handle(registry, ctx, msg.text)
+    if msg.kind == "reaction":
+        return answers.reaction(ctx, msg.relates_to, msg.key, msg.event_id)
+    if msg.kind == "poll_response":
+        return answers.poll_vote(ctx, msg.relates_to, msg.key, msg.event_id)
+    if msg.kind == "redaction":
+        return answers.withdrawal(ctx, msg.redacts)
+    return []
+
+
+def _concerns_us(session: Session, msg: Inbound) -> bool:
+    if msg.kind == "redaction":
+        return msg.redacts is not None and agendas.by_source_event(session, msg.redacts)
+    return msg.relates_to is not None and outbox.ref_of_remote(session, msg.relates_to) is not None

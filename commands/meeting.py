@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from commands import parse
+from commands import agenda, parse
 from commands.registry import Ctx, Outgoing, arg, command
 from storage import audit, meetings
 from storage.models import Meeting
@@ -23,6 +23,7 @@ def plan(ctx: Ctx, *, starts_at: datetime, minutes: int | None,
     meeting = meetings.add(ctx.session, overleg_id=ctx.overleg_id, starts_at=starts_at,
                            minutes=minutes or ctx.overleg.meeting_minutes, place=place,
                            now=ctx.now)
+    agenda.schedule_meeting(ctx.session, ctx.overleg, meeting, ctx.now)
     audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
                  action="meeting.plan", subject=f"M{meeting.number}", now=ctx.now)
     return [ctx.reply("meeting/planned", meeting=meeting)]
@@ -55,12 +56,17 @@ def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
         return [meeting]
     if starts_at <= ctx.now:
         return [ctx.reply("meeting/in_past", starts_at=starts_at)]
+    assert ctx.overleg is not None
     old = meeting.starts_at
+    notices = agenda.withdrawal_notices(ctx.session, ctx.overleg, meeting, moved=True,
+                                        old_start=old)
     meeting.starts_at = starts_at
+    meeting.agenda_sent_at = None  # the agenda goes out again for the new date
     meetings.save(ctx.session, meeting)
+    agenda.schedule_meeting(ctx.session, ctx.overleg, meeting, ctx.now)
     audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
                  action="meeting.move", subject=f"M{meeting.number}", now=ctx.now)
-    return [ctx.reply("meeting/moved", meeting=meeting, old=old)]
+    return [ctx.reply("meeting/moved", meeting=meeting, old=old), *notices]
 
 
 @command("meeting cancel", aliases=("overleg cancel", "overleg annuleer", "overleg annuleren"),
@@ -71,8 +77,11 @@ def cancel(ctx: Ctx, *, number: int) -> list[Outgoing]:
     meeting = _planned(ctx, number)
     if isinstance(meeting, Outgoing):
         return [meeting]
+    assert ctx.overleg is not None
+    notices = agenda.withdrawal_notices(ctx.session, ctx.overleg, meeting, moved=False)
     meeting.status = "cancelled"
     meetings.save(ctx.session, meeting)
+    agenda.schedule_meeting(ctx.session, ctx.overleg, meeting, ctx.now)  # cancels its timers
     audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
                  action="meeting.cancel", subject=f"M{meeting.number}", now=ctx.now)
-    return [ctx.reply("meeting/cancelled", meeting=meeting)]
+    return [ctx.reply("meeting/cancelled", meeting=meeting), *notices]

@@ -43,6 +43,8 @@ class Outgoing:
     locale: str | None = None
     timezone: str | None = None
     mentions: tuple[str, ...] = ()
+    ref: str | None = None  # links the sent message back to the domain (answers by reaction)
+    extra: Mapping[str, Any] | None = None  # poll content, attachments: see bot/render.py
 
 
 class ParseError(Exception):

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from commands import caseid, workdays
 from commands.registry import Outgoing
 from storage import actions, outbox, overlegs, timers
-from storage.models import Action, Overleg, Timer
+from storage.models import Action, Meeting, Overleg, Timer
 from storage.outbox import Rendered
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,20 @@ def _digest(session: Session, overleg: Overleg, timer: Timer, now: datetime) -> 
                    late_since=timer.due_at) for user in coordinators]
 
 
-HANDLERS = {DUE_SOON: _action_reminder, OVERDUE: _action_reminder, DIGEST: _digest}
+def _meeting_timer(session: Session, overleg: Overleg, timer: Timer,
+                   now: datetime) -> list[Outgoing]:
+    from commands import agenda  # agenda plans meetings with the helpers of this module
+
+    meeting = session.get(Meeting, timer.subject_id)
+    if meeting is None:
+        return []
+    if timer.kind == agenda.AGENDA:
+        return agenda.agenda_timer(session, overleg, meeting, now)
+    return agenda.nudge_timer(session, overleg, meeting, now)
+
+
+HANDLERS = {DUE_SOON: _action_reminder, OVERDUE: _action_reminder, DIGEST: _digest,
+            "meeting.agenda": _meeting_timer, "meeting.nudge": _meeting_timer}
 
 
 def sweep(session: Session, render: Render, now: datetime) -> datetime | None:

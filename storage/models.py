@@ -29,6 +29,8 @@ class Overleg(SQLModel, table=True):
     due_soon_days: int = 2  # working days before a due date
     escalate_after_days: int = 5  # working days overdue before the chair is told too
     remind_by_dm: bool = False
+    agenda_days_before: int = 5  # the agenda goes out N days before, at 09:00
+    nudge_days_before: int = 2  # partners without an answer are nudged M days before
     created_at: datetime = Field(sa_column=_utc())
 
 
@@ -68,6 +70,49 @@ class Meeting(SQLModel, table=True):
     place: str | None = None
     status: str = "planned"  # planned | cancelled
     created_at: datetime = Field(sa_column=_utc())
+    agenda_sent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    agenda_version: int = 0  # how many times the agenda was sent
+
+
+class AgendaItem(SQLModel, table=True):
+    """A case on a meeting's agenda: its ID and the kind of discussion, nothing else."""
+
+    __table_args__ = (UniqueConstraint("meeting_id", "case_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    kind: str = "new"  # new | review | close
+    added_at: datetime = Field(sa_column=_utc())
+
+
+class Attendance(SQLModel, table=True):
+    """One answer of a partner to "will you come to M1?"; the latest one not withdrawn counts.
+
+    Every answer is kept (history); a removed reaction only marks its own row withdrawn.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    user_id: str
+    attends: bool
+    delegate: str | None = None
+    source: str = "command"  # command | reaction | poll
+    source_event_id: str | None = Field(default=None, index=True)
+    withdrawn: bool = False
+    at: datetime = Field(sa_column=_utc())
+
+
+class InfoAnswer(SQLModel, table=True):
+    """A partner's answer to "do you hold relevant information on this case?" for a meeting."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    case_id: int = Field(foreign_key="case.id")
+    partner_id: int = Field(foreign_key="partner.id")
+    user_id: str
+    holds: bool
+    at: datetime = Field(sa_column=_utc())
 
 
 class Case(SQLModel, table=True):
@@ -167,7 +212,12 @@ class OutboxMessage(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     last_error: str | None = None
     mentions: str = ""  # space-separated user IDs to mention (m.mentions)
-    remote_id: str | None = None  # the event ID the homeserver gave the sent message
+    event_type: str = "m.room.message"
+    content_json: str | None = None  # full content for other event types (polls)
+    attachment: str | None = None  # a small text file to upload and send as m.file
+    attachment_name: str | None = None
+    ref: str | None = Field(default=None, index=True)  # e.g. "agenda:12": what answers map to
+    remote_id: str | None = Field(default=None, index=True)  # the sent event's ID
 
 
 class JoinedRoom(SQLModel, table=True):

@@ -20,6 +20,11 @@ class Rendered:
     html: str | None
     msgtype: str = "m.notice"
     mentions: tuple[str, ...] = ()
+    event_type: str = "m.room.message"
+    content_json: str | None = None
+    attachment: str | None = None
+    attachment_name: str | None = None
+    ref: str | None = None
 
 
 def enqueue(session: Session, messages: list[Rendered], now: datetime) -> list[OutboxMessage]:
@@ -27,7 +32,9 @@ def enqueue(session: Session, messages: list[Rendered], now: datetime) -> list[O
     for m in messages:
         row = OutboxMessage(room_id=m.room_id, txn_id=f"casusbot-{uuid.uuid4().hex}",
                             msgtype=m.msgtype, body=m.body, formatted_body=m.html,
-                            mentions=" ".join(m.mentions), created_at=now)
+                            mentions=" ".join(m.mentions), event_type=m.event_type,
+                            content_json=m.content_json, attachment=m.attachment,
+                            attachment_name=m.attachment_name, ref=m.ref, created_at=now)
         session.add(row)
         rows.append(row)
     session.flush()
@@ -81,3 +88,9 @@ def mark_failed(session: Session, row_id: int, error: str, retry_at: datetime) -
     session.add(row)
     session.flush()
     return row.attempts
+
+
+def ref_of_remote(session: Session, remote_id: str) -> str | None:
+    """The ``ref`` of the message the homeserver knows as ``remote_id`` (for reactions)."""
+    row = session.exec(select(OutboxMessage).where(OutboxMessage.remote_id == remote_id)).first()
+    return row.ref if row else None

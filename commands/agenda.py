@@ -1,0 +1,402 @@
+"""Agendas of case IDs, attendance and information answers, and the chair's status board.
+
+An agenda line holds a case ID, the kind of discussion and the linked partners: nothing else
+about a case. The room gets the whole agenda; each member of an external partner gets, by
+direct message, only the lines of the cases their partner is linked to, and nothing if none.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from commands import access, caseid, parse, workdays
+from commands.registry import Absent, Ctx, Outgoing, ParseError, arg, command
+from storage import actions, agendas, audit, cases, meetings, overlegs, timers
+from storage.models import Meeting, Overleg, Partner
+
+AGENDA = "meeting.agenda"
+NUDGE = "meeting.nudge"
+MEETING_KINDS = (AGENDA, NUDGE)
+SEND_HOUR = 9
+KINDS = {"new": "new", "nieuw": "new", "review": "review", "bespreking": "review",
+         "vervolg": "review", "close": "close", "afsluiten": "close", "sluiten": "close"}
+YES = {"yes": True, "ja": True, "no": False, "nee": False}
+ACCEPT_KEYS = {"✅": True, "✅️": True, "❌": False, "❌️": False, "✔️": True, "✔": True}
+
+
+# ---- parsers -------------------------------------------------------------------------------
+def _kind(text: str, ctx: Ctx) -> tuple[str, str]:
+    word, _, rest = text.strip().partition(" ")
+    kind = KINDS.get(word.casefold())
+    if kind is None:
+        raise ParseError("error/bad_choice", given=word[:40], choices=["new", "review", "close"])
+    return kind, rest
+
+
+def _yes_no(text: str, ctx: Ctx) -> tuple[bool, str]:
+    word, _, rest = text.strip().partition(" ")
+    value = YES.get(word.casefold())
+    if value is None:
+        raise ParseError("error/bad_choice", given=word[:40], choices=["yes", "no", "ja", "nee"])
+    return value, rest
+
+
+def _delegate(text: str, ctx: Ctx) -> tuple[str, str]:
+    word, _, rest = text.strip().partition(" ")
+    if word.casefold() not in ("delegate", "gedelegeerd", "delegeer", "vervanger"):
+        raise Absent
+    return parse.user_id(rest, ctx)
+
+
+# ---- shared views --------------------------------------------------------------------------
+def meeting_or_reply(ctx: Ctx, number: int, *, planned: bool = True) -> Meeting | Outgoing:
+    meeting = meetings.by_number(ctx.session, ctx.overleg_id, number)
+    if meeting is None or meeting.id is None:
+        return ctx.reply("meeting/unknown", number=number)
+    if planned and meeting.status != "planned":
+        return ctx.reply("meeting/not_planned", meeting=meeting)
+    return meeting
+
+
+def agenda_lines(session: Session, meeting: Meeting) -> list[dict[str, Any]]:
+    lines = []
+    for it in agendas.items(session, meeting.id or 0):
+        case = cases.by_id(session, it.case_id)
+        partners = sorted(p.name for pid in actions.linked_partner_ids(session, it.case_id)
+                          if (p := overlegs.partner_by_id(session, pid)) is not None)
+        lines.append({"case": caseid.display(case.code if case else "?"), "case_id": it.case_id,
+                      "kind": it.kind, "partners": partners})
+    return lines
+
+
+def invited_partners(session: Session, overleg: Overleg, meeting: Meeting) -> list[Partner]:
+    """Core partners, and the external partners linked to a case on the agenda."""
+    linked: set[int] = set()
+    for it in agendas.items(session, meeting.id or 0):
+        linked |= actions.linked_partner_ids(session, it.case_id)
+    return [p for p in overlegs.partners(session, overleg.id or 0)
+            if p.kind == "core" or p.id in linked]
+
+
+def status_view(session: Session, overleg: Overleg, meeting: Meeting) -> dict[str, Any]:
+    answers = agendas.current_answers(session, meeting.id or 0)
+    info = agendas.current_info(session, meeting.id or 0)
+    partners = invited_partners(session, overleg, meeting)
+    rows = []
+    for p in partners:
+        a = answers.get(p.id or 0)
+        rows.append({"name": p.name, "kind": p.kind,
+                     "state": "none" if a is None else ("yes" if a.attends else "no"),
+                     "by": a.user_id if a else None, "at": a.at if a else None,
+                     "delegate": a.delegate if a else None,
+                     "source": a.source if a else None})
+    names = {p.id: p.name for p in overlegs.partners(session, overleg.id or 0)}
+    lines = []
+    for line in agenda_lines(session, meeting):
+        holders = sorted(names.get(pid, "?") for (cid, pid), ans in info.items()
+                         if cid == line["case_id"] and ans.holds)
+        lines.append({**line, "holders": holders})
+    core = [r for r in rows if r["kind"] == "core"]
+    return {"partners": rows, "lines": lines,
+            "quorum": bool(core) and all(r["state"] == "yes" for r in core),
+            "missing": [r["name"] for r in rows if r["state"] == "none"]}
+
+
+# ---- sending -------------------------------------------------------------------------------
+def _to(overleg: Overleg, template: str, to: str, *, ref: str | None = None,
+        extra: dict[str, Any] | None = None, mentions: tuple[str, ...] = (),
+        **values: Any) -> Outgoing:
+    return Outgoing(template, values, room=to, locale=overleg.locale, timezone=overleg.timezone,
+                    ref=ref, extra=extra, mentions=mentions)
+
+
+def _package(overleg: Overleg, meeting: Meeting, to: str, lines: list[dict[str, Any]],
+             changed: bool, now: datetime) -> list[Outgoing]:
+    """The agenda message, its poll and its .ics invitation, for one room or one person."""
+    ref = f"agenda:{meeting.id}"
+    return [
+        _to(overleg, "agenda/agenda", to, ref=ref, meeting=meeting, lines=lines,
+            changed=changed, overleg_name=overleg.name),
+        _to(overleg, "agenda/poll", to, ref=ref, meeting=meeting,
+            extra={"kind": "poll", "answers": {"yes": "agenda/poll_yes", "no": "agenda/poll_no"}}),
+        _to(overleg, "agenda/ics", to, ref=ref, meeting=meeting,
+            extra={"kind": "ics", "uid": f"casusbot-{overleg.id}-{meeting.id}",
+                   "start": meeting.starts_at,
+                   "end": meeting.starts_at + timedelta(minutes=meeting.minutes),
+                   "place": meeting.place, "stamp": now, "summary": "agenda/ics_summary",
+                   "description": "agenda/ics_description",
+                   "filename": f"overleg-M{meeting.number}.ics"}),
+    ]
+
+
+def external_recipients(session: Session, overleg: Overleg,
+                        meeting: Meeting) -> dict[str, list[dict[str, Any]]]:
+    """Per member of an external partner: the agenda lines of their partner's cases."""
+    lines = agenda_lines(session, meeting)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for p in overlegs.partners(session, overleg.id or 0):
+        if p.kind != "external" or p.id is None:
+            continue
+        own = [ln for ln in lines if p.id in actions.linked_partner_ids(session, ln["case_id"])]
+        if not own:
+            continue
+        for m in overlegs.members_of_partner(session, p.id):
+            out[m.user_id] = own
+    return out
+
+
+def send_agenda(session: Session, overleg: Overleg, meeting: Meeting, now: datetime,
+                *, changed: bool = False) -> list[Outgoing]:
+    """Everything that goes out when an agenda is sent (or sent again, marked changed)."""
+    meeting.agenda_sent_at = now
+    meeting.agenda_version += 1
+    meetings.save(session, meeting)
+    out = _package(overleg, meeting, overleg.room_id, agenda_lines(session, meeting), changed,
+                   now)
+    for user, lines in external_recipients(session, overleg, meeting).items():
+        out += _package(overleg, meeting, user, lines, changed, now)
+    return out
+
+
+def withdrawal_notices(session: Session, overleg: Overleg, meeting: Meeting, *, moved: bool,
+                       old_start: datetime | None = None) -> list[Outgoing]:
+    """After a sent agenda: tell the room and every external recipient it no longer stands."""
+    if meeting.agenda_sent_at is None:
+        return []
+    recipients = [overleg.room_id, *external_recipients(session, overleg, meeting)]
+    return [_to(overleg, "agenda/cancelled", to, meeting=meeting, moved=moved,
+                old_start=old_start or meeting.starts_at) for to in recipients]
+
+
+def schedule_meeting(session: Session, overleg: Overleg, meeting: Meeting, now: datetime) -> None:
+    """(Re)plan the agenda and the nudge of ``meeting``; a cancelled meeting has neither."""
+    assert meeting.id is not None
+    timers.cancel(session, kinds=MEETING_KINDS, subject_id=meeting.id, now=now)
+    if meeting.status != "planned":
+        return
+    day = meeting.starts_at.astimezone(ZoneInfo(overleg.timezone)).date()
+    agenda_at = workdays.at_local(overleg, day - timedelta(days=overleg.agenda_days_before),
+                                  SEND_HOUR)
+    if meeting.agenda_sent_at is None:
+        timers.schedule(session, overleg_id=overleg.id or 0, kind=AGENDA, subject_id=meeting.id,
+                        due_at=max(agenda_at, now))
+    nudge_at = workdays.at_local(overleg, day - timedelta(days=overleg.nudge_days_before),
+                                 SEND_HOUR)
+    if nudge_at > now:
+        timers.schedule(session, overleg_id=overleg.id or 0, kind=NUDGE, subject_id=meeting.id,
+                        due_at=nudge_at)
+
+
+def agenda_timer(session: Session, overleg: Overleg, meeting: Meeting,
+                 now: datetime) -> list[Outgoing]:
+    """The agenda falls due: send it, unless it was sent already or the meeting started."""
+    if meeting.status != "planned" or meeting.agenda_sent_at is not None \
+            or meeting.starts_at <= now:
+        return []
+    if not agendas.items(session, meeting.id or 0):
+        # Nothing on it yet: look again tomorrow at 09:00 (until the meeting starts).
+        tomorrow = workdays.local_today(overleg, now) + timedelta(days=1)
+        at = workdays.at_local(overleg, tomorrow, SEND_HOUR)
+        if at < meeting.starts_at:
+            timers.schedule(session, overleg_id=overleg.id or 0, kind=AGENDA,
+                            subject_id=meeting.id or 0, due_at=at)
+        return []
+    return send_agenda(session, overleg, meeting, now)
+
+
+def nudge_timer(session: Session, overleg: Overleg, meeting: Meeting,
+                now: datetime) -> list[Outgoing]:
+    """M days before: remind partners without an answer; tell the chair where things stand."""
+    if meeting.status != "planned" or meeting.starts_at <= now:
+        return []
+    view = status_view(session, overleg, meeting)
+    missing = [p for p in invited_partners(session, overleg, meeting)
+               if p.name in view["missing"]]
+    members = overlegs.members(session, overleg.id or 0)
+    out: list[Outgoing] = []
+    if missing:
+        users = tuple(m.user_id for p in missing for m in members if m.partner_id == p.id)
+        out.append(_to(overleg, "agenda/nudge", overleg.room_id, mentions=users,
+                       meeting=meeting, missing=[p.name for p in missing], users=list(users)))
+    for chair in (m.user_id for m in members if m.role == "chair"):
+        out.append(_to(overleg, "agenda/summary", chair, meeting=meeting, status=view))
+    return out
+
+
+# ---- commands ------------------------------------------------------------------------------
+def _case_on(ctx: Ctx, code: str) -> Any:
+    case = cases.by_code(ctx.session, ctx.overleg_id, code)
+    if case is None or case.id is None or not access.may_see(ctx, case):
+        return ctx.reply("case/unknown", case=caseid.display(code))
+    return case
+
+
+def _changed(ctx: Ctx, meeting: Meeting) -> list[Outgoing]:
+    """After the agenda was sent, every change sends it again, marked as changed."""
+    if meeting.agenda_sent_at is None:
+        return []
+    assert ctx.overleg is not None
+    return send_agenda(ctx.session, ctx.overleg, meeting, ctx.now, changed=True)
+
+
+@command("agenda add", aliases=("agenda toevoegen",), role="chair")
+@arg("number", parse.meeting_number, metavar="meeting")
+@arg("code", parse.case_code, metavar="case")
+@arg("kind", _kind, required=False, metavar="agenda_kind")
+def add(ctx: Ctx, *, number: int, code: str, kind: str | None) -> list[Outgoing]:
+    """Put a case on a meeting's agenda (new, review or close)."""
+    meeting = meeting_or_reply(ctx, number)
+    if isinstance(meeting, Outgoing):
+        return [meeting]
+    case = _case_on(ctx, code)
+    if isinstance(case, Outgoing):
+        return [case]
+    if case.status != "open":
+        return [ctx.reply("agenda/case_closed", case=caseid.display(code))]
+    if agendas.item(ctx.session, meeting.id or 0, case.id) is not None:
+        return [ctx.reply("agenda/already_on", case=caseid.display(code), meeting=meeting)]
+    kind = kind or ("review" if agendas.was_on_an_agenda(ctx.session, case.id) else "new")
+    agendas.add_item(ctx.session, meeting_id=meeting.id or 0, case_id=case.id, kind=kind,
+                     now=ctx.now)
+    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender, action="agenda.add",
+                 subject=f"M{meeting.number} {caseid.display(code)} {kind}", now=ctx.now)
+    return [ctx.reply("agenda/added", case=caseid.display(code), meeting=meeting, kind=kind,
+                      sent=meeting.agenda_sent_at is not None), *_changed(ctx, meeting)]
+
+
+@command("agenda remove", aliases=("agenda verwijder", "agenda verwijderen"), role="chair")
+@arg("number", parse.meeting_number, metavar="meeting")
+@arg("code", parse.case_code, metavar="case")
+def remove(ctx: Ctx, *, number: int, code: str) -> list[Outgoing]:
+    """Take a case off a meeting's agenda."""
+    meeting = meeting_or_reply(ctx, number)
+    if isinstance(meeting, Outgoing):
+        return [meeting]
+    case = _case_on(ctx, code)
+    if isinstance(case, Outgoing):
+        return [case]
+    row = agendas.item(ctx.session, meeting.id or 0, case.id)
+    if row is None:
+        return [ctx.reply("agenda/not_on", case=caseid.display(code), meeting=meeting)]
+    agendas.remove_item(ctx.session, row)
+    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
+                 action="agenda.remove", subject=f"M{meeting.number} {caseid.display(code)}",
+                 now=ctx.now)
+    return [ctx.reply("agenda/removed", case=caseid.display(code), meeting=meeting,
+                      sent=meeting.agenda_sent_at is not None), *_changed(ctx, meeting)]
+
+
+@command("agenda show", aliases=("agenda toon",), role="member")
+@arg("number", parse.meeting_number, metavar="meeting")
+def show(ctx: Ctx, *, number: int) -> list[Outgoing]:
+    """Show a meeting's agenda (members of an external partner see only their cases)."""
+    meeting = meeting_or_reply(ctx, number, planned=False)
+    if isinstance(meeting, Outgoing):
+        return [meeting]
+    lines = agenda_lines(ctx.session, meeting)
+    visible = access.visible_case_ids(ctx)
+    if visible is not None:
+        lines = [ln for ln in lines if ln["case_id"] in visible]
+    return [ctx.reply("agenda/show", meeting=meeting, lines=lines)]
+
+
+@command("agenda send", aliases=("agenda verstuur", "agenda versturen", "agenda stuur"),
+         role="chair")
+@arg("number", parse.meeting_number, metavar="meeting")
+def send(ctx: Ctx, *, number: int) -> list[Outgoing]:
+    """Send the agenda now (to the room, and to external partners their own lines)."""
+    meeting = meeting_or_reply(ctx, number)
+    if isinstance(meeting, Outgoing):
+        return [meeting]
+    if meeting.starts_at <= ctx.now:
+        return [ctx.reply("agenda/started", meeting=meeting)]
+    if not agendas.items(ctx.session, meeting.id or 0):
+        return [ctx.reply("agenda/empty", meeting=meeting)]
+    assert ctx.overleg is not None
+    again = meeting.agenda_sent_at is not None
+    timers.cancel(ctx.session, kinds=(AGENDA,), subject_id=meeting.id or 0, now=ctx.now)
+    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender, action="agenda.send",
+                 subject=f"M{meeting.number}", now=ctx.now)
+    return send_agenda(ctx.session, ctx.overleg, meeting, ctx.now, changed=again)
+
+
+def _partner_of_sender(ctx: Ctx) -> Partner | None:
+    m = ctx.member
+    return overlegs.partner_by_id(ctx.session, m.partner_id) if m else None
+
+
+@command("confirm", aliases=("bevestig", "bevestigen"), role="member")
+@arg("number", parse.meeting_number, metavar="meeting")
+@arg("attends", _yes_no, metavar="yes_no")
+@arg("delegate", _delegate, required=False, metavar="delegate")
+def confirm(ctx: Ctx, *, number: int, attends: bool, delegate: str | None) -> list[Outgoing]:
+    """Answer for your organisation whether it attends (the last answer counts)."""
+    meeting = meeting_or_reply(ctx, number)
+    if isinstance(meeting, Outgoing):
+        return [meeting]
+    partner = _partner_of_sender(ctx)
+    if partner is None or partner.id is None:
+        return [ctx.reply("agenda/no_partner")]
+    if delegate is not None:
+        d = overlegs.member(ctx.session, ctx.overleg_id, delegate)
+        if d is None or d.partner_id != partner.id:
+            return [ctx.reply("agenda/bad_delegate", delegate=delegate, partner=partner.name)]
+    return record_attendance(ctx.session, ctx, meeting, partner, attends=attends,
+                             delegate=delegate, source="command", source_event_id=None)
+
+
+def record_attendance(session: Session, ctx: Ctx, meeting: Meeting, partner: Partner, *,
+                      attends: bool, delegate: str | None, source: str,
+                      source_event_id: str | None) -> list[Outgoing]:
+    if meeting.starts_at <= ctx.now:
+        return [ctx.reply("agenda/started", meeting=meeting)]
+    agendas.answer(session, meeting_id=meeting.id or 0, partner_id=partner.id or 0,
+                   user_id=ctx.sender, attends=attends, delegate=delegate, source=source,
+                   source_event_id=source_event_id, now=ctx.now)
+    audit.record(session, overleg_id=meeting.overleg_id, actor=ctx.sender,
+                 action="attendance." + ("yes" if attends else "no"),
+                 subject=f"M{meeting.number} {partner.name}", now=ctx.now)
+    return [ctx.reply("agenda/confirmed", meeting=meeting, partner=partner.name,
+                      attends=attends, delegate=delegate, source=source)]
+
+
+@command("info", aliases=("informatie",), role="member")
+@arg("number", parse.meeting_number, metavar="meeting")
+@arg("code", parse.case_code, metavar="case")
+@arg("holds", _yes_no, metavar="yes_no")
+def info(ctx: Ctx, *, number: int, code: str, holds: bool) -> list[Outgoing]:
+    """Say whether your organisation holds relevant information on a case on the agenda."""
+    meeting = meeting_or_reply(ctx, number)
+    if isinstance(meeting, Outgoing):
+        return [meeting]
+    case = _case_on(ctx, code)
+    if isinstance(case, Outgoing):
+        return [case]
+    if agendas.item(ctx.session, meeting.id or 0, case.id) is None:
+        return [ctx.reply("agenda/not_on", case=caseid.display(code), meeting=meeting)]
+    partner = _partner_of_sender(ctx)
+    if partner is None or partner.id is None:
+        return [ctx.reply("agenda/no_partner")]
+    agendas.set_info(ctx.session, meeting_id=meeting.id or 0, case_id=case.id,
+                     partner_id=partner.id, user_id=ctx.sender, holds=holds, now=ctx.now)
+    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
+                 action="info." + ("yes" if holds else "no"),
+                 subject=f"M{meeting.number} {caseid.display(code)} {partner.name}", now=ctx.now)
+    return [ctx.reply("agenda/info", meeting=meeting, case=caseid.display(code),
+                      partner=partner.name, holds=holds)]
+
+
+@command("status", role="chair")
+@arg("number", parse.meeting_number, metavar="meeting")
+def status(ctx: Ctx, *, number: int) -> list[Outgoing]:
+    """Who confirmed, who declined, who did not answer; information per case; quorum."""
+    meeting = meeting_or_reply(ctx, number, planned=False)
+    if isinstance(meeting, Outgoing):
+        return [meeting]
+    assert ctx.overleg is not None
+    return [ctx.reply("agenda/status", meeting=meeting,
+                      status=status_view(ctx.session, ctx.overleg, meeting))]

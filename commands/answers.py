@@ -1,0 +1,89 @@
+"""Answers that are not commands: a ✅/❌ reaction on an agenda, a poll vote, a withdrawal.
+
+They reach the same rule as ``!confirm``: one answer per partner, the last one counts, every
+answer kept. A removed reaction (a redaction) withdraws exactly the answer it gave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from commands.agenda import ACCEPT_KEYS, record_attendance
+from commands.registry import Ctx, Outgoing
+from storage import agendas, audit, outbox, overlegs
+from storage.models import Meeting
+
+
+def _agenda_meeting(ctx: Ctx, target_event_id: str | None) -> Meeting | None:
+    """The meeting whose agenda (or poll) the homeserver knows as ``target_event_id``."""
+    if not target_event_id:
+        return None
+    ref = outbox.ref_of_remote(ctx.session, target_event_id)
+    if not ref or not ref.startswith("agenda:"):
+        return None
+    meeting = ctx.session.get(Meeting, int(ref.split(":", 1)[1]))
+    return meeting if meeting is not None and meeting.status == "planned" else None
+
+
+def _context(ctx: Ctx, meeting: Meeting) -> Ctx | None:
+    """``ctx`` as seen from the meeting's overleg (a DM room is no overleg itself)."""
+    overleg = overlegs.by_id(ctx.session, meeting.overleg_id)
+    if overleg is None:
+        return None
+    member = overlegs.member(ctx.session, meeting.overleg_id, ctx.sender)
+    return replace(ctx, overleg=overleg, member=member)
+
+
+def by_choice(ctx: Ctx, target_event_id: str | None, attends: bool | None, *, source: str,
+              event_id: str) -> list[Outgoing]:
+    """A reaction or poll vote on an agenda: record it as the sender's partner's answer."""
+    meeting = _agenda_meeting(ctx, target_event_id)
+    if meeting is None or attends is None:
+        return []  # a reaction on something else, or another emoji: not ours to answer
+    mctx = _context(ctx, meeting)
+    if mctx is None:
+        return []
+    if mctx.member is None:
+        return [mctx.reply("error/not_a_member")]
+    partner = overlegs.partner_by_id(ctx.session, mctx.member.partner_id)
+    if partner is None:
+        return [mctx.reply("agenda/no_partner")]
+    return record_attendance(ctx.session, mctx, meeting, partner, attends=attends,
+                             delegate=None, source=source, source_event_id=event_id)
+
+
+def reaction(ctx: Ctx, target_event_id: str | None, key: str, event_id: str) -> list[Outgoing]:
+    return by_choice(ctx, target_event_id, ACCEPT_KEYS.get(key.strip()), source="reaction",
+                     event_id=event_id)
+
+
+def poll_vote(ctx: Ctx, target_event_id: str | None, answer_id: str,
+              event_id: str) -> list[Outgoing]:
+    return by_choice(ctx, target_event_id, {"yes": True, "no": False}.get(answer_id),
+                     source="poll", event_id=event_id)
+
+
+def withdrawal(ctx: Ctx, redacted_event_id: str | None) -> list[Outgoing]:
+    """A reaction was removed: its answer no longer counts."""
+    if not redacted_event_id:
+        return []
+    row = agendas.withdraw(ctx.session, redacted_event_id)
+    if row is None:
+        return []
+    meeting = meetings_by_id(ctx, row.meeting_id)
+    mctx = _context(ctx, meeting) if meeting else None
+    if meeting is None or mctx is None:
+        return []
+    partner = overlegs.partner_by_id(ctx.session, row.partner_id)
+    audit.record(ctx.session, overleg_id=meeting.overleg_id, actor=ctx.sender,
+                 action="attendance.withdraw",
+                 subject=f"M{meeting.number} {partner.name if partner else '?'}", now=ctx.now)
+    current = agendas.current_answers(ctx.session, meeting.id or 0).get(row.partner_id)
+    return [mctx.reply("agenda/withdrawn", meeting=meeting,
+                       partner=partner.name if partner else "?",
+                       now_state=None if current is None else current.attends)]
+
+
+def meetings_by_id(ctx: Ctx, meeting_id: int) -> Meeting | None:
+    return ctx.session.get(Meeting, meeting_id)
+

@@ -1,0 +1,89 @@
+"""Agendas on a real Synapse: answers by reaction and by poll; externals see only their case."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.conftest import World, bot_in_room
+from tests.e2e.test_skeleton import ask
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_answers_by_reaction_and_poll_and_an_external_dm(world: World) -> None:
+    _, bot = await world.start_bot()
+    politie = world.user("politie")
+    jeugd = world.user("jeugdzorg")
+    room = world.room(world.chair, [world.bot_user, politie, jeugd], encrypted=True)
+    world.join(politie, room)
+    world.join(jeugd, room)
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    pol = await world.client(politie)
+    jz = await world.client(jeugd)
+    bot_id = world.bot_user.user_id
+
+    for line in ("!setup Overleg", "!partner add Politie core", "!partner add Jeugdzorg",
+                 f"!lid add {politie.user_id} Politie", f"!lid add {jeugd.user_id} Jeugdzorg",
+                 "!overleg plan 15-12-2026 14:00 op Stadhuis"):
+        await ask(chair, room, bot_id, line, timeout=20)
+    a = re.search(r"C-\w+", await ask(chair, room, bot_id, "!casus open"))[0]  # type: ignore[index]
+    b = re.search(r"C-\w+", await ask(chair, room, bot_id, "!casus open"))[0]  # type: ignore[index]
+    await ask(chair, room, bot_id, f"!casus partner {b} add Jeugdzorg")
+    await ask(chair, room, bot_id, f"!agenda add M1 {a}")
+    await ask(chair, room, bot_id, f"!agenda add M1 {b}")
+    await chair.send(room, "!agenda send M1")
+
+    # Politie (core) sees the whole agenda in the room, with a poll and an .ics file.
+    agenda = await pol.wait_for(lambda s: s.sender == bot_id and s.room_id == room
+                                and s.body.startswith("Agenda"), timeout=20)
+    assert a in agenda.body and b in agenda.body
+    poll = await pol.wait_for(lambda s: s.room_id == room and s.msgtype == "m.poll.start")
+    await pol.wait_for(lambda s: s.room_id == room and s.msgtype == "m.file")
+
+    # Jeugdzorg (external) gets a DM with only case B (the test client accepts the invite).
+    dm = await jz.wait_for(lambda s: s.sender == bot_id and s.room_id != room
+                           and s.body.startswith("Agenda"), timeout=30)
+    assert b in dm.body and a not in dm.body
+    assert jz.client.rooms[dm.room_id].encrypted
+
+    # Politie answers with a ✅ reaction on the room agenda.
+    mark = len(pol.seen)
+    await pol.react(room, agenda.event_id, "✅")
+    reply = await pol.next_notice(bot_id, room_id=room, after=mark, timeout=15)
+    assert "Politie komt naar overleg M1 (via reactie)" in reply.body
+
+    # Jeugdzorg votes "no" in the poll of its DM.
+    dm_poll = await jz.wait_for(lambda s: s.room_id == dm.room_id
+                                and s.msgtype == "m.poll.start", timeout=20)
+    mark = len(jz.seen)
+    await jz.vote(dm.room_id, dm_poll.event_id, "no")
+    reply = await jz.next_notice(bot_id, room_id=dm.room_id, after=mark, timeout=15)
+    assert "Jeugdzorg komt niet" in reply.body
+
+    status = await ask(chair, room, bot_id, "!status M1")
+    assert f"Politie: bevestigd ({politie.user_id}" in status
+    assert f"Jeugdzorg: afgemeld ({jeugd.user_id}" in status
+    assert "kernpartners compleet" in status
+    assert poll.event_id
+
+    # Removing the reaction withdraws Politie's answer.
+    reaction = await _my_reaction(pol, room)
+    mark = len(pol.seen)
+    await pol.redact(room, reaction)
+    reply = await pol.next_notice(bot_id, room_id=room, after=mark, timeout=15)
+    assert "ingetrokken" in reply.body
+    assert "Politie: geen antwoord" in await ask(chair, room, bot_id, "!status M1")
+
+
+async def _my_reaction(client, room: str) -> str:  # type: ignore[no-untyped-def]
+    from nio import RoomMessagesResponse
+
+    resp = await client.client.room_messages(room, client.client.next_batch, limit=50)
+    assert isinstance(resp, RoomMessagesResponse)
+    for ev in resp.chunk:
+        if getattr(ev, "key", None) == "✅" and ev.sender == client.client.user_id:
+            return str(ev.event_id)
+    raise AssertionError("reaction not found")
