@@ -77,7 +77,8 @@ def bootstrap(config: Config, clock: Clock) -> App:
     engine = make_engine(config.database_url)
     create_schema(engine)
     settings = Settings(prefix=config.prefix, admins=config.admins, timezone=config.timezone,
-                        locale=config.locale, ref_key=config.ref_key)
+                        locale=config.locale, ref_key=config.ref_key,
+                        require_e2ee=config.require_e2ee, redact_pii=config.redact_pii)
     return App(config=config, clock=clock, engine=engine, registry=default_registry(),
                render=Renderer(prefix=config.prefix, default_locale=config.locale,
                                default_timezone=config.timezone),

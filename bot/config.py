@@ -13,7 +13,8 @@ KNOWN = (
     "CASUSBOT_HOMESERVER", "CASUSBOT_USER_ID", "CASUSBOT_PASSWORD", "CASUSBOT_ACCESS_TOKEN",
     "CASUSBOT_DEVICE_ID", "CASUSBOT_STORE_PATH", "CASUSBOT_DATABASE_URL", "CASUSBOT_ADMINS",
     "CASUSBOT_REF_KEY", "CASUSBOT_TIMEZONE", "CASUSBOT_LOCALE", "CASUSBOT_PREFIX",
-    "CASUSBOT_LOG_LEVEL", "CASUSBOT_DEVICE_NAME",
+    "CASUSBOT_LOG_LEVEL", "CASUSBOT_DEVICE_NAME", "CASUSBOT_REQUIRE_E2EE",
+    "CASUSBOT_REDACT_PII",
 )
 LOCALES = ("nl", "en")
 _USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
@@ -40,6 +41,8 @@ class Config:
     prefix: str = "!"
     log_level: str = "INFO"
     device_name: str = "casusbot"
+    require_e2ee: bool = True
+    redact_pii: bool = True
 
 
 def _required(env: Mapping[str, str], name: str, hint: str) -> str:
@@ -47,6 +50,17 @@ def _required(env: Mapping[str, str], name: str, hint: str) -> str:
     if not value:
         raise ConfigError(f"{name} is required: {hint}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().casefold()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on", "ja"):
+        return True
+    if raw in ("0", "false", "no", "off", "nee"):
+        return False
+    raise ConfigError(f"{name} must be true or false (got {raw!r})")
 
 
 def load(env: Mapping[str, str]) -> Config:
@@ -115,4 +129,6 @@ def load(env: Mapping[str, str]) -> Config:
         prefix=prefix,
         log_level=log_level,
         device_name=env.get("CASUSBOT_DEVICE_NAME", "").strip() or "casusbot",
+        require_e2ee=_flag(env, "CASUSBOT_REQUIRE_E2EE", True),
+        redact_pii=_flag(env, "CASUSBOT_REDACT_PII", True),
     )

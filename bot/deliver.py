@@ -32,6 +32,7 @@ class SendResult:
     remote_id: str | None = None
     error: str | None = None
     retry_after: float | None = None
+    permanent: bool = False  # the homeserver refused for good (403, 400): do not retry
 
     @property
     def ok(self) -> bool:
@@ -69,9 +70,9 @@ class Deliverer:
         with session_scope(self.engine) as session:
             return outbox.pending(session, room_id)
 
-    def _done(self, row_id: int, remote_id: str | None) -> None:
+    def _done(self, row_id: int, remote_id: str | None, error: str | None = None) -> None:
         with session_scope(self.engine) as session:
-            outbox.mark_sent(session, row_id, remote_id, datetime.now(UTC))
+            outbox.mark_sent(session, row_id, remote_id, datetime.now(UTC), error=error)
 
     def _failed(self, row: OutboxMessage, result: SendResult) -> None:
         wait = result.retry_after if result.retry_after is not None else backoff(
@@ -93,6 +94,13 @@ class Deliverer:
             except Exception as e:  # a transport bug must not kill delivery
                 log.exception("send raised", extra={"outbox_id": row.id})
                 result = SendResult(error=f"{type(e).__name__}")
+            if not result.ok and result.permanent:
+                log.warning("send refused for good, skipped",
+                            extra={"outbox_id": row.id, "room": row.room_id,
+                                   "error": (result.error or "")[:200]})
+                await asyncio.to_thread(self._done, row.id or 0, None,
+                                        f"gave up: {result.error}")
+                continue
             if not result.ok:
                 await asyncio.to_thread(self._failed, row, result)
                 return

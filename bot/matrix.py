@@ -36,6 +36,7 @@ from nio import (
     RoomMemberEvent,
     RoomMessageText,
     RoomPreset,
+    RoomRedactResponse,
     RoomSendResponse,
     SyncResponse,
     UnknownEvent,
@@ -196,7 +197,7 @@ class MatrixTransport:
             return
         msg = Inbound(event_id=event.event_id, room_id=room.room_id, sender=event.sender,
                       text=command_text(event), sent_at=_ts(event.server_timestamp),
-                      encrypted=bool(event.decrypted))
+                      encrypted=bool(room.encrypted))
         n = await asyncio.to_thread(self.app.process, msg)
         if n:
             self.handled += 1
@@ -249,6 +250,8 @@ class MatrixTransport:
             if isinstance(dm, SendResult):
                 return dm
             room_id = dm
+        if row.event_type == "m.room.redaction":
+            return await self._redact(room_id, row)
         content: dict[str, Any]
         if row.content_json:
             content = json.loads(row.content_json)
@@ -276,6 +279,19 @@ class MatrixTransport:
             retry = resp.retry_after_ms / 1000 if resp.retry_after_ms else None
             return SendResult(error=f"{resp.status_code}: {resp.message}", retry_after=retry)
         return SendResult(error=type(resp).__name__)
+
+    async def _redact(self, room_id: str, row: OutboxMessage) -> SendResult:
+        spec = json.loads(row.content_json or "{}")
+        try:
+            resp = await self.client.room_redact(room_id, spec["redacts"], spec.get("reason"),
+                                                 tx_id=row.txn_id)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            return SendResult(error=f"network: {type(e).__name__}")
+        if isinstance(resp, RoomRedactResponse):
+            return SendResult(remote_id=resp.event_id)
+        status = str(getattr(resp, "status_code", ""))
+        return SendResult(error=f"redact: {status}", permanent=status in ("M_FORBIDDEN",
+                                                                           "M_NOT_FOUND"))
 
     async def _upload(self, room_id: str, row: OutboxMessage) -> dict[str, Any] | SendResult:
         """Upload a small text attachment (encrypted in an encrypted room); the file fields."""

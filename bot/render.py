@@ -145,6 +145,10 @@ class Renderer:
         if kind == "poll":
             return Rendered(room_id=target, body=body, html=None, event_type="m.poll.start",
                             content_json=json.dumps(self._poll(out, body)), ref=out.ref)
+        if kind == "redact":
+            content = {"redacts": str((out.extra or {})["event_id"]), "reason": body}
+            return Rendered(room_id=target, body=body, html=None,
+                            event_type="m.room.redaction", content_json=json.dumps(content))
         if kind == "ics":
             return Rendered(room_id=target, body=body, html=None, msgtype="m.file",
                             attachment=self._ics(out), ref=out.ref,

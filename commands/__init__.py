@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from commands import action, agenda, case, help, meeting, member, partner, setup
+from commands import action, agenda, case, help, meeting, member, partner, privacy, setup
+from commands.policy import refusal
 from commands.registry import Registry, build
 
-MODULES = (setup, partner, member, meeting, case, agenda, action, help)
+MODULES = (setup, partner, member, meeting, case, agenda, action, privacy, help)
 
 
 def default_registry() -> Registry:
     """The registry of every command casusbot has."""
-    return build(MODULES)
+    return build(MODULES, refusal)

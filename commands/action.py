@@ -77,7 +77,7 @@ def _order(v: dict[str, object]) -> tuple[bool, int, str, int]:
             int(str(v["id"])[1:]))
 
 
-@command("action add", aliases=("actie add", "actie toevoegen"), role="chair")
+@command("action add", aliases=("actie add", "actie toevoegen"))
 @arg("code", parse.case_code, metavar="case")
 @arg("partner", parse.partner_before_date, metavar="partner")
 @arg("due", parse.day, metavar="due")
@@ -104,7 +104,7 @@ def add(ctx: Ctx, *, code: str, partner: str, due: date, text: str) -> list[Outg
     return [ctx.reply("action/added", action=_view(ctx, action))]
 
 
-@command("action done", aliases=("actie done", "actie klaar", "actie gedaan"), role="member")
+@command("action done", aliases=("actie done", "actie klaar", "actie gedaan"))
 @arg("number", _action_number, metavar="action")
 def done(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Mark an action done (the chair, or a member of the owning partner)."""
@@ -125,8 +125,7 @@ def done(ctx: Ctx, *, number: int) -> list[Outgoing]:
     return [ctx.reply("action/done", action=_view(ctx, action))]
 
 
-@command("action move", aliases=("actie move", "actie verplaats", "actie verplaatsen"),
-         role="chair")
+@command("action move", aliases=("actie move", "actie verplaats", "actie verplaatsen"))
 @arg("number", _action_number, metavar="action")
 @arg("due", parse.day, metavar="due")
 def move(ctx: Ctx, *, number: int, due: date) -> list[Outgoing]:
@@ -149,7 +148,7 @@ def move(ctx: Ctx, *, number: int, due: date) -> list[Outgoing]:
     return [ctx.reply("action/moved", action=_view(ctx, action), old=old)]
 
 
-@command("action assign", aliases=("actie assign", "actie toewijzen"), role="chair")
+@command("action assign", aliases=("actie assign", "actie toewijzen"))
 @arg("number", _action_number, metavar="action")
 @arg("partner", parse.partner_name, metavar="partner")
 def assign(ctx: Ctx, *, number: int, partner: str) -> list[Outgoing]:
@@ -171,7 +170,7 @@ def assign(ctx: Ctx, *, number: int, partner: str) -> list[Outgoing]:
     return [ctx.reply("action/assigned", action=_view(ctx, action))]
 
 
-@command("action list", aliases=("actie list", "actie lijst"), role="member")
+@command("action list", aliases=("actie list", "actie lijst"))
 @arg("which", _list_filter, required=False, metavar="filter")
 def listing(ctx: Ctx, *, which: tuple[str, str | None] | None) -> list[Outgoing]:
     """List actions: open (default), overdue, mine, done, all, one case, or one partner."""

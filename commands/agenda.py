@@ -243,7 +243,7 @@ def _changed(ctx: Ctx, meeting: Meeting) -> list[Outgoing]:
     return send_agenda(ctx.session, ctx.overleg, meeting, ctx.now, changed=True)
 
 
-@command("agenda add", aliases=("agenda toevoegen",), role="chair")
+@command("agenda add", aliases=("agenda toevoegen",))
 @arg("number", parse.meeting_number, metavar="meeting")
 @arg("code", parse.case_code, metavar="case")
 @arg("kind", _kind, required=False, metavar="agenda_kind")
@@ -268,7 +268,7 @@ def add(ctx: Ctx, *, number: int, code: str, kind: str | None) -> list[Outgoing]
                       sent=meeting.agenda_sent_at is not None), *_changed(ctx, meeting)]
 
 
-@command("agenda remove", aliases=("agenda verwijder", "agenda verwijderen"), role="chair")
+@command("agenda remove", aliases=("agenda verwijder", "agenda verwijderen"))
 @arg("number", parse.meeting_number, metavar="meeting")
 @arg("code", parse.case_code, metavar="case")
 def remove(ctx: Ctx, *, number: int, code: str) -> list[Outgoing]:
@@ -290,7 +290,7 @@ def remove(ctx: Ctx, *, number: int, code: str) -> list[Outgoing]:
                       sent=meeting.agenda_sent_at is not None), *_changed(ctx, meeting)]
 
 
-@command("agenda show", aliases=("agenda toon",), role="member")
+@command("agenda show", aliases=("agenda toon",))
 @arg("number", parse.meeting_number, metavar="meeting")
 def show(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Show a meeting's agenda (members of an external partner see only their cases)."""
@@ -304,8 +304,7 @@ def show(ctx: Ctx, *, number: int) -> list[Outgoing]:
     return [ctx.reply("agenda/show", meeting=meeting, lines=lines)]
 
 
-@command("agenda send", aliases=("agenda verstuur", "agenda versturen", "agenda stuur"),
-         role="chair")
+@command("agenda send", aliases=("agenda verstuur", "agenda versturen", "agenda stuur"))
 @arg("number", parse.meeting_number, metavar="meeting")
 def send(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Send the agenda now (to the room, and to external partners their own lines)."""
@@ -329,7 +328,7 @@ def _partner_of_sender(ctx: Ctx) -> Partner | None:
     return overlegs.partner_by_id(ctx.session, m.partner_id) if m else None
 
 
-@command("confirm", aliases=("bevestig", "bevestigen"), role="member")
+@command("confirm", aliases=("bevestig", "bevestigen"))
 @arg("number", parse.meeting_number, metavar="meeting")
 @arg("attends", _yes_no, metavar="yes_no")
 @arg("delegate", _delegate, required=False, metavar="delegate")
@@ -364,7 +363,7 @@ def record_attendance(session: Session, ctx: Ctx, meeting: Meeting, partner: Par
                       attends=attends, delegate=delegate, source=source)]
 
 
-@command("info", aliases=("informatie",), role="member")
+@command("info", aliases=("informatie",))
 @arg("number", parse.meeting_number, metavar="meeting")
 @arg("code", parse.case_code, metavar="case")
 @arg("holds", _yes_no, metavar="yes_no")
@@ -390,7 +389,7 @@ def info(ctx: Ctx, *, number: int, code: str, holds: bool) -> list[Outgoing]:
                       partner=partner.name, holds=holds)]
 
 
-@command("status", role="chair")
+@command("status")
 @arg("number", parse.meeting_number, metavar="meeting")
 def status(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Who confirmed, who declined, who did not answer; information per case; quorum."""

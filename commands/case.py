@@ -19,7 +19,7 @@ def _status(text: str, ctx: Ctx) -> tuple[str, str]:
     return STATUS_WORDS[word.casefold()], rest
 
 
-@command("case open", aliases=("casus open", "casus openen"), role="chair")
+@command("case open", aliases=("casus open", "casus openen"))
 @arg("reference", parse.reference, required=False)
 def open_case(ctx: Ctx, *, reference: str | None) -> list[Outgoing]:
     """Open a new case; answers with its random ID."""
@@ -35,7 +35,7 @@ def open_case(ctx: Ctx, *, reference: str | None) -> list[Outgoing]:
                       with_reference=reference is not None)]
 
 
-@command("case list", aliases=("casus list", "casus lijst"), role="chair")
+@command("case list", aliases=("casus list", "casus lijst"))
 @arg("status", _status, required=False)
 def listing(ctx: Ctx, *, status: str | None) -> list[Outgoing]:
     """List cases: open ones by default, or closed/all."""
@@ -48,7 +48,7 @@ def listing(ctx: Ctx, *, status: str | None) -> list[Outgoing]:
                              for c in rows])]
 
 
-@command("case close", aliases=("casus close", "casus sluit", "casus sluiten"), role="chair")
+@command("case close", aliases=("casus close", "casus sluit", "casus sluiten"))
 @arg("code", parse.case_code, metavar="case")
 def close(ctx: Ctx, *, code: str) -> list[Outgoing]:
     """Close a case."""
@@ -63,7 +63,7 @@ def close(ctx: Ctx, *, code: str) -> list[Outgoing]:
     return [ctx.reply("case/closed", case=caseid.display(code))]
 
 
-@command("case find", aliases=("casus find", "casus zoek", "casus zoeken"), role="chair")
+@command("case find", aliases=("casus find", "casus zoek", "casus zoeken"))
 @arg("reference", parse.reference)
 def find(ctx: Ctx, *, reference: str) -> list[Outgoing]:
     """Find cases by external reference (compared as keyed hashes)."""
@@ -85,7 +85,7 @@ def _link_op(text: str, ctx: Ctx) -> tuple[str, str]:
     return op, rest
 
 
-@command("case partner", aliases=("casus partner",), role="chair")
+@command("case partner", aliases=("casus partner",))
 @arg("code", parse.case_code, metavar="case")
 @arg("op", _link_op, metavar="add_remove")
 @arg("partner", parse.partner_name, metavar="partner")
@@ -115,7 +115,7 @@ def link(ctx: Ctx, *, code: str, op: str, partner: str) -> list[Outgoing]:
                       partner=found.name)]
 
 
-@command("case show", aliases=("casus show", "casus toon", "casus bekijk"), role="member")
+@command("case show", aliases=("casus show", "casus toon", "casus bekijk"))
 @arg("code", parse.case_code, metavar="case")
 def show(ctx: Ctx, *, code: str) -> list[Outgoing]:
     """A case's plan: open and done actions and linked partners (need-to-know)."""

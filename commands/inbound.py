@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session
 
-from commands import answers
+from commands import answers, pii
+from commands.privacy import redact_original
 from commands.registry import Ctx, Outgoing, Registry, Settings, handle
-from storage import agendas, inbound, outbox, overlegs
+from storage import agendas, inbound, outbox, overlegs, privacy
 from storage.outbox import Rendered
 
 log = logging.getLogger(__name__)
@@ -53,10 +55,10 @@ def process(session: Session, registry: Registry, render: Render, settings: Sett
     overleg = overlegs.by_room(session, msg.room_id)
     member = overlegs.member(session, overleg.id, msg.sender) if overleg and overleg.id else None
     ctx = Ctx(room=msg.room_id, sender=msg.sender, now=now, session=session, settings=settings,
-              overleg=overleg, member=member)
+              overleg=overleg, member=member, event_id=msg.event_id)
     try:
         with session.begin_nested():
-            replies = _dispatch(registry, ctx, msg)
+            replies = _guard(session, ctx, msg) or _dispatch(registry, ctx, msg)
     except Exception:
         log.exception("command failed", extra={"event_id": msg.event_id, "room": msg.room_id})
         replies = [ctx.reply("error/internal")]
@@ -84,3 +86,29 @@ def _concerns_us(session: Session, msg: Inbound) -> bool:
     if msg.kind == "redaction":
         return msg.redacts is not None and agendas.by_source_event(session, msg.redacts)
     return msg.relates_to is not None and outbox.ref_of_remote(session, msg.relates_to) is not None
+
+
+_REF = re.compile(r"(\b(?:ref|referentie)\s+)\S+", re.I)
+
+
+def _guard(session: Session, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
+    """Refusals that come before any command: personal data, an unencrypted room."""
+    if msg.kind != "text":
+        return []
+    prefix = ctx.settings.prefix
+    words = msg.text.strip()[len(prefix):].split()
+    verb = words[0].casefold() if words else ""
+    # The words of !privacy forbid are person references on purpose; a reference after
+    # "ref" is only ever hashed. Everything else is scanned before it can be stored or sent.
+    if verb != "privacy":
+        forbidden = privacy.hashes(session, ctx.overleg_id) if ctx.overleg else frozenset()
+        finding = pii.scan(_REF.sub(r"\1", msg.text), key=ctx.settings.ref_key,
+                           forbidden=forbidden)
+        if finding is not None:
+            out = [ctx.reply("error/pii", kind=finding.kind, masked=finding.masked)]
+            if ctx.settings.redact_pii:
+                out.append(redact_original(ctx))
+            return out
+    if ctx.settings.require_e2ee and not msg.encrypted and verb not in ("help", "hulp"):
+        return [ctx.reply("error/unencrypted")]
+    return []

@@ -10,7 +10,7 @@ from storage import audit, meetings
 from storage.models import Meeting
 
 
-@command("meeting plan", aliases=("overleg plan", "overleg plannen"), role="chair")
+@command("meeting plan", aliases=("overleg plan", "overleg plannen"))
 @arg("starts_at", parse.when, metavar="when")
 @arg("minutes", parse.duration, required=False, metavar="duration")
 @arg("place", parse.place, required=False, metavar="place")
@@ -29,7 +29,7 @@ def plan(ctx: Ctx, *, starts_at: datetime, minutes: int | None,
     return [ctx.reply("meeting/planned", meeting=meeting)]
 
 
-@command("meeting list", aliases=("overleg list", "overleg lijst"), role="member")
+@command("meeting list", aliases=("overleg list", "overleg lijst"))
 def listing(ctx: Ctx) -> list[Outgoing]:
     """List the meetings that have not ended yet."""
     return [ctx.reply("meeting/list", meetings=meetings.upcoming(ctx.session, ctx.overleg_id,
@@ -45,8 +45,7 @@ def _planned(ctx: Ctx, number: int) -> Meeting | Outgoing:
     return meeting
 
 
-@command("meeting move", aliases=("overleg move", "overleg verplaats", "overleg verplaatsen"),
-         role="chair")
+@command("meeting move", aliases=("overleg move", "overleg verplaats", "overleg verplaatsen"))
 @arg("number", parse.meeting_number, metavar="meeting")
 @arg("starts_at", parse.when, metavar="when")
 def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
@@ -69,8 +68,7 @@ def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
     return [ctx.reply("meeting/moved", meeting=meeting, old=old), *notices]
 
 
-@command("meeting cancel", aliases=("overleg cancel", "overleg annuleer", "overleg annuleren"),
-         role="chair")
+@command("meeting cancel", aliases=("overleg cancel", "overleg annuleer", "overleg annuleren"))
 @arg("number", parse.meeting_number, metavar="meeting")
 def cancel(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Cancel a planned meeting."""

@@ -8,7 +8,7 @@ from commands.registry import Ctx, Outgoing, arg, command
 from storage import audit, overlegs
 
 
-@command("member add", aliases=("lid add", "lid toevoegen"), role="chair")
+@command("member add", aliases=("lid add", "lid toevoegen"))
 @arg("user", parse.user_id)
 @arg("partner", parse.partner_name_before_role)
 @arg("role", parse.role, required=False)
@@ -31,7 +31,7 @@ def add(ctx: Ctx, *, user: str, partner: str, role: str | None) -> list[Outgoing
                       user=user, partner=found.name, role=role)]
 
 
-@command("member list", aliases=("lid list", "lid lijst"), role="member")
+@command("member list", aliases=("lid list", "lid lijst"))
 def listing(ctx: Ctx) -> list[Outgoing]:
     """List the members with their partner and role."""
     names = {p.id: p.name for p in overlegs.partners(ctx.session, ctx.overleg_id)}
@@ -40,8 +40,7 @@ def listing(ctx: Ctx) -> list[Outgoing]:
     return [ctx.reply("member/list", members=rows)]
 
 
-@command("member remove", aliases=("lid remove", "lid verwijder", "lid verwijderen"),
-         role="chair")
+@command("member remove", aliases=("lid remove", "lid verwijder", "lid verwijderen"))
 @arg("user", parse.user_id)
 def remove(ctx: Ctx, *, user: str) -> list[Outgoing]:
     """Remove a person from this overleg."""

@@ -7,7 +7,7 @@ from commands.registry import Ctx, Outgoing, arg, command
 from storage import audit, overlegs
 
 
-@command("partner add", aliases=("partner toevoegen",), role="chair")
+@command("partner add", aliases=("partner toevoegen",))
 @arg("name", parse.partner_name, metavar="partner")
 @arg("kind", parse.partner_kind, required=False, metavar="kind")
 def add(ctx: Ctx, *, name: str, kind: str | None) -> list[Outgoing]:
@@ -21,7 +21,7 @@ def add(ctx: Ctx, *, name: str, kind: str | None) -> list[Outgoing]:
     return [ctx.reply("partner/added", partner=partner.name, kind=partner.kind)]
 
 
-@command("partner list", aliases=("partner lijst",), role="member")
+@command("partner list", aliases=("partner lijst",))
 def listing(ctx: Ctx) -> list[Outgoing]:
     """List the partners and how many members each has."""
     rows = [{"name": p.name, "kind": p.kind,
@@ -30,7 +30,7 @@ def listing(ctx: Ctx) -> list[Outgoing]:
     return [ctx.reply("partner/list", partners=rows)]
 
 
-@command("partner remove", aliases=("partner verwijder", "partner verwijderen"), role="chair")
+@command("partner remove", aliases=("partner verwijder", "partner verwijderen"))
 @arg("name", parse.partner_name, metavar="partner")
 def remove(ctx: Ctx, *, name: str) -> list[Outgoing]:
     """Remove a partner that has no members left."""

@@ -19,8 +19,6 @@ from sqlmodel import Session
 
 from storage.models import Member, Overleg
 
-ROLES = ("anyone", "admin", "member", "chair")
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -31,6 +29,8 @@ class Settings:
     timezone: str = "Europe/Amsterdam"
     locale: str = "nl"
     ref_key: bytes = b""
+    require_e2ee: bool = True  # refuse commands in rooms without end-to-end encryption
+    redact_pii: bool = True  # redact a message the PII guard refused, where we may
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,7 @@ class Ctx:
     overleg: Overleg | None = None
     member: Member | None = None
     registry: Registry | None = None  # set by handle(), for !help
+    event_id: str = ""  # the inbound event being handled (to redact it, say)
 
     @property
     def overleg_id(self) -> int:
@@ -108,7 +109,6 @@ class ArgSpec:
 class CommandSpec:
     key: str  # canonical words, e.g. "meeting plan"
     aliases: tuple[str, ...]
-    role: str
     args: tuple[ArgSpec, ...]
     func: Handler
 
@@ -123,13 +123,14 @@ class CommandSpec:
                 "args": [{"metavar": a.metavar, "required": a.required} for a in self.args]}
 
 
-def command(key: str, *, aliases: Iterable[str] = (), role: str = "chair") -> Callable[[H], H]:
-    """Declare ``func`` as the command ``key`` (words after the prefix)."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}")
+def command(key: str, *, aliases: Iterable[str] = ()) -> Callable[[H], H]:
+    """Declare ``func`` as the command ``key`` (words after the prefix).
+
+    Who may run it is not declared here but in the one policy table, ``commands.policy``.
+    """
 
     def attach(func: H) -> H:
-        func.__casus_command__ = (key, tuple(aliases), role)  # type: ignore[attr-defined]
+        func.__casus_command__ = (key, tuple(aliases))  # type: ignore[attr-defined]
         return func
 
     return attach
@@ -153,22 +154,26 @@ class Registry:
     commands: tuple[CommandSpec, ...]
     verbs: Mapping[tuple[str, ...], CommandSpec]  # every key and alias, split into words
     nouns: Mapping[str, tuple[CommandSpec, ...]]  # first word (key or alias) -> its commands
+    refuse: Callable[[str, Ctx], str | None]  # the policy: None, or the refusal's template
 
     def get(self, key: str) -> CommandSpec | None:
         return self.verbs.get(tuple(key.split()))
 
 
-def build(modules: Iterable[ModuleType]) -> Registry:
-    """Collect the commands of ``modules``; fail on a duplicate verb or alias."""
+def build(modules: Iterable[ModuleType],
+          refuse: Callable[[str, Ctx], str | None]) -> Registry:
+    """Collect the commands of ``modules``; fail on a duplicate verb or alias.
+
+    ``refuse`` is the access policy; a command it does not know is refused.
+    """
     specs: list[CommandSpec] = []
     for module in modules:
         for value in vars(module).values():
             decl = getattr(value, "__casus_command__", None)
             if decl is None or getattr(value, "__module__", None) != module.__name__:
                 continue
-            key, aliases, role = decl
-            specs.append(CommandSpec(key, aliases, role, getattr(value, "__casus_args__", ()),
-                                     value))
+            key, aliases = decl
+            specs.append(CommandSpec(key, aliases, getattr(value, "__casus_args__", ()), value))
     verbs: dict[tuple[str, ...], CommandSpec] = {}
     nouns: dict[str, list[CommandSpec]] = {}
     for spec in specs:
@@ -179,7 +184,7 @@ def build(modules: Iterable[ModuleType]) -> Registry:
             verbs[words] = spec
             if len(words) > 1 and spec not in nouns.setdefault(words[0], []):
                 nouns[words[0]].append(spec)
-    return Registry(tuple(specs), verbs, {k: tuple(v) for k, v in nouns.items()})
+    return Registry(tuple(specs), verbs, {k: tuple(v) for k, v in nouns.items()}, refuse)
 
 
 def _find(registry: Registry, words: list[str]) -> tuple[CommandSpec | None, int]:
@@ -194,21 +199,6 @@ def _find(registry: Registry, words: list[str]) -> tuple[CommandSpec | None, int
 def _split_words(text: str, n: int) -> tuple[list[str], str]:
     parts = text.split(maxsplit=n)
     return parts[:n], (parts[n] if len(parts) > n else "")
-
-
-def allowed(spec: CommandSpec, ctx: Ctx) -> str | None:
-    """None if ``ctx.sender`` may run ``spec`` here, else the refusal template."""
-    if spec.role == "anyone":
-        return None
-    if spec.role == "admin":
-        return None if ctx.sender in ctx.settings.admins else "error/admin_only"
-    if ctx.overleg is None:
-        return "error/not_an_overleg"
-    if ctx.member is None:
-        return "error/not_a_member"
-    if spec.role == "chair" and ctx.member.role != "chair":
-        return "error/chair_only"
-    return None
 
 
 def handle(registry: Registry, ctx: Ctx, text: str) -> list[Outgoing]:
@@ -232,7 +222,7 @@ def handle(registry: Registry, ctx: Ctx, text: str) -> list[Outgoing]:
         return [ctx.reply("error/unknown_command", given=words[0][:40])]
     used, rest = _split_words(body, n)
     verb = " ".join(w.casefold() for w in used)
-    refusal = allowed(spec, ctx)
+    refusal = registry.refuse(spec.key, ctx)
     if refusal is not None:
         return [ctx.reply(refusal, usage=spec.usage(verb))]
     values: dict[str, Any] = {}

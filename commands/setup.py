@@ -7,7 +7,7 @@ from commands.registry import Ctx, Outgoing, arg, command
 from storage import audit, overlegs
 
 
-@command("setup", aliases=("inrichten",), role="admin")
+@command("setup", aliases=("inrichten",))
 @arg("name", parse.name)
 def setup(ctx: Ctx, *, name: str) -> list[Outgoing]:
     """Make this room an overleg named ``name``."""

@@ -189,6 +189,14 @@ class DirectRoom(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc())
 
 
+class ForbiddenWord(SQLModel, table=True):
+    """A person reference the chair forbade, kept only as a keyed hash (never the word)."""
+
+    overleg_id: int = Field(foreign_key="overleg.id", primary_key=True)
+    word_hash: str = Field(primary_key=True)
+    added_at: datetime = Field(sa_column=_utc())
+
+
 class InboundEvent(SQLModel, table=True):
     """An inbound event handled once; inserted in the same transaction as its effects."""
 

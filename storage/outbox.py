@@ -67,11 +67,14 @@ def earliest_retry(session: Session) -> datetime | None:
     return min(times) if times else None
 
 
-def mark_sent(session: Session, row_id: int, remote_id: str | None, now: datetime) -> None:
+def mark_sent(session: Session, row_id: int, remote_id: str | None, now: datetime,
+              error: str | None = None) -> None:
+    """Done with a row: sent (``remote_id``), or given up on for good (``error``)."""
     row = session.get(OutboxMessage, row_id)
     if row is not None and row.sent_at is None:
         row.sent_at = now
         row.remote_id = remote_id
+        row.last_error = error[:500] if error else row.last_error
         row.attempts += 1
         session.add(row)
         session.flush()

@@ -67,6 +67,9 @@ class World:
             "CASUSBOT_DATABASE_URL": f"sqlite:///{self.tmp / 'casusbot.db'}",
             "CASUSBOT_ADMINS": self.chair.user_id,
             "CASUSBOT_REF_KEY": "test-ref-key-0123456789",
+            # Most tests use unencrypted rooms for speed; the encrypted ones and the
+            # refusal in an unencrypted room are tested on their own.
+            "CASUSBOT_REQUIRE_E2EE": "false",
             **extra,
         }
 

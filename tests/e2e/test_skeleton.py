@@ -90,3 +90,48 @@ async def test_encrypted_room(world: World) -> None:
     reply = await ask(chair, room, bot_id, "!setup Versleuteld overleg", timeout=20)
     assert "Versleuteld overleg" in reply
     assert "M1" in await ask(chair, room, bot_id, "!overleg plan 8-12-2026 14:00")
+
+
+async def test_unencrypted_room_is_refused_by_default(world: World) -> None:
+    _, bot = await world.start_bot(CASUSBOT_REQUIRE_E2EE="true")
+    room = world.room(world.chair, [world.bot_user], encrypted=False)
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    reply = await ask(chair, room, world.bot_user.user_id, "!setup Overleg")
+    assert "niet end-to-end versleuteld" in reply
+
+
+async def test_pii_is_refused_and_the_message_redacted(world: World) -> None:
+    _, bot = await world.start_bot()
+    room = world.room(world.chair, [world.bot_user])
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    bot_id = world.bot_user.user_id
+    await ask(chair, room, bot_id, "!setup Overleg")
+    # The bot is no moderator in this room: the redaction is refused and given up on,
+    # the refusal itself still arrives. Make the bot moderator to see the redaction.
+    token = world.synapse.login(world.chair.user_id.split(":")[0][1:], world.chair.password)
+    from bot import devserver
+
+    levels = devserver.request(world.synapse.url, "GET",
+                               f"/_matrix/client/v3/rooms/{room}/state/m.room.power_levels",
+                               token=token["access_token"])
+    levels.setdefault("users", {})[bot_id] = 50
+    devserver.request(world.synapse.url, "PUT",
+                      f"/_matrix/client/v3/rooms/{room}/state/m.room.power_levels",
+                      levels, token=token["access_token"])
+    mark = len(chair.seen)
+    event_id = await chair.send(room, "!casus open ref 06-12345678 Bel 06-12345678")
+    reply = await chair.next_notice(bot_id, room_id=room, after=mark, timeout=15)
+    assert "telefoonnummer" in reply.body and "12345" not in reply.body
+    # The original message is redacted by the bot.
+    for _ in range(100):
+        ev = devserver.request(world.synapse.url, "GET",
+                               f"/_matrix/client/v3/rooms/{room}/event/{event_id}",
+                               token=token["access_token"])
+        if not ev.get("content"):
+            break
+        import asyncio
+
+        await asyncio.sleep(0.1)
+    assert ev.get("content") == {}, ev

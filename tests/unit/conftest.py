@@ -48,11 +48,12 @@ class Say:
 
     def __init__(self, session: Session, registry: Registry, renderer: Renderer) -> None:
         self.session, self.registry, self.renderer = session, registry, renderer
+        self.encrypted = True  # case rooms are encrypted; a test may say otherwise
 
     def __call__(self, text: str, sender: str = CHAIR, now: datetime = NOW,
                  room: str = ROOM) -> list[Rendered]:
         msg = Inbound(event_id=f"$e{next(_ids)}", room_id=room, sender=sender, text=text,
-                      sent_at=now)
+                      sent_at=now, encrypted=self.encrypted)
         return process(self.session, self.registry, self.renderer, SETTINGS, msg, now)
 
     def one(self, text: str, sender: str = CHAIR, now: datetime = NOW, room: str = ROOM) -> str:

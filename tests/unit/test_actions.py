@@ -296,10 +296,11 @@ def test_restart_sends_what_was_missed_late_and_once(tmp_path: Path, registry: o
         for i, line in enumerate(["!setup X", "!partner add Politie core",
                                   f"!lid add {POLITIE} Politie", "!casus open"]):
             process(s, registry, renderer, SETTINGS,  # type: ignore[arg-type]
-                    Inbound(f"$r{i}", ROOM, CHAIR, line, NOW), NOW)
+                    Inbound(f"$r{i}", ROOM, CHAIR, line, NOW, encrypted=True), NOW)
         code = s.exec(select(timed.actions.Case)).one().code  # type: ignore[attr-defined]
         process(s, registry, renderer, SETTINGS,  # type: ignore[arg-type]
-                Inbound("$r9", ROOM, CHAIR, f"!actie add C-{code} Politie 3-12-2026 X", NOW), NOW)
+                Inbound("$r9", ROOM, CHAIR, f"!actie add C-{code} Politie 3-12-2026 X", NOW,
+                        encrypted=True), NOW)
     engine.dispose()  # the process dies; no sweep runs for days
 
     down_until = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)  # Monday, after 3 missed days

@@ -50,7 +50,7 @@ def deliver(session: Session) -> list[OutboxMessage]:
 
 def event(session: Session, registry: Registry, renderer: Renderer, **kw: object) -> list[str]:
     defaults: dict[str, object] = {"event_id": f"$ev{next(_n)}", "room_id": ROOM, "text": "",
-                                   "sent_at": NOW}
+                                   "sent_at": NOW, "encrypted": True}
     msg = Inbound(**{**defaults, **kw})  # type: ignore[arg-type]
     return [r.body for r in process(session, registry, renderer, SETTINGS, msg,
                                     kw.get("sent_at", NOW))]  # type: ignore[arg-type]

@@ -242,7 +242,8 @@ def test_english_locale(session: Session, registry: Registry, renderer: Renderer
     settings = Settings(prefix="!", admins=frozenset({CHAIR}), locale="en", ref_key=b"k" * 32)
 
     def say(text: str) -> str:
-        msg = Inbound(event_id=f"$en{text}", room_id=ROOM, sender=CHAIR, text=text, sent_at=NOW)
+        msg = Inbound(event_id=f"$en{text}", room_id=ROOM, sender=CHAIR, text=text, sent_at=NOW,
+                  encrypted=True)
         [out] = process(session, registry, renderer, settings, msg, NOW)
         return out.body
 
@@ -255,16 +256,19 @@ def test_english_locale(session: Session, registry: Registry, renderer: Renderer
 def test_a_custom_prefix(session: Session, registry: Registry) -> None:
     settings = Settings(prefix="?", admins=frozenset({CHAIR}), ref_key=b"k" * 32)
     renderer = Renderer(prefix="?")
-    msg = Inbound(event_id="$p1", room_id=ROOM, sender=CHAIR, text="?setup X", sent_at=NOW)
+    msg = Inbound(event_id="$p1", room_id=ROOM, sender=CHAIR, text="?setup X", sent_at=NOW,
+                  encrypted=True)
     [out] = process(session, registry, renderer, settings, msg, NOW)
     assert "?partner add" in out.body
-    msg2 = Inbound(event_id="$p2", room_id=ROOM, sender=CHAIR, text="!help", sent_at=NOW)
+    msg2 = Inbound(event_id="$p2", room_id=ROOM, sender=CHAIR, text="!help", sent_at=NOW,
+                  encrypted=True)
     assert process(session, registry, renderer, settings, msg2, NOW) == []
 
 
 def test_same_event_is_handled_once(session: Session, registry: Registry,
                                     renderer: Renderer) -> None:
-    msg = Inbound(event_id="$same", room_id=ROOM, sender=CHAIR, text="!setup X", sent_at=NOW)
+    msg = Inbound(event_id="$same", room_id=ROOM, sender=CHAIR, text="!setup X", sent_at=NOW,
+                  encrypted=True)
     assert len(process(session, registry, renderer, SETTINGS, msg, NOW)) == 1
     assert process(session, registry, renderer, SETTINGS, msg, NOW) == []
     assert len(session.exec(select(OutboxMessage)).all()) == 1

@@ -34,9 +34,9 @@ def test_no_text_makes_the_core_raise(text: str) -> None:
     engine = make_engine("sqlite://")
     create_schema(engine)
     with session_scope(engine) as session:
-        setup = Inbound(f"$s{next(_ids)}", ROOM, CHAIR, "!setup X", NOW)
+        setup = Inbound(f"$s{next(_ids)}", ROOM, CHAIR, "!setup X", NOW, encrypted=True)
         process(session, registry, _RENDER, SETTINGS, setup, NOW)
-        msg = Inbound(f"$f{next(_ids)}", ROOM, CHAIR, text, NOW)
+        msg = Inbound(f"$f{next(_ids)}", ROOM, CHAIR, text, NOW, encrypted=True)
         replies = process(session, registry, _RENDER, SETTINGS, msg, NOW)
         for r in replies:
             assert "Er ging bij mij iets mis" not in r.body, text  # no internal error

@@ -1,0 +1,52 @@
+"""``!privacy``: the chair's forbidden words (person references), kept only as keyed hashes."""
+
+from __future__ import annotations
+
+from commands import pii
+from commands.registry import Ctx, Outgoing, ParseError, arg, command
+from storage import audit, privacy
+
+
+def _word(text: str, ctx: Ctx) -> tuple[str, str]:
+    words = text.split()
+    if not words or len(words) > 3:
+        raise ParseError("error/bad_forbidden_word")
+    return " ".join(words), ""
+
+
+@command("privacy forbid", aliases=("privacy verbied", "privacy verbieden"))
+@arg("word", _word, metavar="word")
+def forbid(ctx: Ctx, *, word: str) -> list[Outgoing]:
+    """Forbid a person reference (a name, a nickname; up to three words) in every text."""
+    digest = pii.word_hash(ctx.settings.ref_key, word)
+    added = privacy.add(ctx.session, ctx.overleg_id, digest, ctx.now)
+    if added:
+        audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
+                     action="privacy.forbid", subject="word", now=ctx.now)
+    return [ctx.reply("privacy/forbidden", added=added,
+                      count=privacy.count(ctx.session, ctx.overleg_id)), redact_original(ctx)]
+
+
+@command("privacy allow", aliases=("privacy toestaan", "privacy sta toe"))
+@arg("word", _word, metavar="word")
+def allow(ctx: Ctx, *, word: str) -> list[Outgoing]:
+    """Take a forbidden word off the list."""
+    removed = privacy.remove(ctx.session, ctx.overleg_id,
+                             pii.word_hash(ctx.settings.ref_key, word))
+    if removed:
+        audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
+                     action="privacy.allow", subject="word", now=ctx.now)
+    return [ctx.reply("privacy/allowed", removed=removed,
+                      count=privacy.count(ctx.session, ctx.overleg_id)), redact_original(ctx)]
+
+
+@command("privacy list", aliases=("privacy lijst",))
+def listing(ctx: Ctx) -> list[Outgoing]:
+    """How many words are forbidden (the words themselves are not kept, so not shown)."""
+    return [ctx.reply("privacy/list", count=privacy.count(ctx.session, ctx.overleg_id))]
+
+
+def redact_original(ctx: Ctx) -> Outgoing:
+    """Remove the message that was just handled (it named a person) from the room."""
+    return Outgoing("privacy/redaction_reason", {}, room=ctx.room, locale=ctx.locale,
+                    extra={"kind": "redact", "event_id": ctx.event_id})
