@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from commands import action, agenda, case, help, meeting, member, partner, privacy, setup
+from commands import (
+    action,
+    agenda,
+    case,
+    help,
+    meeting,
+    member,
+    partner,
+    privacy,
+    settings,
+    setup,
+)
 from commands.policy import refusal
 from commands.registry import Registry, build
 
-MODULES = (setup, partner, member, meeting, case, agenda, action, privacy, help)
+MODULES = (setup, partner, member, meeting, case, agenda, action, privacy, settings, help)
 
 
 def default_registry() -> Registry:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 from commands import access, caseid, parse, timed, workdays
+from commands.auditing import audit_change
 from commands.partner import unknown_partner
 from commands.registry import Ctx, Outgoing, ParseError, arg, command
-from storage import actions, audit, cases, overlegs
+from storage import actions, cases, overlegs
 from storage.models import Action, Partner
 
 FILTERS = {"open": "open", "overdue": "overdue", "te-laat": "overdue", "telaat": "overdue",
@@ -99,8 +100,8 @@ def add(ctx: Ctx, *, code: str, partner: str, due: date, text: str) -> list[Outg
                          partner_id=owner.id, due=due, description=text, actor=ctx.sender,
                          now=ctx.now)
     timed.schedule_action(ctx.session, ctx.overleg, action, ctx.now)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender, action="action.add",
-                 subject=f"A{action.number} {caseid.display(code)} {owner.name}", now=ctx.now)
+    audit_change(ctx, action="action.add",
+                 subject=f"A{action.number} {caseid.display(code)} {owner.name}")
     return [ctx.reply("action/added", action=_view(ctx, action))]
 
 
@@ -120,8 +121,8 @@ def done(ctx: Ctx, *, number: int) -> list[Outgoing]:
     actions.change(ctx.session, action, actor=ctx.sender, kind="done", old="open", new="done",
                    now=ctx.now)
     timed.schedule_action(ctx.session, ctx.overleg, action, ctx.now)  # cancels every reminder
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender, action="action.done",
-                 subject=f"A{action.number}", now=ctx.now)
+    audit_change(ctx, action="action.done",
+                 subject=f"A{action.number}")
     return [ctx.reply("action/done", action=_view(ctx, action))]
 
 
@@ -143,8 +144,8 @@ def move(ctx: Ctx, *, number: int, due: date) -> list[Outgoing]:
     actions.change(ctx.session, action, actor=ctx.sender, kind="moved", old=old.isoformat(),
                    new=due.isoformat(), now=ctx.now)
     timed.schedule_action(ctx.session, ctx.overleg, action, ctx.now)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender, action="action.move",
-                 subject=f"A{action.number} {old.isoformat()}->{due.isoformat()}", now=ctx.now)
+    audit_change(ctx, action="action.move",
+                 subject=f"A{action.number} {old.isoformat()}->{due.isoformat()}")
     return [ctx.reply("action/moved", action=_view(ctx, action), old=old)]
 
 
@@ -165,8 +166,7 @@ def assign(ctx: Ctx, *, number: int, partner: str) -> list[Outgoing]:
     action.partner_id = owner.id or 0
     actions.change(ctx.session, action, actor=ctx.sender, kind="assigned",
                    old=old.name if old else None, new=owner.name, now=ctx.now)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
-                 action="action.assign", subject=f"A{action.number} {owner.name}", now=ctx.now)
+    audit_change(ctx, action="action.assign", subject=f"A{action.number} {owner.name}")
     return [ctx.reply("action/assigned", action=_view(ctx, action))]
 
 

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from commands import access, caseid, parse, workdays
+from commands.auditing import audit_change
 from commands.registry import Absent, Ctx, Outgoing, ParseError, arg, command
-from storage import actions, agendas, audit, cases, meetings, overlegs, timers
+from storage import actions, agendas, cases, meetings, overlegs, timers
 from storage.models import Meeting, Overleg, Partner
 
 AGENDA = "meeting.agenda"
@@ -262,8 +263,8 @@ def add(ctx: Ctx, *, number: int, code: str, kind: str | None) -> list[Outgoing]
     kind = kind or ("review" if agendas.was_on_an_agenda(ctx.session, case.id) else "new")
     agendas.add_item(ctx.session, meeting_id=meeting.id or 0, case_id=case.id, kind=kind,
                      now=ctx.now)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender, action="agenda.add",
-                 subject=f"M{meeting.number} {caseid.display(code)} {kind}", now=ctx.now)
+    audit_change(ctx, action="agenda.add",
+                 subject=f"M{meeting.number} {caseid.display(code)} {kind}")
     return [ctx.reply("agenda/added", case=caseid.display(code), meeting=meeting, kind=kind,
                       sent=meeting.agenda_sent_at is not None), *_changed(ctx, meeting)]
 
@@ -283,9 +284,8 @@ def remove(ctx: Ctx, *, number: int, code: str) -> list[Outgoing]:
     if row is None:
         return [ctx.reply("agenda/not_on", case=caseid.display(code), meeting=meeting)]
     agendas.remove_item(ctx.session, row)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
-                 action="agenda.remove", subject=f"M{meeting.number} {caseid.display(code)}",
-                 now=ctx.now)
+    audit_change(ctx, action="agenda.remove",
+                 subject=f"M{meeting.number} {caseid.display(code)}")
     return [ctx.reply("agenda/removed", case=caseid.display(code), meeting=meeting,
                       sent=meeting.agenda_sent_at is not None), *_changed(ctx, meeting)]
 
@@ -318,8 +318,8 @@ def send(ctx: Ctx, *, number: int) -> list[Outgoing]:
     assert ctx.overleg is not None
     again = meeting.agenda_sent_at is not None
     timers.cancel(ctx.session, kinds=(AGENDA,), subject_id=meeting.id or 0, now=ctx.now)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender, action="agenda.send",
-                 subject=f"M{meeting.number}", now=ctx.now)
+    audit_change(ctx, action="agenda.send",
+                 subject=f"M{meeting.number}")
     return send_agenda(ctx.session, ctx.overleg, meeting, ctx.now, changed=again)
 
 
@@ -356,9 +356,8 @@ def record_attendance(session: Session, ctx: Ctx, meeting: Meeting, partner: Par
     agendas.answer(session, meeting_id=meeting.id or 0, partner_id=partner.id or 0,
                    user_id=ctx.sender, attends=attends, delegate=delegate, source=source,
                    source_event_id=source_event_id, now=ctx.now)
-    audit.record(session, overleg_id=meeting.overleg_id, actor=ctx.sender,
-                 action="attendance." + ("yes" if attends else "no"),
-                 subject=f"M{meeting.number} {partner.name}", now=ctx.now)
+    audit_change(ctx, action="attendance." + ("yes" if attends else "no"),
+                 subject=f"M{meeting.number} {partner.name}", overleg_id=meeting.overleg_id)
     return [ctx.reply("agenda/confirmed", meeting=meeting, partner=partner.name,
                       attends=attends, delegate=delegate, source=source)]
 
@@ -382,9 +381,8 @@ def info(ctx: Ctx, *, number: int, code: str, holds: bool) -> list[Outgoing]:
         return [ctx.reply("agenda/no_partner")]
     agendas.set_info(ctx.session, meeting_id=meeting.id or 0, case_id=case.id,
                      partner_id=partner.id, user_id=ctx.sender, holds=holds, now=ctx.now)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
-                 action="info." + ("yes" if holds else "no"),
-                 subject=f"M{meeting.number} {caseid.display(code)} {partner.name}", now=ctx.now)
+    audit_change(ctx, action="info." + ("yes" if holds else "no"),
+                 subject=f"M{meeting.number} {caseid.display(code)} {partner.name}")
     return [ctx.reply("agenda/info", meeting=meeting, case=caseid.display(code),
                       partner=partner.name, holds=holds)]
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from commands.agenda import ACCEPT_KEYS, record_attendance
+from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing
-from storage import agendas, audit, outbox, overlegs
+from storage import agendas, outbox, overlegs
 from storage.models import Meeting
 
 
@@ -75,9 +76,8 @@ def withdrawal(ctx: Ctx, redacted_event_id: str | None) -> list[Outgoing]:
     if meeting is None or mctx is None:
         return []
     partner = overlegs.partner_by_id(ctx.session, row.partner_id)
-    audit.record(ctx.session, overleg_id=meeting.overleg_id, actor=ctx.sender,
-                 action="attendance.withdraw",
-                 subject=f"M{meeting.number} {partner.name if partner else '?'}", now=ctx.now)
+    audit_change(mctx, action="attendance.withdraw",
+                 subject=f"M{meeting.number} {partner.name if partner else '?'}")
     current = agendas.current_answers(ctx.session, meeting.id or 0).get(row.partner_id)
     return [mctx.reply("agenda/withdrawn", meeting=meeting,
                        partner=partner.name if partner else "?",

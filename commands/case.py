@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from commands import access, caseid, parse, refs, timed, workdays
+from commands import access, caseid, parse, refs, retention, timed, workdays
+from commands.auditing import audit_change
 from commands.partner import unknown_partner
 from commands.registry import Ctx, Outgoing, ParseError, arg, command
-from storage import actions, agendas, audit, cases, overlegs
+from storage import actions, agendas, cases, overlegs
 
 STATUS_WORDS = {"open": "open", "closed": "closed", "gesloten": "closed", "all": "all",
                 "alle": "all"}
@@ -29,8 +30,10 @@ def open_case(ctx: Ctx, *, reference: str | None) -> list[Outgoing]:
         code = caseid.new_code()
     case = cases.add(ctx.session, overleg_id=ctx.overleg_id, code=code, ref_hash=ref_hash,
                      now=ctx.now)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender, action="case.open",
-                 subject=caseid.display(case.code), now=ctx.now)
+    assert ctx.overleg is not None
+    retention.schedule_review(ctx.session, ctx.overleg, case)
+    audit_change(ctx, action="case.open",
+                 subject=caseid.display(case.code))
     return [ctx.reply("case/opened", case=caseid.display(case.code),
                       with_reference=reference is not None)]
 
@@ -58,8 +61,8 @@ def close(ctx: Ctx, *, code: str) -> list[Outgoing]:
     if case.status == "closed":
         return [ctx.reply("case/already_closed", case=caseid.display(code))]
     cases.close(ctx.session, case, ctx.now)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender, action="case.close",
-                 subject=caseid.display(code), now=ctx.now)
+    audit_change(ctx, action="case.close",
+                 subject=caseid.display(code))
     return [ctx.reply("case/closed", case=caseid.display(code))]
 
 
@@ -109,8 +112,7 @@ def link(ctx: Ctx, *, code: str, op: str, partner: str) -> list[Outgoing]:
                               actions=[f"A{a.number}" for a in owned])]
         if not actions.unlink(ctx.session, case.id, found.id):
             return [ctx.reply("case/not_linked", case=shown, partner=found.name)]
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
-                 action=f"case.partner.{op}", subject=f"{shown} {found.name}", now=ctx.now)
+    audit_change(ctx, action=f"case.partner.{op}", subject=f"{shown} {found.name}")
     return [ctx.reply("case/linked" if op == "add" else "case/unlinked", case=shown,
                       partner=found.name)]
 

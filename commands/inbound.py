@@ -63,9 +63,12 @@ def process(session: Session, registry: Registry, render: Render, settings: Sett
         log.exception("command failed", extra={"event_id": msg.event_id, "room": msg.room_id})
         replies = [ctx.reply("error/internal")]
     rendered = [render(o, msg.room_id) for o in replies]
-    if rendered:
-        log.info("handled event", extra={"event_id": msg.event_id, "room": msg.room_id,
-                                         "kind": msg.kind, "replies": len(rendered)})
+    # IDs, the command's name and the outcome's template: never the message itself.
+    log.info("handled event", extra={
+        "event_id": msg.event_id, "room": msg.room_id, "kind": msg.kind,
+        "overleg": overleg.id if overleg else None,
+        "command": registry.resolve(msg.text, settings.prefix) if msg.kind == "text" else None,
+        "outcome": replies[0].template if replies else "none", "replies": len(rendered)})
     outbox.enqueue(session, rendered, now)
     return rendered
 

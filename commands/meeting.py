@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from commands import agenda, parse
+from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing, arg, command
-from storage import audit, meetings
+from storage import meetings
 from storage.models import Meeting
 
 
@@ -24,8 +25,7 @@ def plan(ctx: Ctx, *, starts_at: datetime, minutes: int | None,
                            minutes=minutes or ctx.overleg.meeting_minutes, place=place,
                            now=ctx.now)
     agenda.schedule_meeting(ctx.session, ctx.overleg, meeting, ctx.now)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
-                 action="meeting.plan", subject=f"M{meeting.number}", now=ctx.now)
+    audit_change(ctx, action="meeting.plan", subject=f"M{meeting.number}")
     return [ctx.reply("meeting/planned", meeting=meeting)]
 
 
@@ -63,8 +63,7 @@ def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
     meeting.agenda_sent_at = None  # the agenda goes out again for the new date
     meetings.save(ctx.session, meeting)
     agenda.schedule_meeting(ctx.session, ctx.overleg, meeting, ctx.now)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
-                 action="meeting.move", subject=f"M{meeting.number}", now=ctx.now)
+    audit_change(ctx, action="meeting.move", subject=f"M{meeting.number}")
     return [ctx.reply("meeting/moved", meeting=meeting, old=old), *notices]
 
 
@@ -80,6 +79,5 @@ def cancel(ctx: Ctx, *, number: int) -> list[Outgoing]:
     meeting.status = "cancelled"
     meetings.save(ctx.session, meeting)
     agenda.schedule_meeting(ctx.session, ctx.overleg, meeting, ctx.now)  # cancels its timers
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
-                 action="meeting.cancel", subject=f"M{meeting.number}", now=ctx.now)
+    audit_change(ctx, action="meeting.cancel", subject=f"M{meeting.number}")
     return [ctx.reply("meeting/cancelled", meeting=meeting), *notices]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from commands import parse
+from commands.auditing import audit_change
 from commands.partner import unknown_partner
 from commands.registry import Ctx, Outgoing, arg, command
-from storage import audit, overlegs
+from storage import overlegs
 
 
 @command("member add", aliases=("lid add", "lid toevoegen"))
@@ -24,9 +25,8 @@ def add(ctx: Ctx, *, user: str, partner: str, role: str | None) -> list[Outgoing
         return [ctx.reply("member/last_chair", user=user)]
     overlegs.put_member(ctx.session, overleg_id=ctx.overleg_id, user_id=user,
                         partner_id=found.id, role=role, now=ctx.now)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
-                 action="member.add" if existing is None else "member.change",
-                 subject=f"{user} {found.name} {role}", now=ctx.now)
+    audit_change(ctx, action="member.add" if existing is None else "member.change",
+                 subject=f"{user} {found.name} {role}")
     return [ctx.reply("member/added" if existing is None else "member/updated",
                       user=user, partner=found.name, role=role)]
 
@@ -51,6 +51,5 @@ def remove(ctx: Ctx, *, user: str) -> list[Outgoing]:
                                                         "chair") == 1:
         return [ctx.reply("member/last_chair", user=user)]
     overlegs.remove_member(ctx.session, existing)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
-                 action="member.remove", subject=user, now=ctx.now)
+    audit_change(ctx, action="member.remove", subject=user)
     return [ctx.reply("member/removed", user=user)]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from commands import parse
+from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing, arg, command
-from storage import audit, overlegs
+from storage import overlegs
 
 
 @command("partner add", aliases=("partner toevoegen",))
@@ -16,8 +17,7 @@ def add(ctx: Ctx, *, name: str, kind: str | None) -> list[Outgoing]:
         return [ctx.reply("partner/exists", partner=name)]
     partner = overlegs.add_partner(ctx.session, overleg_id=ctx.overleg_id, name=name,
                                    kind=kind or "external", now=ctx.now)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
-                 action="partner.add", subject=f"{partner.name} ({partner.kind})", now=ctx.now)
+    audit_change(ctx, action="partner.add", subject=f"{partner.name} ({partner.kind})")
     return [ctx.reply("partner/added", partner=partner.name, kind=partner.kind)]
 
 
@@ -42,8 +42,7 @@ def remove(ctx: Ctx, *, name: str) -> list[Outgoing]:
         return [ctx.reply("partner/has_members", partner=partner.name,
                           members=[m.user_id for m in linked])]
     overlegs.remove_partner(ctx.session, partner)
-    audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
-                 action="partner.remove", subject=partner.name, now=ctx.now)
+    audit_change(ctx, action="partner.remove", subject=partner.name)
     return [ctx.reply("partner/removed", partner=partner.name)]
 
 

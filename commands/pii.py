@@ -47,6 +47,7 @@ _DATE = re.compile(
 _PARTIAL_DATE = re.compile(rf"\b\d{{1,2}}(?:[\-/.]\d{{1,2}}|\s+(?:{MONTHS}))\b", re.I)
 _BIRTH = re.compile(r"\b(?:geboren|geb\.|geb|geboortedatum|geboortejaar|dob|d\.o\.b\.|"
                     r"date of birth|born|birth date|birthdate)(?=\W|$)", re.I)
+_OWN_IDS = re.compile(r"\bC-[0-9A-Za-z]{4,8}\b|\b[MA]\d{1,6}\b")
 _WORD = re.compile(r"[\w'\-]+", re.UNICODE)
 
 
@@ -129,6 +130,8 @@ def _phone(text: str) -> Finding | None:
 
 def scan(text: str, *, key: bytes = b"", forbidden: Iterable[str] = ()) -> Finding | None:
     """The first direct identifier in ``text``, or None."""
+    # Our own IDs are not about a person, but "C-5823AK" reads like a postcode.
+    text = _OWN_IDS.sub(" ", text)
     if m := _EMAIL.search(text):
         return Finding("email", mask(m[0]))
     for m in _IBAN.finditer(text):

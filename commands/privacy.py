@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from commands import pii
+from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing, ParseError, arg, command
-from storage import audit, privacy
+from storage import privacy
 
 
 def _word(text: str, ctx: Ctx) -> tuple[str, str]:
@@ -21,8 +22,7 @@ def forbid(ctx: Ctx, *, word: str) -> list[Outgoing]:
     digest = pii.word_hash(ctx.settings.ref_key, word)
     added = privacy.add(ctx.session, ctx.overleg_id, digest, ctx.now)
     if added:
-        audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
-                     action="privacy.forbid", subject="word", now=ctx.now)
+        audit_change(ctx, action="privacy.forbid", subject="word")
     return [ctx.reply("privacy/forbidden", added=added,
                       count=privacy.count(ctx.session, ctx.overleg_id)), redact_original(ctx)]
 
@@ -34,8 +34,7 @@ def allow(ctx: Ctx, *, word: str) -> list[Outgoing]:
     removed = privacy.remove(ctx.session, ctx.overleg_id,
                              pii.word_hash(ctx.settings.ref_key, word))
     if removed:
-        audit.record(ctx.session, overleg_id=ctx.overleg_id, actor=ctx.sender,
-                     action="privacy.allow", subject="word", now=ctx.now)
+        audit_change(ctx, action="privacy.allow", subject="word")
     return [ctx.reply("privacy/allowed", removed=removed,
                       count=privacy.count(ctx.session, ctx.overleg_id)), redact_original(ctx)]
 

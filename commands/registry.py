@@ -159,6 +159,12 @@ class Registry:
     def get(self, key: str) -> CommandSpec | None:
         return self.verbs.get(tuple(key.split()))
 
+    def resolve(self, text: str, prefix: str) -> str | None:
+        """The canonical key of the command ``text`` invokes, if any (safe to log)."""
+        body = text.strip()[len(prefix):] if text.strip().startswith(prefix) else ""
+        spec, _ = _find(self, body.split())
+        return spec.key if spec else None
+
 
 def build(modules: Iterable[ModuleType],
           refuse: Callable[[str, Ctx], str | None]) -> Registry:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from commands import parse, timed
+from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing, arg, command
-from storage import audit, overlegs
+from storage import overlegs
 
 
 @command("setup", aliases=("inrichten",))
@@ -20,6 +21,6 @@ def setup(ctx: Ctx, *, name: str) -> list[Outgoing]:
     overlegs.put_member(ctx.session, overleg_id=overleg.id, user_id=ctx.sender,
                         partner_id=None, role="chair", now=ctx.now)
     timed.ensure_digest(ctx.session, overleg, ctx.now)
-    audit.record(ctx.session, overleg_id=overleg.id, actor=ctx.sender, action="overleg.setup",
-                 subject=f"overleg {overleg.id}", now=ctx.now)
+    audit_change(ctx, action="overleg.setup", subject=f"overleg {overleg.id}",
+                 overleg_id=overleg.id, role="admin")
     return [ctx.reply("setup/done", overleg=name, chair=ctx.sender)]

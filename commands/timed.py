@@ -17,7 +17,7 @@ from sqlmodel import Session
 from commands import caseid, workdays
 from commands.registry import Outgoing
 from storage import actions, outbox, overlegs, timers
-from storage.models import Action, Meeting, Overleg, Timer
+from storage.models import Action, Case, Meeting, Overleg, Timer
 from storage.outbox import Rendered
 
 log = logging.getLogger(__name__)
@@ -167,12 +167,25 @@ def _meeting_timer(session: Session, overleg: Overleg, timer: Timer,
     return agenda.nudge_timer(session, overleg, meeting, now)
 
 
+def _review_timer(session: Session, overleg: Overleg, timer: Timer,
+                  now: datetime) -> list[Outgoing]:
+    from commands import retention
+
+    case = session.get(Case, timer.subject_id)
+    return retention.review_timer(session, overleg, case, now, timer.due_at) if case else []
+
+
 HANDLERS = {DUE_SOON: _action_reminder, OVERDUE: _action_reminder, DIGEST: _digest,
-            "meeting.agenda": _meeting_timer, "meeting.nudge": _meeting_timer}
+            "meeting.agenda": _meeting_timer, "meeting.nudge": _meeting_timer,
+            "case.review": _review_timer}
 
 
 def sweep(session: Session, render: Render, now: datetime) -> datetime | None:
     """Handle every timer whose time has come; returns when the next one is due."""
+    from commands import retention
+
+    for gone in retention.purge(session, now):
+        log.info("purged a case after its retention term", extra={"overleg": gone["overleg"]})
     for overleg in overlegs.all_overlegs(session):
         ensure_digest(session, overleg, now)
     for timer in timers.claim_due(session, now):

@@ -1,9 +1,16 @@
-"""Append-only audit log as a hash chain: altering or deleting a row breaks every later hash."""
+"""Append-only audit log as a hash chain: altering, deleting or reordering rows breaks it.
+
+Each row's hash covers the previous row's hash and a canonical JSON encoding of the row, with
+the subject included as its SHA-256 digest. That lets the retention purge erase a subject
+(a purged case's ID) while the chain still verifies: only ``subject`` is blanked, its digest
+stays. Rows carry IDs and roles, never free text.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -11,23 +18,30 @@ from sqlmodel import Session, col, select
 from storage.models import AuditEntry
 
 GENESIS = "0" * 64
+PURGED = "[purged]"
 
 
-def _digest(prev: str, at: datetime, overleg_id: int | None, actor: str, action: str,
-            subject: str) -> str:
-    payload = json.dumps([prev, at.isoformat(), overleg_id, actor, action, subject],
-                         separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _digest(prev: str, at: datetime, overleg_id: int | None, actor: str, role: str,
+            action: str, subject_digest: str) -> str:
+    payload = json.dumps({"prev": prev, "at": at.isoformat(), "overleg": overleg_id,
+                          "actor": actor, "role": role, "action": action,
+                          "subject": subject_digest}, sort_keys=True, separators=(",", ":"))
+    return _sha(payload)
 
 
 def record(session: Session, *, overleg_id: int | None, actor: str, action: str,
-           subject: str, now: datetime) -> AuditEntry:
+           subject: str, now: datetime, role: str = "") -> AuditEntry:
     """Append one entry. ``subject`` holds IDs only (C-…, M1, partner names), never free text."""
     last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc())).first()
     prev = last.hash if last else GENESIS
-    entry = AuditEntry(overleg_id=overleg_id, at=now, actor=actor, action=action,
-                       subject=subject, prev_hash=prev,
-                       hash=_digest(prev, now, overleg_id, actor, action, subject))
+    subject_digest = _sha(subject)
+    entry = AuditEntry(overleg_id=overleg_id, at=now, actor=actor, role=role, action=action,
+                       subject=subject, subject_digest=subject_digest, prev_hash=prev,
+                       hash=_digest(prev, now, overleg_id, actor, role, action, subject_digest))
     session.add(entry)
     session.flush()
     return entry
@@ -37,13 +51,46 @@ def verify(session: Session) -> int | None:
     """None if the chain is intact, else the ID of the first entry that does not fit."""
     prev = GENESIS
     for e in session.exec(select(AuditEntry).order_by(col(AuditEntry.id))):
-        if e.prev_hash != prev or e.hash != _digest(prev, e.at, e.overleg_id, e.actor,
-                                                     e.action, e.subject):
+        subject_ok = e.subject == PURGED or _sha(e.subject) == e.subject_digest
+        if not subject_ok or e.prev_hash != prev or e.hash != _digest(
+                prev, e.at, e.overleg_id, e.actor, e.role, e.action, e.subject_digest):
             return e.id
         prev = e.hash
     return None
 
 
-def entries(session: Session, overleg_id: int) -> list[AuditEntry]:
-    return list(session.exec(select(AuditEntry).where(AuditEntry.overleg_id == overleg_id)
-                             .order_by(col(AuditEntry.id))))
+def head(session: Session) -> tuple[int, str]:
+    """How many entries there are and the last hash (keep it elsewhere to detect truncation)."""
+    rows = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc())).all()
+    return len(rows), (rows[0].hash if rows else GENESIS)
+
+
+def entries(session: Session, overleg_id: int | None = None, *, since: datetime | None = None,
+            until: datetime | None = None) -> list[AuditEntry]:
+    query = select(AuditEntry)
+    if overleg_id is not None:
+        query = query.where(AuditEntry.overleg_id == overleg_id)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
+    return list(session.exec(query.order_by(col(AuditEntry.id))))
+
+
+def erase_subjects(session: Session, containing: str) -> int:
+    """Blank the subjects that mention ``containing`` (their digests keep the chain valid)."""
+    n = 0
+    for e in session.exec(select(AuditEntry).where(col(AuditEntry.subject).contains(containing))):
+        e.subject = PURGED
+        session.add(e)
+        n += 1
+    session.flush()
+    return n
+
+
+def export_lines(rows: list[AuditEntry]) -> Iterator[str]:
+    for e in rows:
+        yield json.dumps({"id": e.id, "at": e.at.isoformat(), "overleg": e.overleg_id,
+                          "actor": e.actor, "role": e.role, "action": e.action,
+                          "subject": e.subject, "subject_digest": e.subject_digest,
+                          "prev_hash": e.prev_hash, "hash": e.hash}, sort_keys=True)

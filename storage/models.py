@@ -29,6 +29,7 @@ class Overleg(SQLModel, table=True):
     due_soon_days: int = 2  # working days before a due date
     escalate_after_days: int = 5  # working days overdue before the chair is told too
     remind_by_dm: bool = False
+    retention_years: int = 5  # closed cases are purged this long after closure
     agenda_days_before: int = 5  # the agenda goes out N days before, at 09:00
     nudge_days_before: int = 2  # partners without an answer are nudged M days before
     created_at: datetime = Field(sa_column=_utc())
@@ -249,7 +250,9 @@ class AuditEntry(SQLModel, table=True):
     overleg_id: int | None = Field(default=None, index=True)
     at: datetime = Field(sa_column=_utc())
     actor: str
+    role: str = ""
     action: str
-    subject: str
+    subject: str  # IDs only; blanked by the retention purge
+    subject_digest: str  # SHA-256 of the subject as recorded; part of the chain
     prev_hash: str
     hash: str

@@ -57,3 +57,21 @@ def test_forbidden_words_need_the_key_and_match_phrases() -> None:
     two = frozenset({pii.word_hash(KEY, "Zunifex Vorpelaar")})
     assert pii.scan("Zunifex Vorpelaar bellen", key=KEY, forbidden=two) is not None
     assert pii.scan("Zunifex bellen", key=KEY, forbidden=two) is None
+
+
+def test_case_ids_never_read_as_identifiers() -> None:
+    from commands import caseid
+
+    for _ in range(3000):
+        code = caseid.display(caseid.new_code())
+        assert _scan(f"!actie add {code} Politie 15-12-2026 Huisbezoek") is None, code
+    assert _scan("C-5823AK") is None  # looks like postcode 5823 AK
+
+
+def test_command_lines_of_the_help_are_clean() -> None:
+    from bot.render import Renderer
+
+    for locale in ("nl", "en"):
+        examples = Renderer().envs[locale].globals["m"].examples
+        for line in examples.values():
+            assert _scan(f"!{line}") is None, line

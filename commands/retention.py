@@ -1,0 +1,118 @@
+"""Retention: closed cases are purged after the overleg's term; open ones are reviewed yearly.
+
+The purge removes a case everywhere: its agenda lines, information answers, actions with
+their history and reminders, partner links, and every outbox row that mentions it. The
+audit chain keeps a tombstone; subjects that named the case are blanked (their digests keep
+the chain verifiable).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, delete, or_, select
+
+from commands import caseid, workdays
+from commands.registry import Outgoing
+from storage import audit, overlegs, timers
+from storage.models import (
+    Action,
+    ActionChange,
+    AgendaItem,
+    Case,
+    CasePartner,
+    InfoAnswer,
+    OutboxMessage,
+    Overleg,
+    Timer,
+)
+
+REVIEW = "case.review"
+
+
+def add_years(moment: datetime, years: int) -> datetime:
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def expired(session: Session, now: datetime) -> list[tuple[Overleg, Case]]:
+    """Closed cases whose retention term has passed."""
+    out = []
+    for overleg in overlegs.all_overlegs(session):
+        for case in session.exec(select(Case).where(Case.overleg_id == overleg.id,
+                                                    Case.status == "closed")):
+            if case.closed_at and add_years(case.closed_at, overleg.retention_years) <= now:
+                out.append((overleg, case))
+    return out
+
+
+def purge_case(session: Session, overleg: Overleg, case: Case, now: datetime) -> dict[str, int]:
+    """Remove ``case`` and everything about it; returns what was removed, per kind."""
+    assert case.id is not None
+    shown = caseid.display(case.code)
+    action_ids = list(session.exec(select(Action.id).where(Action.case_id == case.id)))
+    counts = {
+        "agenda lines": _delete(session, AgendaItem, col(AgendaItem.case_id) == case.id),
+        "information answers": _delete(session, InfoAnswer, col(InfoAnswer.case_id) == case.id),
+        "action changes": _delete(session, ActionChange,
+                                  col(ActionChange.action_id).in_(action_ids)),
+        "reminders": _delete(session, Timer, or_(
+            col(Timer.kind).in_(("action.due_soon", "action.overdue"))
+            & col(Timer.subject_id).in_(action_ids),
+            (col(Timer.kind) == REVIEW) & (col(Timer.subject_id) == case.id))),
+        "actions": _delete(session, Action, col(Action.case_id) == case.id),
+        "partner links": _delete(session, CasePartner, col(CasePartner.case_id) == case.id),
+        "messages": _delete(session, OutboxMessage, or_(
+            col(OutboxMessage.body).contains(shown),
+            col(OutboxMessage.formatted_body).contains(shown),
+            col(OutboxMessage.content_json).contains(shown))),
+    }
+    session.delete(case)
+    session.flush()
+    counts["audit subjects blanked"] = audit.erase_subjects(session, shown)
+    audit.record(session, overleg_id=overleg.id, actor="casusbot", role="system",
+                 action="case.purged", subject=f"case #{case.id} after "
+                 f"{overleg.retention_years} years", now=now)
+    return counts
+
+
+def _delete(session: Session, table: type, condition: object) -> int:
+    result = session.execute(delete(table).where(condition))  # type: ignore[arg-type]
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def purge(session: Session, now: datetime, *, dry_run: bool = False) -> list[dict[str, object]]:
+    """Purge every expired case (or, with ``dry_run``, only say which would go)."""
+    report: list[dict[str, object]] = []
+    for overleg, case in expired(session, now):
+        entry: dict[str, object] = {"overleg": overleg.name, "case": caseid.display(case.code),
+                                    "closed_at": case.closed_at}
+        if not dry_run:
+            entry["removed"] = purge_case(session, overleg, case, now)
+        report.append(entry)
+    return report
+
+
+def schedule_review(session: Session, overleg: Overleg, case: Case) -> None:
+    """The yearly "is bespreking nog nodig?" prompt, a year after opening (09:00 local)."""
+    assert case.id is not None
+    day = workdays.local_today(overleg, add_years(case.opened_at, 1))
+    timers.schedule(session, overleg_id=overleg.id or 0, kind=REVIEW, subject_id=case.id,
+                    due_at=workdays.at_local(overleg, day, 9))
+
+
+def review_timer(session: Session, overleg: Overleg, case: Case, now: datetime,
+                 due_at: datetime) -> list[Outgoing]:
+    if case.status != "open":
+        return []
+    assert case.id is not None
+    next_day = workdays.local_today(overleg, add_years(due_at, 1))
+    timers.schedule(session, overleg_id=overleg.id or 0, kind=REVIEW, subject_id=case.id,
+                    due_at=workdays.at_local(overleg, next_day, 9))
+    years = max(1, round((now - case.opened_at) / timedelta(days=365.25)))
+    return [Outgoing("case/review", {"case": caseid.display(case.code), "years": years,
+                                     "opened_at": case.opened_at},
+                     room=m.user_id, locale=overleg.locale, timezone=overleg.timezone)
+            for m in overlegs.members(session, overleg.id or 0) if m.role == "chair"]

@@ -1,0 +1,124 @@
+"""``!settings``: the overleg's own settings (timing of agendas and reminders, language...)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from commands import agenda, timed
+from commands.auditing import audit_change
+from commands.registry import Ctx, Outgoing, ParseError, arg, command
+from storage import actions, meetings, overlegs
+from storage.models import Overleg
+
+
+def _days(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
+            raise ParseError("settings/bad_value", low=low, high=high)
+        return int(value)
+    return parse
+
+
+def _flag(value: str) -> bool:
+    v = value.casefold()
+    if v in ("on", "aan", "ja", "yes", "true"):
+        return True
+    if v in ("off", "uit", "nee", "no", "false"):
+        return False
+    raise ParseError("settings/bad_flag")
+
+
+def _workdays(value: str) -> str:
+    names = {"ma": "1", "di": "2", "wo": "3", "do": "4", "vr": "5", "za": "6", "zo": "7"}
+    if value.casefold() in ("ma-vr", "mon-fri"):
+        return "12345"
+    days = "".join(sorted({names.get(p, p) for p in value.casefold().replace(",", " ").split()}))
+    if not days or any(c not in "1234567" for c in days):
+        raise ParseError("settings/bad_workdays")
+    return days
+
+
+def _holidays(value: str) -> str:
+    v = value.upper()
+    if v in ("NL",):
+        return v
+    if v in ("NONE", "GEEN"):
+        return ""
+    raise ParseError("settings/bad_holidays")
+
+
+def _locale(value: str) -> str:
+    if value.casefold() not in ("nl", "en"):
+        raise ParseError("settings/bad_locale")
+    return value.casefold()
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ParseError("settings/bad_timezone") from None
+    return value
+
+
+# name (and Dutch alias) -> (attribute, parser)
+SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "agenda": ("agenda_days_before", _days(1, 30)),
+    "nudge": ("nudge_days_before", _days(0, 30)),
+    "herinnering": ("nudge_days_before", _days(0, 30)),
+    "due-soon": ("due_soon_days", _days(0, 20)),
+    "vooraf": ("due_soon_days", _days(0, 20)),
+    "escalate": ("escalate_after_days", _days(1, 60)),
+    "escalatie": ("escalate_after_days", _days(1, 60)),
+    "dm": ("remind_by_dm", _flag),
+    "workdays": ("working_days", _workdays),
+    "werkdagen": ("working_days", _workdays),
+    "holidays": ("holiday_calendar", _holidays),
+    "feestdagen": ("holiday_calendar", _holidays),
+    "retention": ("retention_years", _days(1, 30)),
+    "bewaartermijn": ("retention_years", _days(1, 30)),
+    "language": ("locale", _locale),
+    "taal": ("locale", _locale),
+    "timezone": ("timezone", _timezone),
+    "tijdzone": ("timezone", _timezone),
+}
+
+
+def _change(text: str, ctx: Ctx) -> tuple[tuple[str, str], str]:
+    parts = text.split()
+    if len(parts) != 2 or parts[0].casefold() not in SETTINGS:
+        raise ParseError("settings/unknown", names=sorted(SETTINGS))
+    return (parts[0].casefold(), parts[1]), ""
+
+
+def view(overleg: Overleg) -> dict[str, Any]:
+    return {k: getattr(overleg, k) for k in (
+        "agenda_days_before", "nudge_days_before", "due_soon_days", "escalate_after_days",
+        "remind_by_dm", "working_days", "holiday_calendar", "retention_years", "locale",
+        "timezone")}
+
+
+@command("settings", aliases=("instellingen", "meeting settings", "overleg instellingen"))
+@arg("change", _change, required=False, metavar="setting")
+def settings(ctx: Ctx, *, change: tuple[str, str] | None) -> list[Outgoing]:
+    """Show the overleg's settings, or change one (``!settings agenda 5``)."""
+    overleg = ctx.overleg
+    assert overleg is not None
+    if change is None:
+        return [ctx.reply("settings/show", s=view(overleg))]
+    name, raw = change
+    attribute, parse = SETTINGS[name]
+    value = parse(raw)
+    old = getattr(overleg, attribute)
+    setattr(overleg, attribute, value)
+    overlegs.save(ctx.session, overleg)
+    # Plans made with the old values are made again.
+    for m in meetings.upcoming(ctx.session, ctx.overleg_id, ctx.now):
+        agenda.schedule_meeting(ctx.session, overleg, m, ctx.now)
+    for a in actions.of_overleg(ctx.session, ctx.overleg_id, status="open"):
+        timed.schedule_action(ctx.session, overleg, a, ctx.now)
+    audit_change(ctx, action="overleg.settings", subject=f"{attribute} {old}->{value}")
+    return [Outgoing("settings/changed", {"s": view(overleg), "attribute": attribute},
+                     room=ctx.room, locale=overleg.locale, timezone=overleg.timezone)]

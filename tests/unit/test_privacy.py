@@ -1,0 +1,288 @@
+"""Privacy by design: the access matrix, audit tampering, retention, and no identifier kept."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, SQLModel, select
+
+from bot.render import Renderer
+from commands import caseid, policy, timed
+from commands.registry import Registry
+from storage import audit
+from storage.db import create_schema, make_engine, session_scope
+from storage.models import AuditEntry, Case
+from tests.unit.conftest import ADMIN, CHAIR, NOW, ROOM, SETTINGS, Say
+
+POL = "@politie1:localhost"
+COORD = "@coord:localhost"
+JZ = "@jeugd1:localhost"
+STRANGER = "@stranger:localhost"
+OTHER_ROOM = "!elsewhere:localhost"
+
+
+def test_the_policy_table_covers_exactly_the_commands(registry: Registry) -> None:
+    assert set(policy.POLICY) == {c.key for c in registry.commands}
+
+
+@pytest.fixture
+def world(overleg: Say) -> Say:
+    """Case A linked to Jeugdzorg (external), case B not; M1 with both; A1 on B, A2 on A."""
+    for line in (f"!lid add {POL} Politie", f"!lid add {COORD} Gemeente coordinator",
+                 f"!lid add {JZ} Jeugdzorg", "!overleg plan 15-12-2026 14:00"):
+        overleg.one(line)
+    a = re.search(r"C-\w+", overleg.one("!casus open"))[0]  # type: ignore[index]
+    b = re.search(r"C-\w+", overleg.one("!casus open"))[0]  # type: ignore[index]
+    overleg.one(f"!casus partner {a} add Jeugdzorg")
+    overleg.one(f"!agenda add M1 {a}")
+    overleg.one(f"!agenda add M1 {b}")
+    overleg.one(f"!actie add {b} Politie 14-12-2026 Huisbezoek")
+    overleg.one(f"!actie add {a} Jeugdzorg 14-12-2026 Gesprek")
+    overleg.a, overleg.b = a, b  # type: ignore[attr-defined]
+    return overleg
+
+
+LINES = {
+    "setup": "!setup Nog een", "help": "!help", "partner add": "!partner add Brandweer",
+    "partner list": "!partner list", "partner remove": "!partner remove Jeugdzorg",
+    "member add": f"!lid add {STRANGER} Politie", "member list": "!lid list",
+    "member remove": f"!lid remove {POL}", "meeting plan": "!overleg plan 20-12-2026 10:00",
+    "meeting list": "!overleg list", "meeting move": "!overleg move M1 16-12-2026 14:00",
+    "meeting cancel": "!overleg cancel M1", "case open": "!casus open",
+    "case list": "!casus list", "case close": "!casus close {case}",
+    "case find": "!casus find ref X-1", "case partner": "!casus partner {case} add Politie",
+    "case show": "!casus show {case}", "agenda add": "!agenda add M1 {case}",
+    "agenda remove": "!agenda remove M1 {case}", "agenda show": "!agenda show M1",
+    "agenda send": "!agenda send M1", "confirm": "!bevestig M1 ja",
+    "info": "!informatie M1 {case} ja", "status": "!status M1",
+    "action add": "!actie add {case} Politie 14-12-2026 Iets", "action done": "!actie done A1",
+    "action move": "!actie move A1 16-12-2026", "action assign": "!actie assign A1 Gemeente",
+    "action list": "!actie list", "privacy forbid": "!privacy forbid Woord",
+    "privacy allow": "!privacy allow Woord", "privacy list": "!privacy list",
+}
+ROLES = {"admin": ADMIN, "chair": CHAIR, "coordinator": COORD, "core": POL, "external": JZ,
+         "stranger": STRANGER}
+REFUSALS = ("Alleen een beheerder", "geen lid van dit overleg", "Alleen de voorzitter",
+            "Dit mag uw rol", "geen overleg")
+
+
+def _state(session: Session) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table that holds the overleg's state (not logs of handling)."""
+    skip = {"inboundevent", "outboxmessage", "auditentry", "timer"}
+    return {name: sorted(map(tuple, session.execute(table.select()).all()), key=repr)
+            for name, table in SQLModel.metadata.tables.items() if name not in skip}
+
+
+def test_access_matrix_every_command_every_role_no_leaks(world: Say, session: Session) -> None:
+    a, b = world.a, world.b  # type: ignore[attr-defined]
+    checked = 0
+    for key, template in LINES.items():
+        for role, sender in ROLES.items():
+            for room in (ROOM, OTHER_ROOM):
+                for case in (a, b):
+                    line = template.format(case=case)
+                    nested = session.begin_nested()
+                    before = _state(session)
+                    replies = world(line, sender=sender, room=room)
+                    after = _state(session)
+                    nested.rollback()
+                    bodies = " ".join(r.body + (r.html or "") + (r.content_json or "")
+                                      for r in replies)
+                    allowed = role in policy.POLICY[key] and (room == ROOM
+                                                              or key in policy.ROOMLESS)
+                    if key == "setup":
+                        # Any configured admin (the test's chair is one too), and only in a
+                        # room that is no overleg yet.
+                        allowed = sender in SETTINGS.admins and room != ROOM
+                    if not allowed:
+                        assert after == before, (key, role, room)
+                    # Nobody sees a case they may not see, in any reply.
+                    hidden = {a, b} if role in ("stranger", "admin") or room != ROOM else (
+                        {b} if role == "external" else set())
+                    for h in hidden - {case}:
+                        assert h not in bodies, (key, role, room, line)
+                    if role == "external" and case == b and "{case}" in template:
+                        # Not linked: the answer must not reveal that B exists.
+                        absent = caseid.display(caseid.new_code())
+                        nested = session.begin_nested()
+                        other = world(template.format(case=absent), sender=sender, room=room)
+                        nested.rollback()
+                        assert [r.body.replace(b, "<ID>") for r in replies] == \
+                            [r.body.replace(absent, "<ID>") for r in other], (key, line)
+                    checked += 1
+    assert checked == len(LINES) * len(ROLES) * 4
+
+
+# ---- audit ---------------------------------------------------------------------------------
+def _audited(world: Say, session: Session) -> list[AuditEntry]:
+    rows = list(session.exec(select(AuditEntry).order_by(AuditEntry.id)))  # type: ignore[arg-type]
+    assert len(rows) > 10 and audit.verify(session) is None
+    assert {r.role for r in rows} >= {"admin", "chair"} or {r.role for r in rows} >= {"chair"}
+    return rows
+
+
+def test_audit_catches_an_edit(world: Say, session: Session) -> None:
+    rows = _audited(world, session)
+    rows[5].action = "case.close"
+    session.add(rows[5])
+    session.flush()
+    assert audit.verify(session) == rows[5].id
+
+
+def test_audit_catches_a_deletion(world: Say, session: Session) -> None:
+    rows = _audited(world, session)
+    session.delete(rows[4])
+    session.flush()
+    assert audit.verify(session) == rows[5].id
+
+
+def test_audit_catches_a_reordering(world: Say, session: Session) -> None:
+    rows = _audited(world, session)
+    fields = ("at", "actor", "role", "action", "subject", "subject_digest", "prev_hash", "hash")
+    first, second = rows[3], rows[4]
+    saved = {f: getattr(first, f) for f in fields}
+    for f in fields:
+        setattr(first, f, getattr(second, f))
+        setattr(second, f, saved[f])
+    session.add_all([first, second])
+    session.flush()
+    assert audit.verify(session) == first.id
+
+
+def test_audit_catches_a_changed_subject(world: Say, session: Session) -> None:
+    rows = _audited(world, session)
+    rows[6].subject = "M2"
+    session.add(rows[6])
+    session.flush()
+    assert audit.verify(session) == rows[6].id
+
+
+def test_audit_records_who_and_role(world: Say, session: Session) -> None:
+    entry = session.exec(select(AuditEntry).where(AuditEntry.action == "action.add")).first()
+    assert entry is not None and (entry.actor, entry.role) == (CHAIR, "chair")
+    world.one("!bevestig M1 ja", sender=JZ)
+    answer = session.exec(select(AuditEntry).where(AuditEntry.action == "attendance.yes")).one()
+    assert (answer.actor, answer.role) == (JZ, "external")
+
+
+def test_audit_cli_verify_and_export(tmp_path: Path, registry: Registry,
+                                     renderer: Renderer) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    with session_scope(engine) as s:
+        say = Say(s, registry, renderer)
+        say.one("!setup X")
+        say.one("!partner add Politie core")
+        say.one("!overleg plan 15-12-2026 14:00")
+    env = tmp_path / "c.env"
+    env.write_text(f"CASUSBOT_HOMESERVER=http://127.0.0.1:1\nCASUSBOT_USER_ID=@b:localhost\n"
+                   f"CASUSBOT_PASSWORD=x\nCASUSBOT_ADMINS={ADMIN}\n"
+                   f"CASUSBOT_REF_KEY=0123456789abcdef0\nCASUSBOT_DATABASE_URL={url}\n")
+    runner = CliRunner()
+    ok = runner.invoke(main, ["audit", "verify", "--env-file", str(env)])
+    assert ok.exit_code == 0 and "intact: 3 entries" in ok.output, ok.output
+    exported = runner.invoke(main, ["audit", "export", "--env-file", str(env), "--overleg", "X",
+                                    "--from", "2026-12-01", "--to", "2026-12-01"])
+    lines = exported.output.strip().splitlines()
+    assert exported.exit_code == 0 and len(lines) == 3
+    assert '"action": "meeting.plan"' in lines[-1]
+    with session_scope(engine) as s:
+        s.execute(text("UPDATE auditentry SET actor='@someone:else' WHERE id=2"))
+    broken = runner.invoke(main, ["audit", "verify", "--env-file", str(env)])
+    assert broken.exit_code == 1 and "BROKEN at entry 2" in broken.output
+    engine.dispose()
+
+
+# ---- retention -----------------------------------------------------------------------------
+def _everything(session: Session) -> str:
+    dump = []
+    for table in SQLModel.metadata.tables.values():
+        dump += [repr(tuple(r)) for r in session.execute(table.select()).all()]
+    return "\n".join(dump)
+
+
+def test_retention_purges_after_five_years_everywhere(world: Say, session: Session,
+                                                      renderer: Renderer) -> None:
+    a, b = world.a, world.b  # type: ignore[attr-defined]
+    closed_at = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)
+    world.one(f"!casus close {a}", now=closed_at)
+    world.one(f"!casus close {b}", now=closed_at + timedelta(days=365))
+    world.one(f"!info M1 {a} ja", sender=POL)
+    assert a in _everything(session)
+    timed.sweep(session, renderer, closed_at + timedelta(days=4 * 365))
+    assert session.exec(select(Case)).all() != []
+    five_years_and_a_day = datetime(2031, 12, 21, 10, 0, tzinfo=UTC)
+    timed.sweep(session, renderer, five_years_and_a_day)
+    everything = _everything(session)
+    assert a not in everything  # gone from every table: actions, agenda, outbox, audit...
+    assert b in everything  # closed four years ago: kept
+    assert audit.verify(session) is None  # the chain survives the blanked subjects
+    tomb = session.exec(select(AuditEntry).where(AuditEntry.action == "case.purged")).one()
+    assert tomb.role == "system"
+
+
+def test_purge_dry_run_lists_without_removing(world: Say, session: Session) -> None:
+    from commands import retention
+
+    world.one(f"!casus close {world.a}", now=datetime(2020, 1, 1, tzinfo=UTC))  # type: ignore[attr-defined]
+    report = retention.purge(session, NOW, dry_run=True)
+    assert [r["case"] for r in report] == [world.a]  # type: ignore[attr-defined]
+    assert world.a in _everything(session)  # type: ignore[attr-defined]
+
+
+def test_yearly_review_prompt_for_open_cases(world: Say, session: Session,
+                                             renderer: Renderer) -> None:
+    from tests.unit.test_actions import run_until
+
+    world.one(f"!casus close {world.b}")  # type: ignore[attr-defined]
+    sent = run_until(session, renderer, NOW, datetime(2028, 12, 31, tzinfo=UTC))
+    prompts = [(t, r) for t, r in sent if "nog nodig" in r.body]
+    assert [r.room_id for _, r in prompts] == [CHAIR, CHAIR]  # 2027 and 2028, to the chair
+    assert all(world.a in r.body for _, r in prompts)  # type: ignore[attr-defined]
+    assert [t.year for t, _ in prompts] == [2027, 2028]
+
+
+# ---- nothing typed is kept -----------------------------------------------------------------
+def test_no_identifier_or_reference_survives_a_scenario(
+        tmp_path: Path, registry: Registry, renderer: Renderer,
+        caplog: pytest.LogCaptureFixture) -> None:
+    import random
+
+    from tests.unit.pii_corpus import fake_bsn, fake_email, fake_iban, fake_phone
+
+    rng = random.Random(5)
+    secrets_typed = [fake_bsn(rng), fake_phone(rng), fake_email(rng), fake_iban(rng),
+                     "ZD-2026-77341", "Qorvantel"]
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    caplog.set_level(logging.DEBUG)
+    with session_scope(engine) as s:
+        say = Say(s, registry, renderer)
+        say.one("!setup Overleg")
+        say.one("!partner add Politie core")
+        code = re.search(r"C-\w+", say.one(f"!casus open ref {secrets_typed[4]}"))[0]  # type: ignore[index]
+        say(f"!privacy forbid {secrets_typed[5]}")
+        for s_ in [*secrets_typed[:4], secrets_typed[5]]:
+            say(f"!actie add {code} Politie 15-12-2026 Bellen met {s_}")
+            say(f"!overleg plan 15-12-2026 14:00 op {s_}")
+            say(f"!casus frobnicate {s_}")
+        assert code in say.one(f"!casus find ref {secrets_typed[4]}")
+    engine.dispose()
+    blob = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    logs = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    for s_ in secrets_typed:
+        digits = re.sub(r"\W", "", s_)
+        for form in {s_, digits}:
+            assert form.encode() not in blob, form
+            assert form not in logs, form
