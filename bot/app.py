@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.clock import Clock
 from bot.config import Config
@@ -16,7 +21,7 @@ from commands import default_registry, timed
 from commands.inbound import Inbound, process
 from commands.registry import Registry, Settings
 from storage import inbound as inbound_store
-from storage.db import create_schema, make_engine, session_scope
+from storage.db import make_engine, migrate, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +43,23 @@ class App:
 
         Returns how many replies were enqueued.
         """
-        with session_scope(self.engine) as session:
-            joined = inbound_store.joined_at(session, msg.room_id)
-            if joined is None or msg.sent_at < joined:
-                return 0  # from before the bot joined: never handled
-            rendered = process(session, self.registry, self.render, self.settings, msg,
-                               self.clock.now())
-        return len(rendered)
+        def attempt() -> int:
+            with session_scope(self.engine) as session:
+                joined = inbound_store.joined_at(session, msg.room_id)
+                if joined is None or msg.sent_at < joined:
+                    return 0  # from before the bot joined: never handled
+                return len(process(session, self.registry, self.render, self.settings, msg,
+                                   self.clock.now()))
+
+        return retrying(attempt)
 
     def sweep(self) -> datetime | None:
         """Run the timed work that is due (blocking); returns when the next is due."""
-        with session_scope(self.engine) as session:
-            return timed.sweep(session, self.render, self.clock.now())
+        def attempt() -> datetime | None:
+            with session_scope(self.engine) as session:
+                return timed.sweep(session, self.render, self.clock.now())
+
+        return retrying(attempt)
 
     def direct_room(self, user_id: str) -> str | None:
         with session_scope(self.engine) as session:
@@ -72,10 +82,32 @@ class App:
             inbound_store.save_sync_token(session, device_key, token)
 
 
+T = TypeVar("T")
+
+
+def retrying(work: Callable[[], T], attempts: int = 5) -> T:
+    """Run one transaction again when the database says it lost a race.
+
+    With two instances on PostgreSQL, a deadlock or a unique-key race rolls a transaction
+    back; running it again is safe because every effect, the dedupe row included, was rolled
+    back with it.
+    """
+    for attempt in range(attempts):
+        try:
+            return work()
+        except (OperationalError, IntegrityError) as e:
+            if attempt == attempts - 1:
+                raise
+            log.warning("transaction lost a race, retrying",
+                        extra={"error": type(e.orig).__name__, "attempt": attempt + 1})
+            time.sleep(0.01 * (2 ** attempt) * (1 + random.random()))
+    raise AssertionError("unreachable")
+
+
 def bootstrap(config: Config, clock: Clock) -> App:
     """Build the app: engine (schema created if missing), registry, renderer."""
     engine = make_engine(config.database_url)
-    create_schema(engine)
+    migrate(engine)
     settings = Settings(prefix=config.prefix, admins=config.admins, timezone=config.timezone,
                         locale=config.locale, ref_key=config.ref_key,
                         require_e2ee=config.require_e2ee, redact_pii=config.redact_pii)

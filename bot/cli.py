@@ -46,8 +46,13 @@ async def _run_bot(config: Config) -> None:
     from bot.app import bootstrap
     from bot.clock import SystemClock
     from bot.matrix import LoginFailed, MatrixTransport
+    from storage.db import PreMigrationDatabase
 
-    app = bootstrap(config, SystemClock())
+    try:
+        app = bootstrap(config, SystemClock())
+    except PreMigrationDatabase as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)
     transport = MatrixTransport(app)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -93,12 +98,28 @@ def check_config(env_file: str | None) -> None:
 
 
 def _engine(env_file: str | None) -> Any:
-    from storage.db import create_schema, make_engine
+    from storage.db import make_engine, migrate
 
     config = load_or_exit(env_file)
     engine = make_engine(config.database_url)
-    create_schema(engine)
+    migrate(engine)
     return engine
+
+
+@main.command("migrate")
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+def migrate_cmd(env_file: str | None) -> None:
+    """Bring the database schema up to date (the bot also does this at start)."""
+    from storage.db import PreMigrationDatabase, current_revision, make_engine, migrate
+
+    config = load_or_exit(env_file)
+    engine = make_engine(config.database_url)
+    try:
+        migrate(engine)
+    except PreMigrationDatabase as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)
+    click.echo(f"database is at revision {current_revision(engine)}")
 
 
 @main.group()

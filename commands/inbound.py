@@ -52,7 +52,9 @@ def process(session: Session, registry: Registry, render: Render, settings: Sett
         return []  # a reaction or redaction of something that is no agenda: not recorded
     if not inbound.first_time(session, msg.event_id, msg.room_id, now):
         return []
-    overleg = overlegs.by_room(session, msg.room_id)
+    # Lock the overleg's row: commands of one overleg run one at a time, across instances too,
+    # so numbers like M3 and A12 are never handed out twice (no-op on SQLite, already serial).
+    overleg = overlegs.by_room(session, msg.room_id, lock=True)
     member = overlegs.member(session, overleg.id, msg.sender) if overleg and overleg.id else None
     ctx = Ctx(room=msg.room_id, sender=msg.sender, now=now, session=session, settings=settings,
               overleg=overleg, member=member, event_id=msg.event_id)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -45,9 +49,54 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+_LOCK_ID = 7_246_310_001  # PostgreSQL advisory lock: one migrating instance at a time
+
+
+class PreMigrationDatabase(Exception):
+    """The database has casusbot tables but no migration history."""
+
+
 def create_schema(engine: Engine) -> None:
-    """Create every table that does not exist yet."""
+    """Create every table that does not exist yet (unit tests; the app uses ``migrate``)."""
     SQLModel.metadata.create_all(engine)
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision``; safe when two instances start at once.
+
+    On PostgreSQL a session-level advisory lock serialises the instances; on SQLite the
+    migration's transaction takes the write lock (BEGIN IMMEDIATE).
+    """
+    with engine.connect() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({_LOCK_ID})")
+            connection.commit()
+        try:
+            tables = set(inspect(connection).get_table_names())
+            if "overleg" in tables and "alembic_version" not in tables:
+                raise PreMigrationDatabase(
+                    "this database was made by a pre-release casusbot without migrations; "
+                    "move it away (or delete it) and start again")
+            command.upgrade(alembic_config(connection), revision)
+            connection.commit()
+        finally:
+            if postgres:
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_LOCK_ID})")
+                connection.commit()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
 
 
 @contextmanager

@@ -28,8 +28,9 @@ def first_time(session: Session, event_id: str, room_id: str, now: datetime) -> 
         stmt = pg_insert(InboundEvent).values(**values).on_conflict_do_nothing()
     else:  # pragma: no cover - other engines: plain insert, the unique key still guards
         stmt = sa_insert(InboundEvent).values(**values)
-    result = session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    # RETURNING, not rowcount: psycopg reports -1 for a skipped ON CONFLICT insert.
+    inserted = session.execute(stmt.returning(InboundEvent.event_id)).first()
+    return inserted is not None
 
 
 def joined_at(session: Session, room_id: str) -> datetime | None:

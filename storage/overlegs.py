@@ -9,8 +9,11 @@ from sqlmodel import Session, col, select
 from storage.models import Member, Overleg, Partner
 
 
-def by_room(session: Session, room_id: str) -> Overleg | None:
-    return session.exec(select(Overleg).where(Overleg.room_id == room_id)).first()
+def by_room(session: Session, room_id: str, *, lock: bool = False) -> Overleg | None:
+    query = select(Overleg).where(Overleg.room_id == room_id)
+    if lock:
+        query = query.with_for_update()
+    return session.exec(query).first()
 
 
 def create(session: Session, *, room_id: str, name: str, timezone: str, locale: str,

@@ -15,7 +15,7 @@ from bot.render import Renderer
 from commands import caseid, policy, timed
 from commands.registry import Registry
 from storage import audit
-from storage.db import create_schema, make_engine, session_scope
+from storage.db import create_schema, make_engine, migrate, session_scope
 from storage.models import AuditEntry, Case
 from tests.unit.conftest import ADMIN, CHAIR, NOW, ROOM, SETTINGS, Say
 
@@ -178,7 +178,7 @@ def test_audit_cli_verify_and_export(tmp_path: Path, registry: Registry,
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     engine = make_engine(url)
-    create_schema(engine)
+    migrate(engine)
     with session_scope(engine) as s:
         say = Say(s, registry, renderer)
         say.one("!setup X")
