@@ -199,6 +199,40 @@ def purge(env_file: str | None, dry_run: bool) -> None:
                    + (f": {entry['removed']}" if "removed" in entry else ""))
 
 
+@main.command()
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+@click.option("--new-key", envvar="CASUSBOT_NEW_REF_KEY", prompt="New reference key",
+              hide_input=True, confirmation_prompt=True,
+              help="The new key (or set CASUSBOT_NEW_REF_KEY); at least 16 characters.")
+def rekey(env_file: str | None, new_key: str) -> None:
+    """Rotate CASUSBOT_REF_KEY: wrap every stored keyed hash under a new key.
+
+    Stop the bot first. Afterwards set CASUSBOT_REF_KEY to the new key and append the old
+    one to CASUSBOT_REF_KEY_PREVIOUS (this command prints both lines).
+    """
+    from datetime import UTC, datetime
+
+    from commands import refs
+    from storage import audit as audit_store
+    from storage import privacy
+    from storage.db import session_scope
+
+    config = load_or_exit(env_file)
+    if len(new_key) < 16 or new_key.encode() in (config.ref_key, *config.previous_ref_keys):
+        click.echo("casusbot: the new key must be new and at least 16 characters", err=True)
+        sys.exit(2)
+    with session_scope(_engine(env_file)) as session:
+        cases, words = privacy.rewrap(session, lambda h: refs.wrap(new_key.encode(), h))
+        audit_store.record(session, overleg_id=None, actor="casusbot rekey", role="admin",
+                           action="refs.rekey", subject=f"{cases} references, {words} words",
+                           now=datetime.now(UTC))
+    previous = [k.decode() for k in (*config.previous_ref_keys, config.ref_key)]
+    click.echo(f"rewrapped {cases} case references and {words} forbidden words.")
+    click.echo("Now put these two lines in the configuration (and keep both secret):")
+    click.echo("CASUSBOT_REF_KEY=<the new key you just typed>")
+    click.echo(f"CASUSBOT_REF_KEY_PREVIOUS={','.join(previous)}")
+
+
 # ---- the local demo: `make run` and `make chat` ---------------------------------------------
 @main.group()
 def dev() -> None:

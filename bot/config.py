@@ -14,7 +14,7 @@ KNOWN = (
     "CASUSBOT_DEVICE_ID", "CASUSBOT_STORE_PATH", "CASUSBOT_DATABASE_URL", "CASUSBOT_ADMINS",
     "CASUSBOT_REF_KEY", "CASUSBOT_TIMEZONE", "CASUSBOT_LOCALE", "CASUSBOT_PREFIX",
     "CASUSBOT_LOG_LEVEL", "CASUSBOT_DEVICE_NAME", "CASUSBOT_REQUIRE_E2EE",
-    "CASUSBOT_REDACT_PII",
+    "CASUSBOT_REDACT_PII", "CASUSBOT_REF_KEY_PREVIOUS",
 )
 LOCALES = ("nl", "en")
 _USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
@@ -36,6 +36,7 @@ class Config:
     database_url: str
     admins: frozenset[str]
     ref_key: bytes
+    previous_ref_keys: tuple[bytes, ...] = ()
     timezone: str = "Europe/Amsterdam"
     locale: str = "nl"
     prefix: str = "!"
@@ -124,6 +125,8 @@ def load(env: Mapping[str, str]) -> Config:
         database_url=env.get("CASUSBOT_DATABASE_URL", "").strip() or "sqlite:///casusbot.db",
         admins=admins,
         ref_key=ref_key.encode(),
+        previous_ref_keys=tuple(k.strip().encode() for k in
+                                env.get("CASUSBOT_REF_KEY_PREVIOUS", "").split(",") if k.strip()),
         timezone=timezone,
         locale=locale,
         prefix=prefix,

@@ -24,7 +24,7 @@ def _status(text: str, ctx: Ctx) -> tuple[str, str]:
 @arg("reference", parse.reference, required=False)
 def open_case(ctx: Ctx, *, reference: str | None) -> list[Outgoing]:
     """Open a new case; answers with its random ID."""
-    ref_hash = refs.keyed_hash(ctx.settings.ref_key, reference) if reference else None
+    ref_hash = refs.keyed_hash(ctx.settings.ref_keys, reference) if reference else None
     code = caseid.new_code()
     while cases.code_taken(ctx.session, code):
         code = caseid.new_code()
@@ -71,7 +71,7 @@ def close(ctx: Ctx, *, code: str) -> list[Outgoing]:
 def find(ctx: Ctx, *, reference: str) -> list[Outgoing]:
     """Find cases by external reference (compared as keyed hashes)."""
     found = cases.by_ref(ctx.session, ctx.overleg_id,
-                         refs.keyed_hash(ctx.settings.ref_key, reference))
+                         refs.keyed_hash(ctx.settings.ref_keys, reference))
     return [ctx.reply("case/found", cases=[{"id": caseid.display(c.code), "status": c.status}
                                            for c in found])]
 

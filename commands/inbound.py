@@ -107,7 +107,7 @@ def _guard(session: Session, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
     # "ref" is only ever hashed. Everything else is scanned before it can be stored or sent.
     if verb != "privacy":
         forbidden = privacy.hashes(session, ctx.overleg_id) if ctx.overleg else frozenset()
-        finding = pii.scan(_REF.sub(r"\1", msg.text), key=ctx.settings.ref_key,
+        finding = pii.scan(_REF.sub(r"\1", msg.text), key=ctx.settings.ref_keys,
                            forbidden=forbidden)
         if finding is not None:
             out = [ctx.reply("error/pii", kind=finding.kind, masked=finding.masked)]

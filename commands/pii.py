@@ -10,8 +10,6 @@ A finding carries the kind and a masked form, never the text itself.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -20,6 +18,8 @@ from dataclasses import dataclass
 import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum.nl import bsn as stdnum_bsn
+
+from commands.refs import Keys, chained
 
 DOB_BEFORE_YEAR = 2015
 MONTHS = ("jan|januari|january|feb|februari|february|mrt|maart|mar|march|apr|april|mei|may|"
@@ -72,13 +72,13 @@ def normalise_word(word: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.casefold())
 
 
-def word_hash(key: bytes, word: str) -> str:
+def word_hash(keys: Keys, word: str) -> str:
     """The keyed hash under which a forbidden word (or phrase) is kept."""
     phrase = " ".join(normalise_word(w) for w in word.split() if normalise_word(w))
-    return hmac.new(key, b"forbidden:" + phrase.encode(), hashlib.sha256).hexdigest()
+    return chained(keys, b"forbidden:" + phrase.encode())
 
 
-def _forbidden(text: str, key: bytes, hashes: frozenset[str]) -> Finding | None:
+def _forbidden(text: str, key: Keys, hashes: frozenset[str]) -> Finding | None:
     words = [w for w in _WORD.findall(text) if normalise_word(w)]
     for size in (1, 2, 3):
         for i in range(len(words) - size + 1):
@@ -128,7 +128,7 @@ def _phone(text: str) -> Finding | None:
     return None
 
 
-def scan(text: str, *, key: bytes = b"", forbidden: Iterable[str] = ()) -> Finding | None:
+def scan(text: str, *, key: Keys = b"", forbidden: Iterable[str] = ()) -> Finding | None:
     """The first direct identifier in ``text``, or None."""
     # Our own IDs are not about a person, but "C-5823AK" reads like a postcode.
     text = _OWN_IDS.sub(" ", text)

@@ -19,7 +19,7 @@ def _word(text: str, ctx: Ctx) -> tuple[str, str]:
 @arg("word", _word, metavar="word")
 def forbid(ctx: Ctx, *, word: str) -> list[Outgoing]:
     """Forbid a person reference (a name, a nickname; up to three words) in every text."""
-    digest = pii.word_hash(ctx.settings.ref_key, word)
+    digest = pii.word_hash(ctx.settings.ref_keys, word)
     added = privacy.add(ctx.session, ctx.overleg_id, digest, ctx.now)
     if added:
         audit_change(ctx, action="privacy.forbid", subject="word")
@@ -32,7 +32,7 @@ def forbid(ctx: Ctx, *, word: str) -> list[Outgoing]:
 def allow(ctx: Ctx, *, word: str) -> list[Outgoing]:
     """Take a forbidden word off the list."""
     removed = privacy.remove(ctx.session, ctx.overleg_id,
-                             pii.word_hash(ctx.settings.ref_key, word))
+                             pii.word_hash(ctx.settings.ref_keys, word))
     if removed:
         audit_change(ctx, action="privacy.allow", subject="word")
     return [ctx.reply("privacy/allowed", removed=removed,

@@ -28,9 +28,15 @@ class Settings:
     admins: frozenset[str] = frozenset()
     timezone: str = "Europe/Amsterdam"
     locale: str = "nl"
-    ref_key: bytes = b""
+    ref_key: bytes = b""  # the current key for keyed hashes of references
+    previous_ref_keys: tuple[bytes, ...] = ()  # older keys, oldest first (after a rekey)
     require_e2ee: bool = True  # refuse commands in rooms without end-to-end encryption
     redact_pii: bool = True  # redact a message the PII guard refused, where we may
+
+
+    @property
+    def ref_keys(self) -> tuple[bytes, ...]:
+        return (*self.previous_ref_keys, self.ref_key)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from storage.models import ForbiddenWord
+from storage.models import Case, ForbiddenWord
 
 
 def add(session: Session, overleg_id: int, word_hash: str, now: datetime) -> bool:
@@ -33,3 +34,21 @@ def hashes(session: Session, overleg_id: int) -> frozenset[str]:
 
 def count(session: Session, overleg_id: int) -> int:
     return len(hashes(session, overleg_id))
+
+
+def rewrap(session: Session, transform: Callable[[str], str]) -> tuple[int, int]:
+    """Apply ``transform`` to every stored keyed hash (case references, forbidden words)."""
+    cases = 0
+    for case in session.exec(select(Case).where(col(Case.ref_hash).is_not(None))):
+        case.ref_hash = transform(case.ref_hash or "")
+        session.add(case)
+        cases += 1
+    words = list(session.exec(select(ForbiddenWord)))
+    for row in words:
+        session.delete(row)
+    session.flush()
+    for row in words:
+        session.add(ForbiddenWord(overleg_id=row.overleg_id, word_hash=transform(row.word_hash),
+                                  added_at=row.added_at))
+    session.flush()
+    return cases, len(words)

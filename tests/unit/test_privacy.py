@@ -286,3 +286,47 @@ def test_no_identifier_or_reference_survives_a_scenario(
         for form in {s_, digits}:
             assert form.encode() not in blob, form
             assert form not in logs, form
+
+
+def test_rekey_keeps_references_findable_with_the_key_chain(
+        tmp_path: Path, registry: Registry, renderer: Renderer) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+    from commands.inbound import Inbound, process
+    from commands.registry import Settings
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    engine = make_engine(url)
+    migrate(engine)
+    old, new = b"old-key-0123456789", b"new-key-0123456789"
+
+    def say(text: str, settings: Settings, n: list[int] = [0]) -> str:  # noqa: B006
+        n[0] += 1
+        with session_scope(engine) as s:
+            [out, *_] = process(s, registry, renderer, settings,
+                                Inbound(f"$k{n[0]}", ROOM, CHAIR, text, NOW, encrypted=True),
+                                NOW)
+            return out.body
+
+    before = Settings(admins=frozenset({CHAIR}), ref_key=old)
+    say("!setup X", before)
+    code = re.search(r"C-\w+", say("!casus open ref ZD-1", before))[0]  # type: ignore[index]
+    say("!privacy forbid Qorvantel", before)
+    env = tmp_path / "c.env"
+    env.write_text(f"CASUSBOT_HOMESERVER=http://127.0.0.1:1\nCASUSBOT_USER_ID=@b:localhost\n"
+                   f"CASUSBOT_PASSWORD=x\nCASUSBOT_ADMINS={CHAIR}\n"
+                   f"CASUSBOT_REF_KEY={old.decode()}\nCASUSBOT_DATABASE_URL={url}\n")
+    result = CliRunner().invoke(main, ["rekey", "--env-file", str(env), "--new-key",
+                                       new.decode()])
+    assert result.exit_code == 0, result.output
+    assert f"CASUSBOT_REF_KEY_PREVIOUS={old.decode()}" in result.output
+    after = Settings(admins=frozenset({CHAIR}), ref_key=new, previous_ref_keys=(old,))
+    assert code in say("!casus find ref ZD-1", after)
+    assert "verboden" in say("!actie add " + code + " X 15-12-2026 Bel Qorvantel", after)
+    only_new = Settings(admins=frozenset({CHAIR}), ref_key=new)
+    assert code not in say("!casus find ref ZD-1", only_new)
+    assert code not in say("!casus find ref ZD-1", before)  # the old key alone: nothing
+    with session_scope(engine) as s:
+        assert audit.verify(s) is None
+    engine.dispose()
