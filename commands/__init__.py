@@ -6,6 +6,7 @@ from commands import (
     action,
     agenda,
     case,
+    covenant,
     help,
     meeting,
     member,
@@ -17,7 +18,8 @@ from commands import (
 from commands.policy import refusal
 from commands.registry import Registry, build
 
-MODULES = (setup, partner, member, meeting, case, agenda, action, privacy, settings, help)
+MODULES = (setup, partner, member, meeting, case, covenant, agenda, action, privacy, settings,
+           help)
 
 
 def default_registry() -> Registry:

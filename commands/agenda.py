@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from commands import access, caseid, parse, workdays
+from commands import access, caseid, covenant, parse, workdays
 from commands.auditing import audit_change
 from commands.registry import Absent, Ctx, Outgoing, ParseError, arg, command
 from storage import actions, agendas, cases, meetings, overlegs, timers
@@ -70,12 +70,16 @@ def agenda_lines(session: Session, meeting: Meeting) -> list[dict[str, Any]]:
         partners = sorted(p.name for pid in actions.linked_partner_ids(session, it.case_id)
                           if (p := overlegs.partner_by_id(session, pid)) is not None)
         lines.append({"case": caseid.display(case.code if case else "?"), "case_id": it.case_id,
-                      "kind": it.kind, "partners": partners})
+                      "kind": it.kind, "partners": partners,
+                      "phase": case.phase if case else "?"})
     return lines
 
 
 def invited_partners(session: Session, overleg: Overleg, meeting: Meeting) -> list[Partner]:
-    """Core partners, and the external partners linked to a case on the agenda."""
+    """Core partners; for a casusoverleg also the case and external partners linked to a case
+    on the agenda. A weegoverleg is the core partners' alone."""
+    if meeting.kind == "weging":
+        return [p for p in overlegs.partners(session, overleg.id or 0) if p.kind == "core"]
     linked: set[int] = set()
     for it in agendas.items(session, meeting.id or 0):
         linked |= actions.linked_partner_ids(session, it.case_id)
@@ -101,9 +105,12 @@ def status_view(session: Session, overleg: Overleg, meeting: Meeting) -> dict[st
         holders = sorted(names.get(pid, "?") for (cid, pid), ans in info.items()
                          if cid == line["case_id"] and ans.holds)
         lines.append({**line, "holders": holders})
-    core = [r for r in rows if r["kind"] == "core"]
-    return {"partners": rows, "lines": lines,
-            "quorum": bool(core) and all(r["state"] == "yes" for r in core),
+    # Quorum: the core partners; for a casusoverleg also the covenant's case partners (RvdK,
+    # Reclassering) that are linked to a case on the agenda.
+    needed = [r for r in rows if r["kind"] == "core" or (r["kind"] == "case"
+                                                         and meeting.kind == "casusoverleg")]
+    return {"partners": rows, "lines": lines, "kind": meeting.kind,
+            "quorum": bool(needed) and all(r["state"] == "yes" for r in needed),
             "missing": [r["name"] for r in rows if r["state"] == "none"]}
 
 
@@ -136,11 +143,16 @@ def _package(overleg: Overleg, meeting: Meeting, to: str, lines: list[dict[str, 
 
 def external_recipients(session: Session, overleg: Overleg,
                         meeting: Meeting) -> dict[str, list[dict[str, Any]]]:
-    """Per member of an external partner: the agenda lines of their partner's cases."""
+    """Per member of an external or case partner: the lines of their partner's cases.
+
+    Nobody but the core partners is invited to a weegoverleg, so it has no such recipients.
+    """
+    if meeting.kind == "weging":
+        return {}
     lines = agenda_lines(session, meeting)
     out: dict[str, list[dict[str, Any]]] = {}
     for p in overlegs.partners(session, overleg.id or 0):
-        if p.kind != "external" or p.id is None:
+        if p.kind == "core" or p.id is None:
             continue
         own = [ln for ln in lines if p.id in actions.linked_partner_ids(session, ln["case_id"])]
         if not own:
@@ -263,6 +275,14 @@ def add(ctx: Ctx, *, number: int, code: str, kind: str | None) -> list[Outgoing]
     kind = kind or ("review" if agendas.was_on_an_agenda(ctx.session, case.id) else "new")
     agendas.add_item(ctx.session, meeting_id=meeting.id or 0, case_id=case.id, kind=kind,
                      now=ctx.now)
+    # On a casusoverleg's agenda a signal or weighed case is now in the casusoverleg phase;
+    # on a weegoverleg's agenda a signal is being weighed.
+    assert ctx.overleg is not None
+    new_phase = {("casusoverleg", "melding"): "casusoverleg",
+                 ("casusoverleg", "weging"): "casusoverleg",
+                 ("weging", "melding"): "weging"}.get((meeting.kind, case.phase))
+    if new_phase is not None:
+        covenant.set_phase(ctx.session, ctx.overleg, case, new_phase, ctx.now)
     audit_change(ctx, action="agenda.add",
                  subject=f"M{meeting.number} {caseid.display(code)} {kind}")
     return [ctx.reply("agenda/added", case=caseid.display(code), meeting=meeting, kind=kind,

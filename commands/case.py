@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands import access, caseid, parse, refs, retention, timed, workdays
+from commands import access, caseid, covenant, parse, refs, retention, timed, workdays
 from commands.auditing import audit_change
 from commands.partner import unknown_partner
 from commands.registry import Ctx, Outgoing, ParseError, arg, command
@@ -30,6 +30,7 @@ def open_case(ctx: Ctx, *, reference: str | None) -> list[Outgoing]:
         code = caseid.new_code()
     case = cases.add(ctx.session, overleg_id=ctx.overleg_id, code=code, ref_hash=ref_hash,
                      now=ctx.now)
+    case.phase_since = ctx.now
     assert ctx.overleg is not None
     retention.schedule_review(ctx.session, ctx.overleg, case)
     audit_change(ctx, action="case.open",
@@ -45,10 +46,11 @@ def listing(ctx: Ctx, *, status: str | None) -> list[Outgoing]:
     wanted = status or "open"
     rows = cases.listing(ctx.session, ctx.overleg_id,
                          status=None if wanted == "all" else wanted)
-    return [ctx.reply("case/list", status=wanted,
-                      cases=[{"id": caseid.display(c.code), "status": c.status,
-                              "opened_at": c.opened_at, "closed_at": c.closed_at}
-                             for c in rows])]
+    views = [{"id": caseid.display(c.code), "status": c.status, "phase": c.phase,
+              "opened_at": c.opened_at, "closed_at": c.closed_at} for c in rows]
+    groups = [{"phase": p, "cases": [v for v in views if v["phase"] == p]}
+              for p in covenant.PHASES if any(v["phase"] == p for v in views)]
+    return [ctx.reply("case/list", status=wanted, cases=views, groups=groups)]
 
 
 @command("case close", aliases=("casus close", "casus sluit", "casus sluiten"))
@@ -60,9 +62,7 @@ def close(ctx: Ctx, *, code: str) -> list[Outgoing]:
         return [ctx.reply("case/unknown", case=caseid.display(code))]
     if case.status == "closed":
         return [ctx.reply("case/already_closed", case=caseid.display(code))]
-    cases.close(ctx.session, case, ctx.now)
-    audit_change(ctx, action="case.close",
-                 subject=caseid.display(code))
+    covenant.close_case(ctx, case, reason="closed")
     return [ctx.reply("case/closed", case=caseid.display(code))]
 
 
@@ -131,6 +131,7 @@ def show(ctx: Ctx, *, code: str) -> list[Outgoing]:
     linked = sorted(p.name for pid in actions.linked_partner_ids(ctx.session, case.id)
                     if (p := overlegs.partner_by_id(ctx.session, pid)) is not None)
     return [ctx.reply("case/show", case=caseid.display(code), status=case.status,
+                      phase=case.phase,
                       opened_at=case.opened_at, closed_at=case.closed_at,
                       meetings=[f"M{m.number}" for m in agendas.meetings_of_case(ctx.session,
                                                                                  case.id)],

@@ -14,8 +14,9 @@ from storage.models import Meeting
 @command("meeting plan", aliases=("overleg plan", "overleg plannen"))
 @arg("starts_at", parse.when, metavar="when")
 @arg("minutes", parse.duration, required=False, metavar="duration")
+@arg("kind", parse.meeting_kind, required=False, metavar="meeting_kind")
 @arg("place", parse.place, required=False, metavar="place")
-def plan(ctx: Ctx, *, starts_at: datetime, minutes: int | None,
+def plan(ctx: Ctx, *, starts_at: datetime, minutes: int | None, kind: str | None,
          place: str | None) -> list[Outgoing]:
     """Plan a meeting of this overleg; answers with its ID."""
     if starts_at <= ctx.now:
@@ -23,7 +24,7 @@ def plan(ctx: Ctx, *, starts_at: datetime, minutes: int | None,
     assert ctx.overleg is not None
     meeting = meetings.add(ctx.session, overleg_id=ctx.overleg_id, starts_at=starts_at,
                            minutes=minutes or ctx.overleg.meeting_minutes, place=place,
-                           now=ctx.now)
+                           now=ctx.now, kind=kind or "casusoverleg")
     agenda.schedule_meeting(ctx.session, ctx.overleg, meeting, ctx.now)
     audit_change(ctx, action="meeting.plan", subject=f"M{meeting.number}")
     return [ctx.reply("meeting/planned", meeting=meeting)]

@@ -44,7 +44,10 @@ ROLE_WORDS = {"chair": "chair", "voorzitter": "chair",
               "coordinatoren": "coordinator",
               "partner": "partner", "lid": "partner", "member": "partner"}
 KIND_WORDS = {"core": "core", "kern": "core", "kernpartner": "core",
+              "case": "case", "casuspartij": "case", "casuspartner": "case",
               "external": "external", "extern": "external", "externe": "external"}
+MEETING_KINDS = {"weging": "weging", "weegoverleg": "weging", "assessment": "weging",
+                 "casusoverleg": "casusoverleg", "case-meeting": "casusoverleg"}
 MAX_TEXT = 120
 MAX_DESCRIPTION = 300
 
@@ -166,6 +169,15 @@ def free_text(text: str, given_for_error: str = "text", limit: int = MAX_TEXT) -
     return cleaned
 
 
+def meeting_kind(text: str, ctx: Ctx) -> tuple[str, str]:
+    """Optional kind of meeting: casusoverleg (default) or weging."""
+    word, rest = _head(text)
+    kind = MEETING_KINDS.get(word.casefold())
+    if kind is None:
+        raise Absent
+    return kind, rest
+
+
 def place(text: str, ctx: Ctx) -> tuple[str, str]:
     """Optional place: "at Veiligheidshuis Venlo" (or op/in/bij/te), the rest of the line."""
     word, rest = _head(text)
@@ -228,7 +240,8 @@ def partner_kind(text: str, ctx: Ctx) -> tuple[str, str]:
     word, rest = _head(text)
     kind = KIND_WORDS.get(word.casefold())
     if kind is None:
-        raise ParseError("error/bad_choice", given=word[:40], choices=["core", "external"])
+        raise ParseError("error/bad_choice", given=word[:40],
+                         choices=["core", "case", "external"])
     return kind, rest
 
 

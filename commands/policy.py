@@ -54,10 +54,15 @@ POLICY: Final[dict[str, frozenset[str]]] = {
     "privacy allow": CHAIR,
     "privacy list": CHAIR,
     "settings": CHAIR,
+    "annex add": frozenset({"admin"}),
+    "annex remove": frozenset({"admin"}),
+    "annex list": EVERYONE,
+    "case phase": CHAIR,
+    "weging": CHAIR,
 }
 
 # Commands that work outside an overleg's room.
-ROOMLESS: Final = frozenset({"setup", "help"})
+ROOMLESS: Final = frozenset({"setup", "help", "annex add", "annex remove", "annex list"})
 
 
 def role_of(ctx: Ctx) -> str:

@@ -77,6 +77,8 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "werkdagen": ("working_days", _workdays),
     "holidays": ("holiday_calendar", _holidays),
     "feestdagen": ("holiday_calendar", _holidays),
+    "monitor": ("monitor_weeks", _days(1, 52)),
+    "monitoring": ("monitor_weeks", _days(1, 52)),
     "retention": ("retention_years", _days(1, 30)),
     "bewaartermijn": ("retention_years", _days(1, 30)),
     "language": ("locale", _locale),
@@ -96,7 +98,8 @@ def _change(text: str, ctx: Ctx) -> tuple[tuple[str, str], str]:
 def view(overleg: Overleg) -> dict[str, Any]:
     return {k: getattr(overleg, k) for k in (
         "agenda_days_before", "nudge_days_before", "due_soon_days", "escalate_after_days",
-        "remind_by_dm", "working_days", "holiday_calendar", "retention_years", "locale",
+        "remind_by_dm", "working_days", "holiday_calendar", "monitor_weeks", "retention_years",
+        "locale",
         "timezone")}
 
 

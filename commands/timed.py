@@ -175,9 +175,22 @@ def _review_timer(session: Session, overleg: Overleg, timer: Timer,
     return retention.review_timer(session, overleg, case, now, timer.due_at) if case else []
 
 
+def _case_timer(session: Session, overleg: Overleg, timer: Timer,
+                now: datetime) -> list[Outgoing]:
+    from commands import covenant
+
+    case = session.get(Case, timer.subject_id)
+    if case is None:
+        return []
+    if timer.kind == covenant.FOLLOWUP:
+        return covenant.followup_timer(session, overleg, case, now)
+    return covenant.monitor_timer(session, overleg, case, now)
+
+
 HANDLERS = {DUE_SOON: _action_reminder, OVERDUE: _action_reminder, DIGEST: _digest,
             "meeting.agenda": _meeting_timer, "meeting.nudge": _meeting_timer,
-            "case.review": _review_timer}
+            "case.review": _review_timer, "case.followup": _case_timer,
+            "case.monitor": _case_timer}
 
 
 def sweep(session: Session, render: Render, now: datetime) -> datetime | None:

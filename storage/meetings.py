@@ -17,9 +17,10 @@ def _next_number(session: Session, overleg_id: int) -> int:
 
 
 def add(session: Session, *, overleg_id: int, starts_at: datetime, minutes: int,
-        place: str | None, now: datetime) -> Meeting:
+        place: str | None, now: datetime, kind: str = "casusoverleg") -> Meeting:
     meeting = Meeting(overleg_id=overleg_id, number=_next_number(session, overleg_id),
-                      starts_at=starts_at, minutes=minutes, place=place, created_at=now)
+                      starts_at=starts_at, minutes=minutes, place=place, kind=kind,
+                      created_at=now)
     session.add(meeting)
     session.flush()
     return meeting

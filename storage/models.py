@@ -30,6 +30,7 @@ class Overleg(SQLModel, table=True):
     escalate_after_days: int = 5  # working days overdue before the chair is told too
     remind_by_dm: bool = False
     retention_years: int = 5  # closed cases are purged this long after closure
+    monitor_weeks: int = 12  # cases in monitoren come back on an agenda this often
     agenda_days_before: int = 5  # the agenda goes out N days before, at 09:00
     nudge_days_before: int = 2  # partners without an answer are nudged M days before
     created_at: datetime = Field(sa_column=_utc())
@@ -43,7 +44,7 @@ class Partner(SQLModel, table=True):
     overleg_id: int = Field(foreign_key="overleg.id", index=True)
     name: str
     name_key: str  # casefolded name, for case-insensitive lookups and uniqueness
-    kind: str = "external"  # core | external
+    kind: str = "external"  # core | case (RvdK, Reclassering: per case) | external (annex 1)
     created_at: datetime = Field(sa_column=_utc())
 
 
@@ -69,6 +70,7 @@ class Meeting(SQLModel, table=True):
     starts_at: datetime = Field(sa_column=_utc())
     minutes: int
     place: str | None = None
+    kind: str = "casusoverleg"  # casusoverleg | weging (core partners only)
     status: str = "planned"  # planned | cancelled
     created_at: datetime = Field(sa_column=_utc())
     agenda_sent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
@@ -124,8 +126,29 @@ class Case(SQLModel, table=True):
     code: str = Field(unique=True, index=True)  # canonical, e.g. "7K2FQ" (shown as C-7K2FQ)
     ref_hash: str | None = Field(default=None, index=True)
     status: str = "open"  # open | closed
+    phase: str = "melding"  # melding | weging | casusoverleg | monitoren | afgesloten
+    phase_since: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    close_reason: str | None = None  # a weging outcome or "closed"
     opened_at: datetime = Field(sa_column=_utc())
     closed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class AnnexOrganisation(SQLModel, table=True):
+    """An organisation on annex 1 of the covenant: the only external partners allowed.
+
+    Deployment-wide. The mayor is mandated to amend the annex, so every entry records who
+    approved it and when; a removed entry is kept (with ``removed_at``) for the record.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    name_key: str = Field(index=True)
+    approved_by: str
+    approved_at: datetime = Field(sa_column=_utc())
+    added_by: str
+    removed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    removed_by: str | None = None
+    removal_approved_by: str | None = None
 
 
 class CasePartner(SQLModel, table=True):

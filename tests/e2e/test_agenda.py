@@ -25,7 +25,8 @@ async def test_answers_by_reaction_and_poll_and_an_external_dm(world: World) -> 
     jz = await world.client(jeugd)
     bot_id = world.bot_user.user_id
 
-    for line in ("!setup Overleg", "!partner add Politie core", "!partner add Jeugdzorg",
+    for line in ("!setup Overleg", "!annex add Jeugdzorg door burgemeester Teststad",
+                 "!partner add Politie core", "!partner add Jeugdzorg",
                  f"!lid add {politie.user_id} Politie", f"!lid add {jeugd.user_id} Jeugdzorg",
                  "!overleg plan 15-12-2026 14:00 op Stadhuis"):
         await ask(chair, room, bot_id, line, timeout=20)
@@ -87,3 +88,21 @@ async def _my_reaction(client, room: str) -> str:  # type: ignore[no-untyped-def
         if getattr(ev, "key", None) == "✅" and ev.sender == client.client.user_id:
             return str(ev.event_id)
     raise AssertionError("reaction not found")
+
+
+async def test_an_external_partner_not_on_annex_1_cannot_be_linked(world: World) -> None:
+    _, bot = await world.start_bot()
+    room = world.room(world.chair, [world.bot_user])
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    bot_id = world.bot_user.user_id
+    await ask(chair, room, bot_id, "!setup Overleg")
+    refused = await ask(chair, room, bot_id, "!partner add Stichting Buiten")
+    assert "niet op bijlage 1" in refused
+    code = re.search(r"C-\w+", await ask(chair, room, bot_id, "!casus open"))[0]  # type: ignore[index]
+    unknown = await ask(chair, room, bot_id, f"!casus partner {code} add Stichting Buiten")
+    assert "ken ik niet" in unknown
+    await ask(chair, room, bot_id, "!annex add Stichting Buiten door burgemeester Teststad")
+    await ask(chair, room, bot_id, "!partner add Stichting Buiten")
+    linked = await ask(chair, room, bot_id, f"!casus partner {code} add Stichting Buiten")
+    assert "gekoppeld" in linked

@@ -70,6 +70,7 @@ def say(session: Session, registry: Registry, renderer: Renderer) -> Say:
 def overleg(say: Say) -> Say:
     """An overleg with partners Politie (core), Gemeente (core) and Jeugdzorg (external)."""
     say.one("!setup Casusoverleg Test")
+    say.one("!annex add Jeugdzorg door burgemeester Teststad", sender=ADMIN)
     say.one("!partner add Politie core")
     say.one("!partner add Gemeente core")
     say.one("!partner add Jeugdzorg")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData
 from sqlmodel import SQLModel, select
 
 from bot.render import Renderer
@@ -22,7 +24,7 @@ from storage.db import (
     session_scope,
 )
 from storage.models import Case, Meeting
-from tests.unit.conftest import Say
+from tests.unit.conftest import CHAIR, ROOM, Say
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -50,18 +52,36 @@ def test_an_old_database_with_data_is_migrated(url: str, registry: Registry,
     revisions = list(ScriptDirectory.from_config(alembic_config()).walk_revisions())
     first = revisions[-1].revision
     migrate(engine, first)
-    with session_scope(engine) as s:
-        say = Say(s, registry, renderer)
-        say.one("!setup Oud overleg")
-        say.one("!overleg plan 15-12-2026 14:00")
-        say.one("!casus open")
+    # Rows as the first release wrote them (its columns only, reflected from the database).
+    now = datetime(2026, 12, 1, 8, 0)
+    with engine.begin() as conn:
+        meta = MetaData()
+        meta.reflect(conn)
+        conn.execute(meta.tables["overleg"].insert().values(
+            id=1, room_id=ROOM, name="Oud overleg", timezone="Europe/Amsterdam", locale="nl",
+            meeting_minutes=90, working_days="12345", holiday_calendar="NL", due_soon_days=2,
+            escalate_after_days=5, remind_by_dm=False, retention_years=5,
+            agenda_days_before=5, nudge_days_before=2, created_at=now))
+        conn.execute(meta.tables["member"].insert().values(
+            overleg_id=1, user_id=CHAIR, role="chair", created_at=now))
+        conn.execute(meta.tables["meeting"].insert().values(
+            overleg_id=1, number=1, starts_at=datetime(2026, 12, 15, 13, 0), minutes=90,
+            status="planned", created_at=now, agenda_version=0))
+        conn.execute(meta.tables["case"].insert().values(
+            overleg_id=1, code="7K2FJ", status="open", opened_at=now))
+        conn.execute(meta.tables["case"].insert().values(
+            overleg_id=1, code="70K1QX"[:5] + "Z", status="closed", opened_at=now,
+            closed_at=now))
     migrate(engine)  # to head, twice: the second run does nothing
     migrate(engine)
     with session_scope(engine) as s:
-        assert len(s.exec(select(Meeting)).all()) == 1
-        assert len(s.exec(select(Case)).all()) == 1
+        [meeting] = s.exec(select(Meeting)).all()
+        assert meeting.kind == "casusoverleg"
+        phases = {c.code: c.phase for c in s.exec(select(Case))}
+        assert phases == {"7K2FJ": "casusoverleg", "70K1QZ": "afgesloten"}
         say = Say(s, registry, renderer)
         assert "M2" in say.one("!overleg plan 16-12-2026 14:00")
+        assert "C-7K2FJ" in say.one("!casus list")
     engine.dispose()
 
 

@@ -22,7 +22,8 @@ ROOT = Path(__file__).parents[2]
 def _used_templates() -> set[str]:
     names: set[str] = set()
     for path in (ROOT / "commands").glob("*.py"):
-        nouns = "error|setup|partner|member|meeting|case|help|action|agenda|privacy|settings"
+        nouns = ("error|setup|partner|member|meeting|case|help|action|agenda|privacy|settings"
+                 "|covenant")
         names |= set(re.findall(rf'"((?:{nouns})/[a-z_]+)"', path.read_text()))
     return names
 
