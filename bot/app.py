@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.render import Renderer
 from commands import default_registry, timed
-from commands.inbound import Inbound, process
+from commands.inbound import Inbound, cannot_decrypt, process
 from commands.registry import Registry, Settings
 from storage import inbound as inbound_store
 from storage.db import make_engine, migrate, session_scope
@@ -50,6 +50,18 @@ class App:
                     return 0  # from before the bot joined: never handled
                 return len(process(session, self.registry, self.render, self.settings, msg,
                                    self.clock.now()))
+
+        return retrying(attempt)
+
+    def cannot_decrypt(self, room_id: str, sender: str, event_id: str) -> int:
+        def attempt() -> int:
+            with session_scope(self.engine) as session:
+                joined = inbound_store.joined_at(session, room_id)
+                if joined is None:
+                    return 0
+                return len(cannot_decrypt(session, self.render, self.settings,
+                                          room_id=room_id, sender=sender, event_id=event_id,
+                                          now=self.clock.now()))
 
         return retrying(attempt)
 
@@ -114,5 +126,5 @@ def bootstrap(config: Config, clock: Clock) -> App:
                         require_e2ee=config.require_e2ee, redact_pii=config.redact_pii)
     return App(config=config, clock=clock, engine=engine, registry=default_registry(),
                render=Renderer(prefix=config.prefix, default_locale=config.locale,
-                               default_timezone=config.timezone),
+                               default_timezone=config.timezone, guide_url=config.guide_url),
                settings=settings)

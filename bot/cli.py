@@ -233,6 +233,87 @@ def rekey(env_file: str | None, new_key: str) -> None:
     click.echo(f"CASUSBOT_REF_KEY_PREVIOUS={','.join(previous)}")
 
 
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default="casusbot.env",
+              help="The configuration file to write.")
+@click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
+@click.option("--non-interactive", is_flag=True, help="Take every value from the options.")
+@click.option("--homeserver", help="Homeserver URL, e.g. https://matrix.example.org")
+@click.option("--user-id", help="The bot's Matrix ID, e.g. @casusbot:example.org")
+@click.option("--password", help="The bot account's password (used once, to log in).")
+@click.option("--admins", help="Comma-separated Matrix IDs allowed to !setup.")
+@click.option("--database-url", default="sqlite:///casusbot.db", show_default=True)
+@click.option("--store-path", default="./casusbot-store", show_default=True)
+@click.option("--locale", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
+def init(output: str, force: bool, non_interactive: bool, homeserver: str | None,
+         user_id: str | None, password: str | None, admins: str | None, database_url: str,
+         store_path: str, locale: str) -> None:
+    """Write a configuration with a fresh reference key and log the bot in once."""
+    from bot.setupwizard import InitError, initialise
+
+    if Path(output).exists() and not force:
+        click.echo(f"casusbot: {output} exists; use --force to overwrite it", err=True)
+        sys.exit(2)
+    if not non_interactive:
+        homeserver = homeserver or click.prompt("Homeserver URL")
+        user_id = user_id or click.prompt("The bot's Matrix ID")
+        password = password or click.prompt("The bot's password", hide_input=True)
+        admins = admins or click.prompt("Admins (comma-separated Matrix IDs)")
+    missing = [n for n, v in (("--homeserver", homeserver), ("--user-id", user_id),
+                              ("--password", password), ("--admins", admins)) if not v]
+    if missing:
+        click.echo(f"casusbot: {', '.join(missing)} required with --non-interactive", err=True)
+        sys.exit(2)
+    assert homeserver and user_id and password and admins
+    try:
+        device = asyncio.run(initialise(
+            Path(output), homeserver=homeserver, user_id=user_id, password=password,
+            admins=admins, database_url=database_url, store_path=Path(store_path),
+            locale=locale))
+    except InitError as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)
+    click.echo(f"wrote {output} (mode 600) with a fresh CASUSBOT_REF_KEY; the bot is logged "
+               f"in as device {device} (session kept in {store_path}).")
+    click.echo("Next steps:")
+    click.echo(f"  1. keep {output} and the store folder secret, and back them up apart")
+    click.echo(f"  2. casusbot run --env-file {output}")
+    click.echo("  3. invite the bot to the overleg's encrypted room and type !setup <name>")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+def backup(directory: str, env_file: str | None) -> None:
+    """Write a consistent copy of the database and the E2EE store to DIRECTORY."""
+    from bot.backup import BackupError, make_backup
+
+    config = load_or_exit(env_file)
+    try:
+        for line in make_backup(config, Path(directory)):
+            click.echo(line)
+    except BackupError as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, exists=True))
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+@click.option("--force", is_flag=True, help="Replace an existing database and store.")
+def restore(directory: str, env_file: str | None, force: bool) -> None:
+    """Put a backup made by `casusbot backup` back in place (stop the bot first)."""
+    from bot.backup import BackupError, restore_backup
+
+    config = load_or_exit(env_file)
+    try:
+        for line in restore_backup(config, Path(directory), force=force):
+            click.echo(line)
+    except BackupError as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)
+
+
 # ---- the local demo: `make run` and `make chat` ---------------------------------------------
 @main.group()
 def dev() -> None:

@@ -14,7 +14,7 @@ KNOWN = (
     "CASUSBOT_DEVICE_ID", "CASUSBOT_STORE_PATH", "CASUSBOT_DATABASE_URL", "CASUSBOT_ADMINS",
     "CASUSBOT_REF_KEY", "CASUSBOT_TIMEZONE", "CASUSBOT_LOCALE", "CASUSBOT_PREFIX",
     "CASUSBOT_LOG_LEVEL", "CASUSBOT_DEVICE_NAME", "CASUSBOT_REQUIRE_E2EE",
-    "CASUSBOT_REDACT_PII", "CASUSBOT_REF_KEY_PREVIOUS",
+    "CASUSBOT_REDACT_PII", "CASUSBOT_REF_KEY_PREVIOUS", "CASUSBOT_GUIDE_URL",
 )
 LOCALES = ("nl", "en")
 _USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
@@ -44,6 +44,7 @@ class Config:
     device_name: str = "casusbot"
     require_e2ee: bool = True
     redact_pii: bool = True
+    guide_url: str = ""
 
 
 def _required(env: Mapping[str, str], name: str, hint: str) -> str:
@@ -62,6 +63,12 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off", "nee"):
         return False
     raise ConfigError(f"{name} must be true or false (got {raw!r})")
+
+
+def _guide_url(url: str) -> str:
+    if url and not re.match(r"^https?://\S+$", url):
+        raise ConfigError(f"CASUSBOT_GUIDE_URL must be an http(s) URL (got {url!r})")
+    return url
 
 
 def load(env: Mapping[str, str]) -> Config:
@@ -134,4 +141,5 @@ def load(env: Mapping[str, str]) -> Config:
         device_name=env.get("CASUSBOT_DEVICE_NAME", "").strip() or "casusbot",
         require_e2ee=_flag(env, "CASUSBOT_REQUIRE_E2EE", True),
         redact_pii=_flag(env, "CASUSBOT_REDACT_PII", True),
+        guide_url=_guide_url(env.get("CASUSBOT_GUIDE_URL", "").strip()),
     )

@@ -240,6 +240,9 @@ class MatrixTransport:
                                                    "session_id": event.session_id})
         with contextlib.suppress(Exception):
             await self.client.request_room_key(event)
+        if not self._initial and event.sender != self.client.user_id and await asyncio.to_thread(
+                self.app.cannot_decrypt, room.room_id, event.sender, event.event_id):
+            self.deliverer.poke()
 
     # ---- outbound --------------------------------------------------------------------
     async def send(self, row: OutboxMessage) -> SendResult:

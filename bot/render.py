@@ -79,8 +79,9 @@ class Renderer:
     """Renders ``Outgoing`` values into messages; one Jinja2 environment per locale."""
 
     def __init__(self, prefix: str = "!", default_locale: str = "nl",
-                 default_timezone: str = "Europe/Amsterdam") -> None:
+                 default_timezone: str = "Europe/Amsterdam", guide_url: str = "") -> None:
         self.prefix = prefix
+        self.guide_url = guide_url
         self.default_locale = default_locale
         self.default_timezone = default_timezone
         self.envs = {loc: self._env(loc) for loc in LOCALES}
@@ -94,6 +95,7 @@ class Renderer:
             lstrip_blocks=True,
         )
         env.globals["prefix"] = self.prefix
+        env.globals["guide_url"] = self.guide_url
         env.globals["locale"] = locale
 
         def _local_day(ctx: Context, value: date) -> date:

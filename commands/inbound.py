@@ -117,3 +117,20 @@ def _guard(session: Session, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
     if ctx.settings.require_e2ee and not msg.encrypted and verb not in ("help", "hulp"):
         return [ctx.reply("error/unencrypted")]
     return []
+
+
+def cannot_decrypt(session: Session, render: Render, settings: Settings, *, room_id: str,
+                   sender: str, event_id: str, now: datetime) -> list[Rendered]:
+    """A message we could not decrypt: ask its sender, once, to send it again."""
+    if not inbound.first_time(session, event_id, room_id, now):
+        return []
+    overleg = overlegs.by_room(session, room_id)
+    if overleg is None:
+        return []
+    out = Outgoing("error/undecryptable", {"sender": sender}, room=room_id,
+                   locale=overleg.locale, timezone=overleg.timezone, mentions=(sender,))
+    rendered = [render(out, room_id)]
+    outbox.enqueue(session, rendered, now)
+    log.warning("could not decrypt an event; asked the sender to re-send",
+                extra={"event_id": event_id, "room": room_id})
+    return rendered

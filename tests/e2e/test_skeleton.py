@@ -46,6 +46,9 @@ async def test_non_member_is_refused_and_nothing_changes(world: World) -> None:
     other = await world.client(stranger)
     bot_id = world.bot_user.user_id
     await ask(chair, room, bot_id, "!setup Overleg")
+    # The stranger's client must have seen that reply before its own command, or the reply
+    # could be mistaken for the answer to it.
+    await other.wait_for(lambda s: s.sender == bot_id and "het overleg" in s.body, timeout=15)
     refusal = await ask(other, room, bot_id, "!casus open")
     assert "geen lid" in refusal
     assert "geen overleggen" not in refusal

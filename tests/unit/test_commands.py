@@ -307,3 +307,24 @@ def test_a_failing_command_rolls_back_and_apologises(
         mp.undo()
     assert "niets gewijzigd" in body
     assert counts(session)["Meeting"] == 0
+
+
+def test_help_links_the_chairs_guide_when_configured(session: Session,
+                                                     registry: Registry) -> None:
+    renderer = Renderer(guide_url="https://intranet.example.org/casusbot/voorzitter")
+    msg = Inbound(event_id="$g1", room_id=ROOM, sender=CHAIR, text="!hulp", sent_at=NOW,
+                  encrypted=True)
+    [out] = process(session, registry, renderer, SETTINGS, msg, NOW)
+    assert "https://intranet.example.org/casusbot/voorzitter" in out.body
+
+
+def test_an_undecryptable_message_asks_its_sender_once(overleg: Say, session: Session,
+                                                       renderer: Renderer) -> None:
+    from commands.inbound import cannot_decrypt
+
+    first = cannot_decrypt(session, renderer, SETTINGS, room_id=ROOM, sender=CHAIR,
+                           event_id="$enc1", now=NOW)
+    again = cannot_decrypt(session, renderer, SETTINGS, room_id=ROOM, sender=CHAIR,
+                           event_id="$enc1", now=NOW)
+    assert len(first) == 1 and again == []
+    assert "niet ontsleutelen" in first[0].body and CHAIR in first[0].mentions
