@@ -357,10 +357,11 @@ class MatrixTransport:
         token = await asyncio.to_thread(self.app.sync_token, self._device_key())
         self._initial = token is None
         failures = 0
+        first = True  # catch up at once after a start; long-poll from then on
         while True:
             resp: Any
             try:
-                resp = await self.client.sync(timeout=0 if self._initial else SYNC_TIMEOUT_MS,
+                resp = await self.client.sync(timeout=0 if first else SYNC_TIMEOUT_MS,
                                               since=token, sync_filter=SYNC_FILTER,
                                               full_state=self._initial or None)
             except (aiohttp.ClientError, TimeoutError) as e:
@@ -373,6 +374,7 @@ class MatrixTransport:
                 await asyncio.sleep(wait)
                 continue
             failures = 0
+            first = False
             if self._initial:
                 # First start ever: everything so far is history. Remember the rooms we
                 # are in as joined now, so only what comes after is handled.
