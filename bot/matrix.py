@@ -30,10 +30,12 @@ from nio import (
     LoginResponse,
     MatrixRoom,
     MegolmEvent,
+    MessageDirection,
     ReactionEvent,
     RedactionEvent,
     RoomCreateResponse,
     RoomMemberEvent,
+    RoomMessagesResponse,
     RoomMessageText,
     RoomPreset,
     RoomRedactResponse,
@@ -382,11 +384,56 @@ class MatrixTransport:
                 for room_id in self.client.rooms:
                     await asyncio.to_thread(self.app.record_join, room_id, now)
                 self._initial = False
+            if token is not None:
+                await self._backfill(resp, token)
             token = resp.next_batch
             await asyncio.to_thread(self.app.save_sync_token, self._device_key(), token)
             with contextlib.suppress(Exception):
                 await self._key_upkeep()
             self.ready.set()
+
+    async def _backfill(self, resp: SyncResponse, since: str) -> None:
+        """Handle what a limited timeline left out (many events while the bot was away).
+
+        Sync returns at most the filter's limit per room; older events in the gap are fetched
+        with /messages back to the previous sync token and handled oldest first. The token is
+        saved only afterwards, and the inbound dedupe makes any overlap harmless.
+        """
+        for room_id, info in resp.rooms.join.items():
+            timeline = info.timeline
+            if not timeline.limited or not timeline.prev_batch:
+                continue
+            room = self.client.rooms.get(room_id)
+            if room is None:
+                continue
+            missed: list[Any] = []
+            start = timeline.prev_batch
+            for _ in range(100):  # at most 10,000 events per gap
+                page = await self.client.room_messages(room_id, start=start, end=since,
+                                                       direction=MessageDirection.back,
+                                                       limit=100)
+                if not isinstance(page, RoomMessagesResponse) or not page.chunk:
+                    break
+                missed.extend(page.chunk)
+                if not page.end or page.end == start:
+                    break
+                start = page.end
+            log.info("handling events from a gap in the timeline",
+                     extra={"room": room_id, "events": len(missed)})
+            for event in reversed(missed):
+                await self._dispatch(room, event)
+
+    async def _dispatch(self, room: MatrixRoom, event: Any) -> None:
+        if isinstance(event, RoomMessageText):
+            await self.on_text(room, event)
+        elif isinstance(event, ReactionEvent):
+            await self.on_reaction(room, event)
+        elif isinstance(event, RedactionEvent):
+            await self.on_redaction(room, event)
+        elif isinstance(event, UnknownEvent):
+            await self.on_unknown(room, event)
+        elif isinstance(event, MegolmEvent):
+            await self.on_undecryptable(room, event)
 
     async def start(self) -> None:
         await self.login()

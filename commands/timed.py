@@ -99,6 +99,8 @@ def _action_reminder(session: Session, overleg: Overleg, timer: Timer,
     view = action_view(session, overleg, action, today)
     owners = _owner_ids(session, action)
     if timer.kind == DUE_SOON:
+        if today > action.due:
+            return []  # sent this late it would be news from the past: the overdue one says it
         out = [_reply(overleg, "action/due_soon", to=overleg.room_id, mentions=tuple(owners),
                       action=view, owners=owners, late=late, late_since=timer.due_at)]
         if overleg.remind_by_dm:

@@ -328,3 +328,13 @@ def test_restart_sends_what_was_missed_late_and_once(tmp_path: Path, registry: o
                                              Timer.handled_at == None)).all()  # noqa: E711
         assert [local(t.due_at) for t in pending] == [datetime(2026, 12, 8, 9, tzinfo=AMS)]
     engine2.dispose()
+
+
+def test_a_due_soon_reminder_missed_past_the_due_date_is_not_sent(
+        plan: Say, session: Session, renderer: Renderer) -> None:
+    plan.one(f"!actie add {case(plan)} Politie 15-12-2026 Huisbezoek")
+    # Down from before the due-soon reminder (11 Dec) until after the due date.
+    back = datetime(2026, 12, 16, 10, 0, tzinfo=UTC)
+    sent = run_until(session, renderer, back, back + timedelta(minutes=1))
+    assert reminders(sent, "due_soon") == []
+    assert len(reminders(sent, "overdue")) == 1
