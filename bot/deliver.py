@@ -22,6 +22,7 @@ from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 HEARTBEAT = 30.0
+LEASE = timedelta(seconds=60)
 MAX_BACKOFF = 300.0
 
 
@@ -52,9 +53,10 @@ def backoff(attempts: int) -> float:
 class Deliverer:
     """Drains the outbox. ``poke()`` after enqueueing; a heartbeat catches everything else."""
 
-    def __init__(self, engine: Engine, sender: Sender) -> None:
+    def __init__(self, engine: Engine, sender: Sender, holder: str = "casusbot") -> None:
         self.engine = engine
         self.sender = sender
+        self.holder = holder  # this instance (its device): the lease holder's name
         self._wake = asyncio.Event()
         self.sent = 0
 
@@ -67,7 +69,10 @@ class Deliverer:
             return outbox.next_per_room(session, now), outbox.earliest_retry(session)
 
     def _pending(self, room_id: str) -> list[OutboxMessage]:
+        """The room's unsent rows, if this instance holds (or now takes) the room's lease."""
         with session_scope(self.engine) as session:
+            if not outbox.claim_room(session, room_id, self.holder, datetime.now(UTC), LEASE):
+                return []
             return outbox.pending(session, room_id)
 
     def _done(self, row_id: int, remote_id: str | None, error: str | None = None) -> None:
@@ -85,8 +90,12 @@ class Deliverer:
                                                        "error": (result.error or "")[:200]})
 
     async def _drain_room(self, room_id: str) -> None:
-        for row in await asyncio.to_thread(self._pending, room_id):
+        rows = await asyncio.to_thread(self._pending, room_id)
+        started = datetime.now(UTC)
+        for row in rows:
             now = datetime.now(UTC)
+            if now - started > LEASE / 2:
+                return  # renew the lease before going on: the next pass claims again
             if row.next_attempt_at is not None and row.next_attempt_at > now:
                 return  # the head waits for its retry; later rows wait behind it
             try:
@@ -106,6 +115,14 @@ class Deliverer:
                 return
             await asyncio.to_thread(self._done, row.id or 0, result.remote_id)
             self.sent += 1
+        if rows:
+            await asyncio.to_thread(self._release, room_id)
+
+    def _release(self, room_id: str) -> None:
+        """Everything claimed was sent: let any instance take the room's next messages."""
+        with session_scope(self.engine) as session:
+            if not outbox.pending(session, room_id):
+                outbox.release_room(session, room_id, self.holder)
 
     async def run_once(self) -> float:
         """Send what is ready; returns how long to wait before looking again."""

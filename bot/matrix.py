@@ -135,7 +135,8 @@ class MatrixTransport:
                                      max_limit_exceeded=0, max_timeouts=0,
                                      request_timeout=SYNC_TIMEOUT_MS / 1000 + 30),
         )
-        self.deliverer = Deliverer(app.engine, self)
+        self.deliverer = Deliverer(app.engine, self,
+                                   holder=f"{cfg.user_id}|{cfg.store_path.resolve()}")
         self.waker = Waker(app.sweep, app.clock, after=self.deliverer.poke)
         self.ready = asyncio.Event()
         self._initial = False

@@ -252,6 +252,19 @@ class OutboxMessage(SQLModel, table=True):
     remote_id: str | None = Field(default=None, index=True)  # the sent event's ID
 
 
+class OutboxLease(SQLModel, table=True):
+    """Which instance sends a room's messages for now, so two instances never both send.
+
+    A homeserver drops a repeated transaction ID only from the same device; two instances
+    are two devices, so they must not send the same row. The lease runs out if its holder
+    dies, and another instance takes the room over.
+    """
+
+    room_id: str = Field(primary_key=True)
+    holder: str
+    until: datetime = Field(sa_column=_utc())
+
+
 class JoinedRoom(SQLModel, table=True):
     """When the bot joined a room: events from before it are never handled."""
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from storage.models import OutboxMessage
+from storage.models import OutboxLease, OutboxMessage
 
 
 @dataclass(frozen=True)
@@ -97,3 +100,24 @@ def ref_of_remote(session: Session, remote_id: str) -> str | None:
     """The ``ref`` of the message the homeserver knows as ``remote_id`` (for reactions)."""
     row = session.exec(select(OutboxMessage).where(OutboxMessage.remote_id == remote_id)).first()
     return row.ref if row else None
+
+
+def claim_room(session: Session, room_id: str, holder: str, now: datetime,
+               ttl: timedelta) -> bool:
+    """Take (or renew) the lease to send ``room_id``'s messages; False if another holds it."""
+    values = {"room_id": room_id, "holder": holder, "until": now + ttl}
+    dialect = session.get_bind().dialect.name
+    insert: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt: Any = insert(OutboxLease).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["room_id"], set_={"holder": holder, "until": now + ttl},
+        where=(OutboxLease.holder == holder) | (OutboxLease.until < now))
+    won = session.execute(stmt.returning(OutboxLease.holder)).first()
+    return won is not None
+
+
+def release_room(session: Session, room_id: str, holder: str) -> None:
+    lease = session.get(OutboxLease, room_id)
+    if lease is not None and lease.holder == holder:
+        session.delete(lease)
+        session.flush()

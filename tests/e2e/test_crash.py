@@ -158,3 +158,57 @@ async def test_sigkill_during_commands_and_reminders(world: World, tmp_path: Pat
     assert len(reminders) == N_REMINDERS
     dup = [k for k, v in reminders.items() if v > 1]
     assert set(reminders.values()) == {1}, dup[:10]
+
+
+async def test_two_instances_on_one_postgresql(world: World, tmp_path: Path,
+                                               pg_url: str) -> None:
+    """Two bot processes (one account, a device each) on one PostgreSQL, the same stream."""
+    owner = world.user("politie")
+    room = world.room(world.chair, [world.bot_user, owner])
+    world.join(owner, room)
+    bots = []
+    for name in ("a", "b"):
+        env = {**world.env(), "CASUSBOT_DATABASE_URL": pg_url,
+               "CASUSBOT_STORE_PATH": str(tmp_path / f"store-{name}")}
+        env_file = tmp_path / f"bot-{name}.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+        bots.append(BotProcess(env_file, tmp_path / f"bot-{name}.log"))
+    bots[0].start()
+    await _joined(world, room, world.bot_user.user_id)
+    bots[0].stop()
+    _seed(pg_url, room, world.chair.user_id, owner.user_id)
+    chair = await world.client(world.chair)
+    bot_id = world.bot_user.user_id
+    for b in bots:
+        b.start()  # both see the 200 due reminders and the stream
+    for i in range(N_COMMANDS):
+        await chair.send(room, f"!partner add Partner{i:03d} core")
+
+    def count() -> tuple[Counter[str], Counter[str]]:
+        commands: Counter[str] = Counter()
+        reminders: Counter[str] = Counter()
+        for s in chair.notices(bot_id, room):
+            if m := re.search(r"Partner(\d{3})", s.body):
+                commands[m[1]] += 1
+            if m := re.search(r"Taak nummer (\d+)", s.body):
+                reminders[m[1]] += 1
+        return commands, reminders
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 180
+    while loop.time() < deadline:
+        commands, reminders = count()
+        if len(commands) == N_COMMANDS and len(reminders) == N_REMINDERS:
+            break
+        await asyncio.sleep(0.5)
+    mark = len(chair.seen)
+    await chair.send(room, "!hulp")
+    await chair.next_notice(bot_id, room_id=room, after=mark, timeout=60)
+    await asyncio.sleep(1.0)  # the other instance's sync: a duplicate would show by now
+    for b in bots:
+        b.stop()
+    commands, reminders = count()
+    assert len(commands) == N_COMMANDS and set(commands.values()) == {1}
+    assert len(reminders) == N_REMINDERS and set(reminders.values()) == {1}
+    hulp = [s for s in chair.notices(bot_id, room) if "Commando's van casusbot" in s.body]
+    assert len(hulp) == 1

@@ -107,3 +107,20 @@ async def test_a_transport_exception_is_a_failed_attempt(engine) -> None:  # typ
         row = s.exec(select(OutboxMessage)).one()
         assert row.sent_at is None and row.attempts == 1 and "ConnectionError" in (
             row.last_error or "")
+
+
+async def test_two_deliverers_never_send_the_same_room(engine) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    a, b = Wire(), Wire()
+    _enqueue(engine, "!a", *[f"a{i}" for i in range(20)])
+    _enqueue(engine, "!b", *[f"b{i}" for i in range(20)])
+    one, two = Deliverer(engine, a, holder="one"), Deliverer(engine, b, holder="two")
+    for _ in range(5):
+        await asyncio.gather(one.run_once(), two.run_once())
+    sent = [body for _, _, body in a.attempts + b.attempts]
+    assert sorted(sent) == sorted([f"a{i}" for i in range(20)] + [f"b{i}" for i in range(20)])
+    for wire in (a, b):  # each room's messages in order, by whichever instance sent them
+        for room in ("!a", "!b"):
+            mine = [body for r, _, body in wire.attempts if r == room]
+            assert mine == sorted(mine, key=lambda s: int(s[1:]))
