@@ -19,6 +19,7 @@ from bot.config import Config
 from bot.render import Renderer
 from commands import default_registry, timed
 from commands.inbound import Inbound, cannot_decrypt, process
+from commands.ratelimit import RateLimiter
 from commands.registry import Registry, Settings
 from storage import inbound as inbound_store
 from storage.db import make_engine, migrate, session_scope
@@ -37,6 +38,7 @@ class App:
     render: Renderer
     settings: Settings
     outbox_changed: asyncio.Event | None = field(default=None)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
 
     def process(self, msg: Inbound) -> int:
         """Handle one inbound message exactly once (blocking; call via ``asyncio.to_thread``).
@@ -49,7 +51,7 @@ class App:
                 if joined is None or msg.sent_at < joined:
                     return 0  # from before the bot joined: never handled
                 return len(process(session, self.registry, self.render, self.settings, msg,
-                                   self.clock.now()))
+                                   self.clock.now(), self.limiter))
 
         return retrying(attempt)
 
@@ -127,4 +129,4 @@ def bootstrap(config: Config, clock: Clock) -> App:
     return App(config=config, clock=clock, engine=engine, registry=default_registry(),
                render=Renderer(prefix=config.prefix, default_locale=config.locale,
                                default_timezone=config.timezone, guide_url=config.guide_url),
-               settings=settings)
+               settings=settings, limiter=RateLimiter(config.rate_limit))

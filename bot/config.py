@@ -15,6 +15,7 @@ KNOWN = (
     "CASUSBOT_REF_KEY", "CASUSBOT_TIMEZONE", "CASUSBOT_LOCALE", "CASUSBOT_PREFIX",
     "CASUSBOT_LOG_LEVEL", "CASUSBOT_DEVICE_NAME", "CASUSBOT_REQUIRE_E2EE",
     "CASUSBOT_REDACT_PII", "CASUSBOT_REF_KEY_PREVIOUS", "CASUSBOT_GUIDE_URL",
+    "CASUSBOT_RATE_LIMIT",
 )
 LOCALES = ("nl", "en")
 _USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
@@ -45,6 +46,7 @@ class Config:
     require_e2ee: bool = True
     redact_pii: bool = True
     guide_url: str = ""
+    rate_limit: int = 30
 
 
 def _required(env: Mapping[str, str], name: str, hint: str) -> str:
@@ -63,6 +65,15 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off", "nee"):
         return False
     raise ConfigError(f"{name} must be true or false (got {raw!r})")
+
+
+def _rate(raw: str) -> int:
+    if not raw:
+        return 30
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        raise ConfigError(f"CASUSBOT_RATE_LIMIT must be commands per minute per person, "
+                          f"1 to 10000 (got {raw!r})")
+    return int(raw)
 
 
 def _guide_url(url: str) -> str:
@@ -142,4 +153,5 @@ def load(env: Mapping[str, str]) -> Config:
         require_e2ee=_flag(env, "CASUSBOT_REQUIRE_E2EE", True),
         redact_pii=_flag(env, "CASUSBOT_REDACT_PII", True),
         guide_url=_guide_url(env.get("CASUSBOT_GUIDE_URL", "").strip()),
+        rate_limit=_rate(env.get("CASUSBOT_RATE_LIMIT", "").strip()),
     )

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from commands import answers, pii
 from commands.privacy import redact_original
+from commands.ratelimit import RateLimiter
 from commands.registry import Ctx, Outgoing, Registry, Settings, handle
 from storage import agendas, inbound, outbox, overlegs, privacy
 from storage.outbox import Rendered
@@ -38,8 +39,11 @@ class Inbound:
     redacts: str | None = None  # for a redaction: the event it removes
 
 
+MAX_COMMAND_CHARS = 2000  # a command line is short; a 64 KiB "command" is refused unread
+
+
 def process(session: Session, registry: Registry, render: Render, settings: Settings,
-            msg: Inbound, now: datetime) -> list[Rendered]:
+            msg: Inbound, now: datetime, limiter: RateLimiter | None = None) -> list[Rendered]:
     """Apply ``msg`` once; returns what was enqueued (nothing if it was seen before).
 
     The caller commits. A bug in a command rolls back that command's changes (savepoint)
@@ -58,9 +62,18 @@ def process(session: Session, registry: Registry, render: Render, settings: Sett
     member = overlegs.member(session, overleg.id, msg.sender) if overleg and overleg.id else None
     ctx = Ctx(room=msg.room_id, sender=msg.sender, now=now, session=session, settings=settings,
               overleg=overleg, member=member, event_id=msg.event_id)
+    verdict = limiter.check(msg.sender, now) if limiter and msg.kind == "text" else "ok"
     try:
         with session.begin_nested():
-            replies = _guard(session, ctx, msg) or _dispatch(registry, ctx, msg)
+            if verdict == "drop":
+                replies = []
+            elif verdict == "notify":
+                replies = [ctx.reply("error/rate_limited", per_minute=limiter.per_minute
+                                     if limiter else 0)]
+            elif msg.kind == "text" and len(msg.text) > MAX_COMMAND_CHARS:
+                replies = [ctx.reply("error/message_too_long", limit=MAX_COMMAND_CHARS)]
+            else:
+                replies = _guard(session, ctx, msg) or _dispatch(registry, ctx, msg)
     except Exception:
         log.exception("command failed", extra={"event_id": msg.event_id, "room": msg.room_id})
         replies = [ctx.reply("error/internal")]

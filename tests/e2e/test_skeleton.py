@@ -138,3 +138,40 @@ async def test_pii_is_refused_and_the_message_redacted(world: World) -> None:
 
         await asyncio.sleep(0.1)
     assert ev.get("content") == {}, ev
+
+
+async def test_malformed_unknown_and_huge_events_do_not_stop_the_bot(world: World) -> None:
+    from bot import devserver
+
+    _, bot = await world.start_bot()
+    room = world.room(world.chair, [world.bot_user])
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    bot_id = world.bot_user.user_id
+    await ask(chair, room, bot_id, "!setup Overleg")
+    token = world.synapse.login(world.chair.user_id.split(":")[0][1:], world.chair.password)
+    junk = [
+        ("m.room.message", {"body": 123}),
+        ("m.room.message", {"msgtype": "m.text"}),
+        ("m.room.message", {"msgtype": "m.text", "body": "!overleg", "format": 5,
+                            "formatted_body": ["x"]}),
+        ("m.reaction", {"m.relates_to": {"rel_type": "m.annotation"}}),
+        ("m.reaction", {"m.relates_to": "nonsense"}),
+        ("org.example.weird", {"anything": [1, {"deep": None}]}),
+        ("m.poll.response", {"m.relates_to": {"event_id": 5}, "m.selections": "yes"}),
+        ("org.matrix.msc3381.poll.response", {"org.matrix.msc3381.poll.response": None}),
+    ]
+    accepted = 0
+    for i, (kind, content) in enumerate(junk):
+        try:
+            devserver.request(world.synapse.url, "PUT",
+                              f"/_matrix/client/v3/rooms/{room}/send/{kind}/junk{i}", content,
+                              token=token["access_token"])
+            accepted += 1
+        except devserver.HTTPError:
+            pass  # the homeserver itself refuses some; those never reach the bot
+    assert accepted >= 5
+    huge = await ask(chair, room, bot_id, "!overleg list " + "x" * 60_000)
+    assert "te lang" in huge
+    # Still answering, and nothing was lost on the way.
+    assert "M1" in await ask(chair, room, bot_id, "!overleg plan 8-12-2026 14:00")
