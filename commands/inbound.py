@@ -77,7 +77,7 @@ def process(session: Session, registry: Registry, render: Render, settings: Sett
     except Exception:
         log.exception("command failed", extra={"event_id": msg.event_id, "room": msg.room_id})
         replies = [ctx.reply("error/internal")]
-    rendered = [render(o, msg.room_id) for o in replies]
+    rendered = [_render_safely(render, o, ctx) for o in replies]
     # IDs, the command's name and the outcome's template: never the message itself.
     log.info("handled event", extra={
         "event_id": msg.event_id, "room": msg.room_id, "kind": msg.kind,
@@ -147,3 +147,12 @@ def cannot_decrypt(session: Session, render: Render, settings: Settings, *, room
     log.warning("could not decrypt an event; asked the sender to re-send",
                 extra={"event_id": event_id, "room": room_id})
     return rendered
+
+
+def _render_safely(render: Render, out: Outgoing, ctx: Ctx) -> Rendered:
+    """A template bug must not lose the event: log it and apologise instead."""
+    try:
+        return render(out, ctx.room)
+    except Exception:
+        log.exception("rendering failed", extra={"template": out.template})
+        return render(ctx.reply("error/internal"), ctx.room)

@@ -256,4 +256,7 @@ def handle(registry: Registry, ctx: Ctx, text: str) -> list[Outgoing]:
             return [ctx.reply(e.template, **e.values, usage=spec.usage(verb))]
     if rest.strip():
         return [ctx.reply("error/unexpected", given=rest.strip()[:60], usage=spec.usage(verb))]
-    return spec.func(ctx, **values)
+    try:
+        return spec.func(ctx, **values)
+    except ParseError as e:  # a value the command itself found wrong, before changing anything
+        return [ctx.reply(e.template, **e.values, usage=spec.usage(verb))]

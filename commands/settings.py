@@ -89,7 +89,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
 
 
 def _change(text: str, ctx: Ctx) -> tuple[tuple[str, str], str]:
-    parts = text.split()
+    parts = text.split(maxsplit=1)
     if len(parts) != 2 or parts[0].casefold() not in SETTINGS:
         raise ParseError("settings/unknown", names=sorted(SETTINGS))
     return (parts[0].casefold(), parts[1]), ""

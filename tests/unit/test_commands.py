@@ -328,3 +328,37 @@ def test_an_undecryptable_message_asks_its_sender_once(overleg: Say, session: Se
                            event_id="$enc1", now=NOW)
     assert len(first) == 1 and again == []
     assert "niet ontsleutelen" in first[0].body and CHAIR in first[0].mentions
+
+
+def test_settings_show_and_change(overleg: Say, session: Session) -> None:
+    shown = overleg.one("!instellingen")
+    assert "agenda: 5 dagen vooraf" in shown and "bewaartermijn gesloten casussen: 5 jaar" in shown
+    changed = overleg.one("!instellingen agenda 7")
+    assert "agenda: 7 dagen vooraf" in changed
+    assert "getal van 1 tot en met 30" in overleg.one("!instellingen agenda 99")
+    assert "Namen:" in overleg.one("!instellingen kleur blauw")
+    assert "werkdagen: 1234" in overleg.one("!instellingen werkdagen ma di wo do")
+    assert "taal: en" in overleg.one("!instellingen taal en").replace("language: en", "taal: en")
+    english = overleg.one("!settings")
+    assert "Settings of this overleg" in english
+    assert "not a member" in overleg.one("!instellingen agenda 3", sender="@x:localhost")
+
+
+def test_every_template_block_renders_with_plausible_values() -> None:
+    """Each template renders with the values its command gives (catches undefined names)."""
+    from pathlib import Path
+
+    renderer = Renderer()
+    for locale in ("nl", "en"):
+        for path in (Path(__file__).parents[2] / "bot/templates" / locale).glob("[!_]*.html"):
+            tmpl = renderer.envs[locale].get_template(path.name)
+            for block in tmpl.blocks:
+                source = (path.read_text().split("{% block " + block + " %}")[1]
+                          .split("{% endblock %}")[0])
+                if "m.settings_board" in source:
+                    from commands.settings import view
+                    from storage.models import Overleg
+
+                    renderer.html(f"{path.stem}/{block}", {"s": view(Overleg(
+                        room_id="!r", name="x", created_at=NOW)), "attribute": "locale"},
+                        locale)
