@@ -234,6 +234,20 @@ def rekey(env_file: str | None, new_key: str) -> None:
 
 
 @main.command()
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+def doctor(env_file: str | None) -> None:
+    """Check the configuration, database, homeserver, E2EE store and outbox."""
+    from bot.health import doctor as run_checks
+
+    config = load_or_exit(env_file)
+    failed = 0
+    for check in run_checks(config):
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+        failed += not check.ok
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default="casusbot.env",
               help="The configuration file to write.")
 @click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")

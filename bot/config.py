@@ -15,7 +15,7 @@ KNOWN = (
     "CASUSBOT_REF_KEY", "CASUSBOT_TIMEZONE", "CASUSBOT_LOCALE", "CASUSBOT_PREFIX",
     "CASUSBOT_LOG_LEVEL", "CASUSBOT_DEVICE_NAME", "CASUSBOT_REQUIRE_E2EE",
     "CASUSBOT_REDACT_PII", "CASUSBOT_REF_KEY_PREVIOUS", "CASUSBOT_GUIDE_URL",
-    "CASUSBOT_RATE_LIMIT",
+    "CASUSBOT_RATE_LIMIT", "CASUSBOT_METRICS_PORT",
 )
 LOCALES = ("nl", "en")
 _USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
@@ -47,6 +47,7 @@ class Config:
     redact_pii: bool = True
     guide_url: str = ""
     rate_limit: int = 30
+    metrics_port: int | None = None
 
 
 def _required(env: Mapping[str, str], name: str, hint: str) -> str:
@@ -65,6 +66,14 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off", "nee"):
         return False
     raise ConfigError(f"{name} must be true or false (got {raw!r})")
+
+
+def _port(raw: str) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ConfigError(f"CASUSBOT_METRICS_PORT must be a port number (got {raw!r})")
+    return int(raw)
 
 
 def _rate(raw: str) -> int:
@@ -154,4 +163,5 @@ def load(env: Mapping[str, str]) -> Config:
         redact_pii=_flag(env, "CASUSBOT_REDACT_PII", True),
         guide_url=_guide_url(env.get("CASUSBOT_GUIDE_URL", "").strip()),
         rate_limit=_rate(env.get("CASUSBOT_RATE_LIMIT", "").strip()),
+        metrics_port=_port(env.get("CASUSBOT_METRICS_PORT", "").strip()),
     )

@@ -59,6 +59,7 @@ class Deliverer:
         self.holder = holder  # this instance (its device): the lease holder's name
         self._wake = asyncio.Event()
         self.sent = 0
+        self.failures = 0
 
     def poke(self) -> None:
         self._wake.set()
@@ -80,6 +81,7 @@ class Deliverer:
             outbox.mark_sent(session, row_id, remote_id, datetime.now(UTC), error=error)
 
     def _failed(self, row: OutboxMessage, result: SendResult) -> None:
+        self.failures += 1
         wait = result.retry_after if result.retry_after is not None else backoff(
             row.attempts + 1)
         with session_scope(self.engine) as session:

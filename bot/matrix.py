@@ -142,6 +142,7 @@ class MatrixTransport:
         self._initial = False
         self._tasks: list[asyncio.Task[None]] = []
         self.handled = 0
+        self._metrics: Any = None
 
     # ---- login -----------------------------------------------------------------------
     async def login(self) -> None:
@@ -448,9 +449,24 @@ class MatrixTransport:
         self._tasks = [asyncio.create_task(self.sync_loop(), name="sync"),
                        asyncio.create_task(self.deliverer.run(), name="deliver")]
         self.waker.start()
+        if self.app.config.metrics_port:
+            from bot.health import Metrics
+
+            self._metrics = await Metrics(self.app.engine, self).start(
+                self.app.config.metrics_port)
+
+    @property
+    def sent(self) -> int:
+        return self.deliverer.sent
+
+    @property
+    def errors(self) -> int:
+        return self.deliverer.failures
 
     async def stop(self) -> None:
         self.waker.stop()
+        if self._metrics is not None:
+            await self._metrics.cleanup()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

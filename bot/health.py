@@ -1,0 +1,136 @@
+"""Health: `casusbot doctor` checks, and the optional Prometheus /metrics endpoint."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+from sqlmodel import col, func, select
+
+from bot.config import Config
+from storage.db import alembic_config, current_revision, make_engine, session_scope
+from storage.models import OutboxMessage, Timer
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def figures(engine: Engine, now: datetime) -> dict[str, float]:
+    """Outbox depth and age, and how far the sweep lags behind due work."""
+    with session_scope(engine) as session:
+        depth = session.exec(select(func.count()).select_from(OutboxMessage)
+                             .where(col(OutboxMessage.sent_at).is_(None))).one()
+        oldest = session.exec(select(func.min(OutboxMessage.created_at))
+                              .where(col(OutboxMessage.sent_at).is_(None))).one()
+        due = session.exec(select(func.min(Timer.due_at)).where(
+            col(Timer.handled_at).is_(None), Timer.due_at <= now)).one()
+    return {"outbox_depth": float(depth),
+            "outbox_oldest_seconds": (now - oldest).total_seconds() if oldest else 0.0,
+            "sweep_lag_seconds": (now - due).total_seconds() if due else 0.0}
+
+
+def doctor(config: Config) -> Iterator[Check]:
+    yield Check("configuration", True, f"{config.user_id} on {config.homeserver}")
+    try:
+        engine = make_engine(config.database_url)
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        rev = current_revision(engine)
+        yield Check("database", rev == head,
+                    f"revision {rev}" + ("" if rev == head else f", head is {head}: run "
+                                         "`casusbot migrate`"))
+    except Exception as e:
+        yield Check("database", False, f"cannot open {type(e).__name__}: {str(e)[:120]}")
+        engine = None
+    try:
+        with urllib.request.urlopen(config.homeserver + "/_matrix/client/versions",
+                                    timeout=5) as resp:
+            versions = json.loads(resp.read()).get("versions", [])
+        yield Check("homeserver", True, f"reachable, spec versions up to {versions[-1:]}")
+    except Exception as e:
+        yield Check("homeserver", False, f"not reachable: {type(e).__name__}")
+    session_file = Path(config.store_path) / "session.json"
+    if not session_file.exists():
+        yield Check("e2ee store", False, f"no session in {config.store_path}: run "
+                    "`casusbot init` or start the bot once")
+    else:
+        saved = json.loads(session_file.read_text())
+        stores = list(Path(config.store_path).glob("*.db"))
+        token_ok = _whoami(config.homeserver, saved.get("access_token", ""))
+        yield Check("e2ee store", bool(stores) and token_ok,
+                    f"device {saved.get('device_id')}, "
+                    f"{'keys present' if stores else 'no key store yet'}, "
+                    f"{'token valid' if token_ok else 'token refused by the homeserver'}")
+    if engine is not None:
+        try:
+            f = figures(engine, datetime.now(UTC))
+            yield Check("outbox", f["outbox_oldest_seconds"] < 600,
+                        f"{int(f['outbox_depth'])} waiting, oldest "
+                        f"{int(f['outbox_oldest_seconds'])} s; sweep lag "
+                        f"{int(f['sweep_lag_seconds'])} s")
+        except Exception as e:
+            yield Check("outbox", False, f"cannot read: {type(e).__name__}")
+
+
+def _whoami(homeserver: str, token: str) -> bool:
+    req = urllib.request.Request(homeserver + "/_matrix/client/v3/account/whoami")
+    req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=5):
+            return True
+    except Exception:
+        return False
+
+
+class Metrics:
+    """Prometheus text exposition of a few figures, on 127.0.0.1 only (off by default)."""
+
+    def __init__(self, engine: Engine, counters: Any) -> None:
+        self.engine = engine
+        self.counters = counters  # an object with .handled and .errors and .sent
+
+    def render(self) -> str:
+        f = figures(self.engine, datetime.now(UTC))
+        lines = [
+            "# HELP casusbot_outbox_depth Messages waiting to be sent.",
+            "# TYPE casusbot_outbox_depth gauge",
+            f"casusbot_outbox_depth {f['outbox_depth']}",
+            "# HELP casusbot_outbox_oldest_seconds Age of the oldest waiting message.",
+            "# TYPE casusbot_outbox_oldest_seconds gauge",
+            f"casusbot_outbox_oldest_seconds {f['outbox_oldest_seconds']:.3f}",
+            "# HELP casusbot_sweep_lag_seconds How long the oldest due timer has waited.",
+            "# TYPE casusbot_sweep_lag_seconds gauge",
+            f"casusbot_sweep_lag_seconds {f['sweep_lag_seconds']:.3f}",
+            "# HELP casusbot_handled_total Events that produced replies.",
+            "# TYPE casusbot_handled_total counter",
+            f"casusbot_handled_total {self.counters.handled}",
+            "# HELP casusbot_sent_total Messages sent.",
+            "# TYPE casusbot_sent_total counter",
+            f"casusbot_sent_total {self.counters.sent}",
+            "# HELP casusbot_errors_total Errors while handling or sending.",
+            "# TYPE casusbot_errors_total counter",
+            f"casusbot_errors_total {self.counters.errors}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    async def start(self, port: int) -> web.AppRunner:
+        async def handler(_: web.Request) -> web.Response:
+            return web.Response(text=self.render(), content_type="text/plain")
+
+        app = web.Application()
+        app.router.add_get("/metrics", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        return runner
