@@ -23,7 +23,7 @@ from storage.models import OutboxMessage
 log = logging.getLogger(__name__)
 HEARTBEAT = 30.0
 LEASE = timedelta(seconds=60)
-MAX_BACKOFF = 300.0
+MAX_BACKOFF = 60.0  # a homeserver back from an outage is used within a minute
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Sender(Protocol):
 
 
 def backoff(attempts: int) -> float:
-    """Exponential backoff with jitter: ~1 s, 2 s, 4 s… capped at five minutes."""
+    """Exponential backoff with jitter: ~1 s, 2 s, 4 s… capped at a minute."""
     base: float = min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
     return base * (0.75 + random.random() / 2)
 

@@ -372,7 +372,7 @@ class MatrixTransport:
                 resp = e  # the homeserver is unreachable: back off and try again
             if not isinstance(resp, SyncResponse):
                 failures += 1
-                wait = min(60.0, 2.0 ** failures)
+                wait = min(15.0, 2.0 ** failures)
                 log.warning("sync failed", extra={"retry_in_s": wait,
                                                   "error": str(getattr(resp, "message", resp))})
                 await asyncio.sleep(wait)
