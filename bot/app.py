@@ -125,7 +125,8 @@ def bootstrap(config: Config, clock: Clock) -> App:
     settings = Settings(prefix=config.prefix, admins=config.admins, timezone=config.timezone,
                         locale=config.locale, ref_key=config.ref_key,
                         previous_ref_keys=config.previous_ref_keys,
-                        require_e2ee=config.require_e2ee, redact_pii=config.redact_pii)
+                        require_e2ee=config.require_e2ee, redact_pii=config.redact_pii,
+                        agenda_days=config.agenda_days, nudge_days=config.nudge_days)
     return App(config=config, clock=clock, engine=engine, registry=default_registry(),
                render=Renderer(prefix=config.prefix, default_locale=config.locale,
                                default_timezone=config.timezone, guide_url=config.guide_url),

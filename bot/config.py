@@ -15,7 +15,8 @@ KNOWN = (
     "CASUSBOT_REF_KEY", "CASUSBOT_TIMEZONE", "CASUSBOT_LOCALE", "CASUSBOT_PREFIX",
     "CASUSBOT_LOG_LEVEL", "CASUSBOT_DEVICE_NAME", "CASUSBOT_REQUIRE_E2EE",
     "CASUSBOT_REDACT_PII", "CASUSBOT_REF_KEY_PREVIOUS", "CASUSBOT_GUIDE_URL",
-    "CASUSBOT_RATE_LIMIT", "CASUSBOT_METRICS_PORT",
+    "CASUSBOT_RATE_LIMIT", "CASUSBOT_METRICS_PORT", "CASUSBOT_AGENDA_DAYS",
+    "CASUSBOT_NUDGE_DAYS",
 )
 LOCALES = ("nl", "en")
 _USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
@@ -48,6 +49,8 @@ class Config:
     guide_url: str = ""
     rate_limit: int = 30
     metrics_port: int | None = None
+    agenda_days: int = 5
+    nudge_days: int = 2
 
 
 def _required(env: Mapping[str, str], name: str, hint: str) -> str:
@@ -66,6 +69,15 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off", "nee"):
         return False
     raise ConfigError(f"{name} must be true or false (got {raw!r})")
+
+
+def _days(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a number of days from {low} to {high} (got {raw!r})")
+    return int(raw)
 
 
 def _port(raw: str) -> int | None:
@@ -164,4 +176,6 @@ def load(env: Mapping[str, str]) -> Config:
         guide_url=_guide_url(env.get("CASUSBOT_GUIDE_URL", "").strip()),
         rate_limit=_rate(env.get("CASUSBOT_RATE_LIMIT", "").strip()),
         metrics_port=_port(env.get("CASUSBOT_METRICS_PORT", "").strip()),
+        agenda_days=_days(env, "CASUSBOT_AGENDA_DAYS", 5, 1, 30),
+        nudge_days=_days(env, "CASUSBOT_NUDGE_DAYS", 2, 0, 30),
     )

@@ -32,6 +32,8 @@ class Settings:
     previous_ref_keys: tuple[bytes, ...] = ()  # older keys, oldest first (after a rekey)
     require_e2ee: bool = True  # refuse commands in rooms without end-to-end encryption
     redact_pii: bool = True  # redact a message the PII guard refused, where we may
+    agenda_days: int = 5  # defaults for a new overleg; each overleg can change its own
+    nudge_days: int = 2
 
 
     @property

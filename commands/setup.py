@@ -17,6 +17,9 @@ def setup(ctx: Ctx, *, name: str) -> list[Outgoing]:
     overleg = overlegs.create(ctx.session, room_id=ctx.room, name=name,
                               timezone=ctx.settings.timezone, locale=ctx.settings.locale,
                               now=ctx.now)
+    overleg.agenda_days_before = ctx.settings.agenda_days
+    overleg.nudge_days_before = ctx.settings.nudge_days
+    overlegs.save(ctx.session, overleg)
     assert overleg.id is not None
     overlegs.put_member(ctx.session, overleg_id=overleg.id, user_id=ctx.sender,
                         partner_id=None, role="chair", now=ctx.now)

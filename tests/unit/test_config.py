@@ -82,3 +82,27 @@ def test_example_config_lists_every_setting() -> None:
     text = (Path(__file__).parents[2] / "config.example.env").read_text()
     for name in KNOWN:
         assert f"{name}=" in text, name
+
+
+def test_agenda_and_nudge_defaults_reach_a_new_overleg() -> None:
+    from datetime import UTC, datetime
+
+    from bot.app import bootstrap
+    from bot.clock import FakeClock
+    from commands.inbound import Inbound
+
+    c = load({**GOOD, "CASUSBOT_AGENDA_DAYS": "7", "CASUSBOT_NUDGE_DAYS": "3",
+              "CASUSBOT_DATABASE_URL": "sqlite://"})
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    app = bootstrap(c, FakeClock(now))
+    app.record_join("!r:localhost", now)
+    app.process(Inbound("$1", "!r:localhost", "@beheer:localhost", "!setup X", now,
+                        encrypted=True))
+    from storage import overlegs
+    from storage.db import session_scope
+
+    with session_scope(app.engine) as s:
+        o = overlegs.by_room(s, "!r:localhost")
+        assert o is not None and (o.agenda_days_before, o.nudge_days_before) == (7, 3)
+    with pytest.raises(ConfigError, match="CASUSBOT_AGENDA_DAYS"):
+        load({**GOOD, "CASUSBOT_AGENDA_DAYS": "0"})
