@@ -392,7 +392,20 @@ class MatrixTransport:
             await asyncio.to_thread(self.app.save_sync_token, self._device_key(), token)
             with contextlib.suppress(Exception):
                 await self._key_upkeep()
+            if not self.ready.is_set():
+                await self._cross_sign()
             self.ready.set()
+
+    async def _cross_sign(self) -> None:
+        """Sign this device with the account's cross-signing key (once per device)."""
+        from bot.crosssign import CrossSigningError, ensure
+
+        try:
+            await ensure(self.app.config.homeserver, self.client.user_id,
+                         self.client.device_id, self.client.access_token, self.store,
+                         self.app.config.password)
+        except (CrossSigningError, aiohttp.ClientError, ValueError) as e:
+            log.warning("cross-signing not set up", extra={"error": str(e)[:200]})
 
     async def _backfill(self, resp: SyncResponse, since: str) -> None:
         """Handle what a limited timeline left out (many events while the bot was away).
