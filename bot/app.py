@@ -22,6 +22,7 @@ from commands.inbound import Inbound, cannot_decrypt, process
 from commands.ratelimit import RateLimiter
 from commands.registry import Registry, Settings
 from storage import inbound as inbound_store
+from storage import overlegs
 from storage.db import make_engine, migrate, session_scope
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,14 @@ class App:
                 return timed.sweep(session, self.render, self.clock.now())
 
         return retrying(attempt)
+
+    def key_recipients(self, room_id: str) -> set[str] | None:
+        """Who may get the room keys of ``room_id``: the overleg's members (None: no limit)."""
+        with session_scope(self.engine) as session:
+            overleg = overlegs.by_room(session, room_id)
+            if overleg is None or overleg.id is None:
+                return None
+            return {m.user_id for m in overlegs.members(session, overleg.id)}
 
     def direct_room(self, user_id: str) -> str | None:
         with session_scope(self.engine) as session:

@@ -268,6 +268,7 @@ class MatrixTransport:
             if row.formatted_body:
                 content["format"] = "org.matrix.custom.html"
                 content["formatted_body"] = row.formatted_body
+        await self._limit_key_sharing(room_id)
         if row.attachment is not None:
             uploaded = await self._upload(room_id, row)
             if isinstance(uploaded, SendResult):
@@ -286,6 +287,40 @@ class MatrixTransport:
             retry = resp.retry_after_ms / 1000 if resp.retry_after_ms else None
             return SendResult(error=f"{resp.status_code}: {resp.message}", retry_after=retry)
         return SendResult(error=type(resp).__name__)
+
+    async def _limit_key_sharing(self, room_id: str) -> None:
+        """Share this room's keys only with devices of the overleg's members.
+
+        Anyone else in the room (someone invited by mistake, a former member) cannot read
+        what the bot sends. When a device that already had the current session is excluded,
+        the session is dropped so the next message starts a new one without it.
+        """
+        room = self.client.rooms.get(room_id)
+        if room is None or not room.encrypted or self.client.olm is None:
+            return
+        allowed = await asyncio.to_thread(self.app.key_recipients, room_id)
+        if allowed is None:
+            return
+        if self.client.should_query_keys:
+            # Know every device before deciding, or a device learnt of later during the
+            # key share would get the keys unchecked.
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                await self.client.keys_query()
+        session = self.client.olm.outbound_group_sessions.get(room_id)
+        shared = set(getattr(session, "users_shared_with", set())) if session else set()
+        rotate = False
+        for user in list(room.users):
+            if user == self.client.user_id:
+                continue
+            for device in self.client.device_store.active_user_devices(user):
+                if user in allowed and device.blacklisted:
+                    self.client.unblacklist_device(device)
+                elif user not in allowed and not device.blacklisted:
+                    self.client.blacklist_device(device)
+                    rotate = rotate or (user, device.id) in shared
+        if rotate:
+            self.client.olm.outbound_group_sessions.pop(room_id, None)
+            log.info("room key rotated to leave out a non-member", extra={"room": room_id})
 
     async def _redact(self, room_id: str, row: OutboxMessage) -> SendResult:
         spec = json.loads(row.content_json or "{}")

@@ -41,3 +41,39 @@ async def test_a_second_client_sees_the_bot_device_cross_signed(world: World) ->
                               {"device_keys": {bot_id: []}}, token=token["access_token"])
     assert again["master_keys"][bot_id]["keys"] == master["keys"]
     assert bot2.client.device_id == device
+
+
+async def test_room_keys_go_only_to_overleg_members(world: World) -> None:
+    import asyncio
+
+    from nio import MegolmEvent
+
+    from tests.e2e.conftest import bot_in_room
+    from tests.e2e.test_skeleton import ask
+
+    _, bot = await world.start_bot()
+    stranger = world.user("stranger")
+    room = world.room(world.chair, [world.bot_user, stranger], encrypted=True)
+    world.join(stranger, room)
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    outsider = await world.client(stranger)
+    undecryptable: list[str] = []
+
+    async def on_megolm(_room, event) -> None:  # type: ignore[no-untyped-def]
+        if event.sender == world.bot_user.user_id:
+            undecryptable.append(event.event_id)
+
+    outsider.client.add_event_callback(on_megolm, MegolmEvent)
+    bot_id = world.bot_user.user_id
+    setup = await ask(chair, room, bot_id, "!setup Overleg", timeout=20)
+    assert "Overleg" in setup
+    planned = await ask(chair, room, bot_id, "!overleg plan 8-12-2026 14:00", timeout=20)
+    assert "M1" in planned  # the chair (a member) reads the bot
+    for _ in range(100):
+        if undecryptable:
+            break
+        await asyncio.sleep(0.1)
+    # The stranger sits in the room but is no member: it cannot read what the bot says.
+    assert undecryptable
+    assert not outsider.notices(bot_id, room)
