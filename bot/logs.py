@@ -22,5 +22,5 @@ def setup(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # nio logs event contents at DEBUG/INFO; keep it quiet so no message body reaches a log.
-    for noisy in ("nio", "peewee", "aiohttp"):
+    for noisy in ("nio", "peewee", "aiohttp", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

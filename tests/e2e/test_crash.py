@@ -70,6 +70,25 @@ async def _joined(world: World, room: str, user: str, timeout: float = 30) -> No
     raise TimeoutError(f"{user} did not join")
 
 
+async def _synced(url: str, timeout: float = 30) -> None:
+    """Wait until the bot has saved a sync token: its first sync is done, so a restart
+    catches up from there instead of starting afresh (and ignoring history)."""
+    from sqlmodel import select
+
+    from storage.models import SyncState
+
+    engine = make_engine(url)
+    try:
+        for _ in range(int(timeout * 10)):
+            with session_scope(engine) as s:
+                if s.exec(select(SyncState)).first() is not None:
+                    return
+            await asyncio.sleep(0.1)
+    finally:
+        engine.dispose()
+    raise TimeoutError("the bot saved no sync token")
+
+
 def _seed(url: str, room: str, chair: str, owner: str) -> None:
     """An overleg with 200 actions that fell due last week: 200 reminders due at once."""
     engine = make_engine(url)
@@ -112,6 +131,7 @@ async def test_sigkill_during_commands_and_reminders(world: World, tmp_path: Pat
     bot = BotProcess(env_file, tmp_path / "bot.log")
     bot.start()
     await _joined(world, room, world.bot_user.user_id)
+    await _synced(env["CASUSBOT_DATABASE_URL"])
     bot.stop()
     _seed(world.env()["CASUSBOT_DATABASE_URL"], room, world.chair.user_id, owner.user_id)
 
@@ -177,6 +197,7 @@ async def test_two_instances_on_one_postgresql(world: World, tmp_path: Path,
         bots.append(BotProcess(env_file, tmp_path / f"bot-{name}.log"))
     bots[0].start()
     await _joined(world, room, world.bot_user.user_id)
+    await _synced(pg_url)
     bots[0].stop()
     _seed(pg_url, room, world.chair.user_id, owner.user_id)
     chair = await world.client(world.chair)
@@ -212,7 +233,7 @@ async def test_two_instances_on_one_postgresql(world: World, tmp_path: Path,
     commands, reminders = count()
     if len(commands) != N_COMMANDS:
         for b in bots:
-            print(b.log.read_text()[-3000:])
+            print(b.log.read_text()[-8000:])
     assert len(commands) == N_COMMANDS and set(commands.values()) == {1}
     assert len(reminders) == N_REMINDERS and set(reminders.values()) == {1}
     hulp = [s for s in chair.notices(bot_id, room) if "Commando's van casusbot" in s.body]

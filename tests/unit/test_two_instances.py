@@ -29,7 +29,8 @@ def _app(url: str, clock: FakeClock) -> App:
     return bootstrap(load({
         "CASUSBOT_HOMESERVER": "http://127.0.0.1:1", "CASUSBOT_USER_ID": "@bot:localhost",
         "CASUSBOT_PASSWORD": "x", "CASUSBOT_ADMINS": CHAIR,
-        "CASUSBOT_REF_KEY": "0123456789abcdef01", "CASUSBOT_DATABASE_URL": url}), clock)
+        "CASUSBOT_REF_KEY": "0123456789abcdef01", "CASUSBOT_DATABASE_URL": url,
+        "CASUSBOT_RATE_LIMIT": "10000"}), clock)
 
 
 def _both(work: Callable[[App], None], apps: list[App]) -> None:
