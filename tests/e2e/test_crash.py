@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot import devserver
+from bot.chat import ChatClient
 from bot.render import Renderer
 from commands import default_registry
 from commands.inbound import Inbound, process
@@ -89,6 +90,33 @@ async def _synced(url: str, timeout: float = 30) -> None:
     raise TimeoutError("the bot saved no sync token")
 
 
+def _count(chair: ChatClient, bot_id: str, room: str) -> tuple[Counter[str], Counter[str]]:
+    """How often each command (Partner000…) and each reminder (Taak nummer N) was answered."""
+    commands: Counter[str] = Counter()
+    reminders: Counter[str] = Counter()
+    for s in chair.notices(bot_id, room):
+        if m := re.search(r"Partner(\d{3})", s.body):
+            commands[m[1]] += 1
+        if m := re.search(r"Taak nummer (\d+)", s.body):
+            reminders[m[1]] += 1
+    return commands, reminders
+
+
+async def _everything_answered(chair: ChatClient, bot_id: str, room: str) -> None:
+    """Wait for every reply and reminder, then for a sentinel's reply: the outbox sends in
+    order per room, so a duplicate of anything before it would have arrived by then."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 180
+    while loop.time() < deadline:
+        commands, reminders = _count(chair, bot_id, room)
+        if len(commands) == N_COMMANDS and len(reminders) == N_REMINDERS:
+            break
+        await asyncio.sleep(0.5)
+    mark = len(chair.seen)
+    await chair.send(room, "!hulp")
+    await chair.next_notice(bot_id, room_id=room, after=mark, timeout=60)
+
+
 def _seed(url: str, room: str, chair: str, owner: str) -> None:
     """An overleg with 200 actions that fell due last week: 200 reminders due at once."""
     engine = make_engine(url)
@@ -150,30 +178,9 @@ async def test_sigkill_during_commands_and_reminders(world: World, tmp_path: Pat
             bot.start()
     assert kills == 4
 
-    def replies() -> tuple[Counter[str], Counter[str]]:
-        commands: Counter[str] = Counter()
-        reminders: Counter[str] = Counter()
-        for s in chair.notices(bot_id, room):
-            if m := re.search(r"Partner(\d{3})", s.body):
-                commands[m[1]] += 1
-            if m := re.search(r"Taak nummer (\d+)", s.body):
-                reminders[m[1]] += 1
-        return commands, reminders
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 180
-    while loop.time() < deadline:
-        commands, reminders = replies()
-        if len(commands) == N_COMMANDS and len(reminders) == N_REMINDERS:
-            break
-        await asyncio.sleep(0.5)
-    # A sentinel after everything: the outbox sends in order per room, so any duplicate
-    # would have arrived before its reply.
-    mark = len(chair.seen)
-    await chair.send(room, "!hulp")
-    await chair.next_notice(bot_id, room_id=room, after=mark, timeout=60)
+    await _everything_answered(chair, bot_id, room)
     bot.stop()
-    commands, reminders = replies()
+    commands, reminders = _count(chair, bot_id, room)
     assert len(commands) == N_COMMANDS, sorted(set(f"{i:03d}" for i in range(N_COMMANDS))
                                                - set(commands))[:10]
     assert set(commands.values()) == {1}, [k for k, v in commands.items() if v > 1][:10]
@@ -207,30 +214,11 @@ async def test_two_instances_on_one_postgresql(world: World, tmp_path: Path,
     for i in range(N_COMMANDS):
         await chair.send(room, f"!partner add Partner{i:03d} core")
 
-    def count() -> tuple[Counter[str], Counter[str]]:
-        commands: Counter[str] = Counter()
-        reminders: Counter[str] = Counter()
-        for s in chair.notices(bot_id, room):
-            if m := re.search(r"Partner(\d{3})", s.body):
-                commands[m[1]] += 1
-            if m := re.search(r"Taak nummer (\d+)", s.body):
-                reminders[m[1]] += 1
-        return commands, reminders
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 180
-    while loop.time() < deadline:
-        commands, reminders = count()
-        if len(commands) == N_COMMANDS and len(reminders) == N_REMINDERS:
-            break
-        await asyncio.sleep(0.5)
-    mark = len(chair.seen)
-    await chair.send(room, "!hulp")
-    await chair.next_notice(bot_id, room_id=room, after=mark, timeout=60)
+    await _everything_answered(chair, bot_id, room)
     await asyncio.sleep(1.0)  # the other instance's sync: a duplicate would show by now
     for b in bots:
         b.stop()
-    commands, reminders = count()
+    commands, reminders = _count(chair, bot_id, room)
     if len(commands) != N_COMMANDS:
         for b in bots:
             print(b.log.read_text()[-8000:])
