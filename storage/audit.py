@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from storage.models import AuditEntry
@@ -36,6 +37,10 @@ def _digest(prev: str, at: datetime, overleg_id: int | None, actor: str, role: s
 def record(session: Session, *, overleg_id: int | None, actor: str, action: str,
            subject: str, now: datetime, role: str = "") -> AuditEntry:
     """Append one entry. ``subject`` holds IDs only (C-…, M1, partner names), never free text."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Two instances appending at once would both chain to the same last entry: take
+        # turns until this transaction ends (SQLite writers take turns already).
+        session.execute(text("SELECT pg_advisory_xact_lock(7246310002)"))
     last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc())).first()
     prev = last.hash if last else GENESIS
     subject_digest = _sha(subject)

@@ -96,5 +96,9 @@ def test_each_command_is_handled_once_and_each_reminder_sent_once(pg_url: str) -
         overdue = s.exec(select(OutboxMessage.body).where(
             OutboxMessage.body.contains("te laat (uiterlijk"))).all()
     assert len(overdue) == 100 and len(set(overdue)) == 100
+    with session_scope(apps[0].engine) as s:
+        from storage import audit
+
+        assert audit.verify(s) is None  # concurrent appends kept one unbroken chain
     for app in apps:
         app.engine.dispose()
