@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run chat test lint typecheck unit e2e fuzz install clean-dev
+.PHONY: run chat test lint typecheck unit e2e fuzz bench install clean-dev
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ e2e: $(STAMP)
 ## ruff, mypy and the whole test suite (unit + end-to-end on a real Synapse)
 test: lint typecheck
 	$(BIN)/pytest -q
+
+## Benchmark (not part of make test): latency beside the floor and the bare round trip
+BENCH_N ?= 500
+bench: $(STAMP)
+	$(BIN)/python -m bench.latency -n $(BENCH_N)
 
 ## Coverage-guided fuzzing of the command core with atheris, for a bounded time
 FUZZ_SECONDS ?= 60
