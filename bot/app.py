@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
@@ -38,7 +37,6 @@ class App:
     registry: Registry
     render: Renderer
     settings: Settings
-    outbox_changed: asyncio.Event | None = field(default=None)
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
     def process(self, msg: Inbound) -> int:

@@ -72,12 +72,6 @@ def _view(ctx: Ctx, action: Action) -> dict[str, object]:
     return timed.action_view(ctx.session, ctx.overleg, action, _today(ctx))
 
 
-def _order(v: dict[str, object]) -> tuple[bool, int, str, int]:
-    """Open before done, most overdue first, then by due date and number."""
-    return (v["status"] != "open", -int(str(v["overdue_days"])), str(v["due"]),
-            int(str(v["id"])[1:]))
-
-
 @command("action add", aliases=("actie add", "actie toevoegen"))
 @arg("code", parse.case_code, metavar="case")
 @arg("partner", parse.partner_before_date, metavar="partner")
@@ -195,6 +189,6 @@ def listing(ctx: Ctx, *, which: tuple[str, str | None] | None) -> list[Outgoing]
             return [unknown_partner(ctx, value or "")]
         rows = [a for a in rows if a.partner_id == p.id]
     views = [_view(ctx, a) for a in rows]
-    views.sort(key=_order)
+    views.sort(key=timed.action_order)
     return [ctx.reply("action/list", actions=views, which=kind,
                       value=caseid.display(value) if kind == "case" and value else value)]

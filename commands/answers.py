@@ -71,7 +71,7 @@ def withdrawal(ctx: Ctx, redacted_event_id: str | None) -> list[Outgoing]:
     row = agendas.withdraw(ctx.session, redacted_event_id)
     if row is None:
         return []
-    meeting = meetings_by_id(ctx, row.meeting_id)
+    meeting = ctx.session.get(Meeting, row.meeting_id)
     mctx = _context(ctx, meeting) if meeting else None
     if meeting is None or mctx is None:
         return []
@@ -82,8 +82,3 @@ def withdrawal(ctx: Ctx, redacted_event_id: str | None) -> list[Outgoing]:
     return [mctx.reply("agenda/withdrawn", meeting=meeting,
                        partner=partner.name if partner else "?",
                        now_state=None if current is None else current.attends)]
-
-
-def meetings_by_id(ctx: Ctx, meeting_id: int) -> Meeting | None:
-    return ctx.session.get(Meeting, meeting_id)
-

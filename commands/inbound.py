@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,14 +12,12 @@ from sqlmodel import Session
 from commands import answers, pii
 from commands.privacy import redact_original
 from commands.ratelimit import RateLimiter
-from commands.registry import Ctx, Outgoing, Registry, Settings, handle
+from commands.registry import Ctx, Outgoing, Registry, Render, Settings, handle
 from storage import agendas, inbound, outbox, overlegs, privacy
 from storage.outbox import Rendered
 
 log = logging.getLogger(__name__)
 
-Render = Callable[[Outgoing, str], Rendered]
-"""Turns an ``Outgoing`` into the exact message to send to the given default room."""
 
 
 @dataclass(frozen=True)

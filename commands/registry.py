@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from storage.models import Member, Overleg
+from storage.outbox import Rendered
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,9 @@ class Ctx:
         return Outgoing(template, values, room=self.room, locale=self.locale,
                         timezone=self.tz.key)
 
+
+Render = Callable[[Outgoing, str], "Rendered"]
+"""Turns an ``Outgoing`` into the exact message to send to the given default room."""
 
 Handler = Callable[..., list[Outgoing]]
 H = TypeVar("H", bound=Handler)

@@ -9,16 +9,14 @@ reads the clock: ``now`` is passed in.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
 from commands import caseid, workdays
-from commands.registry import Outgoing
+from commands.registry import Outgoing, Render
 from storage import actions, outbox, overlegs, timers
 from storage.models import Action, Case, Meeting, Overleg, Timer
-from storage.outbox import Rendered
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +28,6 @@ REMIND_HOUR = 9
 DIGEST_AT = (8, 30)
 LATE_AFTER = timedelta(minutes=15)
 
-Render = Callable[[Outgoing, str], Rendered]
 
 
 def schedule_action(session: Session, overleg: Overleg, action: Action, now: datetime) -> None:
@@ -77,6 +74,12 @@ def action_view(session: Session, overleg: Overleg, action: Action,
             "partner": partner.name if partner else "?", "due": action.due,
             "description": action.description, "status": action.status,
             "overdue_days": overdue_days(overleg, action.due, today)}
+
+
+def action_order(v: dict[str, object]) -> tuple[bool, int, str, int]:
+    """Open before done, most overdue first, then by due date and number."""
+    return (v["status"] != "open", -int(str(v["overdue_days"])), str(v["due"]),
+            int(str(v["id"])[1:]))
 
 
 def _owner_ids(session: Session, action: Action) -> list[str]:
@@ -131,8 +134,7 @@ def digest_rows(session: Session, overleg: Overleg, today: date) -> list[dict[st
     """Open actions grouped per case, overdue first, most overdue on top."""
     views = [action_view(session, overleg, a, today)
              for a in actions.of_overleg(session, overleg.id or 0, status="open")]
-    views.sort(key=lambda v: (-int(str(v["overdue_days"])), str(v["due"]),
-                              int(str(v["id"])[1:])))
+    views.sort(key=action_order)
     per_case: dict[str, list[dict[str, object]]] = {}
     for v in views:
         per_case.setdefault(str(v["case"]), []).append(v)

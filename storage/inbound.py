@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from storage.models import DirectRoom, InboundEvent, JoinedRoom, SyncState
 
@@ -58,9 +58,6 @@ def save_sync_token(session: Session, device_key: str, token: str) -> None:
     session.add(row)
     session.flush()
 
-
-def known_rooms(session: Session) -> set[str]:
-    return set(session.exec(select(JoinedRoom.room_id)).all())
 
 
 def direct_room(session: Session, user_id: str) -> str | None:
