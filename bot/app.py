@@ -19,10 +19,11 @@ from bot.render import Renderer
 from commands import default_registry, timed
 from commands.inbound import Inbound, cannot_decrypt, process
 from commands.ratelimit import RateLimiter
-from commands.registry import Registry, Settings
+from commands.registry import Registry, Render, Settings
 from storage import inbound as inbound_store
 from storage import overlegs
 from storage.db import make_engine, migrate, session_scope
+from storage.outbox import Rendered
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class App:
     clock: Clock
     engine: Engine
     registry: Registry
-    render: Renderer
+    render: Render
     settings: Settings
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
@@ -44,13 +45,17 @@ class App:
 
         Returns how many replies were enqueued.
         """
-        def attempt() -> int:
+        return len(self.replies(msg))
+
+    def replies(self, msg: Inbound) -> list[Rendered]:
+        """As ``process``, returning the replies enqueued (none if it was seen before)."""
+        def attempt() -> list[Rendered]:
             with session_scope(self.engine) as session:
                 joined = inbound_store.joined_at(session, msg.room_id)
                 if joined is None or msg.sent_at < joined:
-                    return 0  # from before the bot joined: never handled
-                return len(process(session, self.registry, self.render, self.settings, msg,
-                                   self.clock.now(), self.limiter))
+                    return []  # from before the bot joined: never handled
+                return process(session, self.registry, self.render, self.settings, msg,
+                               self.clock.now(), self.limiter)
 
         return retrying(attempt)
 
@@ -133,8 +138,15 @@ def bootstrap(config: Config, clock: Clock) -> App:
                         locale=config.locale, ref_key=config.ref_key,
                         previous_ref_keys=config.previous_ref_keys,
                         require_e2ee=config.require_e2ee, redact_pii=config.redact_pii,
-                        agenda_days=config.agenda_days, nudge_days=config.nudge_days)
+                        agenda_days=config.agenda_days, nudge_days=config.nudge_days,
+                        platform=config.platform)
+    renderer = Renderer(prefix=config.prefix, default_locale=config.locale,
+                        default_timezone=config.timezone, guide_url=config.guide_url,
+                        platform=config.platform)
+    render: Render = renderer
+    if config.platform == "teams":
+        from bot.teams.cards import TeamsRenderer
+
+        render = TeamsRenderer(renderer)
     return App(config=config, clock=clock, engine=engine, registry=default_registry(),
-               render=Renderer(prefix=config.prefix, default_locale=config.locale,
-                               default_timezone=config.timezone, guide_url=config.guide_url),
-               settings=settings, limiter=RateLimiter(config.rate_limit))
+               render=render, settings=settings, limiter=RateLimiter(config.rate_limit))

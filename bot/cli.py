@@ -34,9 +34,9 @@ def read_env(env_file: str | None, environ: Mapping[str, str]) -> dict[str, str]
     return merged
 
 
-def load_or_exit(env_file: str | None) -> Config:
+def load_or_exit(env_file: str | None, transport: str | None = None) -> Config:
     try:
-        return load(read_env(env_file, os.environ))
+        return load(read_env(env_file, os.environ), transport)
     except ConfigError as e:
         click.echo(f"casusbot: {e}", err=True)
         sys.exit(2)
@@ -79,21 +79,70 @@ def main() -> None:
     """casusbot: coordinates case meetings with pseudonymised case IDs only."""
 
 
+async def _run_teams(config: Config) -> None:
+    from bot.app import bootstrap
+    from bot.clock import SystemClock
+    from storage.db import PreMigrationDatabase
+
+    try:
+        from bot.teams.bot import TeamsBot
+
+        app = bootstrap(config, SystemClock())
+        bot = TeamsBot(app)
+    except ImportError:
+        click.echo("casusbot: Teams needs the optional packages: "
+                   "pip install 'casusbot[teams]'", err=True)
+        sys.exit(2)
+    except PreMigrationDatabase as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await bot.start()
+    except OSError as e:
+        click.echo(f"casusbot: cannot listen on {config.teams.host if config.teams else '?'}:"
+                   f"{config.teams.port if config.teams else '?'}: {e.strerror}; "
+                   f"set CASUSBOT_TEAMS_PORT", err=True)
+        sys.exit(2)
+    mode = "anonymous (local test only)" if config.teams and config.teams.anonymous else \
+        f"app {config.teams.app_id if config.teams else '?'}"
+    click.echo(f"casusbot is running on Teams at {bot.url}/api/messages, {mode}. "
+               f"Ctrl-C stops it.", err=True)
+    await stop.wait()
+    await bot.stop()
+    app.engine.dispose()
+
+
+TRANSPORT = click.option(
+    "--transport", type=click.Choice(["matrix", "teams"]), default=None,
+    help="The chat platform (default: CASUSBOT_TRANSPORT, else matrix).")
+
+
 @main.command()
 @click.option("--env-file", type=click.Path(dir_okay=False), default=None,
               help="A .env file with CASUSBOT_* settings (the environment wins).")
-def run(env_file: str | None) -> None:
-    """Run the bot on Matrix until interrupted."""
-    config = load_or_exit(env_file)
+@TRANSPORT
+def run(env_file: str | None, transport: str | None) -> None:
+    """Run the bot on Matrix (or Teams) until interrupted."""
+    config = load_or_exit(env_file, transport)
     logs.setup(config.log_level)
-    asyncio.run(_run_bot(config))
+    asyncio.run(_run_teams(config) if config.platform == "teams" else _run_bot(config))
 
 
 @main.command("check-config")
 @click.option("--env-file", type=click.Path(dir_okay=False), default=None)
-def check_config(env_file: str | None) -> None:
+@TRANSPORT
+def check_config(env_file: str | None, transport: str | None) -> None:
     """Check the settings and exit: 0 if they are usable."""
-    config = load_or_exit(env_file)
+    config = load_or_exit(env_file, transport)
+    if config.teams is not None:
+        click.echo(f"configuration is valid for Teams on {config.teams.host}:"
+                   f"{config.teams.port}")
+        return
     click.echo(f"configuration is valid for {config.user_id} on {config.homeserver}")
 
 

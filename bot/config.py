@@ -16,10 +16,14 @@ KNOWN = (
     "CASUSBOT_LOG_LEVEL", "CASUSBOT_DEVICE_NAME", "CASUSBOT_REQUIRE_E2EE",
     "CASUSBOT_REDACT_PII", "CASUSBOT_REF_KEY_PREVIOUS", "CASUSBOT_GUIDE_URL",
     "CASUSBOT_RATE_LIMIT", "CASUSBOT_METRICS_PORT", "CASUSBOT_AGENDA_DAYS",
-    "CASUSBOT_NUDGE_DAYS",
+    "CASUSBOT_NUDGE_DAYS", "CASUSBOT_TEAMS_APP_ID", "CASUSBOT_TEAMS_APP_PASSWORD",
+    "CASUSBOT_TEAMS_TENANT_ID", "CASUSBOT_TEAMS_PORT", "CASUSBOT_TEAMS_HOST",
+    "CASUSBOT_TEAMS_ANONYMOUS", "CASUSBOT_TRANSPORT",
 )
+PLATFORMS = ("matrix", "teams")
 LOCALES = ("nl", "en")
 _USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
+_TEAMS_USER = re.compile(r"^29:[A-Za-z0-9._\-]{1,200}$")
 MIN_REF_KEY = 16
 
 
@@ -51,6 +55,20 @@ class Config:
     metrics_port: int | None = None
     agenda_days: int = 5
     nudge_days: int = 2
+    platform: str = "matrix"  # matrix | teams (casusbot run --transport)
+    teams: TeamsConfig | None = None
+
+
+@dataclass(frozen=True)
+class TeamsConfig:
+    """The Teams endpoint: an Azure Bot registration, or anonymous for local tests only."""
+
+    app_id: str = ""
+    app_password: str = ""
+    tenant_id: str = ""
+    host: str = "127.0.0.1"
+    port: int = 3978
+    anonymous: bool = False  # accept unauthenticated requests: tests and local trials only
 
 
 def _required(env: Mapping[str, str], name: str, hint: str) -> str:
@@ -80,12 +98,36 @@ def _days(env: Mapping[str, str], name: str, default: int, low: int, high: int) 
     return int(raw)
 
 
-def _port(raw: str) -> int | None:
+def _port(raw: str, name: str = "CASUSBOT_METRICS_PORT") -> int | None:
     if not raw:
         return None
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise ConfigError(f"CASUSBOT_METRICS_PORT must be a port number (got {raw!r})")
+        raise ConfigError(f"{name} must be a port number (got {raw!r})")
     return int(raw)
+
+
+def _teams(env: Mapping[str, str]) -> TeamsConfig:
+    def get(name: str) -> str:
+        return env.get(f"CASUSBOT_TEAMS_{name}", "").strip()
+
+    anonymous = _flag(env, "CASUSBOT_TEAMS_ANONYMOUS", False)
+    app_id, password, tenant = get("APP_ID"), get("APP_PASSWORD"), get("TENANT_ID")
+    if not anonymous:
+        for name, value, hint in (
+                ("APP_ID", app_id, "the Microsoft App ID of the Azure Bot registration"),
+                ("APP_PASSWORD", password, "a client secret of that app registration"),
+                ("TENANT_ID", tenant, "your Entra ID tenant (single-tenant bot)")):
+            if not value:
+                raise ConfigError(f"CASUSBOT_TEAMS_{name} is required for Teams: {hint} "
+                                  f"(or CASUSBOT_TEAMS_ANONYMOUS=true for a local test "
+                                  f"without Azure)")
+    elif app_id:
+        raise ConfigError("CASUSBOT_TEAMS_ANONYMOUS=true accepts unauthenticated requests and "
+                          "is for local tests only; leave CASUSBOT_TEAMS_APP_ID empty with it")
+    return TeamsConfig(app_id=app_id, app_password=password, tenant_id=tenant,
+                       host=get("HOST") or "127.0.0.1",
+                       port=_port(get("PORT"), "CASUSBOT_TEAMS_PORT") or 3978,
+                       anonymous=anonymous)
 
 
 def _rate(raw: str) -> int:
@@ -103,13 +145,26 @@ def _guide_url(url: str) -> str:
     return url
 
 
-def load(env: Mapping[str, str]) -> Config:
-    """Build a ``Config`` from ``env``; raises ``ConfigError`` naming the bad variable."""
+def load(env: Mapping[str, str], platform: str | None = None) -> Config:
+    """Build a ``Config`` from ``env``; raises ``ConfigError`` naming the bad variable.
+
+    ``platform`` (matrix or teams) comes from ``--transport``, else CASUSBOT_TRANSPORT.
+    """
     for name in env:
         if name.startswith("CASUSBOT_") and name not in KNOWN:
             close = difflib.get_close_matches(name, KNOWN, n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             raise ConfigError(f"{name} is not a casusbot setting{hint}")
+    platform = platform or env.get("CASUSBOT_TRANSPORT", "").strip().casefold() or "matrix"
+    if platform not in PLATFORMS:
+        raise ConfigError(f"CASUSBOT_TRANSPORT (or --transport) must be one of "
+                          f"{', '.join(PLATFORMS)} (got {platform!r})")
+    if platform == "teams":
+        return _common(env, platform="teams", homeserver="", user_id="", password=None,
+                       token=None, admins=_admins(env, _TEAMS_USER, "29:1AbC…",
+                                                  "find yours with !setup, which answers "
+                                                  "with your ID"),
+                       teams=_teams(env))
     homeserver = _required(env, "CASUSBOT_HOMESERVER", "the homeserver URL, e.g. "
                            "https://matrix.example.org").rstrip("/")
     if not re.match(r"^https?://[^\s/]+", homeserver):
@@ -124,13 +179,27 @@ def load(env: Mapping[str, str]) -> Config:
     token = env.get("CASUSBOT_ACCESS_TOKEN", "").strip() or None
     if not password and not token:
         raise ConfigError("CASUSBOT_PASSWORD or CASUSBOT_ACCESS_TOKEN is required to log in")
-    admins_raw = _required(env, "CASUSBOT_ADMINS", "comma-separated Matrix IDs allowed to "
-                           "!setup, e.g. @beheer:example.org")
+    return _common(env, platform="matrix", homeserver=homeserver, user_id=user_id,
+                   password=password, token=token,
+                   admins=_admins(env, _USER, "@beheer:example.org,@fb:example.org",
+                                  "Matrix IDs"))
+
+
+def _admins(env: Mapping[str, str], pattern: re.Pattern[str], example: str,
+            what: str) -> frozenset[str]:
+    admins_raw = _required(env, "CASUSBOT_ADMINS", f"comma-separated user IDs allowed to "
+                           f"!setup, e.g. {example} ({what})")
     admins = frozenset(a.strip() for a in admins_raw.split(",") if a.strip())
-    bad = sorted(a for a in admins if not _USER.match(a))
+    bad = sorted(a for a in admins if not pattern.match(a))
     if bad or not admins:
-        raise ConfigError(f"CASUSBOT_ADMINS holds an invalid Matrix ID: {', '.join(bad)}; "
-                          f"write e.g. @beheer:example.org,@fb:example.org")
+        raise ConfigError(f"CASUSBOT_ADMINS holds an invalid user ID: {', '.join(bad)}; "
+                          f"write e.g. {example}")
+    return admins
+
+
+def _common(env: Mapping[str, str], *, platform: str, homeserver: str, user_id: str,
+            password: str | None, token: str | None, admins: frozenset[str],
+            teams: TeamsConfig | None = None) -> Config:
     ref_key = _required(env, "CASUSBOT_REF_KEY", "a long random secret, e.g. the output of "
                         "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
     if len(ref_key) < MIN_REF_KEY:
@@ -171,11 +240,15 @@ def load(env: Mapping[str, str]) -> Config:
         prefix=prefix,
         log_level=log_level,
         device_name=env.get("CASUSBOT_DEVICE_NAME", "").strip() or "casusbot",
-        require_e2ee=_flag(env, "CASUSBOT_REQUIRE_E2EE", True),
-        redact_pii=_flag(env, "CASUSBOT_REDACT_PII", True),
+        # Teams has no end-to-end encryption to require, and a bot cannot delete a person's
+        # message there: both are Matrix settings.
+        require_e2ee=platform == "matrix" and _flag(env, "CASUSBOT_REQUIRE_E2EE", True),
+        redact_pii=platform == "matrix" and _flag(env, "CASUSBOT_REDACT_PII", True),
         guide_url=_guide_url(env.get("CASUSBOT_GUIDE_URL", "").strip()),
         rate_limit=_rate(env.get("CASUSBOT_RATE_LIMIT", "").strip()),
         metrics_port=_port(env.get("CASUSBOT_METRICS_PORT", "").strip()),
         agenda_days=_days(env, "CASUSBOT_AGENDA_DAYS", 5, 1, 30),
         nudge_days=_days(env, "CASUSBOT_NUDGE_DAYS", 2, 0, 30),
+        platform=platform,
+        teams=teams,
     )

@@ -34,6 +34,7 @@ class SendResult:
     error: str | None = None
     retry_after: float | None = None
     permanent: bool = False  # the homeserver refused for good (403, 400): do not retry
+    deferred: bool = False  # the sender set the row's next attempt itself: leave the row be
 
     @property
     def ok(self) -> bool:
@@ -105,6 +106,8 @@ class Deliverer:
             except Exception as e:  # a transport bug must not kill delivery
                 log.exception("send raised", extra={"outbox_id": row.id})
                 result = SendResult(error=f"{type(e).__name__}")
+            if result.deferred:
+                return  # the room's head waits; later rows wait behind it
             if not result.ok and result.permanent:
                 log.warning("send refused for good, skipped",
                             extra={"outbox_id": row.id, "room": row.room_id,

@@ -79,8 +79,10 @@ class Renderer:
     """Renders ``Outgoing`` values into messages; one Jinja2 environment per locale."""
 
     def __init__(self, prefix: str = "!", default_locale: str = "nl",
-                 default_timezone: str = "Europe/Amsterdam", guide_url: str = "") -> None:
+                 default_timezone: str = "Europe/Amsterdam", guide_url: str = "",
+                 platform: str = "matrix") -> None:
         self.prefix = prefix
+        self.platform = platform
         self.guide_url = guide_url
         self.default_locale = default_locale
         self.default_timezone = default_timezone
@@ -97,6 +99,7 @@ class Renderer:
         env.globals["prefix"] = self.prefix
         env.globals["guide_url"] = self.guide_url
         env.globals["locale"] = locale
+        env.globals["platform"] = self.platform
 
         def _local_day(ctx: Context, value: date) -> date:
             # A datetime is a moment (shown in the overleg's zone); a date is already local.

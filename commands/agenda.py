@@ -399,12 +399,18 @@ def info(ctx: Ctx, *, number: int, code: str, holds: bool) -> list[Outgoing]:
     partner = _partner_of_sender(ctx)
     if partner is None or partner.id is None:
         return [ctx.reply("agenda/no_partner")]
-    agendas.set_info(ctx.session, meeting_id=meeting.id or 0, case_id=case.id,
-                     partner_id=partner.id, user_id=ctx.sender, holds=holds, now=ctx.now)
-    audit_change(ctx, action="info." + ("yes" if holds else "no"),
-                 subject=f"M{meeting.number} {caseid.display(code)} {partner.name}")
+    record_info(ctx, meeting, case, partner, holds)
     return [ctx.reply("agenda/info", meeting=meeting, case=caseid.display(code),
                       partner=partner.name, holds=holds)]
+
+
+def record_info(ctx: Ctx, meeting: Meeting, case: Any, partner: Partner, holds: bool) -> None:
+    """One partner's answer on one case of an agenda (the last answer counts)."""
+    agendas.set_info(ctx.session, meeting_id=meeting.id or 0, case_id=case.id,
+                     partner_id=partner.id or 0, user_id=ctx.sender, holds=holds, now=ctx.now)
+    audit_change(ctx, action="info." + ("yes" if holds else "no"),
+                 subject=f"M{meeting.number} {caseid.display(case.code)} {partner.name}",
+                 overleg_id=meeting.overleg_id)
 
 
 @command("status")

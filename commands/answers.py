@@ -1,4 +1,5 @@
-"""Answers that are not commands: a ✅/❌ reaction on an agenda, a poll vote, a withdrawal.
+"""Answers that are not commands: a ✅/❌ reaction on an agenda, a poll vote, a withdrawal,
+and on Teams the buttons and toggles of an agenda card.
 
 They reach the same rule as ``!confirm``: one answer per partner, the last one counts, every
 answer kept. A removed reaction (a redaction) withdraws exactly the answer it gave.
@@ -8,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from commands.agenda import ACCEPT_KEYS, record_attendance
+from commands import access, caseid
+from commands.agenda import ACCEPT_KEYS, record_attendance, record_info
 from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing
-from storage import agendas, outbox, overlegs
+from storage import agendas, cases, outbox, overlegs
 from storage.models import Meeting
 
 
@@ -82,3 +84,43 @@ def withdrawal(ctx: Ctx, redacted_event_id: str | None) -> list[Outgoing]:
     return [mctx.reply("agenda/withdrawn", meeting=meeting,
                        partner=partner.name if partner else "?",
                        now_state=None if current is None else current.attends)]
+
+
+CARD_VERBS = {"accept": True, "decline": False}
+CARD_CASE = "case:"  # an agenda card's toggle per case: {"case:C-7K2FJ": "true"}
+
+
+def card(ctx: Ctx, target_event_id: str | None, verb: str, data: dict[str, str],
+         event_id: str) -> list[Outgoing]:
+    """A button on an agenda card: accept, decline, or "info" with one toggle per case.
+
+    The same rules as ``!confirm`` and ``!info``: the sender answers for their partner, and
+    only for cases their partner may see (a forged toggle for another case is not recorded).
+    """
+    if verb in CARD_VERBS:
+        return by_choice(ctx, target_event_id, CARD_VERBS[verb], source="card",
+                         event_id=event_id)
+    if verb != "info":
+        return []
+    meeting = _agenda_meeting(ctx, target_event_id)
+    mctx = _context(ctx, meeting) if meeting else None
+    if meeting is None or mctx is None:
+        return []
+    if mctx.member is None:
+        return [mctx.reply("error/not_a_member")]
+    partner = overlegs.partner_by_id(ctx.session, mctx.member.partner_id)
+    if partner is None:
+        return [mctx.reply("agenda/no_partner")]
+    if meeting.starts_at <= ctx.now:
+        return [mctx.reply("agenda/started", meeting=meeting)]
+    noted = []
+    for key, value in sorted(data.items()):
+        code = caseid.normalise(key[len(CARD_CASE):]) if key.startswith(CARD_CASE) else None
+        case = cases.by_code(ctx.session, meeting.overleg_id, code) if code else None
+        if case is None or case.id is None or not access.may_see(mctx, case) \
+                or agendas.item(ctx.session, meeting.id or 0, case.id) is None:
+            continue
+        holds = str(value).strip().casefold() == "true"
+        record_info(mctx, meeting, case, partner, holds)
+        noted.append({"case": caseid.display(case.code), "holds": holds})
+    return [mctx.reply("agenda/info_card", meeting=meeting, partner=partner.name, noted=noted)]

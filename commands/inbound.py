@@ -30,10 +30,11 @@ class Inbound:
     text: str
     sent_at: datetime  # the server's timestamp
     encrypted: bool = False
-    kind: str = "text"  # text | reaction | poll_response | redaction
-    relates_to: str | None = None  # the event a reaction or poll vote is about
-    key: str = ""  # the reaction's emoji, or the poll answer's ID
+    kind: str = "text"  # text | reaction | poll_response | redaction | card
+    relates_to: str | None = None  # the event a reaction, poll vote or card button is about
+    key: str = ""  # the reaction's emoji, the poll answer's ID, or the card button's verb
     redacts: str | None = None  # for a redaction: the event it removes
+    data: tuple[tuple[str, str], ...] = ()  # a card's input values (Teams), as pairs
 
 
 MAX_COMMAND_CHARS = 2000  # a command line is short; a 64 KiB "command" is refused unread
@@ -74,7 +75,7 @@ def process(session: Session, registry: Registry, render: Render, settings: Sett
     except Exception:
         log.exception("command failed", extra={"event_id": msg.event_id, "room": msg.room_id})
         replies = [ctx.reply("error/internal")]
-    rendered = [_render_safely(render, o, ctx) for o in replies]
+    rendered = [r for o in replies if (r := _render_safely(render, o, ctx)) is not None]
     # IDs, the command's name and the outcome's template: never the message itself.
     log.info("handled event", extra={
         "event_id": msg.event_id, "room": msg.room_id, "kind": msg.kind,
@@ -94,6 +95,8 @@ def _dispatch(registry: Registry, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
         return answers.poll_vote(ctx, msg.relates_to, msg.key, msg.event_id)
     if msg.kind == "redaction":
         return answers.withdrawal(ctx, msg.redacts)
+    if msg.kind == "card":
+        return answers.card(ctx, msg.relates_to, msg.key, dict(msg.data), msg.event_id)
     return []
 
 
@@ -139,14 +142,14 @@ def cannot_decrypt(session: Session, render: Render, settings: Settings, *, room
         return []
     out = Outgoing("error/undecryptable", {"sender": sender}, room=room_id,
                    locale=overleg.locale, timezone=overleg.timezone, mentions=(sender,))
-    rendered = [render(out, room_id)]
+    rendered = [r for r in (render(out, room_id),) if r is not None]
     outbox.enqueue(session, rendered, now)
     log.warning("could not decrypt an event; asked the sender to re-send",
                 extra={"event_id": event_id, "room": room_id})
     return rendered
 
 
-def _render_safely(render: Render, out: Outgoing, ctx: Ctx) -> Rendered:
+def _render_safely(render: Render, out: Outgoing, ctx: Ctx) -> Rendered | None:
     """A template bug must not lose the event: log it and apologise instead."""
     try:
         return render(out, ctx.room)

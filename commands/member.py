@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlmodel import Session
+
 from commands import parse
 from commands.auditing import audit_change
 from commands.partner import unknown_partner
 from commands.registry import Ctx, Outgoing, arg, command
-from storage import overlegs
+from storage import overlegs, teams
 
 
 @command("member add", aliases=("lid add", "lid toevoegen"))
@@ -53,3 +57,22 @@ def remove(ctx: Ctx, *, user: str) -> list[Outgoing]:
     overlegs.remove_member(ctx.session, existing)
     audit_change(ctx, action="member.remove", subject=user)
     return [ctx.reply("member/removed", user=user)]
+
+
+def unreachable_notices(session: Session, user_id: str, now: datetime) -> list[Outgoing]:
+    """Teams lets a bot message a person only after they wrote to it once: say so, once, in
+    each overleg the person is a member of (the chair is mentioned)."""
+    if not teams.note_unreachable(session, user_id, now):
+        return []
+    out = []
+    for overleg_id in teams.overleg_ids_of(session, user_id):
+        overleg = overlegs.by_id(session, overleg_id)
+        if overleg is None:
+            continue
+        chairs = tuple(m.user_id for m in overlegs.members(session, overleg_id)
+                       if m.role == "chair")
+        out.append(Outgoing("teams/unreachable", {"user": user_id, "chairs": list(chairs)},
+                            room=overleg.room_id,
+                            locale=overleg.locale, timezone=overleg.timezone,
+                            mentions=(user_id, *chairs)))
+    return out

@@ -56,6 +56,9 @@ _DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})(?:[-/.](\d{4}))?$", re.ASCII)
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$", re.ASCII)
 _DURATION = re.compile(r"^(?:(\d{1,2})[hu])?(?:(\d{1,3})(?:m|min)?)?$", re.ASCII)
 _USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d{1,5})?$", re.ASCII)
+# A Teams user as the Bot Connector names it ("29:1AbC…"); the Teams transport turns an
+# @mention in a command into this ID before the core sees the text.
+TEAMS_USER = re.compile(r"^29:[A-Za-z0-9._\-]{1,200}$", re.ASCII)
 _MEETING = re.compile(r"^[mM](\d{1,6})$", re.ASCII)
 
 
@@ -207,10 +210,12 @@ def case_code(text: str, ctx: Ctx) -> tuple[str, str]:
 
 
 def user_id(text: str, ctx: Ctx) -> tuple[str, str]:
-    """A Matrix user ID, @someone:server."""
+    """A Matrix user ID (@someone:server), or on Teams the Teams user ID of a mention."""
     word, rest = _head(text)
-    if not _USER.match(word) or len(word) > 255:
-        raise ParseError("error/bad_user_id", given=word[:60])
+    pattern = TEAMS_USER if ctx.settings.platform == "teams" else _USER
+    if not pattern.match(word) or len(word) > 255:
+        raise ParseError("error/bad_user_id", given=word[:60],
+                         platform=ctx.settings.platform)
     return word, rest
 
 

@@ -35,7 +35,7 @@ class Settings:
     redact_pii: bool = True  # redact a message the PII guard refused, where we may
     agenda_days: int = 5  # defaults for a new overleg; each overleg can change its own
     nudge_days: int = 2
-
+    platform: str = "matrix"  # matrix | teams: which user IDs a command accepts
 
     @property
     def ref_keys(self) -> tuple[bytes, ...]:
@@ -101,8 +101,9 @@ class Ctx:
                         timezone=self.tz.key)
 
 
-Render = Callable[[Outgoing, str], "Rendered"]
-"""Turns an ``Outgoing`` into the exact message to send to the given default room."""
+Render = Callable[[Outgoing, str], "Rendered | None"]
+"""Turns an ``Outgoing`` into the exact message to send to the given default room; None when
+the platform has no form for it (Teams has no polls: its agenda card carries the buttons)."""
 
 Handler = Callable[..., list[Outgoing]]
 H = TypeVar("H", bound=Handler)
@@ -242,7 +243,8 @@ def handle(registry: Registry, ctx: Ctx, text: str) -> list[Outgoing]:
     verb = " ".join(w.casefold() for w in used)
     refusal = registry.refuse(spec.key, ctx)
     if refusal is not None:
-        return [ctx.reply(refusal, usage=spec.usage(verb))]
+        # The sender's own ID, so a new administrator can find what to configure.
+        return [ctx.reply(refusal, usage=spec.usage(verb), sender=ctx.sender)]
     values: dict[str, Any] = {}
     for a in spec.args:
         rest = rest.strip()

@@ -215,6 +215,7 @@ def sweep(session: Session, render: Render, now: datetime) -> datetime | None:
             log.warning("timer without handler", extra={"timer": timer.id, "kind": timer.kind})
         timers.mark_handled(session, timer, now)
         if messages:
-            outbox.enqueue(session, [render(m, owner.room_id if owner else "")
-                                     for m in messages], now)
+            room = owner.room_id if owner else ""
+            outbox.enqueue(session, [r for m in messages if (r := render(m, room)) is not None],
+                           now)
     return timers.next_due(session)

@@ -292,3 +292,23 @@ class AuditEntry(SQLModel, table=True):
     subject_digest: str  # SHA-256 of the subject as recorded; part of the chain
     prev_hash: str
     hash: str
+
+
+class TeamsConversation(SQLModel, table=True):
+    """Where the Teams bot may send: the conversation reference of a channel, group or
+    personal chat, kept from the last activity seen there, with people's names removed.
+
+    ``personal_user`` is set for a one-to-one chat: direct messages to that user go here.
+    """
+
+    conversation_id: str = Field(primary_key=True)
+    reference_json: str
+    personal_user: str | None = Field(default=None, index=True)
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class TeamsUnreachable(SQLModel, table=True):
+    """A Teams user we could not message personally yet; the chair was told once."""
+
+    user_id: str = Field(primary_key=True)
+    noted_at: datetime = Field(sa_column=_utc())

@@ -1,0 +1,1 @@
+"""casusbot on Microsoft Teams (optional: pip install casusbot[teams])."""

@@ -1,0 +1,250 @@
+"""casusbot in Teams: activities in, the same core, the same outbox and sweep, sends out.
+
+SDK-neutral: the SDK sits behind ``bot.teams.port.Port``. An overleg is bound to a Teams
+conversation (channel or group chat) exactly as to a Matrix room: its ID is the room ID.
+Members are Teams user IDs (``29:…``); an @mention in a command becomes that ID before the
+core sees the text, so no name ever reaches the core or the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import json
+import logging
+import re
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlmodel import select
+
+from bot.app import App
+from bot.deliver import Deliverer, SendResult
+from bot.teams.cards import EVENT_TYPE
+from bot.teams.port import Handler, Mention, Outbound, Port, SendFailed, TeamsActivity
+from bot.wake import Waker
+from commands.inbound import Inbound
+from commands.member import unreachable_notices
+from commands.parse import TEAMS_USER
+from commands.registry import Outgoing
+from storage import inbound as inbound_store
+from storage import outbox, teams
+from storage.db import session_scope
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+# A DM waits for the person's first personal chat (which releases it at once); look again
+# hourly all the same.
+UNREACHABLE_RETRY = timedelta(hours=1)
+_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+PortFactory = Callable[[Any, Handler], Port]
+
+
+def command_text(text: str, mentions: tuple[Mention, ...], bot_id: str, prefix: str,
+                 addressed: bool) -> str:
+    """The command in a Teams message: the bot's @mention removed (a mention means "to the
+    bot", so the prefix may be left out), other mentions replaced by the person's ID."""
+    for m in mentions:
+        if m.user_id == bot_id:
+            text = text.replace(m.text, " ")
+            addressed = True
+        else:
+            text = text.replace(m.text, f" {m.user_id} ")
+    text = html.unescape(_TAG.sub(" ", text)).replace("\xa0", " ")
+    text = " ".join(text.split())
+    if addressed and text and not text.startswith(prefix):
+        text = prefix + text
+    return text
+
+
+def _agents_port(config: Any, handler: Handler) -> Port:
+    from bot.teams.agents import AgentsPort
+
+    return AgentsPort(config, handler)
+
+
+class TeamsBot:
+    """Serves ``POST /api/messages``, runs the deliverer and the sweep for Teams."""
+
+    def __init__(self, app: App, port_factory: PortFactory | None = None) -> None:
+        assert app.config.teams is not None, "load the configuration with platform='teams'"
+        self.app = app
+        self.config = app.config.teams
+        self.port = (port_factory or _agents_port)(self.config, self.on_activity)
+        self.deliverer = Deliverer(app.engine, self,
+                                   holder=f"teams|{socket.gethostname()}|{self.config.port}")
+        self.waker = Waker(app.sweep, app.clock, after=self.deliverer.poke)
+        self.names: dict[str, str] = {}  # display names seen, in memory only: mention labels
+        self.handled = 0
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- inbound ---------------------------------------------------------------------
+    async def on_activity(self, a: TeamsActivity) -> str | None:
+        if a.sender_name:
+            self.names[a.sender] = a.sender_name
+        for m in a.mentions:
+            if m.name:
+                self.names[m.user_id] = m.name
+        released = await asyncio.to_thread(self._seen, a)
+        if released:
+            self.deliverer.poke()  # direct messages waiting for this personal chat
+        if a.kind == "added":
+            if await asyncio.to_thread(self._welcome, a):
+                self.deliverer.poke()
+            return None
+        msg = self._inbound(a)
+        if msg is None:
+            return None
+        replies = await asyncio.to_thread(self.app.replies, msg)
+        if replies:
+            self.handled += 1
+            self.deliverer.poke()
+            self.waker.poke()  # the command may have planned timed work
+        if a.kind == "execute":
+            return replies[0].body if replies else ""
+        return None
+
+    def _inbound(self, a: TeamsActivity) -> Inbound | None:
+        event_id = f"teams:{a.conversation_id}:{a.activity_id or uuid.uuid4().hex}"
+        at = a.at or self.app.clock.now()
+        if a.kind in ("submit", "execute"):
+            return Inbound(event_id=event_id, room_id=a.conversation_id, sender=a.sender,
+                           text="", sent_at=at, kind="card", relates_to=a.reply_to,
+                           key=a.verb, data=a.data)
+        text = command_text(a.text, a.mentions, a.bot_id, self.app.settings.prefix,
+                            addressed=a.personal)
+        if not text:
+            return None
+        return Inbound(event_id=event_id, room_id=a.conversation_id, sender=a.sender,
+                       text=text, sent_at=at)
+
+    def _seen(self, a: TeamsActivity) -> bool:
+        """Keep the conversation's reference; the bot is "in" it from the first activity."""
+        now = self.app.clock.now()
+        with session_scope(self.app.engine) as session:
+            released = teams.save_conversation(
+                session, a.conversation_id, json.dumps(a.reference, sort_keys=True),
+                a.sender if a.personal else None, now)
+            inbound_store.record_join(session, a.conversation_id, min(a.at or now, now))
+            return released
+
+    def _welcome(self, a: TeamsActivity) -> bool:
+        now = self.app.clock.now()
+        with session_scope(self.app.engine) as session:
+            if not inbound_store.first_time(session, f"teams:{a.conversation_id}:added:"
+                                            f"{a.activity_id}", a.conversation_id, now):
+                return False
+            s = self.app.settings
+            rendered = self.app.render(Outgoing("teams/welcome", {}, room=a.conversation_id,
+                                                locale=s.locale, timezone=s.timezone),
+                                       a.conversation_id)
+            outbox.enqueue(session, [rendered] if rendered else [], now)
+            return rendered is not None
+
+    # ---- outbound --------------------------------------------------------------------
+    async def send(self, row: OutboxMessage) -> SendResult:
+        if row.event_type != EVENT_TYPE or not row.content_json:
+            # Written by a Matrix deployment before it moved to Teams: no Teams form.
+            return SendResult(error="not a Teams message", permanent=True)
+        payload = json.loads(row.content_json)
+        if TEAMS_USER.match(row.room_id):
+            reference, told = await asyncio.to_thread(self._personal_or_wait, row.id or 0,
+                                                      row.room_id)
+            if reference is None:
+                if told:
+                    self.deliverer.poke()
+                return SendResult(error="waiting for a personal chat", deferred=True)
+        else:
+            reference = await asyncio.to_thread(self._reference, row.room_id)
+        if reference is None:
+            return SendResult(error="no conversation reference for this conversation",
+                              permanent=True)
+        text, mentions = self._mentions(payload.get("text"), row.mentions.split())
+        try:
+            remote = await self.port.send(json.loads(reference), Outbound(
+                text=text, card=payload.get("card"), summary=row.body, mentions=mentions))
+        except SendFailed as e:
+            # 400/403/404: malformed, or the bot was removed from the conversation.
+            return SendResult(error=str(e), retry_after=e.retry_after,
+                              permanent=e.status in (400, 403, 404))
+        return SendResult(remote_id=remote or None)
+
+    def _mentions(self, text: str | None,
+                  users: list[str]) -> tuple[str | None, tuple[Mention, ...]]:
+        """``<at>29:…</at>`` from the renderer becomes a Teams mention with a label."""
+        if text is None:
+            return None, ()
+        mentions = []
+        for user in users:
+            tag = f"<at>{user}</at>"
+            if tag not in text:
+                continue
+            label = f"<at>{html.escape(self.names.get(user, 'collega'))}</at>"
+            text = text.replace(tag, label)
+            mentions.append(Mention(user_id=user, name=self.names.get(user, ""), text=label))
+        return text, tuple(mentions)
+
+    def _reference(self, room: str) -> str | None:
+        with session_scope(self.app.engine) as session:
+            return teams.reference(session, room)
+
+    def _personal_or_wait(self, row_id: int, user_id: str) -> tuple[str | None, bool]:
+        """The person's personal chat; else park the row until they open one (one
+        transaction with the row locked, so a chat opened meanwhile cannot be missed) and
+        tell their overleggen once. Returns (reference, whether a note was enqueued)."""
+        now = self.app.clock.now()
+        with session_scope(self.app.engine) as session:
+            row = session.exec(select(OutboxMessage).where(OutboxMessage.id == row_id)
+                               .with_for_update()).first()
+            chat = teams.personal_chat(session, user_id)
+            if chat is not None or row is None:
+                return (chat.reference_json if chat else None), False
+            row.next_attempt_at = datetime.now(UTC) + UNREACHABLE_RETRY
+            row.last_error = "waiting for a personal chat with this person"
+            session.add(row)
+            notes = unreachable_notices(session, user_id, now)
+            rendered = [r for o in notes if (r := self.app.render(o, o.room or "")) is not None]
+            outbox.enqueue(session, rendered, now)
+            if rendered:
+                log.info("a person has no personal chat with the bot yet; told the overleg",
+                         extra={"overlegs": len(rendered)})
+            return None, bool(rendered)
+
+    # ---- run -------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.port.web_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        port = server.sockets[0].getsockname()[1] if server and server.sockets else \
+            self.config.port
+        self.url = f"http://{self.config.host}:{port}"
+        self._tasks = [asyncio.create_task(self.deliverer.run(), name="deliver")]
+        self.waker.start()
+        log.info("teams endpoint listening", extra={"url": f"{self.url}/api/messages"})
+
+    async def stop(self) -> None:
+        self.waker.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def sent(self) -> int:
+        return self.deliverer.sent
+
+    @property
+    def errors(self) -> int:
+        return self.deliverer.failures

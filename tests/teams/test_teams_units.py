@@ -1,0 +1,45 @@
+"""The pure parts of the Teams transport: command text from a message, cards from HTML."""
+
+from __future__ import annotations
+
+from bot.render import Renderer
+from bot.teams.bot import command_text
+from bot.teams.cards import TeamsRenderer, card_blocks, teams_html
+from bot.teams.port import Mention
+from commands.registry import Outgoing
+
+BOT = "28:bot"
+USER = "29:generated-user-1"
+
+
+def test_the_bots_mention_is_removed_and_stands_for_the_prefix() -> None:
+    bot = Mention(BOT, "casusbot", "<at>casusbot</at>")
+    assert command_text("<at>casusbot</at> status M1", (bot,), BOT, "!", False) == "!status M1"
+    assert command_text("<at>casusbot</at> !status M1", (bot,), BOT, "!", False) == "!status M1"
+
+
+def test_other_mentions_become_the_persons_id_and_markup_goes() -> None:
+    other = Mention(USER, "Agent", "<at>Agent</at>")
+    text = "<p>!lid add <at>Agent</at>&nbsp;Politie</p>"
+    assert command_text(text, (other,), BOT, "!", False) == f"!lid add {USER} Politie"
+
+
+def test_an_unaddressed_channel_message_without_prefix_is_no_command() -> None:
+    assert command_text("goedemorgen allemaal", (), BOT, "!", False) == "goedemorgen allemaal"
+    assert command_text("hulp", (), BOT, "!", True) == "!hulp"  # a personal chat is addressed
+
+
+def test_cards_keep_bold_and_numbered_lists_and_pills_become_mentions() -> None:
+    html = "<b>Agenda</b> M1.<ol><li><b>C-7K2FJ</b>: nieuw</li><li>C-2</li></ol>Einde"
+    texts = [b["text"] for b in card_blocks(html)]
+    assert texts == ["**Agenda** M1.", "1. **C-7K2FJ**: nieuw", "2. C-2", "Einde"]
+    pill = f'<a href="https://matrix.to/#/{USER}">{USER}</a> kom'
+    assert teams_html(pill) == f"<at>{USER}</at> kom"
+
+
+def test_matrix_only_forms_have_no_teams_form() -> None:
+    render = TeamsRenderer(Renderer(platform="teams"))
+    poll = Outgoing("agenda/poll", {}, extra={"kind": "poll", "answers": {}})
+    assert render(poll, "19:c") is None
+    text = render(Outgoing("error/unknown_command", {"given": "x"}), "19:c")
+    assert text is not None and text.event_type == "teams.message"
