@@ -133,6 +133,31 @@ def run(env_file: str | None, transport: str | None) -> None:
     asyncio.run(_run_teams(config) if config.platform == "teams" else _run_bot(config))
 
 
+@main.command("teams-package")
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+@click.option("--organisation", required=True, help="Shown as the app's developer.")
+@click.option("--website-url", required=True, help="https URL about the service.")
+@click.option("--privacy-url", required=True, help="https URL of the privacy statement.")
+@click.option("--terms-url", required=True, help="https URL of the terms of use.")
+@click.option("--out", type=click.Path(dir_okay=False), default="casusbot-teams.zip",
+              show_default=True)
+def teams_package(env_file: str | None, organisation: str, website_url: str,
+                  privacy_url: str, terms_url: str, out: str) -> None:
+    """Write the Teams app package (manifest + icons) for this deployment's app ID."""
+    from bot.teams.package import PackageError, build
+
+    config = load_or_exit(env_file, "teams")
+    app_id = config.teams.app_id if config.teams else ""
+    try:
+        data = build(app_id, organisation, website_url, privacy_url, terms_url)
+    except PackageError as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)
+    Path(out).write_bytes(data)
+    click.echo(f"wrote {out}: upload it in the Teams admin center (Manage apps, Upload) "
+               f"or sideload it for a test team")
+
+
 @main.command("check-config")
 @click.option("--env-file", type=click.Path(dir_okay=False), default=None)
 @TRANSPORT

@@ -43,3 +43,36 @@ def test_matrix_only_forms_have_no_teams_form() -> None:
     assert render(poll, "19:c") is None
     text = render(Outgoing("error/unknown_command", {"given": "x"}), "19:c")
     assert text is not None and text.event_type == "teams.message"
+
+
+def test_the_teams_package_carries_this_deployments_app_id(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import json
+    import zipfile
+
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    app_id = "3f1c2b7a-0000-4000-8000-00000000c0de"
+    env = {"CASUSBOT_ADMINS": "29:generated-admin", "CASUSBOT_REF_KEY": "k" * 32,
+           "CASUSBOT_TEAMS_APP_ID": app_id, "CASUSBOT_TEAMS_APP_PASSWORD": "x",
+           "CASUSBOT_TEAMS_TENANT_ID": "t"}
+    args = ["teams-package", "--organisation", "Gemeente Teststad",
+            "--website-url", "https://example.org/casusbot",
+            "--privacy-url", "https://example.org/privacy",
+            "--terms-url", "https://example.org/terms", "--out", str(tmp_path / "app.zip")]
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(io.BytesIO((tmp_path / "app.zip").read_bytes())) as z:
+        assert sorted(z.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        manifest = json.loads(z.read("manifest.json"))
+        assert z.read("color.png").startswith(b"\x89PNG")
+    assert manifest["id"] == app_id and manifest["bots"][0]["botId"] == app_id
+    assert manifest["developer"]["name"] == "Gemeente Teststad"
+    assert "${{" not in json.dumps(manifest)
+
+    bad = CliRunner().invoke(main, [*args[:-2], "--out", str(tmp_path / "b.zip")],
+                             env={**env, "CASUSBOT_TEAMS_APP_ID": "casusbot"})
+    assert bad.exit_code == 2 and "GUID" in bad.output
+    assert not (tmp_path / "b.zip").exists()
