@@ -83,6 +83,7 @@ class TeamsBot:
         self.handled = 0
         self.url = ""
         self._runner: web.AppRunner | None = None
+        self._metrics: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     # ---- inbound ---------------------------------------------------------------------
@@ -229,10 +230,17 @@ class TeamsBot:
         self.url = f"http://{self.config.host}:{port}"
         self._tasks = [asyncio.create_task(self.deliverer.run(), name="deliver")]
         self.waker.start()
+        if self.app.config.metrics_port:
+            from bot.health import Metrics
+
+            self._metrics = await Metrics(self.app.engine, self).start(
+                self.app.config.metrics_port)
         log.info("teams endpoint listening", extra={"url": f"{self.url}/api/messages"})
 
     async def stop(self) -> None:
         self.waker.stop()
+        if self._metrics is not None:
+            await self._metrics.cleanup()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
