@@ -21,7 +21,7 @@ from commands.inbound import Inbound, cannot_decrypt, process
 from commands.ratelimit import RateLimiter
 from commands.registry import Registry, Render, Settings
 from storage import inbound as inbound_store
-from storage import overlegs
+from storage import overlegs, timers
 from storage.db import make_engine, migrate, session_scope
 from storage.outbox import Rendered
 
@@ -39,25 +39,42 @@ class App:
     render: Render
     settings: Settings
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    _joined: dict[str, datetime] = field(default_factory=dict)
 
     def process(self, msg: Inbound) -> int:
         """Handle one inbound message exactly once (blocking; call via ``asyncio.to_thread``).
 
         Returns how many replies were enqueued.
         """
-        return len(self.replies(msg))
+        return len(self.handle(msg).replies)
 
     def replies(self, msg: Inbound) -> list[Rendered]:
         """As ``process``, returning the replies enqueued (none if it was seen before)."""
-        def attempt() -> list[Rendered]:
+        return self.handle(msg).replies
+
+    def handle(self, msg: Inbound) -> Handled:
+        """Handle ``msg`` once; what was enqueued and whether timed work was planned."""
+        joined = self._joined_at(msg.room_id)
+        if joined is None or msg.sent_at < joined:
+            return Handled([], False)  # from before the bot joined: never handled
+
+        def attempt() -> Handled:
             with session_scope(self.engine) as session:
-                joined = inbound_store.joined_at(session, msg.room_id)
-                if joined is None or msg.sent_at < joined:
-                    return []  # from before the bot joined: never handled
-                return process(session, self.registry, self.render, self.settings, msg,
-                               self.clock.now(), self.limiter)
+                replies = process(session, self.registry, self.render, self.settings, msg,
+                                  self.clock.now(), self.limiter)
+                return Handled(replies, bool(session.info.pop(timers.SCHEDULED, False)))
 
         return retrying(attempt)
+
+    def _joined_at(self, room_id: str) -> datetime | None:
+        """When the bot joined; fixed once known, so it is read from the database once."""
+        if room_id not in self._joined:
+            with session_scope(self.engine) as session:
+                at = inbound_store.joined_at(session, room_id)
+            if at is None:
+                return None
+            self._joined[room_id] = at
+        return self._joined[room_id]
 
     def cannot_decrypt(self, room_id: str, sender: str, event_id: str) -> int:
         def attempt() -> int:
@@ -106,6 +123,12 @@ class App:
     def save_sync_token(self, device_key: str, token: str) -> None:
         with session_scope(self.engine) as session:
             inbound_store.save_sync_token(session, device_key, token)
+
+
+@dataclass(frozen=True)
+class Handled:
+    replies: list[Rendered]
+    timers_planned: bool  # a timer was scheduled: the waker must look again
 
 
 T = TypeVar("T")

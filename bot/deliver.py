@@ -59,16 +59,29 @@ class Deliverer:
         self.sender = sender
         self.holder = holder  # this instance (its device): the lease holder's name
         self._wake = asyncio.Event()
+        self._busy: set[str] = set()  # rooms being sent right now (one sender per room)
+        self._missed: set[str] = set()  # rooms poked while busy
+        self._direct: set[asyncio.Task[None]] = set()
         self.sent = 0
         self.failures = 0
 
-    def poke(self) -> None:
-        self._wake.set()
+    def poke(self, room_id: str | None = None) -> None:
+        """Look again now; with ``room_id``, start sending that room's messages at once
+        (the reply to a command skips the pass over every room)."""
+        if room_id is None:
+            self._wake.set()
+        elif room_id in self._busy:
+            self._missed.add(room_id)  # its sender looks again when it is done
+        else:
+            task = asyncio.get_running_loop().create_task(self._drain_room(room_id))
+            self._direct.add(task)
+            task.add_done_callback(self._direct.discard)
 
     def _heads(self) -> tuple[list[OutboxMessage], datetime | None]:
         with session_scope(self.engine) as session:
             now = datetime.now(UTC)
-            return outbox.next_per_room(session, now), outbox.earliest_retry(session)
+            rows = outbox.pending(session)
+            return outbox.next_per_room(rows, now), outbox.earliest_retry(rows)
 
     def _pending(self, room_id: str) -> list[OutboxMessage]:
         """The room's unsent rows, if this instance holds (or now takes) the room's lease."""
@@ -93,6 +106,19 @@ class Deliverer:
                                                        "error": (result.error or "")[:200]})
 
     async def _drain_room(self, room_id: str) -> None:
+        if room_id in self._busy:
+            self._missed.add(room_id)  # the send in progress may miss new rows: again after
+            return
+        self._busy.add(room_id)
+        try:
+            await self._drain_claimed(room_id)
+        finally:
+            self._busy.discard(room_id)
+            if room_id in self._missed:
+                self._missed.discard(room_id)
+                self.poke(room_id)
+
+    async def _drain_claimed(self, room_id: str) -> None:
         rows = await asyncio.to_thread(self._pending, room_id)
         started = datetime.now(UTC)
         for row in rows:
@@ -132,12 +158,23 @@ class Deliverer:
     async def run_once(self) -> float:
         """Send what is ready; returns how long to wait before looking again."""
         heads, earliest = await asyncio.to_thread(self._heads)
+        busy = {h.room_id for h in heads} & self._busy
+        self._missed |= busy  # their sender looks again when it is done
+        heads = [h for h in heads if h.room_id not in busy]
         if heads:
             await asyncio.gather(*(self._drain_room(r.room_id) for r in heads))
             return 0.0
         if earliest is not None:
             return max(0.05, min(HEARTBEAT, (earliest - datetime.now(UTC)).total_seconds()))
         return HEARTBEAT
+
+    async def stop(self) -> None:
+        """Cancel the sends started by ``poke(room)`` (the ``run`` task is the caller's)."""
+        for task in list(self._direct):
+            task.cancel()
+        for task in list(self._direct):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def run(self) -> None:
         while True:

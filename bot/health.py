@@ -16,8 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
 from bot.config import Config
+from storage import outbox
 from storage.db import alembic_config, current_revision, make_engine, session_scope
-from storage.models import OutboxMessage, Timer
+from storage.models import Timer
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,9 @@ class Check:
 def figures(engine: Engine, now: datetime) -> dict[str, float]:
     """Outbox depth and age, and how far the sweep lags behind due work."""
     with session_scope(engine) as session:
-        depth = session.exec(select(func.count()).select_from(OutboxMessage)
-                             .where(col(OutboxMessage.sent_at).is_(None))).one()
-        oldest = session.exec(select(func.min(OutboxMessage.created_at))
-                              .where(col(OutboxMessage.sent_at).is_(None))).one()
+        unsent = outbox.pending(session)  # from the partial index: only unsent rows
+        depth = len(unsent)
+        oldest = min((r.created_at for r in unsent), default=None)
         due = session.exec(select(func.min(Timer.due_at)).where(
             col(Timer.handled_at).is_(None), Timer.due_at <= now)).one()
     return {"outbox_depth": float(depth),
@@ -122,6 +122,9 @@ class Metrics:
             "# TYPE casusbot_errors_total counter",
             f"casusbot_errors_total {self.counters.errors}",
         ]
+        own_work = getattr(self.counters, "own_work", None)
+        if own_work is not None:
+            lines += own_work.prometheus()
         return "\n".join(lines) + "\n"
 
     async def start(self, port: int) -> web.AppRunner:

@@ -47,8 +47,8 @@ from nio import (
 )
 
 from bot.app import App
-from bot.deliver import Deliverer, SendResult
-from bot.wake import Waker
+from bot.deliver import SendResult
+from bot.runtime import Runtime
 from commands.inbound import Inbound
 from storage.models import OutboxMessage
 
@@ -121,11 +121,11 @@ def _ts(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-class MatrixTransport:
+class MatrixTransport(Runtime):
     """Logs in, syncs, feeds the core, and sends the outbox through ``room_send``."""
 
     def __init__(self, app: App) -> None:
-        self.app = app
+        super().__init__(app, holder=f"{app.config.user_id}|{app.config.store_path.resolve()}")
         cfg = app.config
         self.store = Path(cfg.store_path)
         self.client = AsyncClient(
@@ -135,14 +135,8 @@ class MatrixTransport:
                                      max_limit_exceeded=0, max_timeouts=0,
                                      request_timeout=SYNC_TIMEOUT_MS / 1000 + 30),
         )
-        self.deliverer = Deliverer(app.engine, self,
-                                   holder=f"{cfg.user_id}|{cfg.store_path.resolve()}")
-        self.waker = Waker(app.sweep, app.clock, after=self.deliverer.poke)
         self.ready = asyncio.Event()
         self._initial = False
-        self._tasks: list[asyncio.Task[None]] = []
-        self.handled = 0
-        self._metrics: Any = None
 
     # ---- login -----------------------------------------------------------------------
     async def login(self) -> None:
@@ -199,20 +193,15 @@ class MatrixTransport:
     async def on_text(self, room: MatrixRoom, event: RoomMessageText) -> None:
         if self._initial or event.sender == self.client.user_id:
             return
+        self.own_work.started(room.room_id)
         msg = Inbound(event_id=event.event_id, room_id=room.room_id, sender=event.sender,
                       text=command_text(event), sent_at=_ts(event.server_timestamp),
                       encrypted=bool(room.encrypted))
-        n = await asyncio.to_thread(self.app.process, msg)
-        if n:
-            self.handled += 1
-            self.deliverer.poke()
-            self.waker.poke()  # the command may have planned timed work
+        await self._answer(msg)
 
     async def _answer(self, msg: Inbound) -> None:
-        n = await asyncio.to_thread(self.app.process, msg)
-        if n:
-            self.handled += 1
-            self.deliverer.poke()
+        done = await asyncio.to_thread(self.app.handle, msg)
+        self.answered(done, msg.room_id)
 
     async def on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
         if self._initial or event.sender == self.client.user_id:
@@ -274,6 +263,7 @@ class MatrixTransport:
             if isinstance(uploaded, SendResult):
                 return uploaded
             content.update(uploaded)
+        self.own_work.sending(row.room_id)
         try:
             resp = await self.client.room_send(room_id, row.event_type, content,
                                                tx_id=row.txn_id, ignore_unverified_devices=True)
@@ -494,32 +484,10 @@ class MatrixTransport:
         self.client.add_event_callback(self.on_reaction, ReactionEvent)
         self.client.add_event_callback(self.on_redaction, RedactionEvent)
         self.client.add_event_callback(self.on_unknown, UnknownEvent)
-        self._tasks = [asyncio.create_task(self.sync_loop(), name="sync"),
-                       asyncio.create_task(self.deliverer.run(), name="deliver")]
-        self.waker.start()
-        if self.app.config.metrics_port:
-            from bot.health import Metrics
-
-            self._metrics = await Metrics(self.app.engine, self).start(
-                self.app.config.metrics_port)
-
-    @property
-    def sent(self) -> int:
-        return self.deliverer.sent
-
-    @property
-    def errors(self) -> int:
-        return self.deliverer.failures
+        await self._start_background(("sync", self.sync_loop()))
 
     async def stop(self) -> None:
-        self.waker.stop()
-        if self._metrics is not None:
-            await self._metrics.cleanup()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._stop_background()
         await self.client.close()
 
     async def run_forever(self) -> None:

@@ -14,7 +14,7 @@ from commands.agenda import ACCEPT_KEYS, record_attendance, record_info
 from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing
 from storage import agendas, cases, outbox, overlegs
-from storage.models import Meeting
+from storage.models import Meeting, Partner
 
 
 def _agenda_meeting(ctx: Ctx, target_event_id: str | None) -> Meeting | None:
@@ -37,20 +37,31 @@ def _context(ctx: Ctx, meeting: Meeting) -> Ctx | None:
     return replace(ctx, overleg=overleg, member=member)
 
 
-def by_choice(ctx: Ctx, target_event_id: str | None, attends: bool | None, *, source: str,
-              event_id: str) -> list[Outgoing]:
-    """A reaction or poll vote on an agenda: record it as the sender's partner's answer."""
+def _answering(ctx: Ctx, target_event_id: str | None
+               ) -> tuple[Meeting, Ctx, Partner] | list[Outgoing]:
+    """The agenda ``target_event_id`` belongs to, seen from its overleg, and the sender's
+    partner; or the replies when there is none to answer for (nothing if it is no agenda)."""
     meeting = _agenda_meeting(ctx, target_event_id)
-    if meeting is None or attends is None:
-        return []  # a reaction on something else, or another emoji: not ours to answer
-    mctx = _context(ctx, meeting)
-    if mctx is None:
-        return []
+    mctx = _context(ctx, meeting) if meeting else None
+    if meeting is None or mctx is None:
+        return []  # a reaction on something else: not ours to answer
     if mctx.member is None:
         return [mctx.reply("error/not_a_member")]
     partner = overlegs.partner_by_id(ctx.session, mctx.member.partner_id)
     if partner is None:
         return [mctx.reply("agenda/no_partner")]
+    return meeting, mctx, partner
+
+
+def by_choice(ctx: Ctx, target_event_id: str | None, attends: bool | None, *, source: str,
+              event_id: str) -> list[Outgoing]:
+    """A reaction or poll vote on an agenda: record it as the sender's partner's answer."""
+    if attends is None:
+        return []  # another emoji: not ours to answer
+    found = _answering(ctx, target_event_id)
+    if isinstance(found, list):
+        return found
+    meeting, mctx, partner = found
     return record_attendance(ctx.session, mctx, meeting, partner, attends=attends,
                              delegate=None, source=source, source_event_id=event_id)
 
@@ -102,15 +113,10 @@ def card(ctx: Ctx, target_event_id: str | None, verb: str, data: dict[str, str],
                          event_id=event_id)
     if verb != "info":
         return []
-    meeting = _agenda_meeting(ctx, target_event_id)
-    mctx = _context(ctx, meeting) if meeting else None
-    if meeting is None or mctx is None:
-        return []
-    if mctx.member is None:
-        return [mctx.reply("error/not_a_member")]
-    partner = overlegs.partner_by_id(ctx.session, mctx.member.partner_id)
-    if partner is None:
-        return [mctx.reply("agenda/no_partner")]
+    found = _answering(ctx, target_event_id)
+    if isinstance(found, list):
+        return found
+    meeting, mctx, partner = found
     if meeting.starts_at <= ctx.now:
         return [mctx.reply("agenda/started", meeting=meeting)]
     noted = []

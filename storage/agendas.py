@@ -40,8 +40,8 @@ def meetings_of_case(session: Session, case_id: int) -> list[Meeting]:
 
 
 def was_on_an_agenda(session: Session, case_id: int) -> bool:
-    return session.exec(select(AgendaItem.id).where(AgendaItem.case_id == case_id)).first() \
-        is not None
+    query = select(AgendaItem.id).where(AgendaItem.case_id == case_id).limit(1)
+    return session.exec(query).first() is not None
 
 
 def answer(session: Session, *, meeting_id: int, partner_id: int, user_id: str, attends: bool,

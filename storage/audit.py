@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from storage.models import AuditEntry
 
@@ -41,7 +41,8 @@ def record(session: Session, *, overleg_id: int | None, actor: str, action: str,
         # Two instances appending at once would both chain to the same last entry: take
         # turns until this transaction ends (SQLite writers take turns already).
         session.execute(text("SELECT pg_advisory_xact_lock(7246310002)"))
-    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc())).first()
+    # LIMIT 1: an ORM query buffers every row it selects, and this table only grows.
+    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
     prev = last.hash if last else GENESIS
     subject_digest = _sha(subject)
     entry = AuditEntry(overleg_id=overleg_id, at=now, actor=actor, role=role, action=action,
@@ -66,8 +67,10 @@ def verify(session: Session) -> int | None:
 
 def head(session: Session) -> tuple[int, str]:
     """How many entries there are and the last hash (keep it elsewhere to detect truncation)."""
-    rows = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc())).all()
-    return len(rows), (rows[0].hash if rows else GENESIS)
+    count = session.exec(select(func.count()).select_from(AuditEntry)).one()
+    last = session.exec(select(AuditEntry.hash).order_by(col(AuditEntry.id).desc())
+                        .limit(1)).first()
+    return int(count), (last or GENESIS)
 
 
 def entries(session: Session, overleg_id: int | None = None, *, since: datetime | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -231,6 +231,11 @@ class InboundEvent(SQLModel, table=True):
 
 class OutboxMessage(SQLModel, table=True):
     """A message to send, written in the same transaction as the change that caused it."""
+
+    # Sent rows stay (for answers by reaction); the deliverer looks only at unsent ones.
+    __table_args__ = (Index("ix_outbox_unsent", "room_id", "id",
+                            sqlite_where=text("sent_at IS NULL"),
+                            postgresql_where=text("sent_at IS NULL")),)
 
     id: int | None = Field(default=None, primary_key=True)
     room_id: str = Field(index=True)

@@ -45,28 +45,33 @@ def enqueue(session: Session, messages: list[Rendered], now: datetime) -> list[O
 
 
 def pending(session: Session, room_id: str | None = None) -> list[OutboxMessage]:
-    """Unsent rows in creation order (the order they must be sent in, per room)."""
+    """Unsent rows in creation order (the order they must be sent in, per room).
+
+    Both forms are answered from the partial index on unsent rows (room, id): sent rows
+    stay in the table, and a scan of them would grow with every message ever sent.
+    """
     query = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
     if room_id is not None:
-        query = query.where(OutboxMessage.room_id == room_id)
-    return list(session.exec(query.order_by(col(OutboxMessage.id))))
+        return list(session.exec(query.where(OutboxMessage.room_id == room_id)
+                                 .order_by(col(OutboxMessage.id))))
+    rows = session.exec(query.order_by(col(OutboxMessage.room_id), col(OutboxMessage.id)))
+    return sorted(rows, key=lambda r: r.id or 0)
 
 
-def next_per_room(session: Session, now: datetime, limit: int = 50) -> list[OutboxMessage]:
-    """The oldest unsent row of each room whose head is ready to try now."""
+def next_per_room(rows: list[OutboxMessage], now: datetime,
+                  limit: int = 50) -> list[OutboxMessage]:
+    """Of the unsent ``rows``: the oldest of each room, if it is ready to try now."""
     heads: dict[str, OutboxMessage] = {}
-    for row in pending(session):
+    for row in rows:
         heads.setdefault(row.room_id, row)
     ready = [r for r in heads.values()
              if r.next_attempt_at is None or r.next_attempt_at <= now]
     return sorted(ready, key=lambda r: r.id or 0)[:limit]
 
 
-def earliest_retry(session: Session) -> datetime | None:
-    rows = session.exec(select(OutboxMessage.next_attempt_at).where(
-        col(OutboxMessage.sent_at).is_(None),
-        col(OutboxMessage.next_attempt_at).is_not(None))).all()
-    times = [t for t in rows if t is not None]
+def earliest_retry(rows: list[OutboxMessage]) -> datetime | None:
+    """When the first of the unsent ``rows`` that waits for a retry may be tried again."""
+    times = [r.next_attempt_at for r in rows if r.next_attempt_at is not None]
     return min(times) if times else None
 
 

@@ -9,12 +9,15 @@ from sqlmodel import Session, col, select
 
 from storage.models import Timer
 
+SCHEDULED = "timers.scheduled"
+
 
 def schedule(session: Session, *, overleg_id: int, kind: str, subject_id: int,
              due_at: datetime) -> Timer:
     timer = Timer(overleg_id=overleg_id, kind=kind, subject_id=subject_id, due_at=due_at)
     session.add(timer)
     session.flush()
+    session.info[SCHEDULED] = True  # the runtime re-arms its waker only after such a change
     return timer
 
 
@@ -63,4 +66,4 @@ def next_due(session: Session) -> datetime | None:
 def has_pending(session: Session, *, overleg_id: int, kind: str) -> bool:
     return session.exec(select(Timer.id).where(
         Timer.overleg_id == overleg_id, Timer.kind == kind,
-        col(Timer.handled_at).is_(None))).first() is not None
+        col(Timer.handled_at).is_(None)).limit(1)).first() is not None

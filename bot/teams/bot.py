@@ -9,7 +9,6 @@ core sees the text, so no name ever reaches the core or the database.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import json
 import logging
@@ -24,10 +23,10 @@ from aiohttp import web
 from sqlmodel import select
 
 from bot.app import App
-from bot.deliver import Deliverer, SendResult
+from bot.deliver import SendResult
+from bot.runtime import Runtime
 from bot.teams.cards import EVENT_TYPE
 from bot.teams.port import Handler, Mention, Outbound, Port, SendFailed, TeamsActivity
-from bot.wake import Waker
 from commands.inbound import Inbound
 from commands.member import unreachable_notices
 from commands.parse import TEAMS_USER
@@ -68,23 +67,17 @@ def _agents_port(config: Any, handler: Handler) -> Port:
     return AgentsPort(config, handler)
 
 
-class TeamsBot:
+class TeamsBot(Runtime):
     """Serves ``POST /api/messages``, runs the deliverer and the sweep for Teams."""
 
     def __init__(self, app: App, port_factory: PortFactory | None = None) -> None:
         assert app.config.teams is not None, "load the configuration with platform='teams'"
-        self.app = app
         self.config = app.config.teams
+        super().__init__(app, holder=f"teams|{socket.gethostname()}|{self.config.port}")
         self.port = (port_factory or _agents_port)(self.config, self.on_activity)
-        self.deliverer = Deliverer(app.engine, self,
-                                   holder=f"teams|{socket.gethostname()}|{self.config.port}")
-        self.waker = Waker(app.sweep, app.clock, after=self.deliverer.poke)
         self.names: dict[str, str] = {}  # display names seen, in memory only: mention labels
-        self.handled = 0
         self.url = ""
         self._runner: web.AppRunner | None = None
-        self._metrics: web.AppRunner | None = None
-        self._tasks: list[asyncio.Task[None]] = []
 
     # ---- inbound ---------------------------------------------------------------------
     async def on_activity(self, a: TeamsActivity) -> str | None:
@@ -103,13 +96,11 @@ class TeamsBot:
         msg = self._inbound(a)
         if msg is None:
             return None
-        replies = await asyncio.to_thread(self.app.replies, msg)
-        if replies:
-            self.handled += 1
-            self.deliverer.poke()
-            self.waker.poke()  # the command may have planned timed work
+        self.own_work.started(a.conversation_id)
+        done = await asyncio.to_thread(self.app.handle, msg)
+        self.answered(done, a.conversation_id)
         if a.kind == "execute":
-            return replies[0].body if replies else ""
+            return done.replies[0].body if done.replies else ""
         return None
 
     def _inbound(self, a: TeamsActivity) -> Inbound | None:
@@ -168,6 +159,7 @@ class TeamsBot:
             return SendResult(error="no conversation reference for this conversation",
                               permanent=True)
         text, mentions = self._mentions(payload.get("text"), row.mentions.split())
+        self.own_work.sending(row.room_id)
         try:
             remote = await self.port.send(json.loads(reference), Outbound(
                 text=text, card=payload.get("card"), summary=row.body, mentions=mentions))
@@ -228,31 +220,10 @@ class TeamsBot:
         port = server.sockets[0].getsockname()[1] if server and server.sockets else \
             self.config.port
         self.url = f"http://{self.config.host}:{port}"
-        self._tasks = [asyncio.create_task(self.deliverer.run(), name="deliver")]
-        self.waker.start()
-        if self.app.config.metrics_port:
-            from bot.health import Metrics
-
-            self._metrics = await Metrics(self.app.engine, self).start(
-                self.app.config.metrics_port)
+        await self._start_background()
         log.info("teams endpoint listening", extra={"url": f"{self.url}/api/messages"})
 
     async def stop(self) -> None:
-        self.waker.stop()
-        if self._metrics is not None:
-            await self._metrics.cleanup()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._stop_background()
         if self._runner is not None:
             await self._runner.cleanup()
-
-    @property
-    def sent(self) -> int:
-        return self.deliverer.sent
-
-    @property
-    def errors(self) -> int:
-        return self.deliverer.failures

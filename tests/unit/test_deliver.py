@@ -124,3 +124,51 @@ async def test_two_deliverers_never_send_the_same_room(engine) -> None:  # type:
         for room in ("!a", "!b"):
             mine = [body for r, _, body in wire.attempts if r == room]
             assert mine == sorted(mine, key=lambda s: int(s[1:]))
+
+
+async def test_a_poke_during_a_send_is_not_lost_and_nothing_is_sent_twice(engine) -> None:  # type: ignore[no-untyped-def]
+    """poke(room) sends a reply at once; rows that arrive while the room's send is in flight
+    go out after it, in order, once each (also when the general pass sees the room)."""
+    import asyncio
+
+    gate = asyncio.Event()
+
+    class SlowWire(Wire):
+        async def send(self, row: OutboxMessage) -> SendResult:
+            if row.body == "r1":
+                await gate.wait()
+            return await super().send(row)
+
+    wire = SlowWire()
+    d = Deliverer(engine, wire)
+    _enqueue(engine, "!a", "r1")
+    d.poke("!a")
+    for _ in range(100):
+        if wire.attempts or "!a" in d._busy:
+            break
+        await asyncio.sleep(0.01)
+    _enqueue(engine, "!a", "r2")
+    d.poke("!a")  # busy: must not be lost
+    gate.set()
+    for _ in range(200):
+        if len(wire.attempts) >= 2 and not d._busy:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert [b for _, _, b in wire.attempts] == ["r1", "r2"]
+
+    # The general pass skips a room being sent, and leaves nothing behind either.
+    gate.clear()
+    _enqueue(engine, "!a", "r1")
+    d.poke("!a")
+    await asyncio.sleep(0.05)
+    _enqueue(engine, "!a", "r3")
+    await d.run_once()
+    gate.set()
+    for _ in range(200):
+        if len(wire.attempts) >= 4 and not d._busy:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert [b for _, _, b in wire.attempts] == ["r1", "r2", "r1", "r3"]
+    await d.stop()

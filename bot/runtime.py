@@ -1,0 +1,77 @@
+"""What every transport runs beside its own I/O: the outbox deliverer, the sweep's waker,
+and the optional /metrics endpoint. A transport subclasses ``Runtime`` and implements
+``send`` (the deliverer's ``Sender``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from bot.app import App, Handled
+from bot.deliver import Deliverer, SendResult
+from bot.timing import OwnWork
+from bot.wake import Waker
+from storage.models import OutboxMessage
+
+
+class Runtime:
+    def __init__(self, app: App, holder: str) -> None:
+        self.app = app
+        self.deliverer = Deliverer(app.engine, self, holder=holder)
+        self.waker = Waker(app.sweep, app.clock, after=self.deliverer.poke)
+        self.handled = 0  # inbound events that produced replies
+        self.own_work = OwnWork()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._metrics: web.AppRunner | None = None
+
+    async def send(self, row: OutboxMessage) -> SendResult:
+        raise NotImplementedError
+
+    def answered(self, done: Handled, room: str) -> None:
+        """After an inbound event was handled: send its replies now, re-arm the waker if
+        it planned timed work."""
+        if not done.replies:
+            self.own_work.discard(room)
+            return
+        self.handled += 1
+        targets = dict.fromkeys(r.room_id for r in done.replies)
+        if room not in targets:
+            self.own_work.discard(room)
+        for target in targets:
+            self.deliverer.poke(target)
+        if done.timers_planned:
+            self.waker.poke()
+
+    async def _start_background(self, *loops: tuple[str, Coroutine[Any, Any, None]]) -> None:
+        """Start the deliverer, the given loops, the waker and /metrics."""
+        self._tasks = [asyncio.create_task(coro, name=name) for name, coro in loops]
+        self._tasks.append(asyncio.create_task(self.deliverer.run(), name="deliver"))
+        self.waker.start()
+        if self.app.config.metrics_port:
+            from bot.health import Metrics
+
+            self._metrics = await Metrics(self.app.engine, self).start(
+                self.app.config.metrics_port)
+
+    async def _stop_background(self) -> None:
+        self.waker.stop()
+        if self._metrics is not None:
+            await self._metrics.cleanup()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.deliverer.stop()
+
+    @property
+    def sent(self) -> int:
+        return self.deliverer.sent
+
+    @property
+    def errors(self) -> int:
+        return self.deliverer.failures
