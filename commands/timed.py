@@ -17,6 +17,7 @@ from commands import caseid, workdays
 from commands.registry import Outgoing, Render
 from storage import actions, outbox, overlegs, timers
 from storage.models import Action, Case, Meeting, Overleg, Timer
+from storage.outbox import Rendered
 
 log = logging.getLogger(__name__)
 
@@ -198,24 +199,44 @@ HANDLERS = {DUE_SOON: _action_reminder, OVERDUE: _action_reminder, DIGEST: _dige
 
 
 def sweep(session: Session, render: Render, now: datetime) -> datetime | None:
-    """Handle every timer whose time has come; returns when the next one is due."""
+    """Handle every timer whose time has come; returns when the next one is due.
+
+    Up to 500 timers per call, as one batch: what their handlers read is loaded with a
+    few IN queries first (the rest comes from the session's identity map), and their
+    outbox rows and follow-up timers are written together at the end.
+    """
     from commands import retention
 
     for gone in retention.purge(session, now):
         log.info("purged a case after its retention term", extra={"overleg": gone["overleg"]})
     for overleg in overlegs.all_overlegs(session):
         ensure_digest(session, overleg, now)
-    for timer in timers.claim_due(session, now):
-        owner = overlegs.by_id(session, timer.overleg_id)
-        handler = HANDLERS.get(timer.kind)
-        messages: list[Outgoing] = []
-        if owner is not None and handler is not None:
-            messages = handler(session, owner, timer, now)
-        else:
-            log.warning("timer without handler", extra={"timer": timer.id, "kind": timer.kind})
-        timers.mark_handled(session, timer, now)
-        if messages:
+    claimed = timers.claim_due(session, now)
+    if not claimed:
+        return timers.next_due(session)
+    loaded = _prefetch(session, claimed)  # held: the identity map keeps rows weakly
+    rendered: list[Rendered] = []
+    with overlegs.members_memo(session), timers.batch(session):
+        for timer in claimed:
+            owner = overlegs.by_id(session, timer.overleg_id)
+            handler = HANDLERS.get(timer.kind)
+            messages: list[Outgoing] = []
+            if owner is not None and handler is not None:
+                messages = handler(session, owner, timer, now)
+            else:
+                log.warning("timer without handler", extra={"timer": timer.id,
+                                                            "kind": timer.kind})
             room = owner.room_id if owner else ""
-            outbox.enqueue(session, [r for m in messages if (r := render(m, room)) is not None],
-                           now)
+            rendered += [r for m in messages if (r := render(m, room)) is not None]
+    timers.mark_all_handled(session, claimed, now)
+    outbox.enqueue(session, rendered, now)
+    del loaded
     return timers.next_due(session)
+
+
+def _prefetch(session: Session, claimed: list[Timer]) -> list[object]:
+    """Load the rows the handlers of ``claimed`` will ``session.get`` (identity map)."""
+    action_ids = {t.subject_id for t in claimed if t.kind in ACTION_KINDS}
+    found = actions.by_ids(session, action_ids)
+    return [*found, *actions.cases_by_ids(session, {a.case_id for a in found}),
+            *overlegs.load(session, {t.overleg_id for t in claimed})]

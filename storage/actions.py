@@ -45,6 +45,14 @@ def by_number(session: Session, overleg_id: int, number: int) -> Action | None:
                                              Action.number == number)).first()
 
 
+def by_ids(session: Session, ids: set[int]) -> list[Action]:
+    return list(session.exec(select(Action).where(col(Action.id).in_(ids)))) if ids else []
+
+
+def cases_by_ids(session: Session, ids: set[int]) -> list[Case]:
+    return list(session.exec(select(Case).where(col(Case.id).in_(ids)))) if ids else []
+
+
 def by_id(session: Session, action_id: int) -> Action | None:
     return session.get(Action, action_id)
 

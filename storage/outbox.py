@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -30,18 +31,19 @@ class Rendered:
     ref: str | None = None
 
 
-def enqueue(session: Session, messages: list[Rendered], now: datetime) -> list[OutboxMessage]:
-    rows = []
-    for m in messages:
-        row = OutboxMessage(room_id=m.room_id, txn_id=f"casusbot-{uuid.uuid4().hex}",
-                            msgtype=m.msgtype, body=m.body, formatted_body=m.html,
-                            mentions=" ".join(m.mentions), event_type=m.event_type,
-                            content_json=m.content_json, attachment=m.attachment,
-                            attachment_name=m.attachment_name, ref=m.ref, created_at=now)
-        session.add(row)
-        rows.append(row)
-    session.flush()
-    return rows
+def enqueue(session: Session, messages: list[Rendered], now: datetime) -> int:
+    """Write ``messages`` as unsent rows (one multi-row INSERT); returns how many."""
+    if not messages:
+        return 0
+    session.flush()  # rows written before these keep their (lower) IDs: order per room
+    session.execute(insert(OutboxMessage), [
+        {"room_id": m.room_id, "txn_id": f"casusbot-{uuid.uuid4().hex}", "msgtype": m.msgtype,
+         "body": m.body, "formatted_body": m.html, "mentions": " ".join(m.mentions),
+         "event_type": m.event_type, "content_json": m.content_json,
+         "attachment": m.attachment, "attachment_name": m.attachment_name, "ref": m.ref,
+         "created_at": now, "attempts": 0, "sent_at": None, "next_attempt_at": None,
+         "last_error": None, "remote_id": None} for m in messages])
+    return len(messages)
 
 
 def pending(session: Session, room_id: str | None = None) -> list[OutboxMessage]:

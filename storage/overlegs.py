@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -58,13 +60,48 @@ def member(session: Session, overleg_id: int, user_id: str) -> Member | None:
         Member.overleg_id == overleg_id, Member.user_id == user_id)).first()
 
 
+_MEMO = "overlegs.members_memo"
+
+
+@contextmanager
+def members_memo(session: Session) -> Iterator[None]:
+    """Within the block, members are read once per overleg (for a batch of timers, while
+    nobody changes them); outside it every call reads the database."""
+    session.info[_MEMO] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_MEMO, None)
+
+
 def members(session: Session, overleg_id: int) -> list[Member]:
-    return list(session.exec(select(Member).where(Member.overleg_id == overleg_id)
+    memo = session.info.get(_MEMO)
+    if memo is not None and overleg_id in memo:
+        return list(memo[overleg_id])
+    rows = list(session.exec(select(Member).where(Member.overleg_id == overleg_id)
                              .order_by(col(Member.role), col(Member.user_id))))
+    if memo is not None:
+        memo[overleg_id] = rows
+    return rows
 
 
 def members_of_partner(session: Session, partner_id: int) -> list[Member]:
+    memo = session.info.get(_MEMO)
+    if memo is not None:
+        partner = partner_by_id(session, partner_id)
+        if partner is not None:
+            return [m for m in members(session, partner.overleg_id)
+                    if m.partner_id == partner_id]
     return list(session.exec(select(Member).where(Member.partner_id == partner_id)))
+
+
+def load(session: Session, overleg_ids: set[int]) -> list[Overleg | Partner]:
+    """These overleggen and their partners (then also found by ``session.get`` while the
+    caller holds the list: the identity map keeps rows weakly)."""
+    if not overleg_ids:
+        return []
+    return [*session.exec(select(Overleg).where(col(Overleg.id).in_(overleg_ids))),
+            *session.exec(select(Partner).where(col(Partner.overleg_id).in_(overleg_ids)))]
 
 
 def put_member(session: Session, *, overleg_id: int, user_id: str, partner_id: int | None,

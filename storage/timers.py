@@ -2,26 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, insert, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from storage.models import Timer
 
 SCHEDULED = "timers.scheduled"
+_BATCH = "timers.batch"
+
+
+@contextmanager
+def batch(session: Session) -> Iterator[None]:
+    """Within the block, new timers are written together at its end (one multi-row INSERT);
+    any read of timers inside it writes them first, so nothing can miss them."""
+    session.info[_BATCH] = []
+    try:
+        yield
+        write_batch(session)
+    finally:
+        session.info.pop(_BATCH, None)
+
+
+def write_batch(session: Session) -> None:
+    rows = session.info.get(_BATCH)
+    if rows:
+        session.execute(insert(Timer), list(rows))
+        rows.clear()
 
 
 def schedule(session: Session, *, overleg_id: int, kind: str, subject_id: int,
-             due_at: datetime) -> Timer:
-    timer = Timer(overleg_id=overleg_id, kind=kind, subject_id=subject_id, due_at=due_at)
-    session.add(timer)
-    session.flush()
+             due_at: datetime) -> None:
+    row = {"overleg_id": overleg_id, "kind": kind, "subject_id": subject_id,
+           "due_at": due_at, "cancelled": False, "handled_at": None}
+    buffered = session.info.get(_BATCH)
+    if buffered is not None:
+        buffered.append(row)
+    else:
+        session.execute(insert(Timer), [row])
     session.info[SCHEDULED] = True  # the runtime re-arms its waker only after such a change
-    return timer
 
 
 def pending(session: Session, *, kinds: tuple[str, ...], subject_id: int) -> list[Timer]:
+    write_batch(session)
     return list(session.exec(select(Timer).where(
         col(Timer.kind).in_(kinds), Timer.subject_id == subject_id,
         col(Timer.handled_at).is_(None)).order_by(col(Timer.due_at))))
@@ -45,6 +72,7 @@ def claim_due(session: Session, now: datetime, limit: int = 500) -> list[Timer]:
     ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so a second instance takes other rows or none;
     on SQLite the transaction already holds the write lock (BEGIN IMMEDIATE).
     """
+    write_batch(session)
     query = (select(Timer).where(col(Timer.handled_at).is_(None), Timer.due_at <= now)
              .order_by(col(Timer.due_at), col(Timer.id)).limit(limit)
              .with_for_update(skip_locked=True))
@@ -57,13 +85,23 @@ def mark_handled(session: Session, timer: Timer, now: datetime) -> None:
     session.flush()
 
 
+def mark_all_handled(session: Session, rows: list[Timer], now: datetime) -> None:
+    """One UPDATE for a sweep's batch (their ORM objects are updated to match)."""
+    session.execute(update(Timer).where(col(Timer.id).in_([t.id for t in rows]))
+                    .values(handled_at=now).execution_options(synchronize_session=False))
+    for t in rows:
+        set_committed_value(t, "handled_at", now)
+
+
 def next_due(session: Session) -> datetime | None:
+    write_batch(session)
     value = session.exec(select(func.min(Timer.due_at))
                          .where(col(Timer.handled_at).is_(None))).one()
     return value if isinstance(value, datetime) or value is None else None
 
 
 def has_pending(session: Session, *, overleg_id: int, kind: str) -> bool:
+    write_batch(session)
     return session.exec(select(Timer.id).where(
         Timer.overleg_id == overleg_id, Timer.kind == kind,
         col(Timer.handled_at).is_(None)).limit(1)).first() is not None

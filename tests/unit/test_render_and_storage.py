@@ -81,3 +81,21 @@ def test_naive_datetimes_are_refused(session: Session) -> None:
     with pytest.raises(Exception, match="naive"):
         overlegs.create(session, room_id="!r:x", name="x", timezone="Europe/Amsterdam",
                         locale="nl", now=datetime(2026, 12, 1))
+
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+_PIECES = st.sampled_from(["<b>", "</b>", "<p>", "</p>", "<br>", "<li>", "</li>", "<ul>",
+                           "</ul>", "<ol>", "</ol>", "<td>", "<tr>", "</tr>", "<code>",
+                           "</code>", '<a href="x">', "</a>", "<h2>", "</h2>", "&amp;",
+                           "&lt;", "&nbsp;", "\n", "  ", "tekst", "C-7K2FJ", " ", "a < b",
+                           "•", "é", "<div>", "</div>", "<pre>", "</pre>"])
+
+
+@given(st.lists(_PIECES, max_size=40))
+def test_the_fast_plain_text_equals_the_reference_parser(pieces: list[str]) -> None:
+    from bot.render import html_to_text, html_to_text_reference
+
+    html = "".join(pieces)
+    assert html_to_text(html) == html_to_text_reference(html)
