@@ -40,10 +40,12 @@ e2e: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -q
 
-## Benchmark (not part of make test): latency beside the floor and the bare round trip
+## Benchmark (not part of make test): latency, sweep, drain, scale, growth; see docs/PERFORMANCE.md
+## e.g. make bench BENCH_ARGS="--postgres" or BENCH_ARGS="--disk"
 BENCH_N ?= 500
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python -m bench.latency -n $(BENCH_N)
+	$(BIN)/python -m bench.run -n $(BENCH_N) $(BENCH_ARGS)
 
 ## Coverage-guided fuzzing of the command core with atheris, for a bounded time
 FUZZ_SECONDS ?= 60

@@ -40,8 +40,9 @@ def room_of(i: int) -> str:
 def seed(engine: Engine, *, overleggen: int, cases: int, actions: int, due: int,
          now: datetime, chair: str = "@chair:localhost",
          rooms: dict[int, str] | None = None) -> Seeded:
-    """``cases`` per overleg, ``actions`` per case; the first ``due`` actions overdue with
-    their reminder due at ``now``, the others due in the future (their timers not yet due).
+    """``cases`` per overleg, ``actions`` per case; ``due`` of the actions, spread evenly over
+    the overleggen, overdue with their reminder due at ``now``, the others due in the
+    future (their timers not yet due).
 
     ``rooms`` maps overleg numbers to real room IDs (the busy overleg in a live test).
     """
@@ -50,6 +51,9 @@ def seed(engine: Engine, *, overleggen: int, cases: int, actions: int, due: int,
     partner_id = case_id = action_id = 0
     made_due = 0
     today = now.date()
+    total = overleggen * cases * actions
+    step = max(1, total // due) if due else 0
+    codes: set[str] = set()
     for o in range(1, overleggen + 1):
         rows[Overleg].append({"id": o, "room_id": (rooms or {}).get(o, room_of(o)),
                               "name": f"Bench {o}", "created_at": now})
@@ -71,13 +75,17 @@ def seed(engine: Engine, *, overleggen: int, cases: int, actions: int, due: int,
         number = 0
         for _ in range(cases):
             case_id += 1
+            code = caseid.new_code()
+            while code in codes:  # 32^5 codes: collisions are likely among many thousands
+                code = caseid.new_code()
+            codes.add(code)
             rows[Case].append({"id": case_id, "overleg_id": o, "status": "open",
-                               "code": caseid.new_code(), "phase": "casusoverleg",
+                               "code": code, "phase": "casusoverleg",
                                "opened_at": now})
             for a in range(actions):
                 action_id += 1
                 number += 1
-                overdue = made_due < due
+                overdue = bool(step) and action_id % step == 0 and made_due < due
                 made_due += overdue
                 day: date = today - timedelta(days=3) if overdue else \
                     today + timedelta(days=30 + a)

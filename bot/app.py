@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from sqlalchemy.engine import Engine
@@ -15,14 +15,16 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.clock import Clock
 from bot.config import Config
+from bot.deliver import LEASE
 from bot.render import Renderer
 from commands import default_registry, timed
 from commands.inbound import Inbound, cannot_decrypt, process
 from commands.ratelimit import RateLimiter
 from commands.registry import Registry, Render, Settings
 from storage import inbound as inbound_store
-from storage import overlegs, timers
+from storage import outbox, overlegs, timers
 from storage.db import make_engine, migrate, session_scope
+from storage.models import OutboxMessage
 from storage.outbox import Rendered
 
 log = logging.getLogger(__name__)
@@ -52,8 +54,13 @@ class App:
         """As ``process``, returning the replies enqueued (none if it was seen before)."""
         return self.handle(msg).replies
 
-    def handle(self, msg: Inbound) -> Handled:
-        """Handle ``msg`` once; what was enqueued and whether timed work was planned."""
+    def handle(self, msg: Inbound, sender: str | None = None) -> Handled:
+        """Handle ``msg`` once; what was enqueued and whether timed work was planned.
+
+        With ``sender`` (a deliverer's lease holder), the same transaction also takes the
+        lease of each reply room whose queue holds only these replies, and returns those
+        rows ready to send: the reply needs no further database round trip before it goes.
+        """
         joined = self._joined_at(msg.room_id)
         if joined is None or msg.sent_at < joined:
             return Handled([], False)  # from before the bot joined: never handled
@@ -62,7 +69,16 @@ class App:
             with session_scope(self.engine) as session:
                 replies = process(session, self.registry, self.render, self.settings, msg,
                                   self.clock.now(), self.limiter)
-                return Handled(replies, bool(session.info.pop(timers.SCHEDULED, False)))
+                ready: dict[str, list[OutboxMessage]] = {}
+                if sender is not None:
+                    for room in dict.fromkeys(r.room_id for r in replies):
+                        rows = outbox.pending(session, room)
+                        if len(rows) == sum(r.room_id == room for r in replies) and \
+                                outbox.claim_room(session, room, sender, datetime.now(UTC),
+                                                  LEASE):
+                            ready[room] = rows
+                return Handled(replies, bool(session.info.pop(timers.SCHEDULED, False)),
+                               ready)
 
         return retrying(attempt)
 
@@ -129,6 +145,7 @@ class App:
 class Handled:
     replies: list[Rendered]
     timers_planned: bool  # a timer was scheduled: the waker must look again
+    ready: dict[str, list[OutboxMessage]] = field(default_factory=dict)  # claimed, to send
 
 
 T = TypeVar("T")

@@ -493,3 +493,7 @@ def chat(who: str, directory: str) -> None:
         sys.exit(2)
     creds = json.loads(cred_path.read_text())
     asyncio.run(run_chat(creds, who, Path(directory) / "chat" / who))
+
+
+if __name__ == "__main__":
+    main()

@@ -65,15 +65,17 @@ class Deliverer:
         self.sent = 0
         self.failures = 0
 
-    def poke(self, room_id: str | None = None) -> None:
+    def poke(self, room_id: str | None = None,
+             claimed: list[OutboxMessage] | None = None) -> None:
         """Look again now; with ``room_id``, start sending that room's messages at once
-        (the reply to a command skips the pass over every room)."""
+        (the reply to a command skips the pass over every room); ``claimed``: its rows,
+        read under this instance's lease in the transaction that wrote them."""
         if room_id is None:
             self._wake.set()
         elif room_id in self._busy:
             self._missed.add(room_id)  # its sender looks again when it is done
         else:
-            task = asyncio.get_running_loop().create_task(self._drain_room(room_id))
+            task = asyncio.get_running_loop().create_task(self._drain_room(room_id, claimed))
             self._direct.add(task)
             task.add_done_callback(self._direct.discard)
 
@@ -105,21 +107,24 @@ class Deliverer:
                                                        "retry_in_s": round(wait, 1),
                                                        "error": (result.error or "")[:200]})
 
-    async def _drain_room(self, room_id: str) -> None:
+    async def _drain_room(self, room_id: str,
+                          claimed: list[OutboxMessage] | None = None) -> None:
         if room_id in self._busy:
             self._missed.add(room_id)  # the send in progress may miss new rows: again after
             return
         self._busy.add(room_id)
         try:
-            await self._drain_claimed(room_id)
+            await self._drain_claimed(room_id, claimed)
         finally:
             self._busy.discard(room_id)
             if room_id in self._missed:
                 self._missed.discard(room_id)
                 self.poke(room_id)
 
-    async def _drain_claimed(self, room_id: str) -> None:
-        rows = await asyncio.to_thread(self._pending, room_id)
+    async def _drain_claimed(self, room_id: str,
+                             claimed: list[OutboxMessage] | None = None) -> None:
+        rows = claimed if claimed is not None else await asyncio.to_thread(self._pending,
+                                                                            room_id)
         started = datetime.now(UTC)
         for row in rows:
             now = datetime.now(UTC)

@@ -60,6 +60,9 @@ SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 100},
                                         "state": {"lazy_load_members": True}}}
 
 
+PERMANENT_SEND_ERRORS = frozenset({"M_FORBIDDEN", "M_TOO_LARGE", "M_BAD_JSON", "M_NOT_JSON"})
+
+
 class LoginFailed(Exception):
     """The homeserver refused the bot's login; the message says how to fix it."""
 
@@ -200,7 +203,7 @@ class MatrixTransport(Runtime):
         await self._answer(msg)
 
     async def _answer(self, msg: Inbound) -> None:
-        done = await asyncio.to_thread(self.app.handle, msg)
+        done = await asyncio.to_thread(self.app.handle, msg, self.deliverer.holder)
         self.answered(done, msg.room_id)
 
     async def on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
@@ -268,14 +271,22 @@ class MatrixTransport(Runtime):
             resp = await self.client.room_send(room_id, row.event_type, content,
                                                tx_id=row.txn_id, ignore_unverified_devices=True)
         except (LocalProtocolError, KeyError) as e:
-            return SendResult(error=f"local: {type(e).__name__}")
+            # After the first sync the client knows every room the bot is in: a room it does
+            # not know is one the bot left or never joined, and waiting will not change that.
+            gone = self.ready.is_set() and room_id not in self.client.rooms
+            return SendResult(error=f"local: {type(e).__name__}" + (": not in this room"
+                                                                    if gone else ""),
+                              permanent=gone)
         except (aiohttp.ClientError, TimeoutError) as e:
             return SendResult(error=f"network: {type(e).__name__}")
         if isinstance(resp, RoomSendResponse):
             return SendResult(remote_id=resp.event_id)
         if isinstance(resp, ErrorResponse):
             retry = resp.retry_after_ms / 1000 if resp.retry_after_ms else None
-            return SendResult(error=f"{resp.status_code}: {resp.message}", retry_after=retry)
+            # Not in the room (left, kicked, never joined) or a message the server will never
+            # take: retrying cannot help, and it would hold up the room's queue.
+            return SendResult(error=f"{resp.status_code}: {resp.message}", retry_after=retry,
+                              permanent=resp.status_code in PERMANENT_SEND_ERRORS)
         return SendResult(error=type(resp).__name__)
 
     async def _limit_key_sharing(self, room_id: str) -> None:
@@ -419,6 +430,7 @@ class MatrixTransport(Runtime):
                 await self._key_upkeep()
             if not self.ready.is_set():
                 await self._cross_sign()
+                log.info("first sync done", extra={"rooms": len(self.client.rooms)})
             self.ready.set()
 
     async def _cross_sign(self) -> None:

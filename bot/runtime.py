@@ -42,7 +42,7 @@ class Runtime:
         if room not in targets:
             self.own_work.discard(room)
         for target in targets:
-            self.deliverer.poke(target)
+            self.deliverer.poke(target, done.ready.get(target))
         if done.timers_planned:
             self.waker.poke()
 

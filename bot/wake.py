@@ -33,6 +33,7 @@ class Waker:
         self.heartbeat = heartbeat
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._lock = asyncio.Lock()
+        self._again = False  # poked during a sweep: sweep again right after it
         self.runs = 0
 
     def start(self) -> None:
@@ -43,7 +44,13 @@ class Waker:
         self.poke()
 
     def poke(self) -> None:
-        """Sweep as soon as possible (after a command that planned something, say)."""
+        """Sweep as soon as possible (after a command that planned something, say).
+
+        During a sweep the scheduler would skip the job (one instance at a time), and the
+        sweep in progress may not see what the poke was about: it sweeps once more after."""
+        if self._lock.locked():
+            self._again = True
+            return
         self._arm(datetime.now(UTC))
 
     def _arm(self, at: datetime) -> None:
@@ -51,14 +58,24 @@ class Waker:
                                replace_existing=True, coalesce=True, misfire_grace_time=None)
 
     async def run(self) -> None:
+        if self._lock.locked():
+            self._again = True  # (the heartbeat, during a sweep)
+            return
         async with self._lock:
-            try:
-                next_due = await asyncio.to_thread(self.sweep)
-            except Exception:
-                log.exception("sweep failed")
-                return
-            self.runs += 1
-            self.after()
+            while True:
+                self._again = False
+                try:
+                    next_due = await asyncio.to_thread(self.sweep)
+                except Exception:
+                    log.exception("sweep failed")
+                    return
+                self.runs += 1
+                self.after()
+                # More due than one sweep takes (500), or poked meanwhile: go on at once.
+                # (Re-arming the job from inside it would be skipped by the scheduler.)
+                if not (self._again or (next_due is not None
+                                        and next_due <= self.clock.now())):
+                    break
         if next_due is not None:
             # The clock may be a test's fake clock: wait as long as it says, in real time.
             delay = max(0.0, (next_due - self.clock.now()).total_seconds())

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import DateTime
 from sqlmodel import Session, SQLModel, select
 
@@ -82,9 +84,6 @@ def test_naive_datetimes_are_refused(session: Session) -> None:
         overlegs.create(session, room_id="!r:x", name="x", timezone="Europe/Amsterdam",
                         locale="nl", now=datetime(2026, 12, 1))
 
-
-from hypothesis import given
-from hypothesis import strategies as st
 
 _PIECES = st.sampled_from(["<b>", "</b>", "<p>", "</p>", "<br>", "<li>", "</li>", "<ul>",
                            "</ul>", "<ol>", "</ol>", "<td>", "<tr>", "</tr>", "<code>",
