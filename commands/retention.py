@@ -40,11 +40,13 @@ def add_years(moment: datetime, years: int) -> datetime:
 def expired(session: Session, now: datetime) -> list[tuple[Overleg, Case]]:
     """Closed cases whose retention term has passed."""
     out = []
-    for overleg in overlegs.all_overlegs(session):
-        for case in session.exec(select(Case).where(Case.overleg_id == overleg.id,
-                                                    Case.status == "closed")):
-            if case.closed_at and add_years(case.closed_at, overleg.retention_years) <= now:
-                out.append((overleg, case))
+    by_id = {o.id: o for o in overlegs.all_overlegs(session)}
+    # One query for every overleg (the sweep asks this on every pass).
+    for case in session.exec(select(Case).where(Case.status == "closed")):
+        overleg = by_id.get(case.overleg_id)
+        if overleg and case.closed_at and \
+                add_years(case.closed_at, overleg.retention_years) <= now:
+            out.append((overleg, case))
     return out
 
 

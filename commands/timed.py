@@ -209,8 +209,10 @@ def sweep(session: Session, render: Render, now: datetime) -> datetime | None:
 
     for gone in retention.purge(session, now):
         log.info("purged a case after its retention term", extra={"overleg": gone["overleg"]})
+    planned = timers.overlegs_with_pending(session, DIGEST)  # one query, not one per overleg
     for overleg in overlegs.all_overlegs(session):
-        ensure_digest(session, overleg, now)
+        if overleg.id not in planned:
+            ensure_digest(session, overleg, now)
     claimed = timers.claim_due(session, now)
     if not claimed:
         return timers.next_due(session)

@@ -195,7 +195,11 @@ class Timer(SQLModel, table=True):
     A handled row is kept (handled_at set) so nothing is ever sent twice.
     """
 
-    __table_args__ = (Index("ix_timer_pending", "handled_at", "due_at"),)
+    __table_args__ = (Index("ix_timer_pending", "handled_at", "due_at"),
+                      # "which overleggen have a digest planned?" on every sweep
+                      Index("ix_timer_pending_kind", "kind", "overleg_id",
+                            sqlite_where=text("handled_at IS NULL"),
+                            postgresql_where=text("handled_at IS NULL")))
     id: int | None = Field(default=None, primary_key=True)
     overleg_id: int = Field(foreign_key="overleg.id", index=True)
     kind: str

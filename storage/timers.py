@@ -100,6 +100,12 @@ def next_due(session: Session) -> datetime | None:
     return value if isinstance(value, datetime) or value is None else None
 
 
+def overlegs_with_pending(session: Session, kind: str) -> set[int]:
+    write_batch(session)
+    return set(session.exec(select(Timer.overleg_id).where(
+        Timer.kind == kind, col(Timer.handled_at).is_(None)).distinct()))
+
+
 def has_pending(session: Session, *, overleg_id: int, kind: str) -> bool:
     write_batch(session)
     return session.exec(select(Timer.id).where(
