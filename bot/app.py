@@ -63,7 +63,7 @@ class App:
         """
         joined = self._joined_at(msg.room_id)
         if joined is None or msg.sent_at < joined:
-            return Handled([], False)  # from before the bot joined: never handled
+            return Handled([], None)  # from before the bot joined: never handled
 
         def attempt() -> Handled:
             with session_scope(self.engine) as session:
@@ -77,8 +77,7 @@ class App:
                                 outbox.claim_room(session, room, sender, datetime.now(UTC),
                                                   LEASE):
                             ready[room] = rows
-                return Handled(replies, bool(session.info.pop(timers.SCHEDULED, False)),
-                               ready)
+                return Handled(replies, session.info.pop(timers.SCHEDULED, None), ready)
 
         return retrying(attempt)
 
@@ -144,7 +143,7 @@ class App:
 @dataclass(frozen=True)
 class Handled:
     replies: list[Rendered]
-    timers_planned: bool  # a timer was scheduled: the waker must look again
+    timers_planned: datetime | None  # the earliest timer scheduled, if any
     ready: dict[str, list[OutboxMessage]] = field(default_factory=dict)  # claimed, to send
 
 

@@ -43,8 +43,8 @@ class Runtime:
             self.own_work.discard(room)
         for target in targets:
             self.deliverer.poke(target, done.ready.get(target))
-        if done.timers_planned:
-            self.waker.poke()
+        if done.timers_planned is not None:
+            self.waker.due(done.timers_planned)
 
     async def _start_background(self, *loops: tuple[str, Coroutine[Any, Any, None]]) -> None:
         """Start the deliverer, the given loops, the waker and /metrics."""

@@ -34,6 +34,7 @@ class Waker:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._lock = asyncio.Lock()
         self._again = False  # poked during a sweep: sweep again right after it
+        self._armed_for: datetime | None = None  # the clock time the next sweep is set for
         self.runs = 0
 
     def start(self) -> None:
@@ -52,6 +53,22 @@ class Waker:
             self._again = True
             return
         self._arm(datetime.now(UTC))
+
+    def due(self, at: datetime) -> None:
+        """Something is due at ``at`` (the clock's time): sweep then, if that is sooner than
+        what the waker waits for already. A reminder planned for next week costs no sweep
+        now, beside the command's reply."""
+        if self._lock.locked():
+            self._again = True  # the sweep in progress computes the next time afresh after
+            return
+        if self._armed_for is not None and at >= self._armed_for:
+            return
+        if at <= self.clock.now():
+            self.poke()
+            return
+        self._armed_for = at
+        delay = (at - self.clock.now()).total_seconds()
+        self._arm(datetime.now(UTC) + timedelta(seconds=delay))
 
     def _arm(self, at: datetime) -> None:
         self.scheduler.add_job(self.run, DateTrigger(run_date=at), id="next",
@@ -76,6 +93,7 @@ class Waker:
                 if not (self._again or (next_due is not None
                                         and next_due <= self.clock.now())):
                     break
+        self._armed_for = next_due
         if next_due is not None:
             # The clock may be a test's fake clock: wait as long as it says, in real time.
             delay = max(0.0, (next_due - self.clock.now()).total_seconds())

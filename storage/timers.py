@@ -44,7 +44,10 @@ def schedule(session: Session, *, overleg_id: int, kind: str, subject_id: int,
         buffered.append(row)
     else:
         session.execute(insert(Timer), [row])
-    session.info[SCHEDULED] = True  # the runtime re-arms its waker only after such a change
+    # The earliest time scheduled in this transaction: the runtime re-arms its waker only
+    # when that is sooner than what the waker already waits for.
+    earliest = session.info.get(SCHEDULED)
+    session.info[SCHEDULED] = due_at if earliest is None else min(earliest, due_at)
 
 
 def pending(session: Session, *, kinds: tuple[str, ...], subject_id: int) -> list[Timer]:

@@ -66,3 +66,31 @@ async def test_a_poke_during_a_sweep_sweeps_again() -> None:
     finally:
         release.set()
         waker.stop()
+
+
+async def test_a_timer_planned_for_later_costs_no_sweep_now_but_a_sooner_one_rearms() -> None:
+    clock = FakeClock(NOW)
+    calls = [0]
+
+    def sweep() -> datetime | None:
+        calls[0] += 1
+        return NOW + timedelta(days=1)  # what the waker then waits for
+
+    waker = Waker(sweep, clock, heartbeat=timedelta(hours=1))
+    waker.start()
+    try:
+        for _ in range(100):
+            if waker.runs >= 1:
+                break
+            await asyncio.sleep(0.02)
+        waker.due(NOW + timedelta(days=7))  # later than the armed time: nothing to do
+        await asyncio.sleep(0.2)
+        assert calls[0] == 1
+        waker.due(NOW + timedelta(milliseconds=50))  # sooner: armed for then
+        for _ in range(100):
+            if calls[0] >= 2:
+                break
+            await asyncio.sleep(0.02)
+        assert calls[0] == 2
+    finally:
+        waker.stop()
