@@ -7,22 +7,22 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.deliver import LEASE
 from bot.render import Renderer
 from commands import default_registry, timed
 from commands.inbound import Inbound, cannot_decrypt, process
 from commands.ratelimit import RateLimiter
 from commands.registry import Registry, Render, Settings
 from storage import inbound as inbound_store
-from storage import outbox, overlegs, timers
+from storage import overlegs, timers
 from storage.db import make_engine, migrate, session_scope
 from storage.models import OutboxMessage
 from storage.outbox import Rendered
@@ -50,16 +50,12 @@ class App:
         """
         return len(self.handle(msg).replies)
 
-    def replies(self, msg: Inbound) -> list[Rendered]:
-        """As ``process``, returning the replies enqueued (none if it was seen before)."""
-        return self.handle(msg).replies
+    def handle(self, msg: Inbound, take: Take | None = None) -> Handled:
+        """Handle ``msg`` once; what was enqueued and when the earliest timer it planned is due.
 
-    def handle(self, msg: Inbound, sender: str | None = None) -> Handled:
-        """Handle ``msg`` once; what was enqueued and whether timed work was planned.
-
-        With ``sender`` (a deliverer's lease holder), the same transaction also takes the
-        lease of each reply room whose queue holds only these replies, and returns those
-        rows ready to send: the reply needs no further database round trip before it goes.
+        With ``take`` (a deliverer's ``take``), the same transaction also takes each reply
+        room's send lease and returns the rows of rooms whose queue holds only these replies,
+        ready to send: the reply needs no further database round trip before it goes.
         """
         joined = self._joined_at(msg.room_id)
         if joined is None or msg.sent_at < joined:
@@ -69,14 +65,7 @@ class App:
             with session_scope(self.engine) as session:
                 replies = process(session, self.registry, self.render, self.settings, msg,
                                   self.clock.now(), self.limiter)
-                ready: dict[str, list[OutboxMessage]] = {}
-                if sender is not None:
-                    for room in dict.fromkeys(r.room_id for r in replies):
-                        rows = outbox.pending(session, room)
-                        if len(rows) == sum(r.room_id == room for r in replies) and \
-                                outbox.claim_room(session, room, sender, datetime.now(UTC),
-                                                  LEASE):
-                            ready[room] = rows
+                ready = _ready(session, replies, take) if take is not None else {}
                 return Handled(replies, session.info.pop(timers.SCHEDULED, None), ready)
 
         return retrying(attempt)
@@ -92,11 +81,11 @@ class App:
         return self._joined[room_id]
 
     def cannot_decrypt(self, room_id: str, sender: str, event_id: str) -> int:
+        if self._joined_at(room_id) is None:
+            return 0
+
         def attempt() -> int:
             with session_scope(self.engine) as session:
-                joined = inbound_store.joined_at(session, room_id)
-                if joined is None:
-                    return 0
                 return len(cannot_decrypt(session, self.render, self.settings,
                                           room_id=room_id, sender=sender, event_id=event_id,
                                           now=self.clock.now()))
@@ -140,10 +129,25 @@ class App:
             inbound_store.save_sync_token(session, device_key, token)
 
 
+Take = Callable[[Session, str], list[OutboxMessage]]
+"""A room's unsent rows under this instance's send lease, in the caller's transaction."""
+
+
+def _ready(session: Session, replies: list[Rendered],
+           take: Take) -> dict[str, list[OutboxMessage]]:
+    """Per reply room whose queue holds only these replies: its rows, under our lease."""
+    ready = {}
+    for room in dict.fromkeys(r.room_id for r in replies):
+        rows = take(session, room)
+        if rows and len(rows) == sum(r.room_id == room for r in replies):
+            ready[room] = rows
+    return ready
+
+
 @dataclass(frozen=True)
 class Handled:
     replies: list[Rendered]
-    timers_planned: datetime | None  # the earliest timer scheduled, if any
+    timer_due: datetime | None  # when the earliest timer it scheduled is due, if any
     ready: dict[str, list[OutboxMessage]] = field(default_factory=dict)  # claimed, to send
 
 

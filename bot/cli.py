@@ -11,13 +11,16 @@ import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from dotenv import dotenv_values
 
 from bot import logs
 from bot.config import Config, ConfigError, load
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 DEV_DIR = Path(".dev")
 DEMO_USERS = ("chair", "coordinator", "partner1", "partner2")
@@ -42,23 +45,35 @@ def load_or_exit(env_file: str | None, transport: str | None = None) -> Config:
         sys.exit(2)
 
 
-async def _run_bot(config: Config) -> None:
+def _bootstrap_or_exit(config: Config) -> App:
+    """The app for ``config``; a database from before migrations stops with its message."""
     from bot.app import bootstrap
     from bot.clock import SystemClock
-    from bot.matrix import LoginFailed, MatrixTransport
     from storage.db import PreMigrationDatabase
 
     try:
-        app = bootstrap(config, SystemClock())
+        return bootstrap(config, SystemClock())
     except PreMigrationDatabase as e:
         click.echo(f"casusbot: {e}", err=True)
         sys.exit(2)
-    transport = MatrixTransport(app)
-    loop = asyncio.get_running_loop()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """Set on SIGINT or SIGTERM (Ctrl-C, systemd stop)."""
     stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _run_bot(config: Config) -> None:
+    from bot.matrix import LoginFailed, MatrixTransport
+
+    app = _bootstrap_or_exit(config)
+    transport = MatrixTransport(app)
+    stop = _stop_on_signals()
     try:
         await transport.start()
     except LoginFailed as e:
@@ -80,27 +95,15 @@ def main() -> None:
 
 
 async def _run_teams(config: Config) -> None:
-    from bot.app import bootstrap
-    from bot.clock import SystemClock
-    from storage.db import PreMigrationDatabase
-
     try:
         from bot.teams.bot import TeamsBot
-
-        app = bootstrap(config, SystemClock())
-        bot = TeamsBot(app)
     except ImportError:
         click.echo("casusbot: Teams needs the optional packages: "
                    "pip install 'casusbot[teams]'", err=True)
         sys.exit(2)
-    except PreMigrationDatabase as e:
-        click.echo(f"casusbot: {e}", err=True)
-        sys.exit(2)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    app = _bootstrap_or_exit(config)
+    bot = TeamsBot(app)
+    stop = _stop_on_signals()
     try:
         await bot.start()
     except OSError as e:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from storage import outbox
 from storage.db import session_scope
@@ -85,12 +86,16 @@ class Deliverer:
             rows = outbox.pending(session)
             return outbox.next_per_room(rows, now), outbox.earliest_retry(rows)
 
+    def take(self, session: Session, room_id: str) -> list[OutboxMessage]:
+        """The room's unsent rows, if this instance holds (or now takes) the room's lease;
+        in the caller's transaction (the one that wrote a command's replies, say)."""
+        if not outbox.claim_room(session, room_id, self.holder, datetime.now(UTC), LEASE):
+            return []
+        return outbox.pending(session, room_id)
+
     def _pending(self, room_id: str) -> list[OutboxMessage]:
-        """The room's unsent rows, if this instance holds (or now takes) the room's lease."""
         with session_scope(self.engine) as session:
-            if not outbox.claim_room(session, room_id, self.holder, datetime.now(UTC), LEASE):
-                return []
-            return outbox.pending(session, room_id)
+            return self.take(session, room_id)
 
     def _done(self, row_id: int, remote_id: str | None, error: str | None = None) -> None:
         with session_scope(self.engine) as session:

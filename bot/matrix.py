@@ -203,7 +203,7 @@ class MatrixTransport(Runtime):
         await self._answer(msg)
 
     async def _answer(self, msg: Inbound) -> None:
-        done = await asyncio.to_thread(self.app.handle, msg, self.deliverer.holder)
+        done = await asyncio.to_thread(self.app.handle, msg, self.deliverer.take)
         self.answered(done, msg.room_id)
 
     async def on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
@@ -333,8 +333,9 @@ class MatrixTransport(Runtime):
         if isinstance(resp, RoomRedactResponse):
             return SendResult(remote_id=resp.event_id)
         status = str(getattr(resp, "status_code", ""))
-        return SendResult(error=f"redact: {status}", permanent=status in ("M_FORBIDDEN",
-                                                                           "M_NOT_FOUND"))
+        # The event is gone already, or the bot may not remove it: neither will change.
+        return SendResult(error=f"redact: {status}",
+                          permanent=status in PERMANENT_SEND_ERRORS | {"M_NOT_FOUND"})
 
     async def _upload(self, room_id: str, row: OutboxMessage) -> dict[str, Any] | SendResult:
         """Upload a small text attachment (encrypted in an encrypted room); the file fields."""

@@ -43,8 +43,8 @@ class Runtime:
             self.own_work.discard(room)
         for target in targets:
             self.deliverer.poke(target, done.ready.get(target))
-        if done.timers_planned is not None:
-            self.waker.due(done.timers_planned)
+        if done.timer_due is not None:
+            self.waker.due(done.timer_due)
 
     async def _start_background(self, *loops: tuple[str, Coroutine[Any, Any, None]]) -> None:
         """Start the deliverer, the given loops, the waker and /metrics."""

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from commands import answers, pii
 from commands.privacy import redact_original
 from commands.ratelimit import RateLimiter
-from commands.registry import Ctx, Outgoing, Registry, Render, Settings, handle
+from commands.registry import Ctx, Outgoing, Registry, Render, Settings, handle, render_all
 from storage import agendas, inbound, outbox, overlegs, privacy
 from storage.outbox import Rendered
 
@@ -142,7 +142,7 @@ def cannot_decrypt(session: Session, render: Render, settings: Settings, *, room
         return []
     out = Outgoing("error/undecryptable", {"sender": sender}, room=room_id,
                    locale=overleg.locale, timezone=overleg.timezone, mentions=(sender,))
-    rendered = [r for r in (render(out, room_id),) if r is not None]
+    rendered = render_all(render, [out], room_id)
     outbox.enqueue(session, rendered, now)
     log.warning("could not decrypt an event; asked the sender to re-send",
                 extra={"event_id": event_id, "room": room_id})

@@ -105,6 +105,11 @@ Render = Callable[[Outgoing, str], "Rendered | None"]
 """Turns an ``Outgoing`` into the exact message to send to the given default room; None when
 the platform has no form for it (Teams has no polls: its agenda card carries the buttons)."""
 
+
+def render_all(render: Render, messages: Iterable[Outgoing], room: str) -> list[Rendered]:
+    """Each message rendered (``room`` where it names none), skipping those without a form."""
+    return [r for m in messages if (r := render(m, room)) is not None]
+
 Handler = Callable[..., list[Outgoing]]
 H = TypeVar("H", bound=Handler)
 Parser = Callable[[str, Ctx], tuple[Any, str]]

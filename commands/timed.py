@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session
 
 from commands import caseid, workdays
-from commands.registry import Outgoing, Render
+from commands.registry import Outgoing, Render, render_all
 from storage import actions, outbox, overlegs, timers
 from storage.models import Action, Case, Meeting, Overleg, Timer
 from storage.outbox import Rendered
@@ -229,7 +229,7 @@ def sweep(session: Session, render: Render, now: datetime) -> datetime | None:
                 log.warning("timer without handler", extra={"timer": timer.id,
                                                             "kind": timer.kind})
             room = owner.room_id if owner else ""
-            rendered += [r for m in messages if (r := render(m, room)) is not None]
+            rendered += render_all(render, messages, room)
     timers.mark_all_handled(session, claimed, now)
     outbox.enqueue(session, rendered, now)
     del loaded

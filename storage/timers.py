@@ -82,12 +82,6 @@ def claim_due(session: Session, now: datetime, limit: int = 500) -> list[Timer]:
     return list(session.exec(query))
 
 
-def mark_handled(session: Session, timer: Timer, now: datetime) -> None:
-    timer.handled_at = now
-    session.add(timer)
-    session.flush()
-
-
 def mark_all_handled(session: Session, rows: list[Timer], now: datetime) -> None:
     """One UPDATE for a sweep's batch (their ORM objects are updated to match)."""
     session.execute(update(Timer).where(col(Timer.id).in_([t.id for t in rows]))

@@ -30,7 +30,7 @@ from bot.teams.port import Handler, Mention, Outbound, Port, SendFailed, TeamsAc
 from commands.inbound import Inbound
 from commands.member import unreachable_notices
 from commands.parse import TEAMS_USER
-from commands.registry import Outgoing
+from commands.registry import Outgoing, render_all
 from storage import inbound as inbound_store
 from storage import outbox, teams
 from storage.db import session_scope
@@ -97,7 +97,7 @@ class TeamsBot(Runtime):
         if msg is None:
             return None
         self.own_work.started(a.conversation_id)
-        done = await asyncio.to_thread(self.app.handle, msg, self.deliverer.holder)
+        done = await asyncio.to_thread(self.app.handle, msg, self.deliverer.take)
         self.answered(done, a.conversation_id)
         if a.kind == "execute":
             return done.replies[0].body if done.replies else ""
@@ -134,11 +134,9 @@ class TeamsBot(Runtime):
                                             f"{a.activity_id}", a.conversation_id, now):
                 return False
             s = self.app.settings
-            rendered = self.app.render(Outgoing("teams/welcome", {}, room=a.conversation_id,
-                                                locale=s.locale, timezone=s.timezone),
-                                       a.conversation_id)
-            outbox.enqueue(session, [rendered] if rendered else [], now)
-            return rendered is not None
+            rendered = render_all(self.app.render, [Outgoing(
+                "teams/welcome", {}, locale=s.locale, timezone=s.timezone)], a.conversation_id)
+            return outbox.enqueue(session, rendered, now) > 0
 
     # ---- outbound --------------------------------------------------------------------
     async def send(self, row: OutboxMessage) -> SendResult:
@@ -203,7 +201,7 @@ class TeamsBot(Runtime):
             row.last_error = "waiting for a personal chat with this person"
             session.add(row)
             notes = unreachable_notices(session, user_id, now)
-            rendered = [r for o in notes if (r := self.app.render(o, o.room or "")) is not None]
+            rendered = render_all(self.app.render, notes, "")  # each names its room
             outbox.enqueue(session, rendered, now)
             if rendered:
                 log.info("a person has no personal chat with the bot yet; told the overleg",

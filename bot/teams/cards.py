@@ -15,7 +15,7 @@ from dataclasses import replace
 from html.parser import HTMLParser
 from typing import Any
 
-from bot.render import Renderer
+from bot.render import Renderer, html_to_text
 from commands.answers import CARD_CASE
 from commands.registry import Outgoing
 from storage.outbox import Rendered
@@ -126,8 +126,6 @@ class TeamsRenderer:
         return replace(plain, event_type=EVENT_TYPE, content_json=json.dumps(payload))
 
     def _label(self, out: Outgoing, block: str, **values: Any) -> str:
-        from bot.render import html_to_text
-
         return html_to_text(self.base.html(f"agenda/{block}", {**out.values, **values},
                                            out.locale, out.timezone))
 
