@@ -26,6 +26,8 @@ from nio import (
     UnknownEvent,
 )
 
+from bot.aio import cancel_and_wait, wait_event
+
 
 @dataclass(frozen=True)
 class Seen:
@@ -128,20 +130,20 @@ class ChatClient:
     async def redact(self, room_id: str, event_id: str) -> None:
         await self.client.room_redact(room_id, event_id)
 
-    async def wait_for(self, pred: Any, timeout: float = 15.0) -> Seen:
-        """The first seen event for which ``pred`` holds; waits for it."""
+    async def wait_for(self, pred: Any, timeout: float = 15.0, after: int = 0,
+                       what: str = "expected event") -> Seen:
+        """The first seen event at index >= ``after`` for which ``pred`` holds; waits."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            for s in self.seen:
+            for s in self.seen[after:]:
                 if pred(s):
                     return s
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise TimeoutError("expected event did not arrive")
+                raise TimeoutError(f"{what} did not arrive within {timeout} s")
             self._new.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new.wait(), timeout=remaining)
+            await wait_event(self._new, remaining)
 
     async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
         # Accept the bot's direct-message rooms (and any other invite): this is a demo client.
@@ -167,19 +169,10 @@ class ChatClient:
     async def next_notice(self, sender: str, *, room_id: str | None = None,
                           after: int = 0, timeout: float = 10.0) -> Seen:
         """The first notice from ``sender`` at index >= ``after`` in ``seen``; waits for it."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            for s in self.seen[after:]:
-                if s.sender == sender and s.msgtype == "m.notice" and (
-                        room_id is None or s.room_id == room_id):
-                    return s
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(f"no notice from {sender} within {timeout} s")
-            self._new.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new.wait(), timeout=remaining)
+        return await self.wait_for(
+            lambda s: s.sender == sender and s.msgtype == "m.notice"
+            and (room_id is None or s.room_id == room_id),
+            timeout, after, what=f"a notice from {sender}")
 
     def notices(self, sender: str, room_id: str | None = None) -> list[Seen]:
         return [s for s in self.seen if s.sender == sender and s.msgtype == "m.notice"
@@ -187,9 +180,7 @@ class ChatClient:
 
     async def close(self) -> None:
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await cancel_and_wait([self._task])
         await self.client.close()
 
 

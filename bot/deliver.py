@@ -7,7 +7,6 @@ accepted a send answers the retry with the same event instead of a duplicate.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.aio import cancel_and_wait, wait_event
 from storage import outbox
 from storage.db import session_scope
 from storage.models import OutboxMessage
@@ -180,11 +180,7 @@ class Deliverer:
 
     async def stop(self) -> None:
         """Cancel the sends started by ``poke(room)`` (the ``run`` task is the caller's)."""
-        for task in list(self._direct):
-            task.cancel()
-        for task in list(self._direct):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._direct)
 
     async def run(self) -> None:
         while True:
@@ -195,5 +191,4 @@ class Deliverer:
                 log.exception("deliverer pass failed")
                 wait = 5.0
             if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                await wait_event(self._wake, wait)

@@ -5,12 +5,12 @@ and the optional /metrics endpoint. A transport subclasses ``Runtime`` and imple
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
 from aiohttp import web
 
+from bot.aio import cancel_and_wait
 from bot.app import App, Handled
 from bot.deliver import Deliverer, SendResult
 from bot.timing import OwnWork
@@ -61,11 +61,7 @@ class Runtime:
         self.waker.stop()
         if self._metrics is not None:
             await self._metrics.cleanup()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         await self.deliverer.stop()
 
     @property

@@ -52,6 +52,8 @@ async def test_non_member_is_refused_and_nothing_changes(world: World) -> None:
     refusal = await ask(other, room, bot_id, "!casus open")
     assert "geen lid" in refusal
     assert "geen overleggen" not in refusal
+    # Likewise the chair must have seen the refusal before asking, or take it for the answer.
+    await chair.wait_for(lambda s: s.sender == bot_id and "geen lid" in s.body, timeout=15)
     listed = await ask(chair, room, bot_id, "!case list")
     assert "Geen open casussen" in listed
 
