@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from bot.aio import cancel_and_wait, wait_event
 from bot.deliver import Deliverer
@@ -52,10 +53,8 @@ async def test_a_task_that_ignores_cancellation_is_given_up_on_not_waited_for() 
 
     async def stubborn() -> None:
         while not release.is_set():
-            try:
+            with contextlib.suppress(asyncio.CancelledError):  # the bug guarded against
                 await asyncio.sleep(10)
-            except asyncio.CancelledError:
-                pass  # the bug being guarded against: cancellation swallowed
 
     async def polite() -> None:
         await asyncio.sleep(10)
