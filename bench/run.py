@@ -118,8 +118,13 @@ class Bench:
         result: dict[str, Any] = {"synapse_data": "disk" if self.args.disk else "tmpfs",
                                   "database": "postgresql" if self.args.postgres else "sqlite",
                                   "n": self.args.n}
-        print("growth (sweep only):", flush=True)
-        result.update(growth(self.db, self.args.growth))
+        only = set(self.args.only or PARTS)
+        if "growth" in only:
+            print("growth (sweep only):", flush=True)
+            result.update(growth(self.db, self.args.growth))
+        if not only - {"growth"}:
+            self.db.stop()
+            return finish(result)
         devserver.write_config(self.base / "synapse", devserver.free_port())
         self.server = devserver.load(self.base / "synapse")
         self.server.start()
@@ -146,12 +151,11 @@ class Bench:
             echo, echo_log = self.spawn(["bench.echo", self.server.url, self.ids["echo"],
                                          self.users["echo"]], {}, "echo.log")
             await asyncio.to_thread(_wait_line, echo, echo_log, "ready", 120)
-            print("latency…", flush=True)
-            result.update(await self.latency())
-            print("drain…", flush=True)
-            result.update(await self.drain())
-            print("scale…", flush=True)
-            result.update(await self.scale())
+            for part, measure in (("latency", self.latency), ("drain", self.drain),
+                                  ("scale", self.scale)):
+                if part in only:
+                    print(f"{part}…", flush=True)
+                    result.update(await measure())
             await self.chair.close()
             await self.peer.close()
             echo.terminate()
@@ -356,6 +360,9 @@ def finish(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+PARTS = ("growth", "latency", "drain", "scale")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("-n", type=int, default=500, help="commands (and of each peer)")
@@ -364,8 +371,13 @@ def main() -> None:
     parser.add_argument("--growth", type=int, nargs="*", default=[1000, 10000, 100000])
     parser.add_argument("--disk", action="store_true", help="Synapse data on disk")
     parser.add_argument("--postgres", action="store_true", help="the bot on PostgreSQL")
-    parser.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
+    parser.add_argument("--only", nargs="*", choices=PARTS,
+                        help="measure only these parts (written to results.partial.json)")
+    parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    if args.out is None:
+        args.out = str(Path(__file__).with_name(
+            "results.partial.json" if args.only else "results.json"))
     result = asyncio.run(Bench(args).run())
     width = max(len(k) for k in result)
     for key, value in result.items():

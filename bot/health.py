@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
 from bot.config import Config
 from storage import outbox
-from storage.db import alembic_config, current_revision, make_engine, session_scope
+from storage.db import HEAD, current_revision, make_engine, session_scope
 from storage.models import Timer
 
 
@@ -45,7 +44,7 @@ def doctor(config: Config) -> Iterator[Check]:
     yield Check("configuration", True, f"{config.user_id} on {config.homeserver}")
     try:
         engine = make_engine(config.database_url)
-        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        head = HEAD
         rev = current_revision(engine)
         yield Check("database", rev == head,
                     f"revision {rev}" + ("" if rev == head else f", head is {head}: run "

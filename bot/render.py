@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import icalendar
 from babel.dates import format_date, format_datetime, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
@@ -196,6 +195,8 @@ class Renderer:
     def _ics(self, out: Outgoing) -> str:
         """An iCalendar invitation whose description holds only the meeting ID."""
         extra = dict(out.extra or {})
+        import icalendar  # only agendas carry an .ics: not paid at start-up
+
         cal = icalendar.Calendar()
         cal.add("prodid", "-//casusbot//casusoverleg//NL")
         cal.add("version", "2.0")

@@ -4,24 +4,31 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from storage.models import Overleg
+
+
+@lru_cache(maxsize=32)
+def _calendar(calendar: str, year: int) -> Any:
+    """The country's (or subdivision's) holidays of ``year``; the package loads on first use."""
+    import holidays
+
+    return holidays.country_holidays(calendar, years=year)
 
 
 @lru_cache(maxsize=32)
 def _holidays(calendar: str, year: int) -> frozenset[date]:
     if not calendar:
         return frozenset()
-    return frozenset(holidays.country_holidays(calendar, years=year).keys())
+    return frozenset(_calendar(calendar, year).keys())
 
 
 def holiday_name(overleg: Overleg, day: date) -> str | None:
     if not overleg.holiday_calendar:
         return None
-    name = holidays.country_holidays(overleg.holiday_calendar, years=day.year).get(day)
+    name = _calendar(overleg.holiday_calendar, day.year).get(day)
     return str(name) if name else None
 
 

@@ -15,6 +15,7 @@ from sqlmodel import SQLModel, select
 from bot.render import Renderer
 from commands.registry import Registry
 from storage.db import (
+    HEAD,
     PreMigrationDatabase,
     alembic_config,
     create_schema,
@@ -38,7 +39,7 @@ def test_the_chain_builds_the_models_schema(url: str) -> None:
     engine = make_engine(url)
     migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert current_revision(engine) == head
+    assert current_revision(engine) == head == HEAD  # bump storage.db.HEAD with a migration
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}),
                                 SQLModel.metadata)
@@ -114,3 +115,19 @@ def test_two_instances_migrating_at_once(pg_url: str) -> None:
         t.join()
     assert errors == []
     assert current_revision(make_engine(pg_url)) is not None
+
+
+def test_a_database_at_head_starts_without_loading_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "db.sqlite"
+    engine = make_engine(f"sqlite:///{db}")
+    migrate(engine)
+    engine.dispose()
+    probe = ("import sys\nfrom storage.db import make_engine, migrate\n"
+             f"migrate(make_engine('sqlite:///{db}'))\n"
+             "print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parents[2])
+    assert out.stdout.strip() == "False"
