@@ -77,6 +77,18 @@ def action_view(session: Session, overleg: Overleg, action: Action,
             "overdue_days": overdue_days(overleg, action.due, today)}
 
 
+def action_views(session: Session, overleg: Overleg, rows: list[Action],
+                 today: date) -> list[dict[str, object]]:
+    """``action_view`` of many actions: their cases and the overleg's partners are loaded with
+    one query each first (and held: the identity map keeps rows only weakly), instead of two
+    queries per action."""
+    held = [*actions.cases_by_ids(session, {a.case_id for a in rows}),
+            *overlegs.partners(session, overleg.id or 0)] if rows else []
+    views = [action_view(session, overleg, a, today) for a in rows]
+    del held
+    return views
+
+
 def action_order(v: dict[str, object]) -> tuple[bool, int, str, int]:
     """Open before done, most overdue first, then by due date and number."""
     return (v["status"] != "open", -int(str(v["overdue_days"])), str(v["due"]),
@@ -133,8 +145,8 @@ def _action_reminder(session: Session, overleg: Overleg, timer: Timer,
 
 def digest_rows(session: Session, overleg: Overleg, today: date) -> list[dict[str, object]]:
     """Open actions grouped per case, overdue first, most overdue on top."""
-    views = [action_view(session, overleg, a, today)
-             for a in actions.of_overleg(session, overleg.id or 0, status="open")]
+    views = action_views(session, overleg,
+                         actions.of_overleg(session, overleg.id or 0, status="open"), today)
     views.sort(key=action_order)
     per_case: dict[str, list[dict[str, object]]] = {}
     for v in views:

@@ -338,3 +338,38 @@ def test_a_due_soon_reminder_missed_past_the_due_date_is_not_sent(
     sent = run_until(session, renderer, back, back + timedelta(minutes=1))
     assert reminders(sent, "due_soon") == []
     assert len(reminders(sent, "overdue")) == 1
+
+
+def test_listing_many_actions_costs_the_same_queries_as_a_few(plan: Say,
+                                                               session: Session) -> None:
+    # Two queries per action (its case, its owner) made a busy overleg's list slow.
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    def queries(command: str) -> tuple[int, str]:
+        statements.clear()
+        event.listen(session.get_bind(), "before_cursor_execute", count)
+        try:
+            [out] = plan(command)
+        finally:
+            event.remove(session.get_bind(), "before_cursor_execute", count)
+        return len(statements), out.body
+
+    other = re.search(r"C-\w+", plan.one("!casus open"))[0]  # type: ignore[index]
+    for i in range(3):
+        plan.one(f"!actie add {case(plan)} Politie 10-12-2026 Huisbezoek {i}")
+    few, listed = queries("!actie list")
+    assert has(listed, "A3") and not has(listed, "A4")
+    for i in range(30):
+        plan.one(f"!actie add {other if i % 2 else case(plan)} Gemeente 11-12-2026 Overleg {i}")
+    many, listed = queries("!actie list")
+    assert has(listed, "A33") and "Gemeente" in listed
+    assert many == few, (few, many)
+    show_few, _ = queries(f"!casus show {other}")
+    plan.one(f"!actie add {other} Politie 12-12-2026 Nog een")
+    show_more, shown = queries(f"!casus show {other}")
+    assert show_more == show_few and has(shown, "A34")
