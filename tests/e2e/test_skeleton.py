@@ -13,9 +13,12 @@ pytestmark = pytest.mark.e2e
 
 
 async def ask(client, room: str, bot_id: str, text: str, timeout: float = 15.0) -> str:  # type: ignore[no-untyped-def]
-    mark = len(client.seen)
-    await client.send(room, text)
-    reply = await client.next_notice(bot_id, room_id=room, after=mark, timeout=timeout)
+    """Send ``text``; the bot's first notice after it in the room's timeline. (A notice the
+    client had not synced yet when it sent, an answer to someone else, comes before it.)"""
+    sent = await client.send(room, text)
+    mine = await client.wait_for(lambda s: s.event_id == sent, timeout, what="our own message")
+    reply = await client.next_notice(bot_id, room_id=room, after=client.seen.index(mine) + 1,
+                                     timeout=timeout)
     return str(reply.body)
 
 
