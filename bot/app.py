@@ -57,6 +57,8 @@ class App:
         room's send lease and returns the rows of rooms whose queue holds only these replies,
         ready to send: the reply needs no further database round trip before it goes.
         """
+        if not self.may_concern(msg):
+            return Handled([], None)  # chatter: no transaction at all
         joined = self._joined_at(msg.room_id)
         if joined is None or msg.sent_at < joined:
             return Handled([], None)  # from before the bot joined: never handled
@@ -69,6 +71,11 @@ class App:
                 return Handled(replies, session.info.pop(timers.SCHEDULED, None), ready)
 
         return retrying(attempt)
+
+    def may_concern(self, msg: Inbound) -> bool:
+        """False for text that is no command (most of a room's messages): nothing to do,
+        so a transport need not even hand it to a worker thread."""
+        return msg.kind != "text" or msg.text.lstrip().startswith(self.settings.prefix)
 
     def _joined_at(self, room_id: str) -> datetime | None:
         """When the bot joined; fixed once known, so it is read from the database once."""

@@ -203,8 +203,14 @@ class MatrixTransport(Runtime):
         await self._answer(msg)
 
     async def _answer(self, msg: Inbound) -> None:
+        if not self.app.may_concern(msg):
+            self.own_work.discard(msg.room_id)
+            return
         done = await asyncio.to_thread(self.app.handle, msg, self.deliverer.take)
         self.answered(done, msg.room_id)
+        # Let the reply's send start before nio goes on with the rest of the sync response
+        # (measured: that came first and held the reply back by ~2 ms).
+        await asyncio.sleep(0)
 
     async def on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
         if self._initial or event.sender == self.client.user_id:

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
+from storage.db import core_insert
 from storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -34,23 +35,24 @@ def _digest(prev: str, at: datetime, overleg_id: int | None, actor: str, role: s
     return _sha(payload)
 
 
+_LAST_HASH = select(AuditEntry.hash).order_by(col(AuditEntry.id).desc()).limit(1)
+
+
 def record(session: Session, *, overleg_id: int | None, actor: str, action: str,
-           subject: str, now: datetime, role: str = "") -> AuditEntry:
+           subject: str, now: datetime, role: str = "") -> None:
     """Append one entry. ``subject`` holds IDs only (C-…, M1, partner names), never free text."""
     if session.get_bind().dialect.name == "postgresql":
         # Two instances appending at once would both chain to the same last entry: take
         # turns until this transaction ends (SQLite writers take turns already).
         session.execute(text("SELECT pg_advisory_xact_lock(7246310002)"))
-    # LIMIT 1: an ORM query buffers every row it selects, and this table only grows.
-    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
-    prev = last.hash if last else GENESIS
+    # The last hash only, LIMIT 1: this table only grows.
+    prev = session.exec(_LAST_HASH).first() or GENESIS
     subject_digest = _sha(subject)
-    entry = AuditEntry(overleg_id=overleg_id, at=now, actor=actor, role=role, action=action,
-                       subject=subject, subject_digest=subject_digest, prev_hash=prev,
-                       hash=_digest(prev, now, overleg_id, actor, role, action, subject_digest))
-    session.add(entry)
-    session.flush()
-    return entry
+    row = {"overleg_id": overleg_id, "at": now, "actor": actor, "role": role, "action": action,
+           "subject": subject, "subject_digest": subject_digest, "prev_hash": prev,
+           "hash": _digest(prev, now, overleg_id, actor, role, action, subject_digest)}
+    session.flush()  # entries written as objects before this one keep their lower IDs
+    core_insert(session, AuditEntry.__table__, [row])  # type: ignore[attr-defined]
 
 
 def verify(session: Session) -> int | None:

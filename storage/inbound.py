@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert as sa_insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam
 from sqlmodel import Session
 
+from storage.db import PerDialect, insert_for
 from storage.models import DirectRoom, InboundEvent, JoinedRoom, SyncState
+
+_EVENTS = InboundEvent.__table__  # type: ignore[attr-defined]
+# RETURNING, not rowcount: psycopg reports -1 for a skipped ON CONFLICT insert.
+_FIRST_TIME = PerDialect(lambda dialect: insert_for(dialect, _EVENTS).values(
+    event_id=bindparam("event_id"), room_id=bindparam("room_id"),
+    handled_at=bindparam("handled_at")).on_conflict_do_nothing()
+    .returning(_EVENTS.c.event_id))
 
 
 def first_time(session: Session, event_id: str, room_id: str, now: datetime) -> bool:
@@ -19,17 +25,8 @@ def first_time(session: Session, event_id: str, room_id: str, now: datetime) -> 
     INSERT … ON CONFLICT DO NOTHING: on PostgreSQL a second instance waits for the first
     insert's transaction, then inserts nothing.
     """
-    values = {"event_id": event_id, "room_id": room_id, "handled_at": now}
-    dialect = session.get_bind().dialect.name
-    stmt: Any
-    if dialect == "sqlite":
-        stmt = sqlite_insert(InboundEvent).values(**values).on_conflict_do_nothing()
-    elif dialect == "postgresql":
-        stmt = pg_insert(InboundEvent).values(**values).on_conflict_do_nothing()
-    else:  # pragma: no cover - other engines: plain insert, the unique key still guards
-        stmt = sa_insert(InboundEvent).values(**values)
-    # RETURNING, not rowcount: psycopg reports -1 for a skipped ON CONFLICT insert.
-    inserted = session.execute(stmt.returning(InboundEvent.event_id)).first()
+    inserted: Any = session.connection().execute(_FIRST_TIME(session), {
+        "event_id": event_id, "room_id": room_id, "handled_at": now}).first()
     return inserted is not None
 
 

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
+from storage.db import PerDialect, core_insert, insert_for
 from storage.models import OutboxLease, OutboxMessage
 
 
@@ -36,7 +35,7 @@ def enqueue(session: Session, messages: list[Rendered], now: datetime) -> int:
     if not messages:
         return 0
     session.flush()  # rows written before these keep their (lower) IDs: order per room
-    session.execute(insert(OutboxMessage), [
+    core_insert(session, OutboxMessage.__table__, [  # type: ignore[attr-defined]
         {"room_id": m.room_id, "txn_id": f"casusbot-{uuid.uuid4().hex}", "msgtype": m.msgtype,
          "body": m.body, "formatted_body": m.html, "mentions": " ".join(m.mentions),
          "event_type": m.event_type, "content_json": m.content_json,
@@ -46,17 +45,20 @@ def enqueue(session: Session, messages: list[Rendered], now: datetime) -> int:
     return len(messages)
 
 
+_UNSENT = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+_PENDING_IN_ROOM = _UNSENT.where(OutboxMessage.room_id == bindparam("room")).order_by(
+    col(OutboxMessage.id))
+
+
 def pending(session: Session, room_id: str | None = None) -> list[OutboxMessage]:
     """Unsent rows in creation order (the order they must be sent in, per room).
 
     Both forms are answered from the partial index on unsent rows (room, id): sent rows
     stay in the table, and a scan of them would grow with every message ever sent.
     """
-    query = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
     if room_id is not None:
-        return list(session.exec(query.where(OutboxMessage.room_id == room_id)
-                                 .order_by(col(OutboxMessage.id))))
-    rows = session.exec(query.order_by(col(OutboxMessage.room_id), col(OutboxMessage.id)))
+        return list(session.exec(_PENDING_IN_ROOM, params={"room": room_id}))
+    rows = session.exec(_UNSENT.order_by(col(OutboxMessage.room_id), col(OutboxMessage.id)))
     return sorted(rows, key=lambda r: r.id or 0)
 
 
@@ -109,17 +111,21 @@ def ref_of_remote(session: Session, remote_id: str) -> str | None:
     return row.ref if row else None
 
 
+_LEASES = OutboxLease.__table__  # type: ignore[attr-defined]
+_CLAIM = PerDialect(lambda dialect: insert_for(dialect, _LEASES).values(
+    room_id=bindparam("p_room"), holder=bindparam("p_holder"), until=bindparam("p_until"))
+    .on_conflict_do_update(
+        index_elements=["room_id"],
+        set_={"holder": bindparam("p_holder"), "until": bindparam("p_until")},
+        where=(_LEASES.c.holder == bindparam("p_holder")) | (_LEASES.c.until < bindparam("p_now")))
+    .returning(_LEASES.c.holder))
+
+
 def claim_room(session: Session, room_id: str, holder: str, now: datetime,
                ttl: timedelta) -> bool:
     """Take (or renew) the lease to send ``room_id``'s messages; False if another holds it."""
-    values = {"room_id": room_id, "holder": holder, "until": now + ttl}
-    dialect = session.get_bind().dialect.name
-    insert: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt: Any = insert(OutboxLease).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["room_id"], set_={"holder": holder, "until": now + ttl},
-        where=(OutboxLease.holder == holder) | (OutboxLease.until < now))
-    won = session.execute(stmt.returning(OutboxLease.holder)).first()
+    won: Any = session.connection().execute(_CLAIM(session), {
+        "p_room": room_id, "p_holder": holder, "p_until": now + ttl, "p_now": now}).first()
     return won is not None
 
 

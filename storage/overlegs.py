@@ -6,16 +6,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from storage.models import Member, Overleg, Partner
 
+_BY_ROOM = select(Overleg).where(Overleg.room_id == bindparam("room"))
+_BY_ROOM_LOCKED = _BY_ROOM.with_for_update()
+_MEMBER = select(Member).where(Member.overleg_id == bindparam("overleg"),
+                               Member.user_id == bindparam("user"))
+
 
 def by_room(session: Session, room_id: str, *, lock: bool = False) -> Overleg | None:
-    query = select(Overleg).where(Overleg.room_id == room_id)
-    if lock:
-        query = query.with_for_update()
-    return session.exec(query).first()
+    return session.exec(_BY_ROOM_LOCKED if lock else _BY_ROOM, params={"room": room_id}).first()
 
 
 def create(session: Session, *, room_id: str, name: str, timezone: str, locale: str,
@@ -56,8 +59,7 @@ def remove_partner(session: Session, partner: Partner) -> None:
 
 
 def member(session: Session, overleg_id: int, user_id: str) -> Member | None:
-    return session.exec(select(Member).where(
-        Member.overleg_id == overleg_id, Member.user_id == user_id)).first()
+    return session.exec(_MEMBER, params={"overleg": overleg_id, "user": user_id}).first()
 
 
 _MEMO = "overlegs.members_memo"

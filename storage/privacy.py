@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from storage.models import Case, ForbiddenWord
@@ -27,9 +28,11 @@ def remove(session: Session, overleg_id: int, word_hash: str) -> bool:
     return True
 
 
+_HASHES = select(ForbiddenWord.word_hash).where(ForbiddenWord.overleg_id == bindparam("overleg"))
+
+
 def hashes(session: Session, overleg_id: int) -> frozenset[str]:
-    return frozenset(session.exec(select(ForbiddenWord.word_hash)
-                                  .where(ForbiddenWord.overleg_id == overleg_id)).all())
+    return frozenset(session.exec(_HASHES, params={"overleg": overleg_id}).all())
 
 
 def count(session: Session, overleg_id: int) -> int:

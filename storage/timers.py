@@ -6,11 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import func, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from storage.db import core_insert
 from storage.models import Timer
+
+_TIMERS = Timer.__table__  # type: ignore[attr-defined]
 
 SCHEDULED = "timers.scheduled"
 _BATCH = "timers.batch"
@@ -31,7 +34,7 @@ def batch(session: Session) -> Iterator[None]:
 def write_batch(session: Session) -> None:
     rows = session.info.get(_BATCH)
     if rows:
-        session.execute(insert(Timer), list(rows))
+        core_insert(session, _TIMERS, list(rows))
         rows.clear()
 
 
@@ -43,7 +46,7 @@ def schedule(session: Session, *, overleg_id: int, kind: str, subject_id: int,
     if buffered is not None:
         buffered.append(row)
     else:
-        session.execute(insert(Timer), [row])
+        core_insert(session, _TIMERS, [row])
     # The earliest time scheduled in this transaction: the runtime re-arms its waker only
     # when that is sooner than what the waker already waits for.
     earliest = session.info.get(SCHEDULED)

@@ -28,3 +28,35 @@ def test_the_matrix_bot_starts_without_migrations_ics_holidays_or_psycopg() -> N
 def test_psycopg_still_imports_for_postgresql() -> None:
     loaded = _loaded_after("import bot.matrix\nimport psycopg", ["psycopg"])
     assert loaded == {"psycopg": True}
+
+
+def test_chatter_costs_no_transaction_and_commands_still_answer(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import event
+
+    from bot.app import bootstrap
+    from bot.clock import FakeClock
+    from bot.config import load
+    from commands.inbound import Inbound
+
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    app = bootstrap(load({
+        "CASUSBOT_HOMESERVER": "http://127.0.0.1:1", "CASUSBOT_USER_ID": "@bot:localhost",
+        "CASUSBOT_PASSWORD": "x", "CASUSBOT_ADMINS": "@chair:localhost",
+        "CASUSBOT_REF_KEY": "0123456789abcdef01",
+        "CASUSBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}), FakeClock(now))
+    app.record_join("!r:localhost", now)
+    statements: list[str] = []
+    event.listen(app.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_a: statements.append(statement))
+
+    def say(n: int, text: str) -> int:
+        return len(app.handle(Inbound(event_id=f"$e{n}", room_id="!r:localhost",
+                                      sender="@chair:localhost", text=text, sent_at=now,
+                                      encrypted=True)).replies)
+
+    assert say(1, "goedemorgen allemaal") == 0
+    assert statements == []
+    assert say(2, "!setup Overleg") == 1 and statements
+    app.engine.dispose()
