@@ -21,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -124,6 +125,7 @@ class Bench:
             result.update(growth(self.db, self.args.growth))
         if not only - {"growth"}:
             self.db.stop()
+            self.clean_up()
             return finish(result)
         devserver.write_config(self.base / "synapse", devserver.free_port())
         self.server = devserver.load(self.base / "synapse")
@@ -162,7 +164,15 @@ class Bench:
         finally:
             self.server.stop()
             self.db.stop()
+            self.clean_up()
         return finish(result)
+
+    def clean_up(self) -> None:
+        """Remove the run's folder (RAM on a tmpfs); BENCH_KEEP=1 keeps it, logs and all."""
+        if os.environ.get("BENCH_KEEP"):
+            print(f"kept {self.base}", flush=True)
+        else:
+            shutil.rmtree(self.base, ignore_errors=True)
 
     async def trip(self, text: str, sender: str) -> float:
         mark = len(self.chair.seen)

@@ -170,14 +170,13 @@ def listing(ctx: Ctx, *, which: tuple[str, str | None] | None) -> list[Outgoing]
     """List actions: open (default), overdue, mine, done, all, one case, or one partner."""
     kind, value = which or ("open", None)
     status = None if kind in ("all", "case") else ("done" if kind == "done" else "open")
-    rows = actions.of_overleg(ctx.session, ctx.overleg_id, status=status)
+    today = _today(ctx)
+    rows = actions.of_overleg(ctx.session, ctx.overleg_id, status=status,
+                              due_before=today if kind == "overdue" else None)
     visible = access.visible_case_ids(ctx)
     if visible is not None:
         rows = [a for a in rows if a.case_id in visible]
-    today = _today(ctx)
-    if kind == "overdue":
-        rows = [a for a in rows if a.due < today]
-    elif kind == "mine":
+    if kind == "mine":
         mine = ctx.member.partner_id if ctx.member else None
         rows = [a for a in rows if a.partner_id == mine]
     elif kind == "case":

@@ -57,10 +57,13 @@ def by_id(session: Session, action_id: int) -> Action | None:
     return session.get(Action, action_id)
 
 
-def of_overleg(session: Session, overleg_id: int, *, status: str | None = "open") -> list[Action]:
+def of_overleg(session: Session, overleg_id: int, *, status: str | None = "open",
+               due_before: date | None = None) -> list[Action]:
     query = select(Action).where(Action.overleg_id == overleg_id)
     if status is not None:
         query = query.where(Action.status == status)
+    if due_before is not None:
+        query = query.where(col(Action.due) < due_before)
     return list(session.exec(query.order_by(col(Action.due), col(Action.number))))
 
 

@@ -60,3 +60,19 @@ def test_chatter_costs_no_transaction_and_commands_still_answer(tmp_path: Path) 
     assert statements == []
     assert say(2, "!setup Overleg") == 1 and statements
     app.engine.dispose()
+
+
+def test_holidays_load_only_the_calendar_in_use_with_the_same_dates() -> None:
+    def run(code: str) -> list[str]:
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, cwd=ROOT).stdout.splitlines()
+
+    dates = ("sorted((str(d), str(n)) for y in (2026, 2027) "
+             "for d, n in {}.country_holidays('NL', years=y).items())")
+    [full] = run(f"import holidays\nprint({dates.format('holidays')})")
+    lean, countries = run("import sys\nfrom commands import workdays\n"
+                          f"print({dates.format('workdays._holidays_package()')})\n"
+                          "print(len([m for m in sys.modules "
+                          "if m.startswith('holidays.countries.')]))")
+    assert lean == full and "2026-04-27" in lean  # King's Day among them
+    assert int(countries) <= 2  # the Netherlands (and at most a parent), not all 250
