@@ -35,15 +35,15 @@ async def test_an_overdue_action_reaches_the_coordinator(world: World) -> None:
     mark = len(coord.seen)
     world.clock.advance(timedelta(days=2))
     bot.waker.poke()
-    reminder = await coord.next_notice(bot_id, room_id=room, after=mark, timeout=20)
+    reminder = await coord.wait_for(lambda s: s.sender == bot_id and s.room_id == room
+                                    and "te laat" in s.body, 20, after=mark)
     assert "A1" in reminder.body and "1 werkdag te laat" in reminder.body
     assert coordinator.user_id in (reminder.html or "")
 
     # The coordinator's daily digest comes by direct message, in an encrypted DM room.
     world.clock.advance(timedelta(days=1))  # Friday 08:00 UTC, past the 08:30 local digest
     bot.waker.poke()
-    digest = await coord.next_notice(bot_id, after=mark, timeout=30)
-    while "Dagoverzicht" not in digest.body:
-        digest = await coord.next_notice(bot_id, after=coord.seen.index(digest) + 1, timeout=30)
+    digest = await coord.wait_for(lambda s: s.sender == bot_id and "Dagoverzicht" in s.body,
+                                  30, after=mark)
     assert digest.room_id != room and "A1" in digest.body
     assert coord.client.rooms[digest.room_id].encrypted
