@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from nio import AsyncClient
+from sqlmodel import col, select
 
 from bench import sweep as sweep_part
 from bench.latency import pct, wait_background_updates
@@ -47,6 +48,7 @@ from bot.deliver import Deliverer
 from bot.matrix import MatrixTransport
 from storage import outbox
 from storage.db import make_engine, migrate, session_scope
+from storage.models import OutboxMessage
 
 COMMANDS = ("!overleg list", "!casus open", "!actie add {case} Politie 15-12-2027 Bench stap",
             "!actie list", "!partner list")
@@ -250,18 +252,21 @@ class Bench:
              now=sweep_part.NOW, rooms={1: self.room})
         sweep_part.sweep_all(app)
         with session_scope(app.engine) as s:
-            rows = outbox.pending(s)
-        bodies = [(r.body, r.formatted_body) for r in rows]
+            ids = [r.id for r in outbox.pending(s)]
         bot = MatrixTransport(app)
         await bot.login()
         await bot.client.sync(timeout=0, full_state=True)
-        deliverer = Deliverer(app.engine, bot, holder="bench")
+        deliverer = Deliverer(app.engine, bot, holder="bench", render=app.render)
         started = time.perf_counter()
         while await deliverer.run_once() == 0.0:
             pass
         bot_seconds = time.perf_counter() - started
         with session_scope(app.engine) as s:
             left = len(outbox.pending(s))
+            # The same messages for the bare loop, as the bot rendered and sent them.
+            sent = {r.id: r for r in s.exec(select(OutboxMessage).where(
+                col(OutboxMessage.id).in_(ids)))}
+            bodies = [(sent[i].body, sent[i].formatted_body) for i in ids]
         await bot.client.close()
         app.engine.dispose()
         bare = AsyncClient(self.server.url, self.ids["echo"])

@@ -103,7 +103,7 @@ class App:
         """Run the timed work that is due (blocking); returns when the next is due."""
         def attempt() -> datetime | None:
             with session_scope(self.engine) as session:
-                return timed.sweep(session, self.render, self.clock.now())
+                return timed.sweep(session, self.render, self.clock.now(), defer=True)
 
         return retrying(attempt)
 

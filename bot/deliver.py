@@ -17,6 +17,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.aio import cancel_and_wait, wait_event
+from commands import deferred
+from commands.registry import Render
 from storage import outbox
 from storage.db import session_scope
 from storage.models import OutboxMessage
@@ -55,9 +57,11 @@ def backoff(attempts: int) -> float:
 class Deliverer:
     """Drains the outbox. ``poke()`` after enqueueing; a heartbeat catches everything else."""
 
-    def __init__(self, engine: Engine, sender: Sender, holder: str = "casusbot") -> None:
+    def __init__(self, engine: Engine, sender: Sender, holder: str = "casusbot",
+                 render: Render | None = None) -> None:
         self.engine = engine
         self.sender = sender
+        self.render = render  # for rows the sweep left to render when sent
         self.holder = holder  # this instance (its device): the lease holder's name
         self._wake = asyncio.Event()
         self._busy: set[str] = set()  # rooms being sent right now (one sender per room)
@@ -97,9 +101,33 @@ class Deliverer:
         with session_scope(self.engine) as session:
             return self.take(session, room_id)
 
-    def _done(self, row_id: int, remote_id: str | None, error: str | None = None) -> None:
+    def _done(self, row_id: int, remote_id: str | None, error: str | None = None,
+              rendered: tuple[str, str | None] | None = None) -> None:
         with session_scope(self.engine) as session:
-            outbox.mark_sent(session, row_id, remote_id, datetime.now(UTC), error=error)
+            outbox.mark_sent(session, row_id, remote_id, datetime.now(UTC), error=error,
+                             rendered=rendered)
+
+    def _rendered(self, row: OutboxMessage) -> str | None:
+        """Render a deferred row in place (body, HTML, content); an error if it cannot be."""
+        if row.deferred is None:
+            return None
+        if self.render is None:
+            return "no renderer for a deferred message"
+        try:
+            out = deferred.loads(row.deferred, room=row.room_id, ref=row.ref,
+                                 mentions=tuple(row.mentions.split()))
+            made = self.render(out, row.room_id)
+        except Exception as e:  # a template or value bug: give up on this one message
+            log.exception("rendering a deferred message failed", extra={"outbox_id": row.id})
+            return f"render failed: {type(e).__name__}"
+        if made is None:
+            return "no form on this platform"
+        row.body, row.formatted_body, row.msgtype = made.body, made.html, made.msgtype
+        row.event_type, row.content_json = made.event_type, made.content_json
+        row.attachment, row.attachment_name = made.attachment, made.attachment_name
+        row.mentions = " ".join(made.mentions)
+        row.deferred = None
+        return None
 
     def _failed(self, row: OutboxMessage, result: SendResult) -> None:
         self.failures += 1
@@ -137,6 +165,12 @@ class Deliverer:
                 return  # renew the lease before going on: the next pass claims again
             if row.next_attempt_at is not None and row.next_attempt_at > now:
                 return  # the head waits for its retry; later rows wait behind it
+            was_deferred = row.deferred is not None
+            problem = self._rendered(row)
+            if problem is not None:
+                await asyncio.to_thread(self._done, row.id or 0, None, f"gave up: {problem}")
+                continue
+            made = (row.body, row.formatted_body) if was_deferred else None
             try:
                 result = await self.sender.send(row)
             except Exception as e:  # a transport bug must not kill delivery
@@ -149,12 +183,12 @@ class Deliverer:
                             extra={"outbox_id": row.id, "room": row.room_id,
                                    "error": (result.error or "")[:200]})
                 await asyncio.to_thread(self._done, row.id or 0, None,
-                                        f"gave up: {result.error}")
+                                        f"gave up: {result.error}", made)
                 continue
             if not result.ok:
                 await asyncio.to_thread(self._failed, row, result)
                 return
-            await asyncio.to_thread(self._done, row.id or 0, result.remote_id)
+            await asyncio.to_thread(self._done, row.id or 0, result.remote_id, None, made)
             self.sent += 1
         if rows:
             await asyncio.to_thread(self._release, room_id)

@@ -103,6 +103,7 @@ class Renderer:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # templates ship with the release: no stat() per message
         )
         env.globals["prefix"] = self.prefix
         env.globals["guide_url"] = self.guide_url

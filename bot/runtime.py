@@ -21,7 +21,7 @@ from storage.models import OutboxMessage
 class Runtime:
     def __init__(self, app: App, holder: str) -> None:
         self.app = app
-        self.deliverer = Deliverer(app.engine, self, holder=holder)
+        self.deliverer = Deliverer(app.engine, self, holder=holder, render=app.render)
         self.waker = Waker(app.sweep, app.clock, after=self.deliverer.poke)
         self.handled = 0  # inbound events that produced replies
         self.own_work = OwnWork()

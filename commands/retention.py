@@ -69,7 +69,8 @@ def purge_case(session: Session, overleg: Overleg, case: Case, now: datetime) ->
         "messages": _delete(session, OutboxMessage, or_(
             col(OutboxMessage.body).contains(shown),
             col(OutboxMessage.formatted_body).contains(shown),
-            col(OutboxMessage.content_json).contains(shown))),
+            col(OutboxMessage.content_json).contains(shown),
+            col(OutboxMessage.deferred).contains(shown))),
     }
     session.delete(case)
     session.flush()

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session
 
 from commands import caseid, workdays
+from commands.deferred import defer_all
 from commands.registry import Outgoing, Render, render_all
 from storage import actions, outbox, overlegs, timers
 from storage.models import Action, Case, Meeting, Overleg, Timer
@@ -210,8 +211,12 @@ HANDLERS = {DUE_SOON: _action_reminder, OVERDUE: _action_reminder, DIGEST: _dige
             "case.monitor": _case_timer}
 
 
-def sweep(session: Session, render: Render, now: datetime) -> datetime | None:
+def sweep(session: Session, render: Render, now: datetime, *,
+          defer: bool = False) -> datetime | None:
     """Handle every timer whose time has come; returns when the next one is due.
+
+    ``defer``: write the messages' templates and values, to be rendered by the deliverer
+    when it sends them (commands/deferred.py), instead of rendering them here.
 
     Up to 500 timers per call, as one batch: what their handlers read is loaded with a
     few IN queries first (the rest comes from the session's identity map), and their
@@ -241,7 +246,7 @@ def sweep(session: Session, render: Render, now: datetime) -> datetime | None:
                 log.warning("timer without handler", extra={"timer": timer.id,
                                                             "kind": timer.kind})
             room = owner.room_id if owner else ""
-            rendered += render_all(render, messages, room)
+            rendered += (defer_all if defer else render_all)(render, messages, room)
     timers.mark_all_handled(session, claimed, now)
     outbox.enqueue(session, rendered, now)
     del loaded

@@ -259,6 +259,9 @@ class OutboxMessage(SQLModel, table=True):
     attachment_name: str | None = None
     ref: str | None = Field(default=None, index=True)  # e.g. "agenda:12": what answers map to
     remote_id: str | None = Field(default=None, index=True)  # the sent event's ID
+    # Written by the sweep instead of the text: {"template", "values", "locale", "timezone"}
+    # as JSON, rendered just before sending (commands/deferred.py); body is filled then.
+    deferred: str | None = None
 
 
 class OutboxLease(SQLModel, table=True):

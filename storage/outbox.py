@@ -28,6 +28,7 @@ class Rendered:
     attachment: str | None = None
     attachment_name: str | None = None
     ref: str | None = None
+    deferred: str | None = None  # template and values to render when sending (body empty)
 
 
 def enqueue(session: Session, messages: list[Rendered], now: datetime) -> int:
@@ -40,6 +41,7 @@ def enqueue(session: Session, messages: list[Rendered], now: datetime) -> int:
          "body": m.body, "formatted_body": m.html, "mentions": " ".join(m.mentions),
          "event_type": m.event_type, "content_json": m.content_json,
          "attachment": m.attachment, "attachment_name": m.attachment_name, "ref": m.ref,
+         "deferred": m.deferred,
          "created_at": now, "attempts": 0, "sent_at": None, "next_attempt_at": None,
          "last_error": None, "remote_id": None} for m in messages])
     return len(messages)
@@ -80,10 +82,14 @@ def earliest_retry(rows: list[OutboxMessage]) -> datetime | None:
 
 
 def mark_sent(session: Session, row_id: int, remote_id: str | None, now: datetime,
-              error: str | None = None) -> None:
-    """Done with a row: sent (``remote_id``), or given up on for good (``error``)."""
+              error: str | None = None, rendered: tuple[str, str | None] | None = None) -> None:
+    """Done with a row: sent (``remote_id``), or given up on for good (``error``);
+    ``rendered``: the body and HTML a deferred row was sent with."""
     row = session.get(OutboxMessage, row_id)
     if row is not None and row.sent_at is None:
+        if rendered is not None:  # kept as sent; the template form is no longer needed
+            row.body, row.formatted_body = rendered
+            row.deferred = None
         row.sent_at = now
         row.remote_id = remote_id
         row.last_error = error[:500] if error else row.last_error
