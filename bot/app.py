@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.render import Renderer
 from commands import default_registry, timed
-from commands.inbound import Inbound, cannot_decrypt, process
+from commands.inbound import Inbound, cannot_decrypt, may_concern, process
 from commands.ratelimit import RateLimiter
 from commands.registry import Registry, Render, Settings
 from storage import inbound as inbound_store
@@ -73,9 +73,9 @@ class App:
         return retrying(attempt)
 
     def may_concern(self, msg: Inbound) -> bool:
-        """False for text that is no command (most of a room's messages): nothing to do,
-        so a transport need not even hand it to a worker thread."""
-        return msg.kind != "text" or msg.text.lstrip().startswith(self.settings.prefix)
+        """``commands.inbound.may_concern`` with this bot's prefix: a transport need not even
+        hand chatter to a worker thread."""
+        return may_concern(msg, self.settings.prefix)
 
     def _joined_at(self, room_id: str) -> datetime | None:
         """When the bot joined; fixed once known, so it is read from the database once."""

@@ -188,7 +188,7 @@ def listing(ctx: Ctx, *, which: tuple[str, str | None] | None) -> list[Outgoing]
             return [unknown_partner(ctx, value or "")]
         rows = [a for a in rows if a.partner_id == p.id]
     assert ctx.overleg is not None
-    views = timed.action_views(ctx.session, ctx.overleg, rows, _today(ctx))
+    views = timed.action_views(ctx.session, ctx.overleg, rows, today)
     views.sort(key=timed.action_order)
     return [ctx.reply("action/list", actions=views, which=kind,
                       value=caseid.display(value) if kind == "case" and value else value)]

@@ -40,6 +40,12 @@ class Inbound:
 MAX_COMMAND_CHARS = 2000  # a command line is short; a 64 KiB "command" is refused unread
 
 
+def may_concern(msg: Inbound, prefix: str) -> bool:
+    """False for text that is no command (most of a room's messages): nothing to record,
+    nothing to answer, so a caller need not even open a transaction for it."""
+    return msg.kind != "text" or msg.text.lstrip().startswith(prefix)
+
+
 def process(session: Session, registry: Registry, render: Render, settings: Settings,
             msg: Inbound, now: datetime, limiter: RateLimiter | None = None) -> list[Rendered]:
     """Apply ``msg`` once; returns what was enqueued (nothing if it was seen before).
@@ -48,7 +54,7 @@ def process(session: Session, registry: Registry, render: Render, settings: Sett
     but still records the event as handled and answers with a generic apology, so one bad
     command can never wedge the bot in a retry loop.
     """
-    if msg.kind == "text" and not msg.text.lstrip().startswith(settings.prefix):
+    if not may_concern(msg, settings.prefix):
         return []
     if msg.kind != "text" and not _concerns_us(session, msg):
         return []  # a reaction or redaction of something that is no agenda: not recorded

@@ -51,7 +51,6 @@ def record(session: Session, *, overleg_id: int | None, actor: str, action: str,
     row = {"overleg_id": overleg_id, "at": now, "actor": actor, "role": role, "action": action,
            "subject": subject, "subject_digest": subject_digest, "prev_hash": prev,
            "hash": _digest(prev, now, overleg_id, actor, role, action, subject_digest)}
-    session.flush()  # entries written as objects before this one keep their lower IDs
     core_insert(session, AuditEntry.__table__, [row])  # type: ignore[attr-defined]
 
 

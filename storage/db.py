@@ -87,8 +87,11 @@ def insert_for(dialect: str, table: Table) -> Any:
 
 def core_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Rows written with Core in the session's transaction: no ORM unit of work, no
-    identity map, several times cheaper for rows nobody reads back as objects."""
+    identity map, several times cheaper for rows nobody reads back as objects. Pending ORM
+    changes are flushed first (as an ORM insert would autoflush), so rows they refer to
+    exist and rows written as objects before these keep their lower IDs."""
     if rows:
+        session.flush()
         session.connection().execute(table.insert(), rows)
 
 

@@ -35,7 +35,6 @@ def enqueue(session: Session, messages: list[Rendered], now: datetime) -> int:
     """Write ``messages`` as unsent rows (one multi-row INSERT); returns how many."""
     if not messages:
         return 0
-    session.flush()  # rows written before these keep their (lower) IDs: order per room
     core_insert(session, OutboxMessage.__table__, [  # type: ignore[attr-defined]
         {"room_id": m.room_id, "txn_id": f"casusbot-{uuid.uuid4().hex}", "msgtype": m.msgtype,
          "body": m.body, "formatted_body": m.html, "mentions": " ".join(m.mentions),
