@@ -9,6 +9,7 @@ reads the clock: ``now`` is passed in.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
@@ -17,8 +18,9 @@ from commands import caseid, workdays
 from commands.deferred import defer_all
 from commands.registry import Outgoing, Render, render_all
 from storage import actions, outbox, overlegs, timers
-from storage.models import Action, Case, Meeting, Overleg, Timer
+from storage.models import Action, Case, Meeting, Overleg
 from storage.outbox import Rendered
+from storage.timers import Due
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +73,16 @@ def action_view(session: Session, overleg: Overleg, action: Action,
                 today: date) -> dict[str, object]:
     """Plain values a template needs to show one action."""
     partner = overlegs.partner_by_id(session, action.partner_id)
-    return {"id": f"A{action.number}", "case": caseid.display(actions.case_of(session,
-                                                                               action).code),
-            "partner": partner.name if partner else "?", "due": action.due,
-            "description": action.description, "status": action.status,
-            "overdue_days": overdue_days(overleg, action.due, today)}
+    return _view(overleg, number=action.number, case_code=actions.case_of(session, action).code,
+                 partner=partner.name if partner else None, due=action.due,
+                 description=action.description, status=action.status, today=today)
+
+
+def _view(overleg: Overleg, *, number: int, case_code: str, partner: str | None, due: date,
+          description: str, status: str, today: date) -> dict[str, object]:
+    return {"id": f"A{number}", "case": caseid.display(case_code), "partner": partner or "?",
+            "due": due, "description": description, "status": status,
+            "overdue_days": overdue_days(overleg, due, today)}
 
 
 def action_views(session: Session, overleg: Overleg, rows: list[Action],
@@ -96,8 +103,44 @@ def action_order(v: dict[str, object]) -> tuple[bool, int, str, int]:
             int(str(v["id"])[1:]))
 
 
-def _owner_ids(session: Session, action: Action) -> list[str]:
-    return [m.user_id for m in overlegs.members_of_partner(session, action.partner_id)]
+@dataclass(frozen=True)
+class _Roster:
+    """Who is told what in one overleg, as plain values: read once per sweep."""
+
+    partner_names: dict[int, str]
+    owners: dict[int, list[str]]  # partner id -> its members' user IDs
+    coordinators: list[str]
+    chairs: list[str]
+
+
+_ROSTERS = "timed.rosters"
+_FACTS = "timed.facts"
+
+
+def _roster(session: Session, overleg: Overleg) -> _Roster:
+    memo: dict[int, _Roster] | None = session.info.get(_ROSTERS)
+    if memo is not None and overleg.id in memo:
+        return memo[overleg.id or 0]
+    members = overlegs.members(session, overleg.id or 0)
+    owners: dict[int, list[str]] = {}
+    for m in members:
+        if m.partner_id is not None:
+            owners.setdefault(m.partner_id, []).append(m.user_id)
+    roster = _Roster(partner_names={p.id or 0: p.name
+                                    for p in overlegs.partners(session, overleg.id or 0)},
+                     owners=owners,
+                     coordinators=[m.user_id for m in members if m.role == "coordinator"],
+                     chairs=[m.user_id for m in members if m.role == "chair"])
+    if memo is not None:
+        memo[overleg.id or 0] = roster
+    return roster
+
+
+def _action_facts(session: Session, action_id: int) -> actions.Facts | None:
+    held: dict[int, actions.Facts] | None = session.info.get(_FACTS)
+    if held is not None:
+        return held.get(action_id)
+    return actions.facts(session, {action_id}).get(action_id)
 
 
 def _reply(overleg: Overleg, template: str, *, to: str, mentions: tuple[str, ...] = (),
@@ -106,15 +149,18 @@ def _reply(overleg: Overleg, template: str, *, to: str, mentions: tuple[str, ...
                     mentions=mentions)
 
 
-def _action_reminder(session: Session, overleg: Overleg, timer: Timer,
+def _action_reminder(session: Session, overleg: Overleg, timer: Due,
                      now: datetime) -> list[Outgoing]:
-    action = actions.by_id(session, timer.subject_id)
+    action = _action_facts(session, timer.subject_id)
     if action is None or action.status != "open":
         return []
     today = workdays.local_today(overleg, now)
     late = now - timer.due_at > LATE_AFTER
-    view = action_view(session, overleg, action, today)
-    owners = _owner_ids(session, action)
+    roster = _roster(session, overleg)
+    view = _view(overleg, number=action.number, case_code=action.case_code,
+                 partner=roster.partner_names.get(action.partner_id), due=action.due,
+                 description=action.description, status=action.status, today=today)
+    owners = list(roster.owners.get(action.partner_id, ()))
     if timer.kind == DUE_SOON:
         if today > action.due:
             return []  # sent this late it would be news from the past: the overdue one says it
@@ -125,11 +171,10 @@ def _action_reminder(session: Session, overleg: Overleg, timer: Timer,
                            late=late, late_since=timer.due_at) for user in owners]
         return out
     # Overdue: owner and coordinators, every working day; after E days the chair as well.
-    members = overlegs.members(session, overleg.id or 0)
-    coordinators = [m.user_id for m in members if m.role == "coordinator"]
+    coordinators = list(roster.coordinators)
     days = int(str(view["overdue_days"]))
     escalated = days >= overleg.escalate_after_days
-    chairs = [m.user_id for m in members if m.role == "chair"] if escalated else []
+    chairs = list(roster.chairs) if escalated else []
     told = tuple(dict.fromkeys(owners + coordinators + chairs))
     out = [_reply(overleg, "action/overdue", to=overleg.room_id, mentions=told, action=view,
                   owners=owners, coordinators=coordinators, chairs=chairs, escalated=escalated,
@@ -139,7 +184,7 @@ def _action_reminder(session: Session, overleg: Overleg, timer: Timer,
                        coordinators=coordinators, chairs=chairs, escalated=escalated,
                        late=late, late_since=timer.due_at) for user in told]
     next_day = workdays.next_working_day(overleg, today)
-    timers.schedule(session, overleg_id=overleg.id or 0, kind=OVERDUE, subject_id=action.id or 0,
+    timers.schedule(session, overleg_id=overleg.id or 0, kind=OVERDUE, subject_id=action.id,
                     due_at=workdays.at_local(overleg, next_day, REMIND_HOUR))
     return out
 
@@ -155,7 +200,7 @@ def digest_rows(session: Session, overleg: Overleg, today: date) -> list[dict[st
     return [{"case": case, "actions": rows} for case, rows in per_case.items()]
 
 
-def _digest(session: Session, overleg: Overleg, timer: Timer, now: datetime) -> list[Outgoing]:
+def _digest(session: Session, overleg: Overleg, timer: Due, now: datetime) -> list[Outgoing]:
     today = workdays.local_today(overleg, now)
     nxt = workdays.next_working_day(overleg, today)
     timers.schedule(session, overleg_id=overleg.id or 0, kind=DIGEST, subject_id=overleg.id or 0,
@@ -173,7 +218,7 @@ def _digest(session: Session, overleg: Overleg, timer: Timer, now: datetime) -> 
                    late_since=timer.due_at) for user in coordinators]
 
 
-def _meeting_timer(session: Session, overleg: Overleg, timer: Timer,
+def _meeting_timer(session: Session, overleg: Overleg, timer: Due,
                    now: datetime) -> list[Outgoing]:
     from commands import agenda  # agenda plans meetings with the helpers of this module
 
@@ -185,7 +230,7 @@ def _meeting_timer(session: Session, overleg: Overleg, timer: Timer,
     return agenda.nudge_timer(session, overleg, meeting, now)
 
 
-def _review_timer(session: Session, overleg: Overleg, timer: Timer,
+def _review_timer(session: Session, overleg: Overleg, timer: Due,
                   now: datetime) -> list[Outgoing]:
     from commands import retention
 
@@ -193,7 +238,7 @@ def _review_timer(session: Session, overleg: Overleg, timer: Timer,
     return retention.review_timer(session, overleg, case, now, timer.due_at) if case else []
 
 
-def _case_timer(session: Session, overleg: Overleg, timer: Timer,
+def _case_timer(session: Session, overleg: Overleg, timer: Due,
                 now: datetime) -> list[Outgoing]:
     from commands import covenant
 
@@ -218,9 +263,9 @@ def sweep(session: Session, render: Render, now: datetime, *,
     ``defer``: write the messages' templates and values, to be rendered by the deliverer
     when it sends them (commands/deferred.py), instead of rendering them here.
 
-    Up to 500 timers per call, as one batch: what their handlers read is loaded with a
-    few IN queries first (the rest comes from the session's identity map), and their
-    outbox rows and follow-up timers are written together at the end.
+    Up to 500 timers per call, as one batch: claimed as plain rows, the facts of their
+    actions read with one query, each overleg's members and partners once; their outbox
+    rows and follow-up timers are written together at the end.
     """
     from commands import retention
 
@@ -233,29 +278,27 @@ def sweep(session: Session, render: Render, now: datetime, *,
     claimed = timers.claim_due(session, now)
     if not claimed:
         return timers.next_due(session)
-    loaded = _prefetch(session, claimed)  # held: the identity map keeps rows weakly
+    owners = {o.id: o for o in overlegs.by_ids(session, {t.overleg_id for t in claimed})}
     rendered: list[Rendered] = []
-    with overlegs.members_memo(session), timers.batch(session):
-        for timer in claimed:
-            owner = overlegs.by_id(session, timer.overleg_id)
-            handler = HANDLERS.get(timer.kind)
-            messages: list[Outgoing] = []
-            if owner is not None and handler is not None:
-                messages = handler(session, owner, timer, now)
-            else:
-                log.warning("timer without handler", extra={"timer": timer.id,
-                                                            "kind": timer.kind})
-            room = owner.room_id if owner else ""
-            rendered += (defer_all if defer else render_all)(render, messages, room)
+    session.info[_FACTS] = actions.facts(
+        session, {t.subject_id for t in claimed if t.kind in ACTION_KINDS})
+    session.info[_ROSTERS] = {}
+    try:
+        with overlegs.members_memo(session), timers.batch(session):
+            for timer in claimed:
+                owner = owners.get(timer.overleg_id)
+                handler = HANDLERS.get(timer.kind)
+                messages: list[Outgoing] = []
+                if owner is not None and handler is not None:
+                    messages = handler(session, owner, timer, now)
+                else:
+                    log.warning("timer without handler", extra={"timer": timer.id,
+                                                                "kind": timer.kind})
+                room = owner.room_id if owner else ""
+                rendered += (defer_all if defer else render_all)(render, messages, room)
+    finally:
+        session.info.pop(_FACTS, None)
+        session.info.pop(_ROSTERS, None)
     timers.mark_all_handled(session, claimed, now)
     outbox.enqueue(session, rendered, now)
-    del loaded
     return timers.next_due(session)
-
-
-def _prefetch(session: Session, claimed: list[Timer]) -> list[object]:
-    """Load the rows the handlers of ``claimed`` will ``session.get`` (identity map)."""
-    action_ids = {t.subject_id for t in claimed if t.kind in ACTION_KINDS}
-    found = actions.by_ids(session, action_ids)
-    return [*found, *actions.cases_by_ids(session, {a.case_id for a in found}),
-            *overlegs.load(session, {t.overleg_id for t in claimed})]

@@ -97,13 +97,10 @@ def members_of_partner(session: Session, partner_id: int) -> list[Member]:
     return list(session.exec(select(Member).where(Member.partner_id == partner_id)))
 
 
-def load(session: Session, overleg_ids: set[int]) -> list[Overleg | Partner]:
-    """These overleggen and their partners (then also found by ``session.get`` while the
-    caller holds the list: the identity map keeps rows weakly)."""
+def by_ids(session: Session, overleg_ids: set[int]) -> list[Overleg]:
     if not overleg_ids:
         return []
-    return [*session.exec(select(Overleg).where(col(Overleg.id).in_(overleg_ids))),
-            *session.exec(select(Partner).where(col(Partner.overleg_id).in_(overleg_ids)))]
+    return list(session.exec(select(Overleg).where(col(Overleg.id).in_(overleg_ids))))
 
 
 def put_member(session: Session, *, overleg_id: int, user_id: str, partner_id: int | None,

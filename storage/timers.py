@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import func, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import bindparam, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from storage.db import core_insert
@@ -72,25 +73,37 @@ def cancel(session: Session, *, kinds: tuple[str, ...], subject_id: int,
     return len(rows)
 
 
-def claim_due(session: Session, now: datetime, limit: int = 500) -> list[Timer]:
+class Due(NamedTuple):
+    """A claimed timer, as a plain row: what its handler needs, no ORM object."""
+
+    id: int
+    overleg_id: int
+    kind: str
+    subject_id: int
+    due_at: datetime
+
+
+_DUE = (sa_select(_TIMERS.c.id, _TIMERS.c.overleg_id, _TIMERS.c.kind, _TIMERS.c.subject_id,
+                  _TIMERS.c.due_at)
+        .where(_TIMERS.c.handled_at.is_(None), _TIMERS.c.due_at <= bindparam("now"))
+        .order_by(_TIMERS.c.due_at, _TIMERS.c.id).limit(bindparam("limit"))
+        .with_for_update(skip_locked=True))
+
+
+def claim_due(session: Session, now: datetime, limit: int = 500) -> list[Due]:
     """Lock and return the pending timers whose time has come, oldest first.
 
     ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so a second instance takes other rows or none;
     on SQLite the transaction already holds the write lock (BEGIN IMMEDIATE).
     """
     write_batch(session)
-    query = (select(Timer).where(col(Timer.handled_at).is_(None), Timer.due_at <= now)
-             .order_by(col(Timer.due_at), col(Timer.id)).limit(limit)
-             .with_for_update(skip_locked=True))
-    return list(session.exec(query))
+    return [Due(*row) for row in session.execute(_DUE, {"now": now, "limit": limit})]
 
 
-def mark_all_handled(session: Session, rows: list[Timer], now: datetime) -> None:
-    """One UPDATE for a sweep's batch (their ORM objects are updated to match)."""
+def mark_all_handled(session: Session, rows: list[Due], now: datetime) -> None:
+    """One UPDATE for a sweep's batch."""
     session.execute(update(Timer).where(col(Timer.id).in_([t.id for t in rows]))
                     .values(handled_at=now).execution_options(synchronize_session=False))
-    for t in rows:
-        set_committed_value(t, "handled_at", now)
 
 
 def next_due(session: Session) -> datetime | None:
