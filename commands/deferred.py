@@ -19,14 +19,26 @@ from commands.registry import Outgoing, Render, render_all
 from storage.outbox import Rendered
 
 _DATE, _DATETIME, _TUPLE = "__date__", "__datetime__", "__tuple__"
+_TAGS = frozenset({_DATE, _DATETIME, _TUPLE})
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one, not one per call
 
 
 class NotPlainData(TypeError):
     """A value the JSON form cannot carry faithfully."""
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, (str, bool, int, float)):
+    kind = type(value)
+    if kind in _SCALARS:  # (exact types first: this runs for every value of every message)
+        return value
+    if kind is dict:
+        return _encode_mapping(value)
+    if kind is list:
+        return [v if type(v) in _SCALARS else _encode(v) for v in value]
+    if isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, datetime):  # (before date: a datetime is a date)
         if value.tzinfo is None:
@@ -39,12 +51,19 @@ def _encode(value: Any) -> Any:
     if isinstance(value, list):
         return [_encode(v) for v in value]
     if isinstance(value, Mapping):
-        if not all(isinstance(k, str) for k in value):
+        return _encode_mapping(value)
+    raise NotPlainData(kind.__name__)
+
+
+def _encode_mapping(value: Mapping[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if type(k) is not str and not isinstance(k, str):
             raise NotPlainData("a mapping with keys that are not strings")
-        if any(k in (_DATE, _DATETIME, _TUPLE) for k in value):
+        if k in _TAGS:
             raise NotPlainData("a mapping that looks like a tagged value")
-        return {k: _encode(v) for k, v in value.items()}
-    raise NotPlainData(type(value).__name__)
+        out[k] = v if type(v) in _SCALARS else _encode(v)
+    return out
 
 
 def _decode(value: Any) -> Any:
@@ -67,9 +86,8 @@ def dumps(out: Outgoing) -> str:
     """The JSON form of ``out``'s template and values (NotPlainData if it has none)."""
     if out.extra is not None:
         raise NotPlainData("extra content")
-    return json.dumps({"template": out.template, "values": _encode(dict(out.values)),
-                       "locale": out.locale, "timezone": out.timezone},
-                      ensure_ascii=False, separators=(",", ":"))
+    return _JSON.encode({"template": out.template, "values": _encode_mapping(out.values),
+                         "locale": out.locale, "timezone": out.timezone})
 
 
 def loads(data: str, *, room: str, mentions: tuple[str, ...], ref: str | None) -> Outgoing:

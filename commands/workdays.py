@@ -54,8 +54,12 @@ def holiday_name(overleg: Overleg, day: date) -> str | None:
 
 
 def is_working_day(overleg: Overleg, day: date) -> bool:
-    return (str(day.isoweekday()) in overleg.working_days
-            and day not in _holidays(overleg.holiday_calendar, day.year))
+    return _is_working_day(overleg.working_days, overleg.holiday_calendar, day)
+
+
+@lru_cache(maxsize=8192)
+def _is_working_day(working_days: str, calendar: str, day: date) -> bool:
+    return str(day.isoweekday()) in working_days and day not in _holidays(calendar, day.year)
 
 
 def next_working_day(overleg: Overleg, day: date) -> date:
@@ -83,10 +87,15 @@ def working_days_before(overleg: Overleg, day: date, n: int) -> date:
 
 def working_days_between(overleg: Overleg, after: date, until: date) -> int:
     """How many working days lie in (after, until]."""
+    return _working_days_between(overleg.working_days, overleg.holiday_calendar, after, until)
+
+
+@lru_cache(maxsize=8192)
+def _working_days_between(working_days: str, calendar: str, after: date, until: date) -> int:
     count, d = 0, after
     while d < until:
         d += timedelta(days=1)
-        if is_working_day(overleg, d):
+        if _is_working_day(working_days, calendar, d):
             count += 1
     return count
 

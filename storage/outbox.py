@@ -41,8 +41,7 @@ def enqueue(session: Session, messages: list[Rendered], now: datetime) -> int:
          "event_type": m.event_type, "content_json": m.content_json,
          "attachment": m.attachment, "attachment_name": m.attachment_name, "ref": m.ref,
          "deferred": m.deferred,
-         "created_at": now, "attempts": 0, "sent_at": None, "next_attempt_at": None,
-         "last_error": None, "remote_id": None} for m in messages])
+         "created_at": now, "attempts": 0} for m in messages])  # the rest starts NULL
     return len(messages)
 
 

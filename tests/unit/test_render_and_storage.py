@@ -86,6 +86,24 @@ def test_naive_datetimes_are_refused(session: Session) -> None:
                         locale="nl", now=datetime(2026, 12, 1))
 
 
+@given(st.datetimes(timezones=st.timezones()))
+def test_the_fast_sqlite_binding_stores_what_sqlalchemy_would(value: datetime) -> None:
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    reference = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    fast = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert reference is not None and fast is not None
+    try:
+        expected = reference(value.astimezone(UTC).replace(tzinfo=None))
+    except OverflowError:  # outside what a UTC datetime can hold: refused alike
+        with pytest.raises(OverflowError):
+            fast(value)
+        return
+    assert fast(value) == expected
+    assert fast(None) is None
+
+
 _PIECES = st.sampled_from(["<b>", "</b>", "<p>", "</p>", "<br>", "<li>", "</li>", "<ul>",
                            "</ul>", "<ol>", "</ol>", "<td>", "<tr>", "</tr>", "<code>",
                            "</code>", '<a href="x">', "</a>", "<h2>", "</h2>", "&amp;",
