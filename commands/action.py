@@ -171,8 +171,8 @@ def listing(ctx: Ctx, *, which: tuple[str, str | None] | None) -> list[Outgoing]
     kind, value = which or ("open", None)
     status = None if kind in ("all", "case") else ("done" if kind == "done" else "open")
     today = _today(ctx)
-    rows = actions.of_overleg(ctx.session, ctx.overleg_id, status=status,
-                              due_before=today if kind == "overdue" else None)
+    rows = actions.facts_of_overleg(ctx.session, ctx.overleg_id, status=status,
+                                    due_before=today if kind == "overdue" else None)
     visible = access.visible_case_ids(ctx)
     if visible is not None:
         rows = [a for a in rows if a.case_id in visible]
@@ -188,7 +188,7 @@ def listing(ctx: Ctx, *, which: tuple[str, str | None] | None) -> list[Outgoing]
             return [unknown_partner(ctx, value or "")]
         rows = [a for a in rows if a.partner_id == p.id]
     assert ctx.overleg is not None
-    views = timed.action_views(ctx.session, ctx.overleg, rows, today)
+    views = timed.fact_views(ctx.session, ctx.overleg, rows, today)
     views.sort(key=timed.action_order)
     return [ctx.reply("action/list", actions=views, which=kind,
                       value=caseid.display(value) if kind == "case" and value else value)]

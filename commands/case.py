@@ -126,8 +126,8 @@ def show(ctx: Ctx, *, code: str) -> list[Outgoing]:
         return [ctx.reply("case/unknown", case=caseid.display(code))]
     assert ctx.overleg is not None
     today = workdays.local_today(ctx.overleg, ctx.now)
-    views = timed.action_views(ctx.session, ctx.overleg, actions.of_case(ctx.session, case.id),
-                               today)
+    views = timed.fact_views(ctx.session, ctx.overleg, actions.facts_of_case(ctx.session, case.id),
+                             today)
     linked = sorted(p.name for pid in actions.linked_partner_ids(ctx.session, case.id)
                     if (p := overlegs.partner_by_id(ctx.session, pid)) is not None)
     return [ctx.reply("case/show", case=caseid.display(code), status=case.status,

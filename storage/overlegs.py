@@ -44,6 +44,15 @@ def partners(session: Session, overleg_id: int) -> list[Partner]:
                              .order_by(col(Partner.kind), col(Partner.name_key))))
 
 
+_PARTNER_NAMES = select(Partner.id, Partner.name).where(Partner.overleg_id == bindparam("overleg"))
+
+
+def partner_names(session: Session, overleg_id: int) -> dict[int, str]:
+    """The overleg's partners' names by ID, as plain values."""
+    return {pid or 0: name for pid, name in session.exec(_PARTNER_NAMES,
+                                                         params={"overleg": overleg_id})}
+
+
 def add_partner(session: Session, *, overleg_id: int, name: str, kind: str,
                 now: datetime) -> Partner:
     partner = Partner(overleg_id=overleg_id, name=" ".join(name.split()),
