@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.render import Renderer
 from commands import default_registry, timed
-from commands.inbound import Inbound, cannot_decrypt, may_concern, process
+from commands.inbound import Inbound, answer, cannot_decrypt, may_concern
 from commands.ratelimit import RateLimiter
 from commands.registry import Registry, Render, Settings
 from storage import inbound as inbound_store
@@ -65,8 +65,8 @@ class App:
 
         def attempt() -> Handled:
             with session_scope(self.engine) as session:
-                replies = process(session, self.registry, self.render, self.settings, msg,
-                                  self.clock.now(), self.limiter)
+                replies = answer(session, self.registry, self.render, self.settings, msg,
+                                 self.clock.now(), self.limiter)
                 ready = _ready(session, replies, take) if take is not None else {}
                 return Handled(replies, session.info.pop(timers.SCHEDULED, None), ready)
 

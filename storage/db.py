@@ -162,6 +162,16 @@ def current_revision(engine: Engine) -> str | None:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit if the block succeeds, roll back if it raises."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        yield session
+    """One transaction: commit if the block succeeds, roll back if it raises. (The block may
+    roll back itself and go on in a new transaction: ``commands.inbound.answer`` does.)"""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        done = session.get_transaction()
+        if done is not None and not done.is_active:
+            session.rollback()  # a failed flush the block caught: as ``session.begin()`` did
+        else:
+            session.commit()

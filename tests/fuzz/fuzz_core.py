@@ -1,7 +1,8 @@
 """atheris target: any bytes, as a command line, through the whole core on a fresh database.
 
-The contract (as h11's): no input makes ``process`` raise, and no input gets the generic
-"something went wrong" reply (that would mean a command crashed inside its savepoint).
+The contract (as h11's): no input makes ``process`` raise (a command that crashes raises
+``CommandFailed``), and no input gets the generic "something went wrong" reply (that would
+mean a template failed to render).
 
     python tests/fuzz/fuzz_core.py -max_total_time=60      # `make fuzz`
 """
