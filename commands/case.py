@@ -30,7 +30,6 @@ def open_case(ctx: Ctx, *, reference: str | None) -> list[Outgoing]:
         code = caseid.new_code()
     case = cases.add(ctx.session, overleg_id=ctx.overleg_id, code=code, ref_hash=ref_hash,
                      now=ctx.now)
-    case.phase_since = ctx.now
     assert ctx.overleg is not None
     retention.schedule_review(ctx.session, ctx.overleg, case)
     audit_change(ctx, action="case.open",

@@ -93,8 +93,7 @@ def process(session: Session, registry: Registry, render: Render, settings: Sett
         return []
     # Lock the overleg's row: commands of one overleg run one at a time, across instances too,
     # so numbers like M3 and A12 are never handed out twice (no-op on SQLite, already serial).
-    overleg = overlegs.by_room(session, msg.room_id, lock=True)
-    member = overlegs.member(session, overleg.id, msg.sender) if overleg and overleg.id else None
+    overleg, member = overlegs.by_room_with_member(session, msg.room_id, msg.sender, lock=True)
     ctx = Ctx(room=msg.room_id, sender=msg.sender, now=now, session=session, settings=settings,
               overleg=overleg, member=member, event_id=msg.event_id)
     verdict = limiter.check(msg.sender, now) if limiter and msg.kind == "text" else "ok"

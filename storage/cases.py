@@ -15,7 +15,8 @@ def code_taken(session: Session, code: str) -> bool:
 
 def add(session: Session, *, overleg_id: int, code: str, ref_hash: str | None,
         now: datetime) -> Case:
-    case = Case(overleg_id=overleg_id, code=code, ref_hash=ref_hash, opened_at=now)
+    case = Case(overleg_id=overleg_id, code=code, ref_hash=ref_hash, opened_at=now,
+                phase_since=now)
     session.add(case)
     session.flush()
     return case

@@ -17,8 +17,23 @@ _MEMBER = select(Member).where(Member.overleg_id == bindparam("overleg"),
                                Member.user_id == bindparam("user"))
 
 
+_WITH_MEMBER = select(Overleg, Member).outerjoin(
+    Member, (col(Member.overleg_id) == col(Overleg.id)) & (col(Member.user_id) == bindparam("user"))
+).where(Overleg.room_id == bindparam("room"))
+_WITH_MEMBER_LOCKED = _WITH_MEMBER.with_for_update(of=Overleg)  # (not the outer join's side)
+
+
 def by_room(session: Session, room_id: str, *, lock: bool = False) -> Overleg | None:
     return session.exec(_BY_ROOM_LOCKED if lock else _BY_ROOM, params={"room": room_id}).first()
+
+
+def by_room_with_member(session: Session, room_id: str, user_id: str, *,
+                        lock: bool = False) -> tuple[Overleg | None, Member | None]:
+    """The room's overleg and ``user_id``'s membership of it, with one query (every command
+    needs both)."""
+    row = session.exec(_WITH_MEMBER_LOCKED if lock else _WITH_MEMBER,
+                       params={"room": room_id, "user": user_id}).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def create(session: Session, *, room_id: str, name: str, timezone: str, locale: str,
