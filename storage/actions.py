@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from storage.db import core_insert
 from storage.models import Action, ActionChange, Case, CasePartner
+
+_LAST_NUMBER = select(func.max(Action.number)).where(Action.overleg_id == bindparam("overleg"))
 
 
 def _next_number(session: Session, overleg_id: int) -> int:
-    current = session.exec(select(func.max(Action.number))
-                           .where(Action.overleg_id == overleg_id)).one()
+    current = session.exec(_LAST_NUMBER, params={"overleg": overleg_id}).one()
     return int(current or 0) + 1
 
 
@@ -32,9 +34,9 @@ def add(session: Session, *, overleg_id: int, case_id: int, partner_id: int, due
 def change(session: Session, action: Action, *, actor: str, kind: str, old: str | None,
            new: str | None, now: datetime) -> None:
     session.add(action)
-    session.add(ActionChange(action_id=action.id or 0, at=now, actor=actor, kind=kind, old=old,
-                             new=new))
-    session.flush()
+    core_insert(session, ActionChange.__table__, [  # type: ignore[attr-defined]
+        {"action_id": action.id or 0, "at": now, "actor": actor, "kind": kind, "old": old,
+         "new": new}])
 
 
 def history(session: Session, action_id: int) -> list[ActionChange]:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from storage.models import Case
 
+_CODE_TAKEN = select(Case.id).where(Case.code == bindparam("code"))
+_BY_CODE = select(Case).where(Case.overleg_id == bindparam("overleg"),
+                              Case.code == bindparam("code"))
+
 
 def code_taken(session: Session, code: str) -> bool:
-    return session.exec(select(Case.id).where(Case.code == code)).first() is not None
+    return session.exec(_CODE_TAKEN, params={"code": code}).first() is not None
 
 
 def add(session: Session, *, overleg_id: int, code: str, ref_hash: str | None,
@@ -23,8 +28,7 @@ def add(session: Session, *, overleg_id: int, code: str, ref_hash: str | None,
 
 
 def by_code(session: Session, overleg_id: int, code: str) -> Case | None:
-    return session.exec(select(Case).where(
-        Case.overleg_id == overleg_id, Case.code == code)).first()
+    return session.exec(_BY_CODE, params={"overleg": overleg_id, "code": code}).first()
 
 
 def by_ref(session: Session, overleg_id: int, ref_hash: str) -> list[Case]:

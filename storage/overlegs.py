@@ -49,9 +49,13 @@ def partner_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+_PARTNER_BY_KEY = select(Partner).where(Partner.overleg_id == bindparam("overleg"),
+                                        Partner.name_key == bindparam("key"))
+
+
 def partner_by_name(session: Session, overleg_id: int, name: str) -> Partner | None:
-    return session.exec(select(Partner).where(
-        Partner.overleg_id == overleg_id, Partner.name_key == partner_key(name))).first()
+    return session.exec(_PARTNER_BY_KEY, params={"overleg": overleg_id,
+                                                 "key": partner_key(name)}).first()
 
 
 def partners(session: Session, overleg_id: int) -> list[Partner]:
