@@ -58,9 +58,15 @@ def partner_by_name(session: Session, overleg_id: int, name: str) -> Partner | N
                                                  "key": partner_key(name)}).first()
 
 
+_PARTNERS = select(Partner).where(Partner.overleg_id == bindparam("overleg")).order_by(
+    col(Partner.kind), col(Partner.name_key))
+_MEMBERS = select(Member).where(Member.overleg_id == bindparam("overleg")).order_by(
+    col(Member.role), col(Member.user_id))
+_MEMBERS_OF_PARTNER = select(Member).where(Member.partner_id == bindparam("partner"))
+
+
 def partners(session: Session, overleg_id: int) -> list[Partner]:
-    return list(session.exec(select(Partner).where(Partner.overleg_id == overleg_id)
-                             .order_by(col(Partner.kind), col(Partner.name_key))))
+    return list(session.exec(_PARTNERS, params={"overleg": overleg_id}))
 
 
 _PARTNER_NAMES = select(Partner.id, Partner.name).where(Partner.overleg_id == bindparam("overleg"))
@@ -108,8 +114,7 @@ def members(session: Session, overleg_id: int) -> list[Member]:
     memo = session.info.get(_MEMO)
     if memo is not None and overleg_id in memo:
         return list(memo[overleg_id])
-    rows = list(session.exec(select(Member).where(Member.overleg_id == overleg_id)
-                             .order_by(col(Member.role), col(Member.user_id))))
+    rows = list(session.exec(_MEMBERS, params={"overleg": overleg_id}))
     if memo is not None:
         memo[overleg_id] = rows
     return rows
@@ -122,7 +127,7 @@ def members_of_partner(session: Session, partner_id: int) -> list[Member]:
         if partner is not None:
             return [m for m in members(session, partner.overleg_id)
                     if m.partner_id == partner_id]
-    return list(session.exec(select(Member).where(Member.partner_id == partner_id)))
+    return list(session.exec(_MEMBERS_OF_PARTNER, params={"partner": partner_id}))
 
 
 def by_ids(session: Session, overleg_ids: set[int]) -> list[Overleg]:

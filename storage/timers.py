@@ -111,10 +111,15 @@ def mark_all_handled(session: Session, rows: list[Due], now: datetime) -> None:
                     .values(handled_at=now).execution_options(synchronize_session=False))
 
 
+_NEXT_DUE = select(func.min(Timer.due_at)).where(col(Timer.handled_at).is_(None))
+_HAS_PENDING = select(Timer.id).where(
+    Timer.overleg_id == bindparam("overleg"), Timer.kind == bindparam("kind"),
+    col(Timer.handled_at).is_(None)).limit(1)
+
+
 def next_due(session: Session) -> datetime | None:
     write_batch(session)
-    value = session.exec(select(func.min(Timer.due_at))
-                         .where(col(Timer.handled_at).is_(None))).one()
+    value = session.exec(_NEXT_DUE).one()
     return value if isinstance(value, datetime) or value is None else None
 
 
@@ -126,6 +131,5 @@ def overlegs_with_pending(session: Session, kind: str) -> set[int]:
 
 def has_pending(session: Session, *, overleg_id: int, kind: str) -> bool:
     write_batch(session)
-    return session.exec(select(Timer.id).where(
-        Timer.overleg_id == overleg_id, Timer.kind == kind,
-        col(Timer.handled_at).is_(None)).limit(1)).first() is not None
+    return session.exec(_HAS_PENDING, params={"overleg": overleg_id,
+                                              "kind": kind}).first() is not None
