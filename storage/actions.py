@@ -9,14 +9,14 @@ from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from storage.db import core_insert
+from storage.db import core_insert, read
 from storage.models import Action, ActionChange, Case, CasePartner
 
 _LAST_NUMBER = select(func.max(Action.number)).where(Action.overleg_id == bindparam("overleg"))
 
 
 def _next_number(session: Session, overleg_id: int) -> int:
-    current = session.exec(_LAST_NUMBER, params={"overleg": overleg_id}).one()
+    current = read(session, _LAST_NUMBER, {"overleg": overleg_id}).scalar()
     return int(current or 0) + 1
 
 

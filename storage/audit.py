@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
-from storage.db import core_insert
+from storage.db import core_insert, read
 from storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -46,7 +46,7 @@ def record(session: Session, *, overleg_id: int | None, actor: str, action: str,
         # turns until this transaction ends (SQLite writers take turns already).
         session.execute(text("SELECT pg_advisory_xact_lock(7246310002)"))
     # The last hash only, LIMIT 1: this table only grows.
-    prev = session.exec(_LAST_HASH).first() or GENESIS
+    prev = read(session, _LAST_HASH).scalar() or GENESIS
     subject_digest = _sha(subject)
     row = {"overleg_id": overleg_id, "at": now, "actor": actor, "role": role, "action": action,
            "subject": subject, "subject_digest": subject_digest, "prev_hash": prev,

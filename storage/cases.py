@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
+from storage.db import read
 from storage.models import Case
 
 _CODE_TAKEN = select(Case.id).where(Case.code == bindparam("code"))
@@ -15,7 +16,7 @@ _BY_CODE = select(Case).where(Case.overleg_id == bindparam("overleg"),
 
 
 def code_taken(session: Session, code: str) -> bool:
-    return session.exec(_CODE_TAKEN, params={"code": code}).first() is not None
+    return read(session, _CODE_TAKEN, {"code": code}).first() is not None
 
 
 def add(session: Session, *, overleg_id: int, code: str, ref_hash: str | None,

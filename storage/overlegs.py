@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
+from storage.db import read
 from storage.models import Member, Overleg, Partner
 
 _BY_ROOM = select(Overleg).where(Overleg.room_id == bindparam("room"))
@@ -74,8 +75,7 @@ _PARTNER_NAMES = select(Partner.id, Partner.name).where(Partner.overleg_id == bi
 
 def partner_names(session: Session, overleg_id: int) -> dict[int, str]:
     """The overleg's partners' names by ID, as plain values."""
-    return {pid or 0: name for pid, name in session.exec(_PARTNER_NAMES,
-                                                         params={"overleg": overleg_id})}
+    return {pid: name for pid, name in read(session, _PARTNER_NAMES, {"overleg": overleg_id})}
 
 
 def add_partner(session: Session, *, overleg_id: int, name: str, kind: str,

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
+from storage.db import read
 from storage.models import Case, ForbiddenWord
 
 
@@ -32,7 +33,7 @@ _HASHES = select(ForbiddenWord.word_hash).where(ForbiddenWord.overleg_id == bind
 
 
 def hashes(session: Session, overleg_id: int) -> frozenset[str]:
-    return frozenset(session.exec(_HASHES, params={"overleg": overleg_id}).all())
+    return frozenset(read(session, _HASHES, {"overleg": overleg_id}).scalars())
 
 
 def count(session: Session, overleg_id: int) -> int:

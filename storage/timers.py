@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from storage.db import core_insert
+from storage.db import core_insert, read
 from storage.models import Timer
 
 _TIMERS = Timer.__table__  # type: ignore[attr-defined]
@@ -119,7 +119,7 @@ _HAS_PENDING = select(Timer.id).where(
 
 def next_due(session: Session) -> datetime | None:
     write_batch(session)
-    value = session.exec(_NEXT_DUE).one()
+    value = read(session, _NEXT_DUE).scalar()
     return value if isinstance(value, datetime) or value is None else None
 
 
@@ -131,5 +131,4 @@ def overlegs_with_pending(session: Session, kind: str) -> set[int]:
 
 def has_pending(session: Session, *, overleg_id: int, kind: str) -> bool:
     write_batch(session)
-    return session.exec(_HAS_PENDING, params={"overleg": overleg_id,
-                                              "kind": kind}).first() is not None
+    return read(session, _HAS_PENDING, {"overleg": overleg_id, "kind": kind}).first() is not None
