@@ -23,7 +23,7 @@ from commands.ratelimit import RateLimiter
 from commands.registry import Registry, Render, Settings
 from storage import inbound as inbound_store
 from storage import overlegs, timers
-from storage.db import make_engine, migrate, session_scope
+from storage.db import is_file_sqlite, make_engine, migrate, no_wait, session_scope
 from storage.models import OutboxMessage
 from storage.outbox import Rendered
 
@@ -42,6 +42,10 @@ class App:
     settings: Settings
     limiter: RateLimiter = field(default_factory=RateLimiter)
     _joined: dict[str, datetime] = field(default_factory=dict)
+    _inline: bool = False  # handle_now may run commands on the caller's thread
+
+    def __post_init__(self) -> None:
+        self._inline = is_file_sqlite(self.engine)
 
     def process(self, msg: Inbound) -> int:
         """Handle one inbound message exactly once (blocking; call via ``asyncio.to_thread``).
@@ -50,7 +54,7 @@ class App:
         """
         return len(self.handle(msg).replies)
 
-    def handle(self, msg: Inbound, take: Take | None = None) -> Handled:
+    def handle(self, msg: Inbound, take: Take | None = None, *, retry: bool = True) -> Handled:
         """Handle ``msg`` once; what was enqueued and when the earliest timer it planned is due.
 
         With ``take`` (a deliverer's ``take``), the same transaction also takes each reply
@@ -70,7 +74,25 @@ class App:
                 ready = _ready(session, replies, take) if take is not None else {}
                 return Handled(replies, session.info.pop(timers.SCHEDULED, None), ready)
 
-        return retrying(attempt)
+        return retrying(attempt) if retry else attempt()
+
+    def handle_now(self, msg: Inbound, take: Take | None = None) -> Handled | None:
+        """``handle`` on the caller's thread, if that cannot block: on SQLite in a file, and
+        only if the write lock is free this instant. None otherwise (PostgreSQL, where each
+        statement is a network round trip; or another transaction holds the lock): then the
+        caller runs ``handle`` in a worker thread.
+
+        Measured in `make bench`: handing a command to a worker thread and back cost ~1.5 ms
+        at p50 and ~2.5 ms at p95 under load (each hop waits for the OS to run a thread),
+        against ~2 ms of work for the command itself.
+        """
+        if not self._inline:
+            return None
+        try:
+            with no_wait():
+                return self.handle(msg, take, retry=False)
+        except OperationalError:
+            return None  # busy (or a failure the worker thread's attempt will retry)
 
     def may_concern(self, msg: Inbound) -> bool:
         """``commands.inbound.may_concern`` with this bot's prefix: a transport need not even

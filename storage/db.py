@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -18,6 +19,27 @@ from storage import models  # noqa: F401  (registers the tables on SQLModel.meta
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+
+BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a transaction waits for another's write lock
+_NO_WAIT: ContextVar[bool] = ContextVar("casusbot_sqlite_no_wait", default=False)
+
+
+@contextmanager
+def no_wait() -> Iterator[None]:
+    """Within the block, a SQLite transaction that cannot take the write lock at once fails
+    with ``OperationalError`` ("database is locked") instead of waiting for it: for work on
+    an event loop's thread, which must never sit out another writer's transaction."""
+    token = _NO_WAIT.set(True)
+    try:
+        yield
+    finally:
+        _NO_WAIT.reset(token)
+
+
+def is_file_sqlite(engine: Engine) -> bool:
+    """SQLite in a file: a transaction costs no network round trip, only CPU (and the lock)."""
+    return engine.dialect.name == "sqlite" and not isinstance(engine.pool, StaticPool)
 
 
 def make_engine(url: str) -> Engine:
@@ -44,14 +66,22 @@ def make_engine(url: str) -> Engine:
                 # after it roll back together (the event is handled again), and a resent
                 # message keeps its transaction ID (the homeserver dedupes it).
                 cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
             # Take the write lock up front: writers are serialised anyway, and a deferred
             # transaction that later upgrades its lock can fail with "database is locked".
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if not _NO_WAIT.get():
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            raw = conn.connection.dbapi_connection  # (a PRAGMA outside SQLAlchemy's autobegin)
+            raw.execute("PRAGMA busy_timeout=0")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -35,17 +35,12 @@ def test_chatter_costs_no_transaction_and_commands_still_answer(tmp_path: Path) 
 
     from sqlalchemy import event
 
-    from bot.app import bootstrap
     from bot.clock import FakeClock
-    from bot.config import load
     from commands.inbound import Inbound
+    from tests.unit.apps import throwaway_app
 
     now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-    app = bootstrap(load({
-        "CASUSBOT_HOMESERVER": "http://127.0.0.1:1", "CASUSBOT_USER_ID": "@bot:localhost",
-        "CASUSBOT_PASSWORD": "x", "CASUSBOT_ADMINS": "@chair:localhost",
-        "CASUSBOT_REF_KEY": "0123456789abcdef01",
-        "CASUSBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}), FakeClock(now))
+    app = throwaway_app(f"sqlite:///{tmp_path / 'db.sqlite'}", FakeClock(now))
     app.record_join("!r:localhost", now)
     statements: list[str] = []
     event.listen(app.engine, "before_cursor_execute",

@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import func, select
 
-from bot.app import App, bootstrap
+from bot.app import App
 from bot.clock import FakeClock
-from bot.config import load
 from commands.inbound import Inbound
 from storage.db import session_scope
 from storage.models import InboundEvent, OutboxMessage
+from tests.unit.apps import throwaway_app
 
 ROOM = "!overleg:localhost"
 CHAIR = "@chair:localhost"
@@ -26,11 +26,7 @@ NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
 def _app(url: str, clock: FakeClock) -> App:
-    return bootstrap(load({
-        "CASUSBOT_HOMESERVER": "http://127.0.0.1:1", "CASUSBOT_USER_ID": "@bot:localhost",
-        "CASUSBOT_PASSWORD": "x", "CASUSBOT_ADMINS": CHAIR,
-        "CASUSBOT_REF_KEY": "0123456789abcdef01", "CASUSBOT_DATABASE_URL": url,
-        "CASUSBOT_RATE_LIMIT": "10000"}), clock)
+    return throwaway_app(url, clock, CASUSBOT_RATE_LIMIT="10000")
 
 
 def _both(work: Callable[[App], None], apps: list[App]) -> None:

@@ -1,0 +1,67 @@
+"""Commands on the event loop's own thread (App.handle_now): only when that cannot block."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bot.clock import FakeClock
+from commands.inbound import Inbound
+from storage.db import BUSY_TIMEOUT_MS, session_scope
+from tests.unit.apps import CHAIR, throwaway_app
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+ROOM = "!r:localhost"
+
+
+def _msg(n: int, text_: str = "!overleg list") -> Inbound:
+    return Inbound(f"$e{n}", ROOM, CHAIR, text_, NOW, encrypted=True)
+
+
+def test_with_the_lock_free_the_command_is_handled_at_once(tmp_path: Path) -> None:
+    app = throwaway_app(f"sqlite:///{tmp_path / 'db.sqlite'}", FakeClock(NOW))
+    app.record_join(ROOM, NOW - timedelta(days=1))
+    setup = app.handle_now(_msg(0, "!setup Test"))
+    assert setup is not None and "Test" in setup.replies[0].body
+    again = app.handle_now(_msg(0, "!setup Test"))
+    assert again is not None and again.replies == []  # once only, as on a worker thread
+    with session_scope(app.engine) as s:  # the connection waits for a lock again afterwards
+        assert s.execute(text("PRAGMA busy_timeout")).scalar() == BUSY_TIMEOUT_MS
+    app.engine.dispose()
+
+
+def test_while_another_transaction_holds_the_lock_it_is_left_to_a_worker(
+        tmp_path: Path) -> None:
+    app = throwaway_app(f"sqlite:///{tmp_path / 'db.sqlite'}", FakeClock(NOW))
+    app.record_join(ROOM, NOW - timedelta(days=1))
+    assert app.handle_now(_msg(0, "!setup Test")) is not None
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with session_scope(app.engine) as s:
+            s.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is ours
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        # Had it waited for the lock, it would have been handled once released (below).
+        assert app.handle_now(_msg(1)) is None
+    finally:
+        release.set()
+        holder.join()
+    done = app.handle(_msg(1))  # the worker thread's path: nothing of the first try stayed
+    assert len(done.replies) == 1
+    app.engine.dispose()
+
+
+def test_in_memory_sqlite_is_never_handled_inline() -> None:
+    app = throwaway_app("sqlite://", FakeClock(NOW))
+    app.record_join(ROOM, NOW - timedelta(days=1))
+    assert app.handle_now(_msg(0, "!setup Test")) is None
+    app.engine.dispose()
