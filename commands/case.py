@@ -28,13 +28,12 @@ def open_case(ctx: Ctx, *, reference: str | None) -> list[Outgoing]:
     code = caseid.new_code()
     while cases.code_taken(ctx.session, code):
         code = caseid.new_code()
-    case = cases.add(ctx.session, overleg_id=ctx.overleg_id, code=code, ref_hash=ref_hash,
-                     now=ctx.now)
+    case_id = cases.add(ctx.session, overleg_id=ctx.overleg_id, code=code, ref_hash=ref_hash,
+                        now=ctx.now)
     assert ctx.overleg is not None
-    retention.schedule_review(ctx.session, ctx.overleg, case)
-    audit_change(ctx, action="case.open",
-                 subject=caseid.display(case.code))
-    return [ctx.reply("case/opened", case=caseid.display(case.code),
+    retention.schedule_review(ctx.session, ctx.overleg, case_id, opened_at=ctx.now)
+    audit_change(ctx, action="case.open", subject=caseid.display(code))
+    return [ctx.reply("case/opened", case=caseid.display(code),
                       with_reference=reference is not None)]
 
 

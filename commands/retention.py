@@ -98,11 +98,11 @@ def purge(session: Session, now: datetime, *, dry_run: bool = False) -> list[dic
     return report
 
 
-def schedule_review(session: Session, overleg: Overleg, case: Case) -> None:
+def schedule_review(session: Session, overleg: Overleg, case_id: int, *,
+                    opened_at: datetime) -> None:
     """The yearly "is bespreking nog nodig?" prompt, a year after opening (09:00 local)."""
-    assert case.id is not None
-    day = workdays.local_today(overleg, add_years(case.opened_at, 1))
-    timers.schedule(session, overleg_id=overleg.id or 0, kind=REVIEW, subject_id=case.id,
+    day = workdays.local_today(overleg, add_years(opened_at, 1))
+    timers.schedule(session, overleg_id=overleg.id or 0, kind=REVIEW, subject_id=case_id,
                     due_at=workdays.at_local(overleg, day, 9))
 
 

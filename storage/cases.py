@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
@@ -10,6 +11,7 @@ from sqlmodel import Session, col, select
 from storage.db import read
 from storage.models import Case
 
+_CASES = Case.__table__  # type: ignore[attr-defined]
 _CODE_TAKEN = select(Case.id).where(Case.code == bindparam("code"))
 _BY_CODE = select(Case).where(Case.overleg_id == bindparam("overleg"),
                               Case.code == bindparam("code"))
@@ -20,12 +22,17 @@ def code_taken(session: Session, code: str) -> bool:
 
 
 def add(session: Session, *, overleg_id: int, code: str, ref_hash: str | None,
-        now: datetime) -> Case:
-    case = Case(overleg_id=overleg_id, code=code, ref_hash=ref_hash, opened_at=now,
-                phase_since=now)
-    session.add(case)
+        now: datetime) -> int:
+    """Write a new case (status open, phase melding since ``now``); returns its ID.
+
+    A Core INSERT: the command that opens a case reads nothing of it back, and the ORM's
+    unit of work was a tenth of that command's time (measured)."""
     session.flush()
-    return case
+    result: Any = session.connection().execute(_CASES.insert(), {
+        "overleg_id": overleg_id, "code": code, "ref_hash": ref_hash, "status": "open",
+        "phase": "melding", "phase_since": now, "close_reason": None, "opened_at": now,
+        "closed_at": None})
+    return int(result.inserted_primary_key[0])
 
 
 def by_code(session: Session, overleg_id: int, code: str) -> Case | None:
