@@ -91,12 +91,13 @@ def add(ctx: Ctx, *, code: str, partner: str, due: date, text: str) -> list[Outg
         return [owner]
     assert ctx.overleg is not None and owner.id is not None
     action = actions.add(ctx.session, overleg_id=ctx.overleg_id, case_id=case.id,
-                         partner_id=owner.id, due=due, description=text, actor=ctx.sender,
-                         now=ctx.now)
+                         case_code=case.code, partner_id=owner.id, due=due, description=text,
+                         actor=ctx.sender, now=ctx.now)
     timed.schedule_action(ctx.session, ctx.overleg, action, ctx.now)
     audit_change(ctx, action="action.add",
                  subject=f"A{action.number} {caseid.display(code)} {owner.name}")
-    return [ctx.reply("action/added", action=_view(ctx, action))]
+    return [ctx.reply("action/added", action=timed.fact_view(ctx.overleg, action, owner.name,
+                                                             _today(ctx)))]
 
 
 @command("action done", aliases=("actie done", "actie klaar", "actie gedaan"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from sqlmodel import Session
 
@@ -34,7 +35,19 @@ LATE_AFTER = timedelta(minutes=15)
 
 
 
-def schedule_action(session: Session, overleg: Overleg, action: Action, now: datetime) -> None:
+class _Planned(Protocol):
+    """An action as planning needs it: an ORM ``Action`` or its ``actions.Facts``."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def due(self) -> date: ...
+
+
+def schedule_action(session: Session, overleg: Overleg, action: _Planned,
+                    now: datetime) -> None:
     """(Re)plan the reminders of ``action`` from its due date; earlier plans are cancelled."""
     assert action.id is not None
     timers.cancel(session, kinds=ACTION_KINDS, subject_id=action.id, now=now)
@@ -85,13 +98,19 @@ def _view(overleg: Overleg, *, number: int, case_code: str, partner: str | None,
             "overdue_days": overdue_days(overleg, due, today)}
 
 
+def fact_view(overleg: Overleg, action: actions.Facts, partner: str | None,
+              today: date) -> dict[str, object]:
+    """``action_view`` of an action read as ``Facts``, its partner's name given."""
+    return _view(overleg, number=action.number, case_code=action.case_code, partner=partner,
+                 due=action.due, description=action.description, status=action.status,
+                 today=today)
+
+
 def fact_views(session: Session, overleg: Overleg, rows: list[actions.Facts],
                today: date) -> list[dict[str, object]]:
     """``action_view`` of many actions read as ``Facts``; partners' names read once."""
     names = overlegs.partner_names(session, overleg.id or 0) if rows else {}
-    return [_view(overleg, number=a.number, case_code=a.case_code,
-                  partner=names.get(a.partner_id), due=a.due, description=a.description,
-                  status=a.status, today=today) for a in rows]
+    return [fact_view(overleg, a, names.get(a.partner_id), today) for a in rows]
 
 
 def action_order(v: dict[str, object]) -> tuple[bool, int, str, int]:

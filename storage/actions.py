@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from storage.db import core_insert, read
 from storage.models import Action, ActionChange, Case, CasePartner
 
+_ACTIONS = Action.__table__  # type: ignore[attr-defined]
 _LAST_NUMBER = select(func.max(Action.number)).where(Action.overleg_id == bindparam("overleg"))
 
 
@@ -20,15 +21,23 @@ def _next_number(session: Session, overleg_id: int) -> int:
     return int(current or 0) + 1
 
 
-def add(session: Session, *, overleg_id: int, case_id: int, partner_id: int, due: date,
-        description: str, actor: str, now: datetime) -> Action:
-    action = Action(overleg_id=overleg_id, number=_next_number(session, overleg_id),
-                    case_id=case_id, partner_id=partner_id, due=due, description=description,
-                    created_at=now)
-    session.add(action)
-    session.flush()
-    change(session, action, actor=actor, kind="created", old=None, new=due.isoformat(), now=now)
-    return action
+def add(session: Session, *, overleg_id: int, case_id: int, case_code: str, partner_id: int,
+        due: date, description: str, actor: str, now: datetime) -> Facts:
+    """Write a new open action and its "created" history row; returns its ``Facts``.
+
+    Core INSERTs: the command that adds an action reads nothing of it back as an object,
+    and the ORM's unit of work was a tenth of that command's time (measured)."""
+    number = _next_number(session, overleg_id)
+    result: Any = session.connection().execute(_ACTIONS.insert(), {
+        "overleg_id": overleg_id, "number": number, "case_id": case_id,
+        "partner_id": partner_id, "due": due, "description": description, "status": "open",
+        "created_at": now, "done_at": None, "done_by": None})
+    action_id = int(result.inserted_primary_key[0])
+    core_insert(session, ActionChange.__table__, [  # type: ignore[attr-defined]
+        {"action_id": action_id, "at": now, "actor": actor, "kind": "created", "old": None,
+         "new": due.isoformat()}])
+    return Facts(action_id, overleg_id, number, case_id, case_code, partner_id, due,
+                 description, "open")
 
 
 def change(session: Session, action: Action, *, actor: str, kind: str, old: str | None,
