@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
+from storage.db import read
 from storage.models import Meeting
+
+_LAST_NUMBER = select(func.max(Meeting.number)).where(Meeting.overleg_id == bindparam("overleg"))
+_BY_NUMBER = select(Meeting).where(Meeting.overleg_id == bindparam("overleg"),
+                                   Meeting.number == bindparam("number"))
+_PLANNED = select(Meeting).where(Meeting.overleg_id == bindparam("overleg"),
+                                 Meeting.status == "planned").order_by(col(Meeting.starts_at))
 
 
 def _next_number(session: Session, overleg_id: int) -> int:
-    current = session.exec(select(func.max(Meeting.number))
-                           .where(Meeting.overleg_id == overleg_id)).one()
+    current = read(session, _LAST_NUMBER, {"overleg": overleg_id}).scalar()
     return int(current or 0) + 1
 
 
@@ -27,15 +33,12 @@ def add(session: Session, *, overleg_id: int, starts_at: datetime, minutes: int,
 
 
 def by_number(session: Session, overleg_id: int, number: int) -> Meeting | None:
-    return session.exec(select(Meeting).where(
-        Meeting.overleg_id == overleg_id, Meeting.number == number)).first()
+    return session.exec(_BY_NUMBER, params={"overleg": overleg_id, "number": number}).first()
 
 
 def upcoming(session: Session, overleg_id: int, now: datetime) -> list[Meeting]:
     """Planned meetings that have not ended yet, soonest first."""
-    rows = session.exec(select(Meeting).where(
-        Meeting.overleg_id == overleg_id, Meeting.status == "planned")
-        .order_by(col(Meeting.starts_at))).all()
+    rows = session.exec(_PLANNED, params={"overleg": overleg_id}).all()
     return [m for m in rows if m.starts_at.timestamp() + m.minutes * 60 > now.timestamp()]
 
 
