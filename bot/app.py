@@ -91,8 +91,9 @@ class App:
         try:
             with no_wait():
                 return self.handle(msg, take, retry=False)
-        except OperationalError:
-            return None  # busy (or a failure the worker thread's attempt will retry)
+        except (OperationalError, IntegrityError):
+            # Busy, or a lost race: rolled back whole; the worker thread's attempt retries.
+            return None
 
     def may_concern(self, msg: Inbound) -> bool:
         """``commands.inbound.may_concern`` with this bot's prefix: a transport need not even
