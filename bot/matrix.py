@@ -206,11 +206,7 @@ class MatrixTransport(Runtime):
         if not self.app.may_concern(msg):
             self.own_work.discard(msg.room_id)
             return
-        # On SQLite when its lock is free: here, without two thread hops (App.handle_now).
-        done = self.app.handle_now(msg, self.deliverer.take)
-        if done is None:
-            done = await asyncio.to_thread(self.app.handle, msg, self.deliverer.take)
-        self.answered(done, msg.room_id)
+        self.answered(await self.handle(msg), msg.room_id)
         # Let the reply's send start before nio goes on with the rest of the sync response
         # (measured: that came first and held the reply back by ~2 ms).
         await asyncio.sleep(0)

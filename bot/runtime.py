@@ -15,6 +15,7 @@ from bot.app import App, Handled
 from bot.deliver import Deliverer, SendResult
 from bot.timing import OwnWork
 from bot.wake import Waker
+from commands.inbound import Inbound
 from storage.models import OutboxMessage
 
 
@@ -30,6 +31,15 @@ class Runtime:
 
     async def send(self, row: OutboxMessage) -> SendResult:
         raise NotImplementedError
+
+    async def handle(self, msg: Inbound) -> Handled:
+        """Handle an inbound event: here on the loop's thread when that cannot block (SQLite,
+        its lock free: ``App.handle_now``; chatter costs nothing either way), else in a
+        worker thread."""
+        done = self.app.handle_now(msg, self.deliverer.take)
+        if done is None:
+            done = await asyncio.to_thread(self.app.handle, msg, self.deliverer.take)
+        return done
 
     def answered(self, done: Handled, room: str) -> None:
         """After an inbound event was handled: send its replies now, re-arm the waker if

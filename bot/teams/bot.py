@@ -97,7 +97,7 @@ class TeamsBot(Runtime):
         if msg is None:
             return None
         self.own_work.started(a.conversation_id)
-        done = await asyncio.to_thread(self.app.handle, msg, self.deliverer.take)
+        done = await self.handle(msg)
         self.answered(done, a.conversation_id)
         if a.kind == "execute":
             return done.replies[0].body if done.replies else ""
