@@ -172,9 +172,7 @@ def _action_reminder(session: Session, overleg: Overleg, timer: Due,
     today = workdays.local_today(overleg, now)
     late = now - timer.due_at > LATE_AFTER
     roster = _roster(session, overleg)
-    view = _view(overleg, number=action.number, case_code=action.case_code,
-                 partner=roster.partner_names.get(action.partner_id), due=action.due,
-                 description=action.description, status=action.status, today=today)
+    view = fact_view(overleg, action, roster.partner_names.get(action.partner_id), today)
     owners = list(roster.owners.get(action.partner_id, ()))
     if timer.kind == DUE_SOON:
         if today > action.due:

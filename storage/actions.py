@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from storage.db import core_insert, read
+from storage.db import core_insert, core_insert_one, read
 from storage.models import Action, ActionChange, Case, CasePartner
 
 _ACTIONS = Action.__table__  # type: ignore[attr-defined]
@@ -28,11 +28,10 @@ def add(session: Session, *, overleg_id: int, case_id: int, case_code: str, part
     Core INSERTs: the command that adds an action reads nothing of it back as an object,
     and the ORM's unit of work was a tenth of that command's time (measured)."""
     number = _next_number(session, overleg_id)
-    result: Any = session.connection().execute(_ACTIONS.insert(), {
+    action_id = core_insert_one(session, _ACTIONS, {
         "overleg_id": overleg_id, "number": number, "case_id": case_id,
         "partner_id": partner_id, "due": due, "description": description, "status": "open",
         "created_at": now, "done_at": None, "done_by": None})
-    action_id = int(result.inserted_primary_key[0])
     core_insert(session, ActionChange.__table__, [  # type: ignore[attr-defined]
         {"action_id": action_id, "at": now, "actor": actor, "kind": "created", "old": None,
          "new": due.isoformat()}])
@@ -58,16 +57,9 @@ def by_number(session: Session, overleg_id: int, number: int) -> Action | None:
                                              Action.number == number)).first()
 
 
-def by_ids(session: Session, ids: set[int]) -> list[Action]:
-    return list(session.exec(select(Action).where(col(Action.id).in_(ids)))) if ids else []
-
-
-def cases_by_ids(session: Session, ids: set[int]) -> list[Case]:
-    return list(session.exec(select(Case).where(col(Case.id).in_(ids)))) if ids else []
-
-
 class Facts(NamedTuple):
-    """What a reminder says about an action, read as a plain row (no ORM object)."""
+    """An action as reminders, lists and replies show it, read as a plain row with its
+    case's code (no ORM object)."""
 
     id: int
     overleg_id: int
@@ -90,7 +82,7 @@ def facts(session: Session, ids: set[int]) -> dict[int, Facts]:
     """``Facts`` of the actions ``ids`` (those that exist), with one query."""
     if not ids:
         return {}
-    rows = session.execute(_FACTS.where(_A.id.in_(ids)))
+    rows = read(session, _FACTS.where(_A.id.in_(ids)))
     return {row[0]: Facts(*row) for row in rows}
 
 
@@ -102,25 +94,19 @@ def facts_of_overleg(session: Session, overleg_id: int, *, status: str | None = 
         query = query.where(_A.status == status)
     if due_before is not None:
         query = query.where(_A.due < due_before)
-    return [Facts(*row) for row in session.execute(query.order_by(_A.due, _A.number))]
+    return [Facts(*row) for row in read(session, query.order_by(_A.due, _A.number))]
 
 
 def facts_of_case(session: Session, case_id: int) -> list[Facts]:
-    return [Facts(*row) for row in session.execute(
-        _FACTS.where(_A.case_id == case_id).order_by(_A.due, _A.number))]
+    return [Facts(*row) for row in read(
+        session, _FACTS.where(_A.case_id == case_id).order_by(_A.due, _A.number))]
 
 
-def by_id(session: Session, action_id: int) -> Action | None:
-    return session.get(Action, action_id)
-
-
-def of_overleg(session: Session, overleg_id: int, *, status: str | None = "open",
-               due_before: date | None = None) -> list[Action]:
+def of_overleg(session: Session, overleg_id: int, *, status: str | None = "open") -> list[Action]:
+    """The overleg's actions as ORM objects, to change them (``facts_of_overleg`` to show)."""
     query = select(Action).where(Action.overleg_id == overleg_id)
     if status is not None:
         query = query.where(Action.status == status)
-    if due_before is not None:
-        query = query.where(col(Action.due) < due_before)
     return list(session.exec(query.order_by(col(Action.due), col(Action.number))))
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from storage.db import read
+from storage.db import core_insert_one, read
 from storage.models import Case
 
 _CASES = Case.__table__  # type: ignore[attr-defined]
@@ -27,12 +26,10 @@ def add(session: Session, *, overleg_id: int, code: str, ref_hash: str | None,
 
     A Core INSERT: the command that opens a case reads nothing of it back, and the ORM's
     unit of work was a tenth of that command's time (measured)."""
-    session.flush()
-    result: Any = session.connection().execute(_CASES.insert(), {
+    return core_insert_one(session, _CASES, {
         "overleg_id": overleg_id, "code": code, "ref_hash": ref_hash, "status": "open",
         "phase": "melding", "phase_since": now, "close_reason": None, "opened_at": now,
         "closed_at": None})
-    return int(result.inserted_primary_key[0])
 
 
 def by_code(session: Session, overleg_id: int, code: str) -> Case | None:

@@ -133,6 +133,14 @@ def core_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         session.connection().execute(table.insert(), rows)
 
 
+def core_insert_one(session: Session, table: Table, row: dict[str, Any]) -> int:
+    """``core_insert`` of one row; returns its new primary key (for a caller that needs the
+    ID but not an ORM object)."""
+    session.flush()
+    result: Any = session.connection().execute(table.insert(), row)
+    return int(result.inserted_primary_key[0])
+
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0007"
 """The newest migration (a test checks it against Alembic's scripts). A database already
