@@ -24,8 +24,7 @@ from commands.registry import Registry, Render, Settings
 from storage import inbound as inbound_store
 from storage import overlegs, timers
 from storage.db import is_file_sqlite, make_engine, migrate, no_wait, session_scope
-from storage.models import OutboxMessage
-from storage.outbox import Rendered
+from storage.outbox import Queued, Rendered
 
 log = logging.getLogger(__name__)
 
@@ -155,12 +154,12 @@ class App:
             inbound_store.save_sync_token(session, device_key, token)
 
 
-Take = Callable[[Session, str], list[OutboxMessage]]
+Take = Callable[[Session, str], list[Queued]]
 """A room's unsent rows under this instance's send lease, in the caller's transaction."""
 
 
 def _ready(session: Session, replies: list[Rendered],
-           take: Take) -> dict[str, list[OutboxMessage]]:
+           take: Take) -> dict[str, list[Queued]]:
     """Per reply room whose queue holds only these replies: its rows, under our lease."""
     ready = {}
     for room in dict.fromkeys(r.room_id for r in replies):
@@ -174,7 +173,7 @@ def _ready(session: Session, replies: list[Rendered],
 class Handled:
     replies: list[Rendered]
     timer_due: datetime | None  # when the earliest timer it scheduled is due, if any
-    ready: dict[str, list[OutboxMessage]] = field(default_factory=dict)  # claimed, to send
+    ready: dict[str, list[Queued]] = field(default_factory=dict)  # claimed, to send
 
 
 T = TypeVar("T")

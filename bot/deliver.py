@@ -21,7 +21,7 @@ from commands import deferred
 from commands.registry import Render
 from storage import outbox
 from storage.db import session_scope
-from storage.models import OutboxMessage
+from storage.outbox import Queued
 
 log = logging.getLogger(__name__)
 HEARTBEAT = 30.0
@@ -45,7 +45,7 @@ class SendResult:
 
 
 class Sender(Protocol):
-    async def send(self, row: OutboxMessage) -> SendResult: ...
+    async def send(self, row: Queued) -> SendResult: ...
 
 
 def backoff(attempts: int) -> float:
@@ -71,7 +71,7 @@ class Deliverer:
         self.failures = 0
 
     def poke(self, room_id: str | None = None,
-             claimed: list[OutboxMessage] | None = None) -> None:
+             claimed: list[Queued] | None = None) -> None:
         """Look again now; with ``room_id``, start sending that room's messages at once
         (the reply to a command skips the pass over every room); ``claimed``: its rows,
         read under this instance's lease in the transaction that wrote them."""
@@ -84,20 +84,20 @@ class Deliverer:
             self._direct.add(task)
             task.add_done_callback(self._direct.discard)
 
-    def _heads(self) -> tuple[list[OutboxMessage], datetime | None]:
+    def _heads(self) -> tuple[list[Queued], datetime | None]:
         with session_scope(self.engine) as session:
             now = datetime.now(UTC)
             rows = outbox.pending(session)
             return outbox.next_per_room(rows, now), outbox.earliest_retry(rows)
 
-    def take(self, session: Session, room_id: str) -> list[OutboxMessage]:
+    def take(self, session: Session, room_id: str) -> list[Queued]:
         """The room's unsent rows, if this instance holds (or now takes) the room's lease;
         in the caller's transaction (the one that wrote a command's replies, say)."""
         if not outbox.claim_room(session, room_id, self.holder, datetime.now(UTC), LEASE):
             return []
         return outbox.pending(session, room_id)
 
-    def _pending(self, room_id: str) -> list[OutboxMessage]:
+    def _pending(self, room_id: str) -> list[Queued]:
         with session_scope(self.engine) as session:
             return self.take(session, room_id)
 
@@ -107,7 +107,7 @@ class Deliverer:
             outbox.mark_sent(session, row_id, remote_id, datetime.now(UTC), error=error,
                              rendered=rendered)
 
-    def _rendered(self, row: OutboxMessage) -> str | None:
+    def _rendered(self, row: Queued) -> str | None:
         """Render a deferred row in place (body, HTML, content); an error if it cannot be."""
         if row.deferred is None:
             return None
@@ -129,7 +129,7 @@ class Deliverer:
         row.deferred = None
         return None
 
-    def _failed(self, row: OutboxMessage, result: SendResult) -> None:
+    def _failed(self, row: Queued, result: SendResult) -> None:
         self.failures += 1
         wait = result.retry_after if result.retry_after is not None else backoff(
             row.attempts + 1)
@@ -141,7 +141,7 @@ class Deliverer:
                                                        "error": (result.error or "")[:200]})
 
     async def _drain_room(self, room_id: str,
-                          claimed: list[OutboxMessage] | None = None) -> None:
+                          claimed: list[Queued] | None = None) -> None:
         if room_id in self._busy:
             self._missed.add(room_id)  # the send in progress may miss new rows: again after
             return
@@ -155,7 +155,7 @@ class Deliverer:
                 self.poke(room_id)
 
     async def _drain_claimed(self, room_id: str,
-                             claimed: list[OutboxMessage] | None = None) -> None:
+                             claimed: list[Queued] | None = None) -> None:
         rows = claimed if claimed is not None else await asyncio.to_thread(self._pending,
                                                                             room_id)
         started = datetime.now(UTC)

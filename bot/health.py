@@ -30,9 +30,7 @@ class Check:
 def figures(engine: Engine, now: datetime) -> dict[str, float]:
     """Outbox depth and age, and how far the sweep lags behind due work."""
     with session_scope(engine) as session:
-        unsent = outbox.pending(session)  # from the partial index: only unsent rows
-        depth = len(unsent)
-        oldest = min((r.created_at for r in unsent), default=None)
+        depth, oldest = outbox.backlog(session)
         due = session.exec(select(func.min(Timer.due_at)).where(
             col(Timer.handled_at).is_(None), Timer.due_at <= now)).one()
     return {"outbox_depth": float(depth),

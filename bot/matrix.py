@@ -50,7 +50,7 @@ from bot.app import App
 from bot.deliver import SendResult
 from bot.runtime import Runtime
 from commands.inbound import Inbound
-from storage.models import OutboxMessage
+from storage.outbox import Queued
 
 log = logging.getLogger(__name__)
 SYNC_TIMEOUT_MS = 30_000
@@ -246,7 +246,7 @@ class MatrixTransport(Runtime):
             self.deliverer.poke()
 
     # ---- outbound --------------------------------------------------------------------
-    async def send(self, row: OutboxMessage) -> SendResult:
+    async def send(self, row: Queued) -> SendResult:
         """Send one outbox row with its own transaction ID (idempotent on the homeserver)."""
         room_id = row.room_id
         if room_id.startswith("@"):
@@ -328,7 +328,7 @@ class MatrixTransport(Runtime):
             self.client.olm.outbound_group_sessions.pop(room_id, None)
             log.info("room key rotated to leave out a non-member", extra={"room": room_id})
 
-    async def _redact(self, room_id: str, row: OutboxMessage) -> SendResult:
+    async def _redact(self, room_id: str, row: Queued) -> SendResult:
         spec = json.loads(row.content_json or "{}")
         try:
             resp = await self.client.room_redact(room_id, spec["redacts"], spec.get("reason"),
@@ -342,7 +342,7 @@ class MatrixTransport(Runtime):
         return SendResult(error=f"redact: {status}",
                           permanent=status in PERMANENT_SEND_ERRORS | {"M_NOT_FOUND"})
 
-    async def _upload(self, room_id: str, row: OutboxMessage) -> dict[str, Any] | SendResult:
+    async def _upload(self, room_id: str, row: Queued) -> dict[str, Any] | SendResult:
         """Upload a small text attachment (encrypted in an encrypted room); the file fields."""
         data = (row.attachment or "").encode()
         room = self.client.rooms.get(room_id)

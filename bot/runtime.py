@@ -16,7 +16,7 @@ from bot.deliver import Deliverer, SendResult
 from bot.timing import OwnWork
 from bot.wake import Waker
 from commands.inbound import Inbound
-from storage.models import OutboxMessage
+from storage.outbox import Queued
 
 
 class Runtime:
@@ -29,7 +29,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._metrics: web.AppRunner | None = None
 
-    async def send(self, row: OutboxMessage) -> SendResult:
+    async def send(self, row: Queued) -> SendResult:
         raise NotImplementedError
 
     async def handle(self, msg: Inbound) -> Handled:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, func, update
+from sqlmodel import Session, select
 
-from storage.db import PerDialect, core_insert, insert_for
+from storage.db import PerDialect, core_insert, insert_for, read
 from storage.models import OutboxLease, OutboxMessage
 
 
@@ -45,27 +45,61 @@ def enqueue(session: Session, messages: list[Rendered], now: datetime) -> int:
     return len(messages)
 
 
-_UNSENT = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
-_PENDING_IN_ROOM = _UNSENT.where(OutboxMessage.room_id == bindparam("room")).order_by(
-    col(OutboxMessage.id))
+@dataclass(slots=True)
+class Queued:
+    """An unsent row as the deliverer and the senders see it: a plain record read with Core
+    (no ORM object, identity map or change tracking: ~0.1 ms less on every command's reply).
+    The deliverer fills in a deferred row's rendered fields here before sending; what is
+    kept of them is written back by ``mark_sent``."""
+
+    id: int
+    room_id: str
+    txn_id: str
+    msgtype: str
+    body: str
+    formatted_body: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    mentions: str
+    event_type: str
+    content_json: str | None
+    attachment: str | None
+    attachment_name: str | None
+    ref: str | None
+    deferred: str | None
 
 
-def pending(session: Session, room_id: str | None = None) -> list[OutboxMessage]:
+_TABLE = OutboxMessage.__table__  # type: ignore[attr-defined]
+_UNSENT = select(*(_TABLE.c[f.name] for f in fields(Queued))).where(
+    _TABLE.c.sent_at.is_(None))
+_PENDING_IN_ROOM = _UNSENT.where(_TABLE.c.room_id == bindparam("room")).order_by(_TABLE.c.id)
+_PENDING_ALL = _UNSENT.order_by(_TABLE.c.room_id, _TABLE.c.id)
+
+
+def pending(session: Session, room_id: str | None = None) -> list[Queued]:
     """Unsent rows in creation order (the order they must be sent in, per room).
 
     Both forms are answered from the partial index on unsent rows (room, id): sent rows
     stay in the table, and a scan of them would grow with every message ever sent.
     """
     if room_id is not None:
-        return list(session.exec(_PENDING_IN_ROOM, params={"room": room_id}))
-    rows = session.exec(_UNSENT.order_by(col(OutboxMessage.room_id), col(OutboxMessage.id)))
-    return sorted(rows, key=lambda r: r.id or 0)
+        return [Queued(*r) for r in read(session, _PENDING_IN_ROOM, {"room": room_id})]
+    return sorted((Queued(*r) for r in read(session, _PENDING_ALL)), key=lambda r: r.id)
 
 
-def next_per_room(rows: list[OutboxMessage], now: datetime,
-                  limit: int = 50) -> list[OutboxMessage]:
+_BACKLOG = select(func.count(), func.min(_TABLE.c.created_at)).where(_TABLE.c.sent_at.is_(None))
+
+
+def backlog(session: Session) -> tuple[int, datetime | None]:
+    """How many rows are unsent and when the oldest was written (counted in the database,
+    from the partial index on unsent rows: a backlog is never loaded to be counted)."""
+    count, oldest = read(session, _BACKLOG).one()
+    return int(count), oldest
+
+
+def next_per_room(rows: list[Queued], now: datetime, limit: int = 50) -> list[Queued]:
     """Of the unsent ``rows``: the oldest of each room, if it is ready to try now."""
-    heads: dict[str, OutboxMessage] = {}
+    heads: dict[str, Queued] = {}
     for row in rows:
         heads.setdefault(row.room_id, row)
     ready = [r for r in heads.values()
@@ -73,40 +107,49 @@ def next_per_room(rows: list[OutboxMessage], now: datetime,
     return sorted(ready, key=lambda r: r.id or 0)[:limit]
 
 
-def earliest_retry(rows: list[OutboxMessage]) -> datetime | None:
+def earliest_retry(rows: list[Queued]) -> datetime | None:
     """When the first of the unsent ``rows`` that waits for a retry may be tried again."""
     times = [r.next_attempt_at for r in rows if r.next_attempt_at is not None]
     return min(times) if times else None
 
 
+_ONE_UNSENT = (_TABLE.c.id == bindparam("p_id")) & _TABLE.c.sent_at.is_(None)
+_SENT = update(_TABLE).where(_ONE_UNSENT).values(
+    sent_at=bindparam("p_now"), remote_id=bindparam("p_remote"),
+    attempts=_TABLE.c.attempts + 1)
+_GIVEN_UP = _SENT.values(last_error=bindparam("p_error"))
+_SENT_RENDERED = _SENT.values(body=bindparam("p_body"), formatted_body=bindparam("p_html"),
+                              deferred=None)
+_GIVEN_UP_RENDERED = _GIVEN_UP.values(body=bindparam("p_body"),
+                                      formatted_body=bindparam("p_html"), deferred=None)
+_FAILED = update(_TABLE).where(_TABLE.c.id == bindparam("p_id")).values(
+    attempts=_TABLE.c.attempts + 1, last_error=bindparam("p_error"),
+    next_attempt_at=bindparam("p_retry")).returning(_TABLE.c.attempts)
+
+
 def mark_sent(session: Session, row_id: int, remote_id: str | None, now: datetime,
               error: str | None = None, rendered: tuple[str, str | None] | None = None) -> None:
     """Done with a row: sent (``remote_id``), or given up on for good (``error``);
-    ``rendered``: the body and HTML a deferred row was sent with."""
-    row = session.get(OutboxMessage, row_id)
-    if row is not None and row.sent_at is None:
-        if rendered is not None:  # kept as sent; the template form is no longer needed
-            row.body, row.formatted_body = rendered
-            row.deferred = None
-        row.sent_at = now
-        row.remote_id = remote_id
-        row.last_error = error[:500] if error else row.last_error
-        row.attempts += 1
-        session.add(row)
-        session.flush()
+    ``rendered``: the body and HTML a deferred row was sent with (kept as sent: the
+    template form is no longer needed). One UPDATE; a row already done is left as it is."""
+    params: dict[str, Any] = {"p_id": row_id, "p_now": now, "p_remote": remote_id}
+    if error:
+        params["p_error"] = error[:500]
+    if rendered is not None:
+        params["p_body"], params["p_html"] = rendered
+        statement = _GIVEN_UP_RENDERED if error else _SENT_RENDERED
+    else:
+        statement = _GIVEN_UP if error else _SENT
+    session.flush()
+    session.connection().execute(statement, params)
 
 
 def mark_failed(session: Session, row_id: int, error: str, retry_at: datetime) -> int:
-    """Record a failed attempt; returns the number of attempts so far."""
-    row = session.get(OutboxMessage, row_id)
-    if row is None:
-        return 0
-    row.attempts += 1
-    row.last_error = error[:500]
-    row.next_attempt_at = retry_at
-    session.add(row)
+    """Record a failed attempt; returns the number of attempts so far (0: no such row)."""
     session.flush()
-    return row.attempts
+    attempts: Any = session.connection().execute(_FAILED, {
+        "p_id": row_id, "p_error": error[:500], "p_retry": retry_at}).scalar()
+    return int(attempts or 0)
 
 
 def ref_of_remote(session: Session, remote_id: str) -> str | None:

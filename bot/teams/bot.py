@@ -35,6 +35,7 @@ from storage import inbound as inbound_store
 from storage import outbox, teams
 from storage.db import session_scope
 from storage.models import OutboxMessage
+from storage.outbox import Queued
 
 log = logging.getLogger(__name__)
 # A DM waits for the person's first personal chat (which releases it at once); look again
@@ -139,7 +140,7 @@ class TeamsBot(Runtime):
             return outbox.enqueue(session, rendered, now) > 0
 
     # ---- outbound --------------------------------------------------------------------
-    async def send(self, row: OutboxMessage) -> SendResult:
+    async def send(self, row: Queued) -> SendResult:
         if row.event_type != EVENT_TYPE or not row.content_json:
             # Written by a Matrix deployment before it moved to Teams: no Teams form.
             return SendResult(error="not a Teams message", permanent=True)

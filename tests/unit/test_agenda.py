@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.render import Renderer
 from commands import timed
@@ -42,10 +42,12 @@ def meet(overleg: Say) -> Say:
 
 def deliver(session: Session) -> list[OutboxMessage]:
     """Pretend the deliverer sent every pending row; the homeserver gives each an event ID."""
-    rows = outbox.pending(session)
-    for row in rows:
-        outbox.mark_sent(session, row.id or 0, f"$out{row.id}", NOW)
-    return rows
+    ids = [row.id for row in outbox.pending(session)]
+    for row_id in ids:
+        outbox.mark_sent(session, row_id, f"$out{row_id}", NOW)
+    return list(session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(ids))
+                             .order_by(col(OutboxMessage.id))
+                             .execution_options(populate_existing=True)))
 
 
 def event(session: Session, registry: Registry, renderer: Renderer, **kw: object) -> list[str]:

@@ -16,6 +16,7 @@ from commands import deferred, timed
 from commands.registry import Outgoing, Registry
 from storage.db import create_schema, make_engine, session_scope
 from storage.models import OutboxMessage
+from storage.outbox import Queued
 from tests.unit.conftest import ADMIN, NOW, Say
 
 
@@ -23,7 +24,7 @@ class Wire:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str | None, str]] = []
 
-    async def send(self, row: OutboxMessage) -> SendResult:
+    async def send(self, row: Queued) -> SendResult:
         self.sent.append((row.room_id, row.body, row.formatted_body, row.mentions))
         return SendResult(remote_id=f"$sent-{row.id}")
 

@@ -23,7 +23,7 @@ class Wire:
         self.attempts: list[tuple[str, str, str]] = []  # room, txn_id, body
         self.fail_next: dict[str, list[SendResult]] = {}
 
-    async def send(self, row: OutboxMessage) -> SendResult:
+    async def send(self, row: outbox.Queued) -> SendResult:
         self.attempts.append((row.room_id, row.txn_id, row.body))
         queued = self.fail_next.get(row.room_id)
         if queued:
@@ -97,7 +97,7 @@ async def test_rate_limit_retry_after_is_honoured(engine) -> None:  # type: igno
 
 async def test_a_transport_exception_is_a_failed_attempt(engine) -> None:  # type: ignore[no-untyped-def]
     class Broken:
-        async def send(self, row: OutboxMessage) -> SendResult:
+        async def send(self, row: outbox.Queued) -> SendResult:
             raise ConnectionError("down")
 
     _enqueue(engine, "!a", "a1")
@@ -134,7 +134,7 @@ async def test_a_poke_during_a_send_is_not_lost_and_nothing_is_sent_twice(engine
     gate = asyncio.Event()
 
     class SlowWire(Wire):
-        async def send(self, row: OutboxMessage) -> SendResult:
+        async def send(self, row: outbox.Queued) -> SendResult:
             if row.body == "r1":
                 await gate.wait()
             return await super().send(row)
@@ -172,3 +172,37 @@ async def test_a_poke_during_a_send_is_not_lost_and_nothing_is_sent_twice(engine
     await asyncio.sleep(0.05)
     assert [b for _, _, b in wire.attempts] == ["r1", "r2", "r1", "r3"]
     await d.stop()
+
+
+def test_outbox_bookkeeping_in_single_statements(engine) -> None:  # type: ignore[no-untyped-def]
+    """What the deliverer writes back, each as one UPDATE: a failure counts and waits, a send
+    keeps the rendered text of a deferred row, a row already done is not touched again, and
+    the backlog is counted without loading it."""
+    from datetime import timedelta
+
+    _enqueue(engine, "!a", "a1", "a2")
+    with session_scope(engine) as s:
+        s.add(OutboxMessage(room_id="!b", txn_id="t-b", body="", deferred='{"t": 1}',
+                            created_at=NOW - timedelta(minutes=5)))
+    with session_scope(engine) as s:
+        assert outbox.backlog(s) == (3, NOW - timedelta(minutes=5))
+        a1, a2, b = outbox.pending(s)  # in creation order across rooms
+        assert (a1.body, a2.body, b.deferred) == ("a1", "a2", '{"t": 1}')
+        assert outbox.mark_failed(s, a1.id, "x" * 600, NOW + timedelta(seconds=4)) == 1
+        assert outbox.mark_failed(s, a1.id, "503", NOW + timedelta(seconds=9)) == 2
+        assert outbox.mark_failed(s, 10_000, "gone", NOW) == 0
+        outbox.mark_sent(s, b.id, "$b", NOW, rendered=("text", "<p>text</p>"))
+        outbox.mark_sent(s, a2.id, None, NOW, error="gave up: 403")
+        outbox.mark_sent(s, a2.id, "$late", NOW + timedelta(hours=1))  # already done
+    with session_scope(engine) as s:
+        rows = {r.body: r for r in s.exec(select(OutboxMessage))}
+        failed, given_up, sent = rows["a1"], rows["a2"], rows["text"]
+        assert (failed.attempts, failed.last_error, failed.sent_at) == (2, "503", None)
+        assert failed.next_attempt_at == NOW + timedelta(seconds=9)
+        assert (given_up.sent_at, given_up.remote_id, given_up.attempts) == (NOW, None, 1)
+        assert given_up.last_error == "gave up: 403"
+        assert (sent.formatted_body, sent.deferred, sent.remote_id) == ("<p>text</p>", None, "$b")
+        assert outbox.backlog(s) == (1, NOW)
+        [head] = outbox.next_per_room(outbox.pending(s), NOW + timedelta(seconds=10))
+        assert head.id == failed.id and head.attempts == 2
+        assert outbox.next_per_room(outbox.pending(s), NOW) == []  # waits for its retry
