@@ -9,11 +9,12 @@ from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from storage.db import core_insert, core_insert_one, read
+from storage.db import Prepared, core_insert, core_insert_one, read
 from storage.models import Action, ActionChange, Case, CasePartner
 
 _ACTIONS = Action.__table__  # type: ignore[attr-defined]
-_LAST_NUMBER = select(func.max(Action.number)).where(Action.overleg_id == bindparam("overleg"))
+_LAST_NUMBER = Prepared(select(func.max(Action.number)).where(
+    Action.overleg_id == bindparam("overleg")))
 
 
 def _next_number(session: Session, overleg_id: int) -> int:

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
-from storage.db import core_insert, read
+from storage.db import Prepared, core_insert, read
 from storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -35,7 +35,7 @@ def _digest(prev: str, at: datetime, overleg_id: int | None, actor: str, role: s
     return _sha(payload)
 
 
-_LAST_HASH = select(AuditEntry.hash).order_by(col(AuditEntry.id).desc()).limit(1)
+_LAST_HASH = Prepared(select(AuditEntry.hash).order_by(col(AuditEntry.id).desc()).limit(1))
 
 
 def record(session: Session, *, overleg_id: int | None, actor: str, action: str,

@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from storage.db import core_insert_one, read
+from storage.db import Prepared, core_insert_one, read
 from storage.models import Case
 
 _CASES = Case.__table__  # type: ignore[attr-defined]
-_CODE_TAKEN = select(Case.id).where(Case.code == bindparam("code"))
+_CODE_TAKEN = Prepared(select(Case.id).where(Case.code == bindparam("code")))
 _BY_CODE = select(Case).where(Case.overleg_id == bindparam("overleg"),
                               Case.code == bindparam("code"))
 

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import bindparam
 from sqlmodel import Session
 
-from storage.db import PerDialect, insert_for
+from storage.db import PerDialect, Prepared, insert_for, read
 from storage.models import DirectRoom, InboundEvent, JoinedRoom, SyncState
 
 _EVENTS = InboundEvent.__table__  # type: ignore[attr-defined]
 # RETURNING, not rowcount: psycopg reports -1 for a skipped ON CONFLICT insert.
-_FIRST_TIME = PerDialect(lambda dialect: insert_for(dialect, _EVENTS).values(
+_FIRST_TIME = Prepared(PerDialect(lambda dialect: insert_for(dialect, _EVENTS).values(
     event_id=bindparam("event_id"), room_id=bindparam("room_id"),
     handled_at=bindparam("handled_at")).on_conflict_do_nothing()
-    .returning(_EVENTS.c.event_id))
+    .returning(_EVENTS.c.event_id)))
 
 
 def first_time(session: Session, event_id: str, room_id: str, now: datetime) -> bool:
@@ -25,9 +24,8 @@ def first_time(session: Session, event_id: str, room_id: str, now: datetime) -> 
     INSERT … ON CONFLICT DO NOTHING: on PostgreSQL a second instance waits for the first
     insert's transaction, then inserts nothing.
     """
-    inserted: Any = session.connection().execute(_FIRST_TIME(session), {
-        "event_id": event_id, "room_id": room_id, "handled_at": now}).first()
-    return inserted is not None
+    return read(session, _FIRST_TIME, {
+        "event_id": event_id, "room_id": room_id, "handled_at": now}).first() is not None
 
 
 def joined_at(session: Session, room_id: str) -> datetime | None:

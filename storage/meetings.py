@@ -7,10 +7,11 @@ from datetime import datetime
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
-from storage.db import read
+from storage.db import Prepared, read
 from storage.models import Meeting
 
-_LAST_NUMBER = select(func.max(Meeting.number)).where(Meeting.overleg_id == bindparam("overleg"))
+_LAST_NUMBER = Prepared(select(func.max(Meeting.number)).where(
+    Meeting.overleg_id == bindparam("overleg")))
 _BY_NUMBER = select(Meeting).where(Meeting.overleg_id == bindparam("overleg"),
                                    Meeting.number == bindparam("number"))
 _PLANNED = select(Meeting).where(Meeting.overleg_id == bindparam("overleg"),

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, select
 
-from storage.db import PerDialect, core_insert, insert_for, read
+from storage.db import PerDialect, Prepared, core_insert, insert_for, read
 from storage.models import OutboxLease, OutboxMessage
 
 
@@ -72,7 +72,8 @@ class Queued:
 _TABLE = OutboxMessage.__table__  # type: ignore[attr-defined]
 _UNSENT = select(*(_TABLE.c[f.name] for f in fields(Queued))).where(
     _TABLE.c.sent_at.is_(None))
-_PENDING_IN_ROOM = _UNSENT.where(_TABLE.c.room_id == bindparam("room")).order_by(_TABLE.c.id)
+_PENDING_IN_ROOM = Prepared(_UNSENT.where(_TABLE.c.room_id == bindparam("room")).order_by(
+    _TABLE.c.id))
 _PENDING_ALL = _UNSENT.order_by(_TABLE.c.room_id, _TABLE.c.id)
 
 
@@ -114,17 +115,18 @@ def earliest_retry(rows: list[Queued]) -> datetime | None:
 
 
 _ONE_UNSENT = (_TABLE.c.id == bindparam("p_id")) & _TABLE.c.sent_at.is_(None)
-_SENT = update(_TABLE).where(_ONE_UNSENT).values(
+_SENT_ = update(_TABLE).where(_ONE_UNSENT).values(
     sent_at=bindparam("p_now"), remote_id=bindparam("p_remote"),
     attempts=_TABLE.c.attempts + 1)
-_GIVEN_UP = _SENT.values(last_error=bindparam("p_error"))
-_SENT_RENDERED = _SENT.values(body=bindparam("p_body"), formatted_body=bindparam("p_html"),
-                              deferred=None)
-_GIVEN_UP_RENDERED = _GIVEN_UP.values(body=bindparam("p_body"),
-                                      formatted_body=bindparam("p_html"), deferred=None)
-_FAILED = update(_TABLE).where(_TABLE.c.id == bindparam("p_id")).values(
+_GIVEN_UP_ = _SENT_.values(last_error=bindparam("p_error"))
+_RENDERED: dict[str, Any] = {"body": bindparam("p_body"), "formatted_body": bindparam("p_html"),
+             "deferred": None}
+_SENT, _GIVEN_UP = Prepared(_SENT_), Prepared(_GIVEN_UP_)
+_SENT_RENDERED = Prepared(_SENT_.values(**_RENDERED))
+_GIVEN_UP_RENDERED = Prepared(_GIVEN_UP_.values(**_RENDERED))
+_FAILED = Prepared(update(_TABLE).where(_TABLE.c.id == bindparam("p_id")).values(
     attempts=_TABLE.c.attempts + 1, last_error=bindparam("p_error"),
-    next_attempt_at=bindparam("p_retry")).returning(_TABLE.c.attempts)
+    next_attempt_at=bindparam("p_retry")).returning(_TABLE.c.attempts))
 
 
 def mark_sent(session: Session, row_id: int, remote_id: str | None, now: datetime,
@@ -140,14 +142,12 @@ def mark_sent(session: Session, row_id: int, remote_id: str | None, now: datetim
         statement = _GIVEN_UP_RENDERED if error else _SENT_RENDERED
     else:
         statement = _GIVEN_UP if error else _SENT
-    session.flush()
-    session.connection().execute(statement, params)
+    read(session, statement, params)
 
 
 def mark_failed(session: Session, row_id: int, error: str, retry_at: datetime) -> int:
     """Record a failed attempt; returns the number of attempts so far (0: no such row)."""
-    session.flush()
-    attempts: Any = session.connection().execute(_FAILED, {
+    attempts = read(session, _FAILED, {
         "p_id": row_id, "p_error": error[:500], "p_retry": retry_at}).scalar()
     return int(attempts or 0)
 
@@ -159,21 +159,20 @@ def ref_of_remote(session: Session, remote_id: str) -> str | None:
 
 
 _LEASES = OutboxLease.__table__  # type: ignore[attr-defined]
-_CLAIM = PerDialect(lambda dialect: insert_for(dialect, _LEASES).values(
+_CLAIM = Prepared(PerDialect(lambda dialect: insert_for(dialect, _LEASES).values(
     room_id=bindparam("p_room"), holder=bindparam("p_holder"), until=bindparam("p_until"))
     .on_conflict_do_update(
         index_elements=["room_id"],
         set_={"holder": bindparam("p_holder"), "until": bindparam("p_until")},
         where=(_LEASES.c.holder == bindparam("p_holder")) | (_LEASES.c.until < bindparam("p_now")))
-    .returning(_LEASES.c.holder))
+    .returning(_LEASES.c.holder)))
 
 
 def claim_room(session: Session, room_id: str, holder: str, now: datetime,
                ttl: timedelta) -> bool:
     """Take (or renew) the lease to send ``room_id``'s messages; False if another holds it."""
-    won: Any = session.connection().execute(_CLAIM(session), {
-        "p_room": room_id, "p_holder": holder, "p_until": now + ttl, "p_now": now}).first()
-    return won is not None
+    return read(session, _CLAIM, {"p_room": room_id, "p_holder": holder,
+                                  "p_until": now + ttl, "p_now": now}).first() is not None
 
 
 def release_room(session: Session, room_id: str, holder: str) -> None:

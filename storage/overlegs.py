@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from storage.db import read
+from storage.db import Prepared, read
 from storage.models import Member, Overleg, Partner
 
 _BY_ROOM = select(Overleg).where(Overleg.room_id == bindparam("room"))
@@ -70,7 +70,8 @@ def partners(session: Session, overleg_id: int) -> list[Partner]:
     return list(session.exec(_PARTNERS, params={"overleg": overleg_id}))
 
 
-_PARTNER_NAMES = select(Partner.id, Partner.name).where(Partner.overleg_id == bindparam("overleg"))
+_PARTNER_NAMES = Prepared(select(Partner.id, Partner.name).where(
+    Partner.overleg_id == bindparam("overleg")))
 
 
 def partner_names(session: Session, overleg_id: int) -> dict[int, str]:

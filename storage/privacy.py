@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from storage.db import read
+from storage.db import Prepared, read
 from storage.models import Case, ForbiddenWord
 
 
@@ -29,7 +29,8 @@ def remove(session: Session, overleg_id: int, word_hash: str) -> bool:
     return True
 
 
-_HASHES = select(ForbiddenWord.word_hash).where(ForbiddenWord.overleg_id == bindparam("overleg"))
+_HASHES = Prepared(select(ForbiddenWord.word_hash).where(
+    ForbiddenWord.overleg_id == bindparam("overleg")))
 
 
 def hashes(session: Session, overleg_id: int) -> frozenset[str]:

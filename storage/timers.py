@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from storage.db import core_insert, read
+from storage.db import Prepared, core_insert, read
 from storage.models import Timer
 
 _TIMERS = Timer.__table__  # type: ignore[attr-defined]
@@ -111,10 +111,10 @@ def mark_all_handled(session: Session, rows: list[Due], now: datetime) -> None:
                     .values(handled_at=now).execution_options(synchronize_session=False))
 
 
-_NEXT_DUE = select(func.min(Timer.due_at)).where(col(Timer.handled_at).is_(None))
-_HAS_PENDING = select(Timer.id).where(
+_NEXT_DUE = Prepared(select(func.min(Timer.due_at)).where(col(Timer.handled_at).is_(None)))
+_HAS_PENDING = Prepared(select(Timer.id).where(
     Timer.overleg_id == bindparam("overleg"), Timer.kind == bindparam("kind"),
-    col(Timer.handled_at).is_(None)).limit(1)
+    col(Timer.handled_at).is_(None)).limit(1))
 
 
 def next_due(session: Session) -> datetime | None:
