@@ -17,7 +17,7 @@ from commands import access, caseid, covenant, parse, workdays
 from commands.auditing import audit_change
 from commands.registry import Absent, Ctx, Outgoing, ParseError, arg, command
 from storage import actions, agendas, cases, meetings, overlegs, timers
-from storage.models import Meeting, Overleg, Partner
+from storage.models import AnyOverleg, Meeting, Partner
 
 AGENDA = "meeting.agenda"
 NUDGE = "meeting.nudge"
@@ -75,7 +75,7 @@ def agenda_lines(session: Session, meeting: Meeting) -> list[dict[str, Any]]:
     return lines
 
 
-def invited_partners(session: Session, overleg: Overleg, meeting: Meeting) -> list[Partner]:
+def invited_partners(session: Session, overleg: AnyOverleg, meeting: Meeting) -> list[Partner]:
     """Core partners; for a casusoverleg also the case and external partners linked to a case
     on the agenda. A weegoverleg is the core partners' alone."""
     if meeting.kind == "weging":
@@ -87,7 +87,7 @@ def invited_partners(session: Session, overleg: Overleg, meeting: Meeting) -> li
             if p.kind == "core" or p.id in linked]
 
 
-def status_view(session: Session, overleg: Overleg, meeting: Meeting) -> dict[str, Any]:
+def status_view(session: Session, overleg: AnyOverleg, meeting: Meeting) -> dict[str, Any]:
     answers = agendas.current_answers(session, meeting.id or 0)
     info = agendas.current_info(session, meeting.id or 0)
     partners = invited_partners(session, overleg, meeting)
@@ -115,14 +115,14 @@ def status_view(session: Session, overleg: Overleg, meeting: Meeting) -> dict[st
 
 
 # ---- sending -------------------------------------------------------------------------------
-def _to(overleg: Overleg, template: str, to: str, *, ref: str | None = None,
+def _to(overleg: AnyOverleg, template: str, to: str, *, ref: str | None = None,
         extra: dict[str, Any] | None = None, mentions: tuple[str, ...] = (),
         **values: Any) -> Outgoing:
     return Outgoing(template, values, room=to, locale=overleg.locale, timezone=overleg.timezone,
                     ref=ref, extra=extra, mentions=mentions)
 
 
-def _package(overleg: Overleg, meeting: Meeting, to: str, lines: list[dict[str, Any]],
+def _package(overleg: AnyOverleg, meeting: Meeting, to: str, lines: list[dict[str, Any]],
              changed: bool, now: datetime) -> list[Outgoing]:
     """The agenda message, its poll and its .ics invitation, for one room or one person."""
     ref = f"agenda:{meeting.id}"
@@ -141,7 +141,7 @@ def _package(overleg: Overleg, meeting: Meeting, to: str, lines: list[dict[str, 
     ]
 
 
-def external_recipients(session: Session, overleg: Overleg,
+def external_recipients(session: Session, overleg: AnyOverleg,
                         meeting: Meeting) -> dict[str, list[dict[str, Any]]]:
     """Per member of an external or case partner: the lines of their partner's cases.
 
@@ -162,7 +162,7 @@ def external_recipients(session: Session, overleg: Overleg,
     return out
 
 
-def send_agenda(session: Session, overleg: Overleg, meeting: Meeting, now: datetime,
+def send_agenda(session: Session, overleg: AnyOverleg, meeting: Meeting, now: datetime,
                 *, changed: bool = False) -> list[Outgoing]:
     """Everything that goes out when an agenda is sent (or sent again, marked changed)."""
     meeting.agenda_sent_at = now
@@ -175,7 +175,7 @@ def send_agenda(session: Session, overleg: Overleg, meeting: Meeting, now: datet
     return out
 
 
-def withdrawal_notices(session: Session, overleg: Overleg, meeting: Meeting, *, moved: bool,
+def withdrawal_notices(session: Session, overleg: AnyOverleg, meeting: Meeting, *, moved: bool,
                        old_start: datetime | None = None) -> list[Outgoing]:
     """After a sent agenda: tell the room and every external recipient it no longer stands."""
     if meeting.agenda_sent_at is None:
@@ -185,7 +185,8 @@ def withdrawal_notices(session: Session, overleg: Overleg, meeting: Meeting, *, 
                 old_start=old_start or meeting.starts_at) for to in recipients]
 
 
-def schedule_meeting(session: Session, overleg: Overleg, meeting: Meeting, now: datetime) -> None:
+def schedule_meeting(session: Session, overleg: AnyOverleg, meeting: Meeting,
+                     now: datetime) -> None:
     """(Re)plan the agenda and the nudge of ``meeting``; a cancelled meeting has neither."""
     assert meeting.id is not None
     timers.cancel(session, kinds=MEETING_KINDS, subject_id=meeting.id, now=now)
@@ -204,7 +205,7 @@ def schedule_meeting(session: Session, overleg: Overleg, meeting: Meeting, now: 
                         due_at=nudge_at)
 
 
-def agenda_timer(session: Session, overleg: Overleg, meeting: Meeting,
+def agenda_timer(session: Session, overleg: AnyOverleg, meeting: Meeting,
                  now: datetime) -> list[Outgoing]:
     """The agenda falls due: send it, unless it was sent already or the meeting started."""
     if meeting.status != "planned" or meeting.agenda_sent_at is not None \
@@ -221,7 +222,7 @@ def agenda_timer(session: Session, overleg: Overleg, meeting: Meeting,
     return send_agenda(session, overleg, meeting, now)
 
 
-def nudge_timer(session: Session, overleg: Overleg, meeting: Meeting,
+def nudge_timer(session: Session, overleg: AnyOverleg, meeting: Meeting,
                 now: datetime) -> list[Outgoing]:
     """M days before: remind partners without an answer; tell the chair where things stand."""
     if meeting.status != "planned" or meeting.starts_at <= now:

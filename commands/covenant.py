@@ -17,7 +17,7 @@ from commands import caseid, parse, workdays
 from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing, ParseError, arg, command
 from storage import actions, agendas, audit, cases, meetings, overlegs, timers
-from storage.models import AgendaItem, AnnexOrganisation, Case, Meeting, Overleg
+from storage.models import AgendaItem, AnnexOrganisation, AnyOverleg, Case, Meeting
 
 PHASES = ("melding", "weging", "casusoverleg", "monitoren", "afgesloten")
 PHASE_WORDS = {p: p for p in PHASES} | {
@@ -124,7 +124,7 @@ def annex_list(ctx: Ctx) -> list[Outgoing]:
 
 
 # ---- phases ----------------------------------------------------------------------------------
-def set_phase(session: Session, overleg: Overleg, case: Case, phase: str,
+def set_phase(session: Session, overleg: AnyOverleg, case: Case, phase: str,
               now: datetime) -> None:
     """Move ``case`` to ``phase``; entering monitoren plans its cadence."""
     case.phase, case.phase_since = phase, now
@@ -223,7 +223,7 @@ def weging(ctx: Ctx, *, code: str, outcome: tuple[str, date | None]) -> list[Out
     return [ctx.reply("covenant/weging", case=shown, outcome=result, follow=follow)]
 
 
-def followup_timer(session: Session, overleg: Overleg, case: Case,
+def followup_timer(session: Session, overleg: AnyOverleg, case: Case,
                    now: datetime) -> list[Outgoing]:
     if case.status != "open":
         return []
@@ -233,13 +233,13 @@ def followup_timer(session: Session, overleg: Overleg, case: Case,
 
 
 # ---- monitoring cadence ---------------------------------------------------------------------
-def schedule_monitor(session: Session, overleg: Overleg, case: Case, since: datetime) -> None:
+def schedule_monitor(session: Session, overleg: AnyOverleg, case: Case, since: datetime) -> None:
     day = workdays.local_today(overleg, since + timedelta(weeks=overleg.monitor_weeks))
     timers.schedule(session, overleg_id=overleg.id or 0, kind=MONITOR, subject_id=case.id or 0,
                     due_at=workdays.at_local(overleg, day, 9))
 
 
-def monitor_timer(session: Session, overleg: Overleg, case: Case,
+def monitor_timer(session: Session, overleg: AnyOverleg, case: Case,
                   now: datetime) -> list[Outgoing]:
     """Every N weeks in monitoren: back on the next casusoverleg's agenda, and if nothing
     happened in the period (no open actions, no agenda item), ask the chair "afsluiten?"."""

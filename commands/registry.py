@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from storage.models import Member, Overleg
+from storage.models import AnyMember, AnyOverleg
 from storage.outbox import Rendered
 
 
@@ -78,8 +78,8 @@ class Ctx:
     now: datetime
     session: Session
     settings: Settings
-    overleg: Overleg | None = None
-    member: Member | None = None
+    overleg: AnyOverleg | None = None
+    member: AnyMember | None = None
     registry: Registry | None = None  # set by handle(), for !help
     event_id: str = ""  # the inbound event being handled (to redact it, say)
 

@@ -19,6 +19,7 @@ from storage.models import (
     Action,
     ActionChange,
     AgendaItem,
+    AnyOverleg,
     Case,
     CasePartner,
     InfoAnswer,
@@ -50,7 +51,7 @@ def expired(session: Session, now: datetime) -> list[tuple[Overleg, Case]]:
     return out
 
 
-def purge_case(session: Session, overleg: Overleg, case: Case, now: datetime) -> dict[str, int]:
+def purge_case(session: Session, overleg: AnyOverleg, case: Case, now: datetime) -> dict[str, int]:
     """Remove ``case`` and everything about it; returns what was removed, per kind."""
     assert case.id is not None
     shown = caseid.display(case.code)
@@ -98,7 +99,7 @@ def purge(session: Session, now: datetime, *, dry_run: bool = False) -> list[dic
     return report
 
 
-def schedule_review(session: Session, overleg: Overleg, case_id: int, *,
+def schedule_review(session: Session, overleg: AnyOverleg, case_id: int, *,
                     opened_at: datetime) -> None:
     """The yearly "is bespreking nog nodig?" prompt, a year after opening (09:00 local)."""
     day = workdays.local_today(overleg, add_years(opened_at, 1))
@@ -106,7 +107,7 @@ def schedule_review(session: Session, overleg: Overleg, case_id: int, *,
                     due_at=workdays.at_local(overleg, day, 9))
 
 
-def review_timer(session: Session, overleg: Overleg, case: Case, now: datetime,
+def review_timer(session: Session, overleg: AnyOverleg, case: Case, now: datetime,
                  due_at: datetime) -> list[Outgoing]:
     if case.status != "open":
         return []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,7 +11,7 @@ from commands import agenda, timed
 from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing, ParseError, arg, command
 from storage import actions, meetings, overlegs
-from storage.models import Overleg
+from storage.models import AnyOverleg
 
 
 def _days(low: int, high: int) -> Callable[[str], int]:
@@ -95,7 +96,7 @@ def _change(text: str, ctx: Ctx) -> tuple[tuple[str, str], str]:
     return (parts[0].casefold(), parts[1]), ""
 
 
-def view(overleg: Overleg) -> dict[str, Any]:
+def view(overleg: AnyOverleg) -> dict[str, Any]:
     return {k: getattr(overleg, k) for k in (
         "agenda_days_before", "nudge_days_before", "due_soon_days", "escalate_after_days",
         "remind_by_dm", "working_days", "holiday_calendar", "monitor_weeks", "retention_years",
@@ -107,16 +108,18 @@ def view(overleg: Overleg) -> dict[str, Any]:
 @arg("change", _change, required=False, metavar="setting")
 def settings(ctx: Ctx, *, change: tuple[str, str] | None) -> list[Outgoing]:
     """Show the overleg's settings, or change one (``!settings agenda 5``)."""
-    overleg = ctx.overleg
-    assert overleg is not None
     if change is None:
-        return [ctx.reply("settings/show", s=view(overleg))]
+        assert ctx.overleg is not None
+        return [ctx.reply("settings/show", s=view(ctx.overleg))]
     name, raw = change
     attribute, parse = SETTINGS[name]
     value = parse(raw)
+    overleg = overlegs.by_id(ctx.session, ctx.overleg_id)  # the object, to change it
+    assert overleg is not None
     old = getattr(overleg, attribute)
     setattr(overleg, attribute, value)
     overlegs.save(ctx.session, overleg)
+    ctx = replace(ctx, overleg=overleg)  # the reply in the new language and time zone
     # Plans made with the old values are made again.
     for m in meetings.upcoming(ctx.session, ctx.overleg_id, ctx.now):
         agenda.schedule_meeting(ctx.session, overleg, m, ctx.now)

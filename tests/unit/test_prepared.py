@@ -110,3 +110,32 @@ def test_the_dedupe_insert_answers_once_on_both_paths(engine) -> None:  # type: 
         assert not inbound.first_time(s, "$a", "!r:localhost", NOW)
         assert inbound.first_time(s, "$b", "!r:localhost", NOW)
     assert sum("INSERT INTO inboundevent" in q for q in seen) == 2
+
+
+def test_plain_overleg_and_member_rows_have_every_column() -> None:
+    """Commands read the overleg and the sender's membership as plain rows: a column added
+    to the table must be added to the row too (or commands would not see it)."""
+    from dataclasses import fields
+
+    from storage.models import Member, MemberRow, OverlegRow
+
+    for row, table in ((OverlegRow, Overleg), (MemberRow, Member)):
+        assert [f.name for f in fields(row)] == \
+            [c.key for c in table.__table__.columns]  # type: ignore[attr-defined]
+
+
+def test_the_command_path_reads_overleg_and_member_as_values(engine) -> None:  # type: ignore[no-untyped-def]
+    from storage import overlegs
+
+    with session_scope(engine) as s:
+        overlegs.put_member(s, overleg_id=1, user_id="@c:localhost", partner_id=None,
+                            role="chair", now=NOW)
+    with session_scope(engine) as s:
+        overleg, member = overlegs.by_room_with_member(s, "!r:localhost", "@c:localhost",
+                                                       lock=True)
+        assert overleg is not None and (overleg.id, overleg.name, overleg.created_at) == \
+            (1, "Overleg", NOW)
+        assert member is not None and (member.role, member.partner_id) == ("chair", None)
+        assert overlegs.by_room_with_member(s, "!r:localhost", "@x:localhost") == (overleg, None)
+        assert overlegs.by_room_with_member(s, "!other:localhost", "@c:localhost") == \
+            (None, None)
