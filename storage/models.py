@@ -244,6 +244,10 @@ class Timer(SQLModel, table=True):
                       # "which overleggen have a digest planned?" on every sweep
                       Index("ix_timer_pending_kind", "kind", "overleg_id",
                             sqlite_where=text("handled_at IS NULL"),
+                            postgresql_where=text("handled_at IS NULL")),
+                      # a changed action (meeting, case) cancels its pending timers
+                      Index("ix_timer_pending_subject", "subject_id", "kind",
+                            sqlite_where=text("handled_at IS NULL"),
                             postgresql_where=text("handled_at IS NULL")))
     id: int | None = Field(default=None, primary_key=True)
     overleg_id: int = Field(foreign_key="overleg.id", index=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -61,21 +61,31 @@ def pending(session: Session, *, kinds: tuple[str, ...], subject_id: int) -> lis
         col(Timer.handled_at).is_(None)).order_by(col(Timer.due_at))))
 
 
-_CANCEL = (update(Timer).where(col(Timer.kind).in_(bindparam("kinds", expanding=True)),
-                               col(Timer.subject_id) == bindparam("subject"),
-                               col(Timer.handled_at).is_(None))
-           .values(handled_at=bindparam("now"), cancelled=True))
+_CANCELS: dict[tuple[str, ...], Prepared] = {}
+
+
+def _cancel_of(kinds: tuple[str, ...]) -> Prepared:
+    """The cancelling UPDATE for ``kinds`` (a few fixed sets in the code): the kinds are
+    values of the statement, not an expanding list, so it is prepared once per set."""
+    prepared = _CANCELS.get(kinds)
+    if prepared is None:
+        t = _TIMERS.c
+        prepared = _CANCELS[kinds] = Prepared(
+            update(_TIMERS).where(t.subject_id == bindparam("subject"),
+                                  or_(*(t.kind == kind for kind in kinds)),
+                                  t.handled_at.is_(None))
+            .values(handled_at=bindparam("now"), cancelled=True).returning(t.id))
+    return prepared
 
 
 def cancel(session: Session, *, kinds: tuple[str, ...], subject_id: int,
            now: datetime) -> int:
     """Cancel every pending timer of ``kinds`` for ``subject_id``; returns how many.
 
-    One UPDATE, no rows loaded (a new action has none to cancel, and most have two)."""
+    One UPDATE from the partial index on pending timers by subject, no rows loaded (a new
+    action has none to cancel, and most have two)."""
     write_batch(session)
-    result: Any = session.execute(_CANCEL, {"kinds": list(kinds), "subject": subject_id,
-                                            "now": now})
-    return int(result.rowcount)
+    return len(read(session, _cancel_of(kinds), {"subject": subject_id, "now": now}))
 
 
 class Due(NamedTuple):

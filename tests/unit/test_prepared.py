@@ -139,3 +139,24 @@ def test_the_command_path_reads_overleg_and_member_as_values(engine) -> None:  #
         assert overlegs.by_room_with_member(s, "!r:localhost", "@x:localhost") == (overleg, None)
         assert overlegs.by_room_with_member(s, "!other:localhost", "@c:localhost") == \
             (None, None)
+
+
+def test_cancelling_timers_touches_only_the_subjects_pending_ones_by_index(engine) -> None:  # type: ignore[no-untyped-def]
+    rows = [{"overleg_id": 1, "kind": kind, "subject_id": subject, "due_at": NOW,
+             "cancelled": False, "handled_at": None}
+            for subject in (7, 8) for kind in ("action.due_soon", "action.overdue", "other")]
+    with session_scope(engine) as s:
+        core_insert(s, _TIMERS, rows)
+        assert timers.cancel(s, kinds=("action.due_soon", "action.overdue"), subject_id=7,
+                             now=NOW) == 2
+        assert timers.cancel(s, kinds=("action.due_soon", "action.overdue"), subject_id=7,
+                             now=NOW) == 0  # already cancelled
+    with session_scope(engine) as s:
+        left = {(t.subject_id, t.kind) for t in s.exec(select(Timer)) if t.handled_at is None}
+        assert left == {(7, "other"), (8, "action.due_soon"), (8, "action.overdue"),
+                        (8, "other")}
+        sql = timers._cancel_of(("action.due_soon",)).direct(engine.dialect).sql
+        plan = s.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql,
+                                              (None, True, 7, "x")).all()
+        # Not a walk over every pending timer of every overleg (342,000 at national scale).
+        assert "ix_timer_pending_subject" in str(plan), plan
