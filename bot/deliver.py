@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.aio import cancel_and_wait, wait_event
+from bot.aio import cancel_and_wait, short_transaction, wait_event
 from commands import deferred
 from commands.registry import Render
 from storage import outbox
@@ -168,7 +169,7 @@ class Deliverer:
             was_deferred = row.deferred is not None
             problem = self._rendered(row)
             if problem is not None:
-                await asyncio.to_thread(self._done, row.id or 0, None, f"gave up: {problem}")
+                await self._record(self._done, row.id or 0, None, f"gave up: {problem}")
                 continue
             made = (row.body, row.formatted_body) if was_deferred else None
             try:
@@ -182,16 +183,20 @@ class Deliverer:
                 log.warning("send refused for good, skipped",
                             extra={"outbox_id": row.id, "room": row.room_id,
                                    "error": (result.error or "")[:200]})
-                await asyncio.to_thread(self._done, row.id or 0, None,
-                                        f"gave up: {result.error}", made)
+                await self._record(self._done, row.id or 0, None, f"gave up: {result.error}",
+                                   made)
                 continue
             if not result.ok:
-                await asyncio.to_thread(self._failed, row, result)
+                await self._record(self._failed, row, result)
                 return
-            await asyncio.to_thread(self._done, row.id or 0, result.remote_id, None, made)
+            await self._record(self._done, row.id or 0, result.remote_id, None, made)
             self.sent += 1
         if rows:
-            await asyncio.to_thread(self._release, room_id)
+            await self._record(self._release, room_id)
+
+    async def _record(self, work: Callable[..., None], *args: Any) -> None:
+        """A row's outcome, the lease's release: short writes (``short_transaction``)."""
+        await short_transaction(self.engine, work, *args)
 
     def _release(self, room_id: str) -> None:
         """Everything claimed was sent: let any instance take the room's next messages."""

@@ -46,6 +46,7 @@ from nio import (
     WhoamiResponse,
 )
 
+from bot.aio import short_transaction
 from bot.app import App
 from bot.deliver import SendResult
 from bot.runtime import Runtime
@@ -304,7 +305,7 @@ class MatrixTransport(Runtime):
         room = self.client.rooms.get(room_id)
         if room is None or not room.encrypted or self.client.olm is None:
             return
-        allowed = await asyncio.to_thread(self.app.key_recipients, room_id)
+        allowed = await short_transaction(self.app.engine, self.app.key_recipients, room_id)
         if allowed is None:
             return
         if self.client.should_query_keys:
@@ -431,7 +432,8 @@ class MatrixTransport(Runtime):
             if token is not None:
                 await self._backfill(resp, token)
             token = resp.next_batch
-            await asyncio.to_thread(self.app.save_sync_token, self._device_key(), token)
+            await short_transaction(self.app.engine, self.app.save_sync_token,
+                                    self._device_key(), token)
             with contextlib.suppress(Exception):
                 await self._key_upkeep()
             if not self.ready.is_set():

@@ -65,3 +65,50 @@ def test_in_memory_sqlite_is_never_handled_inline() -> None:
     app.record_join(ROOM, NOW - timedelta(days=1))
     assert app.handle_now(_msg(0, "!setup Test")) is None
     app.engine.dispose()
+
+
+async def test_short_transactions_run_on_the_loop_unless_the_lock_is_taken(
+        tmp_path: Path) -> None:
+    """``bot.aio.short_transaction`` (a row marked sent, the sync token saved): on the
+    loop's thread when SQLite's lock is free, else in a worker thread that waits for it."""
+    import asyncio
+
+    from bot.aio import short_transaction
+    from storage.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    loop_thread = threading.get_ident()
+
+    def where() -> int:
+        with session_scope(engine) as s:
+            s.execute(text("SELECT 1"))
+        return threading.get_ident()
+
+    assert await short_transaction(engine, where) == loop_thread
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with session_scope(engine) as s:
+            s.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        waiting = asyncio.ensure_future(short_transaction(engine, where))
+        started = asyncio.get_running_loop().time()
+        await asyncio.sleep(0.2)
+        # It waits for the lock, and not on the loop's thread (which would have stood still
+        # for the 30 s busy timeout).
+        assert not waiting.done() and asyncio.get_running_loop().time() - started < 5
+        release.set()
+        assert await waiting != loop_thread
+    finally:
+        release.set()
+        holder.join()
+    memory = make_engine("sqlite://")
+    assert await short_transaction(memory, lambda: threading.get_ident()) != loop_thread
+    engine.dispose()
+    memory.dispose()
