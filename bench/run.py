@@ -266,16 +266,17 @@ class Bench:
             # The same messages for the bare loop, as the bot rendered and sent them.
             sent = {r.id: r for r in s.exec(select(OutboxMessage).where(
                 col(OutboxMessage.id).in_(ids)))}
-            bodies = [(sent[i].body, sent[i].formatted_body) for i in ids]
+            bodies = [(sent[i].body, sent[i].formatted_body, sent[i].mentions) for i in ids]
         await bot.client.close()
         app.engine.dispose()
         bare = AsyncClient(self.server.url, self.ids["echo"])
         await bare.login(self.users["echo"])
         started = time.perf_counter()
-        for body, html in bodies:
+        for body, html, mentions in bodies:
             await bare.room_send(self.room, "m.room.message",
                                  {"msgtype": "m.notice", "body": body,
-                                  "format": "org.matrix.custom.html", "formatted_body": html})
+                                  "format": "org.matrix.custom.html", "formatted_body": html,
+                                  "m.mentions": {"user_ids": mentions.split()}})
         bare_seconds = time.perf_counter() - started
         await bare.close()
         bot_rate, bare_rate = len(bodies) / bot_seconds, len(bodies) / bare_seconds
