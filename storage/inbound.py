@@ -45,13 +45,16 @@ def sync_token(session: Session, device_key: str) -> str | None:
     return row.token if row else None
 
 
+_SYNC = SyncState.__table__  # type: ignore[attr-defined]
+_SAVE_TOKEN = Prepared(PerDialect(lambda dialect: insert_for(dialect, _SYNC).values(
+    device_key=bindparam("key"), token=bindparam("token")).on_conflict_do_update(
+    index_elements=["device_key"], set_={"token": bindparam("token")})))
+
+
 def save_sync_token(session: Session, device_key: str, token: str) -> None:
-    row = session.get(SyncState, device_key)
-    if row is None:
-        row = SyncState(device_key=device_key, token=token)
-    row.token = token
-    session.add(row)
-    session.flush()
+    """One upsert: it runs after every sync response (through the ORM, a load and a flush
+    were a quarter of the bot's CPU in `make bench`)."""
+    read(session, _SAVE_TOKEN, {"key": device_key, "token": token})
 
 
 

@@ -175,8 +175,14 @@ def claim_room(session: Session, room_id: str, holder: str, now: datetime,
                                   "p_until": now + ttl, "p_now": now}).first() is not None
 
 
+_RELEASE = Prepared(_LEASES.delete().where(_LEASES.c.room_id == bindparam("room"),
+                                           _LEASES.c.holder == bindparam("holder")))
+_ANY_UNSENT = Prepared(select(_TABLE.c.id).where(_TABLE.c.room_id == bindparam("room"),
+                                                 _TABLE.c.sent_at.is_(None)).limit(1))
+
+
 def release_room(session: Session, room_id: str, holder: str) -> None:
-    lease = session.get(OutboxLease, room_id)
-    if lease is not None and lease.holder == holder:
-        session.delete(lease)
-        session.flush()
+    """Give up ``holder``'s lease on the room, unless unsent rows are left: then the holder
+    keeps it and sends them (the lease runs out if it cannot)."""
+    if not read(session, _ANY_UNSENT, {"room": room_id}):
+        read(session, _RELEASE, {"room": room_id, "holder": holder})

@@ -10,7 +10,7 @@ from sqlmodel import select
 from bot.deliver import Deliverer, SendResult
 from storage import outbox
 from storage.db import create_schema, make_engine, session_scope
-from storage.models import OutboxMessage
+from storage.models import OutboxLease, OutboxMessage
 from storage.outbox import Rendered
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -206,3 +206,37 @@ def test_outbox_bookkeeping_in_single_statements(engine) -> None:  # type: ignor
         [head] = outbox.next_per_room(outbox.pending(s), NOW + timedelta(seconds=10))
         assert head.id == failed.id and head.attempts == 2
         assert outbox.next_per_room(outbox.pending(s), NOW) == []  # waits for its retry
+
+
+async def test_settle_waits_for_the_replies_being_sent_but_not_for_ever(engine) -> None:  # type: ignore[no-untyped-def]
+    """The sync loop's next long-poll waits for the replies just poked; a send that takes
+    longer holds it up for the timeout only. Afterwards the lease is released too."""
+    import asyncio
+
+    gate = asyncio.Event()
+
+    class GatedWire(Wire):
+        async def send(self, row: outbox.Queued) -> SendResult:
+            if row.body == "slow":
+                await gate.wait()
+            return await super().send(row)
+
+    wire = GatedWire()
+    d = Deliverer(engine, wire)
+    await d.settle(5)  # nothing in flight: at once
+    _enqueue(engine, "!a", "reply")
+    d.poke("!a")
+    await d.settle(5)
+    assert [b for _, _, b in wire.attempts] == ["reply"]  # sent before settle returned
+    _enqueue(engine, "!a", "slow")
+    d.poke("!a")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await d.settle(0.2)
+    assert 0.15 < loop.time() - started < 2 and [b for _, _, b in wire.attempts] == ["reply"]
+    gate.set()
+    await d.settle(5)
+    assert [b for _, _, b in wire.attempts] == ["reply", "slow"]
+    with session_scope(engine) as s:  # all sent: the room's lease was given up with the last
+        assert s.exec(select(OutboxLease)).all() == []
+        assert outbox.backlog(s) == (0, None)

@@ -112,3 +112,30 @@ async def test_short_transactions_run_on_the_loop_unless_the_lock_is_taken(
     assert await short_transaction(memory, lambda: threading.get_ident()) != loop_thread
     engine.dispose()
     memory.dispose()
+
+
+async def test_the_sync_token_is_saved_first_then_every_few_seconds_and_at_stop(
+        tmp_path: Path) -> None:
+    """A write per sync response was a large share of the bot's CPU; a restart from a token
+    a few seconds old only sees events again that were recorded as handled."""
+    from unittest import mock
+
+    from bot import matrix
+    from bot.matrix import MatrixTransport
+
+    app = throwaway_app(f"sqlite:///{tmp_path / 'db.sqlite'}", FakeClock(NOW),
+                        CASUSBOT_STORE_PATH=str(tmp_path / "store"))
+    transport = MatrixTransport(app)
+    key = transport._device_key()
+    await transport._save_token("t1")
+    assert app.sync_token(key) == "t1"  # the first at once
+    await transport._save_token("t2")
+    await transport._save_token("t3")
+    assert app.sync_token(key) == "t1"  # not on every sync
+    with mock.patch.object(matrix, "TOKEN_SAVE_EVERY", 0.0):
+        await transport._save_token("t4")
+    assert app.sync_token(key) == "t4"
+    await transport._save_token("t5")
+    await transport.stop()
+    assert app.sync_token(key) == "t5"  # the last one, at stop
+    app.engine.dispose()
