@@ -41,7 +41,7 @@ test: lint typecheck
 	$(BIN)/pytest -q
 
 ## Benchmark (not part of make test): latency, sweep, drain, scale, growth; see docs/PERFORMANCE.md
-## e.g. make bench BENCH_ARGS="--postgres" or BENCH_ARGS="--disk"
+## e.g. make bench BENCH_ARGS="--postgres", "--disk" or "--no-pin" (Synapse not on its own CPU)
 BENCH_N ?= 500
 BENCH_ARGS ?=
 bench: $(STAMP)

@@ -122,13 +122,16 @@ class Synapse:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float = 90.0, cpus: set[int] | None = None) -> None:
+        """Start Synapse and wait until it answers; ``cpus``: the CPUs it may run on (the
+        benchmark gives it one of its own)."""
         log = (self.directory / "stdout.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "synapse.app.homeserver", "-c",
              str(self.directory / "homeserver.yaml")],
             stdout=log, stderr=subprocess.STDOUT, cwd=self.directory,
-            start_new_session=True)
+            start_new_session=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
