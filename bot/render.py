@@ -33,7 +33,6 @@ BREAK_BEFORE = frozenset({"p", "div", "ul", "ol", "table", "h1", "h2", "h3", "h4
 BREAK_AFTER = frozenset({"p", "div", "tr", "ul", "ol", "table", "h1", "h2", "h3", "h4",
                          "blockquote", "pre"})
 _TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*>")
-_SPACE = re.compile(r"\s+")
 
 
 # Each tag becomes a marker (private-use characters); the text between them is unescaped and
