@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.seed import seed
-from bot.app import App, bootstrap
+from bot.app import App, offline_app
 from bot.clock import FakeClock
-from bot.config import load
 from storage import outbox
 from storage.db import session_scope
 
@@ -21,12 +20,10 @@ NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)  # a Wednesday, 09:00 in Amsterdam
 
 
 def bench_app(database_url: str, clock: FakeClock, **extra: str) -> App:
-    config = load({"CASUSBOT_HOMESERVER": "http://127.0.0.1:9", "CASUSBOT_USER_ID":
-                   "@casusbot:localhost", "CASUSBOT_PASSWORD": "unused",
-                   "CASUSBOT_ADMINS": "@chair:localhost", "CASUSBOT_REF_KEY": "bench-" * 4,
-                   "CASUSBOT_DATABASE_URL": database_url, "CASUSBOT_REQUIRE_E2EE": "false",
-                   "CASUSBOT_RATE_LIMIT": "10000", **extra})
-    return bootstrap(config, clock)
+    """The bot's App for the in-process parts: the bench chair an admin, no E2EE demanded
+    (the bench room is unencrypted), no rate limit in the way of 500 commands."""
+    return offline_app(database_url, clock, CASUSBOT_ADMINS="@chair:localhost",
+                       CASUSBOT_REQUIRE_E2EE="false", CASUSBOT_RATE_LIMIT="10000", **extra)
 
 
 def sweep_all(app: App) -> tuple[float, int]:

@@ -218,3 +218,15 @@ def bootstrap(config: Config, clock: Clock) -> App:
         render = TeamsRenderer(renderer)
     return App(config=config, clock=clock, engine=engine, registry=default_registry(),
                render=render, settings=settings, limiter=RateLimiter(config.rate_limit))
+
+
+def offline_app(database_url: str, clock: Clock, **env: str) -> App:
+    """An App built as the bot builds it, from a minimal configuration whose homeserver is
+    never contacted (127.0.0.1:9): for tests, the benchmark and tools that drive the core
+    directly. ``env`` adds or overrides ``CASUSBOT_*`` settings."""
+    from bot.config import load
+
+    return bootstrap(load({"CASUSBOT_HOMESERVER": "http://127.0.0.1:9",
+                           "CASUSBOT_USER_ID": "@casusbot:localhost",
+                           "CASUSBOT_PASSWORD": "unused", "CASUSBOT_REF_KEY": "offline-" * 3,
+                           "CASUSBOT_DATABASE_URL": database_url, **env}), clock)
