@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from bot.clock import FakeClock
 from commands.inbound import Inbound
@@ -19,6 +22,28 @@ ROOM = "!r:localhost"
 
 def _msg(n: int, text_: str = "!overleg list") -> Inbound:
     return Inbound(f"$e{n}", ROOM, CHAIR, text_, NOW, encrypted=True)
+
+
+@contextmanager
+def _write_lock_held_by_another_thread(engine: Engine) -> Iterator[threading.Event]:
+    """Within the block another thread's transaction holds SQLite's write lock (until the
+    block ends, or the yielded event is set)."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with session_scope(engine) as s:
+            s.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is ours
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        yield release
+    finally:
+        release.set()
+        holder.join()
 
 
 def test_with_the_lock_free_the_command_is_handled_at_once(tmp_path: Path) -> None:
@@ -38,23 +63,9 @@ def test_while_another_transaction_holds_the_lock_it_is_left_to_a_worker(
     app = throwaway_app(f"sqlite:///{tmp_path / 'db.sqlite'}", FakeClock(NOW))
     app.record_join(ROOM, NOW - timedelta(days=1))
     assert app.handle_now(_msg(0, "!setup Test")) is not None
-    holding, release = threading.Event(), threading.Event()
-
-    def hold_the_write_lock() -> None:
-        with session_scope(app.engine) as s:
-            s.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is ours
-            holding.set()
-            release.wait(60)
-
-    holder = threading.Thread(target=hold_the_write_lock)
-    holder.start()
-    try:
-        assert holding.wait(10)
+    with _write_lock_held_by_another_thread(app.engine):
         # Had it waited for the lock, it would have been handled once released (below).
         assert app.handle_now(_msg(1)) is None
-    finally:
-        release.set()
-        holder.join()
     done = app.handle(_msg(1))  # the worker thread's path: nothing of the first try stayed
     assert len(done.replies) == 1
     app.engine.dispose()
@@ -85,18 +96,7 @@ async def test_short_transactions_run_on_the_loop_unless_the_lock_is_taken(
         return threading.get_ident()
 
     assert await short_transaction(engine, where) == loop_thread
-    holding, release = threading.Event(), threading.Event()
-
-    def hold_the_write_lock() -> None:
-        with session_scope(engine) as s:
-            s.execute(text("SELECT 1"))
-            holding.set()
-            release.wait(60)
-
-    holder = threading.Thread(target=hold_the_write_lock)
-    holder.start()
-    try:
-        assert holding.wait(10)
+    with _write_lock_held_by_another_thread(engine) as release:
         waiting = asyncio.ensure_future(short_transaction(engine, where))
         started = asyncio.get_running_loop().time()
         await asyncio.sleep(0.2)
@@ -105,9 +105,6 @@ async def test_short_transactions_run_on_the_loop_unless_the_lock_is_taken(
         assert not waiting.done() and asyncio.get_running_loop().time() - started < 5
         release.set()
         assert await waiting != loop_thread
-    finally:
-        release.set()
-        holder.join()
     memory = make_engine("sqlite://")
     assert await short_transaction(memory, lambda: threading.get_ident()) != loop_thread
     engine.dispose()
