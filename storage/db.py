@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -12,7 +13,7 @@ from sqlalchemy import Table, event, inspect, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 
+T = TypeVar("T")
 BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a transaction waits for another's write lock
 _NO_WAIT: ContextVar[bool] = ContextVar("casusbot_sqlite_no_wait", default=False)
 
@@ -41,6 +43,27 @@ def no_wait() -> Iterator[None]:
 def is_file_sqlite(engine: Engine) -> bool:
     """SQLite in a file: a transaction costs no network round trip, only CPU (and the lock)."""
     return engine.dialect.name == "sqlite" and not isinstance(engine.pool, StaticPool)
+
+
+class WouldWait(Exception):
+    """``run_now`` did not do the work: it could have blocked the caller's thread."""
+
+
+def run_now(engine: Engine, work: Callable[[], T], *,
+            also: tuple[type[Exception], ...] = ()) -> T:
+    """``work()`` (its own transactions) on the caller's thread, if that cannot block: SQLite
+    in a file with its write lock free this instant (``no_wait``). Raises ``WouldWait``
+    otherwise (PostgreSQL, where each statement is a network round trip; in-memory SQLite;
+    the lock taken: BEGIN IMMEDIATE fails before anything is done), and for the ``also``
+    errors: the caller then does the work in a worker thread."""
+    if not is_file_sqlite(engine):
+        raise WouldWait
+    busy: tuple[type[Exception], ...] = (OperationalError, *also)
+    try:
+        with no_wait():
+            return work()
+    except busy as e:
+        raise WouldWait from e
 
 
 def make_engine(url: str) -> Engine:
@@ -107,9 +130,6 @@ def _observed(engine: Engine) -> bool:
     return bool(engine.dispatch.before_cursor_execute or engine.dispatch.after_cursor_execute)
 
 
-T = TypeVar("T")
-
-
 class PerDialect(Generic[T]):
     """A statement built once per database dialect, then reused: building SQLAlchemy
     statements and their cache keys was a tenth of a command's time on the hot path."""
@@ -117,9 +137,6 @@ class PerDialect(Generic[T]):
     def __init__(self, build: Callable[[str], T]) -> None:
         self.build = build
         self._built: dict[str, T] = {}
-
-    def __call__(self, session: Session) -> T:
-        return self.for_dialect(session.get_bind().dialect.name)
 
     def for_dialect(self, name: str) -> T:
         stmt = self._built.get(name)
@@ -218,15 +235,13 @@ class Prepared:
     """
 
     def __init__(self, statement: Any, *, keys: tuple[str, ...] | None = None) -> None:
-        self._statement = statement if isinstance(statement, PerDialect) else None
-        self._fixed = None if isinstance(statement, PerDialect) else statement
+        self._built: PerDialect[Any] = statement if isinstance(statement, PerDialect) else \
+            PerDialect(lambda _dialect: statement)
         self.keys = keys  # an INSERT of the table's columns: the ones given
         self._direct: dict[str, _Direct | None] = {}
 
     def statement(self, dialect: str) -> Any:
-        if self._statement is not None:
-            return self._statement.for_dialect(dialect)
-        return self._fixed
+        return self._built.for_dialect(dialect)
 
     def direct(self, dialect: Any) -> _Direct | None:
         if dialect.name not in self._direct:
@@ -270,15 +285,15 @@ def read(session: Session, statement: Any, params: dict[str, Any] | None = None)
                                   dialect=dialect) from e
 
 
-_INSERTS: dict[tuple[str, tuple[str, ...]], Prepared] = {}
-
-
-def _insert(table: Table, keys: tuple[str, ...]) -> Prepared:
-    """The INSERT of ``table``'s columns ``keys``: one per (table, columns) the code uses."""
-    prepared = _INSERTS.get((table.name, keys))
-    if prepared is None:
-        prepared = _INSERTS[(table.name, keys)] = Prepared(table.insert(), keys=keys)
-    return prepared
+@cache
+def _insert(table: Table, keys: tuple[str, ...], returning: bool = False) -> Prepared:
+    """The INSERT of ``table``'s columns ``keys`` (with RETURNING of its primary key): one
+    per (table, columns) the code uses."""
+    statement = table.insert()
+    if returning:
+        [key] = table.primary_key.columns
+        statement = statement.returning(key)
+    return Prepared(statement, keys=keys)
 
 
 def core_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -297,20 +312,7 @@ def core_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
 def core_insert_one(session: Session, table: Table, row: dict[str, Any]) -> int:
     """``core_insert`` of one row; returns its new primary key (for a caller that needs the
     ID but not an ORM object)."""
-    inserted = read(session, _returning(table, tuple(row)), row)
-    return int(inserted.scalar())
-
-
-_RETURNING: dict[tuple[str, tuple[str, ...]], Prepared] = {}
-
-
-def _returning(table: Table, keys: tuple[str, ...]) -> Prepared:
-    prepared = _RETURNING.get((table.name, keys))
-    if prepared is None:
-        [key] = table.primary_key.columns
-        prepared = _RETURNING[(table.name, keys)] = Prepared(
-            table.insert().returning(key), keys=keys)
-    return prepared
+    return int(read(session, _insert(table, tuple(row), returning=True), row).scalar())
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, or_, update
@@ -61,21 +62,15 @@ def pending(session: Session, *, kinds: tuple[str, ...], subject_id: int) -> lis
         col(Timer.handled_at).is_(None)).order_by(col(Timer.due_at))))
 
 
-_CANCELS: dict[tuple[str, ...], Prepared] = {}
-
-
+@cache
 def _cancel_of(kinds: tuple[str, ...]) -> Prepared:
     """The cancelling UPDATE for ``kinds`` (a few fixed sets in the code): the kinds are
     values of the statement, not an expanding list, so it is prepared once per set."""
-    prepared = _CANCELS.get(kinds)
-    if prepared is None:
-        t = _TIMERS.c
-        prepared = _CANCELS[kinds] = Prepared(
-            update(_TIMERS).where(t.subject_id == bindparam("subject"),
-                                  or_(*(t.kind == kind for kind in kinds)),
-                                  t.handled_at.is_(None))
-            .values(handled_at=bindparam("now"), cancelled=True).returning(t.id))
-    return prepared
+    t = _TIMERS.c
+    return Prepared(update(_TIMERS).where(t.subject_id == bindparam("subject"),
+                                          or_(*(t.kind == kind for kind in kinds)),
+                                          t.handled_at.is_(None))
+                    .values(handled_at=bindparam("now"), cancelled=True).returning(t.id))
 
 
 def cancel(session: Session, *, kinds: tuple[str, ...], subject_id: int,
