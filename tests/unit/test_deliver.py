@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -29,6 +30,20 @@ class Wire:
         if queued:
             return queued.pop(0)
         return SendResult(remote_id=f"$sent-{row.id}")
+
+
+class GatedWire(Wire):
+    """A wire that holds the send of the row with body ``held`` until ``gate`` is set."""
+
+    def __init__(self, held: str) -> None:
+        super().__init__()
+        self.held = held
+        self.gate = asyncio.Event()
+
+    async def send(self, row: outbox.Queued) -> SendResult:
+        if row.body == self.held:
+            await self.gate.wait()
+        return await super().send(row)
 
 
 @pytest.fixture
@@ -110,7 +125,6 @@ async def test_a_transport_exception_is_a_failed_attempt(engine) -> None:  # typ
 
 
 async def test_two_deliverers_never_send_the_same_room(engine) -> None:  # type: ignore[no-untyped-def]
-    import asyncio
 
     a, b = Wire(), Wire()
     _enqueue(engine, "!a", *[f"a{i}" for i in range(20)])
@@ -129,17 +143,9 @@ async def test_two_deliverers_never_send_the_same_room(engine) -> None:  # type:
 async def test_a_poke_during_a_send_is_not_lost_and_nothing_is_sent_twice(engine) -> None:  # type: ignore[no-untyped-def]
     """poke(room) sends a reply at once; rows that arrive while the room's send is in flight
     go out after it, in order, once each (also when the general pass sees the room)."""
-    import asyncio
 
-    gate = asyncio.Event()
-
-    class SlowWire(Wire):
-        async def send(self, row: outbox.Queued) -> SendResult:
-            if row.body == "r1":
-                await gate.wait()
-            return await super().send(row)
-
-    wire = SlowWire()
+    wire = GatedWire("r1")
+    gate = wire.gate
     d = Deliverer(engine, wire)
     _enqueue(engine, "!a", "r1")
     d.poke("!a")
@@ -211,17 +217,9 @@ def test_outbox_bookkeeping_in_single_statements(engine) -> None:  # type: ignor
 async def test_settle_waits_for_the_replies_being_sent_but_not_for_ever(engine) -> None:  # type: ignore[no-untyped-def]
     """The sync loop's next long-poll waits for the replies just poked; a send that takes
     longer holds it up for the timeout only. Afterwards the lease is released too."""
-    import asyncio
 
-    gate = asyncio.Event()
-
-    class GatedWire(Wire):
-        async def send(self, row: outbox.Queued) -> SendResult:
-            if row.body == "slow":
-                await gate.wait()
-            return await super().send(row)
-
-    wire = GatedWire()
+    wire = GatedWire("slow")
+    gate = wire.gate
     d = Deliverer(engine, wire)
     await d.settle(5)  # nothing in flight: at once
     _enqueue(engine, "!a", "reply")
