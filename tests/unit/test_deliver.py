@@ -125,7 +125,6 @@ async def test_a_transport_exception_is_a_failed_attempt(engine) -> None:  # typ
 
 
 async def test_two_deliverers_never_send_the_same_room(engine) -> None:  # type: ignore[no-untyped-def]
-
     a, b = Wire(), Wire()
     _enqueue(engine, "!a", *[f"a{i}" for i in range(20)])
     _enqueue(engine, "!b", *[f"b{i}" for i in range(20)])
