@@ -10,30 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, TypeVar
-
-from sqlalchemy.engine import Engine
-
-from storage.db import WouldWait, run_now
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-async def short_transaction(engine: Engine, work: Callable[..., T], *args: Any) -> T:
-    """Run ``work(*args)``, one short transaction (marking a row sent, saving the sync
-    token): on the loop's thread when that cannot block (SQLite in a file, its write lock
-    free this instant: ``storage.db.run_now``), else in a worker thread.
-
-    Measured while draining the outbox: the hop to a worker thread and back took 0.75 ms
-    at p50 for a transaction of ~0.1 ms. ``work`` must be safe to run again after a busy
-    start (it is: BEGIN IMMEDIATE is what fails, before anything is done).
-    """
-    try:
-        return run_now(engine, lambda: work(*args))
-    except WouldWait:
-        return await asyncio.to_thread(work, *args)  # it waits for the lock there
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> bool:

@@ -12,19 +12,17 @@ from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.config import Config
 from bot.render import Renderer
 from commands import default_registry, timed
-from commands.inbound import Inbound, answer, cannot_decrypt, may_concern
+from commands.inbound import Inbound, handle, may_concern
 from commands.ratelimit import RateLimiter
-from commands.registry import Registry, Render, Settings
+from commands.registry import Outcome, Registry, Render, Settings
 from storage import inbound as inbound_store
-from storage import overlegs, timers
-from storage.db import WouldWait, make_engine, migrate, run_now, session_scope
-from storage.outbox import Queued, Rendered
+from storage import overlegs
+from storage.db import make_engine, migrate, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -42,57 +40,23 @@ class App:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     _joined: dict[str, datetime] = field(default_factory=dict)
 
-    def process(self, msg: Inbound) -> int:
-        """Handle one inbound message exactly once (blocking; call via ``asyncio.to_thread``).
-
-        Returns how many replies were enqueued.
-        """
-        return len(self.handle(msg).replies)
-
-    def handle(self, msg: Inbound, take: Take | None = None, *, retry: bool = True) -> Handled:
-        """Handle ``msg`` once; what was enqueued and when the earliest timer it planned is due.
-
-        With ``take`` (a deliverer's ``take``), the same transaction also takes each reply
-        room's send lease and returns the rows of rooms whose queue holds only these replies,
-        ready to send: the reply needs no further database round trip before it goes.
-        """
-        if not self.may_concern(msg):
-            return Handled([], None)  # chatter: no transaction at all
+    def handle(self, msg: Inbound) -> Outcome:
+        """The one entry for an inbound event (blocking: a transport calls it with
+        ``asyncio.to_thread``): handled exactly once, in one transaction, retried when the
+        database says it lost a race. Chatter costs no transaction; an event from before the
+        bot joined the room is never handled."""
+        if not may_concern(msg, self.settings.prefix):
+            return Outcome([])
         joined = self._joined_at(msg.room_id)
         if joined is None or msg.sent_at < joined:
-            return Handled([], None)  # from before the bot joined: never handled
+            return Outcome([])
 
-        def attempt() -> Handled:
+        def attempt() -> Outcome:
             with session_scope(self.engine) as session:
-                replies = answer(session, self.registry, self.render, self.settings, msg,
-                                 self.clock.now(), self.limiter)
-                ready = _ready(session, replies, take) if take is not None else {}
-                return Handled(replies, session.info.pop(timers.SCHEDULED, None), ready)
+                return handle(session, self.registry, self.render, self.settings, msg,
+                              self.clock.now(), self.limiter)
 
-        return retrying(attempt) if retry else attempt()
-
-    def handle_now(self, msg: Inbound, take: Take | None = None) -> Handled | None:
-        """``handle`` on the caller's thread, if that cannot block: on SQLite in a file, and
-        only if the write lock is free this instant. None otherwise (PostgreSQL, where each
-        statement is a network round trip; or another transaction holds the lock): then the
-        caller runs ``handle`` in a worker thread.
-
-        Measured in `make bench`: handing a command to a worker thread and back cost ~1.5 ms
-        at p50 and ~2.5 ms at p95 under load (each hop waits for the OS to run a thread),
-        against ~2 ms of work for the command itself.
-        """
-        try:
-            # A lost race (IntegrityError) too was rolled back whole; the worker thread's
-            # attempt retries it.
-            return run_now(self.engine, lambda: self.handle(msg, take, retry=False),
-                           also=(IntegrityError,))
-        except WouldWait:
-            return None
-
-    def may_concern(self, msg: Inbound) -> bool:
-        """``commands.inbound.may_concern`` with this bot's prefix: a transport need not even
-        hand chatter to a worker thread."""
-        return may_concern(msg, self.settings.prefix)
+        return retrying(attempt)
 
     def _joined_at(self, room_id: str) -> datetime | None:
         """When the bot joined; fixed once known, so it is read from the database once."""
@@ -104,23 +68,11 @@ class App:
             self._joined[room_id] = at
         return self._joined[room_id]
 
-    def cannot_decrypt(self, room_id: str, sender: str, event_id: str) -> int:
-        if self._joined_at(room_id) is None:
-            return 0
-
-        def attempt() -> int:
+    def sweep(self) -> Outcome:
+        """Run a batch of the timed work that is due (blocking)."""
+        def attempt() -> Outcome:
             with session_scope(self.engine) as session:
-                return len(cannot_decrypt(session, self.render, self.settings,
-                                          room_id=room_id, sender=sender, event_id=event_id,
-                                          now=self.clock.now()))
-
-        return retrying(attempt)
-
-    def sweep(self) -> datetime | None:
-        """Run the timed work that is due (blocking); returns when the next is due."""
-        def attempt() -> datetime | None:
-            with session_scope(self.engine) as session:
-                return timed.sweep(session, self.render, self.clock.now(), defer=True)
+                return timed.sweep(self.registry, session, self.render, self.clock.now())
 
         return retrying(attempt)
 
@@ -151,28 +103,6 @@ class App:
     def save_sync_token(self, device_key: str, token: str) -> None:
         with session_scope(self.engine) as session:
             inbound_store.save_sync_token(session, device_key, token)
-
-
-Take = Callable[[Session, str], list[Queued]]
-"""A room's unsent rows under this instance's send lease, in the caller's transaction."""
-
-
-def _ready(session: Session, replies: list[Rendered],
-           take: Take) -> dict[str, list[Queued]]:
-    """Per reply room whose queue holds only these replies: its rows, under our lease."""
-    ready = {}
-    for room in dict.fromkeys(r.room_id for r in replies):
-        rows = take(session, room)
-        if rows and len(rows) == sum(r.room_id == room for r in replies):
-            ready[room] = rows
-    return ready
-
-
-@dataclass(frozen=True)
-class Handled:
-    replies: list[Rendered]
-    timer_due: datetime | None  # when the earliest timer it scheduled is due, if any
-    ready: dict[str, list[Queued]] = field(default_factory=dict)  # claimed, to send
 
 
 T = TypeVar("T")

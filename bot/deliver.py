@@ -15,11 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from bot.aio import cancel_and_wait, short_transaction, wait_event
-from commands import deferred
-from commands.registry import Render
+from bot.aio import cancel_and_wait, wait_event
 from storage import outbox
 from storage.db import session_scope
 from storage.outbox import Queued
@@ -58,11 +55,9 @@ def backoff(attempts: int) -> float:
 class Deliverer:
     """Drains the outbox. ``poke()`` after enqueueing; a heartbeat catches everything else."""
 
-    def __init__(self, engine: Engine, sender: Sender, holder: str = "casusbot",
-                 render: Render | None = None) -> None:
+    def __init__(self, engine: Engine, sender: Sender, holder: str = "casusbot") -> None:
         self.engine = engine
         self.sender = sender
-        self.render = render  # for rows the sweep left to render when sent
         self.holder = holder  # this instance (its device): the lease holder's name
         self._wake = asyncio.Event()
         self._busy: set[str] = set()  # rooms being sent right now (one sender per room)
@@ -71,17 +66,15 @@ class Deliverer:
         self.sent = 0
         self.failures = 0
 
-    def poke(self, room_id: str | None = None,
-             claimed: list[Queued] | None = None) -> None:
+    def poke(self, room_id: str | None = None) -> None:
         """Look again now; with ``room_id``, start sending that room's messages at once
-        (the reply to a command skips the pass over every room); ``claimed``: its rows,
-        read under this instance's lease in the transaction that wrote them."""
+        (the reply to a command skips the pass over every room)."""
         if room_id is None:
             self._wake.set()
         elif room_id in self._busy:
             self._missed.add(room_id)  # its sender looks again when it is done
         else:
-            task = asyncio.get_running_loop().create_task(self._drain_room(room_id, claimed))
+            task = asyncio.get_running_loop().create_task(self._drain_room(room_id))
             self._direct.add(task)
             task.add_done_callback(self._direct.discard)
 
@@ -100,49 +93,21 @@ class Deliverer:
             rows = outbox.pending(session)
             return outbox.next_per_room(rows, now), outbox.earliest_retry(rows)
 
-    def take(self, session: Session, room_id: str) -> list[Queued]:
-        """The room's unsent rows, if this instance holds (or now takes) the room's lease;
-        in the caller's transaction (the one that wrote a command's replies, say)."""
-        if not outbox.claim_room(session, room_id, self.holder, datetime.now(UTC), LEASE):
-            return []
-        return outbox.pending(session, room_id)
-
     def _pending(self, room_id: str) -> list[Queued]:
+        """The room's unsent rows, if this instance holds (or now takes) the room's lease."""
         with session_scope(self.engine) as session:
-            return self.take(session, room_id)
+            if not outbox.claim_room(session, room_id, self.holder, datetime.now(UTC), LEASE):
+                return []
+            return outbox.pending(session, room_id)
 
     def _done(self, row_id: int, remote_id: str | None, error: str | None = None,
-              rendered: tuple[str, str | None] | None = None,
               release: str | None = None) -> None:
         """Mark a row done; with ``release`` (its room, after the last claimed row) give up
         the room's lease in the same transaction, if nothing is left to send there."""
         with session_scope(self.engine) as session:
-            outbox.mark_sent(session, row_id, remote_id, datetime.now(UTC), error=error,
-                             rendered=rendered)
+            outbox.mark_sent(session, row_id, remote_id, datetime.now(UTC), error=error)
             if release is not None:
                 outbox.release_room(session, release, self.holder)
-
-    def _rendered(self, row: Queued) -> str | None:
-        """Render a deferred row in place (body, HTML, content); an error if it cannot be."""
-        if row.deferred is None:
-            return None
-        if self.render is None:
-            return "no renderer for a deferred message"
-        try:
-            out = deferred.loads(row.deferred, room=row.room_id, ref=row.ref,
-                                 mentions=tuple(row.mentions.split()))
-            made = self.render(out, row.room_id)
-        except Exception as e:  # a template or value bug: give up on this one message
-            log.exception("rendering a deferred message failed", extra={"outbox_id": row.id})
-            return f"render failed: {type(e).__name__}"
-        if made is None:
-            return "no form on this platform"
-        row.body, row.formatted_body, row.msgtype = made.body, made.html, made.msgtype
-        row.event_type, row.content_json = made.event_type, made.content_json
-        row.attachment, row.attachment_name = made.attachment, made.attachment_name
-        row.mentions = " ".join(made.mentions)
-        row.deferred = None
-        return None
 
     def _failed(self, row: Queued, result: SendResult) -> None:
         self.failures += 1
@@ -155,24 +120,21 @@ class Deliverer:
                                                        "retry_in_s": round(wait, 1),
                                                        "error": (result.error or "")[:200]})
 
-    async def _drain_room(self, room_id: str,
-                          claimed: list[Queued] | None = None) -> None:
+    async def _drain_room(self, room_id: str) -> None:
         if room_id in self._busy:
             self._missed.add(room_id)  # the send in progress may miss new rows: again after
             return
         self._busy.add(room_id)
         try:
-            await self._drain_claimed(room_id, claimed)
+            await self._drain_claimed(room_id)
         finally:
             self._busy.discard(room_id)
             if room_id in self._missed:
                 self._missed.discard(room_id)
                 self.poke(room_id)
 
-    async def _drain_claimed(self, room_id: str,
-                             claimed: list[Queued] | None = None) -> None:
-        rows = claimed if claimed is not None else await asyncio.to_thread(self._pending,
-                                                                            room_id)
+    async def _drain_claimed(self, room_id: str) -> None:
+        rows = await asyncio.to_thread(self._pending, room_id)
         started = datetime.now(UTC)
         for row in rows:
             now = datetime.now(UTC)
@@ -180,12 +142,6 @@ class Deliverer:
                 return  # renew the lease before going on: the next pass claims again
             if row.next_attempt_at is not None and row.next_attempt_at > now:
                 return  # the head waits for its retry; later rows wait behind it
-            was_deferred = row.deferred is not None
-            problem = self._rendered(row)
-            if problem is not None:
-                await self._record(self._done, row.id or 0, None, f"gave up: {problem}")
-                continue
-            made = (row.body, row.formatted_body) if was_deferred else None
             try:
                 result = await self.sender.send(row)
             except Exception as e:  # a transport bug must not kill delivery
@@ -197,14 +153,13 @@ class Deliverer:
                 log.warning("send refused for good, skipped",
                             extra={"outbox_id": row.id, "room": row.room_id,
                                    "error": (result.error or "")[:200]})
-                await self._record(self._done, row.id or 0, None, f"gave up: {result.error}",
-                                   made)
+                await self._record(self._done, row.id or 0, None, f"gave up: {result.error}")
                 continue
             if not result.ok:
                 await self._record(self._failed, row, result)
                 return
             last = row is rows[-1]  # done and the lease released in one transaction
-            await self._record(self._done, row.id or 0, result.remote_id, None, made,
+            await self._record(self._done, row.id or 0, result.remote_id, None,
                                room_id if last else None)
             self.sent += 1
             if last:
@@ -213,8 +168,8 @@ class Deliverer:
             await self._record(self._release, room_id)
 
     async def _record(self, work: Callable[..., None], *args: Any) -> None:
-        """A row's outcome, the lease's release: short writes (``short_transaction``)."""
-        await short_transaction(self.engine, work, *args)
+        """A row's outcome, the lease's release: short writes, in a worker thread."""
+        await asyncio.to_thread(work, *args)
 
     def _release(self, room_id: str) -> None:
         """Everything claimed was sent: let any instance take the room's next messages."""

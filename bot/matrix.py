@@ -47,7 +47,6 @@ from nio import (
 )
 from nio.store import DefaultStore
 
-from bot.aio import short_transaction
 from bot.app import App
 from bot.deliver import SendResult
 from bot.runtime import Runtime
@@ -220,10 +219,7 @@ class MatrixTransport(Runtime):
         await self._answer(msg)
 
     async def _answer(self, msg: Inbound) -> None:
-        if not self.app.may_concern(msg):
-            self.own_work.discard(msg.room_id)
-            return
-        self.answered(await self.handle(msg), msg.room_id)
+        await self.receive(msg)
         # Let the reply's send start before nio goes on with the rest of the sync response
         # (measured: that came first and held the reply back by ~2 ms).
         await asyncio.sleep(0)
@@ -258,9 +254,10 @@ class MatrixTransport(Runtime):
                                                    "session_id": event.session_id})
         with contextlib.suppress(Exception):
             await self.client.request_room_key(event)
-        if not self._initial and event.sender != self.client.user_id and await asyncio.to_thread(
-                self.app.cannot_decrypt, room.room_id, event.sender, event.event_id):
-            self.deliverer.poke()
+        if not self._initial and event.sender != self.client.user_id:
+            await self.receive(Inbound(event_id=event.event_id, room_id=room.room_id,
+                                       sender=event.sender, text="", kind="undecryptable",
+                                       sent_at=_ts(event.server_timestamp)))
 
     # ---- outbound --------------------------------------------------------------------
     async def send(self, row: Queued) -> SendResult:
@@ -321,7 +318,7 @@ class MatrixTransport(Runtime):
         room = self.client.rooms.get(room_id)
         if room is None or not room.encrypted or self.client.olm is None:
             return
-        allowed = await short_transaction(self.app.engine, self.app.key_recipients, room_id)
+        allowed = await asyncio.to_thread(self.app.key_recipients, room_id)
         if allowed is None:
             return
         if self.client.should_query_keys:
@@ -467,8 +464,7 @@ class MatrixTransport(Runtime):
         loop = asyncio.get_running_loop()
         if now or self._token_saved_at is None or \
                 loop.time() - self._token_saved_at >= TOKEN_SAVE_EVERY:
-            await short_transaction(self.app.engine, self.app.save_sync_token,
-                                    self._device_key(), token)
+            await asyncio.to_thread(self.app.save_sync_token, self._device_key(), token)
             self._token_saved_at, self._unsaved_token = loop.time(), None
         else:
             self._unsaved_token = token

@@ -11,19 +11,20 @@ from typing import Any
 from aiohttp import web
 
 from bot.aio import cancel_and_wait
-from bot.app import App, Handled
+from bot.app import App
 from bot.deliver import Deliverer, SendResult
 from bot.timing import OwnWork
 from bot.wake import Waker
-from commands.inbound import Inbound
+from commands.inbound import Inbound, may_concern
+from commands.registry import Outcome
 from storage.outbox import Queued
 
 
 class Runtime:
     def __init__(self, app: App, holder: str) -> None:
         self.app = app
-        self.deliverer = Deliverer(app.engine, self, holder=holder, render=app.render)
-        self.waker = Waker(app.sweep, app.clock, after=self.deliverer.poke)
+        self.deliverer = Deliverer(app.engine, self, holder=holder)
+        self.waker = Waker(lambda: app.sweep().next_due, app.clock, after=self.deliverer.poke)
         self.handled = 0  # inbound events that produced replies
         self.own_work = OwnWork()
         self._tasks: list[asyncio.Task[None]] = []
@@ -32,29 +33,26 @@ class Runtime:
     async def send(self, row: Queued) -> SendResult:
         raise NotImplementedError
 
-    async def handle(self, msg: Inbound) -> Handled:
-        """Handle an inbound event: here on the loop's thread when that cannot block (SQLite,
-        its lock free: ``App.handle_now``; chatter costs nothing either way), else in a
-        worker thread."""
-        done = self.app.handle_now(msg, self.deliverer.take)
-        if done is None:
-            done = await asyncio.to_thread(self.app.handle, msg, self.deliverer.take)
-        return done
-
-    def answered(self, done: Handled, room: str) -> None:
-        """After an inbound event was handled: send its replies now, re-arm the waker if
-        it planned timed work."""
+    async def receive(self, msg: Inbound) -> Outcome:
+        """The one entry for an inbound event on the event loop: handled in a worker thread
+        (``App.handle``: one transaction), then its replies' rooms are handed to the
+        deliverer and the waker is set to the next due timer."""
+        if not may_concern(msg, self.app.settings.prefix):
+            self.own_work.discard(msg.room_id)
+            return Outcome([])  # chatter: not even a thread hop
+        done = await asyncio.to_thread(self.app.handle, msg)
         if not done.replies:
-            self.own_work.discard(room)
-            return
+            self.own_work.discard(msg.room_id)
+            return done
         self.handled += 1
         targets = dict.fromkeys(r.room_id for r in done.replies)
-        if room not in targets:
-            self.own_work.discard(room)
+        if msg.room_id not in targets:
+            self.own_work.discard(msg.room_id)
         for target in targets:
-            self.deliverer.poke(target, done.ready.get(target))
-        if done.timer_due is not None:
-            self.waker.due(done.timer_due)
+            self.deliverer.poke(target)
+        if done.next_due is not None:
+            self.waker.due(done.next_due)
+        return done
 
     async def _start_background(self, *loops: tuple[str, Coroutine[Any, Any, None]]) -> None:
         """Start the deliverer, the given loops, the waker and /metrics."""

@@ -12,6 +12,7 @@ from commands import (
     member,
     partner,
     privacy,
+    retention,
     settings,
     setup,
 )
@@ -19,9 +20,10 @@ from commands.policy import refusal
 from commands.registry import Registry, build
 
 MODULES = (setup, partner, member, meeting, case, covenant, agenda, action, privacy, settings,
-           help)
+           retention, help)
+"""The modules whose ``@command``, ``@timer`` and ``@upkeep`` declarations make the bot."""
 
 
 def default_registry() -> Registry:
-    """The registry of every command casusbot has."""
+    """The registry of every command and timer rule casusbot has."""
     return build(MODULES, refusal)

@@ -11,13 +11,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from commands import access, caseid, covenant, parse, workdays
 from commands.auditing import audit_change
-from commands.registry import Absent, Ctx, Outgoing, ParseError, arg, command
-from storage import actions, agendas, cases, meetings, overlegs, timers
-from storage.models import AnyOverleg, Meeting, Partner
+from commands.registry import Absent, Batch, Ctx, Outgoing, ParseError, arg, command, timer
+from storage import actions, agendas, audit, cases, meetings, overlegs, timers
+from storage.models import AgendaItem, Case, Meeting, Overleg, Partner
+from storage.timers import Due
 
 AGENDA = "meeting.agenda"
 NUDGE = "meeting.nudge"
@@ -75,7 +76,7 @@ def agenda_lines(session: Session, meeting: Meeting) -> list[dict[str, Any]]:
     return lines
 
 
-def invited_partners(session: Session, overleg: AnyOverleg, meeting: Meeting) -> list[Partner]:
+def invited_partners(session: Session, overleg: Overleg, meeting: Meeting) -> list[Partner]:
     """Core partners; for a casusoverleg also the case and external partners linked to a case
     on the agenda. A weegoverleg is the core partners' alone."""
     if meeting.kind == "weging":
@@ -87,7 +88,7 @@ def invited_partners(session: Session, overleg: AnyOverleg, meeting: Meeting) ->
             if p.kind == "core" or p.id in linked]
 
 
-def status_view(session: Session, overleg: AnyOverleg, meeting: Meeting) -> dict[str, Any]:
+def status_view(session: Session, overleg: Overleg, meeting: Meeting) -> dict[str, Any]:
     answers = agendas.current_answers(session, meeting.id or 0)
     info = agendas.current_info(session, meeting.id or 0)
     partners = invited_partners(session, overleg, meeting)
@@ -115,14 +116,14 @@ def status_view(session: Session, overleg: AnyOverleg, meeting: Meeting) -> dict
 
 
 # ---- sending -------------------------------------------------------------------------------
-def _to(overleg: AnyOverleg, template: str, to: str, *, ref: str | None = None,
+def _to(overleg: Overleg, template: str, to: str, *, ref: str | None = None,
         extra: dict[str, Any] | None = None, mentions: tuple[str, ...] = (),
         **values: Any) -> Outgoing:
     return Outgoing(template, values, room=to, locale=overleg.locale, timezone=overleg.timezone,
                     ref=ref, extra=extra, mentions=mentions)
 
 
-def _package(overleg: AnyOverleg, meeting: Meeting, to: str, lines: list[dict[str, Any]],
+def _package(overleg: Overleg, meeting: Meeting, to: str, lines: list[dict[str, Any]],
              changed: bool, now: datetime) -> list[Outgoing]:
     """The agenda message, its poll and its .ics invitation, for one room or one person."""
     ref = f"agenda:{meeting.id}"
@@ -141,7 +142,7 @@ def _package(overleg: AnyOverleg, meeting: Meeting, to: str, lines: list[dict[st
     ]
 
 
-def external_recipients(session: Session, overleg: AnyOverleg,
+def external_recipients(session: Session, overleg: Overleg,
                         meeting: Meeting) -> dict[str, list[dict[str, Any]]]:
     """Per member of an external or case partner: the lines of their partner's cases.
 
@@ -162,7 +163,7 @@ def external_recipients(session: Session, overleg: AnyOverleg,
     return out
 
 
-def send_agenda(session: Session, overleg: AnyOverleg, meeting: Meeting, now: datetime,
+def send_agenda(session: Session, overleg: Overleg, meeting: Meeting, now: datetime,
                 *, changed: bool = False) -> list[Outgoing]:
     """Everything that goes out when an agenda is sent (or sent again, marked changed)."""
     meeting.agenda_sent_at = now
@@ -175,7 +176,7 @@ def send_agenda(session: Session, overleg: AnyOverleg, meeting: Meeting, now: da
     return out
 
 
-def withdrawal_notices(session: Session, overleg: AnyOverleg, meeting: Meeting, *, moved: bool,
+def withdrawal_notices(session: Session, overleg: Overleg, meeting: Meeting, *, moved: bool,
                        old_start: datetime | None = None) -> list[Outgoing]:
     """After a sent agenda: tell the room and every external recipient it no longer stands."""
     if meeting.agenda_sent_at is None:
@@ -185,7 +186,7 @@ def withdrawal_notices(session: Session, overleg: AnyOverleg, meeting: Meeting, 
                 old_start=old_start or meeting.starts_at) for to in recipients]
 
 
-def schedule_meeting(session: Session, overleg: AnyOverleg, meeting: Meeting,
+def schedule_meeting(session: Session, overleg: Overleg, meeting: Meeting,
                      now: datetime) -> None:
     """(Re)plan the agenda and the nudge of ``meeting``; a cancelled meeting has neither."""
     assert meeting.id is not None
@@ -205,10 +206,12 @@ def schedule_meeting(session: Session, overleg: AnyOverleg, meeting: Meeting,
                         due_at=nudge_at)
 
 
-def agenda_timer(session: Session, overleg: AnyOverleg, meeting: Meeting,
-                 now: datetime) -> list[Outgoing]:
+@timer(AGENDA)
+def agenda_due(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
     """The agenda falls due: send it, unless it was sent already or the meeting started."""
-    if meeting.status != "planned" or meeting.agenda_sent_at is not None \
+    session, now = batch.session, batch.now
+    meeting = session.get(Meeting, due.subject_id)
+    if meeting is None or meeting.status != "planned" or meeting.agenda_sent_at is not None \
             or meeting.starts_at <= now:
         return []
     if not agendas.items(session, meeting.id or 0):
@@ -222,10 +225,12 @@ def agenda_timer(session: Session, overleg: AnyOverleg, meeting: Meeting,
     return send_agenda(session, overleg, meeting, now)
 
 
-def nudge_timer(session: Session, overleg: AnyOverleg, meeting: Meeting,
-                now: datetime) -> list[Outgoing]:
+@timer(NUDGE)
+def nudge(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
     """M days before: remind partners without an answer; tell the chair where things stand."""
-    if meeting.status != "planned" or meeting.starts_at <= now:
+    session = batch.session
+    meeting = session.get(Meeting, due.subject_id)
+    if meeting is None or meeting.status != "planned" or meeting.starts_at <= batch.now:
         return []
     view = status_view(session, overleg, meeting)
     missing = [p for p in invited_partners(session, overleg, meeting)
@@ -238,6 +243,45 @@ def nudge_timer(session: Session, overleg: AnyOverleg, meeting: Meeting,
                        meeting=meeting, missing=[p.name for p in missing], users=list(users)))
     for chair in (m.user_id for m in members if m.role == "chair"):
         out.append(_to(overleg, "agenda/summary", chair, meeting=meeting, status=view))
+    return out
+
+
+@timer(covenant.MONITOR)
+def monitor(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
+    """Every N weeks in monitoren: back on the next casusoverleg's agenda, and if nothing
+    happened in the period (no open actions, no agenda item), ask the chair "afsluiten?"."""
+    session, now = batch.session, batch.now
+    case = session.get(Case, due.subject_id)
+    if case is None or case.status != "open" or case.phase != "monitoren" or case.id is None:
+        return []
+    out: list[Outgoing] = []
+    period_start = now - timedelta(weeks=overleg.monitor_weeks)
+    open_actions = [a for a in actions.of_case(session, case.id) if a.status == "open"]
+    recent_items = session.exec(select(AgendaItem).where(
+        AgendaItem.case_id == case.id, AgendaItem.added_at >= period_start)).all()
+    chairs = batch.roster(overleg).chairs
+    shown = caseid.display(case.code)
+    if not open_actions and not recent_items:
+        out += [Outgoing("covenant/close_prompt", {"case": shown, "weeks": overleg.monitor_weeks},
+                         room=c, locale=overleg.locale, timezone=overleg.timezone)
+                for c in chairs]
+    upcoming = [m for m in meetings.upcoming(session, overleg.id or 0, now)
+                if m.kind == "casusoverleg" and m.starts_at > now]
+    target: Meeting | None = upcoming[0] if upcoming else None
+    if target is not None and agendas.item(session, target.id or 0, case.id) is None:
+        agendas.add_item(session, meeting_id=target.id or 0, case_id=case.id, kind="review",
+                         now=now)
+        audit.record(session, overleg_id=overleg.id, actor="casusbot", role="system",
+                     action="agenda.add", subject=f"M{target.number} {shown} review", now=now)
+        out.append(Outgoing("covenant/monitor_agenda", {"case": shown, "meeting": target},
+                            room=overleg.room_id, locale=overleg.locale,
+                            timezone=overleg.timezone))
+        if target.agenda_sent_at is not None:
+            out += send_agenda(session, overleg, target, now, changed=True)
+    elif target is None:
+        out += [Outgoing("covenant/monitor_no_meeting", {"case": shown}, room=c,
+                         locale=overleg.locale, timezone=overleg.timezone) for c in chairs]
+    covenant.schedule_monitor(session, overleg, case, now)
     return out
 
 

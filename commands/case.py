@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from commands import access, caseid, covenant, parse, refs, retention, timed, workdays
+from commands import access, action, caseid, covenant, parse, refs, retention, workdays
 from commands.auditing import audit_change
 from commands.partner import unknown_partner
 from commands.registry import Ctx, Outgoing, ParseError, arg, command
 from storage import actions, agendas, cases, overlegs
+from storage.models import Action
 
 STATUS_WORDS = {"open": "open", "closed": "closed", "gesloten": "closed", "all": "all",
                 "alle": "all"}
@@ -28,10 +29,10 @@ def open_case(ctx: Ctx, *, reference: str | None) -> list[Outgoing]:
     code = caseid.new_code()
     while cases.code_taken(ctx.session, code):
         code = caseid.new_code()
-    case_id = cases.add(ctx.session, overleg_id=ctx.overleg_id, code=code, ref_hash=ref_hash,
-                        now=ctx.now)
-    assert ctx.overleg is not None
-    retention.schedule_review(ctx.session, ctx.overleg, case_id, opened_at=ctx.now)
+    case = cases.add(ctx.session, overleg_id=ctx.overleg_id, code=code, ref_hash=ref_hash,
+                     now=ctx.now)
+    assert ctx.overleg is not None and case.id is not None
+    retention.schedule_review(ctx.session, ctx.overleg, case.id, opened_at=ctx.now)
     audit_change(ctx, action="case.open", subject=caseid.display(code))
     return [ctx.reply("case/opened", case=caseid.display(code),
                       with_reference=reference is not None)]
@@ -97,7 +98,7 @@ def link(ctx: Ctx, *, code: str, op: str, partner: str) -> list[Outgoing]:
         return [ctx.reply("case/unknown", case=caseid.display(code))]
     found = overlegs.partner_by_name(ctx.session, ctx.overleg_id, partner)
     if found is None or found.id is None:
-        return [unknown_partner(ctx, partner)]
+        raise unknown_partner(ctx, partner)
     shown = caseid.display(code)
     if op == "add":
         if not actions.link(ctx.session, case.id, found.id, ctx.now):
@@ -124,8 +125,8 @@ def show(ctx: Ctx, *, code: str) -> list[Outgoing]:
         return [ctx.reply("case/unknown", case=caseid.display(code))]
     assert ctx.overleg is not None
     today = workdays.local_today(ctx.overleg, ctx.now)
-    views = timed.fact_views(ctx.session, ctx.overleg, actions.facts_of_case(ctx.session, case.id),
-                             today)
+    views = action.action_views(ctx.session, ctx.overleg, actions.with_case_codes(
+        ctx.session, Action.case_id == case.id), today)
     linked = sorted(p.name for pid in actions.linked_partner_ids(ctx.session, case.id)
                     if (p := overlegs.partner_by_id(ctx.session, pid)) is not None)
     return [ctx.reply("case/show", case=caseid.display(code), status=case.status,

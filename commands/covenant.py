@@ -9,15 +9,15 @@ signal; cases in monitoren come back on an agenda every N weeks.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlmodel import Session, col, select
 
 from commands import caseid, parse, workdays
 from commands.auditing import audit_change
-from commands.registry import Ctx, Outgoing, ParseError, arg, command
-from storage import actions, agendas, audit, cases, meetings, overlegs, timers
-from storage.models import AgendaItem, AnnexOrganisation, AnyOverleg, Case, Meeting
+from commands.registry import Batch, Ctx, Outgoing, ParseError, arg, command, timer
+from storage import actions, audit, cases, overlegs, timers
+from storage.models import AnnexOrganisation, Case, Overleg
+from storage.timers import Due
 
 PHASES = ("melding", "weging", "casusoverleg", "monitoren", "afgesloten")
 PHASE_WORDS = {p: p for p in PHASES} | {
@@ -124,7 +124,7 @@ def annex_list(ctx: Ctx) -> list[Outgoing]:
 
 
 # ---- phases ----------------------------------------------------------------------------------
-def set_phase(session: Session, overleg: AnyOverleg, case: Case, phase: str,
+def set_phase(session: Session, overleg: Overleg, case: Case, phase: str,
               now: datetime) -> None:
     """Move ``case`` to ``phase``; entering monitoren plans its cadence."""
     case.phase, case.phase_since = phase, now
@@ -223,61 +223,19 @@ def weging(ctx: Ctx, *, code: str, outcome: tuple[str, date | None]) -> list[Out
     return [ctx.reply("covenant/weging", case=shown, outcome=result, follow=follow)]
 
 
-def followup_timer(session: Session, overleg: AnyOverleg, case: Case,
-                   now: datetime) -> list[Outgoing]:
-    if case.status != "open":
+@timer(FOLLOWUP)
+def followup(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
+    """The follow-up date of a weging outcome: the chairs are asked to look at the case."""
+    case = batch.session.get(Case, due.subject_id)
+    if case is None or case.status != "open":
         return []
-    return [Outgoing("covenant/followup", {"case": caseid.display(case.code)}, room=m.user_id,
+    return [Outgoing("covenant/followup", {"case": caseid.display(case.code)}, room=chair,
                      locale=overleg.locale, timezone=overleg.timezone)
-            for m in overlegs.members(session, overleg.id or 0) if m.role == "chair"]
+            for chair in batch.roster(overleg).chairs]
 
 
 # ---- monitoring cadence ---------------------------------------------------------------------
-def schedule_monitor(session: Session, overleg: AnyOverleg, case: Case, since: datetime) -> None:
+def schedule_monitor(session: Session, overleg: Overleg, case: Case, since: datetime) -> None:
     day = workdays.local_today(overleg, since + timedelta(weeks=overleg.monitor_weeks))
     timers.schedule(session, overleg_id=overleg.id or 0, kind=MONITOR, subject_id=case.id or 0,
                     due_at=workdays.at_local(overleg, day, 9))
-
-
-def monitor_timer(session: Session, overleg: AnyOverleg, case: Case,
-                  now: datetime) -> list[Outgoing]:
-    """Every N weeks in monitoren: back on the next casusoverleg's agenda, and if nothing
-    happened in the period (no open actions, no agenda item), ask the chair "afsluiten?"."""
-    from commands import agenda
-
-    if case.status != "open" or case.phase != "monitoren" or case.id is None:
-        return []
-    out: list[Outgoing] = []
-    period_start = now - timedelta(weeks=overleg.monitor_weeks)
-    open_actions = [a for a in actions.of_case(session, case.id) if a.status == "open"]
-    recent_items = session.exec(select(AgendaItem).where(
-        AgendaItem.case_id == case.id, AgendaItem.added_at >= period_start)).all()
-    chairs = [m.user_id for m in overlegs.members(session, overleg.id or 0) if m.role == "chair"]
-    shown = caseid.display(case.code)
-    if not open_actions and not recent_items:
-        out += [Outgoing("covenant/close_prompt", {"case": shown, "weeks": overleg.monitor_weeks},
-                         room=c, locale=overleg.locale, timezone=overleg.timezone)
-                for c in chairs]
-    upcoming = [m for m in meetings.upcoming(session, overleg.id or 0, now)
-                if m.kind == "casusoverleg" and m.starts_at > now]
-    target: Meeting | None = upcoming[0] if upcoming else None
-    if target is not None and agendas.item(session, target.id or 0, case.id) is None:
-        agendas.add_item(session, meeting_id=target.id or 0, case_id=case.id, kind="review",
-                         now=now)
-        audit.record(session, overleg_id=overleg.id, actor="casusbot", role="system",
-                     action="agenda.add", subject=f"M{target.number} {shown} review", now=now)
-        out.append(Outgoing("covenant/monitor_agenda", {"case": shown, "meeting": target},
-                            room=overleg.room_id, locale=overleg.locale,
-                            timezone=overleg.timezone))
-        if target.agenda_sent_at is not None:
-            out += agenda.send_agenda(session, overleg, target, now, changed=True)
-    elif target is None:
-        out += [Outgoing("covenant/monitor_no_meeting", {"case": shown}, room=c,
-                         locale=overleg.locale, timezone=overleg.timezone) for c in chairs]
-    schedule_monitor(session, overleg, case, now)
-    return out
-
-
-def phase_groups(rows: list[Case]) -> list[dict[str, Any]]:
-    return [{"phase": p, "cases": [c for c in rows if c.phase == p]} for p in PHASES
-            if any(c.phase == p for c in rows)]

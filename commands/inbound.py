@@ -12,8 +12,17 @@ from sqlmodel import Session
 from commands import answers, pii
 from commands.privacy import redact_original
 from commands.ratelimit import RateLimiter
-from commands.registry import Ctx, Outgoing, Registry, Render, Settings, handle, render_all
-from storage import agendas, inbound, outbox, overlegs, privacy
+from commands.registry import (
+    Ctx,
+    Outcome,
+    Outgoing,
+    Registry,
+    Render,
+    Settings,
+    render_all,
+    run,
+)
+from storage import agendas, inbound, outbox, overlegs, privacy, timers
 from storage.outbox import Rendered
 
 log = logging.getLogger(__name__)
@@ -30,7 +39,7 @@ class Inbound:
     text: str
     sent_at: datetime  # the server's timestamp
     encrypted: bool = False
-    kind: str = "text"  # text | reaction | poll_response | redaction | card
+    kind: str = "text"  # text | reaction | poll_response | redaction | card | undecryptable
     relates_to: str | None = None  # the event a reaction, poll vote or card button is about
     key: str = ""  # the reaction's emoji, the poll answer's ID, or the card button's verb
     redacts: str | None = None  # for a redaction: the event it removes
@@ -40,6 +49,10 @@ class Inbound:
 MAX_COMMAND_CHARS = 2000  # a command line is short; a 64 KiB "command" is refused unread
 
 
+ANSWERS = frozenset({"reaction", "poll_response", "redaction", "card"})
+"""Kinds that answer a message of the bot's (an agenda): they concern us only then."""
+
+
 def may_concern(msg: Inbound, prefix: str) -> bool:
     """False for text that is no command (most of a room's messages): nothing to record,
     nothing to answer, so a caller need not even open a transaction for it."""
@@ -47,24 +60,27 @@ def may_concern(msg: Inbound, prefix: str) -> bool:
 
 
 class CommandFailed(Exception):
-    """A command raised (a bug): its transaction must be rolled back (``answer`` does)."""
+    """A command raised (a bug): its transaction is rolled back (``handle`` does)."""
 
 
-def answer(session: Session, registry: Registry, render: Render, settings: Settings,
-           msg: Inbound, now: datetime, limiter: RateLimiter | None = None) -> list[Rendered]:
-    """``process``, and when a command fails: roll back the caller's transaction, then
-    record the event as handled and apologise, in a new one. One bad command can never wedge
-    the bot in a retry loop, and nothing it wrote is kept.
+def handle(session: Session, registry: Registry, render: Render, settings: Settings,
+           msg: Inbound, now: datetime, limiter: RateLimiter | None = None) -> Outcome:
+    """The one entry for an inbound event: apply ``msg`` once, in the caller's transaction
+    (the caller commits); what was enqueued, and when the earliest timer is due after it.
 
-    (A whole rollback instead of a savepoint around each command: the savepoint cost every
-    command two statements, ~0.15 ms, to serve the rare failing one.)
+    Nothing is recorded for chatter and for reactions to what is no agenda; an event seen
+    before is not applied again. When a command fails (a bug), the whole transaction is
+    rolled back, then the event is recorded as handled and the sender gets an apology in a
+    new one: one bad command can never wedge the bot in a retry loop, and nothing it wrote
+    is kept.
     """
     try:
-        return process(session, registry, render, settings, msg, now, limiter)
+        replies = _apply(session, registry, render, settings, msg, now, limiter)
     except CommandFailed:
         log.exception("command failed", extra={"event_id": msg.event_id, "room": msg.room_id})
         session.rollback()
-        return _apologise(session, render, settings, msg, now)
+        replies = _apologise(session, render, settings, msg, now)
+    return Outcome(replies, timers.next_due(session) if replies else None)
 
 
 def _apologise(session: Session, render: Render, settings: Settings, msg: Inbound,
@@ -78,16 +94,11 @@ def _apologise(session: Session, render: Render, settings: Settings, msg: Inboun
     return rendered
 
 
-def process(session: Session, registry: Registry, render: Render, settings: Settings,
-            msg: Inbound, now: datetime, limiter: RateLimiter | None = None) -> list[Rendered]:
-    """Apply ``msg`` once; returns what was enqueued (nothing if it was seen before).
-
-    The caller commits. A bug in a command raises ``CommandFailed``: the caller must roll
-    back (``answer`` does, and then records the event and apologises).
-    """
+def _apply(session: Session, registry: Registry, render: Render, settings: Settings,
+           msg: Inbound, now: datetime, limiter: RateLimiter | None) -> list[Rendered]:
     if not may_concern(msg, settings.prefix):
         return []
-    if msg.kind != "text" and not _concerns_us(session, msg):
+    if msg.kind in ANSWERS and not _concerns_us(session, msg):
         return []  # a reaction or redaction of something that is no agenda: not recorded
     if not inbound.first_time(session, msg.event_id, msg.room_id, now):
         return []
@@ -116,13 +127,20 @@ def process(session: Session, registry: Registry, render: Render, settings: Sett
         "overleg": overleg.id if overleg else None,
         "command": registry.resolve(msg.text, settings.prefix) if msg.kind == "text" else None,
         "outcome": replies[0].template if replies else "none", "replies": len(rendered)})
+    if msg.kind == "undecryptable" and rendered:
+        log.warning("could not decrypt an event; asked the sender to re-send",
+                    extra={"event_id": msg.event_id, "room": msg.room_id})
     outbox.enqueue(session, rendered, now)
     return rendered
 
 
 def _dispatch(registry: Registry, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
     if msg.kind == "text":
-        return handle(registry, ctx, msg.text)
+        return run(registry, ctx, msg.text)
+    if msg.kind == "undecryptable":  # ask its sender, once, to send it again
+        return [Outgoing("error/undecryptable", {"sender": msg.sender}, room=ctx.room,
+                         locale=ctx.locale, timezone=ctx.tz.key, mentions=(msg.sender,))
+                ] if ctx.overleg else []
     if msg.kind == "reaction":
         return answers.reaction(ctx, msg.relates_to, msg.key, msg.event_id)
     if msg.kind == "poll_response":
@@ -164,23 +182,6 @@ def _guard(session: Session, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
     if ctx.settings.require_e2ee and not msg.encrypted and verb not in ("help", "hulp"):
         return [ctx.reply("error/unencrypted")]
     return []
-
-
-def cannot_decrypt(session: Session, render: Render, settings: Settings, *, room_id: str,
-                   sender: str, event_id: str, now: datetime) -> list[Rendered]:
-    """A message we could not decrypt: ask its sender, once, to send it again."""
-    if not inbound.first_time(session, event_id, room_id, now):
-        return []
-    overleg = overlegs.by_room(session, room_id)
-    if overleg is None:
-        return []
-    out = Outgoing("error/undecryptable", {"sender": sender}, room=room_id,
-                   locale=overleg.locale, timezone=overleg.timezone, mentions=(sender,))
-    rendered = render_all(render, [out], room_id)
-    outbox.enqueue(session, rendered, now)
-    log.warning("could not decrypt an event; asked the sender to re-send",
-                extra={"event_id": event_id, "room": room_id})
-    return rendered
 
 
 def _render_safely(render: Render, out: Outgoing, ctx: Ctx) -> Rendered | None:

@@ -21,7 +21,7 @@ def add(ctx: Ctx, *, user: str, partner: str, role: str | None) -> list[Outgoing
     """Link a person to a partner with a role (default: partner)."""
     found = overlegs.partner_by_name(ctx.session, ctx.overleg_id, partner)
     if found is None:
-        return [unknown_partner(ctx, partner)]
+        raise unknown_partner(ctx, partner)
     role = role or "partner"
     existing = overlegs.member(ctx.session, ctx.overleg_id, user)
     if existing is not None and existing.role == "chair" and role != "chair" \

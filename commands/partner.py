@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from commands import covenant, parse
 from commands.auditing import audit_change
-from commands.registry import Ctx, Outgoing, arg, command
+from commands.registry import Ctx, Outgoing, ParseError, arg, command
 from storage import overlegs
 
 
@@ -38,7 +38,7 @@ def remove(ctx: Ctx, *, name: str) -> list[Outgoing]:
     """Remove a partner that has no members left."""
     partner = overlegs.partner_by_name(ctx.session, ctx.overleg_id, name)
     if partner is None:
-        return [unknown_partner(ctx, name)]
+        raise unknown_partner(ctx, name)
     linked = overlegs.members_of_partner(ctx.session, partner.id or 0)
     if linked:
         return [ctx.reply("partner/has_members", partner=partner.name,
@@ -48,7 +48,8 @@ def remove(ctx: Ctx, *, name: str) -> list[Outgoing]:
     return [ctx.reply("partner/removed", partner=partner.name)]
 
 
-def unknown_partner(ctx: Ctx, name: str) -> Outgoing:
-    """The refusal for a partner name that is not in this overleg, listing the known ones."""
+def unknown_partner(ctx: Ctx, name: str) -> ParseError:
+    """The refusal for a partner name that is not in this overleg, listing the known ones
+    (to raise: ``run`` turns it into the reply)."""
     known = [p.name for p in overlegs.partners(ctx.session, ctx.overleg_id)]
-    return ctx.reply("partner/unknown", partner=name, known=known)
+    return ParseError("partner/unknown", partner=name, known=known)

@@ -1,24 +1,27 @@
-"""The command core: declarations, the context, and ``handle``.
+"""The command core: declarations, the contexts, and ``run``.
 
-A command is a plain function declared with ``@command`` and ``@arg``; ``build`` turns the
-declarations into an immutable table; ``handle`` parses one line and applies it. Nothing here
-awaits, sleeps, reads the clock or touches the network: the caller passes ``now`` and an open
-database session in ``Ctx`` and sends whatever ``Outgoing`` values come back.
+A command is a plain function declared with ``@command`` and ``@arg``; a rule of timed work
+a plain function declared with ``@timer`` (and work for every sweep with ``@upkeep``), each
+in the module of its noun. ``build`` turns the declarations into an immutable table; ``run``
+parses one line and applies it. Nothing here awaits, sleeps, reads the clock or touches the
+network: the caller passes ``now`` and an open database session in ``Ctx`` (a command) or
+``Batch`` (a sweep) and sends whatever ``Outgoing`` values come back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from storage.models import AnyMember, AnyOverleg
+from storage.models import Action, Member, Overleg
 from storage.outbox import Rendered
+from storage.timers import Due
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,9 @@ class Outgoing:
 
 
 class ParseError(Exception):
-    """User input that does not fit; becomes a reply from ``template`` with ``values``."""
+    """User input that does not fit, or a thing it names that is not there (raised by a
+    parser or a command before it changes anything); ``run`` turns it into the reply from
+    ``template`` with ``values`` and the command's usage."""
 
     def __init__(self, template: str, **values: Any) -> None:
         super().__init__(template)
@@ -78,9 +83,9 @@ class Ctx:
     now: datetime
     session: Session
     settings: Settings
-    overleg: AnyOverleg | None = None
-    member: AnyMember | None = None
-    registry: Registry | None = None  # set by handle(), for !help
+    overleg: Overleg | None = None
+    member: Member | None = None
+    registry: Registry | None = None  # set by run(), for !help
     event_id: str = ""  # the inbound event being handled (to redact it, say)
 
     @property
@@ -99,6 +104,92 @@ class Ctx:
     def reply(self, template: str, **values: Any) -> Outgoing:
         return Outgoing(template, values, room=self.room, locale=self.locale,
                         timezone=self.tz.key)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What handling an event or a sweep did: the messages it enqueued, and when the earliest
+    pending timer is due afterwards (the runtime's waker is set to it)."""
+
+    replies: list[Rendered]
+    next_due: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Who is told what in one overleg: read once per overleg in a sweep."""
+
+    partner_names: dict[int, str]
+    owners: dict[int, list[str]]  # partner id -> its members' user IDs
+    coordinators: list[str]
+    chairs: list[str]
+
+
+@dataclass
+class Batch:
+    """One sweep's claimed timers and what their rules read, each read once for the batch:
+    the overleggen, each overleg's roster, the actions the timers are about."""
+
+    session: Session
+    now: datetime
+    claimed: list[Due]
+    overlegs: dict[int, Overleg]
+    _rosters: dict[int, Roster] = field(default_factory=dict)
+    _actions: dict[int, tuple[Action, str]] | None = None
+
+    def roster(self, overleg: Overleg) -> Roster:
+        from storage import overlegs
+
+        key = overleg.id or 0
+        if key not in self._rosters:
+            members = overlegs.members(self.session, key)
+            owners: dict[int, list[str]] = {}
+            for m in members:
+                if m.partner_id is not None:
+                    owners.setdefault(m.partner_id, []).append(m.user_id)
+            self._rosters[key] = Roster(
+                partner_names=overlegs.partner_names(self.session, key), owners=owners,
+                coordinators=[m.user_id for m in members if m.role == "coordinator"],
+                chairs=[m.user_id for m in members if m.role == "chair"])
+        return self._rosters[key]
+
+    def late(self, due: Due) -> bool:
+        """Whether ``due`` is handled late (the bot was down): messages then say so."""
+        return self.now - due.due_at > LATE_AFTER
+
+    def action(self, action_id: int) -> tuple[Action, str] | None:
+        """An action the batch's timers are about (with its case's code): the actions of
+        every ``action.*`` timer claimed are read with one query on first use."""
+        if self._actions is None:
+            from storage import actions
+
+            ids = {t.subject_id for t in self.claimed if t.kind.startswith("action.")}
+            self._actions = {a.id or 0: (a, code) for a, code in actions.with_case_codes(
+                self.session, col(Action.id).in_(ids))} if ids else {}
+        return self._actions.get(action_id)
+
+
+LATE_AFTER = timedelta(minutes=15)
+TimerRule = Callable[[Batch, Overleg, Due], list[Outgoing]]
+"""The rule of one kind of timer: the messages a due timer makes (it may plan the next)."""
+Upkeep = Callable[[Session, datetime], None]
+"""Work every sweep does first (keeping the digest planned, the retention purge)."""
+
+
+def timer(*kinds: str) -> Callable[[TimerRule], TimerRule]:
+    """Declare ``func`` as the rule of the timer ``kinds`` (e.g. ``"action.overdue"``)."""
+
+    def attach(func: TimerRule) -> TimerRule:
+        func.__casus_timer__ = kinds  # type: ignore[attr-defined]
+        return func
+
+    return attach
+
+
+def upkeep(func: Upkeep) -> Upkeep:
+    """Declare ``func`` as work every sweep does before it claims timers."""
+    func.__casus_upkeep__ = True  # type: ignore[attr-defined]
+    return func
 
 
 Render = Callable[[Outgoing, str], "Rendered | None"]
@@ -173,6 +264,8 @@ class Registry:
     verbs: Mapping[tuple[str, ...], CommandSpec]  # every key and alias, split into words
     nouns: Mapping[str, tuple[CommandSpec, ...]]  # first word (key or alias) -> its commands
     refuse: Callable[[str, Ctx], str | None]  # the policy: None, or the refusal's template
+    timers: Mapping[str, TimerRule] = field(default_factory=dict)  # timer kind -> its rule
+    upkeep: tuple[Upkeep, ...] = ()
 
     def get(self, key: str) -> CommandSpec | None:
         return self.verbs.get(tuple(key.split()))
@@ -191,10 +284,20 @@ def build(modules: Iterable[ModuleType],
     ``refuse`` is the access policy; a command it does not know is refused.
     """
     specs: list[CommandSpec] = []
+    timers: dict[str, TimerRule] = {}
+    upkeeps: list[Upkeep] = []
     for module in modules:
         for value in vars(module).values():
+            if getattr(value, "__module__", None) != module.__name__:
+                continue
+            for kind in getattr(value, "__casus_timer__", ()):
+                if kind in timers:
+                    raise ValueError(f"two rules for timer {kind!r}")
+                timers[kind] = value
+            if getattr(value, "__casus_upkeep__", False):
+                upkeeps.append(value)
             decl = getattr(value, "__casus_command__", None)
-            if decl is None or getattr(value, "__module__", None) != module.__name__:
+            if decl is None:
                 continue
             key, aliases = decl
             specs.append(CommandSpec(key, aliases, getattr(value, "__casus_args__", ()), value))
@@ -208,7 +311,8 @@ def build(modules: Iterable[ModuleType],
             verbs[words] = spec
             if len(words) > 1 and spec not in nouns.setdefault(words[0], []):
                 nouns[words[0]].append(spec)
-    return Registry(tuple(specs), verbs, {k: tuple(v) for k, v in nouns.items()}, refuse)
+    return Registry(tuple(specs), verbs, {k: tuple(v) for k, v in nouns.items()}, refuse,
+                    timers, tuple(upkeeps))
 
 
 def _find(registry: Registry, words: list[str]) -> tuple[CommandSpec | None, int]:
@@ -225,7 +329,7 @@ def _split_words(text: str, n: int) -> tuple[list[str], str]:
     return parts[:n], (parts[n] if len(parts) > n else "")
 
 
-def handle(registry: Registry, ctx: Ctx, text: str) -> list[Outgoing]:
+def run(registry: Registry, ctx: Ctx, text: str) -> list[Outgoing]:
     """Parse one line and apply it. Sends nothing; user input never makes it raise."""
     ctx = replace(ctx, registry=registry)
     prefix = ctx.settings.prefix

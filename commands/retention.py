@@ -8,18 +8,18 @@ the chain verifiable).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, delete, or_, select
 
 from commands import caseid, workdays
-from commands.registry import Outgoing
+from commands.registry import Batch, Outgoing, timer, upkeep
 from storage import audit, overlegs, timers
 from storage.models import (
     Action,
     ActionChange,
     AgendaItem,
-    AnyOverleg,
     Case,
     CasePartner,
     InfoAnswer,
@@ -27,7 +27,9 @@ from storage.models import (
     Overleg,
     Timer,
 )
+from storage.timers import Due
 
+log = logging.getLogger(__name__)
 REVIEW = "case.review"
 
 
@@ -51,7 +53,7 @@ def expired(session: Session, now: datetime) -> list[tuple[Overleg, Case]]:
     return out
 
 
-def purge_case(session: Session, overleg: AnyOverleg, case: Case, now: datetime) -> dict[str, int]:
+def purge_case(session: Session, overleg: Overleg, case: Case, now: datetime) -> dict[str, int]:
     """Remove ``case`` and everything about it; returns what was removed, per kind."""
     assert case.id is not None
     shown = caseid.display(case.code)
@@ -70,8 +72,7 @@ def purge_case(session: Session, overleg: AnyOverleg, case: Case, now: datetime)
         "messages": _delete(session, OutboxMessage, or_(
             col(OutboxMessage.body).contains(shown),
             col(OutboxMessage.formatted_body).contains(shown),
-            col(OutboxMessage.content_json).contains(shown),
-            col(OutboxMessage.deferred).contains(shown))),
+            col(OutboxMessage.content_json).contains(shown))),
     }
     session.delete(case)
     session.flush()
@@ -99,7 +100,14 @@ def purge(session: Session, now: datetime, *, dry_run: bool = False) -> list[dic
     return report
 
 
-def schedule_review(session: Session, overleg: AnyOverleg, case_id: int, *,
+@upkeep
+def purge_expired(session: Session, now: datetime) -> None:
+    """Every sweep first purges the cases whose retention term has ended."""
+    for gone in purge(session, now):
+        log.info("purged a case after its retention term", extra={"overleg": gone["overleg"]})
+
+
+def schedule_review(session: Session, overleg: Overleg, case_id: int, *,
                     opened_at: datetime) -> None:
     """The yearly "is bespreking nog nodig?" prompt, a year after opening (09:00 local)."""
     day = workdays.local_today(overleg, add_years(opened_at, 1))
@@ -107,16 +115,17 @@ def schedule_review(session: Session, overleg: AnyOverleg, case_id: int, *,
                     due_at=workdays.at_local(overleg, day, 9))
 
 
-def review_timer(session: Session, overleg: AnyOverleg, case: Case, now: datetime,
-                 due_at: datetime) -> list[Outgoing]:
-    if case.status != "open":
+@timer(REVIEW)
+def review(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
+    """Yearly for an open case: the chairs are asked whether it still needs discussing."""
+    case = batch.session.get(Case, due.subject_id)
+    if case is None or case.status != "open":
         return []
-    assert case.id is not None
-    next_day = workdays.local_today(overleg, add_years(due_at, 1))
-    timers.schedule(session, overleg_id=overleg.id or 0, kind=REVIEW, subject_id=case.id,
-                    due_at=workdays.at_local(overleg, next_day, 9))
-    years = max(1, round((now - case.opened_at) / timedelta(days=365.25)))
+    next_day = workdays.local_today(overleg, add_years(due.due_at, 1))
+    timers.schedule(batch.session, overleg_id=due.overleg_id, kind=REVIEW,
+                    subject_id=due.subject_id, due_at=workdays.at_local(overleg, next_day, 9))
+    years = max(1, round((batch.now - case.opened_at) / timedelta(days=365.25)))
     return [Outgoing("case/review", {"case": caseid.display(case.code), "years": years,
                                      "opened_at": case.opened_at},
-                     room=m.user_id, locale=overleg.locale, timezone=overleg.timezone)
-            for m in overlegs.members(session, overleg.id or 0) if m.role == "chair"]
+                     room=chair, locale=overleg.locale, timezone=overleg.timezone)
+            for chair in batch.roster(overleg).chairs]

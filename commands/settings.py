@@ -7,11 +7,11 @@ from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from commands import agenda, timed
+from commands import action, agenda
 from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing, ParseError, arg, command
 from storage import actions, meetings, overlegs
-from storage.models import AnyOverleg
+from storage.models import Overleg
 
 
 def _days(low: int, high: int) -> Callable[[str], int]:
@@ -96,7 +96,7 @@ def _change(text: str, ctx: Ctx) -> tuple[tuple[str, str], str]:
     return (parts[0].casefold(), parts[1]), ""
 
 
-def view(overleg: AnyOverleg) -> dict[str, Any]:
+def view(overleg: Overleg) -> dict[str, Any]:
     return {k: getattr(overleg, k) for k in (
         "agenda_days_before", "nudge_days_before", "due_soon_days", "escalate_after_days",
         "remind_by_dm", "working_days", "holiday_calendar", "monitor_weeks", "retention_years",
@@ -114,7 +114,7 @@ def settings(ctx: Ctx, *, change: tuple[str, str] | None) -> list[Outgoing]:
     name, raw = change
     attribute, parse = SETTINGS[name]
     value = parse(raw)
-    overleg = overlegs.by_id(ctx.session, ctx.overleg_id)  # the object, to change it
+    overleg = ctx.overleg
     assert overleg is not None
     old = getattr(overleg, attribute)
     setattr(overleg, attribute, value)
@@ -124,7 +124,7 @@ def settings(ctx: Ctx, *, change: tuple[str, str] | None) -> list[Outgoing]:
     for m in meetings.upcoming(ctx.session, ctx.overleg_id, ctx.now):
         agenda.schedule_meeting(ctx.session, overleg, m, ctx.now)
     for a in actions.of_overleg(ctx.session, ctx.overleg_id, status="open"):
-        timed.schedule_action(ctx.session, overleg, a, ctx.now)
+        action.schedule_action(ctx.session, overleg, a, ctx.now)
     audit_change(ctx, action="overleg.settings", subject=f"{attribute} {old}->{value}")
     return [Outgoing("settings/changed", {"s": view(overleg), "attribute": attribute},
                      room=ctx.room, locale=overleg.locale, timezone=overleg.timezone)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands import parse, timed
+from commands import action, parse
 from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing, arg, command
 from storage import overlegs
@@ -23,7 +23,7 @@ def setup(ctx: Ctx, *, name: str) -> list[Outgoing]:
     assert overleg.id is not None
     overlegs.put_member(ctx.session, overleg_id=overleg.id, user_id=ctx.sender,
                         partner_id=None, role="chair", now=ctx.now)
-    timed.ensure_digest(ctx.session, overleg, ctx.now)
+    action.ensure_digest(ctx.session, overleg, ctx.now)
     audit_change(ctx, action="overleg.setup", subject=f"overleg {overleg.id}",
                  overleg_id=overleg.id, role="admin")
     return [ctx.reply("setup/done", overleg=name, chair=ctx.sender)]

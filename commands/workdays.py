@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from storage.models import AnyOverleg
+from storage.models import Overleg
 
 
 @lru_cache(maxsize=32)
@@ -46,14 +46,14 @@ def _holidays(calendar: str, year: int) -> frozenset[date]:
     return frozenset(_calendar(calendar, year).keys())
 
 
-def holiday_name(overleg: AnyOverleg, day: date) -> str | None:
+def holiday_name(overleg: Overleg, day: date) -> str | None:
     if not overleg.holiday_calendar:
         return None
     name = _calendar(overleg.holiday_calendar, day.year).get(day)
     return str(name) if name else None
 
 
-def is_working_day(overleg: AnyOverleg, day: date) -> bool:
+def is_working_day(overleg: Overleg, day: date) -> bool:
     return _is_working_day(overleg.working_days, overleg.holiday_calendar, day)
 
 
@@ -62,7 +62,7 @@ def _is_working_day(working_days: str, calendar: str, day: date) -> bool:
     return str(day.isoweekday()) in working_days and day not in _holidays(calendar, day.year)
 
 
-def next_working_day(overleg: AnyOverleg, day: date) -> date:
+def next_working_day(overleg: Overleg, day: date) -> date:
     """The first working day strictly after ``day``."""
     d = day + timedelta(days=1)
     for _ in range(400):
@@ -72,7 +72,7 @@ def next_working_day(overleg: AnyOverleg, day: date) -> date:
     raise ValueError("no working day within a year; check the overleg's working days")
 
 
-def working_days_before(overleg: AnyOverleg, day: date, n: int) -> date:
+def working_days_before(overleg: Overleg, day: date, n: int) -> date:
     """The working day ``n`` working days before ``day`` (``day`` itself need not be one)."""
     d = day
     counted = 0
@@ -85,7 +85,7 @@ def working_days_before(overleg: AnyOverleg, day: date, n: int) -> date:
     raise ValueError("no working day within a year; check the overleg's working days")
 
 
-def working_days_between(overleg: AnyOverleg, after: date, until: date) -> int:
+def working_days_between(overleg: Overleg, after: date, until: date) -> int:
     """How many working days lie in (after, until]."""
     return _working_days_between(overleg.working_days, overleg.holiday_calendar, after, until)
 
@@ -100,10 +100,10 @@ def _working_days_between(working_days: str, calendar: str, after: date, until: 
     return count
 
 
-def at_local(overleg: AnyOverleg, day: date, hour: int, minute: int = 0) -> datetime:
+def at_local(overleg: Overleg, day: date, hour: int, minute: int = 0) -> datetime:
     """``day`` at a wall-clock time in the overleg's zone, as an aware datetime."""
     return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(overleg.timezone))
 
 
-def local_today(overleg: AnyOverleg, now: datetime) -> date:
+def local_today(overleg: Overleg, now: datetime) -> date:
     return now.astimezone(ZoneInfo(overleg.timezone)).date()

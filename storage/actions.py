@@ -3,49 +3,37 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any
 
-from sqlalchemy import bindparam, func
-from sqlalchemy import select as sa_select
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage.db import Prepared, core_insert, core_insert_one, read
 from storage.models import Action, ActionChange, Case, CasePartner
-
-_ACTIONS = Action.__table__  # type: ignore[attr-defined]
-_LAST_NUMBER = Prepared(select(func.max(Action.number)).where(
-    Action.overleg_id == bindparam("overleg")))
 
 
 def _next_number(session: Session, overleg_id: int) -> int:
-    current = read(session, _LAST_NUMBER, {"overleg": overleg_id}).scalar()
+    current = session.exec(select(func.max(Action.number)).where(
+        Action.overleg_id == overleg_id)).one()
     return int(current or 0) + 1
 
 
-def add(session: Session, *, overleg_id: int, case_id: int, case_code: str, partner_id: int,
-        due: date, description: str, actor: str, now: datetime) -> Facts:
-    """Write a new open action and its "created" history row; returns its ``Facts``.
-
-    Core INSERTs: the command that adds an action reads nothing of it back as an object,
-    and the ORM's unit of work was a tenth of that command's time (measured)."""
-    number = _next_number(session, overleg_id)
-    action_id = core_insert_one(session, _ACTIONS, {
-        "overleg_id": overleg_id, "number": number, "case_id": case_id,
-        "partner_id": partner_id, "due": due, "description": description, "status": "open",
-        "created_at": now, "done_at": None, "done_by": None})
-    core_insert(session, ActionChange.__table__, [  # type: ignore[attr-defined]
-        {"action_id": action_id, "at": now, "actor": actor, "kind": "created", "old": None,
-         "new": due.isoformat()}])
-    return Facts(action_id, overleg_id, number, case_id, case_code, partner_id, due,
-                 description, "open")
+def add(session: Session, *, overleg_id: int, case_id: int, partner_id: int, due: date,
+        description: str, actor: str, now: datetime) -> Action:
+    """Write a new open action and its "created" history row."""
+    action = Action(overleg_id=overleg_id, number=_next_number(session, overleg_id),
+                    case_id=case_id, partner_id=partner_id, due=due, description=description,
+                    status="open", created_at=now)
+    session.add(action)
+    session.flush()
+    change(session, action, actor=actor, kind="created", old=None, new=due.isoformat(), now=now)
+    return action
 
 
 def change(session: Session, action: Action, *, actor: str, kind: str, old: str | None,
            new: str | None, now: datetime) -> None:
     session.add(action)
-    core_insert(session, ActionChange.__table__, [  # type: ignore[attr-defined]
-        {"action_id": action.id or 0, "at": now, "actor": actor, "kind": kind, "old": old,
-         "new": new}])
+    session.add(ActionChange(action_id=action.id or 0, at=now, actor=actor, kind=kind, old=old,
+                             new=new))
 
 
 def history(session: Session, action_id: int) -> list[ActionChange]:
@@ -58,53 +46,17 @@ def by_number(session: Session, overleg_id: int, number: int) -> Action | None:
                                              Action.number == number)).first()
 
 
-class Facts(NamedTuple):
-    """An action as reminders, lists and replies show it, read as a plain row with its
-    case's code (no ORM object)."""
-
-    id: int
-    overleg_id: int
-    number: int
-    case_id: int
-    case_code: str
-    partner_id: int
-    due: date
-    description: str
-    status: str
-
-
-_A, _C = Action.__table__.c, Case.__table__.c  # type: ignore[attr-defined]
-_FACTS = sa_select(_A.id, _A.overleg_id, _A.number, _A.case_id, _C.code, _A.partner_id, _A.due,
-                   _A.description, _A.status).join_from(
-    Action.__table__, Case.__table__, _C.id == _A.case_id)  # type: ignore[attr-defined]
-
-
-def facts(session: Session, ids: set[int]) -> dict[int, Facts]:
-    """``Facts`` of the actions ``ids`` (those that exist), with one query."""
-    if not ids:
-        return {}
-    rows = read(session, _FACTS.where(_A.id.in_(ids)))
-    return {row[0]: Facts(*row) for row in rows}
-
-
-def facts_of_overleg(session: Session, overleg_id: int, *, status: str | None = "open",
-                     due_before: date | None = None) -> list[Facts]:
-    """``of_overleg`` as ``Facts``: one query, no ORM objects (lists of hundreds)."""
-    query = _FACTS.where(_A.overleg_id == overleg_id)
-    if status is not None:
-        query = query.where(_A.status == status)
-    if due_before is not None:
-        query = query.where(_A.due < due_before)
-    return [Facts(*row) for row in read(session, query.order_by(_A.due, _A.number))]
-
-
-def facts_of_case(session: Session, case_id: int) -> list[Facts]:
-    return [Facts(*row) for row in read(
-        session, _FACTS.where(_A.case_id == case_id).order_by(_A.due, _A.number))]
+def with_case_codes(session: Session, *where: Any) -> list[tuple[Action, str]]:
+    """The actions that meet ``where`` (SQLAlchemy conditions on ``Action``), each with its
+    case's code, ordered by due date and number: one query for a list, a digest or a
+    sweep's batch of reminders."""
+    return [(a, code) for a, code in session.exec(
+        select(Action, Case.code).join(Case, col(Case.id) == Action.case_id).where(*where)
+        .order_by(col(Action.due), col(Action.number)))]
 
 
 def of_overleg(session: Session, overleg_id: int, *, status: str | None = "open") -> list[Action]:
-    """The overleg's actions as ORM objects, to change them (``facts_of_overleg`` to show)."""
+    """The overleg's actions (all of them with ``status`` None)."""
     query = select(Action).where(Action.overleg_id == overleg_id)
     if status is not None:
         query = query.where(Action.status == status)

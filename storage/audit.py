@@ -16,7 +16,6 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
-from storage.db import Prepared, core_insert, read
 from storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -35,9 +34,6 @@ def _digest(prev: str, at: datetime, overleg_id: int | None, actor: str, role: s
     return _sha(payload)
 
 
-_LAST_HASH = Prepared(select(AuditEntry.hash).order_by(col(AuditEntry.id).desc()).limit(1))
-
-
 def record(session: Session, *, overleg_id: int | None, actor: str, action: str,
            subject: str, now: datetime, role: str = "") -> None:
     """Append one entry. ``subject`` holds IDs only (C-…, M1, partner names), never free text."""
@@ -46,12 +42,14 @@ def record(session: Session, *, overleg_id: int | None, actor: str, action: str,
         # turns until this transaction ends (SQLite writers take turns already).
         session.execute(text("SELECT pg_advisory_xact_lock(7246310002)"))
     # The last hash only, LIMIT 1: this table only grows.
-    prev = read(session, _LAST_HASH).scalar() or GENESIS
+    prev = session.exec(select(AuditEntry.hash).order_by(col(AuditEntry.id).desc())
+                        .limit(1)).first() or GENESIS
     subject_digest = _sha(subject)
-    row = {"overleg_id": overleg_id, "at": now, "actor": actor, "role": role, "action": action,
-           "subject": subject, "subject_digest": subject_digest, "prev_hash": prev,
-           "hash": _digest(prev, now, overleg_id, actor, role, action, subject_digest)}
-    core_insert(session, AuditEntry.__table__, [row])  # type: ignore[attr-defined]
+    session.add(AuditEntry(
+        overleg_id=overleg_id, at=now, actor=actor, role=role, action=action, subject=subject,
+        subject_digest=subject_digest, prev_hash=prev,
+        hash=_digest(prev, now, overleg_id, actor, role, action, subject_digest)))
+    session.flush()  # (the next entry's query reads this one's hash)
 
 
 def verify(session: Session) -> int | None:

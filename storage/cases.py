@@ -7,29 +7,24 @@ from datetime import datetime
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from storage.db import Prepared, core_insert_one, read
 from storage.models import Case
 
-_CASES = Case.__table__  # type: ignore[attr-defined]
-_CODE_TAKEN = Prepared(select(Case.id).where(Case.code == bindparam("code")))
 _BY_CODE = select(Case).where(Case.overleg_id == bindparam("overleg"),
                               Case.code == bindparam("code"))
 
 
 def code_taken(session: Session, code: str) -> bool:
-    return read(session, _CODE_TAKEN, {"code": code}).first() is not None
+    return session.exec(select(Case.id).where(Case.code == code)).first() is not None
 
 
 def add(session: Session, *, overleg_id: int, code: str, ref_hash: str | None,
-        now: datetime) -> int:
-    """Write a new case (status open, phase melding since ``now``); returns its ID.
-
-    A Core INSERT: the command that opens a case reads nothing of it back, and the ORM's
-    unit of work was a tenth of that command's time (measured)."""
-    return core_insert_one(session, _CASES, {
-        "overleg_id": overleg_id, "code": code, "ref_hash": ref_hash, "status": "open",
-        "phase": "melding", "phase_since": now, "close_reason": None, "opened_at": now,
-        "closed_at": None})
+        now: datetime) -> Case:
+    """Write a new case (status open, phase melding since ``now``)."""
+    case = Case(overleg_id=overleg_id, code=code, ref_hash=ref_hash, status="open",
+                phase="melding", phase_since=now, opened_at=now)
+    session.add(case)
+    session.flush()
+    return case
 
 
 def by_code(session: Session, overleg_id: int, code: str) -> Case | None:

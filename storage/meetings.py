@@ -7,11 +7,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
-from storage.db import Prepared, read
 from storage.models import Meeting
 
-_LAST_NUMBER = Prepared(select(func.max(Meeting.number)).where(
-    Meeting.overleg_id == bindparam("overleg")))
 _BY_NUMBER = select(Meeting).where(Meeting.overleg_id == bindparam("overleg"),
                                    Meeting.number == bindparam("number"))
 _PLANNED = select(Meeting).where(Meeting.overleg_id == bindparam("overleg"),
@@ -19,7 +16,8 @@ _PLANNED = select(Meeting).where(Meeting.overleg_id == bindparam("overleg"),
 
 
 def _next_number(session: Session, overleg_id: int) -> int:
-    current = read(session, _LAST_NUMBER, {"overleg": overleg_id}).scalar()
+    current = session.exec(select(func.max(Meeting.number)).where(
+        Meeting.overleg_id == overleg_id)).one()
     return int(current or 0) + 1
 
 

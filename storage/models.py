@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeAlias
 
 from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
@@ -38,34 +36,6 @@ class Overleg(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc())
 
 
-@dataclass(frozen=True, slots=True)
-class OverlegRow:
-    """An overleg as plain values: what every command reads (``storage.overlegs``). Reading
-    it costs ~20 us where loading the ``Overleg`` object costs ~150 (measured); a command
-    that changes settings loads the object itself (``overlegs.by_id``)."""
-
-    id: int
-    room_id: str
-    name: str
-    timezone: str
-    locale: str
-    meeting_minutes: int
-    working_days: str
-    holiday_calendar: str
-    due_soon_days: int
-    escalate_after_days: int
-    remind_by_dm: bool
-    retention_years: int
-    monitor_weeks: int
-    agenda_days_before: int
-    nudge_days_before: int
-    created_at: datetime
-
-
-AnyOverleg: TypeAlias = "Overleg | OverlegRow"
-"""What code that only reads an overleg accepts: the object, or its plain values."""
-
-
 class Partner(SQLModel, table=True):
     """A partner organisation in an overleg: core (gemeente, politie, OM) or external."""
 
@@ -88,21 +58,6 @@ class Member(SQLModel, table=True):
     partner_id: int | None = Field(default=None, foreign_key="partner.id")
     role: str = "partner"  # chair | coordinator | partner
     created_at: datetime = Field(sa_column=_utc())
-
-
-@dataclass(frozen=True, slots=True)
-class MemberRow:
-    """A membership as plain values (the sender's, read with the overleg by every command)."""
-
-    id: int
-    overleg_id: int
-    user_id: str
-    partner_id: int | None
-    role: str
-    created_at: datetime
-
-
-AnyMember: TypeAlias = "Member | MemberRow"
 
 
 class Meeting(SQLModel, table=True):
@@ -308,9 +263,8 @@ class OutboxMessage(SQLModel, table=True):
     attachment_name: str | None = None
     ref: str | None = Field(default=None, index=True)  # e.g. "agenda:12": what answers map to
     remote_id: str | None = Field(default=None, index=True)  # the sent event's ID
-    # Written by the sweep instead of the text: {"template", "values", "locale", "timezone"}
-    # as JSON, rendered just before sending (commands/deferred.py); body is filled then.
-    deferred: str | None = None
+    # The template the message was rendered from, e.g. "action/overdue" (logs and tests).
+    template: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class OutboxLease(SQLModel, table=True):

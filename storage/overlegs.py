@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import fields
 from datetime import datetime
 
 from sqlalchemy import bindparam
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from storage.db import Prepared, read
-from storage.models import Member, MemberRow, Overleg, OverlegRow, Partner
+from storage.models import Member, Overleg, Partner
 
 _BY_ROOM = select(Overleg).where(Overleg.room_id == bindparam("room"))
 _BY_ROOM_LOCKED = _BY_ROOM.with_for_update()
 _MEMBER = select(Member).where(Member.overleg_id == bindparam("overleg"),
                                Member.user_id == bindparam("user"))
-
-
-_O, _M = Overleg.__table__, Member.__table__  # type: ignore[attr-defined]
-_O_FIELDS, _M_FIELDS = len(fields(OverlegRow)), len(fields(MemberRow))
-_WITH_MEMBER_Q = sa_select(*(_O.c[f.name] for f in fields(OverlegRow)),
-                         *(_M.c[f.name] for f in fields(MemberRow))).select_from(
-    _O.outerjoin(_M, (_M.c.overleg_id == _O.c.id) & (_M.c.user_id == bindparam("user")))
-).where(_O.c.room_id == bindparam("room"))
-_WITH_MEMBER = Prepared(_WITH_MEMBER_Q)
-_WITH_MEMBER_LOCKED = Prepared(_WITH_MEMBER_Q.with_for_update(of=_O))  # (not the outer join's)
+_WITH_MEMBER = select(Overleg, Member).outerjoin(
+    Member, (col(Member.overleg_id) == Overleg.id) & (col(Member.user_id) == bindparam("user"))
+).where(Overleg.room_id == bindparam("room"))
+_WITH_MEMBER_LOCKED = _WITH_MEMBER.with_for_update(of=Overleg)  # (not the outer join's rows)
 
 
 def by_room(session: Session, room_id: str, *, lock: bool = False) -> Overleg | None:
@@ -35,15 +24,12 @@ def by_room(session: Session, room_id: str, *, lock: bool = False) -> Overleg | 
 
 
 def by_room_with_member(session: Session, room_id: str, user_id: str, *, lock: bool = False
-                        ) -> tuple[OverlegRow | None, MemberRow | None]:
-    """The room's overleg and ``user_id``'s membership of it, as plain values, with one
-    query (every command needs both; ``lock``: the overleg's row, FOR UPDATE)."""
-    row = read(session, _WITH_MEMBER_LOCKED if lock else _WITH_MEMBER,
-               {"room": room_id, "user": user_id}).first()
-    if row is None:
-        return None, None
-    member = MemberRow(*row[_O_FIELDS:]) if row[_O_FIELDS] is not None else None
-    return OverlegRow(*row[:_O_FIELDS]), member
+                        ) -> tuple[Overleg | None, Member | None]:
+    """The room's overleg and ``user_id``'s membership of it, with one query (every command
+    needs both; ``lock``: the overleg's row, FOR UPDATE)."""
+    row = session.exec(_WITH_MEMBER_LOCKED if lock else _WITH_MEMBER,
+                       params={"room": room_id, "user": user_id}).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def create(session: Session, *, room_id: str, name: str, timezone: str, locale: str,
@@ -79,13 +65,11 @@ def partners(session: Session, overleg_id: int) -> list[Partner]:
     return list(session.exec(_PARTNERS, params={"overleg": overleg_id}))
 
 
-_PARTNER_NAMES = Prepared(select(Partner.id, Partner.name).where(
-    Partner.overleg_id == bindparam("overleg")))
-
-
 def partner_names(session: Session, overleg_id: int) -> dict[int, str]:
-    """The overleg's partners' names by ID, as plain values."""
-    return {pid: name for pid, name in read(session, _PARTNER_NAMES, {"overleg": overleg_id})}
+    """The overleg's partners' names by ID."""
+    return {pid: name for pid, name in session.exec(
+        select(Partner.id, Partner.name).where(Partner.overleg_id == overleg_id))
+        if pid is not None}
 
 
 def add_partner(session: Session, *, overleg_id: int, name: str, kind: str,
@@ -106,37 +90,11 @@ def member(session: Session, overleg_id: int, user_id: str) -> Member | None:
     return session.exec(_MEMBER, params={"overleg": overleg_id, "user": user_id}).first()
 
 
-_MEMO = "overlegs.members_memo"
-
-
-@contextmanager
-def members_memo(session: Session) -> Iterator[None]:
-    """Within the block, members are read once per overleg (for a batch of timers, while
-    nobody changes them); outside it every call reads the database."""
-    session.info[_MEMO] = {}
-    try:
-        yield
-    finally:
-        session.info.pop(_MEMO, None)
-
-
 def members(session: Session, overleg_id: int) -> list[Member]:
-    memo = session.info.get(_MEMO)
-    if memo is not None and overleg_id in memo:
-        return list(memo[overleg_id])
-    rows = list(session.exec(_MEMBERS, params={"overleg": overleg_id}))
-    if memo is not None:
-        memo[overleg_id] = rows
-    return rows
+    return list(session.exec(_MEMBERS, params={"overleg": overleg_id}))
 
 
 def members_of_partner(session: Session, partner_id: int) -> list[Member]:
-    memo = session.info.get(_MEMO)
-    if memo is not None:
-        partner = partner_by_id(session, partner_id)
-        if partner is not None:
-            return [m for m in members(session, partner.overleg_id)
-                    if m.partner_id == partner_id]
     return list(session.exec(_MEMBERS_OF_PARTNER, params={"partner": partner_id}))
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from storage.db import Prepared, read
 from storage.models import Case, ForbiddenWord
 
 
@@ -29,12 +27,9 @@ def remove(session: Session, overleg_id: int, word_hash: str) -> bool:
     return True
 
 
-_HASHES = Prepared(select(ForbiddenWord.word_hash).where(
-    ForbiddenWord.overleg_id == bindparam("overleg")))
-
-
 def hashes(session: Session, overleg_id: int) -> frozenset[str]:
-    return frozenset(read(session, _HASHES, {"overleg": overleg_id}).scalars())
+    return frozenset(session.exec(select(ForbiddenWord.word_hash).where(
+        ForbiddenWord.overleg_id == overleg_id)))
 
 
 def count(session: Session, overleg_id: int) -> int:

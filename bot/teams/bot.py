@@ -98,8 +98,7 @@ class TeamsBot(Runtime):
         if msg is None:
             return None
         self.own_work.started(a.conversation_id)
-        done = await self.handle(msg)
-        self.answered(done, a.conversation_id)
+        done = await self.receive(msg)
         if a.kind == "execute":
             return done.replies[0].body if done.replies else ""
         return None

@@ -21,7 +21,7 @@ from bot import devserver
 from bot.chat import ChatClient
 from bot.render import Renderer
 from commands import default_registry
-from commands.inbound import Inbound, process
+from commands.inbound import Inbound, handle
 from commands.registry import Settings
 from storage.db import make_engine, migrate, session_scope
 from tests.e2e.conftest import World
@@ -129,9 +129,9 @@ def _seed(url: str, room: str, chair: str, owner: str) -> None:
 
     def say(text: str) -> str:
         with session_scope(engine) as s:
-            [out, *_] = process(s, registry, render, settings,
+            [out, *_] = handle(s, registry, render, settings,
                                 Inbound(f"$seed{next(n)}", room, chair, text, past,
-                                        encrypted=True), past)
+                                        encrypted=True), past).replies
             return out.body
 
     say("!setup Crash-overleg")

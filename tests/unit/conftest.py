@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import Session
 
 from bot.render import Renderer
-from commands import default_registry
-from commands.inbound import Inbound, process
+from commands import default_registry, timed
+from commands.inbound import Inbound, handle
 from commands.registry import Registry, Settings
 from storage.db import create_schema, make_engine, session_scope
 from storage.outbox import Rendered
@@ -22,6 +22,14 @@ ADMIN = "@admin:localhost"
 CHAIR = "@chair:localhost"
 SETTINGS = Settings(prefix="!", admins=frozenset({ADMIN, CHAIR}), ref_key=b"k" * 32)
 _ids = itertools.count()
+
+
+REGISTRY = default_registry()
+
+
+def sweep(session: Session, render: Renderer, now: datetime) -> datetime | None:
+    """One sweep with every timer rule, as the bot runs it; when the next timer is due."""
+    return timed.sweep(REGISTRY, session, render, now).next_due
 
 
 @pytest.fixture
@@ -35,7 +43,7 @@ def session() -> Iterator[Session]:
 
 @pytest.fixture(scope="session")
 def registry() -> Registry:
-    return default_registry()
+    return REGISTRY
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +62,7 @@ class Say:
                  room: str = ROOM) -> list[Rendered]:
         msg = Inbound(event_id=f"$e{next(_ids)}", room_id=room, sender=sender, text=text,
                       sent_at=now, encrypted=self.encrypted)
-        return process(self.session, self.registry, self.renderer, SETTINGS, msg, now)
+        return handle(self.session, self.registry, self.renderer, SETTINGS, msg, now).replies
 
     def one(self, text: str, sender: str = CHAIR, now: datetime = NOW, room: str = ROOM) -> str:
         [out] = self(text, sender, now, room)

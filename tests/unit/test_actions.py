@@ -11,11 +11,11 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.render import Renderer
-from commands import timed
-from storage import actions
+from commands import action
+from storage import actions, timers
 from storage.db import create_schema, make_engine, session_scope
-from storage.models import Action, OutboxMessage, Timer
-from tests.unit.conftest import CHAIR, NOW, ROOM, Say
+from storage.models import Action, Case, OutboxMessage, Timer
+from tests.unit.conftest import CHAIR, NOW, ROOM, Say, sweep
 
 AMS = ZoneInfo("Europe/Amsterdam")
 POLITIE = "@politie1:localhost"
@@ -59,7 +59,7 @@ def run_until(session: Session, renderer: Renderer, start: datetime,
     out: list[tuple[datetime, OutboxMessage]] = []
     now = start
     while now <= end:
-        nxt = timed.sweep(session, renderer, now)
+        nxt = sweep(session, renderer, now)
         for row in session.exec(select(OutboxMessage).order_by(OutboxMessage.id)):  # type: ignore[arg-type]
             if row.id not in seen:
                 seen.add(row.id)
@@ -240,7 +240,7 @@ def test_done_stops_every_reminder_at_once(plan: Say, session: Session,
     sent = run_until(session, renderer, NOW, datetime(2026, 12, 17, 12, tzinfo=UTC))
     assert len(reminders(sent, "overdue")) == 2
     plan.one("!actie done A1", sender=POLITIE, now=datetime(2026, 12, 17, 12, tzinfo=UTC))
-    assert timed.timers.pending(session, kinds=timed.ACTION_KINDS, subject_id=1) == []
+    assert timers.pending(session, kinds=action.ACTION_KINDS, subject_id=1) == []
     later = run_until(session, renderer, datetime(2026, 12, 17, 12, tzinfo=UTC),
                       datetime(2027, 2, 1, tzinfo=UTC))
     assert reminders(later, "overdue") == [] and reminders(later, "due_soon") == []
@@ -297,7 +297,7 @@ def test_overdue_with_dm_setting_reaches_owner_and_coordinator_directly(
 
 def test_restart_sends_what_was_missed_late_and_once(tmp_path: Path, registry: object,
                                                      renderer: Renderer) -> None:
-    from commands.inbound import Inbound, process
+    from commands.inbound import Inbound, handle
     from tests.unit.conftest import SETTINGS
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
@@ -306,10 +306,10 @@ def test_restart_sends_what_was_missed_late_and_once(tmp_path: Path, registry: o
     with session_scope(engine) as s:
         for i, line in enumerate(["!setup X", "!partner add Politie core",
                                   f"!lid add {POLITIE} Politie", "!casus open"]):
-            process(s, registry, renderer, SETTINGS,  # type: ignore[arg-type]
+            handle(s, registry, renderer, SETTINGS,  # type: ignore[arg-type]
                     Inbound(f"$r{i}", ROOM, CHAIR, line, NOW, encrypted=True), NOW)
-        code = s.exec(select(timed.actions.Case)).one().code  # type: ignore[attr-defined]
-        process(s, registry, renderer, SETTINGS,  # type: ignore[arg-type]
+        code = s.exec(select(Case)).one().code
+        handle(s, registry, renderer, SETTINGS,  # type: ignore[arg-type]
                 Inbound("$r9", ROOM, CHAIR, f"!actie add C-{code} Politie 3-12-2026 X", NOW,
                         encrypted=True), NOW)
     engine.dispose()  # the process dies; no sweep runs for days
@@ -317,14 +317,14 @@ def test_restart_sends_what_was_missed_late_and_once(tmp_path: Path, registry: o
     down_until = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)  # Monday, after 3 missed days
     engine2 = make_engine(url)  # a new process, the same database
     with session_scope(engine2) as s:
-        timed.sweep(s, renderer, down_until)
+        sweep(s, renderer, down_until)
     with session_scope(engine2) as s:
-        timed.sweep(s, renderer, down_until + timedelta(minutes=1))
+        sweep(s, renderer, down_until + timedelta(minutes=1))
     with session_scope(engine2) as s:
         rows = [r for r in s.exec(select(OutboxMessage)) if "te laat" in r.body]
         assert len(rows) == 1, [r.body for r in rows]  # once, not once per missed day
         assert "later dan gepland" in rows[0].body
-        pending = s.exec(select(Timer).where(Timer.kind == timed.OVERDUE,
+        pending = s.exec(select(Timer).where(Timer.kind == action.OVERDUE,
                                              Timer.handled_at == None)).all()  # noqa: E711
         assert [local(t.due_at) for t in pending] == [datetime(2026, 12, 8, 9, tzinfo=AMS)]
     engine2.dispose()

@@ -11,12 +11,11 @@ import pytest
 from sqlmodel import Session, col, select
 
 from bot.render import Renderer
-from commands import timed
-from commands.inbound import Inbound, process
+from commands.inbound import Inbound, handle
 from commands.registry import Registry
 from storage import agendas, outbox
 from storage.models import Attendance, OutboxMessage
-from tests.unit.conftest import CHAIR, NOW, ROOM, SETTINGS, Say
+from tests.unit.conftest import CHAIR, NOW, ROOM, SETTINGS, Say, sweep
 
 AMS = ZoneInfo("Europe/Amsterdam")
 POL = "@politie1:localhost"
@@ -54,8 +53,8 @@ def event(session: Session, registry: Registry, renderer: Renderer, **kw: object
     defaults: dict[str, object] = {"event_id": f"$ev{next(_n)}", "room_id": ROOM, "text": "",
                                    "sent_at": NOW, "encrypted": True}
     msg = Inbound(**{**defaults, **kw})  # type: ignore[arg-type]
-    return [r.body for r in process(session, registry, renderer, SETTINGS, msg,
-                                    kw.get("sent_at", NOW))]  # type: ignore[arg-type]
+    return [r.body for r in handle(session, registry, renderer, SETTINGS, msg,
+                                    kw.get("sent_at", NOW)).replies]  # type: ignore[arg-type]
 
 
 def test_agenda_add_show_remove(meet: Say) -> None:
@@ -282,8 +281,8 @@ def test_agenda_missed_while_down_is_sent_late_once_but_not_after_start(
     overleg.one(f"!agenda add M2 {code}")
     # Down from before the agendas were due (5 Dec) until Thursday 10 Dec 15:00: M1 started.
     back = datetime(2026, 12, 10, 14, 0, tzinfo=UTC)
-    timed.sweep(session, renderer, back)
-    timed.sweep(session, renderer, back + timedelta(minutes=1))
+    sweep(session, renderer, back)
+    sweep(session, renderer, back + timedelta(minutes=1))
     agendas_sent = [r for r in outbox_rows(session) if r.body.startswith("Agenda overleg")]
     assert [r.body.split()[2] for r in agendas_sent] == ["M2"]
 
@@ -291,9 +290,9 @@ def test_agenda_missed_while_down_is_sent_late_once_but_not_after_start(
 def test_empty_agenda_is_looked_at_again_next_day(overleg: Say, session: Session,
                                                   renderer: Renderer) -> None:
     overleg.one("!overleg plan 15-12-2026 14:00")
-    timed.sweep(session, renderer, datetime(2026, 12, 10, 8, 0, tzinfo=UTC))  # due, but empty
+    sweep(session, renderer, datetime(2026, 12, 10, 8, 0, tzinfo=UTC))  # due, but empty
     assert not [r for r in outbox_rows(session) if r.body.startswith("Agenda overleg")]
     code = re.search(r"C-\w+", overleg.one("!casus open"))[0]  # type: ignore[index]
     overleg.one(f"!agenda add M1 {code}", now=datetime(2026, 12, 10, 12, tzinfo=UTC))
-    timed.sweep(session, renderer, datetime(2026, 12, 11, 8, 0, tzinfo=UTC))
+    sweep(session, renderer, datetime(2026, 12, 11, 8, 0, tzinfo=UTC))
     assert len([r for r in outbox_rows(session) if r.body.startswith("Agenda overleg")]) == 1

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from bot.render import Renderer
 from commands import default_registry
-from commands.inbound import Inbound, process
+from commands.inbound import Inbound, handle
 from commands.ratelimit import RateLimiter
 from commands.registry import Registry
 from storage.models import InboundEvent, Partner
@@ -29,14 +29,14 @@ def test_a_flood_from_one_person_is_limited_politely_and_others_go_on(
     answered_others = 0
     for i in range(1000):  # a thousand commands within one minute
         now = NOW + timedelta(milliseconds=55 * i)
-        out = process(session, registry, renderer, SETTINGS,
+        out = handle(session, registry, renderer, SETTINGS,
                       Inbound(f"$f{i}", ROOM, POL, "!overleg list", now, encrypted=True),
-                      now, limiter)
+                      now, limiter).replies
         replies_to_flood += len(out)
         if i % 100 == 0:
-            other = process(session, registry, renderer, SETTINGS,
+            other = handle(session, registry, renderer, SETTINGS,
                             Inbound(f"$o{i}", ROOM, CHAIR, f"!partner add Extra{i} core", now,
-                                    encrypted=True), now, limiter)
+                                    encrypted=True), now, limiter).replies
             answered_others += len(other)
     assert replies_to_flood == 30 + 1  # the allowed ones and one polite notice
     assert answered_others == 10  # nobody else was held up
@@ -44,9 +44,9 @@ def test_a_flood_from_one_person_is_limited_politely_and_others_go_on(
     # Every event is recorded as handled (the six of the fixture, too): none is lost or redone.
     assert len(session.exec(select(InboundEvent)).all()) == 1000 + 10 + 6
     later = NOW + timedelta(minutes=2)
-    [again] = process(session, registry, renderer, SETTINGS,
+    [again] = handle(session, registry, renderer, SETTINGS,
                       Inbound("$later", ROOM, POL, "!overleg list", later, encrypted=True),
-                      later, limiter)
+                      later, limiter).replies
     assert "overleg" in again.body.lower()
 
 
@@ -55,9 +55,9 @@ def test_the_notice_is_polite_and_says_what_to_do(overleg: Say, session: Session
                                                   renderer: Renderer) -> None:
     limiter = RateLimiter(per_minute=1)
     for i in range(2):
-        out = process(session, registry, renderer, SETTINGS,
+        out = handle(session, registry, renderer, SETTINGS,
                       Inbound(f"$p{i}", ROOM, CHAIR, "!overleg list", NOW, encrypted=True),
-                      NOW, limiter)
+                      NOW, limiter).replies
     assert "probeer het over een minuut opnieuw" in out[0].body
 
 
@@ -86,6 +86,6 @@ def test_odd_events_never_break_the_core(kind: str, relates: str | None, key: st
     with session_scope(engine) as s:
         msg = Inbound("$odd", ROOM, CHAIR, "", NOW, encrypted=True, kind=kind,
                       relates_to=relates, key=key, redacts=relates)
-        assert process(s, _REGISTRY, _RENDER, SETTINGS, msg, NOW) == []
+        assert handle(s, _REGISTRY, _RENDER, SETTINGS, msg, NOW).replies == []
     engine.dispose()
 

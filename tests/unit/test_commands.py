@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.render import Renderer
-from commands.inbound import Inbound, process
+from commands.inbound import Inbound, handle
 from commands.registry import Registry, Settings
 from storage import audit, cases, overlegs
 from storage.models import AuditEntry, Case, Meeting, Member, OutboxMessage, Overleg, Partner
@@ -245,7 +245,7 @@ def test_english_locale(session: Session, registry: Registry, renderer: Renderer
     def say(text: str) -> str:
         msg = Inbound(event_id=f"$en{text}", room_id=ROOM, sender=CHAIR, text=text, sent_at=NOW,
                   encrypted=True)
-        [out] = process(session, registry, renderer, settings, msg, NOW)
+        [out] = handle(session, registry, renderer, settings, msg, NOW).replies
         return out.body
 
     say("!setup Case meeting")
@@ -259,19 +259,19 @@ def test_a_custom_prefix(session: Session, registry: Registry) -> None:
     renderer = Renderer(prefix="?")
     msg = Inbound(event_id="$p1", room_id=ROOM, sender=CHAIR, text="?setup X", sent_at=NOW,
                   encrypted=True)
-    [out] = process(session, registry, renderer, settings, msg, NOW)
+    [out] = handle(session, registry, renderer, settings, msg, NOW).replies
     assert "?partner add" in out.body
     msg2 = Inbound(event_id="$p2", room_id=ROOM, sender=CHAIR, text="!help", sent_at=NOW,
                   encrypted=True)
-    assert process(session, registry, renderer, settings, msg2, NOW) == []
+    assert handle(session, registry, renderer, settings, msg2, NOW).replies == []
 
 
 def test_same_event_is_handled_once(session: Session, registry: Registry,
                                     renderer: Renderer) -> None:
     msg = Inbound(event_id="$same", room_id=ROOM, sender=CHAIR, text="!setup X", sent_at=NOW,
                   encrypted=True)
-    assert len(process(session, registry, renderer, SETTINGS, msg, NOW)) == 1
-    assert process(session, registry, renderer, SETTINGS, msg, NOW) == []
+    assert len(handle(session, registry, renderer, SETTINGS, msg, NOW).replies) == 1
+    assert handle(session, registry, renderer, SETTINGS, msg, NOW).replies == []
     assert len(session.exec(select(OutboxMessage)).all()) == 1
 
 
@@ -295,20 +295,20 @@ def test_help_links_the_chairs_guide_when_configured(session: Session,
     renderer = Renderer(guide_url="https://intranet.example.org/casusbot/voorzitter")
     msg = Inbound(event_id="$g1", room_id=ROOM, sender=CHAIR, text="!hulp", sent_at=NOW,
                   encrypted=True)
-    [out] = process(session, registry, renderer, SETTINGS, msg, NOW)
+    [out] = handle(session, registry, renderer, SETTINGS, msg, NOW).replies
     assert "https://intranet.example.org/casusbot/voorzitter" in out.body
 
 
 def test_an_undecryptable_message_asks_its_sender_once(overleg: Say, session: Session,
                                                        renderer: Renderer) -> None:
-    from commands.inbound import cannot_decrypt
+    from commands.inbound import handle
 
-    first = cannot_decrypt(session, renderer, SETTINGS, room_id=ROOM, sender=CHAIR,
-                           event_id="$enc1", now=NOW)
-    again = cannot_decrypt(session, renderer, SETTINGS, room_id=ROOM, sender=CHAIR,
-                           event_id="$enc1", now=NOW)
+    undecryptable = Inbound(event_id="$enc1", room_id=ROOM, sender=CHAIR, text="", sent_at=NOW,
+                            kind="undecryptable")
+    first = handle(session, overleg.registry, renderer, SETTINGS, undecryptable, NOW).replies
+    again = handle(session, overleg.registry, renderer, SETTINGS, undecryptable, NOW).replies
     assert len(first) == 1 and again == []
-    assert "niet ontsleutelen" in first[0].body and CHAIR in first[0].mentions
+    assert first[0].template == "error/undecryptable" and CHAIR in first[0].mentions
 
 
 def test_settings_show_and_change(overleg: Say, session: Session) -> None:
@@ -348,14 +348,14 @@ def test_every_template_block_renders_with_plausible_values() -> None:
 def test_a_failing_command_keeps_nothing_it_wrote_but_the_event_is_answered_once(
         registry: Registry, renderer: Renderer, monkeypatch: pytest.MonkeyPatch) -> None:
     from commands import retention
-    from commands.inbound import CommandFailed, answer
+    from commands.inbound import handle
     from storage.db import create_schema, make_engine, session_scope
     from storage.models import AuditEntry, Case, InboundEvent, OutboxMessage
 
     engine = make_engine("sqlite://")
     create_schema(engine)
     with session_scope(engine) as s:
-        answer(s, registry, renderer, SETTINGS, Inbound("$setup", ROOM, CHAIR, "!setup X", NOW,
+        handle(s, registry, renderer, SETTINGS, Inbound("$setup", ROOM, CHAIR, "!setup X", NOW,
                                                         encrypted=True), NOW)
 
     def broken(*args: object, **kwargs: object) -> None:
@@ -364,15 +364,12 @@ def test_a_failing_command_keeps_nothing_it_wrote_but_the_event_is_answered_once
     monkeypatch.setattr(retention, "schedule_review", broken)
     msg = Inbound("$open", ROOM, CHAIR, "!casus open", NOW, encrypted=True)
     with session_scope(engine) as s:
-        with pytest.raises(CommandFailed):  # process itself says so; the caller rolls back
-            process(s, registry, renderer, SETTINGS, msg, NOW)
-        s.rollback()
-        [apology] = answer(s, registry, renderer, SETTINGS, msg, NOW)
-    assert "Er ging bij mij iets mis" in apology.body
+        [apology] = handle(s, registry, renderer, SETTINGS, msg, NOW).replies
+    assert apology.template == "error/internal"
     with session_scope(engine) as s:
         assert s.exec(select(Case)).all() == []  # the case the command wrote is gone
         assert [a.action for a in s.exec(select(AuditEntry))] == ["overleg.setup"]
         assert s.get(InboundEvent, "$open") is not None
         assert [r.body for r in s.exec(select(OutboxMessage))][-1] == apology.body
-        assert answer(s, registry, renderer, SETTINGS, msg, NOW) == []  # once only
+        assert handle(s, registry, renderer, SETTINGS, msg, NOW).replies == []  # once only
     engine.dispose()

@@ -96,7 +96,7 @@ def test_agenda_and_nudge_defaults_reach_a_new_overleg() -> None:
     now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     app = bootstrap(c, FakeClock(now))
     app.record_join("!r:localhost", now)
-    app.process(Inbound("$1", "!r:localhost", "@beheer:localhost", "!setup X", now,
+    app.handle(Inbound("$1", "!r:localhost", "@beheer:localhost", "!setup X", now,
                         encrypted=True))
     from storage import overlegs
     from storage.db import session_scope

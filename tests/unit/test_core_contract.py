@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from bot.render import Renderer
 from commands import default_registry
-from commands.inbound import Inbound, process
+from commands.inbound import Inbound, handle
 from commands.registry import Registry
 from storage.db import create_schema, make_engine, session_scope
 from tests.unit.conftest import CHAIR, NOW, ROOM, SETTINGS
@@ -35,9 +35,9 @@ def test_no_text_makes_the_core_raise(text: str) -> None:
     create_schema(engine)
     with session_scope(engine) as session:
         setup = Inbound(f"$s{next(_ids)}", ROOM, CHAIR, "!setup X", NOW, encrypted=True)
-        process(session, registry, _RENDER, SETTINGS, setup, NOW)
+        handle(session, registry, _RENDER, SETTINGS, setup, NOW)
         msg = Inbound(f"$f{next(_ids)}", ROOM, CHAIR, text, NOW, encrypted=True)
-        replies = process(session, registry, _RENDER, SETTINGS, msg, NOW)
+        replies = handle(session, registry, _RENDER, SETTINGS, msg, NOW).replies
         for r in replies:
             assert "Er ging bij mij iets mis" not in r.body, text  # no internal error
             assert r.body.strip()

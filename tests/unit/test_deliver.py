@@ -181,22 +181,22 @@ async def test_a_poke_during_a_send_is_not_lost_and_nothing_is_sent_twice(engine
 
 def test_outbox_bookkeeping_in_single_statements(engine) -> None:  # type: ignore[no-untyped-def]
     """What the deliverer writes back, each as one UPDATE: a failure counts and waits, a send
-    keeps the rendered text of a deferred row, a row already done is not touched again, and
-    the backlog is counted without loading it."""
+    keeps the remote ID, a row already done is not touched again, and the backlog is counted
+    without loading it."""
     from datetime import timedelta
 
     _enqueue(engine, "!a", "a1", "a2")
     with session_scope(engine) as s:
-        s.add(OutboxMessage(room_id="!b", txn_id="t-b", body="", deferred='{"t": 1}',
+        s.add(OutboxMessage(room_id="!b", txn_id="t-b", body="text", formatted_body="<p>text</p>",
                             created_at=NOW - timedelta(minutes=5)))
     with session_scope(engine) as s:
         assert outbox.backlog(s) == (3, NOW - timedelta(minutes=5))
         a1, a2, b = outbox.pending(s)  # in creation order across rooms
-        assert (a1.body, a2.body, b.deferred) == ("a1", "a2", '{"t": 1}')
+        assert (a1.body, a2.body, b.body) == ("a1", "a2", "text")
         assert outbox.mark_failed(s, a1.id, "x" * 600, NOW + timedelta(seconds=4)) == 1
         assert outbox.mark_failed(s, a1.id, "503", NOW + timedelta(seconds=9)) == 2
         assert outbox.mark_failed(s, 10_000, "gone", NOW) == 0
-        outbox.mark_sent(s, b.id, "$b", NOW, rendered=("text", "<p>text</p>"))
+        outbox.mark_sent(s, b.id, "$b", NOW)
         outbox.mark_sent(s, a2.id, None, NOW, error="gave up: 403")
         outbox.mark_sent(s, a2.id, "$late", NOW + timedelta(hours=1))  # already done
     with session_scope(engine) as s:
@@ -206,7 +206,7 @@ def test_outbox_bookkeeping_in_single_statements(engine) -> None:  # type: ignor
         assert failed.next_attempt_at == NOW + timedelta(seconds=9)
         assert (given_up.sent_at, given_up.remote_id, given_up.attempts) == (NOW, None, 1)
         assert given_up.last_error == "gave up: 403"
-        assert (sent.formatted_body, sent.deferred, sent.remote_id) == ("<p>text</p>", None, "$b")
+        assert (sent.formatted_body, sent.remote_id, sent.sent_at) == ("<p>text</p>", "$b", NOW)
         assert outbox.backlog(s) == (1, NOW)
         [head] = outbox.next_per_room(outbox.pending(s), NOW + timedelta(seconds=10))
         assert head.id == failed.id and head.attempts == 2

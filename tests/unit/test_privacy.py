@@ -12,12 +12,12 @@ from sqlalchemy import text
 from sqlmodel import Session, SQLModel, select
 
 from bot.render import Renderer
-from commands import caseid, policy, timed
+from commands import caseid, policy
 from commands.registry import Registry
 from storage import audit
 from storage.db import create_schema, make_engine, migrate, session_scope
 from storage.models import AuditEntry, Case
-from tests.unit.conftest import ADMIN, CHAIR, NOW, ROOM, SETTINGS, Say
+from tests.unit.conftest import ADMIN, CHAIR, NOW, ROOM, SETTINGS, Say, sweep
 
 POL = "@politie1:localhost"
 COORD = "@coord:localhost"
@@ -219,10 +219,10 @@ def test_retention_purges_after_five_years_everywhere(world: Say, session: Sessi
     world.one(f"!casus close {b}", now=closed_at + timedelta(days=365))
     world.one(f"!info M1 {a} ja", sender=POL)
     assert a in _everything(session)
-    timed.sweep(session, renderer, closed_at + timedelta(days=4 * 365))
+    sweep(session, renderer, closed_at + timedelta(days=4 * 365))
     assert session.exec(select(Case)).all() != []
     five_years_and_a_day = datetime(2031, 12, 21, 10, 0, tzinfo=UTC)
-    timed.sweep(session, renderer, five_years_and_a_day)
+    sweep(session, renderer, five_years_and_a_day)
     everything = _everything(session)
     assert a not in everything  # gone from every table: actions, agenda, outbox, audit...
     assert b in everything  # closed four years ago: kept
@@ -293,7 +293,7 @@ def test_rekey_keeps_references_findable_with_the_key_chain(
     from click.testing import CliRunner
 
     from bot.cli import main
-    from commands.inbound import Inbound, process
+    from commands.inbound import Inbound, handle
     from commands.registry import Settings
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
@@ -304,9 +304,9 @@ def test_rekey_keeps_references_findable_with_the_key_chain(
     def say(text: str, settings: Settings, n: list[int] = [0]) -> str:  # noqa: B006
         n[0] += 1
         with session_scope(engine) as s:
-            [out, *_] = process(s, registry, renderer, settings,
+            [out, *_] = handle(s, registry, renderer, settings,
                                 Inbound(f"$k{n[0]}", ROOM, CHAIR, text, NOW, encrypted=True),
-                                NOW)
+                                NOW).replies
             return out.body
 
     before = Settings(admins=frozenset({CHAIR}), ref_key=old)
