@@ -276,7 +276,7 @@ class Bench:
         bot = MatrixTransport(app)
         await bot.login()
         await bot.client.sync(timeout=0, full_state=True)
-        deliverer = Deliverer(app.engine, bot, holder="bench", render=app.render)
+        deliverer = Deliverer(app.engine, bot, holder="bench")
         started = time.perf_counter()
         while await deliverer.run_once() == 0.0:
             pass

@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from commands import caseid
-from commands.timed import OVERDUE
+from commands.action import OVERDUE
 from storage.db import session_scope
 from storage.models import Action, Case, Member, Overleg, Partner, Timer
 

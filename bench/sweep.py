@@ -32,7 +32,7 @@ def sweep_all(app: App) -> tuple[float, int]:
     sweeps = 0
     while True:
         sweeps += 1
-        next_due = app.sweep()
+        next_due = app.sweep().next_due
         if next_due is None or next_due > app.clock.now():
             break
     return time.perf_counter() - started, sweeps

@@ -306,9 +306,7 @@ def overdue_reminder(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]
     if overleg.remind_by_dm:
         out += [_to(overleg, "action/overdue", values, to=user) for user in told]
     next_day = workdays.next_working_day(overleg, today)
-    timers.schedule(batch.session, overleg_id=due.overleg_id, kind=OVERDUE,
-                    subject_id=due.subject_id,
-                    due_at=workdays.at_local(overleg, next_day, REMIND_HOUR))
+    batch.plan(due, workdays.at_local(overleg, next_day, REMIND_HOUR))
     return out
 
 
@@ -351,8 +349,7 @@ def digest(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
     """08:30 on working days: each coordinator gets the open actions, per case."""
     today = workdays.local_today(overleg, batch.now)
     nxt = workdays.next_working_day(overleg, today)
-    timers.schedule(batch.session, overleg_id=due.overleg_id, kind=DIGEST,
-                    subject_id=due.subject_id, due_at=workdays.at_local(overleg, nxt, *DIGEST_AT))
+    batch.plan(due, workdays.at_local(overleg, nxt, *DIGEST_AT))
     if not workdays.is_working_day(overleg, today):
         return []  # the day became a holiday after planning (settings changed)
     rows = digest_rows(batch.session, overleg, today)

@@ -277,10 +277,6 @@ def description(text: str, ctx: Ctx) -> tuple[str, str]:
     return free_text(text, "description", limit=MAX_DESCRIPTION), ""
 
 
-def rest_of_line(text: str, ctx: Ctx) -> tuple[str, str]:
-    return free_text(text), ""
-
-
 def name(text: str, ctx: Ctx) -> tuple[str, str]:
     """An overleg's name: the rest of the line."""
     return free_text(text, "name"), ""

@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 
 from storage.models import Action, Member, Overleg
 from storage.outbox import Rendered
-from storage.timers import Due
+from storage.timers import Due, Plan
 
 
 @dataclass(frozen=True)
@@ -128,14 +128,20 @@ class Roster:
 @dataclass
 class Batch:
     """One sweep's claimed timers and what their rules read, each read once for the batch:
-    the overleggen, each overleg's roster, the actions the timers are about."""
+    the overleggen, each overleg's roster, the actions the timers are about; and the next
+    timers the rules plan (``plan``), written together when the batch is done."""
 
     session: Session
     now: datetime
     claimed: list[Due]
     overlegs: dict[int, Overleg]
+    planned: list[Plan] = field(default_factory=list)  # next timers, written after the batch
     _rosters: dict[int, Roster] = field(default_factory=dict)
     _actions: dict[int, tuple[Action, str]] | None = None
+
+    def plan(self, due: Due, at: datetime, kind: str | None = None) -> None:
+        """Plan the next timer of ``due``'s subject (its kind, or ``kind``) at ``at``."""
+        self.planned.append(Plan(due.overleg_id, kind or due.kind, due.subject_id, at))
 
     def roster(self, overleg: Overleg) -> Roster:
         from storage import overlegs

@@ -122,8 +122,7 @@ def review(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
     if case is None or case.status != "open":
         return []
     next_day = workdays.local_today(overleg, add_years(due.due_at, 1))
-    timers.schedule(batch.session, overleg_id=due.overleg_id, kind=REVIEW,
-                    subject_id=due.subject_id, due_at=workdays.at_local(overleg, next_day, 9))
+    batch.plan(due, workdays.at_local(overleg, next_day, 9))
     years = max(1, round((batch.now - case.opened_at) / timedelta(days=365.25)))
     return [Outgoing("case/review", {"case": caseid.display(case.code), "years": years,
                                      "opened_at": case.opened_at},

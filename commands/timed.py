@@ -46,5 +46,6 @@ def sweep(registry: Registry, session: Session, render: Render, now: datetime, *
             continue
         rendered += render_all(render, rule(batch, overleg, due), overleg.room_id)
     timers.mark_all_handled(session, claimed, now)
+    timers.schedule_all(session, batch.planned)
     outbox.enqueue(session, rendered, now)
     return Outcome(rendered, timers.next_due(session))

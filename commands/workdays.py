@@ -46,13 +46,6 @@ def _holidays(calendar: str, year: int) -> frozenset[date]:
     return frozenset(_calendar(calendar, year).keys())
 
 
-def holiday_name(overleg: Overleg, day: date) -> str | None:
-    if not overleg.holiday_calendar:
-        return None
-    name = _calendar(overleg.holiday_calendar, day.year).get(day)
-    return str(name) if name else None
-
-
 def is_working_day(overleg: Overleg, day: date) -> bool:
     return _is_working_day(overleg.working_days, overleg.holiday_calendar, day)
 

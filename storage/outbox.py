@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
 from storage.db import insert_for
@@ -32,13 +32,17 @@ class Rendered:
 
 
 def enqueue(session: Session, messages: list[Rendered], now: datetime) -> int:
-    """Write ``messages`` as unsent rows (with the session's next flush); returns how many."""
-    session.add_all(OutboxMessage(
-        room_id=m.room_id, txn_id=f"casusbot-{uuid.uuid4().hex}", msgtype=m.msgtype,
-        body=m.body, formatted_body=m.html, mentions=" ".join(m.mentions),
-        event_type=m.event_type, content_json=m.content_json, attachment=m.attachment,
-        attachment_name=m.attachment_name, ref=m.ref, template=m.template, created_at=now,
-        attempts=0) for m in messages)
+    """Write ``messages`` as unsent rows; returns how many. One bulk INSERT of plain rows
+    (SQLAlchemy's ORM bulk insert): nobody reads these back as objects in this transaction,
+    and building a model object per row was half a sweep's time (measured: ~170 us each)."""
+    if messages:
+        session.execute(insert(OutboxMessage), [
+            {"room_id": m.room_id, "txn_id": f"casusbot-{uuid.uuid4().hex}",
+             "msgtype": m.msgtype, "body": m.body, "formatted_body": m.html,
+             "mentions": " ".join(m.mentions), "event_type": m.event_type,
+             "content_json": m.content_json, "attachment": m.attachment,
+             "attachment_name": m.attachment_name, "ref": m.ref, "template": m.template,
+             "created_at": now, "attempts": 0} for m in messages])
     return len(messages)
 
 

@@ -5,19 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from storage.models import Timer
 
 
+class Plan(NamedTuple):
+    """A timer to write: which rule (``kind``), about what, when."""
+
+    overleg_id: int
+    kind: str
+    subject_id: int
+    due_at: datetime
+
+
 def schedule(session: Session, *, overleg_id: int, kind: str, subject_id: int,
              due_at: datetime) -> None:
-    """Plan one timer. It is written with the session's next flush (the ORM writes many new
-    rows as one multi-row INSERT: a sweep plans thousands)."""
-    session.add(Timer(overleg_id=overleg_id, kind=kind, subject_id=subject_id, due_at=due_at,
-                      cancelled=False, handled_at=None))
+    """Plan one timer."""
+    schedule_all(session, [Plan(overleg_id, kind, subject_id, due_at)])
+
+
+def schedule_all(session: Session, plans: list[Plan]) -> None:
+    """Plan many timers with one bulk INSERT (a sweep plans thousands)."""
+    if plans:
+        session.execute(insert(Timer), [
+            {**p._asdict(), "cancelled": False, "handled_at": None} for p in plans])
 
 
 def pending(session: Session, *, kinds: tuple[str, ...], subject_id: int) -> list[Timer]:
