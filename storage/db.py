@@ -25,10 +25,13 @@ BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a transaction waits for another's w
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; on SQLite with foreign keys on, WAL, a busy timeout and every
-    transaction taking the write lock when it begins (``BEGIN IMMEDIATE``)."""
+    transaction taking the write lock when it begins (``BEGIN IMMEDIATE``). Statement
+    parameters are kept out of error messages (``hide_parameters``): they may hold what
+    users typed, and errors are logged."""
     if url.startswith("sqlite"):
         in_memory = url in ("sqlite://", "sqlite:///:memory:")
-        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30},
+                                  "hide_parameters": True}
         if in_memory:
             kwargs["poolclass"] = StaticPool
         engine = create_engine(url, **kwargs)
@@ -59,7 +62,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def insert_for(session: Session, table: Table) -> Any:
