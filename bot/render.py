@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from html import unescape
@@ -164,6 +165,9 @@ class Renderer:
         return _squash("".join(tmpl.blocks[block](context)))
 
     def __call__(self, out: Outgoing, room: str) -> Rendered:
+        return replace(self._rendered(out, room), template=out.template)
+
+    def _rendered(self, out: Outgoing, room: str) -> Rendered:
         html = self.html(out.template, out.values, out.locale, out.timezone)
         body = html_to_text(html)
         target = out.room or room

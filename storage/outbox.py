@@ -29,6 +29,7 @@ class Rendered:
     attachment_name: str | None = None
     ref: str | None = None
     deferred: str | None = None  # template and values to render when sending (body empty)
+    template: str = ""  # the template it was rendered from, e.g. "action/overdue"
 
 
 def enqueue(session: Session, messages: list[Rendered], now: datetime) -> int:
