@@ -311,6 +311,7 @@ class OutboxMessage(SQLModel, table=True):
     # Written by the sweep instead of the text: {"template", "values", "locale", "timezone"}
     # as JSON, rendered just before sending (commands/deferred.py); body is filled then.
     deferred: str | None = None
+    template: str = ""  # the template the message was rendered from, e.g. "action/overdue"
 
 
 class OutboxLease(SQLModel, table=True):

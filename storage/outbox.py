@@ -41,7 +41,7 @@ def enqueue(session: Session, messages: list[Rendered], now: datetime) -> int:
          "body": m.body, "formatted_body": m.html, "mentions": " ".join(m.mentions),
          "event_type": m.event_type, "content_json": m.content_json,
          "attachment": m.attachment, "attachment_name": m.attachment_name, "ref": m.ref,
-         "deferred": m.deferred,
+         "deferred": m.deferred, "template": m.template,
          "created_at": now, "attempts": 0} for m in messages])  # the rest starts NULL
     return len(messages)
 
