@@ -12,7 +12,7 @@ from sqlmodel import Session
 from bot.render import Renderer
 from commands import default_registry, timed
 from commands.inbound import Inbound, handle
-from commands.registry import Registry, Settings
+from commands.registry import Outgoing, Registry, Settings
 from storage.db import create_schema, make_engine, session_scope
 from storage.outbox import Rendered
 
@@ -52,21 +52,60 @@ def renderer() -> Renderer:
 
 
 class Say:
-    """Send one line as ``sender`` and get the rendered replies (the h11 ``receive_and_get``)."""
+    """Send one line as ``sender`` and get the rendered replies (the h11 ``receive_and_get``).
+
+    Rule tests assert what happened: the template key of each reply (``key``/``keys``), the
+    values the command gave it (``out``), rows and IDs; ``one`` (the text) is for IDs and
+    for the few tests that are about wording (tests/unit/test_templates.py).
+    """
 
     def __init__(self, session: Session, registry: Registry, renderer: Renderer) -> None:
         self.session, self.registry, self.renderer = session, registry, renderer
         self.encrypted = True  # case rooms are encrypted; a test may say otherwise
+        self.sent: list[Outgoing] = []  # what the last call rendered, template and values
+
+    def _render(self, out: Outgoing, room: str) -> Rendered | None:
+        rendered = self.renderer(out, room)
+        self.sent.append(out)
+        return rendered
 
     def __call__(self, text: str, sender: str = CHAIR, now: datetime = NOW,
                  room: str = ROOM) -> list[Rendered]:
         msg = Inbound(event_id=f"$e{next(_ids)}", room_id=room, sender=sender, text=text,
                       sent_at=now, encrypted=self.encrypted)
-        return handle(self.session, self.registry, self.renderer, SETTINGS, msg, now).replies
+        self.sent = []
+        return handle(self.session, self.registry, self._render, SETTINGS, msg, now).replies
 
     def one(self, text: str, sender: str = CHAIR, now: datetime = NOW, room: str = ROOM) -> str:
+        """The text of the single reply."""
+        return self.reply(text, sender, now, room).body
+
+    def reply(self, text: str, sender: str = CHAIR, now: datetime = NOW,
+              room: str = ROOM) -> Rendered:
+        """The single reply (its ``template`` is the key, its ``body`` the text)."""
         [out] = self(text, sender, now, room)
-        return out.body
+        return out
+
+    def key(self, text: str, sender: str = CHAIR, now: datetime = NOW, room: str = ROOM) -> str:
+        """The template key of the single reply, e.g. ``"meeting/planned"``."""
+        return self.reply(text, sender, now, room).template
+
+    def keys(self, text: str, sender: str = CHAIR, now: datetime = NOW,
+             room: str = ROOM) -> list[str]:
+        """The template keys of all replies, in order."""
+        return [r.template for r in self(text, sender, now, room)]
+
+    def out(self, text: str, sender: str = CHAIR, now: datetime = NOW,
+            room: str = ROOM) -> Outgoing:
+        """The single reply as the command gave it: template key and values."""
+        self.reply(text, sender, now, room)
+        [out] = self.sent
+        return out
+
+
+def keys(replies: list[Rendered]) -> list[str]:
+    """The template keys of ``replies``."""
+    return [r.template for r in replies]
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
-from bot.render import Renderer
+from bot.render import Renderer, html_to_text
 from commands import action
-from storage import actions, timers
+from storage import actions, overlegs, timers
 from storage.db import create_schema, make_engine, session_scope
-from storage.models import Action, Case, OutboxMessage, Timer
+from storage.models import Action, Case, CasePartner, OutboxMessage, Partner, Timer
 from tests.unit.conftest import CHAIR, NOW, ROOM, Say, sweep
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -72,64 +72,94 @@ def run_until(session: Session, renderer: Renderer, start: datetime,
 
 def reminders(sent: list[tuple[datetime, OutboxMessage]], kind: str,
               to: str = ROOM) -> list[tuple[datetime, OutboxMessage]]:
-    marker = {"due_soon": "Herinnering", "overdue": "te laat (uiterlijk",
-              "digest": "Dagoverzicht"}[kind]
-    return [(t, r) for t, r in sent if r.room_id == to and marker in r.body]
+    """The rows of ``sent`` from template ``action/<kind>`` (due_soon, overdue, digest)."""
+    assert kind in ("due_soon", "overdue", "digest"), kind
+    return [(t, r) for t, r in sent if r.room_id == to and r.template == f"action/{kind}"]
+
+
+def late_note(renderer: Renderer, since: datetime) -> str:
+    """The note a reminder sent later than planned (at ``since``) carries, as the template
+    words it: rule tests look for it without spelling it out."""
+    return html_to_text(str(renderer.envs["nl"].globals["m"].late_note(True, since)))
+
+
+def action_ids(text: str) -> list[str]:
+    """The action IDs (A1…) in ``text``, in order (not inside a random case code)."""
+    return re.findall(r"(?<![\w-])A\d+(?!\w)", text)
+
+
+def ids_of(actions_: list[dict[str, object]]) -> list[object]:
+    return [a["id"] for a in actions_]
 
 
 # ---- commands ------------------------------------------------------------------------------
 def test_action_add_answers_with_id_and_due_date_in_words(plan: Say, session: Session) -> None:
-    body = plan.one(f"!actie add {case(plan)} Politie 15-12-2026 Huisbezoek afstemmen")
-    assert body == (f"Actie A1 voor Politie, uiterlijk dinsdag 15 december 2026 "
-                    f"(casus {case(plan)}).")
+    reply = plan.reply(f"!actie add {case(plan)} Politie 15-12-2026 Huisbezoek afstemmen")
+    assert reply.template == "action/added"
+    assert has(reply.body, "A1") and case(plan) in reply.body
     [a] = session.exec(select(Action)).all()
     assert (a.due, a.description, a.status) == (date(2026, 12, 15), "Huisbezoek afstemmen", "open")
+    assert a.number == 1 and session.get(Partner, a.partner_id).name == "Politie"  # type: ignore[union-attr]
 
 
 def test_partner_names_with_spaces(plan: Say, session: Session) -> None:
     plan.one("!partner add Veilig Thuis core")
-    body = plan.one(f"!actie add {case(plan)} Veilig Thuis 8 dec Contact opnemen met school")
-    assert "voor Veilig Thuis, uiterlijk dinsdag 8 december 2026" in body
+    out = plan.out(f"!actie add {case(plan)} Veilig Thuis 8 dec Contact opnemen met school")
+    assert out.template == "action/added"
+    assert (out.values["action"]["partner"], out.values["action"]["due"]) == (
+        "Veilig Thuis", date(2026, 12, 8))
+    [a] = session.exec(select(Action)).all()
+    assert session.get(Partner, a.partner_id).name == "Veilig Thuis"  # type: ignore[union-attr]
+    assert a.description == "Contact opnemen met school"
 
 
 def test_action_add_errors_store_nothing(plan: Say, session: Session) -> None:
     c = case(plan)
     wrong = {
-        f"!actie add {c} Politie 1-1-2026 Iets": "verleden",
-        f"!actie add {c} Brandweer 15-12-2026 Iets": "Brandweer",
-        f"!actie add {c} Jeugdzorg 15-12-2026 Iets": "niet gekoppeld",
-        f"!actie add {c} Politie 15-12-2026": "ontbreekt",
-        f"!actie add {c} Politie Iets": "ontbreekt",
-        "!actie add C-AAAAA Politie 15-12-2026 Iets": "controleteken",
-        f"!actie add {c} Politie 15-12-2026 " + "x" * 301: "te lang",
+        f"!actie add {c} Politie 1-1-2026 Iets": "action/due_in_past",
+        f"!actie add {c} Brandweer 15-12-2026 Iets": "partner/unknown",
+        f"!actie add {c} Jeugdzorg 15-12-2026 Iets": "action/partner_not_linked",
+        f"!actie add {c} Politie 15-12-2026": "error/missing_arg",
+        f"!actie add {c} Politie Iets": "error/missing_arg",
+        "!actie add C-AAAAA Politie 15-12-2026 Iets": "error/bad_case_id",
+        f"!actie add {c} Politie 15-12-2026 " + "x" * 301: "error/too_long",
     }
     for line, expected in wrong.items():
-        assert expected in plan.one(line), line
+        assert plan.key(line) == expected, line
     assert session.exec(select(Action)).all() == []
     plan.one(f"!casus close {c}")
-    assert "gesloten" in plan.one(f"!actie add {c} Politie 15-12-2026 Iets")
+    assert plan.key(f"!actie add {c} Politie 15-12-2026 Iets") == "action/case_closed"
     assert session.exec(select(Action)).all() == []
 
 
 def test_external_partner_after_linking(plan: Say, session: Session) -> None:
     c = case(plan)
-    assert "gekoppeld" in plan.one(f"!casus partner {c} add Jeugdzorg")
-    assert has(plan.one(f"!actie add {c} Jeugdzorg 15-12-2026 Gesprek plannen"), "A1")
-    assert "open acties" in plan.one(f"!casus partner {c} remove Jeugdzorg")
+    assert plan.key(f"!casus partner {c} add Jeugdzorg") == "case/linked"
+    assert len(session.exec(select(CasePartner)).all()) == 1
+    added = plan.reply(f"!actie add {c} Jeugdzorg 15-12-2026 Gesprek plannen")
+    assert added.template == "action/added" and has(added.body, "A1")
+    assert plan.key(f"!casus partner {c} remove Jeugdzorg") == "case/partner_has_actions"
+    assert len(session.exec(select(CasePartner)).all()) == 1
     plan.one("!actie done A1")
-    assert "ontkoppeld" in plan.one(f"!casus partner {c} remove Jeugdzorg")
+    assert plan.key(f"!casus partner {c} remove Jeugdzorg") == "case/unlinked"
+    assert session.exec(select(CasePartner)).all() == []
 
 
 def test_done_move_assign_and_history(plan: Say, session: Session) -> None:
     c = case(plan)
     plan.one(f"!actie add {c} Politie 15-12-2026 Huisbezoek")
-    moved = plan.one("!actie move A1 22-12-2026")
-    assert "dinsdag 22 december 2026" in moved and "was dinsdag 15 december 2026" in moved
-    assert "nu van Gemeente" in plan.one("!actie assign A1 Gemeente")
-    assert "Alleen de voorzitter of een lid van Gemeente" in plan.one("!actie done A1",
-                                                                      sender=POLITIE)
-    assert "afgerond" in plan.one("!actie done A1", sender=COORD)
-    assert "al afgerond" in plan.one("!actie done A1")
+    moved = plan.out("!actie move A1 22-12-2026")
+    assert moved.template == "action/moved"
+    assert (moved.values["action"]["due"], moved.values["old"]) == (
+        date(2026, 12, 22), date(2026, 12, 15))
+    assigned = plan.out("!actie assign A1 Gemeente")
+    assert assigned.template == "action/assigned"
+    assert assigned.values["action"]["partner"] == "Gemeente"
+    refused = plan.out("!actie done A1", sender=POLITIE)
+    assert refused.template == "action/not_owner"
+    assert session.exec(select(Action)).one().status == "open"
+    assert plan.key("!actie done A1", sender=COORD) == "action/done"
+    assert plan.key("!actie done A1") == "action/already_done"
     history = [(h.kind, h.old, h.new) for h in actions.history(session, 1)]
     assert history == [("created", None, "2026-12-15"), ("moved", "2026-12-15", "2026-12-22"),
                        ("assigned", "Politie", "Gemeente"), ("done", "open", "done")]
@@ -137,9 +167,13 @@ def test_done_move_assign_and_history(plan: Say, session: Session) -> None:
 
 def test_only_the_chair_moves_and_assigns(plan: Say, session: Session) -> None:
     plan.one(f"!actie add {case(plan)} Politie 15-12-2026 Huisbezoek")
-    assert "Alleen de voorzitter" in plan.one("!actie move A1 22-12-2026", sender=POLITIE)
-    assert "Alleen de voorzitter" in plan.one("!actie assign A1 Gemeente", sender=POLITIE)
-    assert "afgerond" in plan.one("!actie done A1", sender=POLITIE)  # the owner may
+    assert plan.key("!actie move A1 22-12-2026", sender=POLITIE) == "error/chair_only"
+    assert plan.key("!actie assign A1 Gemeente", sender=POLITIE) == "error/chair_only"
+    [a] = session.exec(select(Action)).all()
+    assert a.due == date(2026, 12, 15)
+    assert session.get(Partner, a.partner_id).name == "Politie"  # type: ignore[union-attr]
+    assert plan.key("!actie done A1", sender=POLITIE) == "action/done"  # the owner may
+    assert (a.status, a.done_by) == ("done", POLITIE)
 
 
 def test_action_list_filters_and_order(plan: Say, session: Session) -> None:
@@ -148,9 +182,12 @@ def test_action_list_filters_and_order(plan: Say, session: Session) -> None:
     plan.one(f"!actie add {c} Gemeente 2-12-2026 Eerder")
     plan.one(f"!actie add {c} Politie 3-12-2026 Tussen")
     later = NOW + timedelta(days=3)  # Friday 4 December: A2 and A3 are overdue
+    listed = plan.out("!actie list", now=later)
+    assert listed.template == "action/list"
+    assert {a["id"]: a["overdue_days"] for a in listed.values["actions"]} == {
+        "A2": 2, "A3": 1, "A1": 0}
     body = plan.one("!actie list", now=later)
-    assert pos(body, "A2") < pos(body, "A3") < pos(body, "A1")
-    assert "2 werkdagen te laat" in body and "1 werkdag te laat" in body
+    assert action_ids(body) == ["A2", "A3", "A1"]
     overdue = plan.one("!actie list overdue", now=later)
     assert not has(overdue, "A1") and has(overdue, "A2")
     mine = plan.one("!actie list mine", sender=POLITIE, now=later)
@@ -167,6 +204,8 @@ def test_external_members_see_only_linked_cases(plan: Say, session: Session) -> 
     plan.one(f"!casus partner {other} add Jeugdzorg")
     plan.one(f"!actie add {c} Politie 15-12-2026 Geheim voor Jeugdzorg")
     plan.one(f"!actie add {other} Jeugdzorg 15-12-2026 Wel zichtbaar")
+    listed = plan.out("!actie list", sender=JEUGD)
+    assert listed.template == "action/list" and ids_of(listed.values["actions"]) == ["A2"]
     listing = plan.one("!actie list", sender=JEUGD)
     assert "Wel zichtbaar" in listing and "Geheim" not in listing and c not in listing
     refused = plan.one(f"!casus show {c}", sender=JEUGD)
@@ -174,9 +213,13 @@ def test_external_members_see_only_linked_cases(plan: Say, session: Session) -> 
 
     absent = caseid.display(caseid.new_code())
     assert refused == plan.one(f"!casus show {absent}", sender=JEUGD).replace(absent, c)
+    assert plan.key(f"!casus show {c}", sender=JEUGD) == "case/unknown"
     assert "Wel zichtbaar" in plan.one(f"!casus show {other}", sender=JEUGD)
-    assert "bestaat niet" in plan.one("!actie done A1", sender=JEUGD)
-    assert "Geheim" in plan.one(f"!casus show {c}", sender=POLITIE)  # a core partner
+    assert plan.key("!actie done A1", sender=JEUGD) == "action/unknown"
+    assert session.exec(select(Action).where(Action.number == 1)).one().status == "open"
+    shown = plan.out(f"!casus show {c}", sender=POLITIE)  # a core partner
+    assert shown.template == "case/show" and ids_of(shown.values["open_actions"]) == ["A1"]
+    assert "Geheim" in plan.one(f"!casus show {c}", sender=POLITIE)
 
 
 def test_case_show(plan: Say) -> None:
@@ -185,10 +228,13 @@ def test_case_show(plan: Say) -> None:
     plan.one(f"!actie add {c} Politie 15-12-2026 Huisbezoek")
     plan.one(f"!actie add {c} Jeugdzorg 16-12-2026 Gesprek")
     plan.one("!actie done A2")
+    shown = plan.out(f"!casus show {c}")
+    assert shown.template == "case/show"
+    assert list(shown.values["partners"]) == ["Jeugdzorg"]
+    assert ids_of(shown.values["open_actions"]) == ["A1"]
+    assert ids_of(shown.values["done_actions"]) == ["A2"]
     body = plan.one(f"!casus show {c}")
-    assert "Gekoppelde partners: Jeugdzorg" in body
-    assert body.index("Open acties") < pos(body, "A1") < body.index("Afgerond") < \
-        pos(body, "A2")
+    assert "Jeugdzorg" in body and action_ids(body) == ["A1", "A2"]  # open ones first
 
 
 # ---- reminders -----------------------------------------------------------------------------
@@ -205,10 +251,10 @@ def test_due_soon_overdue_repetition_escalation_and_christmas(
     assert days == [date(2026, 12, d) for d in (16, 17, 18, 21, 22, 23, 24, 28, 29, 30, 31)]
     assert all(local(t).time().hour == 9 for t, _ in overdue)
     first, escalated = overdue[0][1], overdue[4][1]
-    assert "1 werkdag te laat" in first.body and COORD in first.mentions
-    assert CHAIR not in first.mentions and "voorzitter" not in first.body
-    assert "5 werkdagen te laat" in escalated.body and CHAIR in escalated.mentions
-    assert "late" not in first.body and "later dan gepland" not in first.body
+    assert COORD in first.mentions.split() and CHAIR not in first.mentions.split()
+    assert CHAIR in escalated.mentions.split()  # after 5 working days: the chair too
+    assert [r.mentions.count(CHAIR) > 0 for _, r in overdue] == [False] * 4 + [True] * 7
+    assert late_note(renderer, overdue[0][0]) not in first.body  # sent on time
 
 
 def test_koningsdag_is_not_a_working_day(plan: Say, session: Session,
@@ -216,8 +262,7 @@ def test_koningsdag_is_not_a_working_day(plan: Say, session: Session,
     plan.one(f"!actie add {case(plan)} Politie 28-4-2027 Terugkoppeling")
     plan.one(f"!actie add {case(plan)} Gemeente 26-4-2027 Verslag")
     sent = run_until(session, renderer, NOW, datetime(2027, 4, 30, tzinfo=UTC))
-    soon = {r.body.split("actie ")[1][:2]: local(t).date() for t, r in reminders(sent,
-                                                                                "due_soon")}
+    soon = {action_ids(r.body)[0]: local(t).date() for t, r in reminders(sent, "due_soon")}
     # Tuesday 27 April 2027 is Koningsdag: two working days before Wed 28 is Fri 23.
     assert soon["A1"] == date(2027, 4, 23)
     first_overdue_a2 = next(local(t).date() for t, r in reminders(sent, "overdue")
@@ -271,7 +316,17 @@ def test_daily_digest_for_coordinators(plan: Say, session: Session, renderer: Re
                                                      (4, 7, 8, 9, 10, 11)]
     assert {(local(t).hour, local(t).minute) for t, _ in digests} == {(8, 30)}
     last = digests[-1][1].body
-    assert pos(last, "A1") < pos(last, "A2") and "4 werkdagen te laat" in last
+    assert pos(last, "A1") < pos(last, "A2")
+    # The last digest shows the open actions as they stood on Friday 11 December.
+    o = overlegs.by_room(session, ROOM)
+    assert o is not None
+    rows = action.digest_rows(session, o, date(2026, 12, 11))
+    assert [[(a["id"], a["overdue_days"]) for a in c["actions"]] for c in rows] == [
+        [("A1", 4), ("A2", 0)]]
+    expected = renderer.html("action/digest", {
+        "cases": rows, "overleg_name": o.name, "late": False, "late_since": None,
+        "today": datetime(2026, 12, 11, 12, tzinfo=AMS)}, o.locale, o.timezone)
+    assert digests[-1][1].formatted_body == expected
     assert reminders(sent, "digest", to=ROOM) == []  # never in the shared room
     plan.one("!actie done A1", now=datetime(2026, 12, 12, tzinfo=UTC))
     plan.one("!actie done A2", now=datetime(2026, 12, 12, tzinfo=UTC))
@@ -321,9 +376,10 @@ def test_restart_sends_what_was_missed_late_and_once(tmp_path: Path, registry: o
     with session_scope(engine2) as s:
         sweep(s, renderer, down_until + timedelta(minutes=1))
     with session_scope(engine2) as s:
-        rows = [r for r in s.exec(select(OutboxMessage)) if "te laat" in r.body]
+        rows = [r for r in s.exec(select(OutboxMessage)) if r.template == "action/overdue"]
         assert len(rows) == 1, [r.body for r in rows]  # once, not once per missed day
-        assert "later dan gepland" in rows[0].body
+        # ... and says it is late, and since when (Friday 4 December, 09:00)
+        assert late_note(renderer, datetime(2026, 12, 4, 9, tzinfo=AMS)) in rows[0].body
         pending = s.exec(select(Timer).where(Timer.kind == action.OVERDUE,
                                              Timer.handled_at == None)).all()  # noqa: E711
         assert [local(t.due_at) for t in pending] == [datetime(2026, 12, 8, 9, tzinfo=AMS)]

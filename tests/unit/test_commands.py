@@ -10,9 +10,10 @@ from sqlmodel import Session, select
 
 from bot.render import Renderer
 from commands.inbound import Inbound, handle
-from commands.registry import Registry, Settings
+from commands.registry import Outgoing, Registry, Settings
 from storage import audit, cases, overlegs
 from storage.models import AuditEntry, Case, Meeting, Member, OutboxMessage, Overleg, Partner
+from storage.outbox import Rendered
 from tests.unit.conftest import ADMIN, CHAIR, NOW, ROOM, SETTINGS, Say
 
 STRANGER = "@stranger:localhost"
@@ -27,80 +28,105 @@ def counts(session: Session) -> dict[str, int]:
 # ---- setup ---------------------------------------------------------------------------------
 def test_setup_by_admin_makes_the_room_an_overleg_with_the_sender_as_chair(
         say: Say, session: Session) -> None:
-    body = say.one("!setup Casusoverleg Gennep", sender=ADMIN)
-    assert "Casusoverleg Gennep" in body
+    out = say.out("!setup Casusoverleg Gennep", sender=ADMIN)
+    assert out.template == "setup/done"
+    assert dict(out.values) == {"overleg": "Casusoverleg Gennep", "chair": ADMIN}
     overleg = overlegs.by_room(session, ROOM)
     assert overleg is not None and overleg.timezone == "Europe/Amsterdam"
+    assert overleg.name == "Casusoverleg Gennep"
     member = overlegs.member(session, overleg.id or 0, ADMIN)
     assert member is not None and member.role == "chair"
 
 
 def test_setup_dutch_alias_and_only_once(say: Say, session: Session) -> None:
-    assert "Casusoverleg" in say.one("!inrichten Casusoverleg")
-    again = say.one("!inrichten Ander")
-    assert "al het overleg" in again
+    assert say.key("!inrichten Casusoverleg") == "setup/done"
+    assert say.key("!inrichten Ander") == "setup/already"
     assert counts(session)["Overleg"] == 1
+    overleg = overlegs.by_room(session, ROOM)
+    assert overleg is not None and overleg.name == "Casusoverleg"
 
 
 def test_setup_refused_for_a_non_admin(say: Say, session: Session) -> None:
-    assert "beheerder" in say.one("!setup X", sender=STRANGER)
+    assert say.key("!setup X", sender=STRANGER) == "error/admin_only"
     assert counts(session)["Overleg"] == 0
 
 
 def test_commands_in_a_room_that_is_no_overleg_are_refused(say: Say, session: Session) -> None:
-    assert "geen overleg" in say.one("!casus open")
+    assert say.key("!casus open") == "error/not_an_overleg"
     assert counts(session)["Case"] == 0
 
 
 # ---- partners ------------------------------------------------------------------------------
 def test_partner_add_list_remove(overleg: Say, session: Session) -> None:
-    body = overleg.one("!partner list")
-    assert "Politie (kernpartner" in body and "Jeugdzorg (externe partner" in body
-    assert "bestaat al" in overleg.one("!partner add politie")  # case-insensitive
-    assert "verwijderd" in overleg.one("!partner verwijder Jeugdzorg")
-    assert "Jeugdzorg" not in overleg.one("!partner lijst")
+    listed = overleg.out("!partner list")
+    assert listed.template == "partner/list"
+    assert {(p["name"], p["kind"]) for p in listed.values["partners"]} == {
+        ("Politie", "core"), ("Gemeente", "core"), ("Jeugdzorg", "external")}
+    assert overleg.key("!partner add politie") == "partner/exists"  # case-insensitive
+    assert counts(session)["Partner"] == 3
+    assert overleg.key("!partner verwijder Jeugdzorg") == "partner/removed"
+    assert [p.name for p in session.exec(select(Partner))] == ["Politie", "Gemeente"]
+    after = overleg.reply("!partner lijst")
+    assert after.template == "partner/list" and "Jeugdzorg" not in after.body
 
 
 def test_partner_with_members_cannot_be_removed(overleg: Say, session: Session) -> None:
     overleg.one(f"!lid add {PARTNER} Politie")
-    assert "nog leden" in overleg.one("!partner remove Politie")
+    out = overleg.out("!partner remove Politie")
+    assert out.template == "partner/has_members" and out.values["members"] == [PARTNER]
     assert counts(session)["Partner"] == 3
 
 
 def test_partner_remove_unknown_lists_known(overleg: Say) -> None:
+    out = overleg.out("!partner remove Brandweer")
+    assert out.template == "partner/unknown"
+    assert set(out.values["known"]) == {"Politie", "Gemeente", "Jeugdzorg"}
     body = overleg.one("!partner remove Brandweer")
-    assert "Brandweer" in body and "Politie" in body
+    assert "Brandweer" in body and "Politie" in body  # the names, in the reply
 
 
 # ---- members -------------------------------------------------------------------------------
 def test_member_add_list_change_remove(overleg: Say, session: Session) -> None:
-    assert "partner voor Politie" in overleg.one(f"!member add {PARTNER} Politie")
-    assert "coördinator voor Gemeente" in overleg.one(f"!lid add {PARTNER} Gemeente coordinator")
-    listing = overleg.one("!lid list")
-    assert f"{PARTNER}: coördinator (Gemeente)" in listing
-    assert "geen lid meer" in overleg.one(f"!lid remove {PARTNER}")
+    added = overleg.out(f"!member add {PARTNER} Politie")
+    assert added.template == "member/added"
+    assert dict(added.values) == {"user": PARTNER, "partner": "Politie", "role": "partner"}
+    assert overleg.key(f"!lid add {PARTNER} Gemeente coordinator") == "member/updated"
+    [row] = session.exec(select(Member).where(Member.user_id == PARTNER)).all()
+    assert row.role == "coordinator"
+    assert session.get(Partner, row.partner_id).name == "Gemeente"  # type: ignore[union-attr]
+    listing = overleg.out("!lid list")
+    assert listing.template == "member/list"
+    assert {"user": PARTNER, "role": "coordinator", "partner": "Gemeente"} in \
+        listing.values["members"]
+    assert PARTNER in overleg.one("!lid list")
+    assert overleg.key(f"!lid remove {PARTNER}") == "member/removed"
     assert counts(session)["Member"] == 1
 
 
 def test_member_add_unknown_partner_and_bad_user(overleg: Say, session: Session) -> None:
-    assert "Brandweer" in overleg.one(f"!lid add {PARTNER} Brandweer")
-    bad = overleg.one("!lid add wijkagent Politie")
-    assert "Geen geldige Matrix-gebruiker" in bad and "Voorbeeld" in bad
+    unknown = overleg.out(f"!lid add {PARTNER} Brandweer")
+    assert unknown.template == "partner/unknown" and unknown.values["partner"] == "Brandweer"
+    bad = overleg.out("!lid add wijkagent Politie")
+    assert bad.template == "error/bad_user_id" and bad.values["given"] == "wijkagent"
+    assert bad.values["usage"]["key"] == "member add"  # the usage and its example go along
     assert counts(session)["Member"] == 1
 
 
 def test_last_chair_cannot_leave_or_be_demoted(overleg: Say, session: Session) -> None:
-    assert "enige voorzitter" in overleg.one(f"!lid remove {CHAIR}")
-    assert "enige voorzitter" in overleg.one(f"!lid add {CHAIR} Gemeente partner")
+    assert overleg.key(f"!lid remove {CHAIR}") == "member/last_chair"
+    assert overleg.key(f"!lid add {CHAIR} Gemeente partner") == "member/last_chair"
+    chair = session.exec(select(Member).where(Member.user_id == CHAIR)).one()
+    assert chair.role == "chair"
     overleg.one(f"!lid add {PARTNER} Gemeente chair")
-    assert "geen lid meer" in overleg.one(f"!lid remove {CHAIR}")
+    assert overleg.key(f"!lid remove {CHAIR}") == "member/removed"
+    assert session.exec(select(Member).where(Member.user_id == CHAIR)).all() == []
 
 
 def test_partner_members_may_list_but_not_change(overleg: Say, session: Session) -> None:
     overleg.one(f"!lid add {PARTNER} Politie")
-    assert "Leden van dit overleg" in overleg.one("!lid list", sender=PARTNER)
-    assert "Alleen de voorzitter" in overleg.one("!partner add Brandweer", sender=PARTNER)
-    assert "Alleen de voorzitter" in overleg.one("!casus open", sender=PARTNER)
+    assert overleg.key("!lid list", sender=PARTNER) == "member/list"
+    assert overleg.key("!partner add Brandweer", sender=PARTNER) == "error/chair_only"
+    assert overleg.key("!casus open", sender=PARTNER) == "error/chair_only"
     assert counts(session)["Partner"] == 3 and counts(session)["Case"] == 0
 
 
@@ -108,17 +134,17 @@ def test_strangers_are_refused_everything_but_help(overleg: Say, session: Sessio
     before = counts(session)
     for line in ("!partner list", "!lid list", "!overleg list", "!casus open", "!case list",
                  "!overleg plan 8-12-2026 14:00", f"!lid add {STRANGER} Politie chair"):
-        assert "geen lid" in overleg.one(line, sender=STRANGER), line
-    assert "Commando's" in overleg.one("!hulp", sender=STRANGER)
+        assert overleg.key(line, sender=STRANGER) == "error/not_a_member", line
+    assert overleg.key("!hulp", sender=STRANGER) == "help/index"
     assert counts(session) == before
 
 
 # ---- meetings ------------------------------------------------------------------------------
 def test_meeting_plan_in_dutch_keeps_local_time(overleg: Say, session: Session) -> None:
-    body = overleg.one("!overleg plan 8-12-2026 14:00 90m op Veiligheidshuis Venlo")
-    assert body == ("Overleg M1 gepland: dinsdag 8 december 2026, 14:00–15:30 "
-                    "(Veiligheidshuis Venlo).")
+    out = overleg.reply("!overleg plan 8-12-2026 14:00 90m op Veiligheidshuis Venlo")
+    assert out.template == "meeting/planned" and "M1" in out.body
     [m] = session.exec(select(Meeting)).all()
+    assert m.number == 1 and m.status == "planned"
     assert m.starts_at == datetime(2026, 12, 8, 13, 0, tzinfo=UTC)
     assert m.minutes == 90 and m.place == "Veiligheidshuis Venlo"
 
@@ -128,50 +154,66 @@ def test_meetings_are_numbered_per_overleg(say: Say, session: Session) -> None:
     say.one("!setup B", room="!other:localhost")
     say.one("!meeting plan 8-12-2026 14:00")
     say.one("!meeting plan 9-12-2026 14:00")
-    assert "M1" in say.one("!meeting plan 9-12-2026 14:00", room="!other:localhost")
+    out = say.reply("!meeting plan 9-12-2026 14:00", room="!other:localhost")
+    assert out.template == "meeting/planned" and "M1" in out.body
+    assert sorted((m.overleg_id, m.number) for m in session.exec(select(Meeting))) == [
+        (1, 1), (1, 2), (2, 1)]
 
 
 def test_meeting_list_move_cancel(overleg: Say, session: Session) -> None:
     overleg.one("!overleg plan 8-12-2026 14:00")
     overleg.one("!overleg plan 15-12-2026 10:00 1u op Stadhuis")
-    listing = overleg.one("!overleg list")
-    assert listing.index("M1") < listing.index("M2")
-    moved = overleg.one("!overleg verplaats M1 9-12-2026 15:00")
-    assert "woensdag 9 december 2026, 15:00–16:30" in moved and "was dinsdag 8 december" in moved
-    assert "geannuleerd" in overleg.one("!overleg annuleer M2")
+    listing = overleg.reply("!overleg list")
+    assert listing.template == "meeting/list"
+    assert listing.body.index("M1") < listing.body.index("M2")
+    moved = overleg.out("!overleg verplaats M1 9-12-2026 15:00")
+    assert moved.template == "meeting/moved"
+    assert moved.values["old"] == datetime(2026, 12, 8, 13, 0, tzinfo=UTC)
+    m1, m2 = session.exec(select(Meeting).order_by(Meeting.number)).all()  # type: ignore[arg-type]
+    assert (m1.starts_at, m1.minutes) == (datetime(2026, 12, 9, 14, 0, tzinfo=UTC), 90)
+    assert overleg.key("!overleg annuleer M2") == "meeting/cancelled"
+    assert m2.status == "cancelled"
+    after = overleg.out("!overleg list")
+    assert [m.number for m in after.values["meetings"]] == [1]
     assert "M2" not in overleg.one("!overleg list")
-    assert "is geannuleerd; er is niets gewijzigd" in overleg.one("!overleg move M2 9-12 10:00")
-    assert "bestaat niet" in overleg.one("!overleg cancel M9")
+    assert overleg.key("!overleg move M2 9-12 10:00") == "meeting/not_planned"
+    assert m2.starts_at == datetime(2026, 12, 15, 9, 0, tzinfo=UTC)  # nothing changed
+    assert overleg.key("!overleg cancel M9") == "meeting/unknown"
 
 
 def test_meeting_errors_change_nothing(overleg: Say, session: Session) -> None:
     cases_ = {
-        "!overleg plan 31-13-2026 14:00": "Geen geldige datum",
-        "!overleg plan 8-12-2026": "ontbreekt",
-        "!overleg plan 8-12-2026 25:00": "Geen geldige tijd",
-        "!overleg plan 1-1-2020 14:00": "verleden",
-        "!overleg plan 8-12-2026 14:00 20u": "Geen geldige duur",
-        "!overleg plan 8-12-2026 14:00 90m vandaag": "begrijp ik niet",
-        "!overleg plan 29-3-2027 02:30": None,  # exists (the change is on 28 March 2027)
-        "!overleg plan 28-3-2027 02:30": "bestaat niet in deze tijdzone",
-        "!overleg plan": "ontbreekt",
-        "!overleg frobnicate": "kent",
+        "!overleg plan 31-13-2026 14:00": "error/bad_date",
+        "!overleg plan 8-12-2026": "error/missing_arg",
+        "!overleg plan 8-12-2026 25:00": "error/bad_time",
+        "!overleg plan 1-1-2020 14:00": "meeting/in_past",
+        "!overleg plan 8-12-2026 14:00 20u": "error/bad_duration",
+        "!overleg plan 8-12-2026 14:00 90m vandaag": "error/unexpected",
+        # exists (the change is on 28 March 2027)
+        "!overleg plan 29-3-2027 02:30": "meeting/planned",
+        "!overleg plan 28-3-2027 02:30": "error/time_skipped",
+        "!overleg plan": "error/missing_arg",
+        "!overleg frobnicate": "error/unknown_subcommand",
     }
     for line, expected in cases_.items():
-        body = overleg.one(line)
-        if expected is None:
-            assert "gepland" in body
-            continue
-        assert expected in body, (line, body)
-        if "kent" not in body:
-            assert "Voorbeeld: !overleg plan 8-12-2026 14:00" in body, body
-    assert counts(session)["Meeting"] == 1
+        [reply] = overleg(line)
+        assert reply.template == expected, (line, reply.template)
+        if expected.startswith("error/") and expected != "error/unknown_subcommand":
+            [out] = overleg.sent
+            assert out.values["usage"]["key"] == "meeting plan", line
+        if expected not in ("meeting/planned", "error/unknown_subcommand"):
+            # the usage and its example go along with the error
+            assert "!overleg plan 8-12-2026 14:00" in reply.body, reply.body
+    [m] = session.exec(select(Meeting)).all()
+    assert m.starts_at == datetime(2027, 3, 29, 0, 30, tzinfo=UTC)  # 02:30 local (CEST)
 
 
 def test_meeting_list_hides_past_meetings(overleg: Say, session: Session) -> None:
     overleg.one("!overleg plan 2-12-2026 14:00")
     later = NOW + timedelta(days=2)
-    assert "geen komende overleggen" in overleg.one("!overleg list", now=later)
+    out = overleg.out("!overleg list", now=later)
+    assert out.template == "meeting/list" and list(out.values["meetings"]) == []
+    assert [m.number for m in overleg.out("!overleg list").values["meetings"]] == [1]
 
 
 # ---- cases ---------------------------------------------------------------------------------
@@ -187,18 +229,19 @@ def test_case_open_list_close(overleg: Say, session: Session) -> None:
     assert first != second
     listing = overleg.one("!casus list")
     assert first in listing and second in listing
-    assert "gesloten" in overleg.one(f"!casus close {first.lower()}")
+    assert overleg.key(f"!casus close {first.lower()}") == "case/closed"
+    statuses = {f"C-{c.code}": c.status for c in session.exec(select(Case))}
+    assert statuses == {first: "closed", second: "open"}
     assert first not in overleg.one("!casus list")
     assert first in overleg.one("!casus list closed")
-    assert "al gesloten" in overleg.one(f"!casus close {first}")
+    assert overleg.key(f"!casus close {first}") == "case/already_closed"
 
 
 def test_case_typo_is_caught_by_the_check_character(overleg: Say, session: Session) -> None:
     code = _case_id(overleg.one("!casus open"))
     last = code[-1]
     typo = code[:-1] + ("0" if last != "0" else "1")
-    body = overleg.one(f"!casus close {typo}")
-    assert "controleteken" in body
+    assert overleg.key(f"!casus close {typo}") == "error/bad_case_id"
     assert cases.listing(session, 1, status="open")[0].status == "open"
 
 
@@ -207,7 +250,8 @@ def test_case_reference_is_stored_only_as_keyed_hash(overleg: Say, session: Sess
     [case] = session.exec(select(Case)).all()
     assert case.ref_hash and "0042" not in case.ref_hash and len(case.ref_hash) == 64
     assert code in overleg.one("!casus zoek ref zd.2026.0042")
-    assert "Geen casus" in overleg.one("!casus find ref ZD-2026-0043")
+    none = overleg.out("!casus find ref ZD-2026-0043")
+    assert none.template == "case/found" and list(none.values["cases"]) == []
     everything = " ".join(str(v) for row in session.exec(select(OutboxMessage))
                           for v in (row.body, row.formatted_body))
     everything += " ".join(e.subject for e in session.exec(select(AuditEntry)))
@@ -218,23 +262,34 @@ def test_case_in_another_overleg_is_invisible(say: Say, session: Session) -> Non
     say.one("!setup A")
     code = _case_id(say.one("!casus open"))
     say.one("!setup B", room="!b:localhost")
-    assert "bestaat niet" in say.one(f"!casus close {code}", room="!b:localhost")
+    assert say.key(f"!casus close {code}", room="!b:localhost") == "case/unknown"
+    assert [c.status for c in session.exec(select(Case))] == ["open"]
 
 
 # ---- help, unknown, prefix, english, dedupe, audit ------------------------------------------
 def test_help_lists_every_command_and_explains_one(overleg: Say, registry: Registry) -> None:
+    listed = overleg.out("!hulp")
+    assert listed.template == "help/index"
+    assert [u["key"] for u in listed.values["usages"]] == [c.key for c in registry.commands]
     index = overleg.one("!hulp")
     for spec in registry.commands:
         assert spec.key.split()[-1] in index or spec.aliases[0] in index
+    explained = overleg.out("!help overleg plan")
+    assert explained.template == "help/command"
+    assert [u["key"] for u in explained.values["usages"]] == ["meeting plan"]
     detail = overleg.one("!help overleg plan")
-    assert "Voorbeeld: !overleg plan 8-12-2026 14:00 90m" in detail
+    assert "!overleg plan 8-12-2026 14:00 90m" in detail  # the example
     assert "meeting cancel" not in detail
-    assert "M1" in overleg.one("!help meeting")  # a noun: all its subcommands
-    assert "geen uitleg" in overleg.one("!help frobnicate")
+    noun = overleg.out("!help meeting")  # a noun: all its subcommands
+    assert noun.template == "help/command"
+    assert {u["key"] for u in noun.values["usages"]} >= {
+        c.key for c in registry.commands if c.noun == "meeting"}
+    assert overleg.key("!help frobnicate") == "help/unknown_topic"
 
 
 def test_unknown_command_points_to_help_and_plain_text_is_ignored(overleg: Say) -> None:
-    assert "!hulp" in overleg.one("!frobnicate")
+    unknown = overleg.reply("!frobnicate")
+    assert unknown.template == "error/unknown_command" and "!hulp" in unknown.body
     assert overleg("hallo allemaal") == []
     assert overleg("!") == []
 
@@ -242,16 +297,28 @@ def test_unknown_command_points_to_help_and_plain_text_is_ignored(overleg: Say) 
 def test_english_locale(session: Session, registry: Registry, renderer: Renderer) -> None:
     settings = Settings(prefix="!", admins=frozenset({CHAIR}), locale="en", ref_key=b"k" * 32)
 
-    def say(text: str) -> str:
+    sent: list[Outgoing] = []
+
+    def record(out: Outgoing, room: str) -> Rendered:
+        sent.append(out)
+        return renderer(out, room)
+
+    def say(text: str) -> tuple[Outgoing, Rendered]:
+        sent.clear()
         msg = Inbound(event_id=f"$en{text}", room_id=ROOM, sender=CHAIR, text=text, sent_at=NOW,
                   encrypted=True)
-        [out] = handle(session, registry, renderer, settings, msg, NOW).replies
-        return out.body
+        [reply] = handle(session, registry, record, settings, msg, NOW).replies
+        return sent[0], reply
 
     say("!setup Case meeting")
-    assert say("!meeting plan 8-12-2026 14:00 at Town hall") == (
-        "Meeting M1 planned: Tuesday, December 8, 2026, 14:00–15:30 (Town hall).")
-    assert "Not a valid date" in say("!meeting plan 99-99 14:00")
+    out, reply = say("!meeting plan 8-12-2026 14:00 at Town hall")
+    assert (out.template, out.locale) == ("meeting/planned", "en") and "M1" in reply.body
+    assert reply.html == renderer.html("meeting/planned", out.values, "en", out.timezone)
+    assert reply.html != renderer.html("meeting/planned", out.values, "nl", out.timezone)
+    [m] = session.exec(select(Meeting)).all()
+    assert (m.starts_at, m.place) == (datetime(2026, 12, 8, 13, 0, tzinfo=UTC), "Town hall")
+    out, reply = say("!meeting plan 99-99 14:00")
+    assert (out.template, out.locale) == ("error/bad_date", "en")
 
 
 def test_a_custom_prefix(session: Session, registry: Registry) -> None:
@@ -260,7 +327,7 @@ def test_a_custom_prefix(session: Session, registry: Registry) -> None:
     msg = Inbound(event_id="$p1", room_id=ROOM, sender=CHAIR, text="?setup X", sent_at=NOW,
                   encrypted=True)
     [out] = handle(session, registry, renderer, settings, msg, NOW).replies
-    assert "?partner add" in out.body
+    assert out.template == "setup/done" and "?partner add" in out.body
     msg2 = Inbound(event_id="$p2", room_id=ROOM, sender=CHAIR, text="!help", sent_at=NOW,
                   encrypted=True)
     assert handle(session, registry, renderer, settings, msg2, NOW).replies == []
@@ -309,20 +376,40 @@ def test_an_undecryptable_message_asks_its_sender_once(overleg: Say, session: Se
     again = handle(session, overleg.registry, renderer, SETTINGS, undecryptable, NOW).replies
     assert len(first) == 1 and again == []
     assert first[0].template == "error/undecryptable" and CHAIR in first[0].mentions
+    [row] = session.exec(select(OutboxMessage).where(
+        OutboxMessage.template == "error/undecryptable")).all()
+    assert row.room_id == ROOM
 
 
 def test_settings_show_and_change(overleg: Say, session: Session) -> None:
-    shown = overleg.one("!instellingen")
-    assert "agenda: 5 dagen vooraf" in shown and "bewaartermijn gesloten casussen: 5 jaar" in shown
-    changed = overleg.one("!instellingen agenda 7")
-    assert "agenda: 7 dagen vooraf" in changed
-    assert "getal van 1 tot en met 30" in overleg.one("!instellingen agenda 99")
-    assert "Namen:" in overleg.one("!instellingen kleur blauw")
-    assert "werkdagen: 1234" in overleg.one("!instellingen werkdagen ma di wo do")
-    assert "taal: en" in overleg.one("!instellingen taal en").replace("language: en", "taal: en")
-    english = overleg.one("!settings")
-    assert "Settings of this overleg" in english
-    assert "not a member" in overleg.one("!instellingen agenda 3", sender="@x:localhost")
+    def stored() -> Overleg:
+        found = overlegs.by_room(session, ROOM)
+        assert found is not None
+        return found
+
+    shown = overleg.out("!instellingen")
+    assert shown.template == "settings/show"
+    assert (shown.values["s"]["agenda_days_before"], shown.values["s"]["retention_years"]) == \
+        (5, 5)
+    changed = overleg.out("!instellingen agenda 7")
+    assert changed.template == "settings/changed"
+    assert changed.values["attribute"] == "agenda_days_before"
+    assert changed.values["s"]["agenda_days_before"] == 7 == stored().agenda_days_before
+    refused = overleg.out("!instellingen agenda 99")
+    assert refused.template == "settings/bad_value"
+    assert (refused.values["low"], refused.values["high"]) == (1, 30)
+    assert stored().agenda_days_before == 7
+    unknown = overleg.out("!instellingen kleur blauw")
+    assert unknown.template == "settings/unknown" and "agenda" in unknown.values["names"]
+    workdays = overleg.out("!instellingen werkdagen ma di wo do")
+    assert workdays.template == "settings/changed"
+    assert workdays.values["s"]["working_days"] == "1234" == stored().working_days
+    language = overleg.out("!instellingen taal en")
+    assert language.template == "settings/changed" and stored().locale == "en"
+    english = overleg.out("!settings")
+    assert (english.template, english.locale) == ("settings/show", "en")
+    assert overleg.key("!instellingen agenda 3", sender="@x:localhost") == "error/not_a_member"
+    assert stored().agenda_days_before == 7
 
 
 def test_every_template_block_renders_with_plausible_values() -> None:
@@ -370,6 +457,7 @@ def test_a_failing_command_keeps_nothing_it_wrote_but_the_event_is_answered_once
         assert s.exec(select(Case)).all() == []  # the case the command wrote is gone
         assert [a.action for a in s.exec(select(AuditEntry))] == ["overleg.setup"]
         assert s.get(InboundEvent, "$open") is not None
-        assert [r.body for r in s.exec(select(OutboxMessage))][-1] == apology.body
+        assert [(r.template, r.body) for r in s.exec(select(OutboxMessage))][-1] == \
+            ("error/internal", apology.body)
         assert handle(s, registry, renderer, SETTINGS, msg, NOW).replies == []  # once only
     engine.dispose()

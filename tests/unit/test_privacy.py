@@ -17,6 +17,7 @@ from commands.registry import Registry
 from storage import audit
 from storage.db import create_schema, make_engine, migrate, session_scope
 from storage.models import AuditEntry, Case
+from storage.outbox import Rendered
 from tests.unit.conftest import ADMIN, CHAIR, NOW, ROOM, SETTINGS, Say, sweep
 
 POL = "@politie1:localhost"
@@ -67,8 +68,8 @@ LINES = {
 }
 ROLES = {"admin": ADMIN, "chair": CHAIR, "coordinator": COORD, "core": POL, "external": JZ,
          "stranger": STRANGER}
-REFUSALS = ("Alleen een beheerder", "geen lid van dit overleg", "Alleen de voorzitter",
-            "Dit mag uw rol", "geen overleg")
+REFUSALS = ("error/admin_only", "error/not_a_member", "error/chair_only", "error/not_allowed",
+            "error/not_an_overleg")
 
 
 def _state(session: Session) -> dict[str, list[tuple[object, ...]]]:
@@ -101,6 +102,9 @@ def test_access_matrix_every_command_every_role_no_leaks(world: Say, session: Se
                         allowed = sender in SETTINGS.admins and room != ROOM
                     if not allowed:
                         assert after == before, (key, role, room)
+                        if key != "setup":  # setup in an overleg: "already set up"
+                            assert [r.template for r in replies] in (
+                                [refusal] for refusal in REFUSALS), (key, role, room)
                     # Nobody sees a case they may not see, in any reply.
                     hidden = {a, b} if role in ("stranger", "admin") or room != ROOM else (
                         {b} if role == "external" else set())
@@ -246,7 +250,7 @@ def test_yearly_review_prompt_for_open_cases(world: Say, session: Session,
 
     world.one(f"!casus close {world.b}")  # type: ignore[attr-defined]
     sent = run_until(session, renderer, NOW, datetime(2028, 12, 31, tzinfo=UTC))
-    prompts = [(t, r) for t, r in sent if "nog nodig" in r.body]
+    prompts = [(t, r) for t, r in sent if r.template == "case/review"]
     assert [r.room_id for _, r in prompts] == [CHAIR, CHAIR]  # 2027 and 2028, to the chair
     assert all(world.a in r.body for _, r in prompts)  # type: ignore[attr-defined]
     assert [t.year for t, _ in prompts] == [2027, 2028]
@@ -301,13 +305,16 @@ def test_rekey_keeps_references_findable_with_the_key_chain(
     migrate(engine)
     old, new = b"old-key-0123456789", b"new-key-0123456789"
 
-    def say(text: str, settings: Settings, n: list[int] = [0]) -> str:  # noqa: B006
+    def reply(text: str, settings: Settings, n: list[int] = [0]) -> Rendered:  # noqa: B006
         n[0] += 1
         with session_scope(engine) as s:
             [out, *_] = handle(s, registry, renderer, settings,
                                 Inbound(f"$k{n[0]}", ROOM, CHAIR, text, NOW, encrypted=True),
                                 NOW).replies
-            return out.body
+            return out
+
+    def say(text: str, settings: Settings) -> str:
+        return reply(text, settings).body
 
     before = Settings(admins=frozenset({CHAIR}), ref_key=old)
     say("!setup X", before)
@@ -323,7 +330,8 @@ def test_rekey_keeps_references_findable_with_the_key_chain(
     assert f"CASUSBOT_REF_KEY_PREVIOUS={old.decode()}" in result.output
     after = Settings(admins=frozenset({CHAIR}), ref_key=new, previous_ref_keys=(old,))
     assert code in say("!casus find ref ZD-1", after)
-    assert "verboden" in say("!actie add " + code + " X 15-12-2026 Bel Qorvantel", after)
+    assert reply("!actie add " + code + " X 15-12-2026 Bel Qorvantel", after).template == \
+        "error/pii"
     only_new = Settings(admins=frozenset({CHAIR}), ref_key=new)
     assert code not in say("!casus find ref ZD-1", only_new)
     assert code not in say("!casus find ref ZD-1", before)  # the old key alone: nothing

@@ -53,7 +53,8 @@ def test_html_is_escaped_and_plain_text_is_unescaped() -> None:
                                                 "kind": "core"}), "!r:x")
     assert "<script>" not in (out.html or "")
     assert "&lt;script&gt;" in (out.html or "")
-    assert out.body == "Partner <script>x</script> & co toegevoegd als kernpartner."
+    assert out.template == "partner/added"
+    assert "<script>x</script> & co" in out.body
 
 
 def test_html_to_text_lists() -> None:

@@ -6,6 +6,7 @@ from threads at the same time, exactly as two processes would reach the database
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -61,8 +62,9 @@ def test_each_command_is_handled_once_and_each_reminder_sent_once(pg_url: str) -
     for i, line in enumerate(setup):
         assert len(apps[0].handle(_msg(i, line)).replies) == 1
     with session_scope(apps[0].engine) as s:
-        code = s.exec(select(OutboxMessage.body).where(
-            OutboxMessage.body.contains("geopend"))).one().split()[1]  # type: ignore[union-attr]
+        opened = s.exec(select(OutboxMessage.body).where(
+            OutboxMessage.template == "case/opened")).one()
+        code = re.findall(r"C-\w+", opened)[0]
 
     # 100 commands, every one delivered to both instances at the same moment.
     stream = [_msg(100 + i, f"!actie add {code} Politie 2-12-2026 Taak {i}") for i in range(100)]
