@@ -216,7 +216,7 @@ class Bench:
     async def latency(self) -> dict[str, Any]:
         url = self.db.url()
         port = devserver.free_port()
-        bot, bot_log = self.spawn(["bot.cli", "run"], self.env(
+        bot, bot_log = self.spawn(["bot", "run"], self.env(
             url, "store-latency", CASUSBOT_METRICS_PORT=str(port)), "latency-bot.log")
         try:
             await asyncio.to_thread(_wait_line, bot, bot_log, "first sync done", 120)
@@ -325,7 +325,7 @@ class Bench:
         port = devserver.free_port()
         env = self.env(url, "store-scale", CASUSBOT_METRICS_PORT=str(port))
         started = time.perf_counter()
-        proc, log = self.spawn(["bot.cli", "run"], env, "scale-bot.log")
+        proc, log = self.spawn(["bot", "run"], env, "scale-bot.log")
         try:
             startup = await asyncio.to_thread(_wait_line, proc, log, "first sync done", 120)
             startup_s = startup - started

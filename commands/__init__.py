@@ -5,6 +5,8 @@ from __future__ import annotations
 from commands import (
     action,
     agenda,
+    agendacommands,
+    attendance,
     case,
     covenant,
     help,
@@ -19,8 +21,8 @@ from commands import (
 from commands.policy import refusal
 from commands.registry import Registry, build
 
-MODULES = (setup, partner, member, meeting, case, covenant, agenda, action, privacy, settings,
-           retention, help)
+MODULES = (setup, partner, member, meeting, case, covenant, agenda, agendacommands, attendance,
+           action, privacy, settings, retention, help)
 """The modules whose ``@command``, ``@timer`` and ``@upkeep`` declarations make the bot."""
 
 

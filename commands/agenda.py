@@ -1,8 +1,10 @@
-"""Agendas of case IDs, attendance and information answers, and the chair's status board.
+"""An agenda's composition and sending, and the timer rules that send it.
 
 An agenda line holds a case ID, the kind of discussion and the linked partners: nothing else
 about a case. The room gets the whole agenda; each member of an external partner gets, by
 direct message, only the lines of the cases their partner is linked to, and nothing if none.
+This module plans a meeting's agenda and nudge timers, composes and sends the agenda (message,
+poll, .ics), withdraws it, and holds the views the agenda and attendance commands share.
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from commands import access, caseid, covenant, parse, workdays
-from commands.auditing import audit_change
-from commands.registry import Absent, Batch, Ctx, Outgoing, ParseError, arg, command, timer
+from commands import access, caseid, covenant, workdays
+from commands.registry import Batch, Ctx, Outgoing, timer
 from storage import actions, agendas, audit, cases, meetings, overlegs, timers
 from storage.models import AgendaItem, Case, Meeting, Overleg, Partner
 from storage.timers import Due
@@ -24,34 +25,6 @@ AGENDA = "meeting.agenda"
 NUDGE = "meeting.nudge"
 MEETING_KINDS = (AGENDA, NUDGE)
 SEND_HOUR = 9
-KINDS = {"new": "new", "nieuw": "new", "review": "review", "bespreking": "review",
-         "vervolg": "review", "close": "close", "afsluiten": "close", "sluiten": "close"}
-YES = {"yes": True, "ja": True, "no": False, "nee": False}
-ACCEPT_KEYS = {"✅": True, "✅️": True, "❌": False, "❌️": False, "✔️": True, "✔": True}
-
-
-# ---- parsers -------------------------------------------------------------------------------
-def _kind(text: str, ctx: Ctx) -> tuple[str, str]:
-    word, _, rest = text.strip().partition(" ")
-    kind = KINDS.get(word.casefold())
-    if kind is None:
-        raise ParseError("error/bad_choice", given=word[:40], choices=["new", "review", "close"])
-    return kind, rest
-
-
-def _yes_no(text: str, ctx: Ctx) -> tuple[bool, str]:
-    word, _, rest = text.strip().partition(" ")
-    value = YES.get(word.casefold())
-    if value is None:
-        raise ParseError("error/bad_choice", given=word[:40], choices=["yes", "no", "ja", "nee"])
-    return value, rest
-
-
-def _delegate(text: str, ctx: Ctx) -> tuple[str, str]:
-    word, _, rest = text.strip().partition(" ")
-    if word.casefold() not in ("delegate", "gedelegeerd", "delegeer", "vervanger"):
-        raise Absent
-    return parse.user_id(rest, ctx)
 
 
 # ---- shared views --------------------------------------------------------------------------
@@ -113,6 +86,13 @@ def status_view(session: Session, overleg: Overleg, meeting: Meeting) -> dict[st
     return {"partners": rows, "lines": lines, "kind": meeting.kind,
             "quorum": bool(needed) and all(r["state"] == "yes" for r in needed),
             "missing": [r["name"] for r in rows if r["state"] == "none"]}
+
+
+def _case_on(ctx: Ctx, code: str) -> Any:
+    case = cases.by_code(ctx.session, ctx.overleg_id, code)
+    if case is None or case.id is None or not access.may_see(ctx, case):
+        return ctx.reply("case/unknown", case=caseid.display(code))
+    return case
 
 
 # ---- sending -------------------------------------------------------------------------------
@@ -283,188 +263,3 @@ def monitor(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
                          locale=overleg.locale, timezone=overleg.timezone) for c in chairs]
     covenant.schedule_monitor(session, overleg, case, now)
     return out
-
-
-# ---- commands ------------------------------------------------------------------------------
-def _case_on(ctx: Ctx, code: str) -> Any:
-    case = cases.by_code(ctx.session, ctx.overleg_id, code)
-    if case is None or case.id is None or not access.may_see(ctx, case):
-        return ctx.reply("case/unknown", case=caseid.display(code))
-    return case
-
-
-def _changed(ctx: Ctx, meeting: Meeting) -> list[Outgoing]:
-    """After the agenda was sent, every change sends it again, marked as changed."""
-    if meeting.agenda_sent_at is None:
-        return []
-    assert ctx.overleg is not None
-    return send_agenda(ctx.session, ctx.overleg, meeting, ctx.now, changed=True)
-
-
-@command("agenda add", aliases=("agenda toevoegen",))
-@arg("number", parse.meeting_number, metavar="meeting")
-@arg("code", parse.case_code, metavar="case")
-@arg("kind", _kind, required=False, metavar="agenda_kind")
-def add(ctx: Ctx, *, number: int, code: str, kind: str | None) -> list[Outgoing]:
-    """Put a case on a meeting's agenda (new, review or close)."""
-    meeting = meeting_or_reply(ctx, number)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
-    case = _case_on(ctx, code)
-    if isinstance(case, Outgoing):
-        return [case]
-    if case.status != "open":
-        return [ctx.reply("agenda/case_closed", case=caseid.display(code))]
-    if agendas.item(ctx.session, meeting.id or 0, case.id) is not None:
-        return [ctx.reply("agenda/already_on", case=caseid.display(code), meeting=meeting)]
-    kind = kind or ("review" if agendas.was_on_an_agenda(ctx.session, case.id) else "new")
-    agendas.add_item(ctx.session, meeting_id=meeting.id or 0, case_id=case.id, kind=kind,
-                     now=ctx.now)
-    # On a casusoverleg's agenda a signal or weighed case is now in the casusoverleg phase;
-    # on a weegoverleg's agenda a signal is being weighed.
-    assert ctx.overleg is not None
-    new_phase = {("casusoverleg", "melding"): "casusoverleg",
-                 ("casusoverleg", "weging"): "casusoverleg",
-                 ("weging", "melding"): "weging"}.get((meeting.kind, case.phase))
-    if new_phase is not None:
-        covenant.set_phase(ctx.session, ctx.overleg, case, new_phase, ctx.now)
-    audit_change(ctx, action="agenda.add",
-                 subject=f"M{meeting.number} {caseid.display(code)} {kind}")
-    return [ctx.reply("agenda/added", case=caseid.display(code), meeting=meeting, kind=kind,
-                      sent=meeting.agenda_sent_at is not None), *_changed(ctx, meeting)]
-
-
-@command("agenda remove", aliases=("agenda verwijder", "agenda verwijderen"))
-@arg("number", parse.meeting_number, metavar="meeting")
-@arg("code", parse.case_code, metavar="case")
-def remove(ctx: Ctx, *, number: int, code: str) -> list[Outgoing]:
-    """Take a case off a meeting's agenda."""
-    meeting = meeting_or_reply(ctx, number)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
-    case = _case_on(ctx, code)
-    if isinstance(case, Outgoing):
-        return [case]
-    row = agendas.item(ctx.session, meeting.id or 0, case.id)
-    if row is None:
-        return [ctx.reply("agenda/not_on", case=caseid.display(code), meeting=meeting)]
-    agendas.remove_item(ctx.session, row)
-    audit_change(ctx, action="agenda.remove",
-                 subject=f"M{meeting.number} {caseid.display(code)}")
-    return [ctx.reply("agenda/removed", case=caseid.display(code), meeting=meeting,
-                      sent=meeting.agenda_sent_at is not None), *_changed(ctx, meeting)]
-
-
-@command("agenda show", aliases=("agenda toon",))
-@arg("number", parse.meeting_number, metavar="meeting")
-def show(ctx: Ctx, *, number: int) -> list[Outgoing]:
-    """Show a meeting's agenda (members of an external partner see only their cases)."""
-    meeting = meeting_or_reply(ctx, number, planned=False)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
-    lines = agenda_lines(ctx.session, meeting)
-    visible = access.visible_case_ids(ctx)
-    if visible is not None:
-        lines = [ln for ln in lines if ln["case_id"] in visible]
-    return [ctx.reply("agenda/show", meeting=meeting, lines=lines)]
-
-
-@command("agenda send", aliases=("agenda verstuur", "agenda versturen", "agenda stuur"))
-@arg("number", parse.meeting_number, metavar="meeting")
-def send(ctx: Ctx, *, number: int) -> list[Outgoing]:
-    """Send the agenda now (to the room, and to external partners their own lines)."""
-    meeting = meeting_or_reply(ctx, number)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
-    if meeting.starts_at <= ctx.now:
-        return [ctx.reply("agenda/started", meeting=meeting)]
-    if not agendas.items(ctx.session, meeting.id or 0):
-        return [ctx.reply("agenda/empty", meeting=meeting)]
-    assert ctx.overleg is not None
-    again = meeting.agenda_sent_at is not None
-    timers.cancel(ctx.session, kinds=(AGENDA,), subject_id=meeting.id or 0, now=ctx.now)
-    audit_change(ctx, action="agenda.send",
-                 subject=f"M{meeting.number}")
-    return send_agenda(ctx.session, ctx.overleg, meeting, ctx.now, changed=again)
-
-
-def _partner_of_sender(ctx: Ctx) -> Partner | None:
-    m = ctx.member
-    return overlegs.partner_by_id(ctx.session, m.partner_id) if m else None
-
-
-@command("confirm", aliases=("bevestig", "bevestigen"))
-@arg("number", parse.meeting_number, metavar="meeting")
-@arg("attends", _yes_no, metavar="yes_no")
-@arg("delegate", _delegate, required=False, metavar="delegate")
-def confirm(ctx: Ctx, *, number: int, attends: bool, delegate: str | None) -> list[Outgoing]:
-    """Answer for your organisation whether it attends (the last answer counts)."""
-    meeting = meeting_or_reply(ctx, number)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
-    partner = _partner_of_sender(ctx)
-    if partner is None or partner.id is None:
-        return [ctx.reply("agenda/no_partner")]
-    if delegate is not None:
-        d = overlegs.member(ctx.session, ctx.overleg_id, delegate)
-        if d is None or d.partner_id != partner.id:
-            return [ctx.reply("agenda/bad_delegate", delegate=delegate, partner=partner.name)]
-    return record_attendance(ctx.session, ctx, meeting, partner, attends=attends,
-                             delegate=delegate, source="command", source_event_id=None)
-
-
-def record_attendance(session: Session, ctx: Ctx, meeting: Meeting, partner: Partner, *,
-                      attends: bool, delegate: str | None, source: str,
-                      source_event_id: str | None) -> list[Outgoing]:
-    if meeting.starts_at <= ctx.now:
-        return [ctx.reply("agenda/started", meeting=meeting)]
-    agendas.answer(session, meeting_id=meeting.id or 0, partner_id=partner.id or 0,
-                   user_id=ctx.sender, attends=attends, delegate=delegate, source=source,
-                   source_event_id=source_event_id, now=ctx.now)
-    audit_change(ctx, action="attendance." + ("yes" if attends else "no"),
-                 subject=f"M{meeting.number} {partner.name}", overleg_id=meeting.overleg_id)
-    return [ctx.reply("agenda/confirmed", meeting=meeting, partner=partner.name,
-                      attends=attends, delegate=delegate, source=source)]
-
-
-@command("info", aliases=("informatie",))
-@arg("number", parse.meeting_number, metavar="meeting")
-@arg("code", parse.case_code, metavar="case")
-@arg("holds", _yes_no, metavar="yes_no")
-def info(ctx: Ctx, *, number: int, code: str, holds: bool) -> list[Outgoing]:
-    """Say whether your organisation holds relevant information on a case on the agenda."""
-    meeting = meeting_or_reply(ctx, number)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
-    case = _case_on(ctx, code)
-    if isinstance(case, Outgoing):
-        return [case]
-    if agendas.item(ctx.session, meeting.id or 0, case.id) is None:
-        return [ctx.reply("agenda/not_on", case=caseid.display(code), meeting=meeting)]
-    partner = _partner_of_sender(ctx)
-    if partner is None or partner.id is None:
-        return [ctx.reply("agenda/no_partner")]
-    record_info(ctx, meeting, case, partner, holds)
-    return [ctx.reply("agenda/info", meeting=meeting, case=caseid.display(code),
-                      partner=partner.name, holds=holds)]
-
-
-def record_info(ctx: Ctx, meeting: Meeting, case: Any, partner: Partner, holds: bool) -> None:
-    """One partner's answer on one case of an agenda (the last answer counts)."""
-    agendas.set_info(ctx.session, meeting_id=meeting.id or 0, case_id=case.id,
-                     partner_id=partner.id or 0, user_id=ctx.sender, holds=holds, now=ctx.now)
-    audit_change(ctx, action="info." + ("yes" if holds else "no"),
-                 subject=f"M{meeting.number} {caseid.display(case.code)} {partner.name}",
-                 overleg_id=meeting.overleg_id)
-
-
-@command("status")
-@arg("number", parse.meeting_number, metavar="meeting")
-def status(ctx: Ctx, *, number: int) -> list[Outgoing]:
-    """Who confirmed, who declined, who did not answer; information per case; quorum."""
-    meeting = meeting_or_reply(ctx, number, planned=False)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
-    assert ctx.overleg is not None
-    return [ctx.reply("agenda/status", meeting=meeting,
-                      status=status_view(ctx.session, ctx.overleg, meeting))]

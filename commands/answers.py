@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from commands import access, caseid
-from commands.agenda import ACCEPT_KEYS, record_attendance, record_info
+from commands.attendance import ACCEPT_KEYS, record_attendance, record_info
 from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing
 from storage import agendas, cases, outbox, overlegs

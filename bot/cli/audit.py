@@ -1,0 +1,68 @@
+"""``casusbot audit``: verify the audit log's hash chain and export its entries as JSON lines
+for the privacy officer (functionaris gegevensbescherming)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from bot.cli.base import _engine, main
+
+
+@main.group()
+def audit() -> None:
+    """The audit log: verify its hash chain, export it for the privacy officer."""
+
+
+@audit.command("verify")
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+def audit_verify(env_file: str | None) -> None:
+    """Check the hash chain; exit 1 and name the first broken entry if it was altered."""
+    from storage import audit as audit_store
+    from storage.db import session_scope
+
+    with session_scope(_engine(env_file)) as session:
+        broken = audit_store.verify(session)
+        count, head = audit_store.head(session)
+    if broken is not None:
+        click.echo(f"audit chain BROKEN at entry {broken}: it, or one before it, was altered, "
+                   f"removed or reordered")
+        sys.exit(1)
+    click.echo(f"audit chain intact: {count} entries; head {head}")
+    click.echo("keep the head hash elsewhere: a later verify that does not reach it means "
+               "entries were cut off the end")
+
+
+@audit.command("export")
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+@click.option("--overleg", "overleg_ref", default=None,
+              help="Overleg ID or exact name (default: all).")
+@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), default=None)
+@click.option("--to", "until", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Up to and including this day (UTC).")
+@click.option("--out", type=click.File("w"), default="-")
+def audit_export(env_file: str | None, overleg_ref: str | None, since: Any, until: Any,
+                 out: Any) -> None:
+    """Write audit entries as JSON lines (for the functionaris gegevensbescherming)."""
+    from datetime import UTC, timedelta
+
+    from storage import audit as audit_store
+    from storage import overlegs
+    from storage.db import session_scope
+
+    with session_scope(_engine(env_file)) as session:
+        overleg_id = None
+        if overleg_ref:
+            found = [o for o in overlegs.all_overlegs(session)
+                     if str(o.id) == overleg_ref or o.name == overleg_ref]
+            if not found:
+                click.echo(f"casusbot: no overleg {overleg_ref!r}", err=True)
+                sys.exit(2)
+            overleg_id = found[0].id
+        rows = audit_store.entries(
+            session, overleg_id, since=since.replace(tzinfo=UTC) if since else None,
+            until=(until.replace(tzinfo=UTC) + timedelta(days=1)) if until else None)
+        for line in audit_store.export_lines(rows):
+            out.write(line + "\n")

@@ -1,0 +1,55 @@
+"""The ``casusbot`` group and what its commands share: the settings read from an env file
+under the real environment (loaded, or the command exits with the problem), the
+``--transport`` option, and an engine on the migrated database."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+from dotenv import dotenv_values
+
+from bot.config import Config, ConfigError, load
+
+
+def read_env(env_file: str | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """The file's values under the real environment (the environment wins)."""
+    merged: dict[str, str] = {}
+    if env_file:
+        if not Path(env_file).exists():
+            raise ConfigError(f"--env-file {env_file} does not exist")
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(environ)
+    return merged
+
+
+def load_or_exit(env_file: str | None, transport: str | None = None) -> Config:
+    try:
+        return load(read_env(env_file, os.environ), transport)
+    except ConfigError as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+@click.version_option(package_name="casusbot")
+def main() -> None:
+    """casusbot: coordinates case meetings with pseudonymised case IDs only."""
+
+
+TRANSPORT = click.option(
+    "--transport", type=click.Choice(["matrix", "teams"]), default=None,
+    help="The chat platform (default: CASUSBOT_TRANSPORT, else matrix).")
+
+
+def _engine(env_file: str | None) -> Any:
+    from storage.db import make_engine, migrate
+
+    config = load_or_exit(env_file)
+    engine = make_engine(config.database_url)
+    migrate(engine)
+    return engine

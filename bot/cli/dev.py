@@ -1,0 +1,114 @@
+"""The local demo (``make run`` and ``make chat``): ``casusbot dev run`` starts Synapse on
+loopback with demo users and an encrypted room and runs the bot; ``casusbot chat`` is a small
+terminal client for that room. Its data lives under ``.dev/``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot import logs
+from bot.cli.base import load_or_exit, main
+from bot.cli.run import _run_bot
+
+DEV_DIR = Path(".dev")
+DEMO_USERS = ("chair", "coordinator", "partner1", "partner2")
+
+
+@main.group()
+def dev() -> None:
+    """A local Synapse and demo users, for trying casusbot (data under .dev/)."""
+
+
+def _provision(directory: Path, synapse: Any) -> dict[str, Any]:
+    """Register the bot and demo users and create the encrypted demo room, once."""
+    from bot import devserver
+
+    cred_path = directory / "credentials.json"
+    if cred_path.exists():
+        creds: dict[str, Any] = json.loads(cred_path.read_text())
+        creds["fresh"] = False
+        return creds
+    users: dict[str, dict[str, str]] = {}
+    for name in ("casusbot", *DEMO_USERS):
+        password = secrets.token_urlsafe(12)
+        users[name] = {"user_id": synapse.register(name, password), "password": password}
+    chair = synapse.login("chair", users["chair"]["password"])
+    room_id = devserver.create_room(synapse.url, chair["access_token"], name="Casusoverleg demo",
+                                    invite=[u["user_id"] for n, u in users.items()
+                                            if n != "chair"])
+    for name in ("coordinator", "partner1", "partner2"):
+        token = synapse.login(name, users[name]["password"])["access_token"]
+        devserver.join(synapse.url, token, room_id)
+    creds = {"homeserver": synapse.url, "users": users, "room_id": room_id}
+    cred_path.write_text(json.dumps(creds, indent=2))
+    os.chmod(cred_path, 0o600)
+    env = {
+        "CASUSBOT_HOMESERVER": synapse.url,
+        "CASUSBOT_USER_ID": users["casusbot"]["user_id"],
+        "CASUSBOT_PASSWORD": users["casusbot"]["password"],
+        "CASUSBOT_STORE_PATH": str(directory / "bot-store"),
+        "CASUSBOT_DATABASE_URL": f"sqlite:///{directory / 'casusbot.db'}",
+        "CASUSBOT_ADMINS": users["chair"]["user_id"],
+        "CASUSBOT_REF_KEY": secrets.token_urlsafe(32),
+    }
+    env_path = directory / "casusbot.env"
+    env_path.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    os.chmod(env_path, 0o600)
+    creds["fresh"] = True
+    return creds
+
+
+@dev.command("run")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR))
+def dev_run(directory: str) -> None:
+    """Start Synapse on loopback, create the demo users and room, and run the bot."""
+    from bot import devserver
+
+    root = Path(directory).resolve()
+    synapse = devserver.prepare(root / "synapse")
+    synapse.start()
+    try:
+        creds = _provision(root, synapse)
+        click.echo("")
+        click.echo(f"Synapse runs at {synapse.url} (data in {root}).")
+        click.echo("Demo room: 'Casusoverleg demo' (encrypted), with the bot and these users:")
+        for name in DEMO_USERS:
+            user = creds["users"][name]
+            shown = user["password"] if creds["fresh"] else "(see .dev/credentials.json)"
+            click.echo(f"  {name:<12} {user['user_id']:<26} password: {shown}")
+        if creds["fresh"]:
+            click.echo("These passwords are printed once; they are kept in "
+                       ".dev/credentials.json (mode 600).")
+        click.echo("Log in with any Matrix client at that URL, or run `make chat` in a second "
+                   "terminal.")
+        click.echo("Start with:  !inrichten Casusoverleg demo   then   !hulp")
+        click.echo("")
+        config = load_or_exit(str(root / "casusbot.env"))
+        logs.setup(config.log_level)
+        asyncio.run(_run_bot(config))
+    finally:
+        synapse.stop()
+
+
+@main.command()
+@click.option("--as", "who", type=click.Choice(DEMO_USERS), default="chair",
+              help="Which demo user to type as.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR))
+def chat(who: str, directory: str) -> None:
+    """A small terminal client for the demo room: type a line, see the bot's replies."""
+    from bot.chat import run_chat
+
+    cred_path = Path(directory) / "credentials.json"
+    if not cred_path.exists():
+        click.echo("casusbot: no demo yet; run `make run` first (in another terminal)", err=True)
+        sys.exit(2)
+    creds = json.loads(cred_path.read_text())
+    asyncio.run(run_chat(creds, who, Path(directory) / "chat" / who))

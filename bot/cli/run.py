@@ -1,0 +1,99 @@
+"""``casusbot run``: bootstrap the app and run it on Matrix or on Teams until SIGINT or
+SIGTERM, a login or listening problem ending with its message instead of a stack."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from bot import logs
+from bot.cli.base import TRANSPORT, load_or_exit, main
+from bot.config import Config
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+
+def _bootstrap_or_exit(config: Config) -> App:
+    """The app for ``config``; a database from before migrations stops with its message."""
+    from bot.app import bootstrap
+    from bot.clock import SystemClock
+    from storage.db import PreMigrationDatabase
+
+    try:
+        return bootstrap(config, SystemClock())
+    except PreMigrationDatabase as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """Set on SIGINT or SIGTERM (Ctrl-C, systemd stop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _run_bot(config: Config) -> None:
+    from bot.matrix import LoginFailed, MatrixTransport
+
+    app = _bootstrap_or_exit(config)
+    transport = MatrixTransport(app)
+    stop = _stop_on_signals()
+    try:
+        await transport.start()
+    except LoginFailed as e:
+        click.echo(f"casusbot: {e}", err=True)
+        await transport.client.close()
+        sys.exit(2)
+    click.echo(f"casusbot is running as {config.user_id} on {config.homeserver} "
+               f"(device {transport.client.device_id}). Ctrl-C stops it.", err=True)
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait([waiter, *transport._tasks], return_when=asyncio.FIRST_COMPLETED)
+    await transport.stop()
+    app.engine.dispose()
+
+
+async def _run_teams(config: Config) -> None:
+    try:
+        from bot.teams.bot import TeamsBot
+    except ImportError:
+        click.echo("casusbot: Teams needs the optional packages: "
+                   "pip install 'casusbot[teams]'", err=True)
+        sys.exit(2)
+    app = _bootstrap_or_exit(config)
+    bot = TeamsBot(app)
+    stop = _stop_on_signals()
+    try:
+        await bot.start()
+    except OSError as e:
+        click.echo(f"casusbot: cannot listen on {config.teams.host if config.teams else '?'}:"
+                   f"{config.teams.port if config.teams else '?'}: {e.strerror}; "
+                   f"set CASUSBOT_TEAMS_PORT", err=True)
+        sys.exit(2)
+    mode = "anonymous (local test only)" if config.teams and config.teams.anonymous else \
+        f"app {config.teams.app_id if config.teams else '?'}"
+    click.echo(f"casusbot is running on Teams at {bot.url}/api/messages, {mode}. "
+               f"Ctrl-C stops it.", err=True)
+    await stop.wait()
+    await bot.stop()
+    app.engine.dispose()
+
+
+@main.command()
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None,
+              help="A .env file with CASUSBOT_* settings (the environment wins).")
+@TRANSPORT
+def run(env_file: str | None, transport: str | None) -> None:
+    """Run the bot on Matrix (or Teams) until interrupted."""
+    config = load_or_exit(env_file, transport)
+    logs.setup(config.log_level)
+    asyncio.run(_run_teams(config) if config.platform == "teams" else _run_bot(config))

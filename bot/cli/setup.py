@@ -1,0 +1,113 @@
+"""Setting up a deployment and checking it: ``init`` writes a configuration and logs the bot
+in once, ``check-config`` and ``doctor`` check the settings and what they point at, and
+``teams-package`` writes the Teams app package."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from bot.cli.base import TRANSPORT, load_or_exit, main
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default="casusbot.env",
+              help="The configuration file to write.")
+@click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
+@click.option("--non-interactive", is_flag=True, help="Take every value from the options.")
+@click.option("--homeserver", help="Homeserver URL, e.g. https://matrix.example.org")
+@click.option("--user-id", help="The bot's Matrix ID, e.g. @casusbot:example.org")
+@click.option("--password", help="The bot account's password (used once, to log in).")
+@click.option("--admins", help="Comma-separated Matrix IDs allowed to !setup.")
+@click.option("--database-url", default="sqlite:///casusbot.db", show_default=True)
+@click.option("--store-path", default="./casusbot-store", show_default=True)
+@click.option("--locale", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
+def init(output: str, force: bool, non_interactive: bool, homeserver: str | None,
+         user_id: str | None, password: str | None, admins: str | None, database_url: str,
+         store_path: str, locale: str) -> None:
+    """Write a configuration with a fresh reference key and log the bot in once."""
+    from bot.setupwizard import InitError, initialise
+
+    if Path(output).exists() and not force:
+        click.echo(f"casusbot: {output} exists; use --force to overwrite it", err=True)
+        sys.exit(2)
+    if not non_interactive:
+        homeserver = homeserver or click.prompt("Homeserver URL")
+        user_id = user_id or click.prompt("The bot's Matrix ID")
+        password = password or click.prompt("The bot's password", hide_input=True)
+        admins = admins or click.prompt("Admins (comma-separated Matrix IDs)")
+    missing = [n for n, v in (("--homeserver", homeserver), ("--user-id", user_id),
+                              ("--password", password), ("--admins", admins)) if not v]
+    if missing:
+        click.echo(f"casusbot: {', '.join(missing)} required with --non-interactive", err=True)
+        sys.exit(2)
+    assert homeserver and user_id and password and admins
+    try:
+        device = asyncio.run(initialise(
+            Path(output), homeserver=homeserver, user_id=user_id, password=password,
+            admins=admins, database_url=database_url, store_path=Path(store_path),
+            locale=locale))
+    except InitError as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)
+    click.echo(f"wrote {output} (mode 600) with a fresh CASUSBOT_REF_KEY; the bot is logged "
+               f"in as device {device} (session kept in {store_path}).")
+    click.echo("Next steps:")
+    click.echo(f"  1. keep {output} and the store folder secret, and back them up apart")
+    click.echo(f"  2. casusbot run --env-file {output}")
+    click.echo("  3. invite the bot to the overleg's encrypted room and type !setup <name>")
+
+
+@main.command("check-config")
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+@TRANSPORT
+def check_config(env_file: str | None, transport: str | None) -> None:
+    """Check the settings and exit: 0 if they are usable."""
+    config = load_or_exit(env_file, transport)
+    if config.teams is not None:
+        click.echo(f"configuration is valid for Teams on {config.teams.host}:"
+                   f"{config.teams.port}")
+        return
+    click.echo(f"configuration is valid for {config.user_id} on {config.homeserver}")
+
+
+@main.command()
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+def doctor(env_file: str | None) -> None:
+    """Check the configuration, database, homeserver, E2EE store and outbox."""
+    from bot.health import doctor as run_checks
+
+    config = load_or_exit(env_file)
+    failed = 0
+    for check in run_checks(config):
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+        failed += not check.ok
+    sys.exit(1 if failed else 0)
+
+
+@main.command("teams-package")
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+@click.option("--organisation", required=True, help="Shown as the app's developer.")
+@click.option("--website-url", required=True, help="https URL about the service.")
+@click.option("--privacy-url", required=True, help="https URL of the privacy statement.")
+@click.option("--terms-url", required=True, help="https URL of the terms of use.")
+@click.option("--out", type=click.Path(dir_okay=False), default="casusbot-teams.zip",
+              show_default=True)
+def teams_package(env_file: str | None, organisation: str, website_url: str,
+                  privacy_url: str, terms_url: str, out: str) -> None:
+    """Write the Teams app package (manifest + icons) for this deployment's app ID."""
+    from bot.teams.package import PackageError, build
+
+    config = load_or_exit(env_file, "teams")
+    app_id = config.teams.app_id if config.teams else ""
+    try:
+        data = build(app_id, organisation, website_url, privacy_url, terms_url)
+    except PackageError as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)
+    Path(out).write_bytes(data)
+    click.echo(f"wrote {out}: upload it in the Teams admin center (Manage apps, Upload) "
+               f"or sideload it for a test team")

@@ -1,0 +1,147 @@
+"""Sending on Matrix: an outbox row to the homeserver with its own transaction ID (idempotent
+there), opening a person's encrypted direct room first, redactions, and small attachments
+uploaded (encrypted in an encrypted room); each outcome a ``SendResult`` for the deliverer."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from nio import (
+    ErrorResponse,
+    LocalProtocolError,
+    RoomCreateResponse,
+    RoomPreset,
+    RoomRedactResponse,
+    RoomSendResponse,
+    UploadResponse,
+)
+
+from bot.deliver import SendResult
+from bot.matrix.keys import KeySharing
+from bot.timing import OwnWork
+from storage.outbox import Queued
+
+log = logging.getLogger(__name__)
+PERMANENT_SEND_ERRORS = frozenset({"M_FORBIDDEN", "M_TOO_LARGE", "M_BAD_JSON", "M_NOT_JSON"})
+
+
+class Sending(KeySharing):
+    """The transport's ``send`` (the deliverer's ``Sender``) and what it needs on the way."""
+
+    ready: asyncio.Event
+    own_work: OwnWork
+
+    async def send(self, row: Queued) -> SendResult:
+        """Send one outbox row with its own transaction ID (idempotent on the homeserver)."""
+        room_id = row.room_id
+        if room_id.startswith("@"):
+            dm = await self._direct_room(room_id)
+            if isinstance(dm, SendResult):
+                return dm
+            room_id = dm
+        if row.event_type == "m.room.redaction":
+            return await self._redact(room_id, row)
+        content: dict[str, Any]
+        if row.content_json:
+            content = json.loads(row.content_json)
+        else:
+            content = {"msgtype": row.msgtype, "body": row.body,
+                       "m.mentions": {"user_ids": row.mentions.split()} if row.mentions else {}}
+            if row.formatted_body:
+                content["format"] = "org.matrix.custom.html"
+                content["formatted_body"] = row.formatted_body
+        await self._limit_key_sharing(room_id)
+        if row.attachment is not None:
+            uploaded = await self._upload(room_id, row)
+            if isinstance(uploaded, SendResult):
+                return uploaded
+            content.update(uploaded)
+        self.own_work.sending(row.room_id)
+        try:
+            resp = await self.client.room_send(room_id, row.event_type, content,
+                                               tx_id=row.txn_id, ignore_unverified_devices=True)
+        except (LocalProtocolError, KeyError) as e:
+            # After the first sync the client knows every room the bot is in: a room it does
+            # not know is one the bot left or never joined, and waiting will not change that.
+            gone = self.ready.is_set() and room_id not in self.client.rooms
+            return SendResult(error=f"local: {type(e).__name__}" + (": not in this room"
+                                                                    if gone else ""),
+                              permanent=gone)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            return SendResult(error=f"network: {type(e).__name__}")
+        if isinstance(resp, RoomSendResponse):
+            return SendResult(remote_id=resp.event_id)
+        if isinstance(resp, ErrorResponse):
+            retry = resp.retry_after_ms / 1000 if resp.retry_after_ms else None
+            # Not in the room (left, kicked, never joined) or a message the server will never
+            # take: retrying cannot help, and it would hold up the room's queue.
+            return SendResult(error=f"{resp.status_code}: {resp.message}", retry_after=retry,
+                              permanent=resp.status_code in PERMANENT_SEND_ERRORS)
+        return SendResult(error=type(resp).__name__)
+
+    async def _redact(self, room_id: str, row: Queued) -> SendResult:
+        spec = json.loads(row.content_json or "{}")
+        try:
+            resp = await self.client.room_redact(room_id, spec["redacts"], spec.get("reason"),
+                                                 tx_id=row.txn_id)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            return SendResult(error=f"network: {type(e).__name__}")
+        if isinstance(resp, RoomRedactResponse):
+            return SendResult(remote_id=resp.event_id)
+        status = str(getattr(resp, "status_code", ""))
+        # The event is gone already, or the bot may not remove it: neither will change.
+        return SendResult(error=f"redact: {status}",
+                          permanent=status in PERMANENT_SEND_ERRORS | {"M_NOT_FOUND"})
+
+    async def _upload(self, room_id: str, row: Queued) -> dict[str, Any] | SendResult:
+        """Upload a small text attachment (encrypted in an encrypted room); the file fields."""
+        data = (row.attachment or "").encode()
+        room = self.client.rooms.get(room_id)
+        encrypt = bool(room and room.encrypted)
+        mimetype = "text/calendar" if (row.attachment_name or "").endswith(".ics") \
+            else "text/plain"
+        try:
+            resp, keys = await self.client.upload(lambda *_: io.BytesIO(data),
+                                                  content_type=mimetype,
+                                                  filename=row.attachment_name,
+                                                  encrypt=encrypt, filesize=len(data))
+        except (aiohttp.ClientError, TimeoutError) as e:
+            return SendResult(error=f"upload: {type(e).__name__}")
+        if not isinstance(resp, UploadResponse):
+            return SendResult(error=f"upload: {getattr(resp, 'message', resp)}")
+        fields: dict[str, Any] = {"filename": row.attachment_name,
+                                  "info": {"mimetype": mimetype, "size": len(data)}}
+        if encrypt and keys:
+            fields["file"] = {**keys, "url": resp.content_uri}
+        else:
+            fields["url"] = resp.content_uri
+        return fields
+
+    async def _direct_room(self, user_id: str) -> str | SendResult:
+        """The encrypted DM room with ``user_id``, opened once; ready when they have joined.
+
+        Room keys are shared only with joined members, so a message sent before the person
+        accepts the invite could never be read: until then the row waits (and retries).
+        """
+        room_id = await asyncio.to_thread(self.app.direct_room, user_id)
+        if room_id is None:
+            resp = await self.client.room_create(
+                is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat,
+                initial_state=[{"type": "m.room.encryption", "state_key": "",
+                                "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
+            if not isinstance(resp, RoomCreateResponse):
+                return SendResult(error=f"dm: {getattr(resp, 'message', resp)}")
+            room_id = resp.room_id
+            await asyncio.to_thread(self.app.save_direct_room, user_id, room_id)
+            await asyncio.to_thread(self.app.record_join, room_id, datetime.now(UTC))
+            log.info("opened direct room", extra={"room": room_id})
+        room = self.client.rooms.get(room_id)
+        if room is None or user_id not in room.users or user_id in room.invited_users:
+            return SendResult(error="dm: waiting for the person to join", retry_after=5.0)
+        return room_id

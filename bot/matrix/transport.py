@@ -1,0 +1,265 @@
+"""The Matrix transport on matrix-nio: events in as ``Inbound`` values, outbox rows out.
+
+nio sends; it does not decide. Callbacks only turn events into plain values and hand them
+to the sans-I/O core in a worker thread. The sync token is saved only after the batch's
+events were handled, so a crash replays the batch and the inbound dedupe drops repeats.
+This module holds the runtime class: the client, the sync loop, the callbacks, start and stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    InviteMemberEvent,
+    JoinError,
+    MatrixRoom,
+    MegolmEvent,
+    MessageDirection,
+    ReactionEvent,
+    RedactionEvent,
+    RoomMemberEvent,
+    RoomMessagesResponse,
+    RoomMessageText,
+    SyncResponse,
+    UnknownEvent,
+)
+
+from bot.app import App
+from bot.matrix.events import POLL_RESPONSE, _ts, command_text, poll_answer
+from bot.matrix.sending import Sending
+from bot.matrix.session import Login, _Store
+from bot.runtime import Runtime
+from commands.inbound import Inbound
+
+log = logging.getLogger(__name__)
+SYNC_TIMEOUT_MS = 30_000
+TOKEN_SAVE_EVERY = 10.0  # seconds between saves of the sync token (and one at stop)
+SETTLE_SECONDS = 0.5  # how long the next /sync waits for the replies just sent
+# Keep the first sync small and the timeline bounded; history before a join is never handled.
+SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 100},
+                                        "state": {"lazy_load_members": True}}}
+
+
+class MatrixTransport(Login, Sending, Runtime):
+    """Logs in, syncs, feeds the core, and sends the outbox through ``room_send``."""
+
+    def __init__(self, app: App) -> None:
+        super().__init__(app, holder=f"{app.config.user_id}|{app.config.store_path.resolve()}")
+        cfg = app.config
+        self.store = Path(cfg.store_path)
+        self.client = AsyncClient(
+            cfg.homeserver, cfg.user_id, device_id=cfg.device_id or "",
+            store_path=str(self.store),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False,
+                                     store=_Store,
+                                     max_limit_exceeded=0, max_timeouts=0,
+                                     request_timeout=SYNC_TIMEOUT_MS / 1000 + 30),
+        )
+        self.ready = asyncio.Event()
+        self._initial = False
+        self._token_saved_at: float | None = None
+        self._unsaved_token: str | None = None
+
+    # ---- inbound ---------------------------------------------------------------------
+    def _device_key(self) -> str:
+        return f"{self.client.user_id}|{self.client.device_id}"
+
+    async def on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
+        if event.state_key != self.client.user_id or event.membership != "invite":
+            return
+        now = datetime.now(UTC)
+        resp = await self.client.join(room.room_id)
+        if isinstance(resp, JoinError):
+            log.warning("could not join", extra={"room": room.room_id})
+            return
+        await asyncio.to_thread(self.app.record_join, room.room_id, now)
+        log.info("joined room", extra={"room": room.room_id})
+
+    async def on_member(self, room: MatrixRoom, event: RoomMemberEvent) -> None:
+        if event.state_key == self.client.user_id and event.membership == "join":
+            await asyncio.to_thread(self.app.record_join, room.room_id,
+                                    _ts(event.server_timestamp))
+
+    async def on_text(self, room: MatrixRoom, event: RoomMessageText) -> None:
+        if self._initial or event.sender == self.client.user_id:
+            return
+        self.own_work.started(room.room_id)
+        msg = Inbound(event_id=event.event_id, room_id=room.room_id, sender=event.sender,
+                      text=command_text(event), sent_at=_ts(event.server_timestamp),
+                      encrypted=bool(room.encrypted))
+        await self._answer(msg)
+
+    async def _answer(self, msg: Inbound) -> None:
+        await self.receive(msg)
+        # Let the reply's send start before nio goes on with the rest of the sync response
+        # (measured: that came first and held the reply back by ~2 ms).
+        await asyncio.sleep(0)
+
+    async def on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
+        if self._initial or event.sender == self.client.user_id:
+            return
+        await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,
+                                   sender=event.sender, text="", kind="reaction",
+                                   sent_at=_ts(event.server_timestamp),
+                                   relates_to=event.reacts_to, key=str(event.key)))
+
+    async def on_redaction(self, room: MatrixRoom, event: RedactionEvent) -> None:
+        if self._initial or event.sender == self.client.user_id:
+            return
+        await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,
+                                   sender=event.sender, text="", kind="redaction",
+                                   sent_at=_ts(event.server_timestamp), redacts=event.redacts))
+
+    async def on_unknown(self, room: MatrixRoom, event: UnknownEvent) -> None:
+        if self._initial or event.sender == self.client.user_id or event.type not in POLL_RESPONSE:
+            return
+        relates, answer = poll_answer(event.source.get("content") or {})
+        await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,
+                                   sender=event.sender, text="", kind="poll_response",
+                                   sent_at=_ts(event.server_timestamp), relates_to=relates,
+                                   key=answer))
+
+    async def on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> None:
+        log.warning("cannot decrypt event", extra={"room": room.room_id,
+                                                   "event_id": event.event_id,
+                                                   "session_id": event.session_id})
+        with contextlib.suppress(Exception):
+            await self.client.request_room_key(event)
+        if not self._initial and event.sender != self.client.user_id:
+            await self.receive(Inbound(event_id=event.event_id, room_id=room.room_id,
+                                       sender=event.sender, text="", kind="undecryptable",
+                                       sent_at=_ts(event.server_timestamp)))
+
+    # ---- loop ------------------------------------------------------------------------
+    async def sync_loop(self) -> None:
+        token = await asyncio.to_thread(self.app.sync_token, self._device_key())
+        self._initial = token is None
+        failures = 0
+        first = True  # catch up at once after a start; long-poll from then on
+        while True:
+            resp: Any
+            try:
+                resp = await self.client.sync(timeout=0 if first else SYNC_TIMEOUT_MS,
+                                              since=token, sync_filter=SYNC_FILTER,
+                                              full_state=self._initial or None)
+            except (aiohttp.ClientError, TimeoutError) as e:
+                resp = e  # the homeserver is unreachable: back off and try again
+            if not isinstance(resp, SyncResponse):
+                failures += 1
+                wait = min(15.0, 2.0 ** failures)
+                log.warning("sync failed", extra={"retry_in_s": wait,
+                                                  "error": str(getattr(resp, "message", resp))})
+                await asyncio.sleep(wait)
+                continue
+            failures = 0
+            first = False
+            if self._initial:
+                # First start ever: everything so far is history. Remember the rooms we
+                # are in as joined now, so only what comes after is handled.
+                now = datetime.now(UTC)
+                for room_id in self.client.rooms:
+                    await asyncio.to_thread(self.app.record_join, room_id, now)
+                self._initial = False
+            if token is not None:
+                await self._backfill(resp, token)
+            token = resp.next_batch
+            await self._save_token(token)
+            with contextlib.suppress(Exception):
+                await self._key_upkeep()
+            # The replies' PUTs before the next long-poll (a queue behind a reply, or a slow
+            # homeserver, holds the sync up for at most SETTLE_SECONDS).
+            await self.deliverer.settle(SETTLE_SECONDS)
+            if not self.ready.is_set():
+                await self._cross_sign()
+                log.info("first sync done", extra={"rooms": len(self.client.rooms)})
+            self.ready.set()
+
+    async def _save_token(self, token: str, *, now: bool = False) -> None:
+        """Save the sync token: the first at once, then at most every ``TOKEN_SAVE_EVERY``
+        seconds, and the last one at stop. A write per sync response was a large share of
+        the bot's CPU under load; a restart from a token a few seconds old gets those
+        events again, and each was recorded as handled (it is not answered twice)."""
+        loop = asyncio.get_running_loop()
+        if now or self._token_saved_at is None or \
+                loop.time() - self._token_saved_at >= TOKEN_SAVE_EVERY:
+            await asyncio.to_thread(self.app.save_sync_token, self._device_key(), token)
+            self._token_saved_at, self._unsaved_token = loop.time(), None
+        else:
+            self._unsaved_token = token
+
+    async def _backfill(self, resp: SyncResponse, since: str) -> None:
+        """Handle what a limited timeline left out (many events while the bot was away).
+
+        Sync returns at most the filter's limit per room; older events in the gap are fetched
+        with /messages back to the previous sync token and handled oldest first. The token is
+        saved only afterwards, and the inbound dedupe makes any overlap harmless.
+        """
+        for room_id, info in resp.rooms.join.items():
+            timeline = info.timeline
+            if not timeline.limited or not timeline.prev_batch:
+                continue
+            room = self.client.rooms.get(room_id)
+            if room is None:
+                continue
+            missed: list[Any] = []
+            start = timeline.prev_batch
+            for _ in range(100):  # at most 10,000 events per gap
+                page = await self.client.room_messages(room_id, start=start, end=since,
+                                                       direction=MessageDirection.back,
+                                                       limit=100)
+                if not isinstance(page, RoomMessagesResponse) or not page.chunk:
+                    break
+                missed.extend(page.chunk)
+                if not page.end or page.end == start:
+                    break
+                start = page.end
+            log.info("handling events from a gap in the timeline",
+                     extra={"room": room_id, "events": len(missed)})
+            for event in reversed(missed):
+                await self._dispatch(room, event)
+
+    async def _dispatch(self, room: MatrixRoom, event: Any) -> None:
+        if isinstance(event, RoomMessageText):
+            await self.on_text(room, event)
+        elif isinstance(event, ReactionEvent):
+            await self.on_reaction(room, event)
+        elif isinstance(event, RedactionEvent):
+            await self.on_redaction(room, event)
+        elif isinstance(event, UnknownEvent):
+            await self.on_unknown(room, event)
+        elif isinstance(event, MegolmEvent):
+            await self.on_undecryptable(room, event)
+
+    async def start(self) -> None:
+        await self.login()
+        self.client.add_event_callback(self.on_invite, InviteMemberEvent)
+        self.client.add_event_callback(self.on_member, RoomMemberEvent)
+        self.client.add_event_callback(self.on_text, RoomMessageText)
+        self.client.add_event_callback(self.on_undecryptable, MegolmEvent)
+        self.client.add_event_callback(self.on_reaction, ReactionEvent)
+        self.client.add_event_callback(self.on_redaction, RedactionEvent)
+        self.client.add_event_callback(self.on_unknown, UnknownEvent)
+        await self._start_background(("sync", self.sync_loop()))
+
+    async def stop(self) -> None:
+        await self._stop_background()
+        if self._unsaved_token is not None:
+            with contextlib.suppress(Exception):  # (a stop must not fail on it)
+                await self._save_token(self._unsaved_token, now=True)
+        await self.client.close()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self.stop()

@@ -1,0 +1,121 @@
+"""Attendance and information answers for a meeting, and the chair's status board.
+
+A member answers for their organisation whether it attends (``confirm``, or a reaction or
+poll vote through ``commands.answers``) and whether it holds information on a case on the
+agenda (``info``); the last answer counts. ``status`` shows who answered what and the quorum.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from commands import caseid, parse
+from commands.agenda import _case_on, meeting_or_reply, status_view
+from commands.auditing import audit_change
+from commands.registry import Absent, Ctx, Outgoing, ParseError, arg, command
+from storage import agendas, overlegs
+from storage.models import Meeting, Partner
+
+YES = {"yes": True, "ja": True, "no": False, "nee": False}
+ACCEPT_KEYS = {"✅": True, "✅️": True, "❌": False, "❌️": False, "✔️": True, "✔": True}
+
+
+# ---- parsers -------------------------------------------------------------------------------
+def _yes_no(text: str, ctx: Ctx) -> tuple[bool, str]:
+    word, _, rest = text.strip().partition(" ")
+    value = YES.get(word.casefold())
+    if value is None:
+        raise ParseError("error/bad_choice", given=word[:40], choices=["yes", "no", "ja", "nee"])
+    return value, rest
+
+
+def _delegate(text: str, ctx: Ctx) -> tuple[str, str]:
+    word, _, rest = text.strip().partition(" ")
+    if word.casefold() not in ("delegate", "gedelegeerd", "delegeer", "vervanger"):
+        raise Absent
+    return parse.user_id(rest, ctx)
+
+
+# ---- commands ------------------------------------------------------------------------------
+def _partner_of_sender(ctx: Ctx) -> Partner | None:
+    m = ctx.member
+    return overlegs.partner_by_id(ctx.session, m.partner_id) if m else None
+
+
+@command("confirm", aliases=("bevestig", "bevestigen"))
+@arg("number", parse.meeting_number, metavar="meeting")
+@arg("attends", _yes_no, metavar="yes_no")
+@arg("delegate", _delegate, required=False, metavar="delegate")
+def confirm(ctx: Ctx, *, number: int, attends: bool, delegate: str | None) -> list[Outgoing]:
+    """Answer for your organisation whether it attends (the last answer counts)."""
+    meeting = meeting_or_reply(ctx, number)
+    if isinstance(meeting, Outgoing):
+        return [meeting]
+    partner = _partner_of_sender(ctx)
+    if partner is None or partner.id is None:
+        return [ctx.reply("agenda/no_partner")]
+    if delegate is not None:
+        d = overlegs.member(ctx.session, ctx.overleg_id, delegate)
+        if d is None or d.partner_id != partner.id:
+            return [ctx.reply("agenda/bad_delegate", delegate=delegate, partner=partner.name)]
+    return record_attendance(ctx.session, ctx, meeting, partner, attends=attends,
+                             delegate=delegate, source="command", source_event_id=None)
+
+
+def record_attendance(session: Session, ctx: Ctx, meeting: Meeting, partner: Partner, *,
+                      attends: bool, delegate: str | None, source: str,
+                      source_event_id: str | None) -> list[Outgoing]:
+    if meeting.starts_at <= ctx.now:
+        return [ctx.reply("agenda/started", meeting=meeting)]
+    agendas.answer(session, meeting_id=meeting.id or 0, partner_id=partner.id or 0,
+                   user_id=ctx.sender, attends=attends, delegate=delegate, source=source,
+                   source_event_id=source_event_id, now=ctx.now)
+    audit_change(ctx, action="attendance." + ("yes" if attends else "no"),
+                 subject=f"M{meeting.number} {partner.name}", overleg_id=meeting.overleg_id)
+    return [ctx.reply("agenda/confirmed", meeting=meeting, partner=partner.name,
+                      attends=attends, delegate=delegate, source=source)]
+
+
+@command("info", aliases=("informatie",))
+@arg("number", parse.meeting_number, metavar="meeting")
+@arg("code", parse.case_code, metavar="case")
+@arg("holds", _yes_no, metavar="yes_no")
+def info(ctx: Ctx, *, number: int, code: str, holds: bool) -> list[Outgoing]:
+    """Say whether your organisation holds relevant information on a case on the agenda."""
+    meeting = meeting_or_reply(ctx, number)
+    if isinstance(meeting, Outgoing):
+        return [meeting]
+    case = _case_on(ctx, code)
+    if isinstance(case, Outgoing):
+        return [case]
+    if agendas.item(ctx.session, meeting.id or 0, case.id) is None:
+        return [ctx.reply("agenda/not_on", case=caseid.display(code), meeting=meeting)]
+    partner = _partner_of_sender(ctx)
+    if partner is None or partner.id is None:
+        return [ctx.reply("agenda/no_partner")]
+    record_info(ctx, meeting, case, partner, holds)
+    return [ctx.reply("agenda/info", meeting=meeting, case=caseid.display(code),
+                      partner=partner.name, holds=holds)]
+
+
+def record_info(ctx: Ctx, meeting: Meeting, case: Any, partner: Partner, holds: bool) -> None:
+    """One partner's answer on one case of an agenda (the last answer counts)."""
+    agendas.set_info(ctx.session, meeting_id=meeting.id or 0, case_id=case.id,
+                     partner_id=partner.id or 0, user_id=ctx.sender, holds=holds, now=ctx.now)
+    audit_change(ctx, action="info." + ("yes" if holds else "no"),
+                 subject=f"M{meeting.number} {caseid.display(case.code)} {partner.name}",
+                 overleg_id=meeting.overleg_id)
+
+
+@command("status")
+@arg("number", parse.meeting_number, metavar="meeting")
+def status(ctx: Ctx, *, number: int) -> list[Outgoing]:
+    """Who confirmed, who declined, who did not answer; information per case; quorum."""
+    meeting = meeting_or_reply(ctx, number, planned=False)
+    if isinstance(meeting, Outgoing):
+        return [meeting]
+    assert ctx.overleg is not None
+    return [ctx.reply("agenda/status", meeting=meeting,
+                      status=status_view(ctx.session, ctx.overleg, meeting))]
