@@ -6,7 +6,11 @@
 The names the rest of the bot, the tests and the bench use are imported here.
 """
 
-from bot.matrix.session import SESSION_FILE, LoginFailed
-from bot.matrix.transport import MatrixTransport
+from bot import import_peewee_without_psycopg
+
+import_peewee_without_psycopg()  # before nio is imported by the modules below
+
+from bot.matrix.session import SESSION_FILE, LoginFailed  # noqa: E402
+from bot.matrix.transport import MatrixTransport  # noqa: E402
 
 __all__ = ["SESSION_FILE", "LoginFailed", "MatrixTransport"]
