@@ -83,7 +83,12 @@ at it is not touched, and Alembic (~0.3 s and ~12 MB to import) is not loaded at
 _LOCK_ID = 7_246_310_001  # PostgreSQL advisory lock: one migrating instance at a time
 
 
-class PreMigrationDatabase(Exception):
+class MigrationRefused(Exception):
+    """A migration cannot run on this database as it is; the message says what to do. The
+    CLI prints it as one line (no traceback) and exits with status 2."""
+
+
+class PreMigrationDatabase(MigrationRefused):
     """The database has casusbot tables but no migration history."""
 
 

@@ -16,13 +16,13 @@ from bot.cli.base import _engine, load_or_exit, main
 @click.option("--env-file", type=click.Path(dir_okay=False), default=None)
 def migrate_cmd(env_file: str | None) -> None:
     """Bring the database schema up to date (the bot also does this at start)."""
-    from storage.db import PreMigrationDatabase, current_revision, make_engine, migrate
+    from storage.db import MigrationRefused, current_revision, make_engine, migrate
 
     config = load_or_exit(env_file)
     engine = make_engine(config.database_url)
     try:
         migrate(engine)
-    except PreMigrationDatabase as e:
+    except MigrationRefused as e:
         click.echo(f"casusbot: {e}", err=True)
         sys.exit(2)
     click.echo(f"database is at revision {current_revision(engine)}")

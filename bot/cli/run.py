@@ -20,14 +20,14 @@ if TYPE_CHECKING:
 
 
 def _bootstrap_or_exit(config: Config) -> App:
-    """The app for ``config``; a database from before migrations stops with its message."""
+    """The app for ``config``; a database a migration refuses stops with its message."""
     from bot.app import bootstrap
     from bot.clock import SystemClock
-    from storage.db import PreMigrationDatabase
+    from storage.db import MigrationRefused
 
     try:
         return bootstrap(config, SystemClock())
-    except PreMigrationDatabase as e:
+    except MigrationRefused as e:
         click.echo(f"casusbot: {e}", err=True)
         sys.exit(2)
 

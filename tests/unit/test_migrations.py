@@ -131,3 +131,30 @@ def test_a_database_at_head_starts_without_loading_alembic(tmp_path: Path) -> No
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parents[2])
     assert out.stdout.strip() == "False"
+
+
+def test_unsent_messages_of_the_deferred_form_block_the_upgrade_and_nothing_changes(
+        tmp_path: Path) -> None:
+    """0009 drops the deferred column; a row still waiting in that form would be lost, so the
+    upgrade is refused (one clear exception the CLI prints as a line) and the database stays
+    at 0008 with the row. Once the row is sent the upgrade goes through."""
+    from sqlalchemy import text
+
+    from storage.db import MigrationRefused
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    migrate(engine, "0008")
+    with engine.begin() as c:
+        c.execute(text(
+            "INSERT INTO outboxmessage (room_id, txn_id, msgtype, body, created_at, attempts,"
+            " mentions, event_type, deferred) VALUES ('!r', 't1', 'm.notice', '',"
+            " '2026-12-01 08:00:00', 0, '', 'm.room.message', '{\"template\": \"x\"}')"))
+    with pytest.raises(MigrationRefused, match="1 outbox messages"):
+        migrate(engine)
+    assert current_revision(engine) == "0008"
+    with engine.begin() as c:
+        assert c.execute(text("SELECT deferred FROM outboxmessage")).scalar() is not None
+        c.execute(text("UPDATE outboxmessage SET sent_at = '2026-12-01 08:01:00'"))
+    migrate(engine)
+    assert current_revision(engine) == HEAD
+    engine.dispose()

@@ -18,14 +18,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from storage.db import MigrationRefused
+
 revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None
-
-
-class UnsentDeferredRows(RuntimeError):
-    """Rows in the deferred form are unsent: they would be lost by this upgrade."""
 
 
 def upgrade() -> None:
@@ -33,9 +31,10 @@ def upgrade() -> None:
         "SELECT COUNT(*) FROM outboxmessage WHERE deferred IS NOT NULL AND sent_at IS NULL"
     )).scalar()
     if waiting:
-        raise UnsentDeferredRows(
-            f"{waiting} outbox messages of the previous release are not sent yet; run the "
-            "previous release until its backlog is empty (casusbot doctor), then migrate")
+        raise MigrationRefused(
+            f"{waiting} outbox messages of the previous release are not sent yet and this "
+            "upgrade cannot render them; start the previous release until `casusbot doctor` "
+            "shows the outbox empty (the homeserver must be reachable), then upgrade")
     with op.batch_alter_table('outboxmessage') as batch:
         batch.drop_column('deferred')
         batch.add_column(sa.Column('template', sa.String(), nullable=False,
