@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from commands import access, caseid, covenant, workdays
-from commands.registry import Batch, Ctx, Outgoing, timer
+from commands.registry import Batch, Ctx, Outgoing, ParseError, timer
 from storage import actions, agendas, audit, cases, meetings, overlegs, timers
 from storage.models import AgendaItem, Case, Meeting, Overleg, Partner
 from storage.timers import Due
@@ -28,12 +28,15 @@ SEND_HOUR = 9
 
 
 # ---- shared views --------------------------------------------------------------------------
-def meeting_or_reply(ctx: Ctx, number: int, *, planned: bool = True) -> Meeting | Outgoing:
+def find_meeting(ctx: Ctx, number: int, *, planned: bool = True) -> Meeting:
+    """The overleg's meeting M``number`` (with ``planned``: not cancelled). Raises
+    ``ParseError`` (``meeting/unknown``, ``meeting/not_planned``), which ``run`` turns into
+    the reply."""
     meeting = meetings.by_number(ctx.session, ctx.overleg_id, number)
     if meeting is None or meeting.id is None:
-        return ctx.reply("meeting/unknown", number=number)
+        raise ParseError("meeting/unknown", number=number)
     if planned and meeting.status != "planned":
-        return ctx.reply("meeting/not_planned", meeting=meeting)
+        raise ParseError("meeting/not_planned", meeting=meeting)
     return meeting
 
 
@@ -88,10 +91,12 @@ def status_view(session: Session, overleg: Overleg, meeting: Meeting) -> dict[st
             "missing": [r["name"] for r in rows if r["state"] == "none"]}
 
 
-def _case_on(ctx: Ctx, code: str) -> Any:
+def find_case(ctx: Ctx, code: str) -> Case:
+    """The overleg's case ``code`` if the sender may see it (need-to-know: a hidden case is
+    not revealed to exist). Raises ``ParseError`` (``case/unknown``) otherwise."""
     case = cases.by_code(ctx.session, ctx.overleg_id, code)
     if case is None or case.id is None or not access.may_see(ctx, case):
-        return ctx.reply("case/unknown", case=caseid.display(code))
+        raise ParseError("case/unknown", case=caseid.display(code))
     return case
 
 

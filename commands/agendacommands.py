@@ -7,7 +7,7 @@ sending is ``commands.agenda``'s job.
 from __future__ import annotations
 
 from commands import access, caseid, covenant, parse
-from commands.agenda import AGENDA, _case_on, agenda_lines, meeting_or_reply, send_agenda
+from commands.agenda import AGENDA, agenda_lines, find_case, find_meeting, send_agenda
 from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing, ParseError, arg, command
 from storage import agendas, timers
@@ -41,18 +41,14 @@ def _changed(ctx: Ctx, meeting: Meeting) -> list[Outgoing]:
 @arg("kind", _kind, required=False, metavar="agenda_kind")
 def add(ctx: Ctx, *, number: int, code: str, kind: str | None) -> list[Outgoing]:
     """Put a case on a meeting's agenda (new, review or close)."""
-    meeting = meeting_or_reply(ctx, number)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
-    case = _case_on(ctx, code)
-    if isinstance(case, Outgoing):
-        return [case]
+    meeting = find_meeting(ctx, number)
+    case = find_case(ctx, code)
     if case.status != "open":
         return [ctx.reply("agenda/case_closed", case=caseid.display(code))]
-    if agendas.item(ctx.session, meeting.id or 0, case.id) is not None:
+    if agendas.item(ctx.session, meeting.id or 0, case.id or 0) is not None:
         return [ctx.reply("agenda/already_on", case=caseid.display(code), meeting=meeting)]
-    kind = kind or ("review" if agendas.was_on_an_agenda(ctx.session, case.id) else "new")
-    agendas.add_item(ctx.session, meeting_id=meeting.id or 0, case_id=case.id, kind=kind,
+    kind = kind or ("review" if agendas.was_on_an_agenda(ctx.session, case.id or 0) else "new")
+    agendas.add_item(ctx.session, meeting_id=meeting.id or 0, case_id=case.id or 0, kind=kind,
                      now=ctx.now)
     # On a casusoverleg's agenda a signal or weighed case is now in the casusoverleg phase;
     # on a weegoverleg's agenda a signal is being weighed.
@@ -73,13 +69,9 @@ def add(ctx: Ctx, *, number: int, code: str, kind: str | None) -> list[Outgoing]
 @arg("code", parse.case_code, metavar="case")
 def remove(ctx: Ctx, *, number: int, code: str) -> list[Outgoing]:
     """Take a case off a meeting's agenda."""
-    meeting = meeting_or_reply(ctx, number)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
-    case = _case_on(ctx, code)
-    if isinstance(case, Outgoing):
-        return [case]
-    row = agendas.item(ctx.session, meeting.id or 0, case.id)
+    meeting = find_meeting(ctx, number)
+    case = find_case(ctx, code)
+    row = agendas.item(ctx.session, meeting.id or 0, case.id or 0)
     if row is None:
         return [ctx.reply("agenda/not_on", case=caseid.display(code), meeting=meeting)]
     agendas.remove_item(ctx.session, row)
@@ -93,9 +85,7 @@ def remove(ctx: Ctx, *, number: int, code: str) -> list[Outgoing]:
 @arg("number", parse.meeting_number, metavar="meeting")
 def show(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Show a meeting's agenda (members of an external partner see only their cases)."""
-    meeting = meeting_or_reply(ctx, number, planned=False)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
+    meeting = find_meeting(ctx, number, planned=False)
     lines = agenda_lines(ctx.session, meeting)
     visible = access.visible_case_ids(ctx)
     if visible is not None:
@@ -107,9 +97,7 @@ def show(ctx: Ctx, *, number: int) -> list[Outgoing]:
 @arg("number", parse.meeting_number, metavar="meeting")
 def send(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Send the agenda now (to the room, and to external partners their own lines)."""
-    meeting = meeting_or_reply(ctx, number)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
+    meeting = find_meeting(ctx, number)
     if meeting.starts_at <= ctx.now:
         return [ctx.reply("agenda/started", meeting=meeting)]
     if not agendas.items(ctx.session, meeting.id or 0):

@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 from commands import caseid, parse
-from commands.agenda import _case_on, meeting_or_reply, status_view
+from commands.agenda import find_case, find_meeting, status_view
 from commands.auditing import audit_change
 from commands.registry import Absent, Ctx, Outgoing, ParseError, arg, command
 from storage import agendas, overlegs
@@ -50,9 +50,7 @@ def _partner_of_sender(ctx: Ctx) -> Partner | None:
 @arg("delegate", _delegate, required=False, metavar="delegate")
 def confirm(ctx: Ctx, *, number: int, attends: bool, delegate: str | None) -> list[Outgoing]:
     """Answer for your organisation whether it attends (the last answer counts)."""
-    meeting = meeting_or_reply(ctx, number)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
+    meeting = find_meeting(ctx, number)
     partner = _partner_of_sender(ctx)
     if partner is None or partner.id is None:
         return [ctx.reply("agenda/no_partner")]
@@ -84,13 +82,9 @@ def record_attendance(session: Session, ctx: Ctx, meeting: Meeting, partner: Par
 @arg("holds", _yes_no, metavar="yes_no")
 def info(ctx: Ctx, *, number: int, code: str, holds: bool) -> list[Outgoing]:
     """Say whether your organisation holds relevant information on a case on the agenda."""
-    meeting = meeting_or_reply(ctx, number)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
-    case = _case_on(ctx, code)
-    if isinstance(case, Outgoing):
-        return [case]
-    if agendas.item(ctx.session, meeting.id or 0, case.id) is None:
+    meeting = find_meeting(ctx, number)
+    case = find_case(ctx, code)
+    if agendas.item(ctx.session, meeting.id or 0, case.id or 0) is None:
         return [ctx.reply("agenda/not_on", case=caseid.display(code), meeting=meeting)]
     partner = _partner_of_sender(ctx)
     if partner is None or partner.id is None:
@@ -113,9 +107,7 @@ def record_info(ctx: Ctx, meeting: Meeting, case: Any, partner: Partner, holds: 
 @arg("number", parse.meeting_number, metavar="meeting")
 def status(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Who confirmed, who declined, who did not answer; information per case; quorum."""
-    meeting = meeting_or_reply(ctx, number, planned=False)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
+    meeting = find_meeting(ctx, number, planned=False)
     assert ctx.overleg is not None
     return [ctx.reply("agenda/status", meeting=meeting,
                       status=status_view(ctx.session, ctx.overleg, meeting))]

@@ -8,7 +8,6 @@ from commands import agenda, parse
 from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing, arg, command
 from storage import meetings
-from storage.models import Meeting
 
 
 @command("meeting plan", aliases=("overleg plan", "overleg plannen"))
@@ -37,23 +36,12 @@ def listing(ctx: Ctx) -> list[Outgoing]:
                                                                    ctx.now))]
 
 
-def _planned(ctx: Ctx, number: int) -> Meeting | Outgoing:
-    meeting = meetings.by_number(ctx.session, ctx.overleg_id, number)
-    if meeting is None:
-        return ctx.reply("meeting/unknown", number=number)
-    if meeting.status != "planned":
-        return ctx.reply("meeting/not_planned", meeting=meeting)
-    return meeting
-
-
 @command("meeting move", aliases=("overleg move", "overleg verplaats", "overleg verplaatsen"))
 @arg("number", parse.meeting_number, metavar="meeting")
 @arg("starts_at", parse.when, metavar="when")
 def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
     """Move a planned meeting to another date and time (its length stays)."""
-    meeting = _planned(ctx, number)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
+    meeting = agenda.find_meeting(ctx, number)
     if starts_at <= ctx.now:
         return [ctx.reply("meeting/in_past", starts_at=starts_at)]
     assert ctx.overleg is not None
@@ -72,9 +60,7 @@ def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
 @arg("number", parse.meeting_number, metavar="meeting")
 def cancel(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Cancel a planned meeting."""
-    meeting = _planned(ctx, number)
-    if isinstance(meeting, Outgoing):
-        return [meeting]
+    meeting = agenda.find_meeting(ctx, number)
     assert ctx.overleg is not None
     notices = agenda.withdrawal_notices(ctx.session, ctx.overleg, meeting, moved=False)
     meeting.status = "cancelled"
