@@ -15,6 +15,7 @@ from commands.registry import (
     Ctx,
     Outgoing,
     ParseError,
+    Roster,
     arg,
     command,
     timer,
@@ -262,18 +263,29 @@ def _to(overleg: Overleg, template: str, values: dict[str, object], *, to: str,
                     mentions=mentions)
 
 
+def _open_action(batch: Batch, overleg: Overleg, due: Due
+                 ) -> tuple[Action, dict[str, object], Roster, date] | None:
+    """What an action reminder shows: the action (None when it is gone or done), its view,
+    the overleg's roster and today's date in the overleg."""
+    found = batch.action(due.subject_id)
+    if found is None or found[0].status != "open":
+        return None
+    action, code = found
+    today = workdays.local_today(overleg, batch.now)
+    roster = batch.roster(overleg)
+    view = action_view(overleg, action, code, roster.partner_names.get(action.partner_id), today)
+    return action, view, roster, today
+
+
 @timer(DUE_SOON)
 def due_soon_reminder(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
     """N working days before the due date: the owning partner's members, in the room."""
-    found = batch.action(due.subject_id)
-    if found is None or found[0].status != "open":
+    found = _open_action(batch, overleg, due)
+    if found is None:
         return []
-    action, code = found
-    today = workdays.local_today(overleg, batch.now)
+    action, view, roster, today = found
     if today > action.due:
         return []  # sent this late it would be news from the past: the overdue one says it
-    roster = batch.roster(overleg)
-    view = action_view(overleg, action, code, roster.partner_names.get(action.partner_id), today)
     owners = list(roster.owners.get(action.partner_id, ()))
     late = {"action": view, "late": batch.late(due), "late_since": due.due_at}
     out = [_to(overleg, "action/due_soon", {**late, "owners": owners}, to=overleg.room_id,
@@ -287,13 +299,10 @@ def due_soon_reminder(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing
 @timer(OVERDUE)
 def overdue_reminder(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
     """Overdue: owner and coordinators, every working day; after E days the chair as well."""
-    found = batch.action(due.subject_id)
-    if found is None or found[0].status != "open":
+    found = _open_action(batch, overleg, due)
+    if found is None:
         return []
-    action, code = found
-    today = workdays.local_today(overleg, batch.now)
-    roster = batch.roster(overleg)
-    view = action_view(overleg, action, code, roster.partner_names.get(action.partner_id), today)
+    action, view, roster, today = found
     owners = list(roster.owners.get(action.partner_id, ()))
     coordinators = list(roster.coordinators)
     escalated = int(str(view["overdue_days"])) >= overleg.escalate_after_days
