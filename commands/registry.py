@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col
 
+from storage import actions, overlegs
 from storage.models import Action, Member, Overleg
 from storage.outbox import Rendered
 from storage.timers import Due, Plan
@@ -144,8 +145,6 @@ class Batch:
         self.planned.append(Plan(due.overleg_id, kind or due.kind, due.subject_id, at))
 
     def roster(self, overleg: Overleg) -> Roster:
-        from storage import overlegs
-
         key = overleg.id or 0
         if key not in self._rosters:
             members = overlegs.members(self.session, key)
@@ -167,8 +166,6 @@ class Batch:
         """An action the batch's timers are about (with its case's code): the actions of
         every ``action.*`` timer claimed are read with one query on first use."""
         if self._actions is None:
-            from storage import actions
-
             ids = {t.subject_id for t in self.claimed if t.kind.startswith("action.")}
             self._actions = {a.id or 0: (a, code) for a, code in actions.with_case_codes(
                 self.session, col(Action.id).in_(ids))} if ids else {}
