@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.clock import Clock
 from bot.config import Config
+from bot.dbcalls import is_locked
 from bot.render import Renderer
 from commands import default_registry, timed
 from commands.inbound import Inbound, handle, may_concern
@@ -41,10 +42,10 @@ class App:
     _joined: dict[str, datetime] = field(default_factory=dict)
 
     def handle(self, msg: Inbound) -> Outcome:
-        """The one entry for an inbound event (blocking: a transport calls it with
-        ``asyncio.to_thread``): handled exactly once, in one transaction, retried when the
-        database says it lost a race. Chatter costs no transaction; an event from before the
-        bot joined the room is never handled."""
+        """The one entry for an inbound event (blocking: a transport calls it through
+        ``bot.dbcalls.DatabaseCalls.run``): handled exactly once, in one transaction,
+        retried when the database says it lost a race. Chatter costs no transaction; an
+        event from before the bot joined the room is never handled."""
         if not may_concern(msg, self.settings.prefix):
             return Outcome([])
         joined = self._joined_at(msg.room_id)
@@ -119,8 +120,8 @@ def retrying(work: Callable[[], T], attempts: int = 5) -> T:
         try:
             return work()
         except (OperationalError, IntegrityError) as e:
-            if attempt == attempts - 1:
-                raise
+            if attempt == attempts - 1 or is_locked(e):
+                raise  # (SQLite's lock: it waited its busy timeout already, or may not wait)
             log.warning("transaction lost a race, retrying",
                         extra={"error": type(e.orig).__name__, "attempt": attempt + 1})
             time.sleep(0.01 * (2 ** attempt) * (1 + random.random()))

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 
 from bot.aio import cancel_and_wait, wait_event
+from bot.dbcalls import DatabaseCalls
 from storage import outbox
 from storage.db import session_scope
 from storage.outbox import Queued
@@ -57,6 +58,7 @@ class Deliverer:
 
     def __init__(self, engine: Engine, sender: Sender, holder: str = "casusbot") -> None:
         self.engine = engine
+        self.db = DatabaseCalls(engine)
         self.sender = sender
         self.holder = holder  # this instance (its device): the lease holder's name
         self._wake = asyncio.Event()
@@ -134,7 +136,7 @@ class Deliverer:
                 self.poke(room_id)
 
     async def _drain_claimed(self, room_id: str) -> None:
-        rows = await asyncio.to_thread(self._pending, room_id)
+        rows = await self.db.run(self._pending, room_id)
         started = datetime.now(UTC)
         for row in rows:
             now = datetime.now(UTC)
@@ -168,8 +170,8 @@ class Deliverer:
             await self._record(self._release, room_id)
 
     async def _record(self, work: Callable[..., None], *args: Any) -> None:
-        """A row's outcome, the lease's release: short writes, in a worker thread."""
-        await asyncio.to_thread(work, *args)
+        """A row's outcome, the lease's release: short writes."""
+        await self.db.run(work, *args)
 
     def _release(self, room_id: str) -> None:
         """Everything claimed was sent: let any instance take the room's next messages."""
@@ -178,7 +180,7 @@ class Deliverer:
 
     async def run_once(self) -> float:
         """Send what is ready; returns how long to wait before looking again."""
-        heads, earliest = await asyncio.to_thread(self._heads)
+        heads, earliest = await self.db.run(self._heads)
         busy = {h.room_id for h in heads} & self._busy
         self._missed |= busy  # their sender looks again when it is done
         heads = [h for h in heads if h.room_id not in busy]

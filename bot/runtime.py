@@ -24,6 +24,7 @@ class Runtime:
     def __init__(self, app: App, holder: str) -> None:
         self.app = app
         self.deliverer = Deliverer(app.engine, self, holder=holder)
+        self.db = self.deliverer.db  # short database calls from the loop (bot/dbcalls.py)
         self.waker = Waker(lambda: app.sweep().next_due, app.clock, after=self.deliverer.poke)
         self.handled = 0  # inbound events that produced replies
         self.own_work = OwnWork()
@@ -34,13 +35,14 @@ class Runtime:
         raise NotImplementedError
 
     async def receive(self, msg: Inbound) -> Outcome:
-        """The one entry for an inbound event on the event loop: handled in a worker thread
-        (``App.handle``: one transaction), then its replies' rooms are handed to the
-        deliverer and the waker is set to the next due timer."""
+        """The one entry for an inbound event on the event loop: handled (``App.handle``:
+        one transaction, on the loop thread when SQLite's lock is free, see bot/dbcalls.py),
+        then its replies' rooms are handed to the deliverer and the waker is set to the next
+        due timer."""
         if not may_concern(msg, self.app.settings.prefix):
             self.own_work.discard(msg.room_id)
             return Outcome([])  # chatter: not even a thread hop
-        done = await asyncio.to_thread(self.app.handle, msg)
+        done = await self.db.run(self.app.handle, msg)
         if not done.replies:
             self.own_work.discard(msg.room_id)
             return done

@@ -4,7 +4,6 @@ device's keys uploaded, queried and claimed after each sync, and the device cros
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from pathlib import Path
@@ -13,6 +12,7 @@ import aiohttp
 from nio import AsyncClient
 
 from bot.app import App
+from bot.dbcalls import DatabaseCalls
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ class KeySharing:
     """The transport's part that decides which devices may read what it sends."""
 
     app: App
+    db: DatabaseCalls
     client: AsyncClient
     store: Path
 
@@ -34,7 +35,7 @@ class KeySharing:
         room = self.client.rooms.get(room_id)
         if room is None or not room.encrypted or self.client.olm is None:
             return
-        allowed = await asyncio.to_thread(self.app.key_recipients, room_id)
+        allowed = await self.db.run(self.app.key_recipients, room_id)
         if allowed is None:
             return
         if self.client.should_query_keys:

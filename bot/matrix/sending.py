@@ -129,7 +129,7 @@ class Sending(KeySharing):
         Room keys are shared only with joined members, so a message sent before the person
         accepts the invite could never be read: until then the row waits (and retries).
         """
-        room_id = await asyncio.to_thread(self.app.direct_room, user_id)
+        room_id = await self.db.run(self.app.direct_room, user_id)
         if room_id is None:
             resp = await self.client.room_create(
                 is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat,
@@ -138,8 +138,8 @@ class Sending(KeySharing):
             if not isinstance(resp, RoomCreateResponse):
                 return SendResult(error=f"dm: {getattr(resp, 'message', resp)}")
             room_id = resp.room_id
-            await asyncio.to_thread(self.app.save_direct_room, user_id, room_id)
-            await asyncio.to_thread(self.app.record_join, room_id, datetime.now(UTC))
+            await self.db.run(self.app.save_direct_room, user_id, room_id)
+            await self.db.run(self.app.record_join, room_id, datetime.now(UTC))
             log.info("opened direct room", extra={"room": room_id})
         room = self.client.rooms.get(room_id)
         if room is None or user_id not in room.users or user_id in room.invited_users:

@@ -81,12 +81,12 @@ class MatrixTransport(Login, Sending, Runtime):
         if isinstance(resp, JoinError):
             log.warning("could not join", extra={"room": room.room_id})
             return
-        await asyncio.to_thread(self.app.record_join, room.room_id, now)
+        await self.db.run(self.app.record_join, room.room_id, now)
         log.info("joined room", extra={"room": room.room_id})
 
     async def on_member(self, room: MatrixRoom, event: RoomMemberEvent) -> None:
         if event.state_key == self.client.user_id and event.membership == "join":
-            await asyncio.to_thread(self.app.record_join, room.room_id,
+            await self.db.run(self.app.record_join, room.room_id,
                                     _ts(event.server_timestamp))
 
     async def on_text(self, room: MatrixRoom, event: RoomMessageText) -> None:
@@ -141,7 +141,7 @@ class MatrixTransport(Login, Sending, Runtime):
 
     # ---- loop ------------------------------------------------------------------------
     async def sync_loop(self) -> None:
-        token = await asyncio.to_thread(self.app.sync_token, self._device_key())
+        token = await self.db.run(self.app.sync_token, self._device_key())
         self._initial = token is None
         failures = 0
         first = True  # catch up at once after a start; long-poll from then on
@@ -167,7 +167,7 @@ class MatrixTransport(Login, Sending, Runtime):
                 # are in as joined now, so only what comes after is handled.
                 now = datetime.now(UTC)
                 for room_id in self.client.rooms:
-                    await asyncio.to_thread(self.app.record_join, room_id, now)
+                    await self.db.run(self.app.record_join, room_id, now)
                 self._initial = False
             if token is not None:
                 await self._backfill(resp, token)
@@ -191,7 +191,7 @@ class MatrixTransport(Login, Sending, Runtime):
         loop = asyncio.get_running_loop()
         if now or self._token_saved_at is None or \
                 loop.time() - self._token_saved_at >= TOKEN_SAVE_EVERY:
-            await asyncio.to_thread(self.app.save_sync_token, self._device_key(), token)
+            await self.db.run(self.app.save_sync_token, self._device_key(), token)
             self._token_saved_at, self._unsaved_token = loop.time(), None
         else:
             self._unsaved_token = token

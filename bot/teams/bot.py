@@ -8,7 +8,6 @@ core sees the text, so no name ever reaches the core or the database.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import logging
@@ -87,11 +86,11 @@ class TeamsBot(Runtime):
         for m in a.mentions:
             if m.name:
                 self.names[m.user_id] = m.name
-        released = await asyncio.to_thread(self._seen, a)
+        released = await self.db.run(self._seen, a)
         if released:
             self.deliverer.poke()  # direct messages waiting for this personal chat
         if a.kind == "added":
-            if await asyncio.to_thread(self._welcome, a):
+            if await self.db.run(self._welcome, a):
                 self.deliverer.poke()
             return None
         msg = self._inbound(a)
@@ -145,14 +144,14 @@ class TeamsBot(Runtime):
             return SendResult(error="not a Teams message", permanent=True)
         payload = json.loads(row.content_json)
         if TEAMS_USER.match(row.room_id):
-            reference, told = await asyncio.to_thread(self._personal_or_wait, row.id or 0,
+            reference, told = await self.db.run(self._personal_or_wait, row.id or 0,
                                                       row.room_id)
             if reference is None:
                 if told:
                     self.deliverer.poke()
                 return SendResult(error="waiting for a personal chat", deferred=True)
         else:
-            reference = await asyncio.to_thread(self._reference, row.room_id)
+            reference = await self.db.run(self._reference, row.room_id)
         if reference is None:
             return SendResult(error="no conversation reference for this conversation",
                               permanent=True)
