@@ -1,8 +1,9 @@
 """The Matrix transport on matrix-nio: events in as ``Inbound`` values, outbox rows out.
 
-nio sends; it does not decide. Callbacks only turn events into plain values and hand them
-to the sans-I/O core in a worker thread. The sync token is saved only after the batch's
-events were handled, so a crash replays the batch and the inbound dedupe drops repeats.
+nio sends; it does not decide. After each sync the room's new events are turned into plain
+values and handed to the sans-I/O core in the room's order (bot/matrix/timeline.py). The
+sync token is saved only after the batch's events were handled, so a crash replays the
+batch and the inbound dedupe drops repeats.
 This module holds the runtime class: the client, the sync loop, the callbacks, start and stop.
 """
 
@@ -37,6 +38,7 @@ from bot.app import App
 from bot.matrix.events import POLL_RESPONSE, _ts, command_text, poll_answer
 from bot.matrix.sending import Sending
 from bot.matrix.session import Login, _Store
+from bot.matrix.timeline import in_timeline_order
 from bot.runtime import Runtime
 from commands.inbound import Inbound
 
@@ -90,7 +92,7 @@ class MatrixTransport(Login, Sending, Runtime):
                                     _ts(event.server_timestamp))
 
     async def on_text(self, room: MatrixRoom, event: RoomMessageText) -> None:
-        if self._initial or event.sender == self.client.user_id:
+        if event.sender == self.client.user_id:
             return
         self.own_work.started(room.room_id)
         msg = Inbound(event_id=event.event_id, room_id=room.room_id, sender=event.sender,
@@ -105,7 +107,7 @@ class MatrixTransport(Login, Sending, Runtime):
         await asyncio.sleep(0)
 
     async def on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
-        if self._initial or event.sender == self.client.user_id:
+        if event.sender == self.client.user_id:
             return
         await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,
                                    sender=event.sender, text="", kind="reaction",
@@ -113,14 +115,14 @@ class MatrixTransport(Login, Sending, Runtime):
                                    relates_to=event.reacts_to, key=str(event.key)))
 
     async def on_redaction(self, room: MatrixRoom, event: RedactionEvent) -> None:
-        if self._initial or event.sender == self.client.user_id:
+        if event.sender == self.client.user_id:
             return
         await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,
                                    sender=event.sender, text="", kind="redaction",
                                    sent_at=_ts(event.server_timestamp), redacts=event.redacts))
 
     async def on_unknown(self, room: MatrixRoom, event: UnknownEvent) -> None:
-        if self._initial or event.sender == self.client.user_id or event.type not in POLL_RESPONSE:
+        if event.sender == self.client.user_id or event.type not in POLL_RESPONSE:
             return
         relates, answer = poll_answer(event.source.get("content") or {})
         await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,
@@ -134,7 +136,7 @@ class MatrixTransport(Login, Sending, Runtime):
                                                    "session_id": event.session_id})
         with contextlib.suppress(Exception):
             await self.client.request_room_key(event)
-        if not self._initial and event.sender != self.client.user_id:
+        if event.sender != self.client.user_id:
             await self.receive(Inbound(event_id=event.event_id, room_id=room.room_id,
                                        sender=event.sender, text="", kind="undecryptable",
                                        sent_at=_ts(event.server_timestamp)))
@@ -169,8 +171,8 @@ class MatrixTransport(Login, Sending, Runtime):
                 for room_id in self.client.rooms:
                     await self.db.run(self.app.record_join, room_id, now)
                 self._initial = False
-            if token is not None:
-                await self._backfill(resp, token)
+            else:
+                await self._handle_timelines(resp, token)
             token = resp.next_batch
             await self._save_token(token)
             with contextlib.suppress(Exception):
@@ -196,36 +198,40 @@ class MatrixTransport(Login, Sending, Runtime):
         else:
             self._unsaved_token = token
 
-    async def _backfill(self, resp: SyncResponse, since: str) -> None:
-        """Handle what a limited timeline left out (many events while the bot was away).
-
-        Sync returns at most the filter's limit per room; older events in the gap are fetched
-        with /messages back to the previous sync token and handled oldest first. The token is
-        saved only afterwards, and the inbound dedupe makes any overlap harmless.
-        """
+    async def _handle_timelines(self, resp: SyncResponse, since: str | None) -> None:
+        """Every joined room's new events, handled in the room's order, after nio has
+        decrypted them. A limited timeline's gap (more events than one sync returns, e.g.
+        while the bot was down) is fetched first and handled before the events after it.
+        The sync token is saved only afterwards, and the inbound dedupe makes any overlap
+        harmless."""
         for room_id, info in resp.rooms.join.items():
-            timeline = info.timeline
-            if not timeline.limited or not timeline.prev_batch:
-                continue
             room = self.client.rooms.get(room_id)
             if room is None:
                 continue
-            missed: list[Any] = []
-            start = timeline.prev_batch
-            for _ in range(100):  # at most 10,000 events per gap
-                page = await self.client.room_messages(room_id, start=start, end=since,
-                                                       direction=MessageDirection.back,
-                                                       limit=100)
-                if not isinstance(page, RoomMessagesResponse) or not page.chunk:
-                    break
-                missed.extend(page.chunk)
-                if not page.end or page.end == start:
-                    break
-                start = page.end
-            log.info("handling events from a gap in the timeline",
-                     extra={"room": room_id, "events": len(missed)})
-            for event in reversed(missed):
+            timeline = info.timeline
+            pages: list[list[Any]] = []
+            if since is not None and timeline.limited and timeline.prev_batch:
+                pages = await self._gap(room_id, timeline.prev_batch, since)
+            for event in in_timeline_order(pages, timeline.events):
                 await self._dispatch(room, event)
+
+    async def _gap(self, room_id: str, start: str, since: str) -> list[list[Any]]:
+        """The events between the previous sync (``since``) and a limited timeline's
+        ``prev_batch``: ``/messages`` pages, newest first, at most 10,000 events."""
+        pages: list[list[Any]] = []
+        for _ in range(100):
+            page = await self.client.room_messages(room_id, start=start, end=since,
+                                                   direction=MessageDirection.back,
+                                                   limit=100)
+            if not isinstance(page, RoomMessagesResponse) or not page.chunk:
+                break
+            pages.append(list(page.chunk))
+            if not page.end or page.end == start:
+                break
+            start = page.end
+        log.info("handling events from a gap in the timeline",
+                 extra={"room": room_id, "events": sum(len(p) for p in pages)})
+        return pages
 
     async def _dispatch(self, room: MatrixRoom, event: Any) -> None:
         if isinstance(event, RoomMessageText):
@@ -243,11 +249,8 @@ class MatrixTransport(Login, Sending, Runtime):
         await self.login()
         self.client.add_event_callback(self.on_invite, InviteMemberEvent)
         self.client.add_event_callback(self.on_member, RoomMemberEvent)
-        self.client.add_event_callback(self.on_text, RoomMessageText)
-        self.client.add_event_callback(self.on_undecryptable, MegolmEvent)
-        self.client.add_event_callback(self.on_reaction, ReactionEvent)
-        self.client.add_event_callback(self.on_redaction, RedactionEvent)
-        self.client.add_event_callback(self.on_unknown, UnknownEvent)
+        # Timeline events are not nio callbacks: ``_handle_timelines`` takes them after
+        # each sync, in the room's order, a gap's events first.
         await self._start_background(("sync", self.sync_loop()))
 
     async def stop(self) -> None:

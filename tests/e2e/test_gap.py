@@ -6,7 +6,10 @@ import asyncio
 import re
 
 import pytest
+from sqlmodel import col, select
 
+from storage.db import session_scope
+from storage.models import Meeting, OutboxMessage
 from tests.e2e.conftest import World, bot_in_room
 from tests.e2e.test_skeleton import ask
 
@@ -32,3 +35,38 @@ async def test_a_gap_longer_than_the_sync_limit_is_backfilled(world: World) -> N
             break
         await asyncio.sleep(0.5)
     assert len(got) == 250, sorted(set(f"{i:03d}" for i in range(250)) - got)[:10]
+
+
+async def test_commands_in_a_gap_are_handled_in_the_rooms_order(world: World) -> None:
+    """The issue's outage: plan, 120 lines of chat, move, cancel while the bot is down. The
+    sync returns the last 100 events; the plan in the gap must come first, so M1 ends
+    cancelled, and the three answers are planned, moved, cancelled in that order."""
+    _, bot = await world.start_bot()
+    room = world.room(world.chair, [world.bot_user])
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    bot_id = world.bot_user.user_id
+    await ask(chair, room, bot_id, "!setup Overleg")
+    await world.stop_bot(bot)
+    await chair.send(room, "!overleg plan 8-12-2026 14:00")
+    for i in range(120):
+        await chair.send(room, f"gewoon een bericht {i}")
+    await chair.send(room, "!overleg move M1 9-12-2026 10:00")
+    await chair.send(room, "!overleg cancel M1")
+    app, _ = await world.start_bot()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    templates: list[str] = []
+    while loop.time() < deadline:
+        with session_scope(app.engine) as s:
+            templates = [r.template for r in s.exec(
+                select(OutboxMessage).where(OutboxMessage.room_id == room,
+                                            col(OutboxMessage.sent_at).is_not(None))
+                .order_by(col(OutboxMessage.id)))]
+        if len(templates) >= 4:  # the setup's answer and three more
+            break
+        await asyncio.sleep(0.3)
+    assert templates[-3:] == ["meeting/planned", "meeting/moved", "meeting/cancelled"]
+    with session_scope(app.engine) as s:
+        meeting = s.exec(select(Meeting)).one()
+        assert (meeting.number, meeting.status) == (1, "cancelled")
