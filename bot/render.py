@@ -141,6 +141,10 @@ class Renderer:
             return _moment(value.astimezone(_tz(ctx)), "HH:mm", locale)
 
         @pass_context
+        def time_hms(ctx: Context, value: datetime) -> str:
+            return _moment(value.astimezone(_tz(ctx)), "HH:mm:ss", locale)
+
+        @pass_context
         def datetime_long(ctx: Context, value: datetime) -> str:
             return _moment(value.astimezone(_tz(ctx)), "EEEE d MMMM y HH:mm", locale)
 
@@ -148,7 +152,7 @@ class Renderer:
             return ZoneInfo(str(ctx.get("timezone") or self.default_timezone))
 
         env.filters.update(date_long=date_long, date_short=date_short, time_hm=time_hm,
-                           datetime_long=datetime_long)
+                           time_hms=time_hms, datetime_long=datetime_long)
         env.globals["timedelta_minutes"] = lambda n: timedelta(minutes=int(n))
         env.globals["m"] = env.get_template("_macros.html").make_module({})
         return env

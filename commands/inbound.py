@@ -107,13 +107,24 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
     overleg, member = overlegs.by_room_with_member(session, msg.room_id, msg.sender, lock=True)
     ctx = Ctx(room=msg.room_id, sender=msg.sender, now=now, session=session, settings=settings,
               overleg=overleg, member=member, event_id=msg.event_id)
-    verdict = limiter.check(msg.sender, now) if limiter and msg.kind == "text" else "ok"
+    command = registry.resolve(msg.text, settings.prefix) if msg.kind == "text" else None
+    verdict = "ok"
+    if limiter is not None and msg.kind == "text":
+        # The overleg's own people (and administrators) with a known command are never cut
+        # off quietly: a command beyond their limit is refused by name (commands/ratelimit.py).
+        trusted = command is not None and (member is not None or msg.sender in settings.admins)
+        verdict = limiter.check(msg.sender, now, trusted=trusted)
     try:
         if verdict == "drop":
             replies = []
         elif verdict == "notify":
             replies = [ctx.reply("error/rate_limited", per_minute=limiter.per_minute
                                  if limiter else 0)]
+        elif verdict == "refuse" and limiter is not None:
+            replies = [ctx.reply("error/rate_limited_command",
+                                 command=registry.typed_verb(msg.text, settings.prefix),
+                                 sent_at=msg.sent_at, per_minute=limiter.trusted_per_minute,
+                                 retry_at=limiter.retry_at(msg.sender) or now)]
         elif msg.kind == "text" and len(msg.text) > MAX_COMMAND_CHARS:
             replies = [ctx.reply("error/message_too_long", limit=MAX_COMMAND_CHARS)]
         else:
@@ -125,7 +136,7 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
     log.info("handled event", extra={
         "event_id": msg.event_id, "room": msg.room_id, "kind": msg.kind,
         "overleg": overleg.id if overleg else None,
-        "command": registry.resolve(msg.text, settings.prefix) if msg.kind == "text" else None,
+        "command": command,
         "outcome": replies[0].template if replies else "none", "replies": len(rendered)})
     if msg.kind == "undecryptable" and rendered:
         log.warning("could not decrypt an event; asked the sender to re-send",

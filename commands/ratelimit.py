@@ -1,4 +1,13 @@
-"""A per-sender rate limit for commands: a flood from one person never starves the others.
+"""A per-sender flood guard for commands: a flood from one person never starves the others,
+and never silently loses a command of the overleg's own people.
+
+Two kinds of senders (``check(..., trusted=...)``):
+- **trusted**: a member of the room's overleg or an administrator, with a command the bot
+  knows. At most ``trusted_per_minute`` in any minute are carried out; each one beyond is
+  refused with a reply that names it (``refuse``): recorded as handled, nothing done, and
+  the sender knows which to send again. None is ever dropped quietly.
+- **anyone else**, and unknown commands: at most ``per_minute``; the first one beyond gets
+  one notice (``notify``), the rest of the burst is dropped quietly (``drop``).
 
 Owned by the caller (like the database session) and fed the caller's ``now``; nothing here
 reads a clock.
@@ -10,26 +19,41 @@ from collections import deque
 from datetime import datetime, timedelta
 
 WINDOW = timedelta(minutes=1)
+TRUSTED_FACTOR = 4
+"""A member may give ``TRUSTED_FACTOR`` times the general limit (default 4 x 30 = 120 a
+minute, two a second for a whole minute): far above a chair typing or pasting a list of
+commands, low enough to stop a runaway script."""
 
 
 class RateLimiter:
-    """At most ``per_minute`` commands per sender in any minute; one notice per burst."""
+    """``check(sender, now, trusted)`` -> ``ok`` | ``refuse`` | ``notify`` | ``drop``."""
 
-    def __init__(self, per_minute: int = 30) -> None:
+    def __init__(self, per_minute: int = 30, trusted_per_minute: int | None = None) -> None:
         self.per_minute = per_minute
+        self.trusted_per_minute = trusted_per_minute or per_minute * TRUSTED_FACTOR
         self._seen: dict[str, deque[datetime]] = {}
         self._told: dict[str, datetime] = {}
 
-    def check(self, sender: str, now: datetime) -> str:
-        """``ok`` to handle, ``notify`` to refuse politely once, ``drop`` to refuse quietly."""
+    def check(self, sender: str, now: datetime, trusted: bool = False) -> str:
+        """``ok`` to handle; for a trusted sender over the limit ``refuse`` (reply naming
+        the command); for anyone else ``notify`` once per burst, then ``drop``."""
         times = self._seen.setdefault(sender, deque())
         while times and now - times[0] >= WINDOW:
             times.popleft()
-        if len(times) < self.per_minute:
+        limit = self.trusted_per_minute if trusted else self.per_minute
+        if len(times) < limit:
             times.append(now)
             return "ok"
+        if trusted:
+            return "refuse"
         told = self._told.get(sender)
         if told is not None and now - told < WINDOW:
             return "drop"
         self._told[sender] = now
         return "notify"
+
+    def retry_at(self, sender: str) -> datetime | None:
+        """When the oldest command in the sender's window leaves it (a refused command can
+        be sent again from then on)."""
+        times = self._seen.get(sender)
+        return times[0] + WINDOW if times else None

@@ -279,6 +279,14 @@ class Registry:
         spec, _ = _find(self, body.split())
         return spec.key if spec else None
 
+    def typed_verb(self, text: str, prefix: str) -> str | None:
+        """The command's words as the sender typed them (``actie add``), if ``text`` is a
+        command: words of the registry's own vocabulary, never what was typed after them."""
+        body = text.strip()[len(prefix):] if text.strip().startswith(prefix) else ""
+        words = body.split()
+        spec, n = _find(self, words)
+        return " ".join(words[:n]) if spec else None
+
 
 def build(modules: Iterable[ModuleType],
           refuse: Callable[[str, Ctx], str | None]) -> Registry:
