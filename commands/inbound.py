@@ -105,15 +105,20 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
     # Lock the overleg's row: commands of one overleg run one at a time, across instances too,
     # so numbers like M3 and A12 are never handed out twice (no-op on SQLite, already serial).
     overleg, member = overlegs.by_room_with_member(session, msg.room_id, msg.sender, lock=True)
-    ctx = Ctx(room=msg.room_id, sender=msg.sender, now=now, session=session, settings=settings,
-              overleg=overleg, member=member, event_id=msg.event_id)
+    # Time is when the person spoke: a confirmation sent before a meeting's start counts,
+    # also when the bot handles it later (busy, restarting, a gap in the sync). The
+    # server's timestamp of the event, never later than now (a skewed clock cannot move
+    # a command into the future). Bookkeeping (dedupe, outbox) keeps the handling time.
+    spoken = min(msg.sent_at, now)
+    ctx = Ctx(room=msg.room_id, sender=msg.sender, now=spoken, session=session,
+              settings=settings, overleg=overleg, member=member, event_id=msg.event_id)
     command = registry.resolve(msg.text, settings.prefix) if msg.kind == "text" else None
     verdict = "ok"
     if limiter is not None and msg.kind == "text":
         # The overleg's own people (and administrators) with a known command are never cut
         # off quietly: a command beyond their limit is refused by name (commands/ratelimit.py).
         trusted = command is not None and (member is not None or msg.sender in settings.admins)
-        verdict = limiter.check(msg.sender, now, trusted=trusted)
+        verdict = limiter.check(msg.sender, spoken, trusted=trusted)
     try:
         if verdict == "drop":
             replies = []
@@ -124,7 +129,7 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
             replies = [ctx.reply("error/rate_limited_command",
                                  command=registry.typed_verb(msg.text, settings.prefix),
                                  sent_at=msg.sent_at, per_minute=limiter.trusted_per_minute,
-                                 retry_at=limiter.retry_at(msg.sender) or now)]
+                                 retry_at=limiter.retry_at(msg.sender) or spoken)]
         elif msg.kind == "text" and len(msg.text) > MAX_COMMAND_CHARS:
             replies = [ctx.reply("error/message_too_long", limit=MAX_COMMAND_CHARS)]
         else:

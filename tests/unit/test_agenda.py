@@ -339,3 +339,36 @@ def test_empty_agenda_is_looked_at_again_next_day(overleg: Say, session: Session
     overleg.one(f"!agenda add M1 {code}", now=datetime(2026, 12, 10, 12, tzinfo=UTC))
     sweep(session, renderer, datetime(2026, 12, 11, 8, 0, tzinfo=UTC))
     assert len([r for r in outbox_rows(session) if r.template == "agenda/agenda"]) == 1
+
+
+def test_time_is_when_the_partner_spoke_not_when_the_bot_handled_it(
+        meet: Say, session: Session, registry: Registry) -> None:
+    """Sent at 13:40, handled at 14:20 (the bot was restarting): before M1's start, so it
+    counts. One sent at 14:05 is refused as too late, however soon it is handled."""
+    start = datetime(2026, 12, 15, 13, 0, tzinfo=UTC)  # 14:00 in Amsterdam
+    on_time = Inbound("$spoke-early", ROOM, POL, "!bevestig M1 ja",
+                      start - timedelta(minutes=20), encrypted=True)
+    [reply] = handle(session, registry, meet._render, SETTINGS, on_time,
+                     start + timedelta(minutes=20)).replies
+    assert reply.template == "agenda/confirmed"
+    [answer] = session.exec(select(Attendance)).all()
+    assert (answer.user_id, answer.attends) == (POL, True)
+    too_late = Inbound("$spoke-late", ROOM, POL, "!bevestig M1 nee",
+                       start + timedelta(minutes=5), encrypted=True)
+    [refused] = handle(session, registry, meet._render, SETTINGS, too_late,
+                       start + timedelta(minutes=5)).replies
+    assert refused.template == "agenda/started"
+    assert len(session.exec(select(Attendance)).all()) == 1
+
+
+def test_a_timestamp_from_the_future_is_taken_as_now(meet: Say, session: Session,
+                                                     registry: Registry) -> None:
+    """A sender's server clock ahead of ours cannot move an answer given after the start
+    to before it: the event's time is never later than the bot's now."""
+    start = datetime(2026, 12, 15, 13, 0, tzinfo=UTC)
+    ahead = Inbound("$ahead", ROOM, POL, "!bevestig M1 ja", start + timedelta(days=1),
+                    encrypted=True)
+    [reply] = handle(session, registry, meet._render, SETTINGS, ahead,
+                     start + timedelta(minutes=5)).replies
+    assert reply.template == "agenda/started"
+    assert session.exec(select(Attendance)).all() == []
