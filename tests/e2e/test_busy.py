@@ -4,12 +4,14 @@ event may be, a confirmation handled after the moment it was sent."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
 
 from storage.db import session_scope
-from storage.models import Partner
+from storage.models import Attendance, Partner
 from tests.e2e.conftest import World, bot_in_room
 from tests.e2e.test_skeleton import ask
 
@@ -39,3 +41,35 @@ async def test_forty_commands_in_twenty_seconds_are_each_carried_out(world: Worl
     with session_scope(app.engine) as s:
         names = {p.name for p in s.exec(select(Partner))}
     assert {f"Snel{i:02d}" for i in range(40)} <= names
+
+
+async def test_a_confirmation_sent_before_the_start_counts_when_handled_after_it(
+        world: World) -> None:
+    """Politie confirms while the bot is down, before M1 starts; the bot comes back after
+    the start. The confirmation counts: the event's own time decides, not the handling."""
+    real = datetime.now(UTC).replace(second=0, microsecond=0)
+    world.clock.set(real)  # the bot's clock follows the homeserver's here
+    app, bot = await world.start_bot()
+    politie = world.user("politie")
+    room = world.room(world.chair, [world.bot_user, politie])
+    world.join(politie, room)
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    pol = await world.client(politie)
+    bot_id = world.bot_user.user_id
+    start = real + timedelta(minutes=3)
+    local = start.astimezone(ZoneInfo("Europe/Amsterdam"))
+    for line in ("!setup Overleg", "!partner add Politie core",
+                 f"!lid add {politie.user_id} Politie",
+                 f"!overleg plan {local:%d-%m-%Y %H:%M}"):
+        await ask(chair, room, bot_id, line, timeout=20)
+    await world.stop_bot(bot)
+    await pol.send(room, "!bevestig M1 ja")  # before the start
+    world.clock.set(start + timedelta(minutes=10))  # handled after it
+    app, _ = await world.start_bot()
+    reply = await pol.wait_for(lambda s: s.sender == bot_id and s.room_id == room
+                               and "M1" in s.body and "Politie" in s.body, timeout=30)
+    with session_scope(app.engine) as s:
+        [answer] = s.exec(select(Attendance)).all()
+    assert (answer.user_id, answer.attends) == (politie.user_id, True)
+    assert reply.body
