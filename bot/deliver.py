@@ -47,6 +47,11 @@ class Sender(Protocol):
     async def send(self, row: Queued) -> SendResult: ...
 
 
+def is_too_large(error: str) -> bool:
+    """A refusal for size: Matrix ``M_TOO_LARGE`` (HTTP 413), or the Bot Connector's 413."""
+    return "M_TOO_LARGE" in error or error.startswith("413") or "TooBig" in error
+
+
 def backoff(attempts: int) -> float:
     """Exponential backoff with jitter: ~1 s, 2 s, 4 s… capped at a minute."""
     base: float = min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
@@ -56,8 +61,10 @@ def backoff(attempts: int) -> float:
 class Deliverer:
     """Drains the outbox. ``poke()`` after enqueueing; a heartbeat catches everything else."""
 
-    def __init__(self, engine: Engine, sender: Sender, holder: str = "casusbot") -> None:
+    def __init__(self, engine: Engine, sender: Sender, holder: str = "casusbot",
+                 too_large: Callable[[Queued], None] | None = None) -> None:
         self.engine = engine
+        self.too_large = too_large  # tells the room a row was refused as too large
         self.db = DatabaseCalls(engine)
         self.sender = sender
         self.holder = holder  # this instance (its device): the lease holder's name
@@ -156,6 +163,9 @@ class Deliverer:
                             extra={"outbox_id": row.id, "room": row.room_id,
                                    "error": (result.error or "")[:200]})
                 await self._record(self._done, row.id or 0, None, f"gave up: {result.error}")
+                if self.too_large is not None and is_too_large(result.error or ""):
+                    await self._record(self.too_large, row)  # never silently: say so
+                    self._missed.add(room_id)  # and send that notice after this pass
                 continue
             if not result.ok:
                 await self._record(self._failed, row, result)

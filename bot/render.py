@@ -22,6 +22,7 @@ from babel.dates import format_date, format_datetime, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
 
+from commands.fitting import MATRIX_MAX_BYTES
 from commands.registry import Outgoing
 from storage.outbox import Rendered
 
@@ -98,7 +99,10 @@ def _squash(html: str) -> str:
 
 
 class Renderer:
-    """Renders ``Outgoing`` values into messages; one Jinja2 environment per locale."""
+    """Renders ``Outgoing`` values into messages; one Jinja2 environment per locale.
+    ``max_bytes``: the size one message may have on Matrix (commands/fitting.py)."""
+
+    max_bytes = MATRIX_MAX_BYTES
 
     def __init__(self, prefix: str = "!", default_locale: str = "nl",
                  default_timezone: str = "Europe/Amsterdam", guide_url: str = "",
@@ -166,7 +170,11 @@ class Renderer:
         if block not in tmpl.blocks:
             raise KeyError(f"no template block {template!r}")
         context = tmpl.new_context({**values, "timezone": timezone or self.default_timezone})
-        return _squash("".join(tmpl.blocks[block](context)))
+        html = "".join(tmpl.blocks[block](context))
+        if int(values.get("parts", 1)) > 1:  # one of several parts (commands/fitting.py)
+            macros: Any = env.globals["m"]
+            html = str(macros.part(values["part"], values["parts"])) + html
+        return _squash(html)
 
     def __call__(self, out: Outgoing, room: str) -> Rendered:
         return replace(self._rendered(out, room), template=out.template)

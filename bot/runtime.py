@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -16,14 +17,17 @@ from bot.deliver import Deliverer, SendResult
 from bot.timing import OwnWork
 from bot.wake import Waker
 from commands.inbound import Inbound, may_concern
-from commands.registry import Outcome
+from commands.registry import Outcome, Outgoing, render_all
+from storage import outbox, overlegs
+from storage.db import session_scope
 from storage.outbox import Queued
 
 
 class Runtime:
     def __init__(self, app: App, holder: str) -> None:
         self.app = app
-        self.deliverer = Deliverer(app.engine, self, holder=holder)
+        self.deliverer = Deliverer(app.engine, self, holder=holder,
+                                   too_large=self._tell_too_large)
         self.db = self.deliverer.db  # short database calls from the loop (bot/dbcalls.py)
         self.waker = Waker(lambda: app.sweep().next_due, app.clock, after=self.deliverer.poke)
         self.handled = 0  # inbound events that produced replies
@@ -55,6 +59,18 @@ class Runtime:
         if done.next_due is not None:
             self.waker.due(done.next_due)
         return done
+
+    def _tell_too_large(self, row: Queued) -> None:
+        """A message the platform refused as too large (commands/fitting.py keeps them
+        under the limit; this is the last guard): a short notice to the same room or
+        person, in the overleg's language, saying what was not sent."""
+        with session_scope(self.app.engine) as session:
+            overleg = overlegs.by_room(session, row.room_id)
+            notice = Outgoing("error/too_large", {"what": row.template}, room=row.room_id,
+                              locale=overleg.locale if overleg else None,
+                              timezone=overleg.timezone if overleg else None)
+            outbox.enqueue(session, render_all(self.app.render, [notice], row.room_id),
+                           datetime.now(UTC))
 
     async def _start_background(self, *loops: tuple[str, Coroutine[Any, Any, None]]) -> None:
         """Start the deliverer, the given loops, the waker and /metrics."""

@@ -236,7 +236,7 @@ def listing(ctx: Ctx, *, which: tuple[str, str | None] | None) -> list[Outgoing]
         rows = [(a, c) for a, c in rows if a.partner_id == p.id]
     assert ctx.overleg is not None
     views = action_views(ctx.session, ctx.overleg, rows, today)
-    return [ctx.reply("action/list", actions=views, which=kind,
+    return [ctx.reply("action/list", pages_over="actions", actions=views, which=kind,
                       value=caseid.display(value) if kind == "case" and value else value)]
 
 
@@ -258,9 +258,10 @@ def schedule_action(session: Session, overleg: Overleg, action: Action, now: dat
 
 
 def _to(overleg: Overleg, template: str, values: dict[str, object], *, to: str,
-        mentions: tuple[str, ...] = ()) -> Outgoing:
+        mentions: tuple[str, ...] = (), pages_over: str | tuple[str, str] | None = None
+        ) -> Outgoing:
     return Outgoing(template, values, room=to, locale=overleg.locale, timezone=overleg.timezone,
-                    mentions=mentions)
+                    mentions=mentions, pages_over=pages_over)
 
 
 def _open_action(batch: Batch, overleg: Overleg, due: Due
@@ -367,5 +368,5 @@ def digest(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
     values: dict[str, object] = {
         "cases": rows, "overleg_name": overleg.name, "today": workdays.at_local(overleg, today, 12),
         "late": batch.late(due), "late_since": due.due_at}
-    return [_to(overleg, "action/digest", values, to=user)
+    return [_to(overleg, "action/digest", values, to=user, pages_over=("cases", "actions"))
             for user in batch.roster(overleg).coordinators]

@@ -90,7 +90,7 @@ def show(ctx: Ctx, *, number: int) -> list[Outgoing]:
     visible = access.visible_case_ids(ctx)
     if visible is not None:
         lines = [ln for ln in lines if ln["case_id"] in visible]
-    return [ctx.reply("agenda/show", meeting=meeting, lines=lines)]
+    return [ctx.reply("agenda/show", pages_over="lines", meeting=meeting, lines=lines)]
 
 
 @command("agenda send", aliases=("agenda verstuur", "agenda versturen", "agenda stuur"))

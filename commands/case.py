@@ -129,7 +129,8 @@ def show(ctx: Ctx, *, code: str) -> list[Outgoing]:
         ctx.session, Action.case_id == case.id), today)
     linked = sorted(p.name for pid in actions.linked_partner_ids(ctx.session, case.id)
                     if (p := overlegs.partner_by_id(ctx.session, pid)) is not None)
-    return [ctx.reply("case/show", case=caseid.display(code), status=case.status,
+    return [ctx.reply("case/show", pages_over="open_actions", case=caseid.display(code),
+                      status=case.status,
                       phase=case.phase,
                       opened_at=case.opened_at, closed_at=case.closed_at,
                       meetings=[f"M{m.number}" for m in agendas.meetings_of_case(ctx.session,

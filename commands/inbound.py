@@ -136,7 +136,7 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
             replies = _guard(session, ctx, msg) or _dispatch(registry, ctx, msg)
     except Exception as e:
         raise CommandFailed(msg.event_id) from e
-    rendered = [r for o in replies if (r := _render_safely(render, o, ctx)) is not None]
+    rendered = [r for o in replies for r in _render_safely(render, o, ctx)]
     # IDs, the command's name and the outcome's template: never the message itself.
     log.info("handled event", extra={
         "event_id": msg.event_id, "room": msg.room_id, "kind": msg.kind,
@@ -200,10 +200,10 @@ def _guard(session: Session, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
     return []
 
 
-def _render_safely(render: Render, out: Outgoing, ctx: Ctx) -> Rendered | None:
+def _render_safely(render: Render, out: Outgoing, ctx: Ctx) -> list[Rendered]:
     """A template bug must not lose the event: log it and apologise instead."""
     try:
-        return render(out, ctx.room)
+        return render_all(render, [out], ctx.room)
     except Exception:
         log.exception("rendering failed", extra={"template": out.template})
-        return render(ctx.reply("error/internal"), ctx.room)
+        return render_all(render, [ctx.reply("error/internal")], ctx.room)

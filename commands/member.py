@@ -41,7 +41,7 @@ def listing(ctx: Ctx) -> list[Outgoing]:
     names = {p.id: p.name for p in overlegs.partners(ctx.session, ctx.overleg_id)}
     rows = [{"user": m.user_id, "role": m.role, "partner": names.get(m.partner_id)}
             for m in overlegs.members(ctx.session, ctx.overleg_id)]
-    return [ctx.reply("member/list", members=rows)]
+    return [ctx.reply("member/list", pages_over="members", members=rows)]
 
 
 @command("member remove", aliases=("lid remove", "lid verwijder", "lid verwijderen"))

@@ -58,6 +58,8 @@ class Outgoing:
     mentions: tuple[str, ...] = ()
     ref: str | None = None  # links the sent message back to the domain (answers by reaction)
     extra: Mapping[str, Any] | None = None  # poll content, attachments: see bot/render.py
+    pages_over: str | tuple[str, str] | None = None  # the list split when too large
+    # (commands/fitting.py): a value's name, or (groups, items) for a list of groups
 
 
 class ParseError(Exception):
@@ -102,9 +104,10 @@ class Ctx:
     def locale(self) -> str:
         return self.overleg.locale if self.overleg else self.settings.locale
 
-    def reply(self, template: str, **values: Any) -> Outgoing:
+    def reply(self, template: str, pages_over: str | tuple[str, str] | None = None,
+              **values: Any) -> Outgoing:
         return Outgoing(template, values, room=self.room, locale=self.locale,
-                        timezone=self.tz.key)
+                        timezone=self.tz.key, pages_over=pages_over)
 
 
 @dataclass(frozen=True)
@@ -201,8 +204,11 @@ the platform has no form for it (Teams has no polls: its agenda card carries the
 
 
 def render_all(render: Render, messages: Iterable[Outgoing], room: str) -> list[Rendered]:
-    """Each message rendered (``room`` where it names none), skipping those without a form."""
-    return [r for m in messages if (r := render(m, room)) is not None]
+    """Each message rendered (``room`` where it names none), skipping those without a form;
+    one too large for the platform split into parts, or told (commands/fitting.py)."""
+    from commands.fitting import fit
+
+    return [r for m in messages for r in fit(render, m, room)]
 
 Handler = Callable[..., list[Outgoing]]
 H = TypeVar("H", bound=Handler)

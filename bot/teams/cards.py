@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.render import Renderer, html_to_text
 from commands.answers import CARD_CASE
+from commands.fitting import TEAMS_MAX_BYTES
 from commands.registry import Outgoing
 from storage.outbox import Rendered
 
@@ -106,7 +107,10 @@ def card(body: list[dict[str, Any]], fallback: str,
 
 
 class TeamsRenderer:
-    """Wraps the Matrix ``Renderer``: same templates and words, Teams shapes."""
+    """Wraps the Matrix ``Renderer``: same templates and words, Teams shapes; ``max_bytes``
+    the size one activity may have (commands/fitting.py)."""
+
+    max_bytes = TEAMS_MAX_BYTES
 
     def __init__(self, base: Renderer) -> None:
         self.base = base

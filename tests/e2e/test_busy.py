@@ -4,14 +4,16 @@ event may be, a confirmation handled after the moment it was sent."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
 
 from storage.db import session_scope
-from storage.models import Attendance, Partner
+from storage.models import Attendance, OutboxMessage, Partner
 from tests.e2e.conftest import World, bot_in_room
 from tests.e2e.test_skeleton import ask
 
@@ -73,3 +75,39 @@ async def test_a_confirmation_sent_before_the_start_counts_when_handled_after_it
         [answer] = s.exec(select(Attendance)).all()
     assert (answer.user_id, answer.attends) == (politie.user_id, True)
     assert reply.body
+
+
+async def test_an_action_list_over_the_size_limit_arrives_split_and_complete(
+        world: World) -> None:
+    """110 open actions with long descriptions, in an encrypted room (Megolm makes an
+    event a third larger): `!actie lijst` arrives as several messages, each accepted by
+    Synapse, holding every action once."""
+    app, bot = await world.start_bot(CASUSBOT_RATE_LIMIT="10000")
+    room = world.room(world.chair, [world.bot_user], encrypted=True)
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    bot_id = world.bot_user.user_id
+    await ask(chair, room, bot_id, "!setup Overleg", timeout=20)
+    await ask(chair, room, bot_id, "!partner add Politie core")
+    code = re.search(r"C-\w+", await ask(chair, room, bot_id, "!casus open"))[0]  # type: ignore[index]
+    words = ("terugkoppeling", "overleg", "afstemmen", "zorgaanbieder", "huisbezoek",
+             "evaluatie", "opvolging", "signaal")
+    for i in range(110):
+        text = " ".join(words[(i + k) % len(words)] for k in range(40))[:290]
+        await chair.send(room, f"!actie add {code} Politie 15-1-2027 {text}")
+    await _until(lambda: sum("A110" in s.body for s in chair.notices(bot_id, room)) >= 1)
+    mark = len(chair.seen)
+    await chair.send(room, "!actie lijst")
+
+    def parts() -> list[Any]:
+        return [s for s in chair.notices(bot_id, room) if chair.seen.index(s) >= mark]
+
+    def listed() -> list[int]:
+        return [int(n) for s in parts() for n in re.findall(r"(?<![\w-])A(\d+)(?!\w)", s.body)]
+
+    await _until(lambda: len(listed()) >= 110)
+    assert len(parts()) >= 2
+    assert sorted(listed()) == list(range(1, 111)) and len(listed()) == 110
+    with session_scope(app.engine) as s:  # nothing was given up
+        assert not [r for r in s.exec(select(OutboxMessage))
+                    if (r.last_error or "").startswith("gave up")]

@@ -237,3 +237,37 @@ async def test_settle_waits_for_the_replies_being_sent_but_not_for_ever(engine) 
     with session_scope(engine) as s:  # all sent: the room's lease was given up with the last
         assert s.exec(select(OutboxLease)).all() == []
         assert outbox.backlog(s) == (0, None)
+
+
+async def test_a_row_refused_as_too_large_is_told_to_the_room_never_silently(
+        tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The last guard behind commands/fitting.py: a homeserver's 413 M_TOO_LARGE gives the
+    row up and sends the room a short notice of what was not sent (in its language)."""
+    from bot.clock import FakeClock
+    from bot.runtime import Runtime
+    from tests.unit.apps import throwaway_app
+
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", FakeClock(NOW))
+    wire = Wire()
+    wire.fail_next["!a"] = [SendResult(error="413: M_TOO_LARGE", permanent=True)]
+
+    class OnTheWire(Runtime):
+        async def send(self, row: outbox.Queued) -> SendResult:
+            return await wire.send(row)
+
+    runtime = OnTheWire(app, holder="test")
+    with session_scope(app.engine) as s:
+        outbox.enqueue(s, [Rendered("!a", "big", None, template="action/list"),
+                           Rendered("!a", "after", None, template="meeting/list")], NOW)
+    await runtime.deliverer.run_once()
+    await runtime.deliverer.run_once()
+    with session_scope(app.engine) as s:
+        rows = list(s.exec(select(OutboxMessage).order_by(OutboxMessage.id)))  # type: ignore[arg-type]
+    assert [(r.template, r.sent_at is not None, r.remote_id is not None) for r in rows] == [
+        ("action/list", True, False),  # given up, with the reason kept
+        ("meeting/list", True, True),  # the room's queue goes on
+        ("error/too_large", True, True),  # and the room is told
+    ]
+    assert "M_TOO_LARGE" in (rows[0].last_error or "")
+    await runtime.deliverer.stop()
+    app.engine.dispose()
