@@ -133,7 +133,7 @@ def add(ctx: Ctx, *, code: str, partner: str, due: date, text: str) -> list[Outg
     """Add an action to a case's plan; answers with its ID and due date."""
     case = cases.by_code(ctx.session, ctx.overleg_id, code)
     if case is None or case.id is None:
-        return [ctx.reply("case/unknown", case=caseid.display(code))]
+        return [ctx.refuse("case/unknown", case=caseid.display(code))]
     if case.status != "open":
         return [ctx.reply("action/case_closed", case=caseid.display(code))]
     if due < _today(ctx):
@@ -157,9 +157,9 @@ def done(ctx: Ctx, *, number: int) -> list[Outgoing]:
     action = _find(ctx, number)
     assert ctx.member is not None and ctx.overleg is not None
     if ctx.member.role != "chair" and ctx.member.partner_id != action.partner_id:
-        return [ctx.reply("action/not_owner", action=_view(ctx, action))]
+        return [ctx.refuse("action/not_owner", action=_view(ctx, action))]
     if action.status == "done":
-        return [ctx.reply("action/already_done", action=_view(ctx, action))]
+        return [ctx.refuse("action/already_done", action=_view(ctx, action))]
     action.status, action.done_at, action.done_by = "done", ctx.now, ctx.sender
     actions.change(ctx.session, action, actor=ctx.sender, kind="done", old="open", new="done",
                    now=ctx.now)
@@ -177,7 +177,7 @@ def move(ctx: Ctx, *, number: int, due: date) -> list[Outgoing]:
     action = _find(ctx, number)
     assert ctx.overleg is not None
     if action.status == "done":
-        return [ctx.reply("action/already_done", action=_view(ctx, action))]
+        return [ctx.refuse("action/already_done", action=_view(ctx, action))]
     if due < _today(ctx):
         return [ctx.reply("action/due_in_past", due=due)]
     old = action.due
@@ -197,7 +197,7 @@ def assign(ctx: Ctx, *, number: int, partner: str) -> list[Outgoing]:
     """Give an action to another partner."""
     action = _find(ctx, number)
     if action.status == "done":
-        return [ctx.reply("action/already_done", action=_view(ctx, action))]
+        return [ctx.refuse("action/already_done", action=_view(ctx, action))]
     owner = _owner(ctx, partner, action.case_id)
     old = overlegs.partner_by_id(ctx.session, action.partner_id)
     action.partner_id = owner.id or 0

@@ -44,9 +44,9 @@ def add(ctx: Ctx, *, number: int, code: str, kind: str | None) -> list[Outgoing]
     meeting = find_meeting(ctx, number)
     case = find_case(ctx, code)
     if case.status != "open":
-        return [ctx.reply("agenda/case_closed", case=caseid.display(code))]
+        return [ctx.refuse("agenda/case_closed", case=caseid.display(code))]
     if agendas.item(ctx.session, meeting.id or 0, case.id or 0) is not None:
-        return [ctx.reply("agenda/already_on", case=caseid.display(code), meeting=meeting)]
+        return [ctx.refuse("agenda/already_on", case=caseid.display(code), meeting=meeting)]
     kind = kind or ("review" if agendas.was_on_an_agenda(ctx.session, case.id or 0) else "new")
     agendas.add_item(ctx.session, meeting_id=meeting.id or 0, case_id=case.id or 0, kind=kind,
                      now=ctx.now)
@@ -73,7 +73,7 @@ def remove(ctx: Ctx, *, number: int, code: str) -> list[Outgoing]:
     case = find_case(ctx, code)
     row = agendas.item(ctx.session, meeting.id or 0, case.id or 0)
     if row is None:
-        return [ctx.reply("agenda/not_on", case=caseid.display(code), meeting=meeting)]
+        return [ctx.refuse("agenda/not_on", case=caseid.display(code), meeting=meeting)]
     agendas.remove_item(ctx.session, row)
     audit_change(ctx, action="agenda.remove",
                  subject=f"M{meeting.number} {caseid.display(code)}")
@@ -99,9 +99,9 @@ def send(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Send the agenda now (to the room, and to external partners their own lines)."""
     meeting = find_meeting(ctx, number)
     if meeting.starts_at <= ctx.now:
-        return [ctx.reply("agenda/started", meeting=meeting)]
+        return [ctx.refuse("agenda/started", meeting=meeting)]
     if not agendas.items(ctx.session, meeting.id or 0):
-        return [ctx.reply("agenda/empty", meeting=meeting)]
+        return [ctx.refuse("agenda/empty", meeting=meeting)]
     assert ctx.overleg is not None
     again = meeting.agenda_sent_at is not None
     timers.cancel(ctx.session, kinds=(AGENDA,), subject_id=meeting.id or 0, now=ctx.now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from commands import access, caseid
-from commands.attendance import ACCEPT_KEYS, record_attendance, record_info
+from commands.attendance import reaction_answer, record_attendance, record_info
 from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing
 from storage import agendas, cases, outbox, overlegs
@@ -67,7 +67,7 @@ def by_choice(ctx: Ctx, target_event_id: str | None, attends: bool | None, *, so
 
 
 def reaction(ctx: Ctx, target_event_id: str | None, key: str, event_id: str) -> list[Outgoing]:
-    return by_choice(ctx, target_event_id, ACCEPT_KEYS.get(key.strip()), source="reaction",
+    return by_choice(ctx, target_event_id, reaction_answer(key), source="reaction",
                      event_id=event_id)
 
 

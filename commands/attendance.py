@@ -7,6 +7,7 @@ agenda (``info``); the last answer counts. ``status`` shows who answered what an
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlmodel import Session
@@ -19,7 +20,16 @@ from storage import agendas, overlegs
 from storage.models import Meeting, Partner
 
 YES = {"yes": True, "ja": True, "no": False, "nee": False}
-ACCEPT_KEYS = {"✅": True, "✅️": True, "❌": False, "❌️": False, "✔️": True, "✔": True}
+ACCEPT_KEYS = {"✅": True, "❌": False, "✔": True}
+"""Reaction keys that answer an agenda, in their base form (see ``reaction_answer``)."""
+# Presentation selectors (text U+FE0E, emoji U+FE0F) and skin tones (U+1F3FB-1F3FF): one
+# emoji in every form clients send (Unicode TS #51, "Emoji Presentation Sequences").
+_EMOJI_FORM = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
+
+
+def reaction_answer(key: str) -> bool | None:
+    """Yes (True), no (False) or no answer (None) for a reaction's key, whatever its form."""
+    return ACCEPT_KEYS.get(_EMOJI_FORM.sub("", key).strip())
 
 
 # ---- parsers -------------------------------------------------------------------------------
@@ -53,11 +63,11 @@ def confirm(ctx: Ctx, *, number: int, attends: bool, delegate: str | None) -> li
     meeting = find_meeting(ctx, number)
     partner = _partner_of_sender(ctx)
     if partner is None or partner.id is None:
-        return [ctx.reply("agenda/no_partner")]
+        return [ctx.refuse("agenda/no_partner")]
     if delegate is not None:
         d = overlegs.member(ctx.session, ctx.overleg_id, delegate)
         if d is None or d.partner_id != partner.id:
-            return [ctx.reply("agenda/bad_delegate", delegate=delegate, partner=partner.name)]
+            return [ctx.refuse("agenda/bad_delegate", delegate=delegate, partner=partner.name)]
     return record_attendance(ctx.session, ctx, meeting, partner, attends=attends,
                              delegate=delegate, source="command", source_event_id=None)
 
@@ -66,7 +76,7 @@ def record_attendance(session: Session, ctx: Ctx, meeting: Meeting, partner: Par
                       attends: bool, delegate: str | None, source: str,
                       source_event_id: str | None) -> list[Outgoing]:
     if meeting.starts_at <= ctx.now:
-        return [ctx.reply("agenda/started", meeting=meeting)]
+        return [ctx.refuse("agenda/started", meeting=meeting)]
     agendas.answer(session, meeting_id=meeting.id or 0, partner_id=partner.id or 0,
                    user_id=ctx.sender, attends=attends, delegate=delegate, source=source,
                    source_event_id=source_event_id, now=ctx.now)
@@ -85,10 +95,10 @@ def info(ctx: Ctx, *, number: int, code: str, holds: bool) -> list[Outgoing]:
     meeting = find_meeting(ctx, number)
     case = find_case(ctx, code)
     if agendas.item(ctx.session, meeting.id or 0, case.id or 0) is None:
-        return [ctx.reply("agenda/not_on", case=caseid.display(code), meeting=meeting)]
+        return [ctx.refuse("agenda/not_on", case=caseid.display(code), meeting=meeting)]
     partner = _partner_of_sender(ctx)
     if partner is None or partner.id is None:
-        return [ctx.reply("agenda/no_partner")]
+        return [ctx.refuse("agenda/no_partner")]
     record_info(ctx, meeting, case, partner, holds)
     return [ctx.reply("agenda/info", meeting=meeting, case=caseid.display(code),
                       partner=partner.name, holds=holds)]

@@ -58,9 +58,9 @@ def close(ctx: Ctx, *, code: str) -> list[Outgoing]:
     """Close a case."""
     case = cases.by_code(ctx.session, ctx.overleg_id, code)
     if case is None:
-        return [ctx.reply("case/unknown", case=caseid.display(code))]
+        return [ctx.refuse("case/unknown", case=caseid.display(code))]
     if case.status == "closed":
-        return [ctx.reply("case/already_closed", case=caseid.display(code))]
+        return [ctx.refuse("case/already_closed", case=caseid.display(code))]
     covenant.close_case(ctx, case, reason="closed")
     return [ctx.reply("case/closed", case=caseid.display(code))]
 
@@ -95,14 +95,14 @@ def link(ctx: Ctx, *, code: str, op: str, partner: str) -> list[Outgoing]:
     """Link a partner to one case (need-to-know), or unlink it."""
     case = cases.by_code(ctx.session, ctx.overleg_id, code)
     if case is None or case.id is None:
-        return [ctx.reply("case/unknown", case=caseid.display(code))]
+        return [ctx.refuse("case/unknown", case=caseid.display(code))]
     found = overlegs.partner_by_name(ctx.session, ctx.overleg_id, partner)
     if found is None or found.id is None:
         raise unknown_partner(ctx, partner)
     shown = caseid.display(code)
     if op == "add":
         if not actions.link(ctx.session, case.id, found.id, ctx.now):
-            return [ctx.reply("case/already_linked", case=shown, partner=found.name)]
+            return [ctx.refuse("case/already_linked", case=shown, partner=found.name)]
     else:
         owned = [a for a in actions.of_case(ctx.session, case.id)
                  if a.partner_id == found.id and a.status == "open"]
@@ -110,7 +110,7 @@ def link(ctx: Ctx, *, code: str, op: str, partner: str) -> list[Outgoing]:
             return [ctx.reply("case/partner_has_actions", case=shown, partner=found.name,
                               actions=[f"A{a.number}" for a in owned])]
         if not actions.unlink(ctx.session, case.id, found.id):
-            return [ctx.reply("case/not_linked", case=shown, partner=found.name)]
+            return [ctx.refuse("case/not_linked", case=shown, partner=found.name)]
     audit_change(ctx, action=f"case.partner.{op}", subject=f"{shown} {found.name}")
     return [ctx.reply("case/linked" if op == "add" else "case/unlinked", case=shown,
                       partner=found.name)]
@@ -122,7 +122,7 @@ def show(ctx: Ctx, *, code: str) -> list[Outgoing]:
     """A case's plan: open and done actions and linked partners (need-to-know)."""
     case = cases.by_code(ctx.session, ctx.overleg_id, code)
     if case is None or case.id is None or not access.may_see(ctx, case):
-        return [ctx.reply("case/unknown", case=caseid.display(code))]
+        return [ctx.refuse("case/unknown", case=caseid.display(code))]
     assert ctx.overleg is not None
     today = workdays.local_today(ctx.overleg, ctx.now)
     views = action.action_views(ctx.session, ctx.overleg, actions.with_case_codes(

@@ -151,9 +151,9 @@ def phase(ctx: Ctx, *, code: str, phase: str) -> list[Outgoing]:
     """Move a case to a phase: melding, weging, casusoverleg, monitoren, afgesloten."""
     case = cases.by_code(ctx.session, ctx.overleg_id, code)
     if case is None:
-        return [ctx.reply("case/unknown", case=caseid.display(code))]
+        return [ctx.refuse("case/unknown", case=caseid.display(code))]
     if case.status == "closed":
-        return [ctx.reply("case/already_closed", case=caseid.display(code))]
+        return [ctx.refuse("case/already_closed", case=caseid.display(code))]
     if phase == "afgesloten":
         close_case(ctx, case, reason="closed")
         return [ctx.reply("case/closed", case=caseid.display(code))]
@@ -203,9 +203,9 @@ def weging(ctx: Ctx, *, code: str, outcome: tuple[str, date | None]) -> list[Out
     """The weegoverleg's decision on a signal; closing outcomes close the case."""
     case = cases.by_code(ctx.session, ctx.overleg_id, code)
     if case is None or case.id is None:
-        return [ctx.reply("case/unknown", case=caseid.display(code))]
+        return [ctx.refuse("case/unknown", case=caseid.display(code))]
     if case.status == "closed":
-        return [ctx.reply("case/already_closed", case=caseid.display(code))]
+        return [ctx.refuse("case/already_closed", case=caseid.display(code))]
     assert ctx.overleg is not None
     result, follow = outcome
     shown = caseid.display(code)

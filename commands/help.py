@@ -23,4 +23,4 @@ def help_(ctx: Ctx, *, topic: str | None) -> list[Outgoing]:
     found = list(group or ()) + ([single] if single else [])
     if found:
         return [ctx.reply("help/command", usages=[c.usage() for c in found])]
-    return [ctx.reply("help/unknown_topic", given=topic[:40])]
+    return [ctx.refuse("help/unknown_topic", given=topic[:40])]

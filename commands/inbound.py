@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlmodel import Session
@@ -44,6 +44,8 @@ class Inbound:
     key: str = ""  # the reaction's emoji, the poll answer's ID, or the card button's verb
     redacts: str | None = None  # for a redaction: the event it removes
     data: tuple[tuple[str, str], ...] = ()  # a card's input values (Teams), as pairs
+    replaces: str | None = None  # an edit (m.replace): the event it corrects; ``text`` is new
+    thread_root: str | None = None  # sent in a thread (m.thread): its root event
 
 
 MAX_COMMAND_CHARS = 2000  # a command line is short; a 64 KiB "command" is refused unread
@@ -53,10 +55,24 @@ ANSWERS = frozenset({"reaction", "poll_response", "redaction", "card"})
 """Kinds that answer a message of the bot's (an agenda): they concern us only then."""
 
 
+# What clients put in or before a command that no one typed on purpose: BOM, zero-width
+# space/non-joiner/joiner, word joiner, soft hyphen, Mongolian vowel separator, variation
+# selectors (U+FE00-FE0F, U+E0100-E01EF); and spaces that are no plain space.
+_INVISIBLE = re.compile("[\ufeff\u200b\u200c\u200d\u2060\u00ad\u180e\ufe00-\ufe0f"
+                        "\U000e0100-\U000e01ef]")
+_ODD_SPACE = re.compile("[\u00a0\u2007\u202f\u2000-\u200a\u3000]")
+
+
+def clean(text: str) -> str:
+    """A command line as typed, without the invisible characters clients and keyboards add
+    (before the prefix they would hide the command; inside it they would break a word)."""
+    return _ODD_SPACE.sub(" ", _INVISIBLE.sub("", text))
+
+
 def may_concern(msg: Inbound, prefix: str) -> bool:
     """False for text that is no command (most of a room's messages): nothing to record,
     nothing to answer, so a caller need not even open a transaction for it."""
-    return msg.kind != "text" or msg.text.lstrip().startswith(prefix)
+    return msg.kind != "text" or clean(msg.text).lstrip().startswith(prefix)
 
 
 class CommandFailed(Exception):
@@ -102,6 +118,9 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
         return []  # a reaction or redaction of something that is no agenda: not recorded
     if not inbound.first_time(session, msg.event_id, msg.room_id, now):
         return []
+    if msg.kind == "text":
+        msg = replace(msg, text=clean(msg.text))
+    edited = inbound.state(session, msg.replaces) if msg.replaces else None
     # Lock the overleg's row: commands of one overleg run one at a time, across instances too,
     # so numbers like M3 and A12 are never handed out twice (no-op on SQLite, already serial).
     overleg, member = overlegs.by_room_with_member(session, msg.room_id, msg.sender, lock=True)
@@ -123,20 +142,29 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
         if verdict == "drop":
             replies = []
         elif verdict == "notify":
-            replies = [ctx.reply("error/rate_limited", per_minute=limiter.per_minute
-                                 if limiter else 0)]
+            replies = [ctx.refuse("error/rate_limited", per_minute=limiter.per_minute
+                                  if limiter else 0)]
         elif verdict == "refuse" and limiter is not None:
-            replies = [ctx.reply("error/rate_limited_command",
+            replies = [ctx.refuse("error/rate_limited_command",
                                  command=registry.typed_verb(msg.text, settings.prefix),
                                  sent_at=msg.sent_at, per_minute=limiter.trusted_per_minute,
                                  retry_at=limiter.retry_at(msg.sender) or spoken)]
         elif msg.kind == "text" and len(msg.text) > MAX_COMMAND_CHARS:
-            replies = [ctx.reply("error/message_too_long", limit=MAX_COMMAND_CHARS)]
+            replies = [ctx.refuse("error/message_too_long", limit=MAX_COMMAND_CHARS)]
+        elif edited is not None and not edited.refused:
+            # An edit of a command that took effect: carrying it out again would do it
+            # twice; say how to correct it instead (never silence).
+            replies = [ctx.refuse("error/edit_after_effect",
+                                  command=registry.typed_verb(msg.text, settings.prefix))]
         else:
             replies = _guard(session, ctx, msg) or _dispatch(registry, ctx, msg)
+            if edited is not None and not all(o.refused for o in replies):
+                inbound.took_effect(session, edited.event_id)  # a second edit won't redo it
     except Exception as e:
         raise CommandFailed(msg.event_id) from e
-    rendered = [r for o in replies for r in _render_safely(render, o, ctx)]
+    if replies and all(o.refused for o in replies):
+        inbound.refused(session, msg.event_id)
+    rendered = [_in_reply(r, msg) for o in replies for r in _render_safely(render, o, ctx)]
     # IDs, the command's name and the outcome's template: never the message itself.
     log.info("handled event", extra={
         "event_id": msg.event_id, "room": msg.room_id, "kind": msg.kind,
@@ -148,6 +176,14 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
                     extra={"event_id": msg.event_id, "room": msg.room_id})
     outbox.enqueue(session, rendered, now)
     return rendered
+
+
+def _in_reply(message: Rendered, msg: Inbound) -> Rendered:
+    """A reply in the command's own room answers the command's event (in its thread)."""
+    if message.room_id != msg.room_id or msg.kind != "text" \
+            or message.event_type != "m.room.message" or message.content_json is not None:
+        return message
+    return replace(message, in_reply_to=msg.event_id, thread_root=msg.thread_root)
 
 
 def _dispatch(registry: Registry, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
@@ -191,12 +227,12 @@ def _guard(session: Session, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
         finding = pii.scan(_REF.sub(r"\1", msg.text), key=ctx.settings.ref_keys,
                            forbidden=forbidden)
         if finding is not None:
-            out = [ctx.reply("error/pii", kind=finding.kind, masked=finding.masked)]
+            out = [ctx.refuse("error/pii", kind=finding.kind, masked=finding.masked)]
             if ctx.settings.redact_pii:
-                out.append(redact_original(ctx))
+                out.append(replace(redact_original(ctx), refused=True))
             return out
     if ctx.settings.require_e2ee and not msg.encrypted and verb not in ("help", "hulp"):
-        return [ctx.reply("error/unencrypted")]
+        return [ctx.refuse("error/unencrypted")]
     return []
 
 

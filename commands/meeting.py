@@ -19,7 +19,7 @@ def plan(ctx: Ctx, *, starts_at: datetime, minutes: int | None, kind: str | None
          place: str | None) -> list[Outgoing]:
     """Plan a meeting of this overleg; answers with its ID."""
     if starts_at <= ctx.now:
-        return [ctx.reply("meeting/in_past", starts_at=starts_at)]
+        return [ctx.refuse("meeting/in_past", starts_at=starts_at)]
     assert ctx.overleg is not None
     meeting = meetings.add(ctx.session, overleg_id=ctx.overleg_id, starts_at=starts_at,
                            minutes=minutes or ctx.overleg.meeting_minutes, place=place,
@@ -43,7 +43,7 @@ def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
     """Move a planned meeting to another date and time (its length stays)."""
     meeting = agenda.find_meeting(ctx, number)
     if starts_at <= ctx.now:
-        return [ctx.reply("meeting/in_past", starts_at=starts_at)]
+        return [ctx.refuse("meeting/in_past", starts_at=starts_at)]
     assert ctx.overleg is not None
     old = meeting.starts_at
     notices = agenda.withdrawal_notices(ctx.session, ctx.overleg, meeting, moved=True,

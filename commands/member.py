@@ -50,7 +50,7 @@ def remove(ctx: Ctx, *, user: str) -> list[Outgoing]:
     """Remove a person from this overleg."""
     existing = overlegs.member(ctx.session, ctx.overleg_id, user)
     if existing is None:
-        return [ctx.reply("member/unknown", user=user)]
+        return [ctx.refuse("member/unknown", user=user)]
     if existing.role == "chair" and overlegs.count_role(ctx.session, ctx.overleg_id,
                                                         "chair") == 1:
         return [ctx.reply("member/last_chair", user=user)]

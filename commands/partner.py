@@ -14,9 +14,9 @@ from storage import overlegs
 def add(ctx: Ctx, *, name: str, kind: str | None) -> list[Outgoing]:
     """Add a partner organisation; external unless ``core`` is given."""
     if overlegs.partner_by_name(ctx.session, ctx.overleg_id, name) is not None:
-        return [ctx.reply("partner/exists", partner=name)]
+        return [ctx.refuse("partner/exists", partner=name)]
     if (kind or "external") == "external" and covenant.on_annex(ctx.session, name) is None:
-        return [ctx.reply("covenant/not_on_annex", partner=name)]
+        return [ctx.refuse("covenant/not_on_annex", partner=name)]
     partner = overlegs.add_partner(ctx.session, overleg_id=ctx.overleg_id, name=name,
                                    kind=kind or "external", now=ctx.now)
     audit_change(ctx, action="partner.add", subject=f"{partner.name} ({partner.kind})")

@@ -60,6 +60,7 @@ class Outgoing:
     extra: Mapping[str, Any] | None = None  # poll content, attachments: see bot/render.py
     pages_over: str | tuple[str, str] | None = None  # the list split when too large
     # (commands/fitting.py): a value's name, or (groups, items) for a list of groups
+    refused: bool = False  # a refusal: the command changed nothing (an edit may redo it)
 
 
 class ParseError(Exception):
@@ -108,6 +109,11 @@ class Ctx:
               **values: Any) -> Outgoing:
         return Outgoing(template, values, room=self.room, locale=self.locale,
                         timezone=self.tz.key, pages_over=pages_over)
+
+    def refuse(self, template: str, **values: Any) -> Outgoing:
+        """A reply saying no: nothing was changed (an edit of the command is then carried
+        out as the corrected command)."""
+        return replace(self.reply(template, **values), refused=True)
 
 
 @dataclass(frozen=True)
@@ -361,16 +367,16 @@ def run(registry: Registry, ctx: Ctx, text: str) -> list[Outgoing]:
     if spec is None:
         noun = words[0].casefold()
         if noun in registry.nouns:
-            return [ctx.reply("error/unknown_subcommand", noun=words[0],
+            return [ctx.refuse("error/unknown_subcommand", noun=words[0],
                               given=words[1] if len(words) > 1 else "",
                               usages=[s.usage() for s in registry.nouns[noun]])]
-        return [ctx.reply("error/unknown_command", given=words[0][:40])]
+        return [ctx.refuse("error/unknown_command", given=words[0][:40])]
     used, rest = _split_words(body, n)
     verb = " ".join(w.casefold() for w in used)
     refusal = registry.refuse(spec.key, ctx)
     if refusal is not None:
         # The sender's own ID, so a new administrator can find what to configure.
-        return [ctx.reply(refusal, usage=spec.usage(verb), sender=ctx.sender)]
+        return [ctx.refuse(refusal, usage=spec.usage(verb), sender=ctx.sender)]
     values: dict[str, Any] = {}
     for a in spec.args:
         rest = rest.strip()
@@ -383,14 +389,14 @@ def run(registry: Registry, ctx: Ctx, text: str) -> list[Outgoing]:
             values[a.name], rest = a.parser(rest, ctx)
         except Absent:
             if a.required:
-                return [ctx.reply("error/missing_arg", metavar=a.metavar,
-                                  usage=spec.usage(verb))]
+                return [ctx.refuse("error/missing_arg", metavar=a.metavar,
+                                   usage=spec.usage(verb))]
             values[a.name] = None
         except ParseError as e:
-            return [ctx.reply(e.template, **e.values, usage=spec.usage(verb))]
+            return [ctx.refuse(e.template, **e.values, usage=spec.usage(verb))]
     if rest.strip():
-        return [ctx.reply("error/unexpected", given=rest.strip()[:60], usage=spec.usage(verb))]
+        return [ctx.refuse("error/unexpected", given=rest.strip()[:60], usage=spec.usage(verb))]
     try:
         return spec.func(ctx, **values)
     except ParseError as e:  # a value the command itself found wrong, before changing anything
-        return [ctx.reply(e.template, **e.values, usage=spec.usage(verb))]
+        return [ctx.refuse(e.template, **e.values, usage=spec.usage(verb))]

@@ -13,7 +13,7 @@ from storage import overlegs
 def setup(ctx: Ctx, *, name: str) -> list[Outgoing]:
     """Make this room an overleg named ``name``."""
     if ctx.overleg is not None:
-        return [ctx.reply("setup/already", overleg=ctx.overleg.name)]
+        return [ctx.refuse("setup/already", overleg=ctx.overleg.name)]
     overleg = overlegs.create(ctx.session, room_id=ctx.room, name=name,
                               timezone=ctx.settings.timezone, locale=ctx.settings.locale,
                               now=ctx.now)

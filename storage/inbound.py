@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from storage.db import insert_for
 from storage.models import DirectRoom, InboundEvent, JoinedRoom, SyncState
@@ -61,3 +62,20 @@ def save_direct_room(session: Session, user_id: str, room_id: str, now: datetime
     if session.get(DirectRoom, user_id) is None:
         session.add(DirectRoom(user_id=user_id, room_id=room_id, created_at=now))
         session.flush()
+
+
+def state(session: Session, event_id: str) -> InboundEvent | None:
+    """How an event was handled (None: never handled as a command)."""
+    return session.get(InboundEvent, event_id)
+
+
+def refused(session: Session, event_id: str) -> None:
+    """The event was answered with refusals only: nothing changed."""
+    session.execute(update(InboundEvent).where(col(InboundEvent.event_id) == event_id)
+                    .values(refused=True).execution_options(synchronize_session=False))
+
+
+def took_effect(session: Session, event_id: str) -> None:
+    """An edit of the event was carried out: a later edit of it must not be."""
+    session.execute(update(InboundEvent).where(col(InboundEvent.event_id) == event_id)
+                    .values(refused=False).execution_options(synchronize_session=False))

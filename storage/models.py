@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlalchemy import Column, Index, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -235,6 +235,8 @@ class InboundEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True)
     room_id: str
     handled_at: datetime = Field(sa_column=_utc())
+    # Answered with refusals only (nothing changed): an edit of it is carried out instead.
+    refused: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -265,6 +267,8 @@ class OutboxMessage(SQLModel, table=True):
     remote_id: str | None = Field(default=None, index=True)  # the sent event's ID
     # The template the message was rendered from, e.g. "action/overdue" (logs and tests).
     template: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    in_reply_to: str | None = None  # the command's event this answers (m.in_reply_to)
+    thread_root: str | None = None  # the thread it was asked in (rel_type m.thread)
 
 
 class OutboxLease(SQLModel, table=True):

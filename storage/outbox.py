@@ -29,6 +29,8 @@ class Rendered:
     attachment_name: str | None = None
     ref: str | None = None
     template: str = ""
+    in_reply_to: str | None = None  # the command's event it answers (Matrix m.in_reply_to)
+    thread_root: str | None = None  # the thread the command was sent in
 
 
 def enqueue(session: Session, messages: list[Rendered], now: datetime) -> int:
@@ -42,6 +44,7 @@ def enqueue(session: Session, messages: list[Rendered], now: datetime) -> int:
              "mentions": " ".join(m.mentions), "event_type": m.event_type,
              "content_json": m.content_json, "attachment": m.attachment,
              "attachment_name": m.attachment_name, "ref": m.ref, "template": m.template,
+             "in_reply_to": m.in_reply_to, "thread_root": m.thread_root,
              "created_at": now, "attempts": 0} for m in messages])
     return len(messages)
 

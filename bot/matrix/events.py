@@ -4,47 +4,112 @@ Matrix IDs they link), the poll and answer of a poll response, and an event's ti
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import unquote
 
-from nio import RoomMessageText
+_PILL = re.compile(r"^(?:https://matrix\.to/#/|matrix:u/)([^?/#]+)", re.I)
+
+
+def pill_target(href: str) -> str | None:
+    """The user ID a mention pill links to, in every form the spec allows and clients send:
+    ``https://matrix.to/#/@user:server`` (also percent-encoded: ``%40user%3Aserver``), with
+    ``?via=`` or an event after it, and ``matrix:u/user:server`` (Matrix URI scheme)."""
+    m = _PILL.match(href.strip())
+    if m is None:
+        return None
+    target = unquote(m[1])
+    if href.strip().lower().startswith("matrix:u/"):
+        target = "@" + target
+    return target if target.startswith("@") and ":" in target else None
 
 
 class _Mentions(HTMLParser):
-    """The text of an HTML body with matrix.to user pills replaced by the user ID they link."""
+    """The text of an HTML body: user pills become the user ID they link (whatever display
+    name they show), ``<br>`` a line break, and a reply's quoted ``<mx-reply>`` is left
+    out."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._pill: str | None = None
+        self._quoted = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        href = dict(attrs).get("href") or ""
-        m = re.match(r"https://matrix\.to/#/(@[^/?]+)", href)
-        if tag == "a" and m:
-            self._pill = m[1]
-            self.parts.append(m[1])
+        if tag == "mx-reply":
+            self._quoted += 1
+        elif self._quoted:
+            return
+        elif tag == "a" and (target := pill_target(dict(attrs).get("href") or "")):
+            self._pill = target
+            self.parts.append(target)
         elif tag == "br":
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "a":
+        if tag == "mx-reply":
+            self._quoted = max(0, self._quoted - 1)
+        elif tag == "a":
             self._pill = None
 
     def handle_data(self, data: str) -> None:
-        if self._pill is None:
+        if self._pill is None and not self._quoted:
             self.parts.append(data)
 
 
-def command_text(event: RoomMessageText) -> str:
-    """The command line of a message: pills (mentions) become the Matrix IDs they point to."""
-    html = event.formatted_body if event.format == "org.matrix.custom.html" else None
-    if html and "matrix.to/#/@" in html:
+def strip_reply_fallback(body: str) -> str:
+    """A reply's plain body without the quoted fallback clients put first: the leading
+    lines that start with ``>``, and the empty line after them (Client-Server API, "Rich
+    replies", fallbacks)."""
+    lines = body.split("\n")
+    i = 0
+    while i < len(lines) and lines[i].startswith(">"):
+        i += 1
+    if i and i < len(lines) and not lines[i].strip():
+        i += 1
+    return "\n".join(lines[i:]) if i else body
+
+
+@dataclass(frozen=True)
+class Said:
+    """What a text event says as a command: the line, the event an edit corrects, the
+    thread it was sent in."""
+
+    text: str
+    replaces: str | None = None
+    thread_root: str | None = None
+
+
+def said(content: dict[str, Any]) -> Said:
+    """A message's command line as the person typed it: an edit's new content (``m.new_content``
+    of an ``m.replace``), without a reply's quoted fallback (body and HTML), with mention
+    pills as the user IDs they link."""
+    relates = content.get("m.relates_to")
+    relates = relates if isinstance(relates, dict) else {}
+    replaces = None
+    if relates.get("rel_type") == "m.replace" and isinstance(content.get("m.new_content"),
+                                                              dict):
+        replaces = relates.get("event_id") if isinstance(relates.get("event_id"), str) \
+            else None
+        content = content["m.new_content"]
+        relates = {}
+    thread_root = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
+    body = content.get("body") if isinstance(content.get("body"), str) else ""
+    html = content.get("formatted_body") \
+        if content.get("format") == "org.matrix.custom.html" else None
+    if isinstance(html, str) and any(mark in html.lower()
+                                     for mark in ("mx-reply", "matrix.to/#/", "matrix:u/")):
         parser = _Mentions()
         parser.feed(html)
-        return "".join(parser.parts)
-    return str(event.body)
+        text = "".join(parser.parts)
+    elif "m.in_reply_to" in relates:
+        text = strip_reply_fallback(str(body))
+    else:
+        text = str(body)
+    return Said(text=text, replaces=replaces,
+                thread_root=thread_root if isinstance(thread_root, str) else None)
 
 
 POLL_RESPONSE = ("m.poll.response", "org.matrix.msc3381.poll.response")

@@ -31,6 +31,19 @@ log = logging.getLogger(__name__)
 PERMANENT_SEND_ERRORS = frozenset({"M_FORBIDDEN", "M_TOO_LARGE", "M_BAD_JSON", "M_NOT_JSON"})
 
 
+def relation(in_reply_to: str | None, thread_root: str | None) -> dict[str, Any] | None:
+    """``m.relates_to`` of a reply to a command: a rich reply to its event, inside its
+    thread when it was sent in one (Client-Server API, "Rich replies" and "Threading": a
+    threaded reply has ``rel_type: m.thread`` with the root, and ``m.in_reply_to`` with
+    ``is_falling_back`` for clients without threads)."""
+    if in_reply_to is None:
+        return None
+    if thread_root is not None:
+        return {"rel_type": "m.thread", "event_id": thread_root, "is_falling_back": False,
+                "m.in_reply_to": {"event_id": in_reply_to}}
+    return {"m.in_reply_to": {"event_id": in_reply_to}}
+
+
 class Sending(KeySharing):
     """The transport's ``send`` (the deliverer's ``Sender``) and what it needs on the way."""
 
@@ -56,6 +69,9 @@ class Sending(KeySharing):
             if row.formatted_body:
                 content["format"] = "org.matrix.custom.html"
                 content["formatted_body"] = row.formatted_body
+            relates = relation(row.in_reply_to, row.thread_root)
+            if relates:
+                content["m.relates_to"] = relates
         await self._limit_key_sharing(room_id)
         if row.attachment is not None:
             uploaded = await self._upload(room_id, row)

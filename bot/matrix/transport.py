@@ -35,7 +35,7 @@ from nio import (
 )
 
 from bot.app import App
-from bot.matrix.events import POLL_RESPONSE, _ts, command_text, poll_answer
+from bot.matrix.events import POLL_RESPONSE, _ts, poll_answer, said
 from bot.matrix.sending import Sending
 from bot.matrix.session import Login, _Store
 from bot.matrix.timeline import in_timeline_order
@@ -95,9 +95,11 @@ class MatrixTransport(Login, Sending, Runtime):
         if event.sender == self.client.user_id:
             return
         self.own_work.started(room.room_id)
+        what = said(event.source.get("content") or {})
         msg = Inbound(event_id=event.event_id, room_id=room.room_id, sender=event.sender,
-                      text=command_text(event), sent_at=_ts(event.server_timestamp),
-                      encrypted=bool(room.encrypted))
+                      text=what.text, sent_at=_ts(event.server_timestamp),
+                      encrypted=bool(room.encrypted), replaces=what.replaces,
+                      thread_root=what.thread_root)
         await self._answer(msg)
 
     async def _answer(self, msg: Inbound) -> None:
