@@ -37,6 +37,7 @@ class Seen:
     html: str | None
     msgtype: str
     event_id: str
+    relates: dict[str, Any] | None = None  # its m.relates_to (replies, threads, edits)
 
 
 class ChatClient:
@@ -98,8 +99,9 @@ class ChatClient:
     async def _on_message(self, room: MatrixRoom, event: Any) -> None:
         html = getattr(event, "formatted_body", None)
         msgtype = "m.notice" if isinstance(event, RoomMessageNotice) else "m.text"
+        relates = (event.source.get("content") or {}).get("m.relates_to")
         self.seen.append(Seen(room.room_id, event.sender, event.body, html, msgtype,
-                              event.event_id))
+                              event.event_id, relates if isinstance(relates, dict) else None))
         self._new.set()
 
     async def _on_other(self, room: MatrixRoom, event: Any) -> None:
@@ -108,6 +110,16 @@ class ChatClient:
         self.seen.append(Seen(room.room_id, event.sender, getattr(event, "body", ""), None,
                               kind, event.event_id))
         self._new.set()
+
+    async def send_content(self, room_id: str, content: dict[str, Any]) -> str:
+        """Send an m.room.message with exactly ``content`` (a reply, an edit, a thread
+        message as a client puts it on the wire); returns the event ID."""
+        resp = await self.client.room_send(room_id, "m.room.message", content,
+                                           ignore_unverified_devices=True)
+        event_id = getattr(resp, "event_id", None)
+        if not isinstance(event_id, str):
+            raise RuntimeError(f"send failed: {resp}")
+        return event_id
 
     async def react(self, room_id: str, event_id: str, key: str) -> str:
         resp = await self.client.room_send(room_id, "m.reaction", {"m.relates_to": {

@@ -1,0 +1,88 @@
+"""What real clients send, end to end on Synapse, as Element puts it on the wire: a
+confirmation given with "Reply" (quoted fallback), a refused command corrected by an edit,
+a command typed in a thread answered in that thread."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from storage.db import session_scope
+from storage.models import Attendance, Partner
+from tests.e2e.conftest import World, bot_in_room
+from tests.e2e.test_skeleton import ask
+
+pytestmark = pytest.mark.e2e
+
+
+async def _until(check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check() and loop.time() < deadline:
+        await asyncio.sleep(0.2)
+
+
+async def test_replies_edits_and_threads_as_element_sends_them(world: World) -> None:
+    app, bot = await world.start_bot()
+    politie = world.user("politie")
+    room = world.room(world.chair, [world.bot_user, politie], encrypted=True)
+    world.join(politie, room)
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    pol = await world.client(politie)
+    bot_id = world.bot_user.user_id
+    for line in ("!setup Overleg", "!partner add Politie core",
+                 f"!lid add {politie.user_id} Politie"):
+        await ask(chair, room, bot_id, line, timeout=20)
+    await pol.wait_for(lambda s: s.sender == bot_id and s.room_id == room, 20)
+    await ask(chair, room, bot_id, "!overleg plan 15-12-2026 14:00")
+    notice = [s for s in pol.seen if s.sender == bot_id and s.room_id == room][-1]
+
+    # 1. Politie confirms with Element's "Reply" to the bot's notice: quoted fallback first.
+    quoted = notice.body.replace("\n", "\n> ")
+    reply: dict[str, Any] = {
+        "msgtype": "m.text",
+        "body": f"> <{bot_id}> {quoted}\n\n!bevestig M1 ja",
+        "format": "org.matrix.custom.html",
+        "formatted_body": f"<mx-reply><blockquote><a href=\"https://matrix.to/#/{room}/"
+                          f"{notice.event_id}\">In reply to</a> <a href=\"https://matrix.to/"
+                          f"#/{bot_id}\">{bot_id}</a><br>{notice.html or notice.body}"
+                          "</blockquote></mx-reply>!bevestig M1 ja",
+        "m.relates_to": {"m.in_reply_to": {"event_id": notice.event_id}}}
+    sent = await pol.send_content(room, reply)
+    answer = await pol.wait_for(lambda s: s.sender == bot_id and s.relates is not None
+                                and s.relates.get("m.in_reply_to", {}).get("event_id")
+                                == sent, 20)
+    assert "M1" in answer.body
+    with session_scope(app.engine) as s:
+        [row] = s.exec(select(Attendance)).all()
+    assert (row.user_id, row.attends) == (politie.user_id, True)
+
+    # 2. A refused command corrected by an edit is carried out as corrected.
+    typo = await chair.send(room, "!partner add Reclassering xyz")
+    await chair.wait_for(lambda s: s.sender == bot_id and s.relates is not None
+                         and s.relates.get("m.in_reply_to", {}).get("event_id") == typo, 20)
+    edit = {"msgtype": "m.text", "body": "* !partner add Reclassering core",
+            "m.new_content": {"msgtype": "m.text", "body": "!partner add Reclassering core"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": typo}}
+    edited = await chair.send_content(room, edit)
+    await chair.wait_for(lambda s: s.sender == bot_id and s.relates is not None
+                         and s.relates.get("m.in_reply_to", {}).get("event_id") == edited, 20)
+    with session_scope(app.engine) as s:
+        assert "Reclassering" in {p.name for p in s.exec(select(Partner))}
+
+    # 3. A command typed in a thread is answered in that thread.
+    root = await chair.send(room, "Overleg over de planning")
+    in_thread = {"msgtype": "m.text", "body": "!overleg lijst",
+                 "m.relates_to": {"rel_type": "m.thread", "event_id": root,
+                                  "is_falling_back": True,
+                                  "m.in_reply_to": {"event_id": root}}}
+    command = await chair.send_content(room, in_thread)
+    threaded = await chair.wait_for(lambda s: s.sender == bot_id and s.relates is not None
+                                    and s.relates.get("rel_type") == "m.thread", 20)
+    assert threaded.relates is not None
+    assert threaded.relates["event_id"] == root
+    assert threaded.relates["m.in_reply_to"]["event_id"] == command
