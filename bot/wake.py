@@ -35,7 +35,21 @@ class Waker:
         self._lock = asyncio.Lock()
         self._again = False  # poked during a sweep: sweep again right after it
         self._armed_for: datetime | None = None  # the clock time the next sweep is set for
+        self._held = False
         self.runs = 0
+
+    def hold(self) -> None:
+        """Timed work waits until ``release``: the transport has not yet read everything
+        said until now (at start, before the first sync's events and any gap are handled;
+        while sync fails). A reminder or an agenda must not overtake a command sent before
+        it, such as the cancellation of its meeting during an outage."""
+        self._held = True
+
+    def release(self) -> None:
+        """Everything said so far is handled: sweep what is due."""
+        if self._held:
+            self._held = False
+            self.poke()
 
     def start(self) -> None:
         self.scheduler.add_job(self.run, IntervalTrigger(seconds=self.heartbeat.total_seconds()),
@@ -75,6 +89,8 @@ class Waker:
                                replace_existing=True, coalesce=True, misfire_grace_time=None)
 
     async def run(self) -> None:
+        if self._held:
+            return  # ``release`` sweeps
         if self._lock.locked():
             self._again = True  # (the heartbeat, during a sweep)
             return

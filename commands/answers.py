@@ -117,8 +117,8 @@ def card(ctx: Ctx, target_event_id: str | None, verb: str, data: dict[str, str],
     if isinstance(found, list):
         return found
     meeting, mctx, partner = found
-    if meeting.starts_at <= ctx.now:
-        return [mctx.reply("agenda/started", meeting=meeting)]
+    if meeting.starts_at <= ctx.spoken:
+        return [mctx.refuse("agenda/started", meeting=meeting)]
     noted = []
     for key, value in sorted(data.items()):
         code = caseid.normalise(key[len(CARD_CASE):]) if key.startswith(CARD_CASE) else None

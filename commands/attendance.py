@@ -75,11 +75,11 @@ def confirm(ctx: Ctx, *, number: int, attends: bool, delegate: str | None) -> li
 def record_attendance(session: Session, ctx: Ctx, meeting: Meeting, partner: Partner, *,
                       attends: bool, delegate: str | None, source: str,
                       source_event_id: str | None) -> list[Outgoing]:
-    if meeting.starts_at <= ctx.now:
+    if meeting.starts_at <= ctx.spoken:
         return [ctx.refuse("agenda/started", meeting=meeting)]
     agendas.answer(session, meeting_id=meeting.id or 0, partner_id=partner.id or 0,
                    user_id=ctx.sender, attends=attends, delegate=delegate, source=source,
-                   source_event_id=source_event_id, now=ctx.now)
+                   source_event_id=source_event_id, now=ctx.spoken)
     audit_change(ctx, action="attendance." + ("yes" if attends else "no"),
                  subject=f"M{meeting.number} {partner.name}", overleg_id=meeting.overleg_id)
     return [ctx.reply("agenda/confirmed", meeting=meeting, partner=partner.name,
@@ -107,7 +107,7 @@ def info(ctx: Ctx, *, number: int, code: str, holds: bool) -> list[Outgoing]:
 def record_info(ctx: Ctx, meeting: Meeting, case: Any, partner: Partner, holds: bool) -> None:
     """One partner's answer on one case of an agenda (the last answer counts)."""
     agendas.set_info(ctx.session, meeting_id=meeting.id or 0, case_id=case.id,
-                     partner_id=partner.id or 0, user_id=ctx.sender, holds=holds, now=ctx.now)
+                     partner_id=partner.id or 0, user_id=ctx.sender, holds=holds, now=ctx.spoken)
     audit_change(ctx, action="info." + ("yes" if holds else "no"),
                  subject=f"M{meeting.number} {caseid.display(case.code)} {partner.name}",
                  overleg_id=meeting.overleg_id)

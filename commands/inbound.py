@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -49,6 +49,9 @@ class Inbound:
 
 
 MAX_COMMAND_CHARS = 2000  # a command line is short; a 64 KiB "command" is refused unread
+MAX_LAG = timedelta(hours=24)
+"""How far before its handling an event's own time is believed: an outage of up to a day
+(a weekend's restart, a homeserver upgrade) is covered; a clock days off is not."""
 
 
 ANSWERS = frozenset({"reaction", "poll_response", "redaction", "card"})
@@ -124,13 +127,14 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
     # Lock the overleg's row: commands of one overleg run one at a time, across instances too,
     # so numbers like M3 and A12 are never handed out twice (no-op on SQLite, already serial).
     overleg, member = overlegs.by_room_with_member(session, msg.room_id, msg.sender, lock=True)
-    # Time is when the person spoke: a confirmation sent before a meeting's start counts,
-    # also when the bot handles it later (busy, restarting, a gap in the sync). The
-    # server's timestamp of the event, never later than now (a skewed clock cannot move
-    # a command into the future). Bookkeeping (dedupe, outbox) keeps the handling time.
-    spoken = min(msg.sent_at, now)
-    ctx = Ctx(room=msg.room_id, sender=msg.sender, now=spoken, session=session,
-              settings=settings, overleg=overleg, member=member, event_id=msg.event_id)
+    # Deadlines are judged by when the person spoke: a confirmation sent before a meeting's
+    # start counts, also when the bot handles it later (busy, restarting, a gap in the
+    # sync). The event's server timestamp, never later than now and at most MAX_LAG
+    # earlier (a sender's server with a wrong clock cannot move an answer back by days).
+    spoken = max(min(msg.sent_at, now), now - MAX_LAG)
+    ctx = Ctx(room=msg.room_id, sender=msg.sender, now=now, session=session,
+              settings=settings, overleg=overleg, member=member, event_id=msg.event_id,
+              said_at=spoken)
     command = registry.resolve(msg.text, settings.prefix) if msg.kind == "text" else None
     verdict = "ok"
     if limiter is not None and msg.kind == "text":
@@ -148,7 +152,7 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
             replies = [ctx.refuse("error/rate_limited_command",
                                  command=registry.typed_verb(msg.text, settings.prefix),
                                  sent_at=msg.sent_at, per_minute=limiter.trusted_per_minute,
-                                 retry_at=limiter.retry_at(msg.sender) or spoken)]
+                                 retry_at=limiter.retry_at(msg.sender, spoken))]
         elif msg.kind == "text" and len(msg.text) > MAX_COMMAND_CHARS:
             replies = [ctx.refuse("error/message_too_long", limit=MAX_COMMAND_CHARS)]
         elif edited is not None and not edited.refused:

@@ -91,6 +91,14 @@ class Ctx:
     member: Member | None = None
     registry: Registry | None = None  # set by run(), for !help
     event_id: str = ""  # the inbound event being handled (to redact it, say)
+    said_at: datetime | None = None  # when the sender spoke (the event's server time)
+
+    @property
+    def spoken(self) -> datetime:
+        """When the sender spoke: what deadlines are judged by (an answer given before a
+        meeting's start counts, however late the bot handles it). ``now`` is the handling
+        time: what is stored as done, and whether a new date lies in the past."""
+        return self.said_at or self.now
 
     @property
     def overleg_id(self) -> int:

@@ -51,6 +51,14 @@ SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 100},
                                         "state": {"lazy_load_members": True}}}
 
 
+class GapUnavailable(Exception):
+    """``/messages`` kept failing for a room's gap: the sync is read again, not skipped."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room)
+        self.room = room
+
+
 class MatrixTransport(Login, Sending, Runtime):
     """Logs in, syncs, feeds the core, and sends the outbox through ``room_send``."""
 
@@ -158,6 +166,7 @@ class MatrixTransport(Login, Sending, Runtime):
             except (aiohttp.ClientError, TimeoutError) as e:
                 resp = e  # the homeserver is unreachable: back off and try again
             if not isinstance(resp, SyncResponse):
+                self.waker.hold()  # no reminder before what was said meanwhile is read
                 failures += 1
                 wait = min(15.0, 2.0 ** failures)
                 log.warning("sync failed", extra={"retry_in_s": wait,
@@ -174,11 +183,21 @@ class MatrixTransport(Login, Sending, Runtime):
                     await self.db.run(self.app.record_join, room_id, now)
                 self._initial = False
             else:
-                await self._handle_timelines(resp, token)
+                try:
+                    await self._handle_timelines(resp, token)
+                except GapUnavailable as e:
+                    failures += 1
+                    wait = min(15.0, 2.0 ** failures)
+                    log.warning("could not read a gap in a room's timeline; syncing again "
+                                "from the same point", extra={"room": e.room,
+                                                              "retry_in_s": wait})
+                    await asyncio.sleep(wait)
+                    continue  # the same since token: the gap comes again, nothing is lost
             token = resp.next_batch
             await self._save_token(token)
             with contextlib.suppress(Exception):
                 await self._key_upkeep()
+            self.waker.release()  # everything said until this sync is handled
             # The replies' PUTs before the next long-poll (a queue behind a reply, or a slow
             # homeserver, holds the sync up for at most SETTLE_SECONDS).
             await self.deliverer.settle(SETTLE_SECONDS)
@@ -206,15 +225,16 @@ class MatrixTransport(Login, Sending, Runtime):
         while the bot was down) is fetched first and handled before the events after it.
         The sync token is saved only afterwards, and the inbound dedupe makes any overlap
         harmless."""
+        gaps: dict[str, list[list[Any]]] = {}
+        for room_id, info in resp.rooms.join.items():  # every gap first: all or nothing
+            timeline = info.timeline
+            if since is not None and timeline.limited and timeline.prev_batch:
+                gaps[room_id] = await self._gap(room_id, timeline.prev_batch, since)
         for room_id, info in resp.rooms.join.items():
             room = self.client.rooms.get(room_id)
             if room is None:
                 continue
-            timeline = info.timeline
-            pages: list[list[Any]] = []
-            if since is not None and timeline.limited and timeline.prev_batch:
-                pages = await self._gap(room_id, timeline.prev_batch, since)
-            for event in in_timeline_order(pages, timeline.events):
+            for event in in_timeline_order(gaps.get(room_id, []), info.timeline.events):
                 await self._dispatch(room, event)
 
     async def _gap(self, room_id: str, start: str, since: str) -> list[list[Any]]:
@@ -222,10 +242,20 @@ class MatrixTransport(Login, Sending, Runtime):
         ``prev_batch``: ``/messages`` pages, newest first, at most 10,000 events."""
         pages: list[list[Any]] = []
         for _ in range(100):
-            page = await self.client.room_messages(room_id, start=start, end=since,
-                                                   direction=MessageDirection.back,
-                                                   limit=100)
-            if not isinstance(page, RoomMessagesResponse) or not page.chunk:
+            page: Any = None
+            for attempt in range(4):  # a 429 or 5xx: try again before giving up the sync
+                try:
+                    page = await self.client.room_messages(
+                        room_id, start=start, end=since, direction=MessageDirection.back,
+                        limit=100)
+                except (aiohttp.ClientError, TimeoutError) as e:
+                    page = e
+                if isinstance(page, RoomMessagesResponse):
+                    break
+                await asyncio.sleep(0.5 * 2 ** attempt)
+            if not isinstance(page, RoomMessagesResponse):
+                raise GapUnavailable(room_id)
+            if not page.chunk:
                 break
             pages.append(list(page.chunk))
             if not page.end or page.end == start:
@@ -248,6 +278,7 @@ class MatrixTransport(Login, Sending, Runtime):
             await self.on_undecryptable(room, event)
 
     async def start(self) -> None:
+        self.waker.hold()  # until the first sync's events (and any gap) are handled
         await self.login()
         self.client.add_event_callback(self.on_invite, InviteMemberEvent)
         self.client.add_event_callback(self.on_member, RoomMemberEvent)

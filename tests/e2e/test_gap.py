@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import col, select
@@ -70,3 +71,58 @@ async def test_commands_in_a_gap_are_handled_in_the_rooms_order(world: World) ->
     with session_scope(app.engine) as s:
         meeting = s.exec(select(Meeting)).one()
         assert (meeting.number, meeting.status) == (1, "cancelled")
+
+
+@pytest.mark.parametrize("what", ["cancel", "confirm"])
+async def test_timers_wait_for_what_was_said_while_the_bot_was_down(world: World,
+                                                                    what: str) -> None:
+    """While the bot is down the chair cancels M1 (or Politie confirms), then 120 lines of
+    chat; when the bot starts, the agenda (or the nudge) is due. The command must count
+    first: no agenda for a cancelled meeting, no nudge for a partner who answered."""
+    app, bot = await world.start_bot(CASUSBOT_RATE_LIMIT="10000")
+    politie = world.user("politie")
+    room = world.room(world.chair, [world.bot_user, politie])
+    world.join(politie, room)
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    pol = await world.client(politie)
+    bot_id = world.bot_user.user_id
+    for line in ("!setup Overleg", "!partner add Politie core",
+                 f"!lid add {politie.user_id} Politie"):
+        await ask(chair, room, bot_id, line)
+    code = re.search(r"C-\w+", await ask(chair, room, bot_id, "!casus open"))[0]  # type: ignore[index]
+    await ask(chair, room, bot_id, "!overleg plan 10-12-2026 14:00")
+    await ask(chair, room, bot_id, f"!agenda add M1 {code}")
+    await world.stop_bot(bot)
+    if what == "cancel":
+        await chair.send(room, "!overleg cancel M1")
+        world.clock.set(datetime(2026, 12, 7, 7, 0, tzinfo=UTC))  # the agenda is due
+        expected = "meeting/cancelled"
+    else:
+        await pol.send(room, "!bevestig M1 ja")
+        world.clock.set(datetime(2026, 12, 8, 9, 0, tzinfo=UTC))  # the nudge is due
+        expected = "agenda/confirmed"
+    for i in range(120):
+        await chair.send(room, f"gewoon een bericht {i}")
+    app, bot = await world.start_bot(CASUSBOT_RATE_LIMIT="10000")
+
+    def templates() -> list[str]:
+        with session_scope(app.engine) as s:
+            return [r.template for r in s.exec(select(OutboxMessage)
+                                               .order_by(col(OutboxMessage.id)))]
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while expected not in templates() and loop.time() < deadline:
+        await asyncio.sleep(0.3)
+    assert expected in templates()
+    for _ in range(20):  # the sweep after the catch-up
+        if bot.waker.runs:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)
+    assert bot.waker.runs >= 1
+    sent = templates()
+    if what == "cancel":
+        assert "agenda/agenda" not in sent
+    assert "agenda/nudge" not in sent  # (Politie's answer counted before the sweep)

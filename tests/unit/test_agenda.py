@@ -372,3 +372,21 @@ def test_a_timestamp_from_the_future_is_taken_as_now(meet: Say, session: Session
                      start + timedelta(minutes=5)).replies
     assert reply.template == "agenda/started"
     assert session.exec(select(Attendance)).all() == []
+
+
+def test_an_events_time_is_believed_at_most_a_day_back(meet: Say, session: Session,
+                                                       registry: Registry) -> None:
+    """A sender's server clock 30 days behind cannot confirm a meeting two days after it;
+    and a date that is past when the command is handled is past, whenever it was said."""
+    start = datetime(2026, 12, 15, 13, 0, tzinfo=UTC)
+    backdated = Inbound("$backdated", ROOM, POL, "!bevestig M1 ja", start - timedelta(days=30),
+                        encrypted=True)
+    [reply] = handle(session, registry, meet._render, SETTINGS, backdated,
+                     start + timedelta(days=2)).replies
+    assert reply.template == "agenda/started"
+    assert session.exec(select(Attendance)).all() == []
+    handled = datetime(2026, 12, 17, 9, 0, tzinfo=UTC)
+    plan = Inbound("$late-plan", ROOM, CHAIR, "!overleg plan 17-12-2026 08:00",
+                   handled - timedelta(days=2), encrypted=True)
+    [refused] = handle(session, registry, meet._render, SETTINGS, plan, handled).replies
+    assert refused.template == "meeting/in_past"

@@ -138,3 +138,23 @@ def test_odd_events_never_break_the_core(kind: str, relates: str | None, key: st
         assert handle(s, _REGISTRY, _RENDER, SETTINGS, msg, NOW).replies == []
     engine.dispose()
 
+
+
+def test_the_limit_counts_by_when_people_spoke_also_out_of_order() -> None:
+    """After an outage, room A's events are handled first, then room B's gap with older
+    times: a sender who never gave more than three commands a minute is never refused."""
+    limiter = RateLimiter(per_minute=30)
+    start = NOW
+    verdicts = [limiter.check(CHAIR, start + timedelta(minutes=i), trusted=True)
+                for i in range(60)]  # room A: one a minute for an hour
+    verdicts += [limiter.check(CHAIR, start + timedelta(seconds=23 * i), trusted=True)
+                 for i in range(130)]  # room B's gap: one every 23 s, in the same hour
+    assert set(verdicts) == {"ok"}
+
+
+def test_a_members_typo_does_not_count_against_their_commands() -> None:
+    limiter = RateLimiter(per_minute=2, trusted_per_minute=3)
+    assert [limiter.check(CHAIR, NOW, trusted=False) for _ in range(3)] == \
+        ["ok", "ok", "notify"]
+    assert [limiter.check(CHAIR, NOW, trusted=True) for _ in range(4)] == \
+        ["ok", "ok", "ok", "refuse"]

@@ -94,3 +94,31 @@ async def test_a_timer_planned_for_later_costs_no_sweep_now_but_a_sooner_one_rea
         assert calls[0] == 2
     finally:
         waker.stop()
+
+
+async def test_a_held_waker_sweeps_only_after_release() -> None:
+    """At start (and while sync fails) timed work waits until what was said meanwhile is
+    handled: a reminder must not overtake the command that cancels it."""
+    clock = FakeClock(NOW)
+    swept: list[datetime] = []
+
+    def sweep() -> datetime | None:
+        swept.append(clock.now())
+        return None
+
+    waker = Waker(sweep, clock, heartbeat=timedelta(seconds=0.05))
+    waker.hold()
+    waker.start()  # would sweep at once, and on every heartbeat
+    try:
+        await asyncio.sleep(0.3)
+        waker.due(NOW)  # something fell due: still held
+        await asyncio.sleep(0.1)
+        assert swept == []
+        waker.release()
+        for _ in range(100):
+            if swept:
+                break
+            await asyncio.sleep(0.02)
+        assert len(swept) >= 1
+    finally:
+        waker.stop()
