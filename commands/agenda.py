@@ -103,9 +103,9 @@ def find_case(ctx: Ctx, code: str) -> Case:
 # ---- sending -------------------------------------------------------------------------------
 def _to(overleg: Overleg, template: str, to: str, *, ref: str | None = None,
         extra: dict[str, Any] | None = None, mentions: tuple[str, ...] = (),
-        **values: Any) -> Outgoing:
+        pages_over: str | None = None, **values: Any) -> Outgoing:
     return Outgoing(template, values, room=to, locale=overleg.locale, timezone=overleg.timezone,
-                    ref=ref, extra=extra, mentions=mentions)
+                    ref=ref, extra=extra, mentions=mentions, pages_over=pages_over)
 
 
 def _package(overleg: Overleg, meeting: Meeting, to: str, lines: list[dict[str, Any]],
@@ -114,7 +114,7 @@ def _package(overleg: Overleg, meeting: Meeting, to: str, lines: list[dict[str, 
     ref = f"agenda:{meeting.id}"
     return [
         _to(overleg, "agenda/agenda", to, ref=ref, meeting=meeting, lines=lines,
-            changed=changed, overleg_name=overleg.name),
+            changed=changed, overleg_name=overleg.name, pages_over="lines"),
         _to(overleg, "agenda/poll", to, ref=ref, meeting=meeting,
             extra={"kind": "poll", "answers": {"yes": "agenda/poll_yes", "no": "agenda/poll_no"}}),
         _to(overleg, "agenda/ics", to, ref=ref, meeting=meeting,

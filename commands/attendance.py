@@ -119,5 +119,5 @@ def status(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Who confirmed, who declined, who did not answer; information per case; quorum."""
     meeting = find_meeting(ctx, number, planned=False)
     assert ctx.overleg is not None
-    return [ctx.reply("agenda/status", meeting=meeting,
+    return [ctx.reply("agenda/status", pages_over=("status", "lines"), meeting=meeting,
                       status=status_view(ctx.session, ctx.overleg, meeting))]

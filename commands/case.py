@@ -49,7 +49,8 @@ def listing(ctx: Ctx, *, status: str | None) -> list[Outgoing]:
               "opened_at": c.opened_at, "closed_at": c.closed_at} for c in rows]
     groups = [{"phase": p, "cases": [v for v in views if v["phase"] == p]}
               for p in covenant.PHASES if any(v["phase"] == p for v in views)]
-    return [ctx.reply("case/list", status=wanted, cases=views, groups=groups)]
+    return [ctx.reply("case/list", pages_over=("groups", "cases"), status=wanted, cases=views,
+                      groups=groups)]
 
 
 @command("case close", aliases=("casus close", "casus sluit", "casus sluiten"))

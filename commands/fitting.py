@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,8 @@ def fit(render: Render, out: Outgoing, room: str) -> list[Rendered]:
     """``out`` rendered as one message, or as parts that each fit ``render.max_bytes`` (a
     Render without one has Matrix's). ``out.pages_over`` names the list to split: ``"key"``,
     or ``("groups", "items")`` for a list of groups each with a list of items (a group is
-    repeated in each part that holds some of its items). A message that does not fit and
+    repeated in each part that holds some of its items), or for one record (a mapping)
+    holding the list. A message that does not fit and
     cannot be split becomes the notice ``error/too_large`` to the same room."""
     limit = int(getattr(render, "max_bytes", MATRIX_MAX_BYTES))
     whole = render(out, room)
@@ -72,7 +73,11 @@ def _units(out: Outgoing) -> tuple[list[Any], Callable[[Sequence[Any]], dict[str
         items = list(out.values.get(key) or [])
         return items, lambda chunk: {**out.values, key: list(chunk)}
     outer, inner = key
-    groups = list(out.values.get(outer) or [])
+    holder = out.values.get(outer)
+    if isinstance(holder, Mapping):  # one record holding the list, e.g. a status board
+        items = list(holder.get(inner) or [])
+        return items, lambda chunk: {**out.values, outer: {**holder, inner: list(chunk)}}
+    groups = list(holder or [])
     units = [(g, item) for g, group in enumerate(groups) for item in group[inner]]
 
     def regroup(chunk: Sequence[Any]) -> dict[str, Any]:

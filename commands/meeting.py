@@ -32,8 +32,8 @@ def plan(ctx: Ctx, *, starts_at: datetime, minutes: int | None, kind: str | None
 @command("meeting list", aliases=("overleg list", "overleg lijst"))
 def listing(ctx: Ctx) -> list[Outgoing]:
     """List the meetings that have not ended yet."""
-    return [ctx.reply("meeting/list", meetings=meetings.upcoming(ctx.session, ctx.overleg_id,
-                                                                   ctx.now))]
+    return [ctx.reply("meeting/list", pages_over="meetings",
+                      meetings=meetings.upcoming(ctx.session, ctx.overleg_id, ctx.now))]
 
 
 @command("meeting move", aliases=("overleg move", "overleg verplaats", "overleg verplaatsen"))

@@ -29,7 +29,7 @@ def listing(ctx: Ctx) -> list[Outgoing]:
     rows = [{"name": p.name, "kind": p.kind,
              "members": len(overlegs.members_of_partner(ctx.session, p.id or 0))}
             for p in overlegs.partners(ctx.session, ctx.overleg_id)]
-    return [ctx.reply("partner/list", partners=rows)]
+    return [ctx.reply("partner/list", pages_over="partners", partners=rows)]
 
 
 @command("partner remove", aliases=("partner verwijder", "partner verwijderen"))

@@ -130,3 +130,37 @@ def test_packing_keeps_every_item_once_in_order_within_the_limit(sizes: list[int
     numbers = [p.body.split("|", 1)[0] for p in parts]
     assert numbers == ([f"{i}/{len(parts)}" for i in range(1, len(parts) + 1)]
                        if len(parts) > 1 else ["1/1"])
+
+
+def test_case_list_status_and_agenda_of_600_cases_arrive_split_and_complete(
+        plan: Say) -> None:  # noqa: F811
+    plan.one("!overleg plan 15-12-2026 14:00")
+    codes = [re.search(r"C-\w+", plan.one("!casus open"))[0]  # type: ignore[index]
+             for _ in range(600)]
+    codes.append(case(plan))
+    for code in codes:
+        plan.one(f"!agenda add M1 {code}")
+
+    def found(parts: list[Rendered]) -> set[str]:
+        return {c for p in parts for c in re.findall(r"C-\w+", p.body)}
+
+    for command, key in (("!casus lijst", "case/list"), ("!status M1", "agenda/status"),
+                         ("!agenda toon M1", "agenda/show")):
+        parts = plan(command)  # (the status board of 601 cases still fits one message)
+        assert len(parts) >= (1 if key == "agenda/status" else 2), command
+        assert {p.template for p in parts} == {key}
+        assert all(size(p) <= MATRIX_MAX_BYTES for p in parts)
+        assert found(parts) >= set(codes), command
+    status = plan.out("!status M1")  # the board's list split inside its record
+
+    class Tighter(Renderer):
+        max_bytes = 12_000
+
+    boards = fit(Tighter(), status, ROOM)
+    assert len(boards) >= 2 and all(size(p) <= 12_000 for p in boards)
+    assert found(boards) >= set(codes)
+    sent = plan("!agenda send M1")
+    agenda = [p for p in sent if p.template == "agenda/agenda"]
+    assert len(agenda) >= 2 and all(size(p) <= MATRIX_MAX_BYTES for p in agenda)
+    assert found(agenda) >= set(codes)
+    assert "error/too_large" not in {p.template for p in sent}
