@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,3 +135,13 @@ async def world(synapse: devserver.Synapse, tmp_path: Path) -> AsyncIterator[Wor
         await c.close()
     for b in list(w.bots):
         await w.stop_bot(b)
+
+
+async def until(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll ``check`` until it holds or ``timeout`` seconds pass (the caller asserts)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check() and loop.time() < deadline:
+        await asyncio.sleep(0.2)

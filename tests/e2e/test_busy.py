@@ -14,17 +14,11 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Attendance, OutboxMessage, Partner
-from tests.e2e.conftest import World, bot_in_room
+from tests.e2e.conftest import World, bot_in_room, until
 from tests.e2e.test_skeleton import ask
 
 pytestmark = pytest.mark.e2e
 
-
-async def _until(check, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check() and loop.time() < deadline:
-        await asyncio.sleep(0.3)
 
 
 async def test_forty_commands_in_twenty_seconds_are_each_carried_out(world: World) -> None:
@@ -38,7 +32,7 @@ async def test_forty_commands_in_twenty_seconds_are_each_carried_out(world: Worl
     for i in range(40):
         await chair.send(room, f"!partner add Snel{i:02d} core")
         await asyncio.sleep(0.5)
-    await _until(lambda: len(chair.notices(bot_id, room)) - before >= 40)
+    await until(lambda: len(chair.notices(bot_id, room)) - before >= 40)
     assert len(chair.notices(bot_id, room)) - before == 40  # one answer each
     with session_scope(app.engine) as s:
         names = {p.name for p in s.exec(select(Partner))}
@@ -95,7 +89,7 @@ async def test_an_action_list_over_the_size_limit_arrives_split_and_complete(
     for i in range(110):
         text = " ".join(words[(i + k) % len(words)] for k in range(40))[:290]
         await chair.send(room, f"!actie add {code} Politie 15-1-2027 {text}")
-    await _until(lambda: sum("A110" in s.body for s in chair.notices(bot_id, room)) >= 1)
+    await until(lambda: sum("A110" in s.body for s in chair.notices(bot_id, room)) >= 1)
     mark = len(chair.seen)
     await chair.send(room, "!actie lijst")
 
@@ -105,7 +99,7 @@ async def test_an_action_list_over_the_size_limit_arrives_split_and_complete(
     def listed() -> list[int]:
         return [int(n) for s in parts() for n in re.findall(r"(?<![\w-])A(\d+)(?!\w)", s.body)]
 
-    await _until(lambda: len(listed()) >= 110)
+    await until(lambda: len(listed()) >= 110)
     assert len(parts()) >= 2
     assert sorted(listed()) == list(range(1, 111)) and len(listed()) == 110
     with session_scope(app.engine) as s:  # nothing was given up

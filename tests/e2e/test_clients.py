@@ -4,7 +4,6 @@ a command typed in a thread answered in that thread."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -17,12 +16,6 @@ from tests.e2e.test_skeleton import ask
 
 pytestmark = pytest.mark.e2e
 
-
-async def _until(check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check() and loop.time() < deadline:
-        await asyncio.sleep(0.2)
 
 
 async def test_replies_edits_and_threads_as_element_sends_them(world: World) -> None:
