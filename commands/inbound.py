@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from commands import answers, pii
+from commands.auditing import audit_change
 from commands.privacy import redact_original
 from commands.ratelimit import RateLimiter
 from commands.registry import (
@@ -40,6 +41,7 @@ class Inbound:
     sent_at: datetime  # the server's timestamp
     encrypted: bool = False
     kind: str = "text"  # text | reaction | poll_response | redaction | card | undecryptable
+    # | membership (``key``: join, leave or ban; ``relates_to``: whose membership)
     relates_to: str | None = None  # the event a reaction, poll vote or card button is about
     key: str = ""  # the reaction's emoji, the poll answer's ID, or the card button's verb
     redacts: str | None = None  # for a redaction: the event it removes
@@ -205,7 +207,30 @@ def _dispatch(registry: Registry, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
         return answers.withdrawal(ctx, msg.redacts)
     if msg.kind == "card":
         return answers.card(ctx, msg.relates_to, msg.key, dict(msg.data), msg.event_id)
+    if msg.kind == "membership" and ctx.overleg is not None and msg.relates_to:
+        return _membership(ctx, msg.relates_to, left=msg.key in ("leave", "ban"))
     return []
+
+
+def _membership(ctx: Ctx, user_id: str, *, left: bool) -> list[Outgoing]:
+    """A member left the overleg's room (left, kicked, banned): no more agendas, reminders
+    or DMs of this overleg for them, and the chairs are told once; back in the room, they
+    are addressed again."""
+    changed = overlegs.left_room(ctx.session, ctx.overleg_id, user_id,
+                                 ctx.now if left else None)
+    if changed is None:
+        return []
+    audit_change(ctx, action="member." + ("left_room" if left else "back_in_room"),
+                 subject=user_id)
+    if not left:
+        return []
+    partner = overlegs.partner_by_id(ctx.session, changed.partner_id) \
+        if changed.partner_id is not None else None
+    chairs = [m.user_id for m in overlegs.members(ctx.session, ctx.overleg_id)
+              if m.role == "chair"]
+    return [replace(ctx.reply("member/left_room", user=user_id, chairs=chairs,
+                              partner=partner.name if partner else None),
+                    mentions=tuple(chairs))]
 
 
 def _concerns_us(session: Session, msg: Inbound) -> bool:

@@ -39,8 +39,9 @@ def add(ctx: Ctx, *, user: str, partner: str, role: str | None) -> list[Outgoing
 def listing(ctx: Ctx) -> list[Outgoing]:
     """List the members with their partner and role."""
     names = {p.id: p.name for p in overlegs.partners(ctx.session, ctx.overleg_id)}
-    rows = [{"user": m.user_id, "role": m.role, "partner": names.get(m.partner_id)}
-            for m in overlegs.members(ctx.session, ctx.overleg_id)]
+    rows = [{"user": m.user_id, "role": m.role, "partner": names.get(m.partner_id),
+             "left_room_at": m.left_room_at}
+            for m in overlegs.members(ctx.session, ctx.overleg_id, with_left=True)]
     return [ctx.reply("member/list", pages_over="members", members=rows)]
 
 

@@ -58,6 +58,8 @@ class Member(SQLModel, table=True):
     partner_id: int | None = Field(default=None, foreign_key="partner.id")
     role: str = "partner"  # chair | coordinator | partner
     created_at: datetime = Field(sa_column=_utc())
+    # Left the overleg's room: no agendas, reminders or DMs until they join again.
+    left_room_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class Meeting(SQLModel, table=True):

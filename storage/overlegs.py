@@ -56,9 +56,11 @@ def partner_by_name(session: Session, overleg_id: int, name: str) -> Partner | N
 
 _PARTNERS = select(Partner).where(Partner.overleg_id == bindparam("overleg")).order_by(
     col(Partner.kind), col(Partner.name_key))
-_MEMBERS = select(Member).where(Member.overleg_id == bindparam("overleg")).order_by(
+_ALL_MEMBERS = select(Member).where(Member.overleg_id == bindparam("overleg")).order_by(
     col(Member.role), col(Member.user_id))
-_MEMBERS_OF_PARTNER = select(Member).where(Member.partner_id == bindparam("partner"))
+_MEMBERS = _ALL_MEMBERS.where(col(Member.left_room_at).is_(None))
+_MEMBERS_OF_PARTNER = select(Member).where(Member.partner_id == bindparam("partner"),
+                                           col(Member.left_room_at).is_(None))
 
 
 def partners(session: Session, overleg_id: int) -> list[Partner]:
@@ -90,11 +92,28 @@ def member(session: Session, overleg_id: int, user_id: str) -> Member | None:
     return session.exec(_MEMBER, params={"overleg": overleg_id, "user": user_id}).first()
 
 
-def members(session: Session, overleg_id: int) -> list[Member]:
-    return list(session.exec(_MEMBERS, params={"overleg": overleg_id}))
+def members(session: Session, overleg_id: int, *, with_left: bool = False) -> list[Member]:
+    """The overleg's members in its room (``with_left``: also those who left the room; they
+    are not addressed until they are back)."""
+    return list(session.exec(_ALL_MEMBERS if with_left else _MEMBERS,
+                             params={"overleg": overleg_id}))
+
+
+def left_room(session: Session, overleg_id: int, user_id: str, at: datetime | None
+              ) -> Member | None:
+    """Record that ``user_id`` left the room (``at``) or is back in it (None); the member
+    if that changed anything."""
+    found = member(session, overleg_id, user_id)
+    if found is None or (found.left_room_at is None) == (at is None):
+        return None
+    found.left_room_at = at
+    session.add(found)
+    session.flush()
+    return found
 
 
 def members_of_partner(session: Session, partner_id: int) -> list[Member]:
+    """A partner's members in the room (not those who left it)."""
     return list(session.exec(_MEMBERS_OF_PARTNER, params={"partner": partner_id}))
 
 

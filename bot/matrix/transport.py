@@ -265,8 +265,23 @@ class MatrixTransport(Login, Sending, Runtime):
                  extra={"room": room_id, "events": sum(len(p) for p in pages)})
         return pages
 
+    async def on_membership(self, room: MatrixRoom, event: RoomMemberEvent) -> None:
+        """Someone else joined, left, was kicked or banned: the core decides whether that
+        is a member of the overleg (who then is, or is no longer, addressed)."""
+        if event.state_key == self.client.user_id or event.membership not in ("join", "leave",
+                                                                               "ban"):
+            return
+        if event.membership == "join" and (event.prev_membership or "") == "join":
+            return  # a display name or avatar change
+        await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,
+                                   sender=event.sender, text="", kind="membership",
+                                   sent_at=_ts(event.server_timestamp),
+                                   relates_to=event.state_key, key=event.membership))
+
     async def _dispatch(self, room: MatrixRoom, event: Any) -> None:
-        if isinstance(event, RoomMessageText):
+        if isinstance(event, RoomMemberEvent):
+            await self.on_membership(room, event)
+        elif isinstance(event, RoomMessageText):
             await self.on_text(room, event)
         elif isinstance(event, ReactionEvent):
             await self.on_reaction(room, event)

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from storage.db import session_scope
-from storage.models import Attendance, Partner
+from storage.models import Attendance, Member, Partner
 from tests.e2e.conftest import World, bot_in_room
 from tests.e2e.test_skeleton import ask
 
@@ -79,3 +79,25 @@ async def test_replies_edits_and_threads_as_element_sends_them(world: World) -> 
     assert threaded.relates is not None
     assert threaded.relates["event_id"] == root
     assert threaded.relates["m.in_reply_to"]["event_id"] == command
+
+
+async def test_a_member_who_leaves_the_room_is_no_longer_addressed(world: World) -> None:
+    app, bot = await world.start_bot()
+    politie = world.user("politie")
+    room = world.room(world.chair, [world.bot_user, politie])
+    world.join(politie, room)
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    pol = await world.client(politie)
+    bot_id = world.bot_user.user_id
+    for line in ("!setup Overleg", "!partner add Politie core",
+                 f"!lid add {politie.user_id} Politie"):
+        await ask(chair, room, bot_id, line, timeout=20)
+    await pol.client.room_leave(room)
+    told = await chair.wait_for(lambda s: s.sender == bot_id and s.room_id == room
+                                and politie.user_id in s.body and "Politie" in s.body
+                                and world.chair.user_id in s.body, 20)
+    assert told.body
+    with session_scope(app.engine) as s:
+        [member] = [m for m in s.exec(select(Member)) if m.user_id == politie.user_id]
+    assert member.left_room_at is not None

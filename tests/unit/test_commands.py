@@ -96,8 +96,8 @@ def test_member_add_list_change_remove(overleg: Say, session: Session) -> None:
     assert session.get(Partner, row.partner_id).name == "Gemeente"  # type: ignore[union-attr]
     listing = overleg.out("!lid list")
     assert listing.template == "member/list"
-    assert {"user": PARTNER, "role": "coordinator", "partner": "Gemeente"} in \
-        listing.values["members"]
+    assert {"user": PARTNER, "role": "coordinator", "partner": "Gemeente",
+            "left_room_at": None} in listing.values["members"]
     assert PARTNER in overleg.one("!lid list")
     assert overleg.key(f"!lid remove {PARTNER}") == "member/removed"
     assert counts(session)["Member"] == 1

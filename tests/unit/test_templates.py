@@ -294,7 +294,7 @@ def test_partner_kinds_and_member_roles_in_dutch(renderer: Renderer) -> None:
         {"name": "Jeugdzorg", "kind": "external", "members": 0}])
     assert "Politie (kernpartner" in listed and "Jeugdzorg (externe partner" in listed
     members = _body(renderer, "member/list", members=[
-        {"user": POL, "role": "coordinator", "partner": "Gemeente"}])
+        {"user": POL, "role": "coordinator", "partner": "Gemeente", "left_room_at": None}])
     assert f"{POL}: coördinator (Gemeente)" in members
 
 
