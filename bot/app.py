@@ -23,9 +23,10 @@ from commands.ratelimit import RateLimiter
 from commands.registry import Outcome, Registry, Render, Settings
 from storage import inbound as inbound_store
 from storage import overlegs
-from storage.db import make_engine, migrate, session_scope
+from storage.db import checkpoint, make_engine, migrate, session_scope
 
 log = logging.getLogger(__name__)
+CHECKPOINT_EVERY = 3600.0  # seconds between WAL checkpoints after a sweep
 
 
 @dataclass
@@ -40,6 +41,7 @@ class App:
     settings: Settings
     limiter: RateLimiter = field(default_factory=RateLimiter)
     _joined: dict[str, datetime] = field(default_factory=dict)
+    _checkpointed: float = float("-inf")  # time.monotonic() of the last WAL checkpoint
 
     def handle(self, msg: Inbound) -> Outcome:
         """The one entry for an inbound event (blocking: a transport calls it through
@@ -70,12 +72,21 @@ class App:
         return self._joined[room_id]
 
     def sweep(self) -> Outcome:
-        """Run a batch of the timed work that is due (blocking)."""
+        """Run a batch of the timed work that is due (blocking). At most once an hour the
+        write-ahead log is checkpointed and truncated afterwards (``storage.db.checkpoint``),
+        so what the sweep's retention purge deleted does not linger in it."""
         def attempt() -> Outcome:
             with session_scope(self.engine) as session:
                 return timed.sweep(self.registry, session, self.render, self.clock.now())
 
-        return retrying(attempt)
+        done = retrying(attempt)
+        if time.monotonic() - self._checkpointed >= CHECKPOINT_EVERY:
+            self._checkpointed = time.monotonic()
+            try:
+                checkpoint(self.engine)
+            except OperationalError:
+                log.warning("WAL checkpoint postponed (the database is busy)")
+        return done
 
     def key_recipients(self, room_id: str) -> set[str] | None:
         """Who may get the room keys of ``room_id``: the overleg's members (None: no limit)."""

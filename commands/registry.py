@@ -120,8 +120,18 @@ class Ctx:
 
     def refuse(self, template: str, **values: Any) -> Outgoing:
         """A reply saying no: nothing was changed (an edit of the command is then carried
-        out as the corrected command)."""
+        out as the corrected command). What the sender typed (``given``) is quoted back only
+        if it passes the PII guard; otherwise "…" stands in its place (PRODUCT.md, privacy
+        rule 1: a refusal never carries an identifier into the room or the outbox)."""
+        if isinstance(values.get("given"), str):
+            values["given"] = self.echo(values["given"])
         return replace(self.reply(template, **values), refused=True)
+
+    def echo(self, typed: str) -> str:
+        """``typed`` if it may be quoted back (no identifier found in it), else "…"."""
+        from commands import pii
+
+        return typed if pii.scan(typed, key=self.settings.ref_keys) is None else "…"
 
 
 @dataclass(frozen=True)

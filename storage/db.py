@@ -51,6 +51,9 @@ def make_engine(url: str) -> Engine:
                 # after it roll back together (the event is handled again), and a resent
                 # message keeps its transaction ID (the homeserver dedupes it).
                 cur.execute("PRAGMA synchronous=NORMAL")
+                # Deleted rows are overwritten with zeros, not left in free pages: a purged
+                # case's text must not stay readable in the file (AVG, storage limitation).
+                cur.execute("PRAGMA secure_delete=ON")
             cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cur.close()
 
@@ -144,6 +147,21 @@ def current_revision(engine: Engine) -> str | None:
     if len(rows) > 1:
         raise RuntimeError("the database has several migration heads: run `casusbot migrate`")
     return str(rows[0][0]) if rows else None
+
+
+def checkpoint(engine: Engine) -> None:
+    """SQLite: copy the write-ahead log into the database and truncate it, so text deleted
+    by a purge does not linger in the ``-wal`` file (with ``secure_delete`` the database's
+    own pages are zeroed). Nothing on PostgreSQL. Outside any transaction."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()  # (no BEGIN: a checkpoint cannot run in a transaction)
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.close()
+    finally:
+        raw.close()
 
 
 @contextmanager

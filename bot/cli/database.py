@@ -103,10 +103,13 @@ def purge(env_file: str | None, dry_run: bool) -> None:
     from datetime import UTC, datetime
 
     from commands import retention
-    from storage.db import session_scope
+    from storage.db import checkpoint, session_scope
 
-    with session_scope(_engine(env_file)) as session:
+    engine = _engine(env_file)
+    with session_scope(engine) as session:
         report = retention.purge(session, datetime.now(UTC), dry_run=dry_run)
+    if report and not dry_run:
+        checkpoint(engine)  # what was deleted does not linger in the -wal file
     if not report:
         click.echo("nothing to purge")
     for entry in report:

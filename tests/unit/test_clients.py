@@ -16,7 +16,7 @@ from bot.matrix.sending import relation
 from commands.attendance import reaction_answer
 from commands.inbound import Inbound, clean, handle
 from commands.registry import Registry
-from storage.models import InboundEvent, Partner
+from storage.models import InboundEvent, OutboxMessage, Partner
 from tests.unit.conftest import CHAIR, NOW, ROOM, SETTINGS, Say
 
 BOT = "@casusbot:localhost"
@@ -169,3 +169,18 @@ def test_every_reply_answers_its_command_in_its_thread(overleg: Say, session: Se
     assert (reply.in_reply_to, reply.thread_root) == ("$cmd", "$root")
     [plain] = _say(session, registry, overleg, "$cmd2", "!partner lijst", minutes=1)
     assert (plain.in_reply_to, plain.thread_root) == ("$cmd2", None)
+
+
+def test_a_refusal_never_quotes_an_identifier_back(overleg: Say, session: Session) -> None:
+    import random
+
+    from tests.unit.pii_corpus import fake_bsn  # generated, with a valid 11-proef
+
+    number = fake_bsn(random.Random(17)).replace(" ", "").replace(".", "")
+    refused = overleg.reply(f"!privacy lijst {number}")  # the privacy verb is not scanned
+    assert refused.template == "error/unexpected"
+    assert number not in refused.body and number not in (refused.html or "")
+    rows = session.exec(select(OutboxMessage)).all()
+    assert not any(number in r.body or number in (r.formatted_body or "") for r in rows)
+    plain = overleg.reply("!privacy lijst extra")  # a harmless word is still quoted
+    assert "extra" in plain.body

@@ -338,3 +338,28 @@ def test_rekey_keeps_references_findable_with_the_key_chain(
     with session_scope(engine) as s:
         assert audit.verify(s) is None
     engine.dispose()
+
+
+def test_deleted_text_does_not_linger_in_the_file_or_its_wal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """secure_delete zeroes deleted rows' pages; a checkpoint truncates the -wal file."""
+    from sqlalchemy import text as sql
+
+    from storage.db import checkpoint, create_schema, make_engine, session_scope
+
+    path = tmp_path / "bot.db"
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    marker = "Zoekwoord" + "Q" * 20  # a unique, harmless string
+    with session_scope(engine) as s:
+        assert s.connection().exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+        s.execute(sql("CREATE TABLE note (t TEXT)"))
+        s.execute(sql("INSERT INTO note VALUES (:t)"), {"t": marker * 50})
+    checkpoint(engine)
+    assert marker.encode() in path.read_bytes()
+    with session_scope(engine) as s:
+        s.execute(sql("DELETE FROM note"))
+    checkpoint(engine)
+    wal = tmp_path / "bot.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert marker.encode() not in path.read_bytes()
+    engine.dispose()
