@@ -163,7 +163,7 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
             replies = [ctx.refuse("error/edit_after_effect",
                                   command=registry.typed_verb(msg.text, settings.prefix))]
         else:
-            replies = _guard(session, ctx, msg) or _dispatch(registry, ctx, msg)
+            replies = _guard(session, ctx, msg, command) or _dispatch(registry, ctx, msg)
             if edited is not None and not all(o.refused for o in replies):
                 inbound.took_effect(session, edited.event_id)  # a second edit won't redo it
     except Exception as e:
@@ -242,7 +242,12 @@ def _concerns_us(session: Session, msg: Inbound) -> bool:
 _REF = re.compile(r"(\b(?:ref|referentie)\s+)\S+", re.I)
 
 
-def _guard(session: Session, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
+REF_COMMANDS = frozenset({"case open", "case find"})
+"""Where a reference is expected after ``ref``: only there is that word left unscanned
+(it is only ever stored as a keyed hash)."""
+
+
+def _guard(session: Session, ctx: Ctx, msg: Inbound, command: str | None) -> list[Outgoing]:
     """Refusals that come before any command: personal data, an unencrypted room."""
     if msg.kind != "text":
         return []
@@ -250,11 +255,12 @@ def _guard(session: Session, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
     words = msg.text.strip()[len(prefix):].split()
     verb = words[0].casefold() if words else ""
     # The words of !privacy forbid are person references on purpose; a reference after
-    # "ref" is only ever hashed. Everything else is scanned before it can be stored or sent.
+    # "ref" (case open, case find) is only ever hashed. Everything else is scanned before it
+    # can be stored or sent.
     if verb != "privacy":
         forbidden = privacy.hashes(session, ctx.overleg_id) if ctx.overleg else frozenset()
-        finding = pii.scan(_REF.sub(r"\1", msg.text), key=ctx.settings.ref_keys,
-                           forbidden=forbidden)
+        text = _REF.sub(r"\1", msg.text) if command in REF_COMMANDS else msg.text
+        finding = pii.scan(text, key=ctx.settings.ref_keys, forbidden=forbidden)
         if finding is not None:
             out = [ctx.refuse("error/pii", kind=finding.kind, masked=finding.masked)]
             if ctx.settings.redact_pii:

@@ -4,6 +4,7 @@ read as the command the person meant; the answer belongs to the command."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -184,3 +185,17 @@ def test_a_refusal_never_quotes_an_identifier_back(overleg: Say, session: Sessio
     assert not any(number in r.body or number in (r.formatted_body or "") for r in rows)
     plain = overleg.reply("!privacy lijst extra")  # a harmless word is still quoted
     assert "extra" in plain.body
+
+
+def test_the_word_after_ref_is_unscanned_only_where_a_reference_is_expected(
+        overleg: Say, session: Session) -> None:
+    import random
+
+    from tests.unit.pii_corpus import fake_bsn
+
+    number = fake_bsn(random.Random(5)).replace(" ", "").replace(".", "")
+    assert overleg.key(f"!casus open ref {number}") == "case/opened"  # hashed, never stored
+    code = re.search(r"C-\w+", overleg.one("!casus open"))[0]  # type: ignore[index]
+    keys = overleg.keys(f"!actie add {code} Politie 15-1-2027 bellen ref {number}")
+    assert keys[0] == "error/pii"
+    assert number not in " ".join(r.body for r in session.exec(select(OutboxMessage)))
