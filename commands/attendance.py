@@ -29,7 +29,7 @@ _EMOJI_FORM = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
 
 def reaction_answer(key: str) -> bool | None:
     """Yes (True), no (False) or no answer (None) for a reaction's key, whatever its form."""
-    return ACCEPT_KEYS.get(_EMOJI_FORM.sub("", key).strip())
+    return ACCEPT_KEYS.get(_EMOJI_FORM.sub("", parse.clean(key)).strip())
 
 
 # ---- parsers -------------------------------------------------------------------------------
@@ -66,7 +66,7 @@ def confirm(ctx: Ctx, *, number: int, attends: bool, delegate: str | None) -> li
         return [ctx.refuse("agenda/no_partner")]
     if delegate is not None:
         d = overlegs.member(ctx.session, ctx.overleg_id, delegate)
-        if d is None or d.partner_id != partner.id:
+        if d is None or d.partner_id != partner.id or d.left_room_at is not None:
             return [ctx.refuse("agenda/bad_delegate", delegate=delegate, partner=partner.name)]
     return record_attendance(ctx.session, ctx, meeting, partner, attends=attends,
                              delegate=delegate, source="command", source_event_id=None)

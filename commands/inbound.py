@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from commands import answers, pii
 from commands.auditing import audit_change
+from commands.parse import clean
 from commands.privacy import redact_original
 from commands.ratelimit import RateLimiter
 from commands.registry import (
@@ -24,6 +25,7 @@ from commands.registry import (
     run,
 )
 from storage import agendas, inbound, outbox, overlegs, privacy, timers
+from storage.db import counting_writes
 from storage.outbox import Rendered
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ class Inbound:
     thread_root: str | None = None  # sent in a thread (m.thread): its root event
 
 
+BOOKKEEPING = frozenset({"inboundevent", "outboxmessage", "outboxlease"})
+"""Tables every event writes to, whether or not its command changed anything."""
 MAX_COMMAND_CHARS = 2000  # a command line is short; a 64 KiB "command" is refused unread
 MAX_LAG = timedelta(hours=24)
 """How far before its handling an event's own time is believed: an outage of up to a day
@@ -60,24 +64,12 @@ ANSWERS = frozenset({"reaction", "poll_response", "redaction", "card"})
 """Kinds that answer a message of the bot's (an agenda): they concern us only then."""
 
 
-# What clients put in or before a command that no one typed on purpose: BOM, zero-width
-# space/non-joiner/joiner, word joiner, soft hyphen, Mongolian vowel separator, variation
-# selectors (U+FE00-FE0F, U+E0100-E01EF); and spaces that are no plain space.
-_INVISIBLE = re.compile("[\ufeff\u200b\u200c\u200d\u2060\u00ad\u180e\ufe00-\ufe0f"
-                        "\U000e0100-\U000e01ef]")
-_ODD_SPACE = re.compile("[\u00a0\u2007\u202f\u2000-\u200a\u3000]")
-
-
-def clean(text: str) -> str:
-    """A command line as typed, without the invisible characters clients and keyboards add
-    (before the prefix they would hide the command; inside it they would break a word)."""
-    return _ODD_SPACE.sub(" ", _INVISIBLE.sub("", text))
-
-
 def may_concern(msg: Inbound, prefix: str) -> bool:
     """False for text that is no command (most of a room's messages): nothing to record,
-    nothing to answer, so a caller need not even open a transaction for it."""
-    return msg.kind != "text" or clean(msg.text).lstrip().startswith(prefix)
+    nothing to answer, so a caller need not even open a transaction for it. An edit may
+    concern us whatever it says now (an edit of a command into chatter is answered)."""
+    return msg.kind != "text" or msg.replaces is not None \
+        or clean(msg.text).lstrip().startswith(prefix)
 
 
 class CommandFailed(Exception):
@@ -121,11 +113,18 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
         return []
     if msg.kind in ANSWERS and not _concerns_us(session, msg):
         return []  # a reaction or redaction of something that is no agenda: not recorded
-    if not inbound.first_time(session, msg.event_id, msg.room_id, now):
-        return []
-    if msg.kind == "text":
-        msg = replace(msg, text=clean(msg.text))
     edited = inbound.state(session, msg.replaces) if msg.replaces else None
+    if edited is not None and edited.sender not in (None, msg.sender):
+        return []  # someone else's replacement of a message is ignored (spec), not recorded
+    if msg.replaces and edited is None and not clean(msg.text).lstrip().startswith(
+            settings.prefix):
+        return []  # an edit of chatter into chatter: chatter
+    if msg.kind == "text":
+        msg = replace(msg, text=clean(msg.text),
+                      thread_root=msg.thread_root or (edited.thread_root if edited else None))
+    if not inbound.first_time(session, msg.event_id, msg.room_id, now, sender=msg.sender,
+                              thread_root=msg.thread_root):
+        return []
     # Lock the overleg's row: commands of one overleg run one at a time, across instances too,
     # so numbers like M3 and A12 are never handed out twice (no-op on SQLite, already serial).
     overleg, member = overlegs.by_room_with_member(session, msg.room_id, msg.sender, lock=True)
@@ -139,6 +138,7 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
               said_at=spoken)
     command = registry.resolve(msg.text, settings.prefix) if msg.kind == "text" else None
     verdict = "ok"
+    changed = False  # whether the command changed anything (rows beyond the bookkeeping)
     if limiter is not None and msg.kind == "text":
         # The overleg's own people (and administrators) with a known command are never cut
         # off quietly: a command beyond their limit is refused by name (commands/ratelimit.py).
@@ -157,19 +157,23 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
                                  retry_at=limiter.retry_at(msg.sender, spoken))]
         elif msg.kind == "text" and len(msg.text) > MAX_COMMAND_CHARS:
             replies = [ctx.refuse("error/message_too_long", limit=MAX_COMMAND_CHARS)]
+        elif guarded := _guard(session, ctx, msg, command):
+            replies = guarded  # (an edit is scanned like any message)
         elif edited is not None and not edited.refused:
-            # An edit of a command that took effect: carrying it out again would do it
-            # twice; say how to correct it instead (never silence).
+            # An edit of a command that changed something: carrying it out again would do
+            # it twice; say how to correct it instead (never silence).
             replies = [ctx.refuse("error/edit_after_effect",
                                   command=registry.typed_verb(msg.text, settings.prefix))]
         else:
-            replies = _guard(session, ctx, msg, command) or _dispatch(registry, ctx, msg)
-            if edited is not None and not all(o.refused for o in replies):
+            with counting_writes(session, BOOKKEEPING) as writes:
+                replies = _dispatch(registry, ctx, msg)
+            changed = writes[0] > 0
+            if changed and edited is not None:
                 inbound.took_effect(session, edited.event_id)  # a second edit won't redo it
     except Exception as e:
         raise CommandFailed(msg.event_id) from e
-    if replies and all(o.refused for o in replies):
-        inbound.refused(session, msg.event_id)
+    if msg.kind == "text" and not changed:
+        inbound.refused(session, msg.event_id)  # it changed nothing: an edit may redo it
     rendered = [_in_reply(r, msg) for o in replies for r in _render_safely(render, o, ctx)]
     # IDs, the command's name and the outcome's template: never the message itself.
     log.info("handled event", extra={
@@ -228,9 +232,12 @@ def _membership(ctx: Ctx, user_id: str, *, left: bool) -> list[Outgoing]:
         if changed.partner_id is not None else None
     chairs = [m.user_id for m in overlegs.members(ctx.session, ctx.overleg_id)
               if m.role == "chair"]
-    return [replace(ctx.reply("member/left_room", user=user_id, chairs=chairs,
+    # With no chair left in the room, the administrators are the ones who can act.
+    told = chairs or sorted(a for a in ctx.settings.admins if a != user_id)
+    return [replace(ctx.reply("member/left_room", user=user_id, chairs=told,
+                              no_chair=not chairs, was_chair=changed.role == "chair",
                               partner=partner.name if partner else None),
-                    mentions=tuple(chairs))]
+                    mentions=tuple(told))]
 
 
 def _concerns_us(session: Session, msg: Inbound) -> bool:
@@ -264,7 +271,7 @@ def _guard(session: Session, ctx: Ctx, msg: Inbound, command: str | None) -> lis
         if finding is not None:
             out = [ctx.refuse("error/pii", kind=finding.kind, masked=finding.masked)]
             if ctx.settings.redact_pii:
-                out.append(replace(redact_original(ctx), refused=True))
+                out.append(redact_original(ctx))
             return out
     if ctx.settings.require_e2ee and not msg.encrypted and verb not in ("help", "hulp"):
         return [ctx.refuse("error/unencrypted")]

@@ -162,6 +162,24 @@ def duration(text: str, ctx: Ctx) -> tuple[int, str]:
     return minutes, rest
 
 
+# What clients and keyboards put in or before a command that nobody typed on purpose: BOM,
+# zero-width space/non-joiner/joiner, word joiner and invisible operators, soft hyphen,
+# combining grapheme joiner, Mongolian vowel separator, bidirectional marks, embeddings,
+# overrides and isolates (U+200E-F, U+202A-E, U+2066-9, U+061C), variation selectors
+# (U+FE00-F, U+E0100-E01EF) and tag characters (U+E0000-E007F); and spaces that are no
+# plain space (Unicode "Default_Ignorable_Code_Point" and "White_Space").
+_INVISIBLE = re.compile("[\ufeff\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+                        "\u061c\u034f\u00ad\u180e\ufe00-\ufe0f"
+                        "\U000e0000-\U000e007f\U000e0100-\U000e01ef]")
+_ODD_SPACE = re.compile("[\u00a0\u2007\u202f\u2000-\u200a\u205f\u3000]")
+
+
+def clean(text: str) -> str:
+    """Text as typed, without the invisible characters clients and keyboards add (before
+    a command's prefix they would hide it; inside a word they would break it)."""
+    return _ODD_SPACE.sub(" ", _INVISIBLE.sub("", text))
+
+
 def free_text(text: str, given_for_error: str = "text", limit: int = MAX_TEXT) -> str:
     """Free text to store or send: one line, printable, bounded."""
     cleaned = " ".join(text.split())

@@ -27,7 +27,8 @@ def add(ctx: Ctx, *, name: str, kind: str | None) -> list[Outgoing]:
 def listing(ctx: Ctx) -> list[Outgoing]:
     """List the partners and how many members each has."""
     rows = [{"name": p.name, "kind": p.kind,
-             "members": len(overlegs.members_of_partner(ctx.session, p.id or 0))}
+             "members": len(overlegs.members_of_partner(ctx.session, p.id or 0,
+                                                        with_left=True))}
             for p in overlegs.partners(ctx.session, ctx.overleg_id)]
     return [ctx.reply("partner/list", pages_over="partners", partners=rows)]
 
@@ -39,7 +40,7 @@ def remove(ctx: Ctx, *, name: str) -> list[Outgoing]:
     partner = overlegs.partner_by_name(ctx.session, ctx.overleg_id, name)
     if partner is None:
         raise unknown_partner(ctx, name)
-    linked = overlegs.members_of_partner(ctx.session, partner.id or 0)
+    linked = overlegs.members_of_partner(ctx.session, partner.id or 0, with_left=True)
     if linked:
         return [ctx.reply("partner/has_members", partner=partner.name,
                           members=[m.user_id for m in linked])]

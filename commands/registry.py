@@ -60,7 +60,6 @@ class Outgoing:
     extra: Mapping[str, Any] | None = None  # poll content, attachments: see bot/render.py
     pages_over: str | tuple[str, str] | None = None  # the list split when too large
     # (commands/fitting.py): a value's name, or (groups, items) for a list of groups
-    refused: bool = False  # a refusal: the command changed nothing (an edit may redo it)
 
 
 class ParseError(Exception):
@@ -119,13 +118,12 @@ class Ctx:
                         timezone=self.tz.key, pages_over=pages_over)
 
     def refuse(self, template: str, **values: Any) -> Outgoing:
-        """A reply saying no: nothing was changed (an edit of the command is then carried
-        out as the corrected command). What the sender typed (``given``) is quoted back only
+        """A reply saying no. What the sender typed (``given``) is quoted back only
         if it passes the PII guard; otherwise "…" stands in its place (PRODUCT.md, privacy
         rule 1: a refusal never carries an identifier into the room or the outbox)."""
         if isinstance(values.get("given"), str):
             values["given"] = self.echo(values["given"])
-        return replace(self.reply(template, **values), refused=True)
+        return self.reply(template, **values)
 
     def echo(self, typed: str) -> str:
         """``typed`` if it may be quoted back (no identifier found in it), else "…"."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,7 +81,7 @@ def insert_for(session: Session, table: Table) -> Any:
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0011"
+HEAD = "0012"
 """The newest migration (a test checks it against Alembic's scripts). A database already
 at it is not touched, and Alembic (~0.3 s and ~12 MB to import) is not loaded at start-up."""
 _LOCK_ID = 7_246_310_001  # PostgreSQL advisory lock: one migrating instance at a time
@@ -147,6 +148,29 @@ def current_revision(engine: Engine) -> str | None:
     if len(rows) > 1:
         raise RuntimeError("the database has several migration heads: run `casusbot migrate`")
     return str(rows[0][0]) if rows else None
+
+
+_WRITE = re.compile(r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)',
+                    re.IGNORECASE)
+
+
+@contextmanager
+def counting_writes(session: Session, ignore: frozenset[str]) -> Iterator[list[int]]:
+    """Count the statements inside the block that changed rows of tables not in ``ignore``
+    (``counted[0]``): whether a command changed anything, whatever it replied."""
+    connection = session.connection()
+    counted = [0]
+
+    def after(_conn: Any, cursor: Any, statement: str, *_rest: Any) -> None:
+        m = _WRITE.match(statement)
+        if m is not None and m[1].lower() not in ignore and cursor.rowcount != 0:
+            counted[0] += 1
+
+    event.listen(connection, "after_cursor_execute", after)
+    try:
+        yield counted
+    finally:
+        event.remove(connection, "after_cursor_execute", after)
 
 
 def checkpoint(engine: Engine) -> None:

@@ -13,7 +13,8 @@ from storage.models import DirectRoom, InboundEvent, JoinedRoom, SyncState
 _EVENTS = InboundEvent.__table__  # type: ignore[attr-defined]
 
 
-def first_time(session: Session, event_id: str, room_id: str, now: datetime) -> bool:
+def first_time(session: Session, event_id: str, room_id: str, now: datetime,
+               sender: str | None = None, thread_root: str | None = None) -> bool:
     """Record ``event_id``; False if it was already recorded (by us or another instance).
 
     INSERT … ON CONFLICT DO NOTHING: on PostgreSQL a second instance waits for the first
@@ -21,7 +22,8 @@ def first_time(session: Session, event_id: str, room_id: str, now: datetime) -> 
     """
     # RETURNING, not rowcount: psycopg reports -1 for a skipped ON CONFLICT insert.
     inserted = session.execute(
-        insert_for(session, _EVENTS).values(event_id=event_id, room_id=room_id, handled_at=now)
+        insert_for(session, _EVENTS).values(event_id=event_id, room_id=room_id, handled_at=now,
+                                            sender=sender, thread_root=thread_root)
         .on_conflict_do_nothing().returning(_EVENTS.c.event_id))
     return inserted.first() is not None
 

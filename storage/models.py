@@ -237,8 +237,10 @@ class InboundEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True)
     room_id: str
     handled_at: datetime = Field(sa_column=_utc())
-    # Answered with refusals only (nothing changed): an edit of it is carried out instead.
+    # The command changed nothing (refused, or only read): an edit of it is carried out.
     refused: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    sender: str | None = None  # who sent it (an edit counts only from the same sender)
+    thread_root: str | None = None  # the thread it was sent in (an edit is answered there)
 
 
 class OutboxMessage(SQLModel, table=True):

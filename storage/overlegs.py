@@ -59,8 +59,8 @@ _PARTNERS = select(Partner).where(Partner.overleg_id == bindparam("overleg")).or
 _ALL_MEMBERS = select(Member).where(Member.overleg_id == bindparam("overleg")).order_by(
     col(Member.role), col(Member.user_id))
 _MEMBERS = _ALL_MEMBERS.where(col(Member.left_room_at).is_(None))
-_MEMBERS_OF_PARTNER = select(Member).where(Member.partner_id == bindparam("partner"),
-                                           col(Member.left_room_at).is_(None))
+_ALL_MEMBERS_OF_PARTNER = select(Member).where(Member.partner_id == bindparam("partner"))
+_MEMBERS_OF_PARTNER = _ALL_MEMBERS_OF_PARTNER.where(col(Member.left_room_at).is_(None))
 
 
 def partners(session: Session, overleg_id: int) -> list[Partner]:
@@ -112,9 +112,11 @@ def left_room(session: Session, overleg_id: int, user_id: str, at: datetime | No
     return found
 
 
-def members_of_partner(session: Session, partner_id: int) -> list[Member]:
-    """A partner's members in the room (not those who left it)."""
-    return list(session.exec(_MEMBERS_OF_PARTNER, params={"partner": partner_id}))
+def members_of_partner(session: Session, partner_id: int, *, with_left: bool = False
+                       ) -> list[Member]:
+    """A partner's members in the room (``with_left``: also those who left it)."""
+    return list(session.exec(_ALL_MEMBERS_OF_PARTNER if with_left else _MEMBERS_OF_PARTNER,
+                             params={"partner": partner_id}))
 
 
 def by_ids(session: Session, overleg_ids: set[int]) -> list[Overleg]:

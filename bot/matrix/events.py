@@ -51,8 +51,12 @@ class _Mentions(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "mx-reply":
             self._quoted = max(0, self._quoted - 1)
+        elif self._quoted:
+            return
         elif tag == "a":
             self._pill = None
+        elif tag in ("p", "div", "li", "blockquote", "pre", "h1", "h2", "h3", "tr"):
+            self.parts.append("\n")  # a block ends a line, as it does on screen
 
     def handle_data(self, data: str) -> None:
         if self._pill is None and not self._quoted:
@@ -108,7 +112,7 @@ def said(content: dict[str, Any]) -> Said:
         text = strip_reply_fallback(str(body))
     else:
         text = str(body)
-    return Said(text=text, replaces=replaces,
+    return Said(text=text.strip("\n"), replaces=replaces,
                 thread_root=thread_root if isinstance(thread_root, str) else None)
 
 

@@ -100,22 +100,27 @@ def test_links_that_are_no_user_pill_are_left_as_text() -> None:
 
 
 @pytest.mark.parametrize("noise", ["\ufeff", "\u200b", "\u200c", "\u200d", "\u2060",
-                                   "\ufe0f", "\u00ad"])
+                                   "\ufe0f", "\u00ad", "\u200e", "\u200f", "\u202a",
+                                   "\u202e", "\u2066", "\u2069", "\u061c", "\u034f",
+                                   "\u2061", "\U000e0020"])
 def test_invisible_characters_are_removed_from_a_command(noise: str) -> None:
     assert clean(f"{noise}!partner{noise} add Po{noise}litie core") == \
         "!partner add Politie core"
     assert clean("!partner\u00a0add\u202fPolitie core") == "!partner add Politie core"
 
 
-def test_a_command_behind_a_bom_is_carried_out_not_ignored(overleg: Say,
-                                                          session: Session) -> None:
-    assert overleg.key("\ufeff!partner add\u200b Reclassering core") == "partner/added"
+@pytest.mark.parametrize("mark", ["\ufeff", "\u200f", "\u202e", "\u2066"])
+def test_a_command_behind_an_invisible_mark_is_carried_out_not_ignored(
+        overleg: Say, session: Session, mark: str) -> None:
+    assert overleg.key(f"{mark}!partner add\u200b Reclassering core") == "partner/added"
     assert "Reclassering" in {p.name for p in session.exec(select(Partner))}
 
 
 @pytest.mark.parametrize("key,answer", [("✅", True), ("✅\ufe0f", True), ("✅\ufe0e", True),
                                         ("✔", True), ("✔\ufe0f", True), ("❌", False),
-                                        ("❌\ufe0f", False), ("👍", None), ("✅ ", True)])
+                                        ("❌\ufe0f", False), ("👍", None), ("✅ ", True),
+                                        ("\ufeff✅", True), ("\u200b✅", True),
+                                        ("✅\u200d", True)])
 def test_every_presentation_form_of_a_reaction_counts_the_same(key: str,
                                                                answer: bool | None) -> None:
     assert reaction_answer(key) is answer
@@ -199,3 +204,71 @@ def test_the_word_after_ref_is_unscanned_only_where_a_reference_is_expected(
     keys = overleg.keys(f"!actie add {code} Politie 15-1-2027 bellen ref {number}")
     assert keys[0] == "error/pii"
     assert number not in " ".join(r.body for r in session.exec(select(OutboxMessage)))
+
+
+
+def _edit_of(session: Session, registry: Registry, overleg: Say, original: str,
+             event_id: str, text: str, sender: str = CHAIR, minutes: int = 1) -> list[Any]:
+    at = NOW + timedelta(minutes=minutes)
+    return handle(session, registry, overleg._render, SETTINGS,
+                  Inbound(event_id, ROOM, sender, text, at, encrypted=True,
+                          replaces=original), at).replies
+
+
+def test_an_edit_counts_by_what_changed_not_by_how_the_refusal_was_worded(
+        overleg: Say, session: Session, registry: Registry) -> None:
+    code = re.search(r"C-\w+", overleg.one("!casus open"))[0]  # type: ignore[index]
+    [late] = _say(session, registry, overleg, "$past", f"!actie add {code} Gemeente "
+                  "1-11-2026 bel ouders")
+    assert late.template == "action/due_in_past"
+    [done] = _edit_of(session, registry, overleg, "$past", "$past-fix",
+                      f"!actie add {code} Gemeente 10-12-2026 bel ouders")
+    assert done.template == "action/added"
+
+
+def test_an_edit_of_a_command_into_chatter_is_answered(overleg: Say, session: Session,
+                                                      registry: Registry) -> None:
+    _say(session, registry, overleg, "$did", "!partner add Reclassering core")
+    [note] = _edit_of(session, registry, overleg, "$did", "$oops", "sorry, verkeerde kamer")
+    assert note.template == "error/edit_after_effect"
+
+
+def test_an_edit_by_someone_else_is_ignored(overleg: Say, session: Session,
+                                           registry: Registry) -> None:
+    _say(session, registry, overleg, "$chair-typo", "!partner add Reclassering xyz")
+    assert _edit_of(session, registry, overleg, "$chair-typo", "$other",
+                    "!partner add Stadsbank core", sender=POL) == []
+    assert "Stadsbank" not in {p.name for p in session.exec(select(Partner))}
+    [done] = _edit_of(session, registry, overleg, "$chair-typo", "$own",
+                      "!partner add Reclassering core", minutes=2)
+    assert done.template == "partner/added"
+
+
+def test_an_edit_is_scanned_for_personal_data_like_any_message(
+        overleg: Say, session: Session, registry: Registry) -> None:
+    import random
+
+    from tests.unit.pii_corpus import fake_bsn
+
+    number = fake_bsn(random.Random(11))
+    code = re.search(r"C-\w+", overleg.one("!casus open"))[0]  # type: ignore[index]
+    _say(session, registry, overleg, "$ok2", f"!actie add {code} Gemeente 10-12-2026 bellen")
+    replies = _edit_of(session, registry, overleg, "$ok2", "$pii",
+                       f"!actie add {code} Gemeente 10-12-2026 bellen {number}")
+    assert replies[0].template == "error/pii"
+
+
+def test_the_answer_to_an_edit_goes_to_the_originals_thread(
+        overleg: Say, session: Session, registry: Registry) -> None:
+    _say(session, registry, overleg, "$in-thread", "!partner add Reclassering xyz",
+         thread_root="$root")
+    [done] = _edit_of(session, registry, overleg, "$in-thread", "$thread-fix",
+                      "!partner add Reclassering core")
+    assert (done.in_reply_to, done.thread_root) == ("$thread-fix", "$root")
+
+
+def test_html_paragraphs_end_lines() -> None:
+    content = {"msgtype": "m.text", "body": "x", "format": "org.matrix.custom.html",
+               "formatted_body": "<p>!lid add <a href=\"https://matrix.to/#/@politie1:"
+                                 "localhost\">Agent</a> Politie</p><p>bedankt</p>"}
+    assert _text(content) == "!lid add @politie1:localhost Politie\nbedankt"

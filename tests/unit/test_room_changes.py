@@ -63,3 +63,22 @@ def test_someone_who_is_no_member_leaving_changes_nothing(plan: Say, session: Se
                                                          registry: Registry) -> None:
     assert _membership(plan, session, registry, "$x", "@stranger:localhost", "leave") == []
     assert all(m.left_room_at is None for m in session.exec(select(Member)))
+
+
+def test_a_partner_whose_member_left_is_not_removed_from_under_them(
+        plan: Say, session: Session, registry: Registry) -> None:  # noqa: F811
+    from tests.unit.test_actions import POLITIE
+
+    _membership(plan, session, registry, "$pol-left", POLITIE, "leave")
+    assert plan.key("!partner remove Politie") == "partner/has_members"  # no crash
+    listing = plan.out("!partner lijst")
+    assert {r["name"]: r["members"] for r in listing.values["partners"]}["Politie"] == 1
+
+
+def test_when_the_last_chair_leaves_the_administrators_are_told(
+        plan: Say, session: Session, registry: Registry) -> None:  # noqa: F811
+    msg = Inbound("$chair-left", ROOM, CHAIR, "", NOW, kind="membership", relates_to=CHAIR,
+                  key="leave")
+    [told] = handle(session, registry, plan._render, SETTINGS, msg, NOW).replies
+    assert told.template == "member/left_room"
+    assert set(told.mentions) == set(SETTINGS.admins) - {CHAIR}

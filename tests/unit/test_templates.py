@@ -196,7 +196,7 @@ def _hand_values(key: str, recorded: dict[str, Outgoing]) -> dict[str, Any]:
                   case="C-7K2FJ", limit=300, per_minute=30, sender=CHAIR, late=False,
                   late_since=NOW, delegate=POL, number=3, weeks=12, now_state=True,
                   noted=[{"case": "C-7K2FJ", "holds": True}], command="actie add",
-                  sent_at=NOW, retry_at=NOW)
+                  sent_at=NOW, retry_at=NOW, no_chair=False, was_chair=False)
     return values
 
 
