@@ -85,6 +85,7 @@ class Runtime:
 
     async def _stop_background(self) -> None:
         self.waker.stop()
+        await self.waker.settled()
         if self._metrics is not None:
             await self._metrics.cleanup()
         await cancel_and_wait(self._tasks)

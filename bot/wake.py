@@ -118,3 +118,10 @@ class Waker:
     def stop(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+
+    async def settled(self) -> None:
+        """After ``stop``: wait for a sweep still running (it ends its transaction), so
+        nothing is swept by an instance that has stopped."""
+        self._held = True  # (a job the scheduler started just now does not sweep)
+        async with self._lock:
+            pass

@@ -145,3 +145,36 @@ async def until(check: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = loop.time() + timeout
     while not check() and loop.time() < deadline:
         await asyncio.sleep(0.2)
+
+
+@dataclass
+class Overleg:
+    """A running bot in an overleg room with the chair and one Politie member, set up."""
+
+    app: App
+    bot: MatrixTransport
+    room: str
+    bot_id: str
+    chair: ChatClient
+    politie: User
+    pol: ChatClient
+
+
+async def overleg_with_politie(world: World, *, encrypted: bool = False,
+                               **env: str) -> Overleg:
+    """Start the bot, make a room with the chair and a Politie member, and set it up:
+    `!setup Overleg`, Politie as core partner, the member linked to it."""
+    from tests.e2e.test_skeleton import ask
+
+    app, bot = await world.start_bot(**env)
+    politie = world.user("politie")
+    room = world.room(world.chair, [world.bot_user, politie], encrypted=encrypted)
+    world.join(politie, room)
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    pol = await world.client(politie)
+    bot_id = world.bot_user.user_id
+    for line in ("!setup Overleg", "!partner add Politie core",
+                 f"!lid add {politie.user_id} Politie"):
+        await ask(chair, room, bot_id, line, timeout=20)
+    return Overleg(app, bot, room, bot_id, chair, politie, pol)

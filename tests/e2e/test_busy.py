@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Attendance, OutboxMessage, Partner
-from tests.e2e.conftest import World, bot_in_room, until
+from tests.e2e.conftest import World, bot_in_room, overleg_with_politie, until
 from tests.e2e.test_skeleton import ask
 
 pytestmark = pytest.mark.e2e
@@ -45,21 +45,12 @@ async def test_a_confirmation_sent_before_the_start_counts_when_handled_after_it
     the start. The confirmation counts: the event's own time decides, not the handling."""
     real = datetime.now(UTC).replace(second=0, microsecond=0)
     world.clock.set(real)  # the bot's clock follows the homeserver's here
-    app, bot = await world.start_bot()
-    politie = world.user("politie")
-    room = world.room(world.chair, [world.bot_user, politie])
-    world.join(politie, room)
-    await bot_in_room(bot, room)
-    chair = await world.client(world.chair)
-    pol = await world.client(politie)
-    bot_id = world.bot_user.user_id
+    o = await overleg_with_politie(world)
+    room, bot_id, chair, pol, politie = o.room, o.bot_id, o.chair, o.pol, o.politie
     start = real + timedelta(minutes=3)
     local = start.astimezone(ZoneInfo("Europe/Amsterdam"))
-    for line in ("!setup Overleg", "!partner add Politie core",
-                 f"!lid add {politie.user_id} Politie",
-                 f"!overleg plan {local:%d-%m-%Y %H:%M}"):
-        await ask(chair, room, bot_id, line, timeout=20)
-    await world.stop_bot(bot)
+    await ask(chair, room, bot_id, f"!overleg plan {local:%d-%m-%Y %H:%M}", timeout=20)
+    await world.stop_bot(o.bot)
     await pol.send(room, "!bevestig M1 ja")  # before the start
     world.clock.set(start + timedelta(minutes=10))  # handled after it
     app, _ = await world.start_bot()

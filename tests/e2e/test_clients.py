@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Attendance, Member, Partner
-from tests.e2e.conftest import World, bot_in_room
+from tests.e2e.conftest import World, overleg_with_politie
 from tests.e2e.test_skeleton import ask
 
 pytestmark = pytest.mark.e2e
@@ -19,17 +19,9 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_replies_edits_and_threads_as_element_sends_them(world: World) -> None:
-    app, bot = await world.start_bot()
-    politie = world.user("politie")
-    room = world.room(world.chair, [world.bot_user, politie], encrypted=True)
-    world.join(politie, room)
-    await bot_in_room(bot, room)
-    chair = await world.client(world.chair)
-    pol = await world.client(politie)
-    bot_id = world.bot_user.user_id
-    for line in ("!setup Overleg", "!partner add Politie core",
-                 f"!lid add {politie.user_id} Politie"):
-        await ask(chair, room, bot_id, line, timeout=20)
+    o = await overleg_with_politie(world, encrypted=True)
+    app = o.app
+    room, bot_id, chair, pol, politie = o.room, o.bot_id, o.chair, o.pol, o.politie
     await pol.wait_for(lambda s: s.sender == bot_id and s.room_id == room, 20)
     await ask(chair, room, bot_id, "!overleg plan 15-12-2026 14:00")
     notice = [s for s in pol.seen if s.sender == bot_id and s.room_id == room][-1]
@@ -82,17 +74,9 @@ async def test_replies_edits_and_threads_as_element_sends_them(world: World) -> 
 
 
 async def test_a_member_who_leaves_the_room_is_no_longer_addressed(world: World) -> None:
-    app, bot = await world.start_bot()
-    politie = world.user("politie")
-    room = world.room(world.chair, [world.bot_user, politie])
-    world.join(politie, room)
-    await bot_in_room(bot, room)
-    chair = await world.client(world.chair)
-    pol = await world.client(politie)
-    bot_id = world.bot_user.user_id
-    for line in ("!setup Overleg", "!partner add Politie core",
-                 f"!lid add {politie.user_id} Politie"):
-        await ask(chair, room, bot_id, line, timeout=20)
+    o = await overleg_with_politie(world)
+    app = o.app
+    room, bot_id, chair, pol, politie = o.room, o.bot_id, o.chair, o.pol, o.politie
     await pol.client.room_leave(room)
     told = await chair.wait_for(lambda s: s.sender == bot_id and s.room_id == room
                                 and politie.user_id in s.body and "Politie" in s.body

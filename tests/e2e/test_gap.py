@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from storage.db import session_scope
 from storage.models import Meeting, OutboxMessage
-from tests.e2e.conftest import World, bot_in_room
+from tests.e2e.conftest import World, bot_in_room, overleg_with_politie
 from tests.e2e.test_skeleton import ask
 
 pytestmark = pytest.mark.e2e
@@ -74,22 +74,14 @@ async def test_commands_in_a_gap_are_handled_in_the_rooms_order(world: World) ->
 
 
 @pytest.mark.parametrize("what", ["cancel", "confirm"])
-async def test_timers_wait_for_what_was_said_while_the_bot_was_down(world: World,
-                                                                    what: str) -> None:
+async def test_timers_wait_for_what_was_said_while_the_bot_was_down(
+        world: World, what: str, caplog: pytest.LogCaptureFixture) -> None:
     """While the bot is down the chair cancels M1 (or Politie confirms), then 120 lines of
     chat; when the bot starts, the agenda (or the nudge) is due. The command must count
     first: no agenda for a cancelled meeting, no nudge for a partner who answered."""
-    app, bot = await world.start_bot(CASUSBOT_RATE_LIMIT="10000")
-    politie = world.user("politie")
-    room = world.room(world.chair, [world.bot_user, politie])
-    world.join(politie, room)
-    await bot_in_room(bot, room)
-    chair = await world.client(world.chair)
-    pol = await world.client(politie)
-    bot_id = world.bot_user.user_id
-    for line in ("!setup Overleg", "!partner add Politie core",
-                 f"!lid add {politie.user_id} Politie"):
-        await ask(chair, room, bot_id, line)
+    o = await overleg_with_politie(world, CASUSBOT_RATE_LIMIT="10000")
+    bot = o.bot
+    room, bot_id, chair, pol = o.room, o.bot_id, o.chair, o.pol
     code = re.search(r"C-\w+", await ask(chair, room, bot_id, "!casus open"))[0]  # type: ignore[index]
     await ask(chair, room, bot_id, "!overleg plan 10-12-2026 14:00")
     await ask(chair, room, bot_id, f"!agenda add M1 {code}")
@@ -112,10 +104,11 @@ async def test_timers_wait_for_what_was_said_while_the_bot_was_down(world: World
                                                .order_by(col(OutboxMessage.id)))]
 
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
+    deadline = loop.time() + 90
     while expected not in templates() and loop.time() < deadline:
         await asyncio.sleep(0.3)
-    assert expected in templates()
+    assert expected in templates(), (templates(), [  # what the bot said, for a diagnosis
+        r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")])
     for _ in range(20):  # the sweep after the catch-up
         if bot.waker.runs:
             break
