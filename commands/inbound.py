@@ -98,7 +98,8 @@ def handle(session: Session, registry: Registry, render: Render, settings: Setti
 
 def _apologise(session: Session, render: Render, settings: Settings, msg: Inbound,
                now: datetime) -> list[Rendered]:
-    if not inbound.first_time(session, msg.event_id, msg.room_id, now):
+    if not inbound.first_time(session, msg.event_id, msg.room_id, now, sender=msg.sender,
+                              refused=msg.kind == "text"):  # (rolled back: it changed nothing)
         return []
     ctx = Ctx(room=msg.room_id, sender=msg.sender, now=now, session=session, settings=settings,
               overleg=overlegs.by_room(session, msg.room_id), event_id=msg.event_id)
@@ -122,8 +123,10 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
     if msg.kind == "text":
         msg = replace(msg, text=clean(msg.text),
                       thread_root=msg.thread_root or (edited.thread_root if edited else None))
+    # A text event is recorded as having changed nothing until its command does (one
+    # UPDATE then): an edit of it is carried out until then.
     if not inbound.first_time(session, msg.event_id, msg.room_id, now, sender=msg.sender,
-                              thread_root=msg.thread_root):
+                              thread_root=msg.thread_root, refused=msg.kind == "text"):
         return []
     # Lock the overleg's row: commands of one overleg run one at a time, across instances too,
     # so numbers like M3 and A12 are never handed out twice (no-op on SQLite, already serial).
@@ -138,7 +141,6 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
               said_at=spoken)
     command = registry.resolve(msg.text, settings.prefix) if msg.kind == "text" else None
     verdict = "ok"
-    changed = False  # whether the command changed anything (rows beyond the bookkeeping)
     if limiter is not None and msg.kind == "text":
         # The overleg's own people (and administrators) with a known command are never cut
         # off quietly: a command beyond their limit is refused by name (commands/ratelimit.py).
@@ -167,13 +169,13 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
         else:
             with counting_writes(session, BOOKKEEPING) as writes:
                 replies = _dispatch(registry, ctx, msg)
-            changed = writes[0] > 0
-            if changed and edited is not None:
-                inbound.took_effect(session, edited.event_id)  # a second edit won't redo it
+            if writes[0] and msg.kind == "text":  # it changed something: no edit redoes it
+                if msg.replaces and edited is None:  # (the original was chatter: note it)
+                    inbound.first_time(session, msg.replaces, msg.room_id, now,
+                                       sender=msg.sender, thread_root=msg.thread_root)
+                inbound.took_effect(session, (edited or msg).event_id)
     except Exception as e:
         raise CommandFailed(msg.event_id) from e
-    if msg.kind == "text" and not changed:
-        inbound.refused(session, msg.event_id)  # it changed nothing: an edit may redo it
     rendered = [_in_reply(r, msg) for o in replies for r in _render_safely(render, o, ctx)]
     # IDs, the command's name and the outcome's template: never the message itself.
     log.info("handled event", extra={

@@ -14,7 +14,8 @@ _EVENTS = InboundEvent.__table__  # type: ignore[attr-defined]
 
 
 def first_time(session: Session, event_id: str, room_id: str, now: datetime,
-               sender: str | None = None, thread_root: str | None = None) -> bool:
+               sender: str | None = None, thread_root: str | None = None,
+               refused: bool = False) -> bool:
     """Record ``event_id``; False if it was already recorded (by us or another instance).
 
     INSERT … ON CONFLICT DO NOTHING: on PostgreSQL a second instance waits for the first
@@ -23,7 +24,8 @@ def first_time(session: Session, event_id: str, room_id: str, now: datetime,
     # RETURNING, not rowcount: psycopg reports -1 for a skipped ON CONFLICT insert.
     inserted = session.execute(
         insert_for(session, _EVENTS).values(event_id=event_id, room_id=room_id, handled_at=now,
-                                            sender=sender, thread_root=thread_root)
+                                            sender=sender, thread_root=thread_root,
+                                            refused=refused)
         .on_conflict_do_nothing().returning(_EVENTS.c.event_id))
     return inserted.first() is not None
 
@@ -71,13 +73,8 @@ def state(session: Session, event_id: str) -> InboundEvent | None:
     return session.get(InboundEvent, event_id)
 
 
-def refused(session: Session, event_id: str) -> None:
-    """The event was answered with refusals only: nothing changed."""
-    session.execute(update(InboundEvent).where(col(InboundEvent.event_id) == event_id)
-                    .values(refused=True).execution_options(synchronize_session=False))
-
-
 def took_effect(session: Session, event_id: str) -> None:
-    """An edit of the event was carried out: a later edit of it must not be."""
+    """The event's command (or an edit of it) changed something: a later edit of it is not
+    carried out (an event is recorded as changing nothing until then)."""
     session.execute(update(InboundEvent).where(col(InboundEvent.event_id) == event_id)
                     .values(refused=False).execution_options(synchronize_session=False))

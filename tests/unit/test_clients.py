@@ -272,3 +272,13 @@ def test_html_paragraphs_end_lines() -> None:
                "formatted_body": "<p>!lid add <a href=\"https://matrix.to/#/@politie1:"
                                  "localhost\">Agent</a> Politie</p><p>bedankt</p>"}
     assert _text(content) == "!lid add @politie1:localhost Politie\nbedankt"
+
+
+def test_chatter_edited_into_a_command_twice_is_carried_out_once(
+        overleg: Say, session: Session, registry: Registry) -> None:
+    [done] = _edit_of(session, registry, overleg, "$chat", "$e1", "!partner add Raad core")
+    assert done.template == "partner/added"
+    [note] = _edit_of(session, registry, overleg, "$chat", "$e2", "!partner add Raad2 core",
+                      minutes=2)
+    assert note.template == "error/edit_after_effect"
+    assert "Raad2" not in {p.name for p in session.exec(select(Partner))}
