@@ -117,12 +117,12 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
     edited = inbound.state(session, msg.replaces) if msg.replaces else None
     if edited is not None and edited.sender not in (None, msg.sender):
         return []  # someone else's replacement of a message is ignored (spec), not recorded
-    if msg.replaces and edited is None and not clean(msg.text).lstrip().startswith(
-            settings.prefix):
-        return []  # an edit of chatter into chatter: chatter
     if msg.kind == "text":
         msg = replace(msg, text=clean(msg.text),
                       thread_root=msg.thread_root or (edited.thread_root if edited else None))
+        if msg.replaces and edited is None and not msg.text.lstrip().startswith(
+                settings.prefix):
+            return []  # an edit of chatter into chatter: chatter
     # A text event is recorded as having changed nothing until its command does (one
     # UPDATE then): an edit of it is carried out until then.
     if not inbound.first_time(session, msg.event_id, msg.room_id, now, sender=msg.sender,

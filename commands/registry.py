@@ -303,17 +303,21 @@ class Registry:
 
     def resolve(self, text: str, prefix: str) -> str | None:
         """The canonical key of the command ``text`` invokes, if any (safe to log)."""
-        body = text.strip()[len(prefix):] if text.strip().startswith(prefix) else ""
-        spec, _ = _find(self, body.split())
+        spec, _ = self._command(text, prefix)
         return spec.key if spec else None
 
     def typed_verb(self, text: str, prefix: str) -> str | None:
         """The command's words as the sender typed them (``actie add``), if ``text`` is a
         command: words of the registry's own vocabulary, never what was typed after them."""
+        spec, used = self._command(text, prefix)
+        return " ".join(used) if spec else None
+
+    def _command(self, text: str, prefix: str) -> tuple[CommandSpec | None, list[str]]:
+        """The command ``text`` invokes and the words that named it."""
         body = text.strip()[len(prefix):] if text.strip().startswith(prefix) else ""
         words = body.split()
         spec, n = _find(self, words)
-        return " ".join(words[:n]) if spec else None
+        return spec, words[:n]
 
 
 def build(modules: Iterable[ModuleType],

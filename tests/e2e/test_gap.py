@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from storage.db import session_scope
 from storage.models import Meeting, OutboxMessage
-from tests.e2e.conftest import World, bot_in_room, overleg_with_politie
+from tests.e2e.conftest import World, bot_in_room, overleg_with_politie, until
 from tests.e2e.test_skeleton import ask
 
 pytestmark = pytest.mark.e2e
@@ -55,19 +55,16 @@ async def test_commands_in_a_gap_are_handled_in_the_rooms_order(world: World) ->
     await chair.send(room, "!overleg move M1 9-12-2026 10:00")
     await chair.send(room, "!overleg cancel M1")
     app, _ = await world.start_bot()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
-    templates: list[str] = []
-    while loop.time() < deadline:
+
+    def templates() -> list[str]:
         with session_scope(app.engine) as s:
-            templates = [r.template for r in s.exec(
+            return [r.template for r in s.exec(
                 select(OutboxMessage).where(OutboxMessage.room_id == room,
                                             col(OutboxMessage.sent_at).is_not(None))
                 .order_by(col(OutboxMessage.id)))]
-        if len(templates) >= 4:  # the setup's answer and three more
-            break
-        await asyncio.sleep(0.3)
-    assert templates[-3:] == ["meeting/planned", "meeting/moved", "meeting/cancelled"]
+
+    await until(lambda: len(templates()) >= 4, 60)  # the setup's answer and three more
+    assert templates()[-3:] == ["meeting/planned", "meeting/moved", "meeting/cancelled"]
     with session_scope(app.engine) as s:
         meeting = s.exec(select(Meeting)).one()
         assert (meeting.number, meeting.status) == (1, "cancelled")
@@ -103,16 +100,10 @@ async def test_timers_wait_for_what_was_said_while_the_bot_was_down(
             return [r.template for r in s.exec(select(OutboxMessage)
                                                .order_by(col(OutboxMessage.id)))]
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 90
-    while expected not in templates() and loop.time() < deadline:
-        await asyncio.sleep(0.3)
+    await until(lambda: expected in templates(), 90)
     assert expected in templates(), (templates(), [  # what the bot said, for a diagnosis
         r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")])
-    for _ in range(20):  # the sweep after the catch-up
-        if bot.waker.runs:
-            break
-        await asyncio.sleep(0.2)
+    await until(lambda: bot.waker.runs > 0, 4)  # the sweep after the catch-up
     await asyncio.sleep(1.0)
     assert bot.waker.runs >= 1
     sent = templates()
