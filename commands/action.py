@@ -54,7 +54,7 @@ def _list_filter(text: str, ctx: Ctx) -> tuple[tuple[str, str | None], str]:
         name = rest.strip()
         if not name:
             raise ParseError("error/missing_arg", metavar="partner")
-        return ("partner", parse.free_text(name, "partner")), ""
+        return ("partner", parse.free_text(name, ctx, "partner")), ""
     code = caseid.normalise(word)
     if code is not None:
         return ("case", code), rest

@@ -16,6 +16,7 @@ from commands import caseid, parse
 from commands.agenda import find_case, find_meeting, status_view
 from commands.auditing import audit_change
 from commands.registry import Absent, Ctx, Outgoing, ParseError, arg, command
+from commands.text import clean
 from storage import agendas, overlegs
 from storage.models import Meeting, Partner
 
@@ -29,7 +30,7 @@ _EMOJI_FORM = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
 
 def reaction_answer(key: str) -> bool | None:
     """Yes (True), no (False) or no answer (None) for a reaction's key, whatever its form."""
-    return ACCEPT_KEYS.get(_EMOJI_FORM.sub("", parse.clean(key)).strip())
+    return ACCEPT_KEYS.get(_EMOJI_FORM.sub("", clean(key)).strip())
 
 
 # ---- parsers -------------------------------------------------------------------------------

@@ -11,20 +11,20 @@ from sqlmodel import Session
 
 from commands import answers, pii
 from commands.auditing import audit_change
-from commands.parse import clean
-from commands.privacy import redact_original
 from commands.ratelimit import RateLimiter
 from commands.registry import (
     Ctx,
     Outcome,
     Outgoing,
+    PersonalData,
     Registry,
     Render,
     Settings,
     render_all,
     run,
 )
-from storage import agendas, inbound, outbox, overlegs, privacy, timers
+from commands.text import clean
+from storage import agendas, inbound, outbox, overlegs, timers
 from storage.db import counting_writes
 from storage.outbox import Rendered
 
@@ -141,6 +141,7 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
               said_at=spoken)
     command = registry.resolve(msg.text, settings.prefix) if msg.kind == "text" else None
     verdict = "ok"
+    effect = False  # the command changed something (beyond the bookkeeping)
     if limiter is not None and msg.kind == "text":
         # The overleg's own people (and administrators) with a known command are never cut
         # off quietly: a command beyond their limit is refused by name (commands/ratelimit.py).
@@ -159,8 +160,8 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
                                  retry_at=limiter.retry_at(msg.sender, spoken))]
         elif msg.kind == "text" and len(msg.text) > MAX_COMMAND_CHARS:
             replies = [ctx.refuse("error/message_too_long", limit=MAX_COMMAND_CHARS)]
-        elif guarded := _guard(session, ctx, msg, command):
-            replies = guarded  # (an edit is scanned like any message)
+        elif guarded := _guard(ctx, msg, command):
+            replies = guarded
         elif edited is not None and not edited.refused:
             # An edit of a command that changed something: carrying it out again would do
             # it twice; say how to correct it instead (never silence).
@@ -169,11 +170,15 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
         else:
             with counting_writes(session, BOOKKEEPING) as writes:
                 replies = _dispatch(registry, ctx, msg)
-            if writes[0] and msg.kind == "text":  # it changed something: no edit redoes it
+            effect = bool(writes[0])
+            if effect and msg.kind == "text":  # it changed something: no edit redoes it
                 if msg.replaces and edited is None:  # (the original was chatter: note it)
                     inbound.first_time(session, msg.replaces, msg.room_id, now,
                                        sender=msg.sender, thread_root=msg.thread_root)
                 inbound.took_effect(session, (edited or msg).event_id)
+        if msg.kind == "text" and verdict != "drop" and not effect \
+                and not any(r.template == "error/pii" for r in replies):
+            replies = _whole_line(ctx, msg, command) or replies
     except Exception as e:
         raise CommandFailed(msg.event_id) from e
     rendered = [_in_reply(r, msg) for o in replies for r in _render_safely(render, o, ctx)]
@@ -251,33 +256,34 @@ def _concerns_us(session: Session, msg: Inbound) -> bool:
 _REF = re.compile(r"(\b(?:ref|referentie)\s+)\S+", re.I)
 
 
+PERSON_REFERENCE_COMMANDS = frozenset({"privacy forbid", "privacy allow"})
+"""Whose words are person references on purpose (kept as keyed hashes only)."""
 REF_COMMANDS = frozenset({"case open", "case find"})
 """Where a reference is expected after ``ref``: only there is that word left unscanned
 (it is only ever stored as a keyed hash)."""
 
 
-def _guard(session: Session, ctx: Ctx, msg: Inbound, command: str | None) -> list[Outgoing]:
-    """Refusals that come before any command: personal data, an unencrypted room."""
+def _guard(ctx: Ctx, msg: Inbound, command: str | None) -> list[Outgoing]:
+    """Refusals that come before any command: an unencrypted room."""
     if msg.kind != "text":
         return []
-    prefix = ctx.settings.prefix
-    words = msg.text.strip()[len(prefix):].split()
-    verb = words[0].casefold() if words else ""
-    # The words of !privacy forbid are person references on purpose; a reference after
-    # "ref" (case open, case find) is only ever hashed. Everything else is scanned before it
-    # can be stored or sent.
-    if verb != "privacy":
-        forbidden = privacy.hashes(session, ctx.overleg_id) if ctx.overleg else frozenset()
-        text = _REF.sub(r"\1", msg.text) if command in REF_COMMANDS else msg.text
-        finding = pii.scan(text, key=ctx.settings.ref_keys, forbidden=forbidden)
-        if finding is not None:
-            out = [ctx.refuse("error/pii", kind=finding.kind, masked=finding.masked)]
-            if ctx.settings.redact_pii:
-                out.append(redact_original(ctx))
-            return out
-    if ctx.settings.require_e2ee and not msg.encrypted and verb not in ("help", "hulp"):
+    if ctx.settings.require_e2ee and not msg.encrypted and command != "help":
         return [ctx.refuse("error/unencrypted")]
     return []
+
+
+def _whole_line(ctx: Ctx, msg: Inbound, command: str | None) -> list[Outgoing]:
+    """A text that was not carried out is still scanned whole: an identifier in it must not
+    stay in the room (it is redacted) nor be half-quoted in an error. A command that was
+    carried out had each free-text argument scanned (``Ctx.check``); its other arguments
+    are IDs, dates and choices, read strictly. The words of ``!privacy forbid`` are person
+    references on purpose; a reference after ``ref`` (case open, case find) is only ever
+    stored as a keyed hash: neither is scanned."""
+    if command in PERSON_REFERENCE_COMMANDS:
+        return []
+    text = _REF.sub(r"\1", msg.text) if command in REF_COMMANDS else msg.text
+    found = pii.scan_all(text, ctx.guard)
+    return ctx.refuse_personal_data(PersonalData(None, found)) if found else []
 
 
 def _render_safely(render: Render, out: Outgoing, ctx: Ctx) -> list[Rendered]:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from commands import caseid
 from commands.registry import Absent, Ctx, ParseError
+from commands.text import tidy
 
 MONTHS = {
     "jan": 1, "januari": 1, "january": 1,
@@ -162,32 +163,18 @@ def duration(text: str, ctx: Ctx) -> tuple[int, str]:
     return minutes, rest
 
 
-# What clients and keyboards put in or before a command that nobody typed on purpose: BOM,
-# zero-width space/non-joiner/joiner, word joiner and invisible operators, soft hyphen,
-# combining grapheme joiner, Mongolian vowel separator, bidirectional marks, embeddings,
-# overrides and isolates (U+200E-F, U+202A-E, U+2066-9, U+061C), variation selectors
-# (U+FE00-F, U+E0100-E01EF) and tag characters (U+E0000-E007F); and spaces that are no
-# plain space (Unicode "Default_Ignorable_Code_Point" and "White_Space").
-_INVISIBLE = re.compile("[\ufeff\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
-                        "\u061c\u034f\u00ad\u180e\ufe00-\ufe0f"
-                        "\U000e0000-\U000e007f\U000e0100-\U000e01ef]")
-_ODD_SPACE = re.compile("[\u00a0\u2007\u202f\u2000-\u200a\u205f\u3000]")
-
-
-def clean(text: str) -> str:
-    """Text as typed, without the invisible characters clients and keyboards add (before
-    a command's prefix they would hide it; inside a word they would break it)."""
-    return _ODD_SPACE.sub(" ", _INVISIBLE.sub("", text))
-
-
-def free_text(text: str, given_for_error: str = "text", limit: int = MAX_TEXT) -> str:
-    """Free text to store or send: one line, printable, bounded."""
-    cleaned = " ".join(text.split())
+def free_text(text: str, ctx: Ctx, what: str = "text", limit: int = MAX_TEXT,
+              names: bool = True) -> str:
+    """Free text to store or send: one line, printable, bounded, Unicode NFKC
+    (``commands.text.tidy``), and passed by the PII guard (``Ctx.check``: PersonalData,
+    naming ``what``, when it holds an identifier; ``names`` False: an organisation's name,
+    which may be a person's, as "Stichting Anne Frank Huis")."""
+    cleaned = tidy(text)
     if len(cleaned) > limit:
-        raise ParseError("error/too_long", what=given_for_error, limit=limit)
+        raise ParseError("error/too_long", what=what, limit=limit)
     if any(not c.isprintable() for c in cleaned):
-        raise ParseError("error/unprintable", what=given_for_error)
-    return cleaned
+        raise ParseError("error/unprintable", what=what)
+    return ctx.check(cleaned, what, names=names)
 
 
 def meeting_kind(text: str, ctx: Ctx) -> tuple[str, str]:
@@ -206,7 +193,7 @@ def place(text: str, ctx: Ctx) -> tuple[str, str]:
         raise Absent
     if not rest.strip():
         raise ParseError("error/missing_arg", metavar="place")
-    return free_text(rest, "place"), ""
+    return free_text(rest, ctx, "place"), ""
 
 
 def meeting_number(text: str, ctx: Ctx) -> tuple[int, str]:
@@ -237,7 +224,7 @@ def user_id(text: str, ctx: Ctx) -> tuple[str, str]:
     return word, rest
 
 
-def _name_then(words: dict[str, str], text: str, what: str) -> tuple[str, str]:
+def _name_then(words: dict[str, str], text: str, what: str, ctx: Ctx) -> tuple[str, str]:
     """A name of one or more words, leaving a trailing keyword from ``words`` as the rest."""
     parts = text.split()
     if len(parts) > 1 and parts[-1].casefold() in words:
@@ -246,17 +233,17 @@ def _name_then(words: dict[str, str], text: str, what: str) -> tuple[str, str]:
         name, rest = " ".join(parts), ""
     if parts and parts[0].casefold() in words and len(parts) == 1:
         raise ParseError("error/missing_arg", metavar=what)
-    return free_text(name, what), rest
+    return free_text(name, ctx, what), rest
 
 
 def partner_name(text: str, ctx: Ctx) -> tuple[str, str]:
     """A partner's name (may have spaces), before an optional core/external word."""
-    return _name_then(KIND_WORDS, text, "partner")
+    return _name_then(KIND_WORDS, text, "partner", ctx)
 
 
 def partner_name_before_role(text: str, ctx: Ctx) -> tuple[str, str]:
     """A partner's name before an optional role word."""
-    return _name_then(ROLE_WORDS, text, "partner")
+    return _name_then(ROLE_WORDS, text, "partner", ctx)
 
 
 def partner_kind(text: str, ctx: Ctx) -> tuple[str, str]:
@@ -286,18 +273,18 @@ def partner_before_date(text: str, ctx: Ctx) -> tuple[str, str]:
             day(rest, ctx)
         except ParseError:
             continue
-        return free_text(" ".join(parts[:i]), "partner"), rest
+        return free_text(" ".join(parts[:i]), ctx, "partner"), rest
     raise ParseError("error/missing_arg", metavar="due")
 
 
 def description(text: str, ctx: Ctx) -> tuple[str, str]:
     """An action's description: the rest of the line."""
-    return free_text(text, "description", limit=MAX_DESCRIPTION), ""
+    return free_text(text, ctx, "description", limit=MAX_DESCRIPTION), ""
 
 
 def name(text: str, ctx: Ctx) -> tuple[str, str]:
     """An overleg's name: the rest of the line."""
-    return free_text(text, "name"), ""
+    return free_text(text, ctx, "name"), ""
 
 
 def reference(text: str, ctx: Ctx) -> tuple[str, str]:

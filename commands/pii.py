@@ -1,60 +1,408 @@
 """The PII guard: text that looks like a direct identifier of a person is refused.
 
-Checked, in this order: e-mail address, IBAN (ISO 13616 check digits, python-stdnum), BSN
-(the 11-proef, python-stdnum), phone number (Dutch or international, libphonenumber's
-``phonenumbers``), Dutch postcode, street address with a house number, date of birth (a date
-next to "geboren"/"geb."/"dob"..., or any full date before 2015), and the words an overleg's
-chair made forbidden (compared as keyed hashes, so the words themselves are never stored).
-A finding carries the kind and a masked form, never the text itself.
+PRODUCT.md, privacy rules 1 and 3. ``scan`` reads one free-text value (a description, a
+place, a name: what would be stored or sent) in its skeleton form (``commands.text``:
+NFKC, no invisible or combining characters, ASCII digits, one kind of dash and space), so a
+non-breaking space, a line break or fullwidth digits hide nothing. Numbers may be written
+with any of the separators people put in them (spaces, dots, dashes, slashes).
+
+Kinds, each with the source of its rule:
+- ``email``: also obfuscated (``[at]``, ``(at)``, `` at ``, ``punt``/``dot``, spaces around
+  ``@``), non-ASCII local parts.
+- ``iban``: ISO 13616 check digits (mod 97) and the country's length and format
+  (python-stdnum), any grouping, upper or lower case.
+- ``bsn``: the 11-proef (python-stdnum), 9 digits (or 8 without the leading zero) in any
+  grouping; a date, an amount or a reference code glued to letters is not read as one.
+- ``phone``: numbers libphonenumber (``phonenumbers``) holds valid: Dutch national (10
+  digits), ``+31``/``0031``, international; the numbers of organisations (0800, 0900, 0906,
+  0909, 088, 14 0xx) identify no person and pass.
+- ``postcode``: Dutch "1234 AB" in any case, with or without the space (never SA, SD, SS).
+- ``address``: a street word (``…straat``, ``…laan``, ``str.``…) with a house number and
+  suffix, or ``nr.``.
+- ``birthdate``: a date with "geboren", "geb.", "geboortedatum"…, a full date before
+  ``DOB_BEFORE_YEAR``, an age ("16 jaar oud", "(15 jr)", "15-jarige", "leeftijd 15").
+- ``kenteken``: the RDW's sidecodes 1-14 of Dutch licence plates.
+- ``document``: passport and identity-card numbers (Dutch 9-character format since 2014),
+  a number next to "paspoort", "ID-kaart", "rijbewijs", "V-nummer"…
+- ``social``: a handle (``@name``), a profile URL of a social network, "insta: name".
+- ``name``: a person's name (``commands.names``, the lexicons of the ``deduce`` package).
+- ``forbidden``: the words an overleg's chair made forbidden, compared as keyed hashes, so
+  the words themselves are never stored.
+
+A finding carries the kind and a masked form, never the text itself (a name: no form).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum.nl import bsn as stdnum_bsn
 
+from commands import caseid
+from commands import names as person_names
 from commands.refs import Keys, chained
+from commands.text import skeleton
 
 DOB_BEFORE_YEAR = 2015
-MONTHS = ("jan|januari|january|feb|februari|february|mrt|maart|mar|march|apr|april|mei|may|"
-          "jun|juni|june|jul|juli|july|aug|augustus|august|sep|sept|september|okt|oktober|oct|"
-          "october|nov|november|dec|december")
+"""A full date before this year in a case plan is read as a date of birth: the people of a
+casusoverleg on radicalisation are mostly 12 to 25 years old, events are recent."""
+MONTHS = ("januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|"
+          "december|january|february|march|may|june|july|august|october|jan|feb|mrt|mar|"
+          "apr|jun|jul|aug|sept|sep|okt|oct|nov|dec")
+KINDS = ("email", "iban", "bsn", "phone", "postcode", "address", "birthdate", "kenteken",
+         "document", "social", "name", "forbidden")
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-# Compact ("NL91ABNA0417164300") or in groups of four ("NL91 ABNA 0417 1643 00").
-_IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}"
-                   r"(?: [A-Za-z0-9]{1,3})?)\b")
-# A BSN as people write it: 9 (or 8) digits, or grouped 4.2.3, 3.3.3 or 3.2.2.2.
-_BSN = re.compile(r"(?<![\d+])(?<!\d[ .\-])(?:\d{9}|\d{8}|\d{4}[ .]\d{2}[ .]\d{3}"
-                  r"|\d{3}[ .]\d{3}[ .]\d{3}|\d{3}[ .\-]\d{2}[ .\-]\d{2}[ .\-]\d{2})"
-                  r"(?!\d)(?![ .\-]\d)")
-# Dutch postcodes are written "1234 AB" or "1234AB"; "2026 om 11" is a year and a time.
-_POSTCODE = re.compile(r"\b[1-9]\d{3}(?:[ ]?(?!SA|SD|SS)[A-Z]{2}|(?!sa|sd|ss)[a-z]{2})\b")
-_STREET = re.compile(
-    r"\b[A-Za-z][A-Za-z\-']*(?:straat|laan|weg|plein|gracht|singel|kade|dijk|steeg|hof|"
-    r"dreef|markt|pad|park|wal|erf|baan|ring|boulevard|allee|veld|straatweg)"
-    r"\s+\d{1,5}(?:\s?[A-Za-z](?![A-Za-z]))?(?:[\s\-]?(?:hs|bis|[A-Za-z]|\d{1,3}))?\b", re.I)
-_DATE = re.compile(
-    r"\b(?:(?P<d>\d{1,2})[\-/.](?P<m>\d{1,2})[\-/.](?P<y>\d{4})"
-    r"|(?P<y2>\d{4})-(?P<m2>\d{1,2})-(?P<d2>\d{1,2})"
-    rf"|(?P<d3>\d{{1,2}})\s+(?P<mon>{MONTHS})\.?\s+(?P<y3>\d{{4}}))\b", re.I)
-_PARTIAL_DATE = re.compile(rf"\b\d{{1,2}}(?:[\-/.]\d{{1,2}}|\s+(?:{MONTHS}))\b", re.I)
-_BIRTH = re.compile(r"\b(?:geboren|geb\.|geb|geboortedatum|geboortejaar|dob|d\.o\.b\.|"
-                    r"date of birth|born|birth date|birthdate)(?=\W|$)", re.I)
-_OWN_IDS = re.compile(r"\bC-[0-9A-Za-z]{4,8}\b|\b[MA]\d{1,6}\b")
-_WORD = re.compile(r"[\w'\-]+", re.UNICODE)
+# Our own IDs are about no person, but "C-5823AK" reads like a postcode; a Matrix user ID
+# is a member's account, not the case's person, and reads like a handle.
+_OWN_IDS = re.compile(r"\b[MAS]\d{1,6}\b|@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d{1,5})?")
+_CASE_ID = re.compile(r"\b[Cc]-[0-9A-Za-z]{5,8}\b")
+
+
+def _own_ids(text: str) -> str:
+    """``text`` without our own IDs (a case ID only when its check character is right)."""
+    text = _CASE_ID.sub(lambda m: " " if caseid.normalise(m[0]) else m[0], text)
+    return _OWN_IDS.sub(" ", text)
+
+# ---- e-mail -------------------------------------------------------------------------------
+_AT = re.compile(r"\s*[\[({<]\s*(?:at|apenstaartje|a|@)\s*[\])}>]\s*|\s+@\s*|\s*@\s+", re.I)
+_DOT = re.compile(r"\s*[\[({<]\s*(?:dot|punt|\.)\s*[\])}>]\s*", re.I)
+_WORDY = re.compile(r"(?<![\w.+\-])([\w.+\-]{1,64})\s+(?:at|apenstaartje)\s+"
+                    r"([\w\-]+(?:\s*(?:\.|\s(?:punt|dot)\s)\s*[\w\-]+)+)", re.I)
+_EMAIL = re.compile(r"(?<![\w.%+\-'])[\w.%+\-']{1,64}@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}")
+
+
+_DOMAIN_DOTS = re.compile(r"(@[\w\-]+(?:\.[\w\-]+)*)\s*(?:\.|\s(?:punt|dot)\s)\s*(?=[\w\-])", re.I)
+
+
+def _deobfuscate(text: str) -> str:
+    """"jan [at] voorbeeld punt nl", "jan @ voorbeeld . nl" as "jan@voorbeeld.nl"."""
+    if "@" not in text and not re.search(r"[\[({<]\s*(?:at|apenstaartje|a|@)\s*[\])}>]",
+                                         text, re.I):
+        return text
+    text = _DOT.sub(".", _AT.sub("@", text))
+    for _ in range(4):
+        joined = _DOMAIN_DOTS.sub(r"\1.", text)
+        if joined == text:
+            break
+        text = joined
+    return text
+
+
+def _email(text: str) -> str | None:
+    if m := _EMAIL.search(_deobfuscate(text)):
+        return m[0]
+    for m in _WORDY.finditer(text):
+        domain = re.sub(r"\s*(?:\.|\s(?:punt|dot)\s)\s*", ".", m[2], flags=re.I)
+        if re.fullmatch(r"[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}", domain):
+            return f"{m[1]}@{domain}"
+    return None
+
+
+# ---- IBAN ---------------------------------------------------------------------------------
+_IBAN = re.compile(r"(?<![^\W_])([A-Za-z]{2}) ?(\d{2})((?:[ .\-]?[A-Za-z0-9]){10,30})")
+
+
+def _iban(text: str) -> str | None:
+    for m in _IBAN.finditer(text):
+        compact = (m[1] + m[2] + re.sub(r"[ .\-]", "", m[3])).upper()
+        for length in range(min(len(compact), 34), 14, -1):
+            if stdnum_iban.is_valid(compact[:length]):
+                return compact[:length]
+    return None
+
+
+# ---- numbers: dates, phones, BSN ------------------------------------------------------------
+_NUM_DATE = re.compile(r"(?<![\d.\-/])(?:(\d{1,2})([\-/.])(\d{1,2})\2(\d{4}|\d{2})"
+                       r"|(\d{4})([\-/.])(\d{1,2})\6(\d{1,2}))(?![\d]|[\-/.]\d)")
+_WORD_DATE = re.compile(rf"\b(\d{{1,2}})(?:e|ste|de)?\s+({MONTHS})\.?(?:\s+(\d{{4}}))?\b", re.I)
+_SHORT_DATE = re.compile(r"(?<![\d.\-/])(\d{1,2})([\-/])(\d{1,2})(?![\d]|[\-/.]\d)")
+_TIME = re.compile(r"(?<![\d.\-/])(?:[01]?\d|2[0-3])[.:][0-5]\d(?!\d|[.\-/]\d)"
+                   r"(?:\s?(?:uur|u|h)\b)?|\b\d{1,2}\s?uur\b")
+_CHAIN = re.compile(r"(?<![\w+])(?:\+|00)?\d+(?:(?:\s?[.\-/]\s?|\s)\d+)*")
+_PARENS = re.compile(r"\((0\d{1,4})\)\s?|\s?\(0\)\s?")
+_GLUE = re.compile(r"[^\W\d_][\-/]$")
+_MONEY = re.compile(r"(?:€|eur|euro|\$|£)\s?$", re.I)
+_BSN_WORD = re.compile(r"\b(?:bsn|burgerservicenummer|sofi|sofinummer)\b", re.I)
+_ORG_PHONE = ("0800", "0900", "0906", "0909", "088", "140", "112", "0970")
+
+
+def _dates(text: str) -> list[tuple[int, int, int | None, tuple[int, int]]]:
+    """Full and partial dates in ``text``: (day, month, year or None, span)."""
+    found: list[tuple[int, int, int | None, tuple[int, int]]] = []
+    for m in _NUM_DATE.finditer(text):
+        if m[1]:
+            d, mo, y = int(m[1]), int(m[3]), int(m[4])
+            y = y + (2000 if y < 50 else 1900) if y < 100 else y
+        else:
+            y, mo, d = int(m[5]), int(m[7]), int(m[8])
+        if 1 <= d <= 31 and 1 <= mo <= 12 and 1900 <= y <= 2100:
+            found.append((d, mo, y, m.span()))
+    for m in _WORD_DATE.finditer(text):
+        if 1 <= int(m[1]) <= 31:
+            found.append((int(m[1]), 1, int(m[3]) if m[3] else None, m.span()))
+    for m in _SHORT_DATE.finditer(text):
+        if 1 <= int(m[1]) <= 31 and 1 <= int(m[3]) <= 12:
+            found.append((int(m[1]), int(m[3]), None, m.span()))
+    return found
+
+
+def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """``text`` with each span replaced by "#" (breaks a chain of digits, keeps positions)."""
+    chars = list(text)
+    for a, b in spans:
+        chars[a:b] = "#" * (b - a)
+    return "".join(chars)
+
+
+def _groups(chain: str) -> list[str]:
+    return re.findall(r"\d+", chain)
+
+
+def _phone(chain: str) -> bool:
+    digits = "".join(_groups(chain))
+    if chain.startswith(("+", "00")):
+        national = digits[2:] if chain.startswith("00") else digits
+        if national.startswith("31") and national[2:].startswith(("800", "900", "906", "909",
+                                                                  "88")):
+            return False
+        for length in range(min(len(national), 15), 7, -1):
+            try:
+                number = phonenumbers.parse("+" + national[:length])
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(number):
+                return True
+        return False
+    if not digits.startswith("0") or digits.startswith(_ORG_PHONE) or len(digits) < 10:
+        return False
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(digits[:10], "NL"))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _bsn(chain: str, before: str) -> str | None:
+    groups = _groups(chain)
+    labelled = _BSN_WORD.search(before[-30:]) is not None
+    if not labelled and (_GLUE.search(before) or _MONEY.search(before)):
+        return None  # "RvdK-2026-123456789", "€ 123.456.789"
+    candidates = []
+    for i in range(len(groups)):
+        total = 0
+        for j in range(i, len(groups)):
+            total += len(groups[j])
+            if total == 9:
+                candidates.append(groups[i:j + 1])
+            if total >= 9:
+                break
+    if (len(groups) == 1 and len(groups[0]) == 8) or (labelled and sum(map(len, groups)) == 8):
+        candidates.append(["0", *groups])
+    for parts in candidates:
+        digits = "".join(parts)
+        # "2026-00451": a year and a serial number (a zaaknummer), not a BSN in two groups.
+        year_serial = len(parts) == 2 and len(parts[0]) == 4 and 1990 <= int(parts[0]) <= 2099
+        if stdnum_bsn.is_valid(digits) and int(digits) and (labelled or not year_serial):
+            return " ".join(parts)
+    return None
+
+
+def _numbers(text: str) -> tuple[str, str] | None:
+    """(kind, value) of the first phone number or BSN, dates and times set aside."""
+    plain = _PARENS.sub(lambda m: f"{m[1]} " if m[1] else " ", text)
+    spans = [d[3] for d in _dates(plain)] + [m.span() for m in _TIME.finditer(plain)]
+    plain = _blank(plain, spans)
+    for m in _CHAIN.finditer(plain):
+        chain = m[0]
+        if sum(len(g) for g in _groups(chain)) < 8:
+            continue
+        if _phone(chain):
+            return "phone", chain
+        if chain.startswith(_ORG_PHONE):
+            continue  # "0800 3609", "0900-8020": an organisation's line
+        if found := _bsn(chain, plain[:m.start()]):
+            return "bsn", found
+    return None
+
+
+# ---- places -------------------------------------------------------------------------------
+_POSTCODE = re.compile(r"(?<![\w\-/.])[1-9]\d{3}[ \-]?(?!SA|SD|SS|sa|sd|ss)[A-Za-z]{2}(?![\w])")
+_MONTH_BEFORE = re.compile(rf"\b(?:{MONTHS})\.?\s$", re.I)
+_NOT_POSTCODE_LETTERS = frozenset({
+    "om", "en", "in", "op", "te", "of", "is", "na", "al", "nu", "ze", "we", "je", "er", "zo",
+    "ja", "at", "on", "to", "by", "an", "or", "et", "ca", "eu", "uu", "kg", "km", "pm", "am",
+    "nr", "st", "de", "le", "la", "do", "di", "wo", "vr", "za", "ma", "vs", "ov", "vt", "jb",
+    "bw", "sr", "wk", "rc",
+})
+STREET_WORDS = (
+    "straat", "str.", "laan", "ln.", "weg", "plein", "pln.", "gracht", "singel", "kade",
+    "dijk", "steeg", "hof", "dreef", "markt", "pad", "park", "wal", "erf", "baan", "ring",
+    "boulevard", "blvd.", "allee", "straatweg", "plantsoen", "haven", "kanaal", "lei",
+    "hoeve", "dam", "zoom", "oord", "kamp", "gang", "tuin", "horst", "brink", "vaart",
+    "poort", "donk", "akker", "veld", "berg", "wijk", "hoek", "burg", "dal", "rade", "water",
+    "kwartier", "hout", "meer", "dries", "wei", "weide", "heuvel", "straatje", "pleintje",
+    "gaarde", "hoven", "wg.", "str", "ln", "pln", "blvd")
+"""Endings of Dutch street names (BAG), and their abbreviations."""
+# A word, then a house number (with "nr." or not) and what may follow it: "12a", "12-3",
+# "12 bis", "12 hs"; not a word followed by a count ("3 keer", "90 minuten").
+_ADDRESS = re.compile(
+    r"(?<![\w\-])([^\W\d_][\w'\-]*\.?)\s+(?:(?:nr|no|nummer|huisnr|huisnummer)\.?\s*)?"
+    r"\d{1,5}(?![\d.,:]\d|\s?(?:uur|u\b|%|euro|jaar|minuten|min\b|weken|dagen|keer|x\b|km|"
+    r"m\b|personen|sessies|gesprekken|werkdagen|maanden))", re.I)
+_NUMBERED = re.compile(r"\b(?:huisnummer|huisnr)\.?\s*\d{1,5}", re.I)
+
+
+def _postcode(text: str) -> str | None:
+    for m in _POSTCODE.finditer(text):
+        letters = m[0][-2:]
+        if not letters.isupper() and " " in m[0] and letters.casefold() in _NOT_POSTCODE_LETTERS:
+            continue  # "2026 om 14:00"
+        if 1990 <= int(m[0][:4]) <= 2099 and " " in m[0] and (
+                letters in ("OM", "VT", "GI", "JB", "RB") or _MONTH_BEFORE.search(
+                    text[:m.start()])):
+            continue  # "in 2026 OM inlichten", "14 januari 2027 GI vragen": a year
+        return m[0]
+    return None
+
+
+_NOT_STREET = frozenset({
+    "overgang", "ingang", "voortgang", "toegang", "omgang", "uitgang", "doorgang", "werkveld",
+    "speelveld", "vooruitgang", "overleg", "vervolgoverleg", "casusoverleg", "weegoverleg",
+    "fase", "week", "stap", "ronde", "versie", "deel", "punt", "actie", "zaal", "kamer", "lokaal",
+    "groep", "klas", "niveau", "bijlage", "artikel", "hoofdstuk", "onderweg", "wegens", "plan",
+    "traject", "vervolg",
+})
+
+
+def _address(text: str) -> str | None:
+    for m in _ADDRESS.finditer(text):
+        word = m[1].casefold()
+        if word.endswith(STREET_WORDS) and word.rstrip(".") not in _NOT_STREET \
+                and len(word) > 3:
+            return m[0]
+    numbered = _NUMBERED.search(text)
+    return numbered[0] if numbered else None
+
+
+# ---- birth dates and ages -------------------------------------------------------------------
+_BIRTH = re.compile(r"\b(?:geboren|geb\.?|geboortedatum|geboortejaar|geb\.datum|dob|d\.o\.b\.?"
+                    r"|date of birth|born|birth date|birthdate|verjaardag|jarig|gebdatum|gebdat\.?"
+                    r"|geb\.dat\.?|geboortedag)(?=\W|$)", re.I)
+PERSON_NOUNS = ("jongen", "meisje", "jongere", "jeugdige", "kind", "zoon", "dochter", "man",
+                "vrouw", "broer", "broertje", "zus", "zusje", "puber", "tiener", "minderjarige",
+                "meerderjarige", "betrokkene", "partner", "moeder", "vader", "cliënt", "client",
+                "jongeman", "jongedame", "neef", "nicht", "oom", "tante", "opa", "oma",
+                "stiefvader", "stiefmoeder", "baby", "peuter", "kleuter", "leerling")
+"""Who a casusoverleg speaks of; "<noun> van 15 (jaar)" is an age, "<noun> van <date>" a
+date of birth."""
+_OF_DATE = re.compile(r"\b(?:" + "|".join(PERSON_NOUNS) + r")\s+van\s+(?=\d)", re.I)
+_YEAR = re.compile(r"\b(19\d{2}|20[0-2]\d)\b")
+_AGE = re.compile(
+    r"\b\d{1,2}\s?-?\s?jarige?\b|\b\d{1,2}\s?(?:jaar|jr\.?|j\.)\s?oud\b"
+    r"|\(\s?\d{1,2}\s?(?:jaar|jr\.?|j\.?)?\s?\)|\b(?:leeftijd|lft\.?)\s*:?\s*(?:van\s+)?\d{1,2}\b"
+    r"|\b(?:is|wordt|werd|pas)\s+\d{1,2}\s+(?:jaar|jr\.?)(?!\s+(?:geleden|lang|bezig|betrokken|"
+    r"in\b|bij\b|onder\b|actief|gevolgd|terug))"
+    r"|\b(?:" + "|".join(PERSON_NOUNS) + r")\s+(?:van|is|,)\s+\d{1,2}(?:\s+(?:jaar|jr\.?))?\b"
+    r"|\b\d{1,2}\s?(?:yo|y/o|years old)\b", re.I)
+
+
+def _birthdate(text: str) -> str | None:
+    keyword = _BIRTH.search(text)
+    person_of = {m.end() for m in _OF_DATE.finditer(text)}
+    for _day, _month, y, (a, b) in _dates(text):
+        if keyword is not None or (y is not None and y < DOB_BEFORE_YEAR) or a in person_of:
+            return text[a:b]
+    if keyword is not None:
+        near = text[keyword.end():keyword.end() + 25]
+        if m := _YEAR.search(near):
+            return m[0]
+    if m := _AGE.search(text):
+        return m[0]
+    return None
+
+
+# ---- vehicles, documents, social media ------------------------------------------------------
+# The RDW's sidecodes 1-14 (X a letter, 9 a digit); letters are consonants only.
+SIDECODES = ("XX-99-99", "99-99-XX", "99-XX-99", "XX-99-XX", "XX-XX-99", "99-XX-XX",
+             "99-XXX-9", "9-XXX-99", "XX-999-X", "X-999-XX", "XXX-99-X", "X-99-XXX",
+             "9-XX-999", "999-XX-9")
+_KENTEKEN = re.compile(r"(?<![\w\-])(?:" + "|".join(
+    "[\\- ]?".join("".join("[BDFGHJKLNPRSTVXZ]" if c == "X" else r"\d" for c in part)
+                    for part in code.split("-"))
+    for code in SIDECODES) + r")(?![\w\-])", re.I)
+_PLATE_WORD = re.compile(r"\b(?:kenteken|nummerbord|auto|scooter|voertuig|bus|busje|wagen|"
+                         r"motor|brommer|kentekenplaat)\b", re.I)
+_DOCUMENT = re.compile(r"(?<![\w\-])(?:[A-Za-z]{2}[A-Za-z0-9]{6}\d"
+                       # grouped, in capitals: "GC3 ND2 793", "HP 1XDM7T 2"
+                       r"|(?-i:[A-Z]{2}[A-Z0-9][ \-][A-Z0-9]{3}[ \-][A-Z0-9]{2}\d"
+                       r"|[A-Z]{2}[ \-][A-Z0-9]{6}[ \-]\d))(?![\w\-])")
+_DOC_WORD = re.compile(
+    r"\b(?:paspoort(?:nummer|nr)?|id-?kaart(?:nummer)?|identiteitskaart|identiteitsbewijs|"
+    r"rijbewijs(?:nummer)?|documentnummer|docnr|legitimatie(?:bewijs)?|verblijfs(?:document|"
+    r"vergunning|pas)|vreemdelingen(?:nummer|document)|v-?nummer|id-?nummer|id)\b"
+    r"\s*(?:nr\.?|nummer|no\.?)?\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9 .\-]{4,14}[A-Za-z0-9])", re.I)
+_SOCIAL_URL = re.compile(
+    r"\b(?:https?://)?(?:www\.|m\.)?(?:instagram\.com|facebook\.com|fb\.com|tiktok\.com|"
+    r"twitter\.com|x\.com|linkedin\.com/in|snapchat\.com/add|youtube\.com|t\.me|threads\.net|"
+    r"reddit\.com/u(?:ser)?|pinterest\.\w+|twitch\.tv|discord(?:app)?\.com/users|"
+    r"telegram\.me|vk\.com|wa\.me)/\S+", re.I)
+_HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_][A-Za-z0-9_.]{1,29}(?<!\.)(?![\w@])")
+_PLATFORM = (r"\b(?:insta(?:gram)?|ig|snap(?:chat)?|sc|tiktok|twitter|facebook|fb|telegram|"
+             r"discord|signal|threads|x|youtube|twitch|kik|whatsapp|bereal)")
+_SOCIAL_LABEL = re.compile(
+    _PLATFORM + r"(?:[\s\-]?(?:account|naam|handle|profiel|gebruikersnaam))?\s*[:=]\s*@?"
+    r"[\w.]{3,}|" + _PLATFORM + r"[\s\-]?(?:account|naam|handle|profiel|gebruikersnaam)\s+"
+    r"@?[\w.]{3,}|" + _PLATFORM + r"\s+@?(?=[\w.]*[\d._])[a-z][\w.]{2,}", re.I)
+
+
+def _kenteken(text: str) -> str | None:
+    for m in _KENTEKEN.finditer(text):
+        value = m[0]
+        mixed = any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+        # Written without dashes and in lower case, only next to a word for a vehicle.
+        if mixed and ("-" in value or value.isupper() or _PLATE_WORD.search(text)):
+            return value
+    return None
+
+
+def _document(text: str) -> str | None:
+    for m in _DOC_WORD.finditer(text):
+        value = m[1].rstrip(" .-")
+        if sum(c.isdigit() for c in value) >= 4:
+            return value
+    for m in _DOCUMENT.finditer(text):
+        # The Dutch format since 2014: 2 letters, 6 letters or digits, a digit; no letter O.
+        compact = re.sub(r"[ \-]", "", m[0]).upper()
+        if "O" not in compact and sum(c.isdigit() for c in compact) >= 3:
+            return m[0]
+    return None
+
+
+def _social(text: str) -> str | None:
+    for pattern in (_SOCIAL_URL, _SOCIAL_LABEL, _HANDLE):
+        if m := pattern.search(text):
+            return m[0]
+    return None
+
+
+# ---- the guard ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # one of KINDS
+    masked: str  # "" for a name: even a masked name says too much
 
 
 @dataclass(frozen=True)
-class Finding:
-    kind: str  # email | iban | bsn | phone | postcode | address | birthdate | forbidden
-    masked: str
+class Guard:
+    """What an overleg adds to the scan: its forbidden words (keyed hashes under ``key``)
+    and the names that are organisations, not people (registered partners, annex 1)."""
+
+    key: Keys = b""
+    forbidden: frozenset[str] = frozenset()
+    organisations: tuple[str, ...] = field(default=())
 
 
 def mask(value: str) -> str:
@@ -68,8 +416,8 @@ def mask(value: str) -> str:
 
 
 def normalise_word(word: str) -> str:
-    text = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]", "", text.casefold())
+    return re.sub(r"[^a-z0-9]", "", skeleton(word).casefold().encode("ascii", "ignore")
+                  .decode())
 
 
 def word_hash(keys: Keys, word: str) -> str:
@@ -78,78 +426,61 @@ def word_hash(keys: Keys, word: str) -> str:
     return chained(keys, b"forbidden:" + phrase.encode())
 
 
-def _forbidden(text: str, key: Keys, hashes: frozenset[str]) -> Finding | None:
+_WORD = re.compile(r"[\w'\-]+", re.UNICODE)
+
+
+def _forbidden(text: str, guard: Guard) -> str | None:
+    if not guard.forbidden or not guard.key:
+        return None
     words = [w for w in _WORD.findall(text) if normalise_word(w)]
     for size in (1, 2, 3):
         for i in range(len(words) - size + 1):
             phrase = " ".join(words[i:i + size])
-            if word_hash(key, phrase) in hashes:
-                return Finding("forbidden", mask(phrase))
+            if word_hash(guard.key, phrase) in guard.forbidden:
+                return phrase
     return None
 
 
-def _birthdate(text: str) -> Finding | None:
-    has_keyword = _BIRTH.search(text) is not None
-    for m in _DATE.finditer(text):
-        year = int(m["y"] or m["y2"] or m["y3"])
-        if has_keyword or year < DOB_BEFORE_YEAR:
-            return Finding("birthdate", mask(m[0]))
-    if has_keyword:
-        partial = _PARTIAL_DATE.search(text)
-        if partial:
-            return Finding("birthdate", mask(partial[0]))
-    return None
+def _without(text: str, organisations: Iterable[str]) -> str:
+    for org in organisations:
+        if org:
+            text = re.sub(re.escape(skeleton(org)), " ", text, flags=re.I)
+    return text
 
 
-def _iban_ok(candidate: str) -> bool:
-    """ISO 13616 check digits (mod 97) only: bank-specific rules vary and miss real IBANs."""
-    try:
-        stdnum_iban.validate(candidate.replace(" ", ""), check_country=False)
-    except ValueError:
-        return False
-    return True
+def scan_all(text: str, guard: Guard | None = None, *, names: bool = True) -> list[Finding]:
+    """Every kind of direct identifier in ``text`` (one finding per kind, in ``KINDS``
+    order); [] when it is clean. ``names`` False: person names are not looked for (an
+    organisation named after a person, entered by an administrator)."""
+    guard = guard or Guard()
+    plain = _own_ids(skeleton(text))
+    found: list[Finding] = []
+
+    def add(kind: str, value: str | None) -> None:
+        if value is not None and all(f.kind != kind for f in found):
+            found.append(Finding(kind, "" if kind == "name" else mask(value)))
+
+    email = _email(plain)
+    add("email", email)
+    if email is not None:  # the rest must not read the address's parts again
+        plain = _EMAIL.sub(" ", _deobfuscate(plain))
+    add("iban", _iban(plain))
+    if (number := _numbers(plain)) is not None:
+        add(*number)
+    add("postcode", _postcode(plain))
+    add("address", _address(plain))
+    add("birthdate", _birthdate(plain))
+    add("kenteken", _kenteken(plain))
+    add("document", _document(plain))
+    add("social", _social(plain))
+    if names:
+        add("name", person_names.find(_without(plain, guard.organisations)))
+    add("forbidden", _forbidden(plain, guard))
+    return sorted(found, key=lambda f: KINDS.index(f.kind))
 
 
-def _phone(text: str) -> Finding | None:
-    for match in phonenumbers.PhoneNumberMatcher(text, "NL",
-                                                 leniency=phonenumbers.Leniency.VALID):
-        return Finding("phone", mask(match.raw_string))
-    # Numbers written with unusual separators ("06.123.456.78") that the matcher skips.
-    for m in re.finditer(r"(?<![\w/])(?:\+|00|0)\d[\d .\-()]{7,16}\d(?![\w/])", text):
-        digits = re.sub(r"\D", "", m[0])
-        candidate = m[0] if m[0].startswith("+") else digits
-        try:
-            number = phonenumbers.parse(candidate, "NL")
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_valid_number(number) and len(digits) >= 9 \
-                and not _DATE.fullmatch(m[0].strip()):
-            return Finding("phone", mask(m[0]))
-    return None
-
-
-def scan(text: str, *, key: Keys = b"", forbidden: Iterable[str] = ()) -> Finding | None:
-    """The first direct identifier in ``text``, or None."""
-    # Our own IDs are not about a person, but "C-5823AK" reads like a postcode.
-    text = _OWN_IDS.sub(" ", text)
-    if m := _EMAIL.search(text):
-        return Finding("email", mask(m[0]))
-    for m in _IBAN.finditer(text):
-        if _iban_ok(m[0]):
-            return Finding("iban", mask(m[0]))
-    for m in _BSN.finditer(text):
-        digits = re.sub(r"\D", "", m[0])
-        if stdnum_bsn.is_valid(digits) and int(digits) != 0:
-            return Finding("bsn", mask(m[0]))
-    if found := _phone(text):
-        return found
-    if m := _POSTCODE.search(text):
-        return Finding("postcode", mask(m[0]))
-    if m := _STREET.search(text):
-        return Finding("address", mask(m[0]))
-    if found := _birthdate(text):
-        return found
-    hashes = frozenset(forbidden)
-    if hashes and key:
-        return _forbidden(text, key, hashes)
-    return None
+def scan(text: str, *, key: Keys = b"", forbidden: Iterable[str] = (),
+         guard: Guard | None = None) -> Finding | None:
+    """The first direct identifier in ``text`` (in ``KINDS`` order), or None."""
+    found = scan_all(text, guard or Guard(key, frozenset(forbidden)))
+    return found[0] if found else None

@@ -24,7 +24,7 @@ def forbid(ctx: Ctx, *, word: str) -> list[Outgoing]:
     if added:
         audit_change(ctx, action="privacy.forbid", subject="word")
     return [ctx.reply("privacy/forbidden", added=added,
-                      count=privacy.count(ctx.session, ctx.overleg_id)), redact_original(ctx)]
+                      count=privacy.count(ctx.session, ctx.overleg_id)), ctx.redact_original()]
 
 
 @command("privacy allow", aliases=("privacy toestaan", "privacy sta toe"))
@@ -36,16 +36,10 @@ def allow(ctx: Ctx, *, word: str) -> list[Outgoing]:
     if removed:
         audit_change(ctx, action="privacy.allow", subject="word")
     return [ctx.reply("privacy/allowed", removed=removed,
-                      count=privacy.count(ctx.session, ctx.overleg_id)), redact_original(ctx)]
+                      count=privacy.count(ctx.session, ctx.overleg_id)), ctx.redact_original()]
 
 
 @command("privacy list", aliases=("privacy lijst",))
 def listing(ctx: Ctx) -> list[Outgoing]:
     """How many words are forbidden (the words themselves are not kept, so not shown)."""
     return [ctx.reply("privacy/list", count=privacy.count(ctx.session, ctx.overleg_id))]
-
-
-def redact_original(ctx: Ctx) -> Outgoing:
-    """Remove the message that was just handled (it named a person) from the room."""
-    return Outgoing("privacy/redaction_reason", {}, room=ctx.room, locale=ctx.locale,
-                    extra={"kind": "redact", "event_id": ctx.event_id})

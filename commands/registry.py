@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from types import ModuleType
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col
 
-from storage import actions, overlegs
+from commands import pii
+from storage import actions, overlegs, privacy
 from storage.models import Action, Member, Overleg
 from storage.outbox import Rendered
 from storage.timers import Due, Plan
@@ -71,6 +73,17 @@ class ParseError(Exception):
         super().__init__(template)
         self.template = template
         self.values = values
+
+
+class PersonalData(ParseError):
+    """A free-text argument holds a direct identifier (``commands.pii``): the command is
+    refused, the message is redacted and nothing is stored (PRODUCT.md, privacy rule 3).
+    ``what`` names the argument (description, place...); the findings give kinds only."""
+
+    def __init__(self, what: str | None, findings: list[pii.Finding]) -> None:
+        super().__init__("error/pii", what=what, kind=findings[0].kind,
+                         kinds=[f.kind for f in findings],
+                         masked=next((f.masked for f in findings if f.masked), ""))
 
 
 class Absent(Exception):
@@ -127,9 +140,33 @@ class Ctx:
 
     def echo(self, typed: str) -> str:
         """``typed`` if it may be quoted back (no identifier found in it), else "…"."""
-        from commands import pii
+        return typed if not pii.scan_all(typed, self.guard) else "…"
 
-        return typed if pii.scan(typed, key=self.settings.ref_keys) is None else "…"
+    @cached_property
+    def guard(self) -> pii.Guard:
+        """The PII guard of this overleg (its forbidden words, its organisations' names);
+        read from the database once per command, when free text is first checked."""
+        overleg_id = self.overleg.id if self.overleg else None
+        return pii.Guard(
+            key=self.settings.ref_keys,
+            forbidden=privacy.hashes(self.session, overleg_id) if overleg_id else frozenset(),
+            organisations=privacy.organisation_names(self.session, overleg_id))
+
+    def check(self, value: str, what: str, names: bool = True) -> str:
+        """``value`` unchanged if the PII guard finds nothing in it; else PersonalData."""
+        if found := pii.scan_all(value, self.guard, names=names):
+            raise PersonalData(what, found)
+        return value
+
+    def redact_original(self) -> Outgoing:
+        """Remove the message being handled (it named a person) from the room."""
+        return Outgoing("privacy/redaction_reason", {}, room=self.room, locale=self.locale,
+                        extra={"kind": "redact", "event_id": self.event_id})
+
+    def refuse_personal_data(self, e: PersonalData) -> list[Outgoing]:
+        """The refusal of a message with personal data, and its redaction where allowed."""
+        out = [self.reply(e.template, **e.values)]
+        return [*out, self.redact_original()] if self.settings.redact_pii else out
 
 
 @dataclass(frozen=True)
@@ -407,6 +444,8 @@ def run(registry: Registry, ctx: Ctx, text: str) -> list[Outgoing]:
                 values[a.name] = None
                 continue
             values[a.name], rest = a.parser(rest, ctx)
+        except PersonalData as e:
+            return ctx.refuse_personal_data(e)
         except Absent:
             if a.required:
                 return [ctx.refuse("error/missing_arg", metavar=a.metavar,
@@ -418,5 +457,7 @@ def run(registry: Registry, ctx: Ctx, text: str) -> list[Outgoing]:
         return [ctx.refuse("error/unexpected", given=rest.strip()[:60], usage=spec.usage(verb))]
     try:
         return spec.func(ctx, **values)
+    except PersonalData as e:
+        return ctx.refuse_personal_data(e)
     except ParseError as e:  # a value the command itself found wrong, before changing anything
         return [ctx.refuse(e.template, **e.values, usage=spec.usage(verb))]

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from storage.models import Case, ForbiddenWord
+from storage.models import AnnexOrganisation, Case, ForbiddenWord, Partner
 
 
 def add(session: Session, overleg_id: int, word_hash: str, now: datetime) -> bool:
@@ -30,6 +30,16 @@ def remove(session: Session, overleg_id: int, word_hash: str) -> bool:
 def hashes(session: Session, overleg_id: int) -> frozenset[str]:
     return frozenset(session.exec(select(ForbiddenWord.word_hash).where(
         ForbiddenWord.overleg_id == overleg_id)))
+
+
+def organisation_names(session: Session, overleg_id: int | None) -> tuple[str, ...]:
+    """Names that are organisations, not people, for the PII guard: the overleg's partners
+    (removed ones too: their name was once accepted) and the organisations on annex 1."""
+    partners: list[str] = list(session.exec(select(Partner.name).where(
+        Partner.overleg_id == overleg_id))) if overleg_id is not None else []
+    annex = session.exec(select(AnnexOrganisation.name).where(
+        col(AnnexOrganisation.removed_at).is_(None)))
+    return tuple(sorted({*partners, *annex}, key=len, reverse=True))
 
 
 def count(session: Session, overleg_id: int) -> int:

@@ -1,13 +1,19 @@
-"""The PII guard against a generated corpus: recall >= 99% per kind, false positives <= 1%."""
+"""The PII guard (commands/pii.py, commands/names.py) against generated corpora: recall per
+kind and written form, false positives, speed (issue #20's thresholds)."""
 
 from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter, defaultdict
 
 import pytest
 
 from commands import pii
+from tests import pii_generated as generated
 from tests.unit.pii_corpus import FORBIDDEN, KINDS, clean, positives
 
-N = 1000
+N = 400
 KEY = b"test-key-for-forbidden-words"
 HASHES = frozenset(pii.word_hash(KEY, w) for w in FORBIDDEN)
 
@@ -16,26 +22,64 @@ def _scan(text: str) -> pii.Finding | None:
     return pii.scan(text, key=KEY, forbidden=HASHES)
 
 
+# The independent corpus (tests/pii_generated.py) was written from the issue's description
+# of what people type, without reading the detector: recall per kind and per written form,
+# false positives per category of clean text. The thresholds are issue #20's.
+SEED = 2026
+THRESHOLD = {"bsn": 0.99, "iban": 0.99, "name": 0.90}  # the checksum kinds; names; others 0.97
+
+
+@pytest.mark.parametrize("kind", sorted(generated.KINDS))
+def test_recall_on_the_independent_corpus(kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = generated.positives(kind, N, seed=SEED)
+    by_form: dict[str, list[bool]] = defaultdict(list)
+    for text, form in rows:
+        by_form[form].append(bool(pii.scan_all(text)))
+    recall = sum(sum(v) for v in by_form.values()) / len(rows)
+    weakest = sorted((sum(v) / len(v), form) for form, v in by_form.items())[:3]
+    with capsys.disabled():
+        print(f"\nPII guard recall [{kind}]: {recall:.1%} of {len(rows)} generated sentences in "
+              f"{len(by_form)} written forms; weakest: "
+              + ", ".join(f"{form} {r:.0%}" for r, form in weakest))
+    missed = [t for t, _ in rows if not pii.scan_all(t)]
+    assert recall >= THRESHOLD.get(kind, 0.97), missed[:10]
+
+
+def test_false_positives_on_the_independent_corpus(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = generated.clean_tagged(2 * N, seed=SEED)
+    flagged = [(t, c, [f.kind for f in found]) for t, c in rows if (found := pii.scan_all(t))]
+    per = Counter(c for _, c, _ in flagged)
+    with capsys.disabled():
+        print(f"\nPII guard false positives: {len(flagged) / len(rows):.2%} of {len(rows)} "
+              f"identifier-free descriptions ({len({c for _, c in rows})} categories)"
+              + (": " + ", ".join(f"{c} {n}" for c, n in per.most_common()) if per else ""))
+    assert len(flagged) / len(rows) <= 0.01, flagged[:10]
+
+
+def test_the_guard_is_fast_enough(capsys: pytest.CaptureFixture[str]) -> None:
+    """Reported, not asserted in milliseconds (machines differ): ``make bench`` compares."""
+    texts = [t for t, _ in generated.clean_tagged(500, seed=SEED)]
+    pii.scan_all(texts[0])  # the lexicons load once, on first use
+    times = []
+    for t in texts:
+        start = time.perf_counter()
+        pii.scan_all(t)
+        times.append(time.perf_counter() - start)
+    with capsys.disabled():
+        print(f"\nPII guard: {statistics.median(times) * 1e3:.3f} ms per description (p50)")
+    assert len(times) == len(texts)
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_recall_per_kind(kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_recall_on_the_projects_own_corpus(kind: str) -> None:
     corpus = positives(kind, N)
     found = [_scan(s) for s in corpus]
-    hits = sum(1 for f in found if f is not None)
-    right_kind = sum(1 for f in found if f is not None and f.kind == kind)
-    with capsys.disabled():
-        print(f"\nPII guard recall [{kind}]: {hits / N:.2%} refused, "
-              f"{right_kind / N:.2%} named as {kind} ({N} generated sentences)")
-    missed = [s for s, f in zip(corpus, found, strict=True) if f is None]
-    assert hits / N >= 0.99, missed[:10]
-    assert right_kind / N >= 0.95
+    assert sum(1 for f in found if f is not None) / N >= 0.99
+    assert sum(1 for f in found if f is not None and f.kind == kind) / N >= 0.95
 
 
-def test_false_positive_rate(capsys: pytest.CaptureFixture[str]) -> None:
-    corpus = clean(N)
-    flagged = [(s, f) for s in corpus if (f := _scan(s)) is not None]
-    with capsys.disabled():
-        print(f"\nPII guard false positives: {len(flagged) / N:.2%} of {N} realistic "
-              f"action descriptions")
+def test_false_positive_rate_on_the_projects_own_corpus() -> None:
+    flagged = [(s, f) for s in clean(N) if (f := _scan(s)) is not None]
     assert len(flagged) / N <= 0.01, flagged[:10]
 
 

@@ -266,7 +266,8 @@ def test_no_identifier_or_reference_survives_a_scenario(
 
     rng = random.Random(5)
     secrets_typed = [fake_bsn(rng), fake_phone(rng), fake_email(rng), fake_iban(rng),
-                     "ZD-2026-77341", "Qorvantel"]
+                     "ZD-2026-77341", "Qorvantel", "Sanne Verhoeven", "5912 XK", "XD-12-BN",
+                     "Kerkstraat 17b"]
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     engine = make_engine(url)
     create_schema(engine)
@@ -277,10 +278,15 @@ def test_no_identifier_or_reference_survives_a_scenario(
         say.one("!partner add Politie core")
         code = re.search(r"C-\w+", say.one(f"!casus open ref {secrets_typed[4]}"))[0]  # type: ignore[index]
         say(f"!privacy forbid {secrets_typed[5]}")
-        for s_ in [*secrets_typed[:4], secrets_typed[5]]:
+        for s_ in [*secrets_typed[:4], *secrets_typed[5:]]:
+            # Every free-text path, and commands refused for other reasons.
             say(f"!actie add {code} Politie 15-12-2026 Bellen met {s_}")
+            say(f"!actie add {code} Politie 15-12-2026 Bellen\u00a0met\n{s_}")
             say(f"!overleg plan 15-12-2026 14:00 op {s_}")
+            say(f"!partner add {s_} core")
+            say(f"!actie lijst partner {s_}")
             say(f"!casus frobnicate {s_}")
+            say(f"!actie add {code} {s_} 15-12-2026 Bellen")
         assert code in say.one(f"!casus find ref {secrets_typed[4]}")
     engine.dispose()
     blob = b"".join(p.read_bytes() for p in tmp_path.iterdir())

@@ -1,0 +1,282 @@
+"""Likely person names in Dutch text, for the PII guard (``commands.pii``).
+
+The lexicons are those the ``deduce`` package ships (its ``data/lookup/src`` lists: Dutch
+first names, surnames, surnames after a tussenvoegsel, tussenvoegsels, titles, common words,
+stop words and place names; LGPL-3.0). deduce is the de-identification method for Dutch
+text of UMC Utrecht, kept up to date and used in Dutch healthcare; its lists are plain text
+files, read here once, lazily, on the first scan (about 40,000 words, a few MB), without
+loading deduce's own pipeline. Each list's ``exceptions.txt`` (names that are also common
+words, such as "Mei" or "Groot") is taken out, as deduce does.
+
+A name is found when (rules in ``find``):
+1. a title (``dhr.``, ``mw.``, ``mevrouw``, ``de heer``…) precedes a capitalised word;
+2. initials (``K.``, ``J.P.``) precede a capitalised word or a known surname;
+3. a known first name is capitalised (not a common word, a place or a month), or it is
+   followed by a known surname (then also in lower case);
+4. a relation (``moeder van``, ``oom``…) precedes a capitalised word that is no common word;
+5. a tussenvoegsel and a known surname after it are capitalised ("De Vries", "van Dijk");
+6. a known surname follows "met", "aan", "bij", "voor" or "namens" capitalised.
+Words of organisations that are registered (``pii.Guard.organisations``) are removed by the
+caller before this runs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+_TOKEN = re.compile(r"[^\W\d_]+(?:['\-][^\W\d_]+)*\.?|[.!?;:(),\"]")
+_INITIALS = re.compile(r"(?:[A-Z]\.){1,4}|[A-Z]\.?[A-Z]\.")
+TITLES = frozenset({
+    "dhr", "mw", "mevr", "mevrouw", "meneer", "mijnheer", "mej", "juffrouw", "juf", "heer",
+    "dr", "mr", "ir", "ing", "drs", "prof", "ds", "fam", "familie", "mrs", "mrs.", "ms",
+    "miss", "sir", "meester", "zuster", "broeder", "pastoor", "imam", "dominee", "agent",
+    "wijkagent", "rechercheur", "officier",
+})
+RELATIONS = frozenset({
+    "moeder", "vader", "zoon", "dochter", "broer", "broertje", "zus", "zusje", "zuster", "oom",
+    "tante", "opa", "oma", "neef", "nicht", "nichtje", "neefje", "stiefvader", "stiefmoeder",
+    "pleegvader", "pleegmoeder", "pleegouder", "echtgenoot", "echtgenote", "partner",
+    "vriend", "vriendin", "ex", "ex-partner", "buurman", "buurvrouw", "klasgenoot", "kind",
+    "grootmoeder", "grootvader", "schoonmoeder", "schoonvader", "halfbroer", "halfzus",
+})
+TRIGGERS = frozenset({"met", "aan", "bij", "voor", "namens", "door", "en", "of", "over"})
+_CALENDAR = ("januari februari maart april mei juni juli augustus september oktober november "
+             "december maandag dinsdag woensdag donderdag vrijdag zaterdag zondag")
+_CLAUSE = ("de het een en of maar dan daarna daarom want zodat als die dat dit deze wie wat "
+           "waar wanneer hoe zie graag ook nog niet wel met voor na bij in op te tot om")
+_EXTRA_COMMON = _CALENDAR + (
+    # The words of this domain and of Dutch agendas that the lexicons hold as names.
+    " politie reclassering "
+    "jeugdbescherming veilig thuis raad kinderbescherming gemeente wijkteam wijkagent school "
+    "zorg jeugdhulp leger heils ggd om openbaar ministerie dji casus actie overleg agenda "
+    "partner kern kernpartner casusregisseur mentor huisarts leerplicht leerplichtambtenaar "
+    "team plan aanpak veiligheidshuis sociaal stichting centrum huis"
+)
+_EXTRA_PLACES = ("den bosch",)  # what people call 's-Hertogenbosch
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    first: frozenset[str]
+    surnames: frozenset[str]
+    after_interfix: frozenset[str]
+    interfixes: frozenset[str]  # one to three words, "van der"
+    interfix_starts: frozenset[str]  # their first words
+    common: frozenset[str]  # common words, stop words, place names: never a name alone
+    stop: frozenset[str]  # stop words, weekdays, months: never a name after a title
+
+
+def _deduce_lookup() -> Path:
+    """deduce's list folder, found without importing deduce (its pipeline is not used)."""
+    spec = importlib.util.find_spec("deduce")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the deduce package (person-name lexicons) is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "lookup" / "src"
+
+
+def _words(folder: Path) -> set[str]:
+    items = {w.strip().casefold() for w in (folder / "items.txt").read_text("utf-8").split("\n")}
+    exceptions = folder / "exceptions.txt"
+    if exceptions.exists():
+        items -= {w.strip().casefold() for w in exceptions.read_text("utf-8").split("\n")}
+    return {w for w in items if w}
+
+
+@cache
+def lexicon() -> Lexicon:
+    """The lexicons, read on first use (module docstring)."""
+    root = _deduce_lookup()
+    common = _words(root / "whitelist" / "lst_common_word") \
+        | _words(root / "whitelist" / "lst_stop_word") | set(_EXTRA_COMMON.split())
+    places = set()
+    for sub in ("lst_residence", "lst_municipality", "lst_province", "lst_region"):
+        places |= _words(root / "locations" / "lst_placename" / sub)
+    never = common | places | set(_EXTRA_PLACES)
+    interfixes = _words(root / "names" / "lst_interfix") - {"v", "v.", "vd", "vd.", "v/d", "v.d."}
+    return Lexicon(
+        first=frozenset(_words(root / "names" / "lst_first_name") - never),
+        surnames=frozenset(_words(root / "names" / "lst_surname") - never),
+        after_interfix=frozenset(_words(root / "names" / "lst_interfix_surname")
+                                 - common - {"meer", "hoop"}),
+        interfixes=frozenset(interfixes),
+        interfix_starts=frozenset(i.split()[0] for i in interfixes),
+        common=frozenset(never),
+        stop=frozenset(set(_CALENDAR.split()) | set(_CLAUSE.split())),
+    )
+
+
+def _is_cap(word: str) -> bool:
+    return (word[:1].isupper() and not word.isupper()) or (len(word) > 1 and word.istitle())
+
+
+def _key(word: str) -> str:
+    return word.rstrip(".").casefold()
+
+
+def _interfix_len(words: list[str], i: int, lex: Lexicon) -> int:
+    """How many words from ``i`` form a tussenvoegsel ("van der": 2), 0 if none."""
+    if i >= len(words) or _key(words[i]) not in lex.interfix_starts:
+        return 0
+    for n in (3, 2, 1):
+        if i + n <= len(words) and " ".join(_key(w) for w in words[i:i + n]) in lex.interfixes:
+            return n
+    return 0
+
+
+def _surname_at(words: list[str], i: int, lex: Lexicon, *, lower_ok: bool) -> bool:
+    """A surname starts at ``i``: a known one, with or without its tussenvoegsel, or a
+    hyphenated double name of which a part is known ("Jansen-de Boer")."""
+    if i >= len(words):
+        return False
+    n = _interfix_len(words, i, lex)
+    if n and i + n < len(words):
+        word = words[i + n]
+        return (_is_cap(word) or lower_ok) and _key(word) in lex.after_interfix | lex.surnames
+    word = words[i]
+    if not (_is_cap(word) or lower_ok):
+        return False
+    parts = _key(word).split("-")
+    return any(p in lex.surnames or (p in lex.after_interfix and len(parts) > 1) for p in parts)
+
+
+def _name_like(word: str, lex: Lexicon) -> bool:
+    """A capitalised word that is no common word or place (after a relation...)."""
+    return _is_cap(word) and len(word.rstrip(".")) > 1 and _key(word) not in lex.common
+
+
+def _after_title(word: str, lex: Lexicon) -> bool:
+    """After a title or initials anything capitalised is a name ("mw. Vink", "S. Bos",
+    "mevr Meer"), except a weekday, a month or a word that starts a clause."""
+    return _is_cap(word) and len(word.rstrip(".")) > 1 and _key(word) not in lex.stop
+
+
+ORGANISATION_WORDS = (
+    "centrum", "huis", "stichting", "ziekenhuis", "kinderziekenhuis", "gasthuis", "lyceum",
+    "college", "school", "kliniek", "instituut", "fonds", "groep", "mc", "umc", "academie",
+    "hogeschool", "paviljoen", "kerk", "moskee", "vereniging", "praktijk", "foundation",
+    "zorg", "jeugdzorg", "ggz", "kliniek", "kindcentrum", "campus", "gymnasium", "atheneum",
+    "schule", "museum", "bibliotheek", "theater", "hof", "huize", "hospice", "zorgcentrum")
+"""A name directly before one of these (or glued to it: "Anne Frankschool") is an
+organisation's: "het Pieter Baan Centrum", "de William Schrikker Stichting"."""
+KNOWN_ORGANISATIONS = (
+    "reinier van arkel", "vincent van gogh", "pieter baan", "william schrikker",
+    "ronald mcdonald", "jeroen bosch", "prinses maxima", "leo kanner", "anne frank",
+    "titus brandsma", "jan ligthart", "antoni van leeuwenhoek", "willem arntsz",
+    "florence nightingale", "johannes wier", "bartimeus", "herman dijkstra",
+    "sint maartenskliniek")
+"""Institutions of Dutch (youth) care, health care and justice named after a person, known
+nationally; a local one is registered as a partner or on annex 1 (``pii.Guard``)."""
+_KNOWN = re.compile(r"\b(?:" + "|".join(re.escape(o) for o in KNOWN_ORGANISATIONS) + r")\w*",
+                    re.I)
+
+
+def _organisation(words: list[str], i: int, j: int) -> bool:
+    """words[i:j] is (part of) an organisation's name, not a person's."""
+    after = _key(words[j]) if j < len(words) else ""
+    last = _key(words[j - 1])
+    if after in ORGANISATION_WORDS or last.endswith(ORGANISATION_WORDS[:8]):
+        return True
+    before = _key(words[i - 1]) if i > 0 else ""
+    # "het Reinier van Arkel", "de Anne Frankschool": an article before a full name.
+    return before == "het" or (before == "de" and j - i > 1 and _key(words[i]) not in TITLES)
+
+
+def find(text: str) -> str | None:
+    """The first likely person name in ``text`` (a skeleton, ``commands.text``), or None."""
+    text = _KNOWN.sub(" ", text)
+    words: list[str] = _TOKEN.findall(text)
+    if not words:
+        return None
+    lex = lexicon()
+    for i in range(len(words)):
+        j = _name_at(words, i, lex)
+        if j and not _organisation(words, i, j):
+            return " ".join(words[i:j])
+    return None
+
+
+def _past_interfix(words: list[str], j: int, lex: Lexicon) -> int:
+    while j < len(words) and _key(words[j]) in lex.interfix_starts and not _is_cap(words[j]):
+        j += 1
+    return j
+
+
+def _past_initials(words: list[str], j: int) -> int:
+    while j < len(words) and _INITIALS.fullmatch(words[j]):
+        j += 1
+    return j
+
+
+def _name_at(words: list[str], i: int, lex: Lexicon) -> int:
+    """The end (exclusive) of a name that starts at ``i``, or 0."""
+    word = words[i]
+    if not word[:1].isalpha():
+        return 0
+    key = _key(word)
+    size = len(words)
+    nxt = words[i + 1] if i + 1 < size else ""
+    # 1. Titles: "dhr. Jansen", "mevrouw De Boer", "de heer van Dijk", "mw. K. Meer".
+    if key in TITLES and nxt:
+        j = _past_initials(words, i + 1)
+        n = _interfix_len(words, j, lex)
+        if j + n < size and (_after_title(words[j + n], lex)
+                            or (n and _surname_at(words, j, lex, lower_ok=True))):
+            return j + n + 1
+    # 2. Initials: "K. Meer", "J.P. van den Berg".
+    if _INITIALS.fullmatch(word) and nxt:
+        j = _past_initials(words, i + 1)
+        n = _interfix_len(words, j, lex)
+        if j + n < size and _after_title(words[j + n], lex):
+            return j + n + 1
+    # 3. "Vos, A. de", "Willemsen, Ben": a surname, a comma, initials or a first name.
+    if _is_cap(word) and nxt == "," and i + 2 < size and key not in lex.stop and (
+            _INITIALS.fullmatch(words[i + 2])
+            or (key in lex.surnames and _is_cap(words[i + 2])
+            and _key(words[i + 2]) not in lex.stop)):
+        return i + 3
+    # 4. First names: "Noah", "Jan de Vries", "jan de vries", "yvonne de koning".
+    if key in lex.first:
+        n = _interfix_len(words, i + 1, lex)
+        if n and i + n + 1 < size and words[i + n + 1][:1].isalpha():
+            return i + n + 2
+        if _surname_at(words, i + 1, lex, lower_ok=not _is_cap(word)):
+            return i + 2
+        if _is_cap(word):
+            return i + 1
+        # "naomi doyle": a first name in lower case before a word that is no common one.
+        if len(key) > 3 and i + 1 < size and nxt[:1].islower() and len(nxt) > 2 \
+                and _key(nxt) not in lex.common and _key(nxt) not in lex.stop:
+            return i + 2
+    # 5. Possessive of a first name: "Barts broer", "Yasmins school", "Emma's school".
+    stem = key[:-2] if key.endswith("'s") else key[:-1] if key.endswith("s") else ""
+    if _is_cap(word) and len(stem) > 2 and stem in lex.first and key not in lex.surnames \
+            and key not in lex.common:
+        return i + 1
+    # 6. Relations: "moeder van Sanne", "oom Ahmed".
+    if key in RELATIONS and nxt:
+        j = i + 2 if _key(nxt) == "van" else i + 1
+        if j < size and _name_like(words[j], lex) and (j == i + 2 or _key(words[j]) in lex.first):
+            return j + 1
+    # 7. A capitalised tussenvoegsel with a known surname: "De Vries", "Van den Berg".
+    n = _interfix_len(words, i, lex)
+    if n and i > 0 and i + n < size and words[i + n][:1].isupper() \
+            and _key(words[i + n]) in lex.after_interfix \
+            and " ".join(_key(w) for w in words[i:i + n + 1]) not in lex.common \
+            and (_is_cap(word) or _key(words[i - 1]) in TRIGGERS):
+        return i + n + 1
+    # 8. A known surname after "met", "aan"...: "gesprek met Jansen"; a double surname
+    #    anywhere: "Jansen-de Boer", "Brievingh-Vermeulen".
+    if _is_cap(word) and key not in lex.common:
+        parts = key.split("-")
+        if i > 0 and _key(words[i - 1]) in TRIGGERS and key in lex.surnames:
+            return i + 1
+        if len(parts) > 1 and parts[-1] in lex.interfix_starts and i + 1 < size \
+                and _is_cap(nxt):  # "Serra-van Doorn", "Manne-van den Brink"
+            return _past_interfix(words, i + 1, lex) + 1
+        if len(parts) > 1 and any(p in lex.surnames for p in parts):
+            return i + 1
+    return 0

@@ -1,0 +1,54 @@
+"""Unicode clean-up of what people type, shared by the parsers and the PII guard.
+
+``clean`` removes what nobody typed on purpose (a command is read from it); ``skeleton``
+goes further for the PII guard only, so that no written form hides an identifier from it:
+Unicode NFKC (fullwidth and mathematical digits and letters become ASCII), combining marks
+dropped, digits of every script made ASCII, every dash a hyphen-minus, every run of white
+space (line breaks included) one space.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# What clients and keyboards put in or before a command that nobody typed on purpose: BOM,
+# zero-width space/non-joiner/joiner, word joiner and invisible operators, soft hyphen,
+# combining grapheme joiner, Mongolian vowel separator, bidirectional marks, embeddings,
+# overrides and isolates (U+200E-F, U+202A-E, U+2066-9, U+061C), variation selectors
+# (U+FE00-F, U+E0100-E01EF) and tag characters (U+E0000-E007F); and spaces that are no
+# plain space (Unicode "Default_Ignorable_Code_Point" and "White_Space").
+_INVISIBLE = re.compile("[\ufeff\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+                        "\u061c\u034f\u00ad\u180e\ufe00-\ufe0f\u115f\u1160\u3164\uffa0"
+                        "\U000e0000-\U000e007f\U000e0100-\U000e01ef]")
+_ODD_SPACE = re.compile("[\u00a0\u2007\u202f\u2000-\u200a\u205f\u3000\u1680]")
+# Hyphens, figure dash, en/em dashes, minus signs (after NFKC, which maps the fullwidth and
+# small forms to these or to "-").
+_DASH = re.compile("[\u2010-\u2015\u2212\u2043\u02d7\u2796\ufe58\ufe63\uff0d]")
+_SPACE_RUN = re.compile(r"\s+")
+
+
+def clean(text: str) -> str:
+    """Text as typed, without the invisible characters clients and keyboards add (before
+    a command's prefix they would hide it; inside a word they would break it)."""
+    return _ODD_SPACE.sub(" ", _INVISIBLE.sub("", text))
+
+
+def tidy(text: str) -> str:
+    """Free text as it is stored: cleaned, Unicode NFKC, on one line with single spaces."""
+    return " ".join(unicodedata.normalize("NFKC", clean(text)).split())
+
+
+def _ascii_digit(ch: str) -> str:
+    return str(unicodedata.digit(ch)) if not ch.isascii() and ch.isdecimal() else ch
+
+
+def skeleton(text: str) -> str:
+    """``text`` as the PII guard reads it (see the module's docstring); same meaning, not
+    the same length: positions in it are not positions in ``text``."""
+    text = clean(text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(_ascii_digit(c) for c in text if not unicodedata.combining(c))
+        text = unicodedata.normalize("NFKC", text)
+    return _SPACE_RUN.sub(" ", _DASH.sub("-", text)).strip()
