@@ -55,7 +55,7 @@ from bot.teams.cards import CARD_CONTENT_TYPE
 from bot.teams.port import Handler, Mention, Outbound, SendFailed, TeamsActivity
 
 log = logging.getLogger(__name__)
-_THREAD = re.compile(r";messageid=\d+$")
+_THREAD = re.compile(r";messageid=[^;]+$")
 # Logged on every anonymous turn (see TEAMS.md): noise in tests and local trials.
 logging.getLogger("microsoft_agents.hosting.core.connector.client.user_token_client").setLevel(
     logging.ERROR)
