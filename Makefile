@@ -13,7 +13,13 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-install: $(STAMP)
+# The Microsoft 365 Agents Playground (npm, version pinned in its package-lock.json) for
+# tests/teams/test_playground.py: into tests/teams/playground/node_modules, nowhere else.
+PLAYGROUND := tests/teams/playground
+$(PLAYGROUND)/node_modules/.package-lock.json: $(PLAYGROUND)/package-lock.json
+	cd $(PLAYGROUND) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+
+install: $(STAMP) $(PLAYGROUND)/node_modules/.package-lock.json
 
 ## Start a local Synapse on 127.0.0.1 and the bot (SQLite); data kept in .dev/
 run: $(STAMP)
@@ -36,8 +42,9 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/pytest -q tests/e2e
 
-## ruff, mypy and the whole test suite (unit + end-to-end on a real Synapse)
-test: lint typecheck
+## ruff, mypy and the whole test suite (unit, end-to-end on a real Synapse, Teams in the
+## Agents Playground)
+test: lint typecheck $(PLAYGROUND)/node_modules/.package-lock.json
 	$(BIN)/pytest -q
 
 ## Benchmark (not part of make test): latency, sweep, drain, scale, growth; see docs/PERFORMANCE.md

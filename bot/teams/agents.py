@@ -3,13 +3,20 @@
 The only module that imports ``microsoft_agents``. What was measured about the SDK offline
 is in the design notes (TEAMS.md): anonymous mode is an explicit flag, proactive sends need
 the claims-based API, a proactive send without a continuation ID is a plain POST.
+
+Everything posted to a Bot Connector is serialised in one place, ``wire_json``: the SDK
+writes fields it set to None as ``null`` (``"id": null`` on every proactive send), which the
+Bot Connector's schema refuses with 400 BadArgument.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from datetime import UTC
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from enum import Enum
 from typing import Any
 
 import aiohttp
@@ -31,11 +38,14 @@ from microsoft_agents.hosting.core import (
     AnonymousTokenProvider,
     ConnectionManager,
     MemoryStorage,
+    RestChannelServiceClientFactory,
     TurnContext,
     TurnState,
 )
 from microsoft_agents.hosting.core.app.adaptive_card import factory
 from microsoft_agents.hosting.core.app.proactive import Conversation
+from microsoft_agents.hosting.core.connector import ConnectorClientBase
+from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 from microsoft_agents.hosting.core.security.outbound_host_validator import (
     OutboundHostValidator,
 )
@@ -45,10 +55,48 @@ from bot.teams.cards import CARD_CONTENT_TYPE
 from bot.teams.port import Handler, Mention, Outbound, SendFailed, TeamsActivity
 
 log = logging.getLogger(__name__)
-_THREAD = re.compile(r";messageid=\d+$")
+_THREAD = re.compile(r";messageid=[^;]+$")
 # Logged on every anonymous turn (see TEAMS.md): noise in tests and local trials.
 logging.getLogger("microsoft_agents.hosting.core.connector.client.user_token_client").setLevel(
     logging.ERROR)
+
+
+def without_nulls(value: Any) -> Any:
+    """``value`` with every None left out, at any depth: a field is a value or absent."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [without_nulls(v) for v in value if v is not None]
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def wire_json(value: Any) -> str:
+    """The JSON of every request body sent to a Bot Connector (the connector client's
+    serialiser): no null anywhere, datetimes as ISO 8601 (``update_activity`` hands them over
+    unconverted)."""
+    return json.dumps(without_nulls(value), default=_json_value, separators=(",", ":"))
+
+
+class WireClients(RestChannelServiceClientFactory):
+    """The SDK's connector clients, serialising request bodies with ``wire_json``."""
+
+    async def create_connector_client(self, *args: Any, **kwargs: Any) -> ConnectorClientBase:
+        client = await super().create_connector_client(*args, **kwargs)
+        if type(client) is not TeamsConnectorClient:  # not a Bot Connector (Copilot Studio)
+            return client
+        sdk = client.client
+        session = aiohttp.ClientSession(base_url=client.base_uri, headers=sdk.headers,
+                                        json_serialize=wire_json)
+        await sdk.close()
+        return TeamsConnectorClient(endpoint=client.base_uri, token="", session=session)
 
 
 def base_conversation(conversation_id: str) -> str:
@@ -119,7 +167,8 @@ class AgentsPort:
             manager = MsalConnectionManager(**sdk)
             validator = OutboundHostValidator(enabled=True)  # no serviceUrl outside Microsoft
         self.manager = manager
-        self.adapter = CloudAdapter(connection_manager=manager, host_validator=validator)
+        self.adapter = CloudAdapter(channel_service_client_factory=WireClients(manager),
+                                    host_validator=validator)
         self.app = AgentApplication[TurnState](
             storage=MemoryStorage(), connection_manager=manager, start_typing_timer=False,
             remove_recipient_mention=False, **sdk)
@@ -181,27 +230,28 @@ class AgentsPort:
 
     # ---- outbound --------------------------------------------------------------------
     async def send(self, reference: dict[str, Any], msg: Outbound) -> str:
+        activity = outgoing(msg)
+        return await self._turn(reference, lambda ctx: ctx.send_activity(activity))
+
+    async def update(self, reference: dict[str, Any], activity_id: str, msg: Outbound) -> str:
+        activity = outgoing(msg)
+        activity.id = activity_id
+        return await self._turn(reference, lambda ctx: ctx.update_activity(activity))
+
+    async def _turn(self, reference: dict[str, Any],
+                    call: Callable[[TurnContext], Awaitable[Any]]) -> str:
+        """``call`` in a proactive turn of the conversation of ``reference``; the connector's
+        refusal or silence as ``SendFailed``; the activity ID it answered."""
         conversation = Conversation.from_json_to_store_item(reference)
         claims = Conversation.identity_from_claims(conversation.claims)
         continuation = conversation.conversation_reference.get_continuation_activity()
         continuation.id = None  # a plain POST …/activities, not a reply to a made-up ID
-        activity = Activity(type="message")
-        if msg.card is not None:
-            activity.attachments = [Attachment(content_type=CARD_CONTENT_TYPE,
-                                               content=msg.card)]
-            activity.summary = msg.summary[:500]
-        else:
-            activity.text = msg.text or msg.summary
-            activity.text_format = "xml"
-        if msg.mentions:
-            activity.entities = [SdkMention(mentioned=ChannelAccount(id=m.user_id, name=m.name),
-                                            text=m.text) for m in msg.mentions]
         sent: list[Any] = []
         failure: list[BaseException] = []
 
         async def deliver(ctx: TurnContext) -> None:
             try:
-                sent.append(await ctx.send_activity(activity))
+                sent.append(await call(ctx))
             except Exception as e:  # the adapter would swallow it; hand it back
                 failure.append(e)
 
@@ -220,3 +270,18 @@ class AgentsPort:
             raise err
         resource = sent[0] if sent else None
         return str(getattr(resource, "id", "") or "")
+
+
+def outgoing(msg: Outbound) -> Activity:
+    """The message activity of ``msg``: Teams HTML text, or an Adaptive Card with a summary."""
+    activity = Activity(type="message")
+    if msg.card is not None:
+        activity.attachments = [Attachment(content_type=CARD_CONTENT_TYPE, content=msg.card)]
+        activity.summary = msg.summary[:500]
+    else:
+        activity.text = msg.text or msg.summary
+        activity.text_format = "xml"
+    if msg.mentions:
+        activity.entities = [SdkMention(mentioned=ChannelAccount(id=m.user_id, name=m.name),
+                                        text=m.text) for m in msg.mentions]
+    return activity

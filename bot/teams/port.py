@@ -79,3 +79,7 @@ class Port(Protocol):
     async def send(self, reference: dict[str, Any], msg: Outbound) -> str:
         """Post ``msg`` into the conversation of ``reference``; returns the activity ID."""
         ...
+
+    async def update(self, reference: dict[str, Any], activity_id: str, msg: Outbound) -> str:
+        """Replace the activity ``activity_id`` the bot sent there by ``msg``."""
+        ...

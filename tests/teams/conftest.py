@@ -1,8 +1,11 @@
 """Teams tests: the real bot (Agents SDK, aiohttp endpoint) against a fake Bot Connector.
 
 Both listen on 127.0.0.1. Activities are posted to ``/api/messages`` without an
-Authorization header (anonymous mode, empty app ID); the fake connector records what the
-bot sends and answers with activity IDs. Time is a fake clock.
+Authorization header (anonymous mode, empty app ID); the fake connector validates what the
+bot sends as strictly as the real service (``tests/teams/schema.py``: 400 BadArgument for a
+null, an unknown or ill-typed field), records what it accepted and answers with activity
+IDs. Time is a fake clock. The fake is for fault injection (``refuse``); the real client is
+the Agents Playground (``test_playground.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from bot.config import load
 from bot.teams.bot import TeamsBot
 from storage import outbox
 from storage.db import session_scope
+from tests.teams.schema import BadArgument, validate
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # a Tuesday, 09:00 in Amsterdam
 CHANNEL = "19:overleg-noord@thread.tacv2"
@@ -45,6 +49,7 @@ class Connector:
 
     received: list[dict[str, Any]] = field(default_factory=list)
     refuse: dict[str, int] = field(default_factory=dict)  # conversation ID -> HTTP status
+    refused: list[dict[str, Any]] = field(default_factory=list)  # bodies it found invalid
     url: str = ""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -55,7 +60,14 @@ class Connector:
                 return web.json_response({"error": {"code": "Forbidden"}},
                                          status=self.refuse[cid])
             body = await request.json()
-            activity_id = f"act-{next(_ids)}"
+            try:
+                validate(body, update=request.method == "PUT")
+            except BadArgument as e:
+                self.refused.append({"path": request.path, "body": body, "error": str(e)})
+                return web.json_response(
+                    {"error": {"code": "BadArgument", "message": str(e)}}, status=400)
+            activity_id = request.match_info.get("aid") if request.method == "PUT" else None
+            activity_id = activity_id or f"act-{next(_ids)}"
             self.received.append({"method": request.method, "conversation": cid,
                                   "path": request.path, "headers": dict(request.headers),
                                   "body": body, "id": activity_id})
@@ -64,7 +76,8 @@ class Connector:
 
         app = web.Application()
         app.router.add_route("POST", "/v3/conversations/{cid}/activities", record)
-        app.router.add_route("*", "/v3/conversations/{cid}/activities/{aid}", record)
+        app.router.add_route("POST", "/v3/conversations/{cid}/activities/{aid}", record)
+        app.router.add_route("PUT", "/v3/conversations/{cid}/activities/{aid}", record)
         return app
 
     def messages(self, conversation: str | None = None) -> list[dict[str, Any]]:
@@ -202,6 +215,8 @@ async def teams(tmp_path: Path) -> AsyncIterator[Teams]:
         world.admin = admin  # type: ignore[attr-defined]
         try:
             yield world
+            # Nothing the bot sent was malformed (a refusal would be dropped as permanent).
+            assert not connector.refused, connector.refused
         finally:
             await bot.stop()
             app.engine.dispose()

@@ -76,3 +76,14 @@ def test_the_teams_package_carries_this_deployments_app_id(tmp_path) -> None:  #
                              env={**env, "CASUSBOT_TEAMS_APP_ID": "casusbot"})
     assert bad.exit_code == 2 and "GUID" in bad.output
     assert not (tmp_path / "b.zip").exists()
+
+
+def test_a_channel_threads_conversation_id_names_its_channel() -> None:
+    from bot.teams.agents import base_conversation
+
+    channel = "19:overleg-noord@thread.tacv2"
+    assert base_conversation(f"{channel};messageid=1796083079692") == channel
+    # The Agents Playground gives two posts of the same millisecond a suffixed ID.
+    assert base_conversation(f"{channel};messageid=1796083079692-1a2b3c4d") == channel
+    assert base_conversation(channel) == channel
+    assert base_conversation("a:persoonlijk-voorzitter") == "a:persoonlijk-voorzitter"

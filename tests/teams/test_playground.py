@@ -1,0 +1,320 @@
+"""casusbot in Microsoft's own Teams emulator: the Microsoft 365 Agents Playground.
+
+The playground (npm ``@microsoft/m365agentsplayground``, pinned in tests/teams/playground/
+package.json, installed by ``make install``) is a local Teams client plus Bot Connector. It
+runs here on 127.0.0.1 only, with its tenant from tests/teams/playground/
+m365agentsplayground.yml, and is driven through the HTTP API its own web UI uses:
+
+- ``POST /_conversation/v1/conversations/{id}/messages``: the current user says something
+  (in a channel it reaches the bot only when the bot is @mentioned, as in Teams);
+- ``POST /_conversation/v1/submit``: a person presses an Action.Submit button on a card;
+- websocket ``/_ws_conversation/v1/conversations/stream``: what the user sees appear;
+- websocket ``/_ws/log/stream``: its log, with the HTTP status of every request the bot
+  made to its connector (which validates each activity with Microsoft's schema).
+
+Telemetry is off (``--disable-telemetry`` and no Application Insights statsbeat) and
+tests/teams/playground/loopback-only.js, preloaded into Node, refuses and reports any
+connection or name lookup that is not loopback; the test asserts there was none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlmodel import select
+
+from bot.app import App, bootstrap
+from bot.clock import FakeClock
+from bot.config import load
+from bot.teams.bot import TeamsBot
+from storage import outbox
+from storage.db import session_scope
+from storage.models import OutboxMessage
+
+pytestmark = pytest.mark.playground
+
+HERE = Path(__file__).parent / "playground"
+CLI = HERE / "node_modules" / "@microsoft" / "m365agentsplayground" / "cli.js"
+BOT = "28:casusbot-playground"
+CHAIR = "29:voorzitter-0001"  # the playground's current user: the one typing
+AGENT = "29:agent-politie-0002"
+CHANNEL = "19:overleg-noord@thread.tacv2"
+PERSONAL = "a:persoonlijk-voorzitter"
+AT_BOT = "<at>casusbot</at>"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def seen_text(message: dict[str, Any]) -> str:
+    """What the user sees of a message: its text, or its card's texts, toggles, buttons."""
+    parts = [re.sub(r"<[^>]+>", "", message.get("text") or "")]
+    for att in message.get("attachments") or []:
+        card = att.get("content") or {}
+        parts += [i.get("text") or i.get("title") or "" for i in card.get("body", [])]
+        parts += [a.get("title", "") for a in card.get("actions", [])]
+    return "\n".join(p for p in parts if p)
+
+
+@dataclass
+class Playground:
+    """The running playground: its HTTP API and what its two websockets delivered."""
+
+    url: str
+    http: aiohttp.ClientSession
+    shown: list[dict[str, Any]] = field(default_factory=list)  # createMessage/updateMessage
+    log: list[dict[str, Any]] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def listen(self, path: str, into: list[dict[str, Any]], key: str) -> None:
+        async with self.http.ws_connect(self.url.replace("http", "ws", 1) + path) as ws:
+            async for frame in ws:
+                data = json.loads(frame.data)
+                if key in data:
+                    into.append(data)
+                    self.changed.set()
+
+    def bot_messages(self) -> list[dict[str, Any]]:
+        return [s for s in self.shown
+                if s["action"] == "createMessage" and s["message"]["from"]["id"] == BOT]
+
+    async def say(self, text: str, conversation: str = CHANNEL,
+                  mentions: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+        """The current user (the chair) writes ``text``; in a channel addressed to the bot.
+        Returns the first message the bot shows in that conversation afterwards."""
+        entities = [{"mentioned": {"id": user}, "text": f"<at>{label}</at>"}
+                    for user, label in mentions]
+        if conversation == CHANNEL:
+            text = f"{AT_BOT} {text}"
+            entities.insert(0, {"mentioned": {"id": BOT}, "text": AT_BOT})
+        mark = len(self.bot_messages())
+        async with self.http.post(f"{self.url}/_conversation/v1/conversations/{conversation}"
+                                  "/messages", json={"from": {"id": CHAIR}, "text": text,
+                                                     "textFormat": "xml",
+                                                     "mentions": entities}) as resp:
+            assert resp.status == 200, await resp.text()
+        return await self.wait_for(lambda m: m["actionConversationId"] == conversation,
+                                   after=mark)
+
+    async def press(self, user: str, card: dict[str, Any], value: dict[str, str]) -> None:
+        """``user`` presses an Action.Submit button of ``card`` (as shown)."""
+        message = card["message"]
+        async with self.http.post(f"{self.url}/_conversation/v1/submit", json={
+                "conversation": {"id": message.get("postConversationId")
+                                 or card["actionConversationId"]},
+                "from": {"id": user}, "replyToId": message["messageId"],
+                "value": value}) as resp:
+            assert resp.status == 200, await resp.text()
+
+    async def wait_for(self, match: Callable[[dict[str, Any]], bool], after: int = 0,
+                       timeout: float = 10.0) -> dict[str, Any]:
+        """The first message the bot showed after the ``after``-th that ``match`` accepts."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:
+            for shown in self.bot_messages()[after:]:
+                if match(shown):
+                    return shown
+            if loop.time() > end:
+                texts = [seen_text(s["message"]) for s in self.bot_messages()[after:]]
+                raise AssertionError(f"the playground showed no such message; got {texts}")
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), timeout=0.5)
+
+    def bot_requests(self) -> list[dict[str, Any]]:
+        """The log's record of each request the bot made to the playground's connector."""
+        return [e["log"] for e in self.log
+                if e["log"].get("type") == "bot" and e["log"].get("from") == "User Application"]
+
+
+@dataclass
+class Session:
+    bot: TeamsBot
+    app: App
+    clock: FakeClock
+    playground: Playground
+    stderr: list[str]
+
+
+@pytest.fixture
+async def session(tmp_path: Path) -> AsyncIterator[Session]:
+    node = shutil.which("node")
+    if not CLI.exists() or node is None:
+        pytest.fail("the Agents Playground is not installed: run `make install` (needs Node)")
+    env = {"CASUSBOT_ADMINS": CHAIR, "CASUSBOT_REF_KEY": "k" * 32,
+           "CASUSBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'teams.db'}",
+           "CASUSBOT_TEAMS_ANONYMOUS": "true", "CASUSBOT_RATE_LIMIT": "10000"}
+    config = load(env, "teams")
+    assert config.teams is not None
+    config = replace(config, teams=replace(config.teams, port=0))
+    # The playground stamps activities with the real time; the bot's clock starts there.
+    clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
+    app = bootstrap(config, clock)
+    bot = TeamsBot(app)
+    await bot.start()
+
+    port = _free_port()
+    child_env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    child_env.update({
+        "TEAMSAPPTESTER_BROWSER": "none",  # no browser opened
+        "M365_AGENTS_PLAYGROUND_CONFIG_PATH": str(HERE / "m365agentsplayground.yml"),
+        "M365_AGENTS_PLAYGROUND_LOGFILE": str(tmp_path / "playground.log"),
+        # --disable-telemetry stops its events, not Application Insights' own statsbeat.
+        "APPLICATION_INSIGHTS_NO_STATSBEAT": "true",
+    })
+    proc = await asyncio.create_subprocess_exec(
+        node, "--require", str(HERE / "loopback-only.js"), str(CLI), "start",
+        "--channel-id", "msteams", "--app-endpoint", f"{bot.url}/api/messages",
+        "--port", str(port), "--service-url", f"http://127.0.0.1:{port}/_connector",
+        "--disable-telemetry", cwd=tmp_path, env=child_env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    stderr: list[str] = []
+
+    async def drain(stream: asyncio.StreamReader) -> None:
+        async for line in stream:
+            stderr.append(line.decode(errors="replace").rstrip())
+
+    readers = [asyncio.create_task(drain(proc.stderr))]
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=20)
+        assert line.decode().strip() == f"Listening on {port}", (line, stderr)
+        async with aiohttp.ClientSession() as http:
+            pg = Playground(url=f"http://127.0.0.1:{port}", http=http)
+            readers += [
+                asyncio.create_task(pg.listen("/_ws_conversation/v1/conversations/stream",
+                                              pg.shown, "action")),
+                asyncio.create_task(pg.listen("/_ws/log/stream", pg.log, "log"))]
+            yield Session(bot=bot, app=app, clock=clock, playground=pg, stderr=stderr)
+            for task in readers[1:]:
+                task.cancel()
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), timeout=10)
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await asyncio.gather(*readers, return_exceptions=True)
+        await bot.stop()
+        app.engine.dispose()
+
+
+def case_id(text: str) -> str:
+    found = re.search(r"C-[0-9A-Z]{5,}", text)
+    assert found, text
+    return found[0]
+
+
+def _dutch(day: datetime) -> str:
+    return f"{day.day:02d}-{day.month:02d}-{day.year}"
+
+
+async def _recorded(app: App, remote_id: str) -> None:
+    for _ in range(250):
+        with session_scope(app.engine) as s:
+            if outbox.ref_of_remote(s, remote_id) is not None:
+                return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the bot never recorded the card as sent")
+
+
+def _outbox(app: App) -> list[OutboxMessage]:
+    with session_scope(app.engine) as s:
+        return list(s.exec(select(OutboxMessage)))
+
+
+async def test_a_teams_session_in_the_agents_playground(session: Session) -> None:
+    pg, clock = session.playground, session.clock
+    today = clock.now()
+
+    # A personal chat first (Teams lets a bot write to a person only after that).
+    hello = await pg.say("hulp", conversation=PERSONAL)
+    assert "overleg" in seen_text(hello["message"]).lower()
+
+    # Setup by @mention in the channel; partners and members; a meeting and a case.
+    done = await pg.say("inrichten Overleg Noord")
+    assert "Overleg Noord" in seen_text(done["message"])
+    assert "Politie" in seen_text((await pg.say("partner add Politie core"))["message"])
+    added = await pg.say("lid add <at>Agent</at> Politie", mentions=((AGENT, "Agent"),))
+    assert AGENT in seen_text(added["message"]) and "Politie" in seen_text(added["message"])
+    meeting = today + timedelta(days=21)
+    planned = seen_text((await pg.say(f"overleg plan {_dutch(meeting)} 14:00 op Stadhuis"))
+                        ["message"])
+    assert "M1" in planned and "gepland" in planned
+    case = case_id(seen_text((await pg.say("casus open"))["message"]))
+    assert case in seen_text((await pg.say(f"agenda add M1 {case}"))["message"])
+
+    # The agenda, rendered by the playground as an Adaptive Card with the buttons.
+    mark = len(pg.bot_messages())
+    await pg.say("agenda send M1")
+    card = await pg.wait_for(lambda m: bool(m["message"]["attachments"]), after=mark)
+    [attachment] = card["message"]["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    content = attachment["content"]
+    assert [i["id"] for i in content["body"] if i["type"] == "Input.Toggle"] == [f"case:{case}"]
+    buttons = {a["title"]: a for a in content["actions"]}
+    assert "Wij komen" in buttons and buttons["Wij komen"]["type"] == "Action.Submit"
+    assert case in seen_text(card["message"])
+
+    # The Politie member presses "Wij komen" and ticks the case (once the bot has recorded
+    # the card as sent: the websocket can show it a moment earlier, no person can press it).
+    await _recorded(session.app, card["message"]["messageId"])
+    mark = len(pg.bot_messages())
+    await pg.press(AGENT, card, {**buttons["Wij komen"]["data"], f"case:{case}": "true"})
+    answer = await pg.wait_for(lambda m: "via de knop" in seen_text(m["message"]), after=mark)
+    assert "Politie komt naar overleg M1" in seen_text(answer["message"])
+
+    status = seen_text((await pg.say("status M1"))["message"])
+    assert "Politie: bevestigd" in status
+
+    # An overdue action escalates to the chair, who is reminded in the personal chat.
+    await pg.say("instellingen dm aan")
+    await pg.say("instellingen escalatie 1")
+    due = today + timedelta(days=2)
+    assert "A1" in seen_text((await pg.say(
+        f"actie add {case} Politie {_dutch(due)} Dossier delen"))["message"])
+    mark = len(pg.bot_messages())
+    clock.advance(timedelta(days=7))
+    session.bot.waker.poke()
+    reminder = await pg.wait_for(lambda m: m["actionConversationId"] == PERSONAL, after=mark)
+    assert "A1" in seen_text(reminder["message"])
+    assert "te laat" in seen_text(reminder["message"])
+    in_channel = await pg.wait_for(lambda m: m["actionConversationId"] == CHANNEL
+                                   and "A1" in seen_text(m["message"]), after=mark)
+    assert any(e["mentioned"]["id"] == AGENT for e in in_channel["message"]["mentions"])
+
+    # Everything the bot sent was accepted by the playground's connector (no 4xx) ...
+    await asyncio.sleep(0.3)  # the last log lines
+    requests = pg.bot_requests()
+    statuses = [r["response"]["statusCode"] for r in requests]
+    assert len(requests) >= len(pg.bot_messages()) > 10
+    assert all(s in (200, 201, 202) for s in statuses), [
+        (r["response"], r["request"]["body"]) for r in requests
+        if r["response"]["statusCode"] >= 300]
+    # ... and recorded as sent, none refused, none still waiting except for the member
+    # who never opened a personal chat with the bot.
+    rows = _outbox(session.app)
+    assert all(r.last_error is None for r in rows if r.room_id != AGENT), [
+        (r.room_id, r.template, r.last_error) for r in rows if r.last_error]
+    assert all(r.remote_id for r in rows if r.room_id != AGENT)
+    # Nothing but loopback was contacted.
+    assert not [line for line in session.stderr if "loopback-only" in line], session.stderr
