@@ -65,7 +65,45 @@ TARGETS: dict[str, tuple[str, float]] = {
     "scale_startup_seconds": ("<=", 3.0),
     "scale_rss_after_start_mb": ("<=", 120.0),
     "scale_rss_after_sweep_mb": ("<=", 120.0),
+    # The PII guard (issue #20): per description, and what its lexicons add when loaded.
+    "guard_p50_ms": ("<=", 0.2),
+    "guard_lexicon_rss_mb": ("<=", 20.0),
+    "guard_lexicon_load_seconds": ("<=", 0.3),
 }
+
+_GUARD_LOAD = """
+import json, os, time
+from commands import pii
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+before = rss()
+start = time.perf_counter()
+pii.scan_all("Gesprek met de mentor plannen")  # the first scan reads the lexicons
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "mb": rss() - before}))
+"""
+
+
+def guard() -> dict[str, Any]:
+    """The PII guard alone: p50 per description of the independent clean corpus (what
+    almost every free-text argument is), and the lexicons' load time and memory in a fresh
+    process (they are read on the first scan)."""
+    from commands import pii
+    from tests import pii_generated
+
+    texts = [t for t, _ in pii_generated.clean_tagged(2000, seed=1)]
+    load = json.loads(subprocess.run([sys.executable, "-c", _GUARD_LOAD], check=True,
+                                     capture_output=True, text=True).stdout)
+    times = []
+    for text in texts:
+        start = time.perf_counter()
+        pii.scan_all(text)
+        times.append(time.perf_counter() - start)
+    return {"guard_p50_ms": round(statistics.median(times) * 1e3, 3),
+            "guard_p95_ms": round(sorted(times)[int(len(times) * 0.95)] * 1e3, 3),
+            "guard_lexicon_rss_mb": round(load["mb"], 1),
+            "guard_lexicon_load_seconds": round(load["seconds"], 3)}
 
 
 class Database:
@@ -136,10 +174,13 @@ class Bench:
                                   "synapse_pinned": self.pinned is not None,
                                   "n": self.args.n}
         only = set(self.args.only or PARTS)
+        if "guard" in only:
+            print("guard (PII guard alone):", flush=True)
+            result.update(guard())
         if "growth" in only:
             print("growth (sweep only):", flush=True)
             result.update(growth(self.db, self.args.growth))
-        if not only - {"growth"}:
+        if not only - {"growth", "guard"}:
             self.db.stop()
             self.clean_up()
             return finish(result)
@@ -413,7 +454,7 @@ def finish(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-PARTS = ("growth", "latency", "drain", "scale")
+PARTS = ("guard", "growth", "latency", "drain", "scale")
 
 
 def main() -> None:
