@@ -84,10 +84,14 @@ def entries(session: Session, overleg_id: int | None = None, *, since: datetime 
     return list(session.exec(query.order_by(col(AuditEntry.id))))
 
 
-def erase_subjects(session: Session, containing: str) -> int:
-    """Blank the subjects that mention ``containing`` (their digests keep the chain valid)."""
+def erase_subjects(session: Session, containing: str, overleg_id: int | None = None) -> int:
+    """Blank the subjects that mention ``containing`` (their digests keep the chain valid);
+    ``overleg_id``: only that overleg's entries. The number blanked."""
+    query = select(AuditEntry).where(col(AuditEntry.subject).contains(containing))
+    if overleg_id is not None:
+        query = query.where(AuditEntry.overleg_id == overleg_id)
     n = 0
-    for e in session.exec(select(AuditEntry).where(col(AuditEntry.subject).contains(containing))):
+    for e in session.exec(query):
         e.subject = PURGED
         session.add(e)
         n += 1

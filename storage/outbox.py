@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import delete, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from storage.db import insert_for
@@ -145,3 +145,15 @@ def release_room(session: Session, room_id: str, holder: str) -> None:
     if unsent.first() is None:
         session.execute(_LEASES.delete().where(_LEASES.c.room_id == room_id,
                                                _LEASES.c.holder == holder))
+
+
+def delete_mentioning(session: Session, room_id: str, text: str) -> int:
+    """Delete the messages of ``room_id`` (sent or not) whose body, HTML or content
+    mentions ``text``; how many."""
+    result = session.execute(delete(OutboxMessage).where(
+        col(OutboxMessage.room_id) == room_id,
+        or_(col(OutboxMessage.body).contains(text),
+            col(OutboxMessage.formatted_body).contains(text),
+            col(OutboxMessage.content_json).contains(text))))
+    session.flush()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -35,6 +35,38 @@ def audit_verify(env_file: str | None) -> None:
                "entries were cut off the end")
 
 
+@audit.command("forget")
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+@click.option("--overleg", "overleg_ref", required=True, help="Overleg ID or exact name.")
+@click.argument("partner")
+def audit_forget(env_file: str | None, overleg_ref: str, partner: str) -> None:
+    """Blank the audit subjects that name a removed partner (a person's name entered as a
+    partner, say) and delete the overleg's messages that name it; the chain still verifies
+    (each subject is kept as its digest)."""
+    from storage import audit as audit_store
+    from storage import outbox, overlegs
+    from storage.db import checkpoint, session_scope
+
+    engine = _engine(env_file)
+    with session_scope(engine) as session:
+        found = [o for o in overlegs.all_overlegs(session)
+                 if str(o.id) == overleg_ref or o.name == overleg_ref]
+        if len(found) != 1 or found[0].id is None:
+            click.echo("no such overleg: give its ID or exact name (casusbot audit export "
+                       "lists them)", err=True)
+            sys.exit(2)
+        overleg_id = found[0].id
+        if overlegs.partner_by_name(session, overleg_id, partner) is not None:
+            click.echo("that partner is still registered: remove it first "
+                       "(!partner remove <name>), then forget it", err=True)
+            sys.exit(2)
+        blanked = audit_store.erase_subjects(session, partner, overleg_id)
+        messages = outbox.delete_mentioning(session, found[0].room_id, partner)
+    checkpoint(engine)  # the old text must not linger in SQLite's -wal file
+    click.echo(f"{blanked} audit subjects blanked and {messages} messages deleted in overleg "
+               f"{overleg_id}")
+
+
 @audit.command("export")
 @click.option("--env-file", type=click.Path(dir_okay=False), default=None)
 @click.option("--overleg", "overleg_ref", default=None,

@@ -200,6 +200,23 @@ def test_audit_cli_verify_and_export(tmp_path: Path, registry: Registry,
     lines = exported.output.strip().splitlines()
     assert exported.exit_code == 0 and len(lines) == 3
     assert '"action": "meeting.plan"' in lines[-1]
+    # A partner that was a person's name by mistake (an older version let it through):
+    # removed, then forgotten from the audit subjects; the chain still verifies.
+    with session_scope(engine) as s:
+        say = Say(s, registry, renderer)
+        say.one("!partner add Zyxo Q core")  # an unknown name: the guard cannot know it
+        say.one("!partner remove Zyxo Q")
+        say.one("!partner add Gemeente core")
+    still = runner.invoke(main, ["audit", "forget", "--env-file", str(env), "--overleg", "X",
+                                 "Gemeente"])
+    assert still.exit_code == 2  # a registered partner is not forgotten
+    forgot = runner.invoke(main, ["audit", "forget", "--env-file", str(env), "--overleg", "X",
+                                  "Zyxo Q"])
+    assert forgot.exit_code == 0 and forgot.output.startswith("2 audit subjects blanked and 2 "
+                                                              "messages deleted")
+    assert b"Zyxo Q" not in b"".join(p.read_bytes() for p in tmp_path.glob("db.sqlite*"))
+    ok = runner.invoke(main, ["audit", "verify", "--env-file", str(env)])
+    assert ok.exit_code == 0 and "intact: 6 entries" in ok.output, ok.output
     with session_scope(engine) as s:
         s.execute(text("UPDATE auditentry SET actor='@someone:else' WHERE id=2"))
     broken = runner.invoke(main, ["audit", "verify", "--env-file", str(env)])
