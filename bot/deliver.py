@@ -7,8 +7,10 @@ accepted a send answers the retry with the same event instead of a duplicate.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +39,7 @@ class SendResult:
     retry_after: float | None = None
     permanent: bool = False  # the homeserver refused for good (403, 400): do not retry
     deferred: bool = False  # the sender set the row's next attempt itself: leave the row be
+    shape: str | None = None  # what was sent, as field names and sizes (never a body)
 
     @property
     def ok(self) -> bool:
@@ -52,6 +55,44 @@ def is_too_large(error: str) -> bool:
     return "M_TOO_LARGE" in error or error.startswith("413") or "TooBig" in error
 
 
+def refusal_code(error: str) -> str:
+    """The platform's code of a refusal: the HTTP status (Teams: ``400``) or the Matrix
+    error (``M_FORBIDDEN``), the first word of ``SendResult.error``."""
+    code = error.split(":", 1)[0].strip()
+    return code if code.replace("_", "").isalnum() and len(code) <= 40 else "other"
+
+
+def json_shape(value: object, depth: int = 0) -> object:
+    """``value`` with every string, number and flag replaced by its type (a string by its
+    length): the structure of a message, never what it says."""
+    if depth > 6:
+        return "…"
+    if isinstance(value, dict):
+        return {str(k): json_shape(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_shape(v, depth + 1) for v in value[:5]] + (["…"] if len(value) > 5 else [])
+    if isinstance(value, str):
+        return f"str[{len(value)}]"
+    return type(value).__name__
+
+
+def row_shape(row: Queued) -> str:
+    """The shape of an outbox row as logged when it is refused: its kind and sizes, the
+    structure of its content (``json_shape``), whether it replies; no bodies, no IDs."""
+    content: object = None
+    if row.content_json:
+        try:
+            content = json_shape(json.loads(row.content_json))
+        except ValueError:
+            content = "invalid JSON"
+    return json.dumps({
+        "event_type": row.event_type, "msgtype": row.msgtype, "template": row.template,
+        "body_chars": len(row.body or ""), "html_chars": len(row.formatted_body or ""),
+        "mentions": len(row.mentions.split()), "reply": row.in_reply_to is not None,
+        "thread": row.thread_root is not None, "attachment": row.attachment is not None,
+        "content": content}, separators=(",", ":"))
+
+
 def backoff(attempts: int) -> float:
     """Exponential backoff with jitter: ~1 s, 2 s, 4 s… capped at a minute."""
     base: float = min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
@@ -62,9 +103,9 @@ class Deliverer:
     """Drains the outbox. ``poke()`` after enqueueing; a heartbeat catches everything else."""
 
     def __init__(self, engine: Engine, sender: Sender, holder: str = "casusbot",
-                 too_large: Callable[[Queued], None] | None = None) -> None:
+                 refused: Callable[[Queued, str], None] | None = None) -> None:
         self.engine = engine
-        self.too_large = too_large  # tells the room a row was refused as too large
+        self.on_refused = refused  # tells the room a row was refused for good (and why)
         self.db = DatabaseCalls(engine)
         self.sender = sender
         self.holder = holder  # this instance (its device): the lease holder's name
@@ -74,6 +115,7 @@ class Deliverer:
         self._direct: set[asyncio.Task[None]] = set()
         self.sent = 0
         self.failures = 0
+        self.refused: Counter[str] = Counter()  # rows refused for good, per refusal code
 
     def poke(self, room_id: str | None = None) -> None:
         """Look again now; with ``room_id``, start sending that room's messages at once
@@ -159,13 +201,7 @@ class Deliverer:
             if result.deferred:
                 return  # the room's head waits; later rows wait behind it
             if not result.ok and result.permanent:
-                log.warning("send refused for good, skipped",
-                            extra={"outbox_id": row.id, "room": row.room_id,
-                                   "error": (result.error or "")[:200]})
-                await self._record(self._done, row.id or 0, None, f"gave up: {result.error}")
-                if self.too_large is not None and is_too_large(result.error or ""):
-                    await self._record(self.too_large, row)  # never silently: say so
-                    self._missed.add(room_id)  # and send that notice after this pass
+                await self._refused(row, result)
                 continue
             if not result.ok:
                 await self._record(self._failed, row, result)
@@ -178,6 +214,23 @@ class Deliverer:
                 return
         if rows:
             await self._record(self._release, room_id)
+
+    async def _refused(self, row: Queued, result: SendResult) -> None:
+        """A row the platform refused for good (a malformed message, a bot removed from the
+        room, a message too large): never silent. Logged as an error with the message's
+        shape (no body), counted per code (``/metrics``), kept on the row (``casusbot
+        doctor``), and told to the room (``on_refused``: once per refused message, never
+        about a notice that was itself refused)."""
+        error = result.error or "refused"
+        code = refusal_code(error)
+        self.refused[code] += 1
+        log.error("send refused for good, not delivered", extra={
+            "outbox_id": row.id, "room": row.room_id, "template": row.template,
+            "code": code, "error": error[:200], "shape": result.shape or row_shape(row)})
+        await self._record(self._done, row.id or 0, None, f"gave up: {error}")
+        if self.on_refused is not None:
+            await self._record(self.on_refused, row, error)
+            self._missed.add(row.room_id)  # send the notice after this pass
 
     async def _record(self, work: Callable[..., None], *args: Any) -> None:
         """A row's outcome, the lease's release: short writes."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
 from bot.config import Config
+from bot.deliver import refusal_code
 from storage import outbox
 from storage.db import HEAD, current_revision, make_engine, session_scope
 from storage.models import Timer
@@ -78,6 +80,29 @@ def doctor(config: Config) -> Iterator[Check]:
                         f"{int(f['sweep_lag_seconds'])} s")
         except Exception as e:
             yield Check("outbox", False, f"cannot read: {type(e).__name__}")
+        yield refused_check(engine, datetime.now(UTC))
+
+
+REFUSED_WINDOW = timedelta(days=7)
+
+
+def refused_check(engine: Engine, now: datetime) -> Check:
+    """Messages the platform refused for good in the last week (never silent: also in the
+    log as errors and in /metrics); per code, and the latest one's template and time."""
+    try:
+        with session_scope(engine) as session:
+            rows = outbox.given_up(session, now - REFUSED_WINDOW)
+    except Exception as e:
+        return Check("refused sends", False, f"cannot read: {type(e).__name__}")
+    if not rows:
+        return Check("refused sends", True, "none in the last 7 days")
+    codes = Counter(refusal_code(error.removeprefix("gave up: ")) for _, error, _ in rows)
+    template, _, at = rows[0]
+    per_code = ", ".join(f"{n}× {code}" for code, n in codes.most_common())
+    return Check("refused sends", False,
+                 f"{len(rows)} not delivered in the last 7 days ({per_code}); latest "
+                 f"{template or '?'} at {at:%Y-%m-%d %H:%M} UTC: see the log (\"send refused "
+                 "for good\") for its shape")
 
 
 def _whoami(homeserver: str, token: str) -> bool:
@@ -119,6 +144,12 @@ class Metrics:
             "# TYPE casusbot_errors_total counter",
             f"casusbot_errors_total {self.counters.errors}",
         ]
+        lines += ["# HELP casusbot_refused_total Messages the platform refused for good "
+                  "(not delivered), per refusal code.",
+                  "# TYPE casusbot_refused_total counter"]
+        refused = dict(getattr(self.counters, "refused", {}) or {})
+        lines += [f'casusbot_refused_total{{code="{code}"}} {n}'
+                  for code, n in sorted(refused.items())] or ["casusbot_refused_total 0"]
         own_work = getattr(self.counters, "own_work", None)
         if own_work is not None:
             lines += own_work.prometheus()

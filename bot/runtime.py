@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from bot.aio import cancel_and_wait
 from bot.app import App
-from bot.deliver import Deliverer, SendResult
+from bot.deliver import Deliverer, SendResult, is_too_large
 from bot.timing import OwnWork
 from bot.wake import Waker
 from commands.inbound import Inbound, may_concern
@@ -22,12 +23,15 @@ from storage import outbox, overlegs
 from storage.db import session_scope
 from storage.outbox import Queued
 
+NOTICES = frozenset({"error/too_large", "error/not_delivered"})
+"""The notices of a refused message: one of them refused in turn is not told again."""
+
 
 class Runtime:
     def __init__(self, app: App, holder: str) -> None:
         self.app = app
         self.deliverer = Deliverer(app.engine, self, holder=holder,
-                                   too_large=self._tell_too_large)
+                                   refused=self._tell_refused)
         self.db = self.deliverer.db  # short database calls from the loop (bot/dbcalls.py)
         self.waker = Waker(lambda: app.sweep().next_due, app.clock, after=self.deliverer.poke)
         self.handled = 0  # inbound events that produced replies
@@ -60,17 +64,24 @@ class Runtime:
             self.waker.due(done.next_due)
         return done
 
-    def _tell_too_large(self, row: Queued) -> None:
-        """A message the platform refused as too large (commands/fitting.py keeps them
-        under the limit; this is the last guard): a short notice to the same room or
-        person, in the overleg's language, saying what was not sent."""
+    def _tell_refused(self, row: Queued, error: str) -> None:
+        """A message the platform refused for good: a short notice to the same room or
+        person, in the overleg's language, saying what was not sent. Too large
+        (commands/fitting.py keeps messages under the limit; this is the last guard): how
+        to ask for less; anything else (a malformed message, no permission): that the
+        administrator finds the cause in the log. A refused notice is not told again."""
+        if row.template in NOTICES:
+            return
         with session_scope(self.app.engine) as session:
             overleg = overlegs.by_room(session, row.room_id)
-            notice = Outgoing("error/too_large", {"what": row.template}, room=row.room_id,
+            key = "error/too_large" if is_too_large(error) else "error/not_delivered"
+            notice = Outgoing(key, {"what": row.template}, room=row.room_id,
                               locale=overleg.locale if overleg else None,
                               timezone=overleg.timezone if overleg else None)
-            outbox.enqueue(session, render_all(self.app.render, [notice], row.room_id),
-                           datetime.now(UTC))
+            # Where the refused message would have been: the same reply, the same thread.
+            rendered = [replace(r, in_reply_to=row.in_reply_to, thread_root=row.thread_root)
+                        for r in render_all(self.app.render, [notice], row.room_id)]
+            outbox.enqueue(session, rendered, datetime.now(UTC))
 
     async def _start_background(self, *loops: tuple[str, Coroutine[Any, Any, None]]) -> None:
         """Start the deliverer, the given loops, the waker and /metrics."""
@@ -98,3 +109,8 @@ class Runtime:
     @property
     def errors(self) -> int:
         return self.deliverer.failures
+
+    @property
+    def refused(self) -> dict[str, int]:
+        """Messages refused for good since start, per refusal code (``400``, ``M_FORBIDDEN``)."""
+        return dict(self.deliverer.refused)

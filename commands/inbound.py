@@ -195,9 +195,18 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
     return rendered
 
 
+TEAMS_MESSAGE = "teams.message"  # bot/teams/cards.py: a Teams message (text or card)
+
+
 def _in_reply(message: Rendered, msg: Inbound) -> Rendered:
-    """A reply in the command's own room answers the command's event (in its thread)."""
-    if message.room_id != msg.room_id or msg.kind != "text" \
+    """A reply in the command's own room answers the command's event (in its thread); on
+    Teams the answer to a card's button answers the card (in the card's thread)."""
+    if message.room_id != msg.room_id:
+        return message
+    if message.event_type == TEAMS_MESSAGE and msg.kind in ("text", "card"):
+        answered = msg.event_id if msg.kind == "text" else msg.relates_to
+        return replace(message, in_reply_to=answered, thread_root=msg.thread_root)
+    if msg.kind != "text" \
             or message.event_type != "m.room.message" or message.content_json is not None:
         return message
     return replace(message, in_reply_to=msg.event_id, thread_root=msg.thread_root)

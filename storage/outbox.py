@@ -115,6 +115,19 @@ def mark_failed(session: Session, row_id: int, error: str, retry_at: datetime) -
     return int(attempts or 0)
 
 
+def given_up(session: Session, since: datetime,
+             limit: int = 1000) -> list[tuple[str, str, datetime]]:
+    """Rows the platform refused for good (``mark_sent`` with ``gave up: …``) since
+    ``since``, newest first: (template, error, when)."""
+    rows = session.exec(
+        select(OutboxMessage.template, OutboxMessage.last_error, OutboxMessage.sent_at)
+        .where(col(OutboxMessage.sent_at) >= since, col(OutboxMessage.remote_id).is_(None),
+               col(OutboxMessage.last_error).startswith("gave up:"))
+        .order_by(col(OutboxMessage.sent_at).desc(), col(OutboxMessage.id).desc())
+        .limit(limit))
+    return [(t or "", e or "", at) for t, e, at in rows if at is not None]
+
+
 def ref_of_remote(session: Session, remote_id: str) -> str | None:
     """The ``ref`` of the message the homeserver knows as ``remote_id`` (for reactions)."""
     row = session.exec(select(OutboxMessage).where(OutboxMessage.remote_id == remote_id)).first()

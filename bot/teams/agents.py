@@ -51,11 +51,12 @@ from microsoft_agents.hosting.core.security.outbound_host_validator import (
 )
 
 from bot.config import TeamsConfig
+from bot.deliver import json_shape
 from bot.teams.cards import CARD_CONTENT_TYPE
 from bot.teams.port import Handler, Mention, Outbound, SendFailed, TeamsActivity
 
 log = logging.getLogger(__name__)
-_THREAD = re.compile(r";messageid=[^;]+$")
+_THREAD = re.compile(r";messageid=([^;]+)$")
 # Logged on every anonymous turn (see TEAMS.md): noise in tests and local trials.
 logging.getLogger("microsoft_agents.hosting.core.connector.client.user_token_client").setLevel(
     logging.ERROR)
@@ -102,6 +103,24 @@ class WireClients(RestChannelServiceClientFactory):
 def base_conversation(conversation_id: str) -> str:
     """A channel thread's conversation ID names its channel plus the thread: the channel."""
     return _THREAD.sub("", conversation_id)
+
+
+def thread_root(conversation_id: str, conversation_type: str | None, activity_id: str,
+                reply_to: str | None) -> str | None:
+    """The thread of a channel activity: its root message's ID, named by the conversation
+    ID's ``;messageid=`` suffix; without one, the message it answers (a card's button) or
+    the activity itself (a new post is its thread's root). None outside channels."""
+    found = _THREAD.search(conversation_id)
+    if found:
+        return found[1]
+    if conversation_type != "channel":
+        return None
+    return reply_to or activity_id or None
+
+
+def in_thread(conversation_id: str, thread: str) -> str:
+    """The conversation ID of a channel's thread: posting there answers in the thread."""
+    return f"{base_conversation(conversation_id)};messageid={thread}"
 
 
 def _strip_names(value: Any) -> Any:
@@ -184,6 +203,7 @@ class AgentsPort:
         at = a.timestamp
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
+        kind_of = a.conversation.conversation_type if a.conversation else None
         return TeamsActivity(
             kind=kind, activity_id=str(a.id or ""),
             conversation_id=base_conversation(conversation),
@@ -192,6 +212,7 @@ class AgentsPort:
             sender_name=str(a.from_property.name or "") if a.from_property else "",
             bot_id=str(a.recipient.id if a.recipient else ""),
             reference=_for_channel(_strip_names(reference)), reply_to=a.reply_to_id, at=at,
+            thread=thread_root(conversation, kind_of, str(a.id or ""), a.reply_to_id),
             **fields)
 
     async def _on_message(self, ctx: TurnContext, state: TurnState) -> None:
@@ -231,21 +252,38 @@ class AgentsPort:
     # ---- outbound --------------------------------------------------------------------
     async def send(self, reference: dict[str, Any], msg: Outbound) -> str:
         activity = outgoing(msg)
-        return await self._turn(reference, lambda ctx: ctx.send_activity(activity))
+        try:
+            return await self._turn(reference, lambda ctx: ctx.send_activity(activity),
+                                    reply_to=msg.reply_to, thread=msg.thread)
+        except SendFailed as e:
+            e.shape = activity_shape(activity, msg)
+            raise
 
     async def update(self, reference: dict[str, Any], activity_id: str, msg: Outbound) -> str:
         activity = outgoing(msg)
         activity.id = activity_id
-        return await self._turn(reference, lambda ctx: ctx.update_activity(activity))
+        try:
+            return await self._turn(reference, lambda ctx: ctx.update_activity(activity))
+        except SendFailed as e:
+            e.shape = activity_shape(activity, msg)
+            raise
 
     async def _turn(self, reference: dict[str, Any],
-                    call: Callable[[TurnContext], Awaitable[Any]]) -> str:
+                    call: Callable[[TurnContext], Awaitable[Any]],
+                    reply_to: str | None = None, thread: str | None = None) -> str:
         """``call`` in a proactive turn of the conversation of ``reference``; the connector's
-        refusal or silence as ``SendFailed``; the activity ID it answered."""
+        refusal or silence as ``SendFailed``; the activity ID it answered.
+
+        With ``thread`` the turn is in that thread of the channel (its conversation ID
+        ``…;messageid={thread}``); with ``reply_to`` a send is a reply to that activity
+        (``POST …/activities/{reply_to}``), else a plain ``POST …/activities``."""
         conversation = Conversation.from_json_to_store_item(reference)
         claims = Conversation.identity_from_claims(conversation.claims)
         continuation = conversation.conversation_reference.get_continuation_activity()
-        continuation.id = None  # a plain POST …/activities, not a reply to a made-up ID
+        if thread and continuation.conversation is not None:
+            continuation.conversation = continuation.conversation.model_copy(
+                update={"id": in_thread(continuation.conversation.id, thread)})
+        continuation.id = reply_to or None  # no reply to a made-up ID
         sent: list[Any] = []
         failure: list[BaseException] = []
 
@@ -270,6 +308,14 @@ class AgentsPort:
             raise err
         resource = sent[0] if sent else None
         return str(getattr(resource, "id", "") or "")
+
+
+def activity_shape(activity: Activity, msg: Outbound) -> str:
+    """The structure of a refused activity for the log: its fields as we set them (the
+    conversation's come from the reference), each string as its length; no text."""
+    wire = without_nulls(activity.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return json.dumps({"activity": json_shape(wire), "reply": msg.reply_to is not None,
+                       "thread": msg.thread is not None}, separators=(",", ":"))
 
 
 def outgoing(msg: Outbound) -> Activity:

@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 # A DM waits for the person's first personal chat (which releases it at once); look again
 # hourly all the same.
 UNREACHABLE_RETRY = timedelta(hours=1)
+DROPPED = frozenset({400, 403, 404, 413})
+"""Connector answers that drop a message (retrying cannot help): 400 malformed, 403 the bot
+may not post there (removed, blocked), 404 no such conversation, 413 too large. Each is
+logged as an error, counted, and told to the room (``Deliverer._refused``); any other status
+(429, 5xx) or no answer is retried with backoff."""
 _TAG = re.compile(r"</?[A-Za-z][^>]*>")
 PortFactory = Callable[[Any, Handler], Port]
 
@@ -59,6 +64,24 @@ def command_text(text: str, mentions: tuple[Mention, ...], bot_id: str, prefix: 
     if addressed and text and not text.startswith(prefix):
         text = prefix + text
     return text
+
+
+def answers_where(row: Queued, card: bool) -> tuple[str | None, str | None]:
+    """Where a row is posted: (the activity it replies to, the channel thread it is in).
+
+    A reply to a command (``in_reply_to``: the command's event ``teams:{conversation}:{id}``,
+    or for a card's button the card's own activity ID) goes into the command's thread in a
+    channel and answers the activity in a chat. What starts something new is a new post:
+    agendas and reminders (no ``in_reply_to``), and an agenda card even when a command sent
+    it (``ref``: people answer it, in its own thread).
+    """
+    if not row.in_reply_to or (card and row.ref):
+        return None, None
+    own = f"teams:{row.room_id}:"
+    reply_to = row.in_reply_to.removeprefix(own)
+    if reply_to.startswith("~"):  # an activity without an ID: nothing to reply to
+        reply_to = ""
+    return reply_to or None, row.thread_root or None
 
 
 def _agents_port(config: Any, handler: Handler) -> Port:
@@ -103,18 +126,18 @@ class TeamsBot(Runtime):
         return None
 
     def _inbound(self, a: TeamsActivity) -> Inbound | None:
-        event_id = f"teams:{a.conversation_id}:{a.activity_id or uuid.uuid4().hex}"
+        event_id = f"teams:{a.conversation_id}:{a.activity_id or '~' + uuid.uuid4().hex}"
         at = a.at or self.app.clock.now()
         if a.kind in ("submit", "execute"):
             return Inbound(event_id=event_id, room_id=a.conversation_id, sender=a.sender,
                            text="", sent_at=at, kind="card", relates_to=a.reply_to,
-                           key=a.verb, data=a.data)
+                           key=a.verb, data=a.data, thread_root=a.thread)
         text = command_text(a.text, a.mentions, a.bot_id, self.app.settings.prefix,
                             addressed=a.personal)
         if not text:
             return None
         return Inbound(event_id=event_id, room_id=a.conversation_id, sender=a.sender,
-                       text=text, sent_at=at)
+                       text=text, sent_at=at, thread_root=a.thread)
 
     def _seen(self, a: TeamsActivity) -> bool:
         """Keep the conversation's reference; the bot is "in" it from the first activity."""
@@ -156,14 +179,15 @@ class TeamsBot(Runtime):
             return SendResult(error="no conversation reference for this conversation",
                               permanent=True)
         text, mentions = self._mentions(payload.get("text"), row.mentions.split())
+        reply_to, thread = answers_where(row, bool(payload.get("card")))
         self.own_work.sending(row.room_id)
         try:
             remote = await self.port.send(json.loads(reference), Outbound(
-                text=text, card=payload.get("card"), summary=row.body, mentions=mentions))
+                text=text, card=payload.get("card"), summary=row.body, mentions=mentions,
+                reply_to=reply_to, thread=thread))
         except SendFailed as e:
-            # 400/403/404: malformed, or the bot was removed from the conversation.
-            return SendResult(error=str(e), retry_after=e.retry_after,
-                              permanent=e.status in (400, 403, 404))
+            return SendResult(error=str(e), retry_after=e.retry_after, shape=e.shape,
+                              permanent=e.status in DROPPED)
         return SendResult(remote_id=remote or None)
 
     def _mentions(self, text: str | None,

@@ -18,10 +18,11 @@ from typing import Any
 from bot.render import Renderer, html_to_text
 from commands.answers import CARD_CASE
 from commands.fitting import TEAMS_MAX_BYTES
+from commands.inbound import TEAMS_MESSAGE
 from commands.registry import Outgoing
 from storage.outbox import Rendered
 
-EVENT_TYPE = "teams.message"
+EVENT_TYPE = TEAMS_MESSAGE
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 TEXT_CARDS = frozenset({"agenda/status", "agenda/summary", "agenda/show", "action/list",
                         "action/digest"})

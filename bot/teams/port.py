@@ -46,6 +46,7 @@ class TeamsActivity:
     data: tuple[tuple[str, str], ...] = ()
     reply_to: str | None = None
     at: datetime | None = None
+    thread: str | None = None  # in a channel: the root message ID of the thread it is in
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class Outbound:
     card: dict[str, Any] | None = None
     summary: str = ""
     mentions: tuple[Mention, ...] = field(default=())
+    reply_to: str | None = None  # the activity this answers (a reply, not a new message)
+    thread: str | None = None  # in a channel: the thread (its root message ID) to post in
 
 
 class SendFailed(Exception):
@@ -65,6 +68,7 @@ class SendFailed(Exception):
         super().__init__(f"{status}: {message}")
         self.status = status
         self.retry_after = retry_after
+        self.shape: str | None = None  # the refused activity's structure, never its text
 
 
 Handler = Callable[[TeamsActivity], Awaitable[str | None]]

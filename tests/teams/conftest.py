@@ -45,10 +45,14 @@ def teams_id() -> str:
 
 @dataclass
 class Connector:
-    """The fake Bot Connector: records every request, answers like the real one."""
+    """The fake Bot Connector: records every request, answers like the real one.
+
+    A record's ``conversation`` is the channel or chat; ``thread`` the channel thread it
+    was posted in (the ``;messageid=`` of the conversation ID), else None."""
 
     received: list[dict[str, Any]] = field(default_factory=list)
     refuse: dict[str, int] = field(default_factory=dict)  # conversation ID -> HTTP status
+    refuse_next: list[int] = field(default_factory=list)  # the next requests' HTTP statuses
     refused: list[dict[str, Any]] = field(default_factory=list)  # bodies it found invalid
     url: str = ""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -56,9 +60,14 @@ class Connector:
     def app(self) -> web.Application:
         async def record(request: web.Request) -> web.Response:
             cid = request.match_info["cid"]
-            if cid in self.refuse:
-                return web.json_response({"error": {"code": "Forbidden"}},
-                                         status=self.refuse[cid])
+            if self.refuse_next:
+                status = self.refuse_next.pop(0)
+                return web.json_response({"error": {"code": "BadArgument",
+                                                    "message": "Invalid input"}}, status=status)
+            if cid.partition(";")[0] in self.refuse:
+                status = self.refuse[cid.partition(";")[0]]
+                return web.json_response({"error": {"code": "BadArgument" if status == 400
+                                                    else "Forbidden"}}, status=status)
             body = await request.json()
             try:
                 validate(body, update=request.method == "PUT")
@@ -68,7 +77,9 @@ class Connector:
                     {"error": {"code": "BadArgument", "message": str(e)}}, status=400)
             activity_id = request.match_info.get("aid") if request.method == "PUT" else None
             activity_id = activity_id or f"act-{next(_ids)}"
-            self.received.append({"method": request.method, "conversation": cid,
+            thread = cid.partition(";messageid=")[2] or None
+            self.received.append({"method": request.method,
+                                  "conversation": cid.partition(";")[0], "thread": thread,
                                   "path": request.path, "headers": dict(request.headers),
                                   "body": body, "id": activity_id})
             self.changed.set()
@@ -131,6 +142,7 @@ class Teams:
     clock: FakeClock
     http: aiohttp.ClientSession
     bot_id: str = "28:casusbot-test"
+    last_activity: dict[str, Any] = field(default_factory=dict)  # what ``say`` sent last
 
     def activity(self, sender: str, conversation: str = CHANNEL, *,
                  personal: bool = False, **fields: Any) -> dict[str, Any]:
@@ -162,8 +174,9 @@ class Teams:
             entities.append({"type": "mention", "text": f"<at>{label}</at>",
                              "mentioned": {"id": user, "name": label}})
         mark = len(self.connector.messages())
-        resp = await self.post(self.activity(sender, conversation, personal=personal,
-                                             type="message", text=text, entities=entities))
+        self.last_activity = self.activity(sender, conversation, personal=personal,
+                                           type="message", text=text, entities=entities)
+        resp = await self.post(self.last_activity)
         assert resp.status in (200, 202), resp.status
         reply = await self.connector.wait_for(
             lambda r: r["conversation"] == conversation, after=mark, timeout=timeout)

@@ -94,23 +94,34 @@ class Playground:
         return [s for s in self.shown
                 if s["action"] == "createMessage" and s["message"]["from"]["id"] == BOT]
 
-    async def say(self, text: str, conversation: str = CHANNEL,
-                  mentions: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
-        """The current user (the chair) writes ``text``; in a channel addressed to the bot.
-        Returns the first message the bot shows in that conversation afterwards."""
+    async def ask(self, text: str, conversation: str = CHANNEL,
+                  mentions: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
+        """The current user (the chair) writes ``text``; in a channel addressed to the bot,
+        as a new post. Returns the post's message ID and the conversation its answers
+        belong in: in a channel the post's thread, in a chat the chat."""
         entities = [{"mentioned": {"id": user}, "text": f"<at>{label}</at>"}
                     for user, label in mentions]
         if conversation == CHANNEL:
             text = f"{AT_BOT} {text}"
             entities.insert(0, {"mentioned": {"id": BOT}, "text": AT_BOT})
-        mark = len(self.bot_messages())
         async with self.http.post(f"{self.url}/_conversation/v1/conversations/{conversation}"
                                   "/messages", json={"from": {"id": CHAIR}, "text": text,
                                                      "textFormat": "xml",
                                                      "mentions": entities}) as resp:
             assert resp.status == 200, await resp.text()
-        return await self.wait_for(lambda m: m["actionConversationId"] == conversation,
-                                   after=mark)
+            posted = await resp.json()
+        return {"messageId": posted["messageId"],
+                "conversation": posted.get("postConversationId") or conversation}
+
+    async def say(self, text: str, conversation: str = CHANNEL,
+                  mentions: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+        """``ask``, then the first message the bot shows where the answer belongs (``asked``:
+        what ``ask`` returned)."""
+        mark = len(self.bot_messages())
+        asked = await self.ask(text, conversation, mentions)
+        shown = await self.wait_for(
+            lambda m: m["actionConversationId"] == asked["conversation"], after=mark)
+        return {**shown, "asked": asked}
 
     async def press(self, user: str, card: dict[str, Any], value: dict[str, str]) -> None:
         """``user`` presses an Action.Submit button of ``card`` (as shown)."""
@@ -137,6 +148,28 @@ class Playground:
             self.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), timeout=0.5)
+
+    async def until(self, found: Callable[[], Any], what: str, timeout: float = 5.0) -> None:
+        """Wait until ``found()`` is true (the log arrives on its own websocket, a moment
+        after what it logs may already show)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while not found():
+            assert loop.time() < end, what
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), timeout=0.2)
+
+    def replies_to(self, asked: dict[str, str]) -> list[dict[str, Any]]:
+        """The bot's requests that answer the activity the playground made of ``asked``:
+        posted in the conversation it was asked in, with its ID as ``replyToId``."""
+        activities = [e["log"]["request"]["body"] for e in self.log
+                      if e["log"].get("to") == "User Application"
+                      and e["log"].get("conversationId") == asked["conversation"]]
+        ids = {a["id"] for a in activities if a.get("type") == "message"}
+        return [r for r in self.bot_requests()
+                if r["request"]["body"].get("replyToId") in ids
+                and r["conversationId"] == asked["conversation"]]
 
     def bot_requests(self) -> list[dict[str, Any]]:
         """The log's record of each request the bot made to the playground's connector."""
@@ -249,12 +282,15 @@ async def test_a_teams_session_in_the_agents_playground(session: Session) -> Non
     # A personal chat first (Teams lets a bot write to a person only after that).
     hello = await pg.say("hulp", conversation=PERSONAL)
     assert "overleg" in seen_text(hello["message"]).lower()
+    said = [hello]  # each answer must sit where its command was asked (checked below)
 
     # Setup by @mention in the channel; partners and members; a meeting and a case.
     done = await pg.say("inrichten Overleg Noord")
     assert "Overleg Noord" in seen_text(done["message"])
-    assert "Politie" in seen_text((await pg.say("partner add Politie core"))["message"])
+    partner = await pg.say("partner add Politie core")
+    assert "Politie" in seen_text(partner["message"])
     added = await pg.say("lid add <at>Agent</at> Politie", mentions=((AGENT, "Agent"),))
+    said += [done, partner, added]
     assert AGENT in seen_text(added["message"]) and "Politie" in seen_text(added["message"])
     meeting = today + timedelta(days=21)
     planned = seen_text((await pg.say(f"overleg plan {_dutch(meeting)} 14:00 op Stadhuis"))
@@ -265,7 +301,7 @@ async def test_a_teams_session_in_the_agents_playground(session: Session) -> Non
 
     # The agenda, rendered by the playground as an Adaptive Card with the buttons.
     mark = len(pg.bot_messages())
-    await pg.say("agenda send M1")
+    await pg.ask("agenda send M1")
     card = await pg.wait_for(lambda m: bool(m["message"]["attachments"]), after=mark)
     [attachment] = card["message"]["attachments"]
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
@@ -283,7 +319,14 @@ async def test_a_teams_session_in_the_agents_playground(session: Session) -> Non
     answer = await pg.wait_for(lambda m: "via de knop" in seen_text(m["message"]), after=mark)
     assert "Politie komt naar overleg M1" in seen_text(answer["message"])
 
-    status = seen_text((await pg.say("status M1"))["message"])
+    # The answer to a button sits in the card's thread, as a reply to the card.
+    assert answer["actionConversationId"] == card["message"]["postConversationId"]
+    await pg.until(lambda: [r for r in pg.bot_requests() if r["request"]["body"].get(
+        "replyToId") == card["message"]["messageId"]], "no reply to the card was logged")
+
+    board = await pg.say("status M1")
+    said.append(board)
+    status = seen_text(board["message"])
     assert "Politie: bevestigd" in status
 
     # An overdue action escalates to the chair, who is reminded in the personal chat.
@@ -301,6 +344,19 @@ async def test_a_teams_session_in_the_agents_playground(session: Session) -> Non
     in_channel = await pg.wait_for(lambda m: m["actionConversationId"] == CHANNEL
                                    and "A1" in seen_text(m["message"]), after=mark)
     assert any(e["mentioned"]["id"] == AGENT for e in in_channel["message"]["mentions"])
+    # Reminders and the agenda start something new: each a new post of the channel (the
+    # first message of its own thread), not a reply.
+    for new in (in_channel, card):
+        assert new["actionConversationId"] == CHANNEL
+        assert new["message"]["postConversationId"].startswith(f"{CHANNEL};messageid=")
+
+    # Every command's answer sits where it was asked: in the channel in the thread of the
+    # post that held the command, in the personal chat as a reply to the message; both
+    # as a reply to the command's activity (replyToId), never a new post.
+    for asked in said:
+        assert asked["actionConversationId"] == asked["asked"]["conversation"]
+        await pg.until(lambda a=asked: pg.replies_to(a["asked"]), f"no reply to {asked}")
+    assert said[1]["asked"]["conversation"].startswith(f"{CHANNEL};messageid=")
 
     # Everything the bot sent was accepted by the playground's connector (no 4xx) ...
     await asyncio.sleep(0.3)  # the last log lines

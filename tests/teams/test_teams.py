@@ -64,8 +64,14 @@ async def test_setup_binds_the_channel_and_members_are_teams_ids(teams: Teams) -
 
 async def test_meeting_case_agenda_card_and_buttons(teams: Teams) -> None:
     p = await overleg(teams)
+    mark = len(teams.connector.messages())
     planned = await teams.say(p["chair"], "!overleg plan 15-12-2026 14:00 op Stadhuis")
     assert "M1" in planned and "gepland" in planned
+    # The answer is a reply to the command, in its post's thread (a new post's ID).
+    command = teams.last_activity
+    answer = teams.connector.messages()[mark]
+    assert answer["thread"] == command["id"] and answer["body"]["replyToId"] == command["id"]
+    assert answer["path"].endswith(f";messageid={command['id']}/activities/{command['id']}")
     case = case_id(await teams.say(p["chair"], "!casus open"))
     await teams.say(p["chair"], f"!agenda add M1 {case}")
 
@@ -211,11 +217,42 @@ async def test_a_removed_bot_gives_up_on_that_conversation(teams: Teams) -> None
         if rows[-1].sent_at is not None:
             break
         await asyncio.sleep(0.05)
-    last = _rows(teams)[-1]
-    # Given up for good (not retried forever), and nothing reached the conversation.
-    assert last.sent_at is not None and last.remote_id is None
-    assert (last.last_error or "").startswith("gave up: 403")
+    for _ in range(100):
+        if all(r.sent_at is not None for r in _rows(teams)):
+            break
+        await asyncio.sleep(0.05)
+    listed, notice = _rows(teams)[-2:]
+    # Given up for good (not retried forever), and nothing reached the conversation; the
+    # notice that says so was refused as well and is not told again.
+    assert (listed.template, notice.template) == ("member/list", "error/not_delivered")
+    for row in (listed, notice):
+        assert row.sent_at is not None and row.remote_id is None
+        assert (row.last_error or "").startswith("gave up: 403")
     assert len(teams.connector.received) == before
+    assert teams.bot.refused == {"403": 2}
+
+
+async def test_a_refused_message_is_logged_counted_and_told_once(teams: Teams, caplog) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import logging
+
+    p = await overleg(teams)
+    teams.connector.refuse_next = [400]  # the connector finds the next activity malformed
+    mark = len(teams.connector.messages())
+    with caplog.at_level(logging.ERROR, logger="bot.deliver"):
+        await teams.post(teams.activity(p["chair"], type="message", text="!partner list"))
+        told = await teams.connector.wait_for(lambda r: r["conversation"] == CHANNEL,
+                                              after=mark)
+    rows = _rows(teams)
+    assert [r.template for r in rows[-2:]] == ["partner/list", "error/not_delivered"]
+    assert (rows[-2].last_error or "").startswith("gave up: 400") and rows[-2].remote_id is None
+    # The notice is the only message that arrived, in the command's thread.
+    assert told["thread"] is not None and len(teams.connector.messages()) == mark + 1
+    [error] = [r for r in caplog.records if r.getMessage().startswith("send refused")]
+    shape = json.loads(error.shape)  # type: ignore[attr-defined]
+    assert shape["reply"] is True and shape["activity"]["text"].startswith("str[")
+    assert "Politie" not in error.shape  # type: ignore[attr-defined]
+    assert teams.bot.refused == {"400": 1}
 
 
 def _rows(t: Teams) -> list[OutboxMessage]:

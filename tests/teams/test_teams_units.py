@@ -87,3 +87,44 @@ def test_a_channel_threads_conversation_id_names_its_channel() -> None:
     assert base_conversation(f"{channel};messageid=1796083079692-1a2b3c4d") == channel
     assert base_conversation(channel) == channel
     assert base_conversation("a:persoonlijk-voorzitter") == "a:persoonlijk-voorzitter"
+
+
+def test_a_channel_activity_names_its_thread_and_a_chat_none() -> None:
+    from bot.teams.agents import in_thread, thread_root
+
+    channel = "19:overleg-noord@thread.tacv2"
+    # A reply in a thread and a new post (Teams names the post in the conversation ID).
+    assert thread_root(f"{channel};messageid=17960", "channel", "17961", "17960") == "17960"
+    assert thread_root(f"{channel};messageid=17962", "channel", "17962", None) == "17962"
+    # Without the suffix: the card a button was pressed on, else the post itself.
+    assert thread_root(channel, "channel", "in-3", "card-1") == "card-1"
+    assert thread_root(channel, "channel", "in-3", None) == "in-3"
+    assert thread_root("19:groepschat@thread.v2", "groupChat", "in-4", None) is None
+    assert thread_root("a:persoonlijk", "personal", "in-5", None) is None
+    assert in_thread(f"{channel};messageid=1", "2") == f"{channel};messageid=2"
+
+
+def test_a_reply_answers_its_command_and_what_starts_something_new_does_not() -> None:
+    from bot.teams.bot import answers_where
+    from storage.models import OutboxMessage
+
+    channel = "19:overleg-noord@thread.tacv2"
+
+    def row(**fields: object) -> OutboxMessage:
+        return OutboxMessage(room_id=channel, txn_id="t", body="b", **fields)
+
+    command = f"teams:{channel}:17961"
+    assert answers_where(row(in_reply_to=command, thread_root="17960"), False) == (
+        "17961", "17960")
+    # A chat has no threads: a reply to the activity.
+    assert answers_where(row(in_reply_to=command), False) == ("17961", None)
+    # A card's button: the answer replies to the card (its own activity ID).
+    assert answers_where(row(in_reply_to="card-1", thread_root="card-1"), False) == (
+        "card-1", "card-1")
+    # Reminders (no command) and the agenda card (people answer it) are new posts.
+    assert answers_where(row(), False) == (None, None)
+    assert answers_where(row(in_reply_to=command, thread_root="17960", ref="agenda:1:1"),
+                         True) == (None, None)
+    # An activity that came without an ID: nothing to reply to, still its thread.
+    assert answers_where(row(in_reply_to=f"teams:{channel}:~ab12", thread_root="17960"),
+                         False) == (None, "17960")

@@ -107,18 +107,27 @@ async def test_no_activity_the_bot_sends_carries_a_null(wire: Wire) -> None:
     await wire.port.send(personal, Outbound(text="Actie A1 is te laat."))
     # The card replaced (an update: PUT …/activities/{id}).
     await wire.port.update(channel, card_id, Outbound(card=CARD, summary="Agenda M1"))
+    # Answers where the command was asked: in a channel's thread, in a chat as a reply.
+    await wire.port.send(channel, Outbound(text="Overleg M1 gepland.", reply_to="in-7",
+                                           thread="1796083079692"))
+    await wire.port.send(personal, Outbound(text="Commando's", reply_to="in-8"))
 
     assert [(m, p) for m, p, _ in wire.requests] == [
         ("POST", f"/v3/conversations/{CHANNEL}/activities"),
         ("POST", f"/v3/conversations/{CHANNEL}/activities"),
         ("POST", f"/v3/conversations/{PERSONAL}/activities"),
         ("PUT", f"/v3/conversations/{CHANNEL}/activities/{card_id}"),
+        ("POST", f"/v3/conversations/{CHANNEL};messageid=1796083079692/activities/in-7"),
+        ("POST", f"/v3/conversations/{PERSONAL}/activities/in-8"),
     ]
     bodies = wire.bodies()
     for body in bodies:
         assert nulls(body) == [], body
         validate(body, update=body.get("id") == card_id)
-    reply, card, reminder, update = bodies
+    reply, card, reminder, update, in_thread, in_chat = bodies
+    assert in_thread["replyToId"] == "in-7" and in_chat["replyToId"] == "in-8"
+    assert in_thread["conversation"]["id"] == f"{CHANNEL};messageid=1796083079692"
+    assert "replyToId" not in reply and "replyToId" not in reminder
     assert "id" not in reply and "locale" not in reply  # the SDK set both to None
     assert reply["entities"] == [{"type": "mention", "text": label,
                                   "mentioned": {"id": USER, "name": "Agent"}}]

@@ -271,3 +271,61 @@ async def test_a_row_refused_as_too_large_is_told_to_the_room_never_silently(
     assert "M_TOO_LARGE" in (rows[0].last_error or "")
     await runtime.deliverer.stop()
     app.engine.dispose()
+
+
+async def test_a_refused_send_is_never_silent(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A 400 from the Bot Connector (or M_FORBIDDEN): the row is given up, logged as an
+    error with its shape and no body, counted per code for /metrics, shown by the doctor's
+    check, and the room is told once; a notice refused in turn is not told again."""
+    import json
+    import logging
+
+    from bot.clock import FakeClock
+    from bot.health import Metrics, refused_check
+    from bot.runtime import Runtime
+    from tests.unit.apps import throwaway_app
+
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", FakeClock(NOW))
+    assert refused_check(app.engine, datetime.now(UTC)).ok
+    wire = Wire()
+    wire.fail_next["!a"] = [SendResult(error="400: BadArgument", permanent=True)]
+    wire.fail_next["!b"] = [SendResult(error="M_FORBIDDEN: no power", permanent=True),
+                            SendResult(error="M_FORBIDDEN: no power", permanent=True)]
+
+    class OnTheWire(Runtime):
+        async def send(self, row: outbox.Queued) -> SendResult:
+            return await wire.send(row)
+
+    runtime = OnTheWire(app, holder="test")
+    secret = "geheime inhoud van het bericht"
+    with session_scope(app.engine) as s:
+        outbox.enqueue(s, [Rendered("!a", secret, f"<b>{secret}</b>", template="agenda/agenda",
+                                    content_json=json.dumps({"card": {"body": [secret]}})),
+                           Rendered("!b", secret, None, template="meeting/list")], NOW)
+    with caplog.at_level(logging.INFO, logger="bot.deliver"):
+        for _ in range(3):
+            await runtime.deliverer.run_once()
+    with session_scope(app.engine) as s:
+        rows = list(s.exec(select(OutboxMessage).order_by(OutboxMessage.id)))  # type: ignore[arg-type]
+    told = [(r.room_id, r.template, r.remote_id is not None) for r in rows[2:]]
+    # !a is told (and the notice arrives); !b's notice is refused too and not told again.
+    assert sorted(told) == [("!a", "error/not_delivered", True),
+                            ("!b", "error/not_delivered", False)]
+    assert [r.last_error for r in rows[:2]] == ["gave up: 400: BadArgument",
+                                                "gave up: M_FORBIDDEN: no power"]
+    assert runtime.refused == {"400": 1, "M_FORBIDDEN": 2}
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 3
+    first = next(r for r in errors if getattr(r, "room", None) == "!a")
+    shape = json.loads(first.shape)  # type: ignore[attr-defined]
+    assert shape["template"] == "agenda/agenda" and shape["content"] == {
+        "card": {"body": [f"str[{len(secret)}]"]}}
+    assert not any(secret in r.getMessage() or secret in json.dumps(r.__dict__, default=str)
+                   for r in caplog.records)
+    metrics = Metrics(app.engine, runtime).render()
+    assert 'casusbot_refused_total{code="400"} 1' in metrics
+    assert 'casusbot_refused_total{code="M_FORBIDDEN"} 2' in metrics
+    check = refused_check(app.engine, datetime.now(UTC))
+    assert not check.ok and "3 not delivered" in check.detail and "2× M_FORBIDDEN" in check.detail
+    await runtime.deliverer.stop()
+    app.engine.dispose()

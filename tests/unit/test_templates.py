@@ -180,10 +180,10 @@ def test_every_key_the_scenario_reaches_renders_in_both_locales(
 
 
 def test_the_scenario_reaches_most_keys(recorded: dict[str, Outgoing]) -> None:
-    """What it does not reach (card actions of Teams, poll answer labels…) is rendered
-    from values built by hand below."""
+    """What it does not reach (card actions of Teams, poll answer labels, the runtime's
+    notices of a refused message…) is rendered from values built by hand below."""
     unreached = used_keys() - set(recorded)
-    assert len(unreached) < 30, sorted(unreached)
+    assert len(unreached) < 32, sorted(unreached)
 
 
 def _hand_values(key: str, recorded: dict[str, Outgoing]) -> dict[str, Any]:
