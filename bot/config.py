@@ -23,7 +23,10 @@ KNOWN = (
 PLATFORMS = ("matrix", "teams")
 LOCALES = ("nl", "en")
 _USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
-_TEAMS_USER = re.compile(r"^29:[A-Za-z0-9._\-]{1,200}$")
+TEAMS_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,250}$", re.ASCII)
+"""A user ID as a Bot Connector names it: ``29:1AbC…`` from Teams, ``8:orgid:…`` in some
+channel data, ``user-id-0`` from the Agents Playground's default tenant. Not a Matrix ID
+(``@…``), not an e-mail address or display name (no ``@``, no spaces)."""
 MIN_REF_KEY = 16
 
 
@@ -161,7 +164,7 @@ def load(env: Mapping[str, str], platform: str | None = None) -> Config:
                           f"{', '.join(PLATFORMS)} (got {platform!r})")
     if platform == "teams":
         return _common(env, platform="teams", homeserver="", user_id="", password=None,
-                       token=None, admins=_admins(env, _TEAMS_USER, "29:1AbC…",
+                       token=None, admins=_admins(env, TEAMS_ID, "29:1AbC…",
                                                   "find yours with !setup, which answers "
                                                   "with your ID"),
                        teams=_teams(env))

@@ -33,7 +33,7 @@ from commands.registry import Outgoing, render_all
 from storage import inbound as inbound_store
 from storage import outbox, teams
 from storage.db import session_scope
-from storage.models import OutboxMessage
+from storage.models import Member, OutboxMessage
 from storage.outbox import Queued
 
 log = logging.getLogger(__name__)
@@ -152,8 +152,10 @@ class TeamsBot(Runtime):
     def _welcome(self, a: TeamsActivity) -> bool:
         now = self.app.clock.now()
         with session_scope(self.app.engine) as session:
-            if not inbound_store.first_time(session, f"teams:{a.conversation_id}:added:"
-                                            f"{a.activity_id}", a.conversation_id, now):
+            # Once per conversation: the Agents Playground sends "added" each time its page
+            # is opened, Teams again when the app is updated.
+            if not inbound_store.first_time(session, f"teams:{a.conversation_id}:added",
+                                            a.conversation_id, now):
                 return False
             s = self.app.settings
             rendered = render_all(self.app.render, [Outgoing(
@@ -166,7 +168,7 @@ class TeamsBot(Runtime):
             # Written by a Matrix deployment before it moved to Teams: no Teams form.
             return SendResult(error="not a Teams message", permanent=True)
         payload = json.loads(row.content_json)
-        if TEAMS_USER.match(row.room_id):
+        if await self.db.run(self._is_person, row.room_id):
             reference, told = await self.db.run(self._personal_or_wait, row.id or 0,
                                                       row.room_id)
             if reference is None:
@@ -204,6 +206,19 @@ class TeamsBot(Runtime):
             text = text.replace(tag, label)
             mentions.append(Mention(user_id=user, name=self.names.get(user, ""), text=label))
         return text, tuple(mentions)
+
+    def _is_person(self, room: str) -> bool:
+        """A direct message's room is the person's user ID: a Teams ``29:…`` ID, or (the
+        Agents Playground's ``user-id-0``) a member's ID that names no conversation."""
+        if TEAMS_USER.match(room):
+            return True
+        if room.startswith(("19:", "a:")):  # a channel, a group or a personal chat
+            return False
+        with session_scope(self.app.engine) as session:
+            if teams.reference(session, room) is not None:
+                return False
+            return session.exec(select(Member.id).where(Member.user_id == room)
+                                .limit(1)).first() is not None
 
     def _reference(self, room: str) -> str | None:
         with session_scope(self.app.engine) as session:

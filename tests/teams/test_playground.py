@@ -42,7 +42,7 @@ from bot.config import load
 from bot.teams.bot import TeamsBot
 from storage import outbox
 from storage.db import session_scope
-from storage.models import OutboxMessage
+from storage.models import Member, OutboxMessage
 
 pytestmark = pytest.mark.playground
 
@@ -78,6 +78,9 @@ class Playground:
 
     url: str
     http: aiohttp.ClientSession
+    bot: str = BOT  # the bot's ID, the current user's and the channel's in its tenant
+    user: str = CHAIR
+    channel: str = CHANNEL
     shown: list[dict[str, Any]] = field(default_factory=list)  # createMessage/updateMessage
     log: list[dict[str, Any]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -92,20 +95,21 @@ class Playground:
 
     def bot_messages(self) -> list[dict[str, Any]]:
         return [s for s in self.shown
-                if s["action"] == "createMessage" and s["message"]["from"]["id"] == BOT]
+                if s["action"] == "createMessage" and s["message"]["from"]["id"] == self.bot]
 
-    async def ask(self, text: str, conversation: str = CHANNEL,
+    async def ask(self, text: str, conversation: str | None = None,
                   mentions: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
         """The current user (the chair) writes ``text``; in a channel addressed to the bot,
         as a new post. Returns the post's message ID and the conversation its answers
         belong in: in a channel the post's thread, in a chat the chat."""
         entities = [{"mentioned": {"id": user}, "text": f"<at>{label}</at>"}
                     for user, label in mentions]
-        if conversation == CHANNEL:
+        conversation = conversation or self.channel
+        if conversation == self.channel:
             text = f"{AT_BOT} {text}"
-            entities.insert(0, {"mentioned": {"id": BOT}, "text": AT_BOT})
+            entities.insert(0, {"mentioned": {"id": self.bot}, "text": AT_BOT})
         async with self.http.post(f"{self.url}/_conversation/v1/conversations/{conversation}"
-                                  "/messages", json={"from": {"id": CHAIR}, "text": text,
+                                  "/messages", json={"from": {"id": self.user}, "text": text,
                                                      "textFormat": "xml",
                                                      "mentions": entities}) as resp:
             assert resp.status == 200, await resp.text()
@@ -113,7 +117,7 @@ class Playground:
         return {"messageId": posted["messageId"],
                 "conversation": posted.get("postConversationId") or conversation}
 
-    async def say(self, text: str, conversation: str = CHANNEL,
+    async def say(self, text: str, conversation: str | None = None,
                   mentions: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
         """``ask``, then the first message the bot shows where the answer belongs (``asked``:
         what ``ask`` returned)."""
@@ -188,10 +192,19 @@ class Session:
 
 @pytest.fixture
 async def session(tmp_path: Path) -> AsyncIterator[Session]:
+    async with running(tmp_path, CHAIR, HERE / "m365agentsplayground.yml") as s:
+        yield s
+
+
+@contextlib.asynccontextmanager
+async def running(tmp_path: Path, admins: str, tenant: Path | None,
+                  **ids: str) -> AsyncIterator[Session]:
+    """The bot and the playground; ``tenant`` its configuration (None: its built-in
+    default tenant, whose IDs ``ids`` gives: bot, user, channel)."""
     node = shutil.which("node")
     if not CLI.exists() or node is None:
         pytest.fail("the Agents Playground is not installed: run `make install` (needs Node)")
-    env = {"CASUSBOT_ADMINS": CHAIR, "CASUSBOT_REF_KEY": "k" * 32,
+    env = {"CASUSBOT_ADMINS": admins, "CASUSBOT_REF_KEY": "k" * 32,
            "CASUSBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'teams.db'}",
            "CASUSBOT_TEAMS_ANONYMOUS": "true", "CASUSBOT_RATE_LIMIT": "10000"}
     config = load(env, "teams")
@@ -207,7 +220,7 @@ async def session(tmp_path: Path) -> AsyncIterator[Session]:
     child_env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     child_env.update({
         "TEAMSAPPTESTER_BROWSER": "none",  # no browser opened
-        "M365_AGENTS_PLAYGROUND_CONFIG_PATH": str(HERE / "m365agentsplayground.yml"),
+        **({"M365_AGENTS_PLAYGROUND_CONFIG_PATH": str(tenant)} if tenant else {}),
         "M365_AGENTS_PLAYGROUND_LOGFILE": str(tmp_path / "playground.log"),
         # --disable-telemetry stops its events, not Application Insights' own statsbeat.
         "APPLICATION_INSIGHTS_NO_STATSBEAT": "true",
@@ -230,7 +243,7 @@ async def session(tmp_path: Path) -> AsyncIterator[Session]:
         line = await asyncio.wait_for(proc.stdout.readline(), timeout=20)
         assert line.decode().strip() == f"Listening on {port}", (line, stderr)
         async with aiohttp.ClientSession() as http:
-            pg = Playground(url=f"http://127.0.0.1:{port}", http=http)
+            pg = Playground(url=f"http://127.0.0.1:{port}", http=http, **ids)
             readers += [
                 asyncio.create_task(pg.listen("/_ws_conversation/v1/conversations/stream",
                                               pg.shown, "action")),
@@ -374,3 +387,19 @@ async def test_a_teams_session_in_the_agents_playground(session: Session) -> Non
     assert all(r.remote_id for r in rows if r.room_id != AGENT)
     # Nothing but loopback was contacted.
     assert not [line for line in session.stderr if "loopback-only" in line], session.stderr
+
+
+async def test_a_first_trial_with_the_playgrounds_default_tenant(tmp_path: Path) -> None:
+    """As admin.md says: the playground's own default user (``user-id-0``) is accepted as
+    an administrator, and setup works in its default channel, answered in the thread."""
+    me = "user-id-0"
+    async with running(tmp_path, me, None, bot="00000000-0000-0000-0000-00000000000011",
+                       user=me, channel="team-id") as s:
+        pg = s.playground
+        done = await pg.say("inrichten Overleg Proef")
+        assert "Overleg Proef" in seen_text(done["message"])
+        with session_scope(s.app.engine) as db:
+            assert [(m.user_id, m.role) for m in db.exec(select(Member))] == [(me, "chair")]
+        await pg.until(lambda: pg.replies_to(done["asked"]), "no reply in the thread")
+        statuses = [r["response"]["statusCode"] for r in pg.bot_requests()]
+        assert statuses and all(code < 300 for code in statuses), statuses

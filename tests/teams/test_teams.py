@@ -290,3 +290,20 @@ async def test_production_mode_refuses_a_request_without_a_token(tmp_path) -> No
         await bot.stop()
         app.engine.dispose()
 
+
+
+async def test_a_conversation_is_welcomed_once(teams: Teams) -> None:
+    """The Agents Playground sends "added" each time its page opens, Teams again after an
+    app update: one welcome per conversation."""
+    added = {"type": "conversationUpdate",
+             "membersAdded": [{"id": teams.bot_id, "name": "casusbot"}]}
+    mark = len(teams.connector.messages())
+    for _ in range(3):
+        resp = await teams.post(teams.activity(teams.admin, **added))  # type: ignore[attr-defined]
+        assert resp.status in (200, 202)
+    await teams.connector.wait_for(lambda r: r["conversation"] == CHANNEL, after=mark)
+    await teams.say(teams.admin, "!hulp")  # type: ignore[attr-defined]  (all handled by now)
+    with session_scope(teams.app.engine) as s:
+        welcomes = s.exec(select(OutboxMessage).where(
+            OutboxMessage.template == "teams/welcome")).all()
+    assert len(welcomes) == 1

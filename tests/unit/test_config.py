@@ -106,3 +106,14 @@ def test_agenda_and_nudge_defaults_reach_a_new_overleg() -> None:
         assert o is not None and (o.agenda_days_before, o.nudge_days_before) == (7, 3)
     with pytest.raises(ConfigError, match="CASUSBOT_AGENDA_DAYS"):
         load({**GOOD, "CASUSBOT_AGENDA_DAYS": "0"})
+
+
+def test_teams_admins_are_the_ids_teams_and_the_playground_use() -> None:
+    base = {"CASUSBOT_REF_KEY": "k" * 32, "CASUSBOT_TEAMS_ANONYMOUS": "true"}
+    for admins in ("29:1AbCdEf-gh_IJ", "user-id-0", "8:orgid:00000000-0000-4000-8000-0001",
+                   "29:1AbC,user-id-0"):
+        assert load({**base, "CASUSBOT_ADMINS": admins}, "teams").admins == frozenset(
+            admins.split(","))
+    for wrong in ("@beheer:example.org", "beheer@example.org", "Voornaam Achternaam", "29:a;b"):
+        with pytest.raises(ConfigError, match="invalid user ID"):
+            load({**base, "CASUSBOT_ADMINS": wrong}, "teams")
