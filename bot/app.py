@@ -149,7 +149,12 @@ def bootstrap(config: Config, clock: Clock) -> App:
                         require_e2ee=config.require_e2ee, redact_pii=config.redact_pii,
                         agenda_days=config.agenda_days, nudge_days=config.nudge_days,
                         platform=config.platform)
-    renderer = Renderer(prefix=config.prefix, default_locale=config.locale,
+    shown_prefix = config.prefix  # before commands in help and examples
+    if config.platform == "teams":
+        from bot.teams.cards import MENTION_PREFIX
+
+        shown_prefix = MENTION_PREFIX  # the bot's @mention: what Teams delivers to a bot
+    renderer = Renderer(prefix=shown_prefix, default_locale=config.locale,
                         default_timezone=config.timezone, guide_url=config.guide_url,
                         platform=config.platform)
     render: Render = renderer

@@ -127,6 +127,9 @@ class Renderer:
         env.globals["guide_url"] = self.guide_url
         env.globals["locale"] = locale
         env.globals["platform"] = self.platform
+        # Where an overleg lives (its words are in _macros.html): a Matrix room, a Teams
+        # channel; the Teams renderer says "chat" per message where it is one.
+        env.globals["room_kind"] = "channel" if self.platform == "teams" else "room"
 
         def _local_day(ctx: Context, value: date) -> date:
             # A datetime is a moment (shown in the overleg's zone); a date is already local.

@@ -24,7 +24,7 @@ from sqlmodel import select
 from bot.app import App
 from bot.deliver import SendResult
 from bot.runtime import Runtime
-from bot.teams.cards import EVENT_TYPE
+from bot.teams.cards import EVENT_TYPE, MENTION_PREFIX
 from bot.teams.port import Handler, Mention, Outbound, Port, SendFailed, TeamsActivity
 from commands.inbound import Inbound
 from commands.member import unreachable_notices
@@ -61,6 +61,10 @@ def command_text(text: str, mentions: tuple[Mention, ...], bot_id: str, prefix: 
             text = text.replace(m.text, f" {m.user_id} ")
     text = html.unescape(_TAG.sub(" ", text)).replace("\xa0", " ")
     text = " ".join(text.split())
+    if text.casefold().startswith(MENTION_PREFIX.casefold()):
+        # "@casusbot hulp" typed (or pasted from the help) rather than picked as a mention.
+        text = text[len(MENTION_PREFIX):]
+        addressed = True
     if addressed and text and not text.startswith(prefix):
         text = prefix + text
     return text

@@ -27,6 +27,10 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 TEXT_CARDS = frozenset({"agenda/status", "agenda/summary", "agenda/show", "action/list",
                         "action/digest"})
 NO_TEAMS_FORM = frozenset({"poll", "ics", "redact"})
+BOT_NAME = "casusbot"  # the app's short name (bot/teams/manifest/manifest.json)
+MENTION_PREFIX = f"@{BOT_NAME} "
+"""What goes before a command in Teams' words: in a channel the bot reads only what
+@mentions it, so examples and help say ``@casusbot status M1``, never ``!status M1``."""
 _PILL = re.compile(r'<a href="https://matrix\.to/#/([^"]+)">[^<]*</a>')
 
 
@@ -119,6 +123,11 @@ class TeamsRenderer:
     def __call__(self, out: Outgoing, room: str) -> Rendered | None:
         if (out.extra or {}).get("kind") in NO_TEAMS_FORM:
             return None
+        target = out.room or room
+        kind = "chat" if target.startswith(("a:", "29:")) or target.endswith("@thread.v2") \
+            else "channel"  # personal chats, people, group chats; else a team's channel
+        if kind == "chat":
+            out = replace(out, values={**out.values, "room_kind": kind})
         plain = self.base(out, room)
         html = plain.html or ""
         payload: dict[str, Any]

@@ -307,3 +307,23 @@ async def test_a_conversation_is_welcomed_once(teams: Teams) -> None:
         welcomes = s.exec(select(OutboxMessage).where(
             OutboxMessage.template == "teams/welcome")).all()
     assert len(welcomes) == 1
+
+
+async def test_teams_help_and_replies_speak_of_channels_chats_and_mentions(
+        teams: Teams) -> None:
+    """Teams' words: "@casusbot" before every command in help and examples (a channel
+    delivers only what mentions the bot), never the "!" prefix; "kanaal" or "chat" where
+    Matrix says "kamer"."""
+    admin = teams.admin  # type: ignore[attr-defined]
+    mark = len(teams.connector.messages())
+    await teams.say(admin, "@casusbot hulp", mentions=(teams.mention_bot(),))
+    raw = teams.connector.messages()[mark]["body"]["text"]
+    assert "<code>@casusbot hulp &lt;" in raw and "<code>!" not in raw
+    assert "@naam" in raw and ":server" not in raw  # a Teams mention, not a Matrix ID
+    done = await teams.say(admin, "@casusbot inrichten Overleg Noord",
+                           mentions=(teams.mention_bot(),))
+    assert done.startswith("Dit kanaal is nu het overleg") and "kamer" not in done
+    group = "19:groepschat-0001@thread.v2"
+    in_chat = await teams.say(admin, "@casusbot inrichten Overleg Zuid", group,
+                              mentions=(teams.mention_bot(),))
+    assert in_chat.startswith("Deze chat is nu het overleg")

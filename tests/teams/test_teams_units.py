@@ -128,3 +128,9 @@ def test_a_reply_answers_its_command_and_what_starts_something_new_does_not() ->
     # An activity that came without an ID: nothing to reply to, still its thread.
     assert answers_where(row(in_reply_to=f"teams:{channel}:~ab12", thread_root="17960"),
                          False) == (None, "17960")
+
+
+def test_the_bots_name_typed_as_text_addresses_it_too() -> None:
+    assert command_text("@casusbot hulp", (), BOT, "!", False) == "!hulp"
+    assert command_text("@Casusbot status M1", (), BOT, "!", True) == "!status M1"
+    assert command_text("@casusbotje hulp", (), BOT, "!", False) == "@casusbotje hulp"
