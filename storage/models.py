@@ -60,6 +60,9 @@ class Member(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc())
     # Left the overleg's room: no agendas, reminders or DMs until they join again.
     left_room_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # Teams: the name Teams shows for them (mention, own messages); goes with the row.
+    # Only the Teams transport reads it (names in sent messages); the core never does.
+    display_name: str | None = None
 
 
 class Meeting(SQLModel, table=True):

@@ -6,7 +6,13 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select, update
 
-from storage.models import Member, OutboxMessage, TeamsConversation, TeamsUnreachable
+from storage.models import (
+    Member,
+    OutboxMessage,
+    Overleg,
+    TeamsConversation,
+    TeamsUnreachable,
+)
 
 
 def save_conversation(session: Session, conversation_id: str, reference_json: str,
@@ -60,3 +66,33 @@ def note_unreachable(session: Session, user_id: str, now: datetime) -> bool:
 def overleg_ids_of(session: Session, user_id: str) -> list[int]:
     return sorted({m.overleg_id for m in session.exec(
         select(Member).where(Member.user_id == user_id))})
+
+
+MAX_NAME = 120
+
+
+def remember_names(session: Session, conversation_id: str, names: dict[str, str]) -> int:
+    """Keep the display names of the members of the overleg in ``conversation_id`` (user ID
+    -> name) where they changed; people who are no member are not kept. How many rows."""
+    overleg = session.exec(select(Overleg.id).where(Overleg.room_id == conversation_id)).first()
+    if overleg is None or not names:
+        return 0
+    changed = 0
+    for member in session.exec(select(Member).where(
+            Member.overleg_id == overleg, col(Member.user_id).in_(list(names)))):
+        name = names[member.user_id].strip()[:MAX_NAME]
+        if name and member.display_name != name:
+            member.display_name = name
+            session.add(member)
+            changed += 1
+    session.flush()
+    return changed
+
+
+def names_of(session: Session, user_ids: list[str]) -> dict[str, str]:
+    """The display names kept for ``user_ids`` (any overleg they are a member of)."""
+    if not user_ids:
+        return {}
+    rows = session.exec(select(Member.user_id, Member.display_name).where(
+        col(Member.user_id).in_(user_ids), col(Member.display_name).is_not(None)))
+    return {user: name for user, name in rows if name}

@@ -45,6 +45,11 @@ DROPPED = frozenset({400, 403, 404, 413})
 may not post there (removed, blocked), 404 no such conversation, 413 too large. Each is
 logged as an error, counted, and told to the room (``Deliverer._refused``); any other status
 (429, 5xx) or no answer is retried with backoff."""
+PERSON = re.compile(r"(?<![\w:-])29:[A-Za-z0-9._\-]{0,199}[A-Za-z0-9_\-](?![\w-])")
+"""A Teams user ID in a rendered message (the core names people by ID, never by name); a
+sentence's full stop after it is not part of it."""
+_AT_ID = re.compile(r"<at>(29:[A-Za-z0-9._\-]{1,200})</at>")
+_CODE = re.compile(r"(<code>.*?</code>)", re.S)
 _TAG = re.compile(r"</?[A-Za-z][^>]*>")
 PortFactory = Callable[[Any, Handler], Port]
 
@@ -68,6 +73,31 @@ def command_text(text: str, mentions: tuple[Mention, ...], bot_id: str, prefix: 
     if addressed and text and not text.startswith(prefix):
         text = prefix + text
     return text
+
+
+def by_name(text: str, names: dict[str, str]) -> str:
+    """Teams HTML with each person's ID replaced by their name (escaped), except inside
+    ``<code>`` (an ID to copy, such as the one for CASUSBOT_ADMINS, stays an ID)."""
+    if not names:
+        return text
+    parts = _CODE.split(text)
+    for i in range(0, len(parts), 2):  # the odd parts are <code>…</code>
+        parts[i] = PERSON.sub(lambda m: html.escape(names.get(m[0], m[0])), parts[i])
+    return "".join(parts)
+
+
+def card_by_name(value: Any, names: dict[str, str]) -> Any:
+    """An Adaptive Card with each person's ID in its texts replaced by their name."""
+    if not names:
+        return value
+    if isinstance(value, dict):
+        return {k: card_by_name(v, names) if k not in ("id", "data", "verb") else v
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [card_by_name(v, names) for v in value]
+    if isinstance(value, str):
+        return PERSON.sub(lambda m: names.get(m[0], m[0]), value)
+    return value
 
 
 def answers_where(row: Queued, card: bool) -> tuple[str | None, str | None]:
@@ -103,6 +133,7 @@ class TeamsBot(Runtime):
         super().__init__(app, holder=f"teams|{socket.gethostname()}|{self.config.port}")
         self.port = (port_factory or _agents_port)(self.config, self.on_activity)
         self.names: dict[str, str] = {}  # display names seen, in memory only: mention labels
+        self.known: dict[tuple[str, str], str] = {}  # senders' names kept: no rewrite per message
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -125,6 +156,14 @@ class TeamsBot(Runtime):
             return None
         self.own_work.started(a.conversation_id)
         done = await self.receive(msg)
+        # Names of the people a command mentions are kept every time (the command may just
+        # have made them members); a sender's own name once per process and conversation.
+        heard = {u: n for u, n in self._heard(a).items()
+                 if u != a.sender or self.known.get((a.conversation_id, u)) != n}
+        if heard:
+            await self.db.run(self._remember, a.conversation_id, heard)
+            if a.sender in heard:
+                self.known[(a.conversation_id, a.sender)] = heard[a.sender]
         if a.kind == "execute":
             return done.replies[0].body if done.replies else ""
         return None
@@ -142,6 +181,29 @@ class TeamsBot(Runtime):
             return None
         return Inbound(event_id=event_id, room_id=a.conversation_id, sender=a.sender,
                        text=text, sent_at=at, thread_root=a.thread)
+
+    @staticmethod
+    def _heard(a: TeamsActivity) -> dict[str, str]:
+        """The names this activity shows: its sender's, and each person's it mentions."""
+        heard = {m.user_id: m.name for m in a.mentions if m.name and m.user_id != a.bot_id}
+        if a.sender_name:
+            heard[a.sender] = a.sender_name
+        return heard
+
+    def _remember(self, conversation_id: str, names: dict[str, str]) -> int:
+        """Keep the names of the overleg's members (after the command: a member just added
+        by @mention is named from that mention); only members, as long as they are."""
+        with session_scope(self.app.engine) as session:
+            return teams.remember_names(session, conversation_id, names)
+
+    def _named(self, users: set[str]) -> dict[str, str]:
+        """Names for ``users``: seen by this process, else kept with their membership."""
+        names = {u: self.names[u] for u in users if u in self.names}
+        missing = sorted(users - set(names))
+        if missing:
+            with session_scope(self.app.engine) as session:
+                names.update(teams.names_of(session, missing))
+        return names
 
     def _seen(self, a: TeamsActivity) -> bool:
         """Keep the conversation's reference; the bot is "in" it from the first activity."""
@@ -184,7 +246,12 @@ class TeamsBot(Runtime):
         if reference is None:
             return SendResult(error="no conversation reference for this conversation",
                               permanent=True)
-        text, mentions = self._mentions(payload.get("text"), row.mentions.split())
+        people = set(row.mentions.split()) | set(PERSON.findall(row.content_json))
+        names = await self.db.run(self._named, people) if people else {}
+        text, mentions = self._mentions(payload.get("text"), row.mentions.split(), names)
+        text = by_name(text, names) if text is not None else None
+        if payload.get("card") is not None:
+            payload["card"] = card_by_name(payload["card"], names)
         reply_to, thread = answers_where(row, bool(payload.get("card")))
         self.own_work.sending(row.room_id)
         try:
@@ -196,9 +263,10 @@ class TeamsBot(Runtime):
                               permanent=e.status in DROPPED)
         return SendResult(remote_id=remote or None)
 
-    def _mentions(self, text: str | None,
-                  users: list[str]) -> tuple[str | None, tuple[Mention, ...]]:
-        """``<at>29:…</at>`` from the renderer becomes a Teams mention with a label."""
+    def _mentions(self, text: str | None, users: list[str],
+                  names: dict[str, str]) -> tuple[str | None, tuple[Mention, ...]]:
+        """``<at>29:…</at>`` from the renderer becomes a Teams mention labelled with the
+        person's name; any other ``<at>…</at>`` of a person is their name in bold."""
         if text is None:
             return None, ()
         mentions = []
@@ -206,9 +274,10 @@ class TeamsBot(Runtime):
             tag = f"<at>{user}</at>"
             if tag not in text:
                 continue
-            label = f"<at>{html.escape(self.names.get(user, 'collega'))}</at>"
+            label = f"<at>{html.escape(names.get(user, 'collega'))}</at>"
             text = text.replace(tag, label)
-            mentions.append(Mention(user_id=user, name=self.names.get(user, ""), text=label))
+            mentions.append(Mention(user_id=user, name=names.get(user, ""), text=label))
+        text = _AT_ID.sub(lambda m: f"<b>{m.group(1)}</b>", text)
         return text, tuple(mentions)
 
     def _is_person(self, room: str) -> bool:

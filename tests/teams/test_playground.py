@@ -304,7 +304,10 @@ async def test_a_teams_session_in_the_agents_playground(session: Session) -> Non
     assert "Politie" in seen_text(partner["message"])
     added = await pg.say("lid add <at>Agent</at> Politie", mentions=((AGENT, "Agent"),))
     said += [done, partner, added]
-    assert AGENT in seen_text(added["message"]) and "Politie" in seen_text(added["message"])
+    # People by name (the mention's, the sender's as the playground shows them), no IDs.
+    assert "Agent" in seen_text(added["message"]) and "Politie" in seen_text(added["message"])
+    assert "Voorzitter: Voorzitter" in seen_text(done["message"])
+    assert "29:" not in seen_text(added["message"]) + seen_text(done["message"])
     meeting = today + timedelta(days=21)
     planned = seen_text((await pg.say(f"overleg plan {_dutch(meeting)} 14:00 op Stadhuis"))
                         ["message"])
@@ -370,6 +373,12 @@ async def test_a_teams_session_in_the_agents_playground(session: Session) -> Non
         assert asked["actionConversationId"] == asked["asked"]["conversation"]
         await pg.until(lambda a=asked: pg.replies_to(a["asked"]), f"no reply to {asked}")
     assert said[1]["asked"]["conversation"].startswith(f"{CHANNEL};messageid=")
+
+    # Nobody is shown as a 29:… ID anywhere: names, and @mentions labelled with names.
+    assert not [seen_text(m["message"]) for m in pg.bot_messages()
+                if "29:" in seen_text(m["message"])]
+    assert [e["text"] for e in in_channel["message"]["mentions"]
+            if e["mentioned"]["id"] == AGENT] == ["<at>Agent</at>"]
 
     # Everything the bot sent was accepted by the playground's connector (no 4xx) ...
     await asyncio.sleep(0.3)  # the last log lines

@@ -41,7 +41,8 @@ async def overleg(t: Teams) -> dict[str, str]:
     await t.say(chair, "!partner add Politie core")
     await t.say(chair, "!partner add Jeugdzorg")
     added = await t.say(chair, "!lid add @Agent Politie", mentions=((politie, "Agent"),))
-    assert politie in added and "Politie" in added
+    # Named as Teams showed them in the mention, not by their 29:… ID.
+    assert "Agent" in added and "Politie" in added and politie not in added
     await t.say(chair, "!lid add @Jeugdwerker Jeugdzorg", mentions=((jeugd, "Jeugdwerker"),))
     return {"chair": chair, "politie": politie, "jeugd": jeugd}
 

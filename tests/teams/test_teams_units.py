@@ -134,3 +134,48 @@ def test_the_bots_name_typed_as_text_addresses_it_too() -> None:
     assert command_text("@casusbot hulp", (), BOT, "!", False) == "!hulp"
     assert command_text("@Casusbot status M1", (), BOT, "!", True) == "!status M1"
     assert command_text("@casusbotje hulp", (), BOT, "!", False) == "@casusbotje hulp"
+
+
+def test_names_are_kept_for_members_only_and_go_with_the_membership(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from sqlmodel import select
+
+    from storage import teams
+    from storage.db import create_schema, make_engine, session_scope
+    from storage.models import Member, Overleg
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'names.db'}")
+    create_schema(engine)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    channel, member, stranger = "19:overleg@thread.tacv2", "29:generated-1", "29:generated-2"
+    with session_scope(engine) as s:
+        overleg = Overleg(room_id=channel, name="Overleg", created_at=now)
+        s.add(overleg)
+        s.flush()
+        s.add(Member(overleg_id=overleg.id or 0, user_id=member, created_at=now))
+    with session_scope(engine) as s:
+        assert teams.remember_names(s, channel, {member: "Agent", stranger: "Iemand"}) == 1
+        assert teams.remember_names(s, channel, {member: "Agent"}) == 0  # unchanged
+        assert teams.remember_names(s, "19:elders@thread.tacv2", {member: "X"}) == 0
+    with session_scope(engine) as s:
+        assert teams.names_of(s, [member, stranger]) == {member: "Agent"}
+        s.delete(s.exec(select(Member)).one())  # the membership ends: so does the name
+    with session_scope(engine) as s:
+        assert teams.names_of(s, [member]) == {}
+    engine.dispose()
+
+
+def test_people_are_named_except_where_an_id_is_to_be_copied() -> None:
+    from bot.teams.bot import by_name, card_by_name
+
+    a, b = "29:generated-a", "29:generated-b"
+    names = {a: "Agent <Politie>"}
+    text = f"Voorzitter: {a}. Bevestigd ({b}). Uw ID: <code>{a}</code>"
+    assert by_name(text, names) == (f"Voorzitter: Agent &lt;Politie&gt;. Bevestigd ({b}). "
+                                    f"Uw ID: <code>{a}</code>")
+    card = {"body": [{"type": "TextBlock", "text": f"- {a}: bevestigd"},
+                     {"type": "Input.Toggle", "id": f"case:{a}"}]}
+    named = card_by_name(card, names)
+    assert named["body"][0]["text"] == "- Agent <Politie>: bevestigd"
+    assert named["body"][1]["id"] == f"case:{a}"  # input IDs are left as they are
