@@ -54,7 +54,7 @@ def _org_and_approver(text: str, ctx: Ctx) -> tuple[tuple[str, str], str]:
     split = next((i for i, w in enumerate(words) if w.casefold() in APPROVER_WORDS), None)
     if split is None or split == 0 or split == len(words) - 1:
         raise ParseError("covenant/annex_usage")
-    org = parse.free_text(" ".join(words[:split]), ctx, "partner", names=False)
+    org = parse.free_text(" ".join(words[:split]), ctx, "organisation", names="whole")
     approver = parse.free_text(" ".join(words[split + 1:]), ctx, "approver")
     return (org, approver), ""
 

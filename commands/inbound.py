@@ -288,8 +288,8 @@ def _whole_line(ctx: Ctx, msg: Inbound, command: str | None) -> list[Outgoing]:
     are IDs, dates and choices, read strictly. The words of ``!privacy forbid`` are person
     references on purpose; a reference after ``ref`` (case open, case find) is only ever
     stored as a keyed hash: neither is scanned."""
-    if command in PERSON_REFERENCE_COMMANDS:
-        return []
+    if command in PERSON_REFERENCE_COMMANDS or len(msg.text) > MAX_COMMAND_CHARS:
+        return []  # (a text over the limit is refused unread)
     text = _REF.sub(r"\1", msg.text) if command in REF_COMMANDS else msg.text
     found = pii.scan_all(text, ctx.guard)
     return ctx.refuse_personal_data(PersonalData(None, found)) if found else []

@@ -43,7 +43,9 @@ RELATIONS = frozenset({
     "vriend", "vriendin", "ex", "ex-partner", "buurman", "buurvrouw", "klasgenoot", "kind",
     "grootmoeder", "grootvader", "schoonmoeder", "schoonvader", "halfbroer", "halfzus",
 })
-TRIGGERS = frozenset({"met", "aan", "bij", "voor", "namens", "door", "en", "of", "over"})
+TRIGGERS = frozenset({"met", "aan", "bij", "voor", "namens", "door", "en", "of", "over",
+                      "bel", "bellen", "mail", "mailen", "spreek", "spreken", "bezoek",
+                      "bezoeken", "informeer", "informeren", "vraag", "vragen", "zie", "zien"})
 _CALENDAR = ("januari februari maart april mei juni juli augustus september oktober november "
              "december maandag dinsdag woensdag donderdag vrijdag zaterdag zondag")
 _CLAUSE = ("de het een en of maar dan daarna daarom want zodat als die dat dit deze wie wat "
@@ -176,10 +178,16 @@ _KNOWN = re.compile(r"\b(?:" + "|".join(re.escape(o) for o in KNOWN_ORGANISATION
 
 def _organisation(words: list[str], i: int, j: int) -> bool:
     """words[i:j] is (part of) an organisation's name, not a person's."""
-    after = _key(words[j]) if j < len(words) else ""
     last = _key(words[j - 1])
-    if after in ORGANISATION_WORDS or last.endswith(ORGANISATION_WORDS[:8]):
+    if last.endswith(ORGANISATION_WORDS[:8]):
         return True
+    # "het Pieter Baan Centrum", "Christiaan Huygens College": an organisation's word
+    # within the next capitalised words.
+    for k in range(j, min(j + 3, len(words))):
+        if _key(words[k]) in ORGANISATION_WORDS:
+            return True
+        if not _is_cap(words[k]) and not _INITIALS.fullmatch(words[k]):
+            break
     before = _key(words[i - 1]) if i > 0 else ""
     # "het Reinier van Arkel", "de Anne Frankschool": an article before a full name.
     return before == "het" or (before == "de" and j - i > 1 and _key(words[i]) not in TITLES)
@@ -192,8 +200,9 @@ def find(text: str) -> str | None:
     if not words:
         return None
     lex = lexicon()
+    initials_end = _initials_ends(words)
     for i in range(len(words)):
-        j = _name_at(words, i, lex)
+        j = _name_at(words, i, lex, initials_end)
         if j and not _organisation(words, i, j):
             return " ".join(words[i:j])
     return None
@@ -205,13 +214,16 @@ def _past_interfix(words: list[str], j: int, lex: Lexicon) -> int:
     return j
 
 
-def _past_initials(words: list[str], j: int) -> int:
-    while j < len(words) and _INITIALS.fullmatch(words[j]):
-        j += 1
-    return j
+def _initials_ends(words: list[str]) -> list[int]:
+    """For each index, the first index from there that holds no initials (one pass from
+    the end: a long run of "J. J. J." costs linear time, not quadratic)."""
+    ends = [len(words)] * (len(words) + 1)
+    for j in range(len(words) - 1, -1, -1):
+        ends[j] = ends[j + 1] if _INITIALS.fullmatch(words[j]) else j
+    return ends
 
 
-def _name_at(words: list[str], i: int, lex: Lexicon) -> int:
+def _name_at(words: list[str], i: int, lex: Lexicon, initials_end: list[int]) -> int:
     """The end (exclusive) of a name that starts at ``i``, or 0."""
     word = words[i]
     if not word[:1].isalpha():
@@ -221,14 +233,15 @@ def _name_at(words: list[str], i: int, lex: Lexicon) -> int:
     nxt = words[i + 1] if i + 1 < size else ""
     # 1. Titles: "dhr. Jansen", "mevrouw De Boer", "de heer van Dijk", "mw. K. Meer".
     if key in TITLES and nxt:
-        j = _past_initials(words, i + 1)
+        j = initials_end[i + 1]
         n = _interfix_len(words, j, lex)
         if j + n < size and (_after_title(words[j + n], lex)
                             or (n and _surname_at(words, j, lex, lower_ok=True))):
             return j + n + 1
     # 2. Initials: "K. Meer", "J.P. van den Berg".
-    if _INITIALS.fullmatch(word) and nxt:
-        j = _past_initials(words, i + 1)
+    # (only from the first of a run of initials)
+    if _INITIALS.fullmatch(word) and nxt and (i == 0 or not _INITIALS.fullmatch(words[i - 1])):
+        j = initials_end[i + 1]
         n = _interfix_len(words, j, lex)
         if j + n < size and _after_title(words[j + n], lex):
             return j + n + 1
@@ -266,7 +279,7 @@ def _name_at(words: list[str], i: int, lex: Lexicon) -> int:
     if n and i > 0 and i + n < size and words[i + n][:1].isupper() \
             and _key(words[i + n]) in lex.after_interfix \
             and " ".join(_key(w) for w in words[i:i + n + 1]) not in lex.common \
-            and (_is_cap(word) or _key(words[i - 1]) in TRIGGERS):
+            and _key(words[i - 1]) in TRIGGERS:  # not "Sporthal De Brink"
         return i + n + 1
     # 8. A known surname after "met", "aan"...: "gesprek met Jansen"; a double surname
     #    anywhere: "Jansen-de Boer", "Brievingh-Vermeulen".
@@ -277,6 +290,28 @@ def _name_at(words: list[str], i: int, lex: Lexicon) -> int:
         if len(parts) > 1 and parts[-1] in lex.interfix_starts and i + 1 < size \
                 and _is_cap(nxt):  # "Serra-van Doorn", "Manne-van den Brink"
             return _past_interfix(words, i + 1, lex) + 1
-        if len(parts) > 1 and any(p in lex.surnames for p in parts):
+        if len(parts) > 1 and any(p in lex.surnames for p in parts) \
+                and all(p[:1].isupper() or p in lex.interfix_starts
+                        for p in word.split("-")):  # not "Teams-link"
             return i + 1
     return 0
+
+
+def is_person_name(text: str) -> bool:
+    """Whether ``text`` as a whole is a person's name: every word a known first name,
+    surname, tussenvoegsel or initial, one at least a name ("Bakker", "Van den Berg",
+    "Sanne Bakker"; not "Politie", "Stichting Anna de Vries"). For what must be an
+    organisation's name: a partner, an annex 1 entry."""
+    words = [w for w in _TOKEN.findall(text) if w[:1].isalpha()]
+    if not words:
+        return False
+    lex = lexicon()
+    keys = [_key(w) for w in words]
+    known = lex.first | lex.surnames | lex.after_interfix
+    interfix = lex.interfix_starts | lex.interfixes
+    if not any(k in known or (i > 0 and keys[i - 1] in interfix and _is_cap(words[i]))
+               for i, k in enumerate(keys)):
+        return False
+    return all(k in known or k in interfix or _INITIALS.fullmatch(w)
+               or (i > 0 and keys[i - 1] in interfix and _is_cap(w))  # "Van den Berg"
+               for i, (k, w) in enumerate(zip(keys, words, strict=True)))

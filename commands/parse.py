@@ -164,11 +164,10 @@ def duration(text: str, ctx: Ctx) -> tuple[int, str]:
 
 
 def free_text(text: str, ctx: Ctx, what: str = "text", limit: int = MAX_TEXT,
-              names: bool = True) -> str:
+              names: str = "all") -> str:
     """Free text to store or send: one line, printable, bounded, Unicode NFKC
     (``commands.text.tidy``), and passed by the PII guard (``Ctx.check``: PersonalData,
-    naming ``what``, when it holds an identifier; ``names`` False: an organisation's name,
-    which may be a person's, as "Stichting Anne Frank Huis")."""
+    naming ``what``, when it holds an identifier; ``names``: see ``pii.scan_all``)."""
     cleaned = tidy(text)
     if len(cleaned) > limit:
         raise ParseError("error/too_long", what=what, limit=limit)
@@ -239,6 +238,13 @@ def _name_then(words: dict[str, str], text: str, what: str, ctx: Ctx) -> tuple[s
 def partner_name(text: str, ctx: Ctx) -> tuple[str, str]:
     """A partner's name (may have spaces), before an optional core/external word."""
     return _name_then(KIND_WORDS, text, "partner", ctx)
+
+
+def new_partner_name(text: str, ctx: Ctx) -> tuple[str, str]:
+    """The name of a partner to register: an organisation's, never a person's as a whole
+    ("Bakker" is refused even without a first name before it)."""
+    name, rest = _name_then(KIND_WORDS, text, "partner", ctx)
+    return ctx.check(name, "partner", names="organisation"), rest
 
 
 def partner_name_before_role(text: str, ctx: Ctx) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from storage import overlegs
 
 
 @command("partner add", aliases=("partner toevoegen",))
-@arg("name", parse.partner_name, metavar="partner")
+@arg("name", parse.new_partner_name, metavar="partner")
 @arg("kind", parse.partner_kind, required=False, metavar="kind")
 def add(ctx: Ctx, *, name: str, kind: str | None) -> list[Outgoing]:
     """Add a partner organisation; external unless ``core`` is given."""

@@ -442,23 +442,27 @@ def _forbidden(text: str, guard: Guard) -> str | None:
 
 
 def _without(text: str, organisations: Iterable[str]) -> str:
+    """``text`` without the names of known organisations (a person's name is none)."""
     for org in organisations:
-        if org:
+        if org and not person_names.is_person_name(org):
             text = re.sub(re.escape(skeleton(org)), " ", text, flags=re.I)
     return text
 
 
-def scan_all(text: str, guard: Guard | None = None, *, names: bool = True) -> list[Finding]:
+def scan_all(text: str, guard: Guard | None = None, *, names: str = "all") -> list[Finding]:
     """Every kind of direct identifier in ``text`` (one finding per kind, in ``KINDS``
-    order); [] when it is clean. ``names`` False: person names are not looked for (an
-    organisation named after a person, entered by an administrator)."""
+    order); [] when it is clean. ``names``: "all" (names anywhere), "whole" (an
+    organisation's name: refused only when it is a person's name as a whole, as "Sanne
+    Bakker"; "Stichting Anna de Vries" passes), "organisation" (both: a partner's name)."""
     guard = guard or Guard()
     plain = _own_ids(skeleton(text))
     found: list[Finding] = []
 
     def add(kind: str, value: str | None) -> None:
         if value is not None and all(f.kind != kind for f in found):
-            found.append(Finding(kind, "" if kind == "name" else mask(value)))
+            # A name, even masked, says too much; a forbidden word's mask would tell the room
+            # which word is on the list.
+            found.append(Finding(kind, "" if kind in ("name", "forbidden") else mask(value)))
 
     email = _email(plain)
     add("email", email)
@@ -473,8 +477,10 @@ def scan_all(text: str, guard: Guard | None = None, *, names: bool = True) -> li
     add("kenteken", _kenteken(plain))
     add("document", _document(plain))
     add("social", _social(plain))
-    if names:
+    if names in ("all", "organisation"):
         add("name", person_names.find(_without(plain, guard.organisations)))
+    if names in ("whole", "organisation") and person_names.is_person_name(plain):
+        add("name", plain)
     add("forbidden", _forbidden(plain, guard))
     return sorted(found, key=lambda f: KINDS.index(f.kind))
 

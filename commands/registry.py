@@ -152,7 +152,7 @@ class Ctx:
             forbidden=privacy.hashes(self.session, overleg_id) if overleg_id else frozenset(),
             organisations=privacy.organisation_names(self.session, overleg_id))
 
-    def check(self, value: str, what: str, names: bool = True) -> str:
+    def check(self, value: str, what: str, names: str = "all") -> str:
         """``value`` unchanged if the PII guard finds nothing in it; else PersonalData."""
         if found := pii.scan_all(value, self.guard, names=names):
             raise PersonalData(what, found)

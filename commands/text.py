@@ -3,14 +3,18 @@
 ``clean`` removes what nobody typed on purpose (a command is read from it); ``skeleton``
 goes further for the PII guard only, so that no written form hides an identifier from it:
 Unicode NFKC (fullwidth and mathematical digits and letters become ASCII), combining marks
-dropped, digits of every script made ASCII, every dash a hyphen-minus, every run of white
-space (line breaks included) one space.
+dropped, letters of other scripts that look like Latin ones folded to them, digits of every
+script made ASCII, every dash a hyphen-minus, every run of white space (line breaks
+included) one space.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from functools import cache
+from pathlib import Path
 
 # What clients and keyboards put in or before a command that nobody typed on purpose: BOM,
 # zero-width space/non-joiner/joiner, word joiner and invisible operators, soft hyphen,
@@ -18,10 +22,13 @@ import unicodedata
 # overrides and isolates (U+200E-F, U+202A-E, U+2066-9, U+061C), variation selectors
 # (U+FE00-F, U+E0100-E01EF) and tag characters (U+E0000-E007F); and spaces that are no
 # plain space (Unicode "Default_Ignorable_Code_Point" and "White_Space").
-_INVISIBLE = re.compile("[\ufeff\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
-                        "\u061c\u034f\u00ad\u180e\ufe00-\ufe0f\u115f\u1160\u3164\uffa0"
-                        "\U000e0000-\U000e007f\U000e0100-\U000e01ef]")
-_ODD_SPACE = re.compile("[\u00a0\u2007\u202f\u2000-\u200a\u205f\u3000\u1680]")
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
+"""Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt, Unicode 15): drawn
+as nothing, so nothing anybody typed on purpose."""
+_ODD_SPACE = re.compile("[\u00a0\u2007\u202f\u2000-\u200a\u205f\u3000\u1680\u2800]")
 # Hyphens, figure dash, en/em dashes, minus signs (after NFKC, which maps the fullwidth and
 # small forms to these or to "-").
 _DASH = re.compile("[\u2010-\u2015\u2212\u2043\u02d7\u2796\ufe58\ufe63\uff0d]")
@@ -39,6 +46,26 @@ def tidy(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", clean(text)).split())
 
 
+@cache
+def _look_alikes() -> dict[int, str]:
+    """Letters and digits of other scripts that look like an ASCII one (Cyrillic "а",
+    Greek "Ο"...), from Unicode's confusables (UTS #39) as the confusable-homoglyphs
+    package ships them; read once, on the first text with a non-ASCII character."""
+    import confusable_homoglyphs  # type: ignore[import-untyped]
+
+    path = Path(confusable_homoglyphs.__file__).with_name("confusables.json")
+    table: dict[int, str] = {}
+    for char, entry in json.loads(path.read_text("utf-8")).items():
+        if len(char) != 1 or char.isascii():
+            continue
+        for glyph in entry:  # [{"c": look-alike, "n": its name}, ...]
+            target = glyph.get("c", "")
+            if len(target) == 1 and target.isascii() and target.isalnum():
+                table[ord(char)] = target
+                break
+    return table
+
+
 def _ascii_digit(ch: str) -> str:
     return str(unicodedata.digit(ch)) if not ch.isascii() and ch.isdecimal() else ch
 
@@ -50,5 +77,5 @@ def skeleton(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text)
         text = "".join(_ascii_digit(c) for c in text if not unicodedata.combining(c))
-        text = unicodedata.normalize("NFKC", text)
+        text = unicodedata.normalize("NFKC", text).translate(_look_alikes())
     return _SPACE_RUN.sub(" ", _DASH.sub("-", text)).strip()

@@ -123,3 +123,34 @@ def test_a_reference_is_unscanned_only_where_one_is_expected(plan: Say) -> None:
     assert plan.key(f"!casus open ref {bsn}") == "case/opened"  # kept as a keyed hash only
     c = plan.case  # type: ignore[attr-defined]
     assert plan.keys(f"!actie add {c} Politie 15-12-2026 Zie ref {bsn}")[0] == "error/pii"
+
+
+# Found by a breaking helper: written forms that hid an identifier, names let through.
+@pytest.mark.parametrize("description", [
+    "Gesprek met S\u0430nn\u0435 de Vr\u0456\u0435\u0455 plannen",  # Cyrillic look-alikes
+    "Bel 0612\u17b4345678 terug",  # Khmer vowel inherent: invisible, printable
+    "Dossier 2914\u180b17772 opvragen",  # Mongolian variation selector
+    "Huisbezoek 1234 \u0410\u0412",  # a postcode in Cyrillic capitals
+])
+def test_invisible_and_look_alike_characters_hide_nothing(
+        plan: Say, session: Session, description: str) -> None:
+    c = plan.case  # type: ignore[attr-defined]
+    assert plan.keys(f"!actie add {c} Politie 15-12-2026 {description}")[0] == "error/pii"
+    assert actions(session) == []
+
+
+def test_a_partner_or_annex_entry_is_never_a_persons_name_as_a_whole(
+        plan: Say, session: Session) -> None:
+    for name in ("Bakker", "Van den Berg", "Sanne Bakker"):
+        assert plan.keys(f"!partner add {name} core")[0] == "error/pii", name
+    assert plan.keys("!annex add Sanne Bakker door wethouder Jeugd", sender=ADMIN)[0] == \
+        "error/pii"
+    names = [p.name for p in session.exec(select(Partner)).all()]
+    assert not {"Bakker", "Van den Berg", "Sanne Bakker"} & set(names)
+
+
+def test_a_forbidden_word_is_not_shown_even_masked(plan: Say, session: Session) -> None:
+    assert plan.keys("!privacy verbied Zunifex")[0] == "privacy/forbidden"
+    c = plan.case  # type: ignore[attr-defined]
+    [refusal, _] = outcome(session, f"!actie add {c} Politie 15-12-2026 Zunifex bellen")
+    assert refusal.values["kinds"] == ["forbidden"] and refusal.values["masked"] == ""
