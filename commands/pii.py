@@ -442,10 +442,14 @@ def _forbidden(text: str, guard: Guard) -> str | None:
 
 
 def _without(text: str, organisations: Iterable[str]) -> str:
-    """``text`` without the names of known organisations (a person's name is none)."""
+    """``text`` without the names of known organisations (a person's name is none). An
+    overleg may have hundreds of partners: only those in the text cost more than a lookup."""
+    folded = text.casefold()
     for org in organisations:
-        if org and not person_names.is_person_name(org):
-            text = re.sub(re.escape(skeleton(org)), " ", text, flags=re.I)
+        name = skeleton(org)
+        if name and name.casefold() in folded and not person_names.is_person_name(name):
+            text = re.sub(re.escape(name), " ", text, flags=re.I)
+            folded = text.casefold()
     return text
 
 
