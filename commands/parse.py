@@ -223,7 +223,8 @@ def user_id(text: str, ctx: Ctx) -> tuple[str, str]:
     return word, rest
 
 
-def _name_then(words: dict[str, str], text: str, what: str, ctx: Ctx) -> tuple[str, str]:
+def _name_then(words: dict[str, str], text: str, what: str, ctx: Ctx,
+               names: str = "all") -> tuple[str, str]:
     """A name of one or more words, leaving a trailing keyword from ``words`` as the rest."""
     parts = text.split()
     if len(parts) > 1 and parts[-1].casefold() in words:
@@ -232,7 +233,7 @@ def _name_then(words: dict[str, str], text: str, what: str, ctx: Ctx) -> tuple[s
         name, rest = " ".join(parts), ""
     if parts and parts[0].casefold() in words and len(parts) == 1:
         raise ParseError("error/missing_arg", metavar=what)
-    return free_text(name, ctx, what), rest
+    return free_text(name, ctx, what, names=names), rest
 
 
 def partner_name(text: str, ctx: Ctx) -> tuple[str, str]:
@@ -243,8 +244,7 @@ def partner_name(text: str, ctx: Ctx) -> tuple[str, str]:
 def new_partner_name(text: str, ctx: Ctx) -> tuple[str, str]:
     """The name of a partner to register: an organisation's, never a person's as a whole
     ("Bakker" is refused even without a first name before it)."""
-    name, rest = _name_then(KIND_WORDS, text, "partner", ctx)
-    return ctx.check(name, "partner", names="organisation"), rest
+    return _name_then(KIND_WORDS, text, "partner", ctx, names="organisation")
 
 
 def partner_name_before_role(text: str, ctx: Ctx) -> tuple[str, str]:
