@@ -57,9 +57,10 @@ _DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})(?:[-/.](\d{4}))?$", re.ASCII)
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$", re.ASCII)
 _DURATION = re.compile(r"^(?:(\d{1,2})[hu])?(?:(\d{1,3})(?:m|min)?)?$", re.ASCII)
 _USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d{1,5})?$", re.ASCII)
-# A Teams user as the Bot Connector names it ("29:1AbC…"); the Teams transport turns an
-# @mention in a command into this ID before the core sees the text.
-TEAMS_USER = re.compile(r"^29:[A-Za-z0-9._\-]{1,200}$", re.ASCII)
+# A Teams user as the Bot Connector names it: "29:1AbC…" from Teams, "user-id-0" from the
+# Agents Playground's default tenant. The Teams transport turns an @mention in a command into
+# this ID before the core sees the text; a typed word (a name) never matches.
+TEAMS_USER = re.compile(r"^(?:29:[A-Za-z0-9._\-]{1,200}|user-id-\d{1,6})$", re.ASCII)
 _MEETING = re.compile(r"^[mM](\d{1,6})$", re.ASCII)
 
 

@@ -410,5 +410,10 @@ async def test_a_first_trial_with_the_playgrounds_default_tenant(tmp_path: Path)
         with session_scope(s.app.engine) as db:
             assert [(m.user_id, m.role) for m in db.exec(select(Member))] == [(me, "chair")]
         await pg.until(lambda: pg.replies_to(done["asked"]), "no reply in the thread")
+        # A person of the default tenant, @mentioned, is a member like any Teams user.
+        await pg.say("partner add Politie core")
+        await pg.say("lid add <at>User 1</at> Politie", mentions=(("user-id-1", "User 1"),))
+        with session_scope(s.app.engine) as db:
+            assert sorted(m.user_id for m in db.exec(select(Member))) == [me, "user-id-1"]
         statuses = [r["response"]["statusCode"] for r in pg.bot_requests()]
         assert statuses and all(code < 300 for code in statuses), statuses
