@@ -62,10 +62,12 @@ _OWN_IDS = re.compile(r"\b[MAS]\d{1,6}\b|@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d
 _CASE_ID = re.compile(r"\b[Cc]-[0-9A-Za-z]{5,8}\b")
 
 
-def _own_ids(text: str) -> str:
-    """``text`` without our own IDs (a case ID only when its check character is right)."""
+def _own_ids(text: str, *, meetings_and_actions: bool = True) -> str:
+    """``text`` without our own IDs (a case ID only when its check character is right);
+    ``meetings_and_actions=False`` keeps M-, A- and S-IDs and Matrix IDs (a document number
+    may hold a group that reads as one: "SWS 9D1 A94")."""
     text = _CASE_ID.sub(lambda m: " " if caseid.normalise(m[0]) else m[0], text)
-    return _OWN_IDS.sub(" ", text)
+    return _OWN_IDS.sub(" ", text) if meetings_and_actions else text
 
 # ---- e-mail -------------------------------------------------------------------------------
 _AT = re.compile(r"\s*[\[({<]\s*(?:at|apenstaartje|a|@)\s*[\])}>]\s*|\s+@\s*|\s*@\s+", re.I)
@@ -73,17 +75,23 @@ _DOT = re.compile(r"\s*[\[({<]\s*(?:dot|punt|\.)\s*[\])}>]\s*", re.I)
 _WORDY = re.compile(r"(?<![\w.+\-])([\w.+\-]{1,64})\s+(?:at|apenstaartje)\s+"
                     r"([\w\-]+(?:\s*(?:\.|\s(?:punt|dot)\s)\s*[\w\-]+)+)", re.I)
 _EMAIL = re.compile(r"(?<![\w.%+\-'])[\w.%+\-']{1,64}@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}")
+# "naam@gmail", "naam@hotmail": an address with its domain cut short is still one. (A
+# Matrix ID, "@user:server", is set aside before the scan; a handle has nothing before "@".)
+_SHORT_EMAIL = re.compile(r"(?<![\w.%+\-'])[\w.%+\-']*[^\W\d_][\w.%+\-']*@[^\W\d_][\w\-]{1,62}"
+                          r"(?![\w:@])")
 
 
 _DOMAIN_DOTS = re.compile(r"(@[\w\-]+(?:\.[\w\-]+)*)\s*(?:\.|\s(?:punt|dot)\s)\s*(?=[\w\-])", re.I)
 
 
+_BRACKETED_AT = re.compile(r"[\[({<]\s*(?:at|apenstaartje|a|@)\s*[\])}>]", re.I)
+
+
 def _deobfuscate(text: str) -> str:
     """"jan [at] voorbeeld punt nl", "jan @ voorbeeld . nl" as "jan@voorbeeld.nl"."""
-    if "@" not in text and not re.search(r"[\[({<]\s*(?:at|apenstaartje|a|@)\s*[\])}>]",
-                                         text, re.I):
+    if "@" not in text and "%40" not in text and not _BRACKETED_AT.search(text):
         return text
-    text = _DOT.sub(".", _AT.sub("@", text))
+    text = _DOT.sub(".", _AT.sub("@", text.replace("%40", "@")))
     for _ in range(4):
         joined = _DOMAIN_DOTS.sub(r"\1.", text)
         if joined == text:
@@ -93,7 +101,7 @@ def _deobfuscate(text: str) -> str:
 
 
 def _email(text: str) -> str | None:
-    if m := _EMAIL.search(_deobfuscate(text)):
+    if m := _EMAIL.search(_deobfuscate(text)) or _SHORT_EMAIL.search(text.replace("%40", "@")):
         return m[0]
     for m in _WORDY.finditer(text):
         domain = re.sub(r"\s*(?:\.|\s(?:punt|dot)\s)\s*", ".", m[2], flags=re.I)
@@ -122,7 +130,7 @@ _WORD_DATE = re.compile(rf"\b(\d{{1,2}})(?:e|ste|de)?\s+({MONTHS})\.?(?:\s+(\d{{
 _SHORT_DATE = re.compile(r"(?<![\d.\-/])(\d{1,2})([\-/])(\d{1,2})(?![\d]|[\-/.]\d)")
 _TIME = re.compile(r"(?<![\d.\-/])(?:[01]?\d|2[0-3])[.:][0-5]\d(?!\d|[.\-/]\d)"
                    r"(?:\s?(?:uur|u|h)\b)?|\b\d{1,2}\s?uur\b")
-_CHAIN = re.compile(r"(?<![\w+])(?:\+|00)?\d+(?:(?:\s?[.\-/]\s?|\s)\d+)*")
+_CHAIN = re.compile(r"(?<![^\W_]|\+)(?:\+|00)?\d+(?:(?:\s?[.\-/]\s?|[_,]|\s)\d+)*")
 _PARENS = re.compile(r"\((0\d{1,4})\)\s?|\s?\(0\)\s?")
 _GLUE = re.compile(r"[^\W\d_][\-/]$")
 _MONEY = re.compile(r"(?:€|eur|euro|\$|£)\s?$", re.I)
@@ -210,11 +218,19 @@ def _bsn(chain: str, before: str) -> str | None:
     return None
 
 
+def _without_dates(text: str, *, short: bool = True) -> str:
+    """``text`` with its dates and times blanked ("#"), so that their digits are read as
+    no other number ("Kerkstraat 14 december" holds no house number "14"). ``short=False``
+    keeps day-month dates, which read like house numbers ("Beeklaan 13-2")."""
+    spans = [d[3] for d in _dates(text) if short or d[2] is not None
+             or not _SHORT_DATE.fullmatch(text[d[3][0]:d[3][1]])]
+    spans += [m.span() for m in _TIME.finditer(text)]
+    return _blank(text, spans)
+
+
 def _numbers(text: str) -> tuple[str, str] | None:
     """(kind, value) of the first phone number or BSN, dates and times set aside."""
-    plain = _PARENS.sub(lambda m: f"{m[1]} " if m[1] else " ", text)
-    spans = [d[3] for d in _dates(plain)] + [m.span() for m in _TIME.finditer(plain)]
-    plain = _blank(plain, spans)
+    plain = _without_dates(_PARENS.sub(lambda m: f"{m[1]} " if m[1] else " ", text))
     for m in _CHAIN.finditer(plain):
         chain = m[0]
         if sum(len(g) for g in _groups(chain)) < 8:
@@ -239,26 +255,28 @@ _NOT_POSTCODE_LETTERS = frozenset({
 })
 STREET_WORDS = (
     "straat", "str.", "laan", "ln.", "weg", "plein", "pln.", "gracht", "singel", "kade",
-    "dijk", "steeg", "hof", "dreef", "markt", "pad", "park", "wal", "erf", "baan", "ring",
-    "boulevard", "blvd.", "allee", "straatweg", "plantsoen", "haven", "kanaal", "lei",
-    "hoeve", "dam", "zoom", "oord", "kamp", "gang", "tuin", "horst", "brink", "vaart",
-    "poort", "donk", "akker", "veld", "berg", "wijk", "hoek", "burg", "dal", "rade", "water",
-    "kwartier", "hout", "meer", "dries", "wei", "weide", "heuvel", "straatje", "pleintje",
-    "gaarde", "hoven", "wg.", "str", "ln", "pln", "blvd")
-"""Endings of Dutch street names (BAG), and their abbreviations."""
-# A word, then a house number (with "nr." or not) and what may follow it: "12a", "12-3",
-# "12 bis", "12 hs"; not a word followed by a count ("3 keer", "90 minuten").
-_ADDRESS = re.compile(
-    r"(?<![\w\-])([^\W\d_][\w'\-]*\.?)\s+(?:(?:nr|no|nummer|huisnr|huisnummer)\.?\s*)?"
-    r"\d{1,5}(?![\d.,:]\d|\s?(?:uur|u\b|%|euro|jaar|minuten|min\b|weken|dagen|keer|x\b|km|"
-    r"m\b|personen|sessies|gesprekken|werkdagen|maanden))", re.I)
+    "dijk", "steeg", "dreef", "markt", "pad", "park", "boulevard", "blvd.", "allee",
+    "straatweg", "plantsoen", "haven", "vaart", "straatje", "pleintje", "hoven", "wg.", "str",
+    "ln", "pln", "blvd")
+"""Endings that make a word a street's name (BAG) wherever it is: "Merelstraat",
+"Dorpsstr.", also in lower case."""
+PROPER_STREET_WORDS = (
+    "ring", "hof", "erf", "wal", "kamp", "baan", "hoek", "akker", "veld", "brink", "hoeve",
+    "dam", "zoom", "oord", "gang", "tuin", "horst", "poort", "donk", "berg", "wijk", "burg",
+    "dal", "rade", "water", "kwartier", "hout", "dries", "weide", "heuvel", "gaarde", "singel",
+    "sngl.", "kanaal", "lei", "wei", "meer")
+"""Endings that also end common words ("-ring": vergadering, "-oord": antwoord, "-hof":
+gerechtshof): a street's name only capitalised ("Merelwal", "Viooltjesring") and not such
+a word. Real streets of these kinds are also found by name (``names.streets``)."""
+_NOT_PROPER_STREET = re.compile(r"[aeiouy]ring$|woord$|rechtshof$|kerkhof$|invalshoek$|"
+                                r"driehoek$|loopbaan$|werkveld$|speelveld$|beleid$|verwijk$", re.I)
 _NUMBERED = re.compile(r"\b(?:huisnummer|huisnr)\.?\s*\d{1,5}", re.I)
 
 
 def _postcode(text: str) -> str | None:
     for m in _POSTCODE.finditer(text):
         letters = m[0][-2:]
-        if not letters.isupper() and " " in m[0] and letters.casefold() in _NOT_POSTCODE_LETTERS:
+        if letters.islower() and " " in m[0] and letters in _NOT_POSTCODE_LETTERS:
             continue  # "2026 om 14:00"
         if 1990 <= int(m[0][:4]) <= 2099 and " " in m[0] and (
                 letters in ("OM", "VT", "GI", "JB", "RB") or _MONTH_BEFORE.search(
@@ -277,12 +295,60 @@ _NOT_STREET = frozenset({
 })
 
 
+_UNITS = (r"(?:uur|u\b|%|euro|jaar|minuten|min\b|weken|dagen|keer|x\b|km|m\b|personen|"
+          r"sessies|gesprekken|werkdagen|maanden)")
+_HOUSE_NUMBER = re.compile(r"(?<![\w\-/.,:])\d{1,5}(?![\d.,:]\d)(?!\s?" + _UNITS + ")", re.I)
+_STREET_WORD = re.compile(r"[^\W\d_][\w'\-]*\.?")
+_NR = frozenset({"nr", "nr.", "no", "no.", "nummer", "huisnr", "huisnr.", "huisnummer"})
+
+
+_AT_PLACE = frozenset({"op", "aan", "bij", "in", "naar", "te", "adres", "adres:", "woont",
+                       "woonachtig", "verblijft", "over", "langs", "via", "richting"})
+"""Words after which a place is expected: there a street's name that is also a common word
+is read as a street ("op Heuvel 11", "aan de markt 3" is not: "de" comes between)."""
+
+
+def _street(words: list[str], place_expected: bool) -> bool:
+    """``words`` (one to five) are a street's name: a name of the BAG (``names.streets``),
+    or a word ending as a street does ("Kerkstraat", "Dorpsstr.", capitalised or where a
+    place is expected also "Merelwal", "hertogring")."""
+    if len(words) == 1:
+        word = words[0].casefold()
+        if word.rstrip(".") not in _NOT_STREET and len(word) > 3 and (
+                word.endswith(STREET_WORDS) or (
+                    (words[0][:1].isupper() or place_expected)
+                    and word.endswith(PROPER_STREET_WORDS)
+                    and len(word) > 6 and not _NOT_PROPER_STREET.search(word)
+                    and word not in person_names.lexicon().common)):
+            return True
+    name = person_names.fold(" ".join(words))
+    if person_names.agenda_word(name) or (person_names.common_street(name)
+                                          and not place_expected):
+        return False
+    return name in person_names.streets()
+
+
 def _address(text: str) -> str | None:
-    for m in _ADDRESS.finditer(text):
-        word = m[1].casefold()
-        if word.endswith(STREET_WORDS) and word.rstrip(".") not in _NOT_STREET \
-                and len(word) > 3:
-            return m[0]
+    """A street and house number, either way round ("Kerkstraat 12a", "Laan van
+    Meerdervoort 100", "12 Kerkstraat"), or a bare "huisnummer 12"."""
+    for m in _HOUSE_NUMBER.finditer(text):
+        before = _STREET_WORD.findall(text[max(0, m.start() - 60):m.start()])
+        if before and before[-1].casefold() in _NR:
+            before = before[:-1]
+        place = bool(before) and before[-1].casefold().rstrip(":") in _AT_PLACE
+        if text[:m.start()].rstrip().endswith((",", ";", ":", "(")):
+            before = []
+        for size in range(min(5, len(before)), 0, -1):
+            expected = len(before) > size and before[-size - 1].casefold() in _AT_PLACE
+            if _street(before[-size:], expected):
+                return " ".join(before[-size:]) + " " + m[0]
+        after = text[m.end():m.end() + 60]
+        if after[:1] == " ":
+            following = _STREET_WORD.findall(after)
+            for size in range(min(5, len(following)), 0, -1):
+                if after.startswith(" " + " ".join(following[:size])) \
+                        and _street(following[:size], place):
+                    return m[0] + " " + " ".join(following[:size])
     numbered = _NUMBERED.search(text)
     return numbered[0] if numbered else None
 
@@ -301,12 +367,20 @@ date of birth."""
 _OF_DATE = re.compile(r"\b(?:" + "|".join(PERSON_NOUNS) + r")\s+van\s+(?=\d)", re.I)
 _YEAR = re.compile(r"\b(19\d{2}|20[0-2]\d)\b")
 _AGE = re.compile(
-    r"\b\d{1,2}\s?-?\s?jarige?\b|\b\d{1,2}\s?(?:jaar|jr\.?|j\.)\s?oud\b"
+    r"\b\d{1,2}\s?-?\s?jarige?\b(?!\s+(?:jubileum|bestaan|contract|project|traject|programma|"
+    r"plan|termijn|dienstverband|samenwerking|huwelijk|looptijd)\b)|\b\d{1,2}\s?(?:jaar|jr\.?|j\.)\s?oud\b"
     r"|\(\s?\d{1,2}\s?(?:jaar|jr\.?|j\.?)?\s?\)|\b(?:leeftijd|lft\.?)\s*:?\s*(?:van\s+)?\d{1,2}\b"
     r"|\b(?:is|wordt|werd|pas)\s+\d{1,2}\s+(?:jaar|jr\.?)(?!\s+(?:geleden|lang|bezig|betrokken|"
     r"in\b|bij\b|onder\b|actief|gevolgd|terug))"
     r"|\b(?:" + "|".join(PERSON_NOUNS) + r")\s+(?:van|is|,)\s+\d{1,2}(?:\s+(?:jaar|jr\.?))?\b"
-    r"|\b\d{1,2}\s?(?:yo|y/o|years old)\b", re.I)
+    r"|\b\d{1,2}\s?(?:yo|y/o|years old)\b"
+    # "(m, 15)", "(v/15)", "jongen 15jr", "zoon (15 jaar)", "vijftienjarige"
+    r"|\(\s?[mvjf]\s?[,/]\s?\d{1,2}\s?(?:jr\.?|jaar)?\s?\)"
+    r"|\b(?:" + "|".join(PERSON_NOUNS) + r")\s+\(?[mv]?\d{1,2}\)?(?:\s?(?:jaar|jr\.?))(?!\w)"
+    r"|\b(?:een|twee|drie|vier|vijf|zes|zeven|acht|negen|tien|elf|twaalf|dertien|veertien|"
+    r"vijftien|zestien|zeventien|achttien|negentien|twintig|\w+en(?:twintig|dertig|veertig|"
+    r"vijftig|zestig|zeventig|tachtig|negentig)|dertig|veertig|vijftig|zestig|zeventig|tachtig|"
+    r"negentig)-?jarige\b", re.I)
 
 
 def _birthdate(text: str) -> str | None:
@@ -406,11 +480,14 @@ class Guard:
 
 
 def mask(value: str) -> str:
-    """Keep the first two and last two visible characters; star the rest."""
+    """The value's shape: letters and digits starred, separators kept; a long value (ten
+    letters and digits or more: IBAN, phone, e-mail) keeps its first two and last two, as
+    banks show an account ("NL**************34"). A short value (postcode, age, house
+    number, BSN) shows nothing of itself."""
     chars = [c for c in value.strip()]
     visible = [i for i, c in enumerate(chars) if c.isalnum()]
-    if len(visible) <= 4:
-        return "*" * len(value.strip())
+    if len(visible) < 10:
+        return "".join("*" if c.isalnum() else c for c in chars)
     hide = set(visible[2:-2])
     return "".join("*" if i in hide else c for i, c in enumerate(chars))
 
@@ -459,7 +536,8 @@ def scan_all(text: str, guard: Guard | None = None, *, names: str = "all") -> li
     organisation's name: refused only when it is a person's name as a whole, as "Sanne
     Bakker"; "Stichting Anna de Vries" passes), "organisation" (both: a partner's name)."""
     guard = guard or Guard()
-    plain = _own_ids(skeleton(text))
+    skel = skeleton(text)
+    plain = _own_ids(skel)
     found: list[Finding] = []
 
     def add(kind: str, value: str | None) -> None:
@@ -471,15 +549,15 @@ def scan_all(text: str, guard: Guard | None = None, *, names: str = "all") -> li
     email = _email(plain)
     add("email", email)
     if email is not None:  # the rest must not read the address's parts again
-        plain = _EMAIL.sub(" ", _deobfuscate(plain))
+        plain = _EMAIL.sub(" ", _deobfuscate(_SHORT_EMAIL.sub(" ", plain.replace("%40", "@"))))
     add("iban", _iban(plain))
     if (number := _numbers(plain)) is not None:
         add(*number)
     add("postcode", _postcode(plain))
-    add("address", _address(plain))
+    add("address", _address(_without_dates(plain, short=False)))
     add("birthdate", _birthdate(plain))
     add("kenteken", _kenteken(plain))
-    add("document", _document(plain))
+    add("document", _document(_own_ids(skel, meetings_and_actions=False)))
     add("social", _social(plain))
     if names in ("all", "organisation"):
         add("name", person_names.find(_without(plain, guard.organisations)))
