@@ -71,6 +71,8 @@ def doctor(config: Config) -> Iterator[Check]:
                     f"device {saved.get('device_id')}, "
                     f"{'keys present' if stores else 'no key store yet'}, "
                     f"{'token valid' if token_ok else 'token refused by the homeserver'}")
+        if token_ok and engine is not None and config.platform == "matrix":
+            yield cross_signing_check(config, engine, saved.get("access_token", ""))
     if engine is not None:
         try:
             f = figures(engine, datetime.now(UTC))
@@ -81,6 +83,26 @@ def doctor(config: Config) -> Iterator[Check]:
         except Exception as e:
             yield Check("outbox", False, f"cannot read: {type(e).__name__}")
         yield refused_check(engine, datetime.now(UTC))
+
+
+def cross_signing_check(config: Config, engine: Engine, token: str) -> Check:
+    """The bot's one cross-signing identity (``bot.crosssign.status``): stored, opened by
+    the configured key, and the one the homeserver has."""
+    from bot.crosssign import status
+
+    try:
+        req = urllib.request.Request(
+            config.homeserver + "/_matrix/client/v3/keys/query", method="POST",
+            data=json.dumps({"device_keys": {config.user_id: []}}).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            master = json.loads(resp.read()).get("master_keys", {}).get(config.user_id)
+        on_server = next(iter(master["keys"].values())) if master else None
+        ok, detail = status(on_server, config.user_id, engine,
+                            (config.ref_key, *config.previous_ref_keys))
+    except Exception as e:
+        return Check("cross-signing", False, f"cannot check: {type(e).__name__}")
+    return Check("cross-signing", ok, detail)
 
 
 REFUSED_WINDOW = timedelta(days=7)

@@ -338,3 +338,16 @@ class TeamsUnreachable(SQLModel, table=True):
 
     user_id: str = Field(primary_key=True)
     noted_at: datetime = Field(sa_column=_utc())
+
+
+class CrossSigningIdentity(SQLModel, table=True):
+    """The bot account's one cross-signing identity (Matrix spec, "Cross-signing"), shared by
+    every instance on this database: the master key's public part, and the three private
+    keys sealed (AES-256-GCM, ``bot.crosssign``) under a key derived from the configuration,
+    which the database never holds. The first instance writes the row; the others sign
+    their devices with the keys it holds."""
+
+    user_id: str = Field(primary_key=True)
+    master_public: str
+    sealed: str  # base64: nonce (12 bytes) + ciphertext of the three keys' seeds (JSON)
+    created_at: datetime = Field(sa_column=_utc())

@@ -1,11 +1,18 @@
 """The ``casusbot`` command line: a thin layer over ``bootstrap`` and the transports.
 
 ``base`` holds the group and what the commands share; ``run``, ``setup``, ``database``,
-``audit`` and ``dev`` each add their commands to it, so importing this package makes the
-whole command line (the console script and ``python -m bot`` call ``main``).
+``crosssign``, ``audit`` and ``dev`` each add their commands to it, so importing this
+package makes the whole command line (the console script and ``python -m bot`` call ``main``).
 """
 
-from bot.cli import audit, database, dev, run, setup  # noqa: F401  (they add their commands)
+from bot.cli import (  # noqa: F401  (they add their commands)
+    audit,
+    crosssign,
+    database,
+    dev,
+    run,
+    setup,
+)
 from bot.cli.base import main, read_env
 
 __all__ = ["main", "read_env"]

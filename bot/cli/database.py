@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -83,16 +84,37 @@ def rekey(env_file: str | None, new_key: str) -> None:
     if len(new_key) < 16 or new_key.encode() in (config.ref_key, *config.previous_ref_keys):
         click.echo("casusbot: the new key must be new and at least 16 characters", err=True)
         sys.exit(2)
-    with session_scope(_engine(env_file)) as session:
+    engine = _engine(env_file)
+    with session_scope(engine) as session:
         cases, words = privacy.rewrap(session, lambda h: refs.wrap(new_key.encode(), h))
         audit_store.record(session, overleg_id=None, actor="casusbot rekey", role="admin",
                            action="refs.rekey", subject=f"{cases} references, {words} words",
                            now=datetime.now(UTC))
     previous = [k.decode() for k in (*config.previous_ref_keys, config.ref_key)]
     click.echo(f"rewrapped {cases} case references and {words} forbidden words.")
+    if _reseal_identity(engine, config, new_key.encode()):
+        click.echo("resealed the bot's cross-signing keys under the new key.")
     click.echo("Now put these two lines in the configuration (and keep both secret):")
     click.echo("CASUSBOT_REF_KEY=<the new key you just typed>")
     click.echo(f"CASUSBOT_REF_KEY_PREVIOUS={','.join(previous)}")
+
+
+def _reseal_identity(engine: Any, config: Any, new_key: bytes) -> bool:
+    """The cross-signing keys sealed under the new key (``bot.crosssign``); False if the
+    bot has no identity yet."""
+    from datetime import UTC, datetime
+
+    from bot.crosssign import seal, unseal
+    from storage import crosssigning
+
+    row = crosssigning.identity(engine, config.user_id)
+    if row is None:
+        return False
+    identity, _ = unseal(row.sealed, (config.ref_key, *config.previous_ref_keys),
+                         config.user_id)
+    crosssigning.replace(engine, config.user_id, row.master_public,
+                         seal(identity, new_key, config.user_id), datetime.now(UTC))
+    return True
 
 
 @main.command()

@@ -69,12 +69,18 @@ class KeySharing:
         await self.client.send_to_device_messages()
 
     async def _cross_sign(self) -> None:
-        """Sign this device with the account's cross-signing key (once per device)."""
-        from bot.crosssign import CrossSigningError, ensure
+        """Sign this device with the account's one cross-signing identity (``bot.crosssign``:
+        made by the first instance, never replaced here)."""
+        from bot.crosssign import CrossSigningError, IdentityUnusable, ensure
 
+        config = self.app.config
         try:
-            await ensure(self.app.config.homeserver, self.client.user_id,
-                         self.client.device_id, self.client.access_token, self.store,
-                         self.app.config.password)
+            await ensure(config.homeserver, self.client.user_id, self.client.device_id,
+                         self.client.access_token, self.store, config.password,
+                         self.app.engine, (config.ref_key, *config.previous_ref_keys),
+                         self.app.clock.now())
+        except IdentityUnusable as e:
+            log.error("cross-signing identity not usable, device left unsigned",
+                      extra={"error": str(e)[:400]})
         except (CrossSigningError, aiohttp.ClientError, ValueError) as e:
             log.warning("cross-signing not set up", extra={"error": str(e)[:200]})
