@@ -23,7 +23,7 @@ from nio import (
 )
 
 from bot.deliver import SendResult
-from bot.matrix.keys import KeySharing
+from bot.matrix.keys import KeySharing, MembershipUnknown
 from bot.timing import OwnWork
 from storage.outbox import Queued
 
@@ -72,7 +72,10 @@ class Sending(KeySharing):
             relates = relation(row.in_reply_to, row.thread_root)
             if relates:
                 content["m.relates_to"] = relates
-        await self._limit_key_sharing(room_id)
+        try:
+            session_before = await self._limit_key_sharing(room_id)
+        except (MembershipUnknown, aiohttp.ClientError, TimeoutError) as e:
+            return SendResult(error=f"keys: {type(e).__name__}")  # retried: nothing shared
         if row.attachment is not None:
             uploaded = await self._upload(room_id, row)
             if isinstance(uploaded, SendResult):
@@ -92,6 +95,7 @@ class Sending(KeySharing):
         except (aiohttp.ClientError, TimeoutError) as e:
             return SendResult(error=f"network: {type(e).__name__}")
         if isinstance(resp, RoomSendResponse):
+            await self._withhold(room_id, session_before)
             return SendResult(remote_id=resp.event_id)
         if isinstance(resp, ErrorResponse):
             retry = resp.retry_after_ms / 1000 if resp.retry_after_ms else None

@@ -75,6 +75,7 @@ class MatrixTransport(Login, Sending, Runtime):
                                      request_timeout=SYNC_TIMEOUT_MS / 1000 + 30),
         )
         self.ready = asyncio.Event()
+        self._allowed = {}
         self._initial = False
         self._token_saved_at: float | None = None
         self._unsaved_token: str | None = None
@@ -195,6 +196,11 @@ class MatrixTransport(Login, Sending, Runtime):
                     continue  # the same since token: the gap comes again, nothing is lost
             token = resp.next_batch
             await self._save_token(token)
+            for room_id, joined in resp.rooms.join.items():
+                if joined.timeline.limited and room_id in self.client.rooms:
+                    # Members are loaded lazily: after a gap, someone may have joined
+                    # unseen. Load them all again before the next room key is shared.
+                    self.client.rooms[room_id].members_synced = False
             with contextlib.suppress(Exception):
                 await self._key_upkeep()
             self.waker.release()  # everything said until this sync is handled
