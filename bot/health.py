@@ -18,7 +18,7 @@ from sqlmodel import col, func, select
 from bot.config import Config
 from bot.deliver import refusal_code
 from storage import outbox
-from storage.db import HEAD, current_revision, make_engine, session_scope
+from storage.db import HEAD, current_revision, make_engine, session_scope, sqlite_file
 from storage.models import Timer
 
 
@@ -41,17 +41,25 @@ def figures(engine: Engine, now: datetime) -> dict[str, float]:
 
 
 def doctor(config: Config) -> Iterator[Check]:
+    """The checks of `casusbot doctor`, in order. The database is only looked at: a SQLite
+    file that is not there is reported ("run casusbot migrate"), not created empty."""
     yield Check("configuration", True, f"{config.user_id} on {config.homeserver}")
-    try:
-        engine = make_engine(config.database_url)
-        head = HEAD
-        rev = current_revision(engine)
-        yield Check("database", rev == head,
-                    f"revision {rev}" + ("" if rev == head else f", head is {head}: run "
-                                         "`casusbot migrate`"))
-    except Exception as e:
-        yield Check("database", False, f"cannot open {type(e).__name__}: {str(e)[:120]}")
-        engine = None
+    engine = None
+    db_file = sqlite_file(config.database_url)
+    if db_file is not None and not db_file.exists():
+        yield Check("database", False, f"no database at {db_file}: run casusbot migrate")
+    else:
+        try:
+            engine = make_engine(config.database_url)
+            rev = current_revision(engine)
+            yield Check("database", rev == HEAD,
+                        f"revision {rev}" + ("" if rev == HEAD else
+                                             f", head is {HEAD}: run casusbot migrate"))
+            if rev != HEAD:
+                engine = None  # its tables are not (all) there: nothing more to read
+        except Exception as e:
+            yield Check("database", False, f"cannot open {type(e).__name__}: {str(e)[:120]}")
+            engine = None
     try:
         with urllib.request.urlopen(config.homeserver + "/_matrix/client/versions",
                                     timeout=5) as resp:

@@ -24,6 +24,14 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a transaction waits for another's write lock
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL (``sqlite:///relative`` or ``sqlite:////absolute``);
+    None for an in-memory database or another engine."""
+    if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        return None
+    return Path(url[len("sqlite:///"):].split("?", 1)[0])
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; on SQLite with foreign keys on, WAL, a busy timeout and every
     transaction taking the write lock when it begins (``BEGIN IMMEDIATE``). Statement

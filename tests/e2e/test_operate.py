@@ -66,6 +66,22 @@ def test_the_wheel_installs_and_init_logs_in(world: World, tmp_path: Path) -> No
     assert migrated.returncode == 0 and "revision" in migrated.stdout, migrated.stderr
 
 
+def test_init_leaves_a_setup_that_doctor_passes(world: World, tmp_path: Path) -> None:
+    """`casusbot init` migrates the database it configures: `casusbot doctor` passes at once
+    (issue 23)."""
+    bot_user = world.user("initdoctor")
+    env_file = tmp_path / "casusbot.env"
+    done = CliRunner().invoke(main, [
+        "init", "--non-interactive", "--output", str(env_file), "--homeserver",
+        world.synapse.url, "--user-id", bot_user.user_id, "--password", bot_user.password,
+        "--admins", world.chair.user_id, "--database-url",
+        f"sqlite:///{tmp_path / 'casusbot.db'}", "--store-path", str(tmp_path / "store")])
+    assert done.exit_code == 0, done.output
+    checked = CliRunner().invoke(main, ["doctor", "--env-file", str(env_file)])
+    assert checked.exit_code == 0, checked.output
+    assert "FAIL" not in checked.output
+
+
 async def test_backup_and_restore_and_the_bot_answers_in_the_same_room(
         world: World, tmp_path: Path) -> None:
     _, bot = await world.start_bot()
