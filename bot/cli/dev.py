@@ -72,9 +72,17 @@ def dev_run(directory: str) -> None:
     """Start Synapse on loopback, create the demo users and room, and run the bot."""
     from bot import devserver
 
+    if devserver.synapse_missing():
+        click.echo("casusbot: the local demo needs Synapse, which is not installed here: "
+                   "pip install 'casusbot[test]' (make run installs it)", err=True)
+        sys.exit(2)
     root = Path(directory).resolve()
     synapse = devserver.prepare(root / "synapse")
-    synapse.start()
+    try:
+        synapse.start()
+    except devserver.NotStarted as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)
     try:
         creds = _provision(root, synapse)
         click.echo("")

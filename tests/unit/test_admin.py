@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from bot.config import Config, load
 from bot.devserver import free_port
 from bot.health import doctor
+
+ROOT = Path(__file__).parents[2]
 
 
 def _config(tmp_path: Path, **extra: str) -> Config:
@@ -36,3 +41,20 @@ def test_doctor_on_an_unmigrated_database_says_run_casusbot_migrate(tmp_path: Pa
     assert not checks["database"].ok
     assert checks["database"].detail.endswith("run casusbot migrate")
     assert "outbox" not in checks
+
+
+def test_dev_run_without_synapse_says_so_in_one_line(tmp_path: Path) -> None:
+    # A `synapse` package that cannot be imported stands for one that is not installed, in
+    # this process and in the homeserver child it would start.
+    fake = tmp_path / "site" / "synapse"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'synapse'\", name='synapse')\n")
+    env = {**os.environ, "PYTHONPATH": f"{fake.parent}{os.pathsep}{ROOT}"}
+    done = subprocess.run([sys.executable, "-m", "bot", "dev", "run", "--dir",
+                           str(tmp_path / "dev")], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=120)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "casusbot[test]" in done.stderr
