@@ -28,10 +28,19 @@ def read_env(env_file: str | None, environ: Mapping[str, str]) -> dict[str, str]
 
 
 def load_or_exit(env_file: str | None, transport: str | None = None) -> Config:
+    """The settings, or exit 2 with the problem; without ``--env-file`` the message says how
+    to give one (the settings usually live in the file ``casusbot init`` wrote)."""
     try:
         return load(read_env(env_file, os.environ), transport)
     except ConfigError as e:
-        click.echo(f"casusbot: {e}", err=True)
+        hint = ""
+        if env_file is None:
+            found = Path("casusbot.env")
+            hint = (f"; no --env-file was given: add --env-file {found} (it is here)"
+                    if found.exists() else
+                    "; no --env-file was given: add --env-file <the file casusbot init wrote>"
+                    ", or set the CASUSBOT_* settings in the environment")
+        click.echo(f"casusbot: {e}{hint}", err=True)
         sys.exit(2)
 
 

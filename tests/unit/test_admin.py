@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
 from bot.config import Config, load
 from bot.devserver import free_port
 from bot.health import doctor
@@ -58,3 +62,18 @@ def test_dev_run_without_synapse_says_so_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "casusbot[test]" in done.stderr
+
+
+def test_a_command_without_settings_suggests_env_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("CASUSBOT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    for command in (["doctor"], ["migrate"], ["check-config"], ["purge", "--dry-run"],
+                    ["backup", str(tmp_path / "b")], ["audit", "verify"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "--env-file" in result.stderr, (command, result.stderr)
+    (tmp_path / "casusbot.env").write_text("CASUSBOT_LOCALE=nl\n")
+    result = CliRunner().invoke(main, ["doctor"])
+    assert "--env-file casusbot.env" in result.stderr
