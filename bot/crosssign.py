@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ from nacl.signing import SigningKey
 from signedjson.key import decode_signing_key_base64
 from signedjson.sign import sign_json
 from unpaddedbase64 import encode_base64
+
+from bot.private import write_private
 
 log = logging.getLogger(__name__)
 FILE = "cross_signing.json"
@@ -44,8 +45,7 @@ def _save(path: Path, keys: dict[str, Any], signed: list[str]) -> None:
     data = {"keys": {u: {"public": k.version, "seed": encode_base64(k.encode())}
                      for u, k in keys.items() if u != "signed_devices"},
             "signed_devices": signed}
-    path.write_text(json.dumps(data))
-    os.chmod(path, 0o600)
+    write_private(path, json.dumps(data))
 
 
 def _public(user_id: str, usage: str, key: Any) -> dict[str, Any]:

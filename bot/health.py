@@ -17,6 +17,7 @@ from sqlmodel import col, func, select
 
 from bot.config import Config
 from bot.deliver import refusal_code
+from bot.private import exposed
 from storage import outbox
 from storage.db import HEAD, current_revision, make_engine, session_scope, sqlite_file
 from storage.models import Timer
@@ -40,10 +41,13 @@ def figures(engine: Engine, now: datetime) -> dict[str, float]:
             "sweep_lag_seconds": (now - due).total_seconds() if due else 0.0}
 
 
-def doctor(config: Config) -> Iterator[Check]:
+def doctor(config: Config, env_file: Path | None = None) -> Iterator[Check]:
     """The checks of `casusbot doctor`, in order. The database is only looked at: a SQLite
-    file that is not there is reported ("run casusbot migrate"), not created empty."""
+    file that is not there is reported ("run casusbot migrate"), not created empty.
+    ``env_file``: the configuration file the settings came from, if any (its mode is
+    checked with the store's and the database's)."""
     yield Check("configuration", True, f"{config.user_id} on {config.homeserver}")
+    yield permissions_check(config, env_file)
     engine = None
     db_file = sqlite_file(config.database_url)
     if db_file is not None and not db_file.exists():
@@ -89,6 +93,29 @@ def doctor(config: Config) -> Iterator[Check]:
         except Exception as e:
             yield Check("outbox", False, f"cannot read: {type(e).__name__}")
         yield refused_check(engine, datetime.now(UTC))
+
+
+def permissions_check(config: Config, env_file: Path | None) -> Check:
+    """Whether the files with secrets are their owner's only (``bot.private``): the E2EE
+    store and what is in it, the SQLite database with its -wal and -shm files, and the
+    configuration file. Failed: the paths others may read, and the chmod that fixes it."""
+    paths = [Path(config.store_path)]
+    db_file = sqlite_file(config.database_url)
+    if db_file is not None:
+        paths += [db_file, db_file.with_name(db_file.name + "-wal"),
+                  db_file.with_name(db_file.name + "-shm")]
+    if env_file is not None:
+        paths.append(env_file)
+    found = exposed(paths)
+    if not found:
+        return Check("file permissions", True, "the store, the database and the "
+                     "configuration are readable by their owner only")
+    dirs = [str(p) for p in found if p.is_dir()]
+    files = [str(p) for p in found if not p.is_dir()]
+    fix = "; ".join(f"chmod {mode} {' '.join(names)}"
+                    for mode, names in (("700", dirs), ("600", files)) if names)
+    return Check("file permissions", False,
+                 f"readable by others: {', '.join(map(str, found))}; fix: {fix}")
 
 
 REFUSED_WINDOW = timedelta(days=7)

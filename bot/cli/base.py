@@ -48,6 +48,9 @@ def load_or_exit(env_file: str | None, transport: str | None = None) -> Config:
 @click.version_option(package_name="casusbot")
 def main() -> None:
     """casusbot: coordinates case meetings with pseudonymised case IDs only."""
+    from bot.private import restrict_umask
+
+    restrict_umask()  # the store, the database and the configuration are private
 
 
 TRANSPORT = click.option(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ import click
 from bot import logs
 from bot.cli.base import load_or_exit, main
 from bot.cli.run import _run_bot
+from bot.private import write_private
 
 DEV_DIR = Path(".dev")
 DEMO_USERS = ("chair", "coordinator", "partner1", "partner2")
@@ -48,8 +48,7 @@ def _provision(directory: Path, synapse: Any) -> dict[str, Any]:
         token = synapse.login(name, users[name]["password"])["access_token"]
         devserver.join(synapse.url, token, room_id)
     creds = {"homeserver": synapse.url, "users": users, "room_id": room_id}
-    cred_path.write_text(json.dumps(creds, indent=2))
-    os.chmod(cred_path, 0o600)
+    write_private(cred_path, json.dumps(creds, indent=2))
     env = {
         "CASUSBOT_HOMESERVER": synapse.url,
         "CASUSBOT_USER_ID": users["casusbot"]["user_id"],
@@ -60,8 +59,7 @@ def _provision(directory: Path, synapse: Any) -> dict[str, Any]:
         "CASUSBOT_REF_KEY": secrets.token_urlsafe(32),
     }
     env_path = directory / "casusbot.env"
-    env_path.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    os.chmod(env_path, 0o600)
+    write_private(env_path, "".join(f"{k}={v}\n" for k, v in env.items()))
     creds["fresh"] = True
     return creds
 

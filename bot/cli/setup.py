@@ -101,7 +101,7 @@ def doctor(env_file: str | None) -> None:
 
     config = load_or_exit(env_file)
     failed = 0
-    for check in run_checks(config):
+    for check in run_checks(config, Path(env_file) if env_file else None):
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
         failed += not check.ok
     sys.exit(1 if failed else 0)

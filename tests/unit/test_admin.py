@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,8 @@ from bot.cli import main
 from bot.config import Config, load
 from bot.devserver import free_port
 from bot.health import doctor
+from bot.private import private_tree, write_private
+from storage.db import make_engine, migrate
 
 ROOT = Path(__file__).parents[2]
 
@@ -77,3 +81,82 @@ def test_a_command_without_settings_suggests_env_file(
     (tmp_path / "casusbot.env").write_text("CASUSBOT_LOCALE=nl\n")
     result = CliRunner().invoke(main, ["doctor"])
     assert "--env-file casusbot.env" in result.stderr
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """A process umask that lets others read new files (022, the usual default)."""
+    before = os.umask(0o022)
+    yield
+    os.umask(before)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_new_sqlite_database_and_its_wal_are_private(tmp_path: Path, open_umask: None) -> None:
+    db = tmp_path / "casusbot.db"
+    engine = make_engine(f"sqlite:///{db}")
+    migrate(engine)
+    engine.dispose()
+    written = [p for p in tmp_path.iterdir() if p.name.startswith("casusbot.db")]
+    assert db in written
+    assert {p.name: _mode(p) for p in written} == {p.name: 0o600 for p in written}
+
+
+def test_secrets_written_over_an_open_file_become_private(tmp_path: Path,
+                                                        open_umask: None) -> None:
+    path = tmp_path / "casusbot.env"
+    path.write_text("old\n")
+    assert _mode(path) == 0o644
+    write_private(path, "CASUSBOT_REF_KEY=x\n")
+    assert _mode(path) == 0o600 and path.read_text() == "CASUSBOT_REF_KEY=x\n"
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "keys.db").write_text("")
+    private_tree(store)
+    assert _mode(store) == 0o700 and _mode(store / "keys.db") == 0o600
+
+
+def test_doctor_names_files_with_secrets_that_others_may_read(tmp_path: Path,
+                                                            open_umask: None) -> None:
+    config = _config(tmp_path)
+    store = Path(config.store_path)
+    store.mkdir()
+    (store / "session.json").write_text("{}")
+    env_file = tmp_path / "casusbot.env"
+    env_file.write_text("CASUSBOT_LOCALE=nl\n")
+    engine = make_engine(config.database_url)
+    migrate(engine)
+    engine.dispose()
+    (tmp_path / "casusbot.db").chmod(0o644)
+    checks = {c.name: c for c in doctor(config, env_file)}
+    bad = checks["file permissions"]
+    assert not bad.ok
+    for path in (store, store / "session.json", env_file, tmp_path / "casusbot.db"):
+        assert str(path) in bad.detail
+    private_tree(store)
+    for path in (env_file, *tmp_path.glob("casusbot.db*")):  # -wal, -shm: doctor opened it
+        path.chmod(0o600)
+    assert {c.name: c for c in doctor(config, env_file)}["file permissions"].ok
+
+
+def test_the_command_line_makes_new_files_private(tmp_path: Path, open_umask: None) -> None:
+    env_file = tmp_path / "casusbot.env"
+    write_private(env_file, "".join(f"{k}={v}\n" for k, v in {
+        "CASUSBOT_HOMESERVER": "http://127.0.0.1:9", "CASUSBOT_USER_ID": "@casusbot:example.org",
+        "CASUSBOT_PASSWORD": "x", "CASUSBOT_ADMINS": "@chair:example.org",
+        "CASUSBOT_REF_KEY": "test-ref-key-0123456789",
+        "CASUSBOT_STORE_PATH": str(tmp_path / "store"),
+        "CASUSBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'casusbot.db'}"}.items()))
+    (tmp_path / "store").mkdir(mode=0o700)
+    for command in (["migrate"], ["backup", str(tmp_path / "backup")]):
+        done = subprocess.run([sys.executable, "-m", "bot", *command, "--env-file",
+                               str(env_file)], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+    made = [p for p in (tmp_path / "backup").rglob("*")]
+    assert made
+    assert [p for p in made if _mode(p) & 0o077] == []
