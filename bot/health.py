@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from sqlmodel import col, func, select
 from bot.config import Config
 from bot.deliver import refusal_code
 from bot.private import exposed
-from storage import outbox
+from storage import outbox, overlegs
 from storage.db import HEAD, current_revision, make_engine, session_scope, sqlite_file
 from storage.models import Timer
 
@@ -71,6 +72,7 @@ def doctor(config: Config, env_file: Path | None = None) -> Iterator[Check]:
         yield Check("homeserver", True, f"reachable, spec versions up to {versions[-1:]}")
     except Exception as e:
         yield Check("homeserver", False, f"not reachable: {type(e).__name__}")
+    token_ok, token = False, ""
     session_file = Path(config.store_path) / "session.json"
     if not session_file.exists():
         yield Check("e2ee store", False, f"no session in {config.store_path}: run "
@@ -78,7 +80,8 @@ def doctor(config: Config, env_file: Path | None = None) -> Iterator[Check]:
     else:
         saved = json.loads(session_file.read_text())
         stores = list(Path(config.store_path).glob("*.db"))
-        token_ok = _whoami(config.homeserver, saved.get("access_token", ""))
+        token = str(saved.get("access_token", ""))
+        token_ok = _whoami(config.homeserver, token)
         yield Check("e2ee store", bool(stores) and token_ok,
                     f"device {saved.get('device_id')}, "
                     f"{'keys present' if stores else 'no key store yet'}, "
@@ -93,6 +96,8 @@ def doctor(config: Config, env_file: Path | None = None) -> Iterator[Check]:
         except Exception as e:
             yield Check("outbox", False, f"cannot read: {type(e).__name__}")
         yield refused_check(engine, datetime.now(UTC))
+        if token_ok and config.redact_pii:
+            yield redaction_check(config, engine, token)
 
 
 def permissions_check(config: Config, env_file: Path | None) -> Check:
@@ -116,6 +121,45 @@ def permissions_check(config: Config, env_file: Path | None) -> Check:
                     for mode, names in (("700", dirs), ("600", files)) if names)
     return Check("file permissions", False,
                  f"readable by others: {', '.join(map(str, found))}; fix: {fix}")
+
+
+def redaction_check(config: Config, engine: Engine, token: str) -> Check:
+    """Whether the bot may remove others' messages in every overleg's room (a refused
+    message with personal data is removed, PRODUCT.md privacy rule 3; issue 23): its power
+    level against the room's ``m.room.power_levels``. Failed: the rooms (overleg name, room
+    ID, the bot's level and the level needed)."""
+    from bot.matrix.events import redact_power_in
+
+    with session_scope(engine) as session:
+        rooms = [(o.name, o.room_id) for o in overlegs.all_overlegs(session)]
+    if not rooms:
+        return Check("redaction power", True, "no overleg rooms yet")
+    short: list[str] = []
+    for name, room_id in rooms:
+        try:
+            content = _get(config.homeserver, "/_matrix/client/v3/rooms/"
+                           f"{urllib.parse.quote(room_id)}/state/m.room.power_levels", token)
+        except Exception as e:
+            short.append(f"{name} ({room_id}): cannot read its power levels "
+                         f"({type(e).__name__})")
+            continue
+        have, need = redact_power_in(content, config.user_id)
+        if have < need:
+            short.append(f"{name} ({room_id}): level {have}, removing needs {need}")
+    if short:
+        return Check("redaction power", False,
+                     f"the bot may not remove messages with personal data in {len(short)} "
+                     f"of {len(rooms)} overleg rooms: {'; '.join(short)}; make it moderator "
+                     "there")
+    return Check("redaction power", True,
+                 f"the bot may remove messages in all {len(rooms)} overleg rooms")
+
+
+def _get(homeserver: str, path: str, token: str) -> Any:
+    req = urllib.request.Request(homeserver + path)
+    req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read())
 
 
 REFUSED_WINDOW = timedelta(days=7)

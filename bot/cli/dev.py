@@ -44,6 +44,9 @@ def _provision(directory: Path, synapse: Any) -> dict[str, Any]:
     room_id = devserver.create_room(synapse.url, chair["access_token"], name="Casusoverleg demo",
                                     invite=[u["user_id"] for n, u in users.items()
                                             if n != "chair"])
+    # The bot removes a message with personal data that it refused: it must be moderator.
+    devserver.make_moderator(synapse.url, chair["access_token"], room_id,
+                             users["casusbot"]["user_id"])
     for name in ("coordinator", "partner1", "partner2"):
         token = synapse.login(name, users[name]["password"])["access_token"]
         devserver.join(synapse.url, token, room_id)
