@@ -47,7 +47,11 @@ def load_or_exit(env_file: str | None, transport: str | None = None) -> Config:
 @click.group()
 @click.version_option(package_name="casusbot")
 def main() -> None:
-    """casusbot: coordinates case meetings with pseudonymised case IDs only."""
+    """Casusbot coordinates case meetings with pseudonymised case IDs only.
+
+    Most commands read their settings from the file `casusbot init` wrote: add
+    --env-file casusbot.env. Each command's --help says what it does.
+    """
     from bot.private import restrict_umask
 
     restrict_umask()  # the store, the database and the configuration are private
@@ -55,7 +59,12 @@ def main() -> None:
 
 TRANSPORT = click.option(
     "--transport", type=click.Choice(["matrix", "teams"]), default=None,
-    help="The chat platform (default: CASUSBOT_TRANSPORT, else matrix).")
+    help="The chat platform: matrix or teams (default: CASUSBOT_TRANSPORT, else matrix).")
+
+ENV_FILE = click.option(
+    "--env-file", type=click.Path(dir_okay=False), default=None,
+    help="The file with the CASUSBOT_* settings, e.g. casusbot.env as casusbot init wrote "
+         "it (settings in the environment win).")
 
 
 def _engine(env_file: str | None) -> Any:

@@ -22,9 +22,9 @@ DEV_DIR = Path(".dev")
 DEMO_USERS = ("chair", "coordinator", "partner1", "partner2")
 
 
-@main.group()
+@main.group(short_help="Try casusbot locally with a demo Synapse.")
 def dev() -> None:
-    """A local Synapse and demo users, for trying casusbot (data under .dev/)."""
+    """Try casusbot locally: a Synapse on loopback with demo users (data under .dev/)."""
 
 
 def _provision(directory: Path, synapse: Any) -> dict[str, Any]:
@@ -68,9 +68,14 @@ def _provision(directory: Path, synapse: Any) -> dict[str, Any]:
 
 
 @dev.command("run")
-@click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR))
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR),
+              show_default=True, help="The folder for the demo's Synapse, users and database.")
 def dev_run(directory: str) -> None:
-    """Start Synapse on loopback, create the demo users and room, and run the bot."""
+    """Start a local Synapse with a demo room, and run the bot.
+
+    Synapse listens on 127.0.0.1 only; the demo users and the encrypted demo room (with
+    the bot as moderator) are made the first time.
+    """
     from bot import devserver
 
     if devserver.synapse_missing():
@@ -107,10 +112,11 @@ def dev_run(directory: str) -> None:
         synapse.stop()
 
 
-@main.command()
+@main.command(short_help="Chat in the demo room from the terminal.")
 @click.option("--as", "who", type=click.Choice(DEMO_USERS), default="chair",
               help="Which demo user to type as.")
-@click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR))
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR),
+              show_default=True, help="The demo's folder, as `casusbot dev run` made it.")
 def chat(who: str, directory: str) -> None:
     """A small terminal client for the demo room: type a line, see the bot's replies."""
     from bot.chat import run_chat

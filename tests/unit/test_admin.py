@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -160,3 +161,38 @@ def test_the_command_line_makes_new_files_private(tmp_path: Path, open_umask: No
     made = [p for p in (tmp_path / "backup").rglob("*")]
     assert made
     assert [p for p in made if _mode(p) & 0o077] == []
+
+
+def _commands(command: click.Command, path: list[str]) -> Iterator[tuple[list[str],
+                                                                        click.Command]]:
+    yield path, command
+    if isinstance(command, click.Group):
+        for name, sub in sorted(command.commands.items()):
+            yield from _commands(sub, [*path, name])
+
+
+def _sentence(text: str | None) -> bool:
+    text = (text or "").strip()
+    return bool(text) and text[0].isupper() and text.endswith((".", ")"))
+
+
+def test_every_help_text_is_whole_sentences_with_every_option_described() -> None:
+    walked = list(_commands(main, []))
+    assert len(walked) > 15
+    problems = []
+    for path, command in walked:
+        result = CliRunner().invoke(main, [*path, "--help"], terminal_width=80)
+        assert result.exit_code == 0, (path, result.output)
+        listed = result.output.partition("\nCommands:\n")[2]
+        if "..." in listed:  # a command's summary cut off in its group's list
+            problems.append((path, "cut off", result.output))
+        if not _sentence(command.help):
+            problems.append((path, "help", command.help))
+        for param in command.params:
+            if isinstance(param, click.Option) and not _sentence(param.help):
+                problems.append((path, param.opts[0], param.help))
+            if isinstance(param, click.Argument):
+                assert param.name is not None
+                if param.name.upper() not in (command.help or ""):
+                    problems.append((path, param.name, "argument not explained"))
+    assert not problems, problems
