@@ -199,6 +199,9 @@ class Bench:
             self.room = devserver.create_room(
                 self.server.url, chair_token, name="bench", encrypted=False,
                 invite=[self.ids["peer"], self.ids["casusbot"], self.ids["echo"]])
+            # As in a real overleg room: the bot may remove messages (no !setup warning).
+            devserver.make_moderator(self.server.url, chair_token, self.room,
+                                     self.ids["casusbot"])
             for name in ("peer", "echo", "casusbot"):
                 devserver.join(self.server.url,
                                self.server.login(name, self.users[name])["access_token"],

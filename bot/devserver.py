@@ -27,6 +27,20 @@ SERVER_NAME = "localhost"
 _RC_HIGH: dict[str, Any] = {"per_second": 1000, "burst_count": 1000}
 
 
+class NotStarted(RuntimeError):
+    """The local Synapse could not be started; the message says why, in one line."""
+
+
+def synapse_missing() -> bool:
+    """Whether Synapse (the ``matrix-synapse`` package) cannot be imported here."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("synapse.app.homeserver") is None
+    except ImportError:
+        return True
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -135,14 +149,18 @@ class Synapse:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"Synapse exited early; see {self.directory}/homeserver.log")
+                logs = [p for p in (self.directory / "homeserver.log",
+                                    self.directory / "stdout.log") if p.exists()]
+                raise NotStarted("Synapse exited at start; see "
+                                 + " and ".join(str(p) for p in logs))
             try:
                 request(self.url, "GET", "/_matrix/client/versions", timeout=2)
                 return
             except OSError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"Synapse did not answer within {timeout:.0f} s")
+        raise NotStarted(f"Synapse did not answer within {timeout:.0f} s; see "
+                         f"{self.directory / 'stdout.log'}")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -232,3 +250,17 @@ def create_room(base: str, token: str, *, name: str, invite: list[str],
 def join(base: str, token: str, room_id: str) -> None:
     request(base, "POST", f"/_matrix/client/v3/join/{urllib.parse.quote(room_id)}", {},
             token=token)
+
+
+MODERATOR = 50  # the power level of a moderator in Element; enough to remove messages
+
+
+def make_moderator(base: str, token: str, room_id: str, user_id: str,
+                   level: int = MODERATOR) -> None:
+    """Give ``user_id`` power ``level`` in ``room_id`` (``token``: someone allowed to change
+    the room's power levels, e.g. its creator). The bot needs it to remove a message with
+    personal data that it refused."""
+    path = f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/state/m.room.power_levels"
+    levels = request(base, "GET", path, token=token)
+    levels.setdefault("users", {})[user_id] = level
+    request(base, "PUT", path, levels, token=token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -17,8 +18,9 @@ from sqlmodel import col, func, select
 
 from bot.config import Config
 from bot.deliver import refusal_code
-from storage import outbox
-from storage.db import HEAD, current_revision, make_engine, session_scope
+from bot.private import exposed
+from storage import outbox, overlegs
+from storage.db import HEAD, current_revision, make_engine, session_scope, sqlite_file
 from storage.models import Timer
 
 
@@ -40,18 +42,29 @@ def figures(engine: Engine, now: datetime) -> dict[str, float]:
             "sweep_lag_seconds": (now - due).total_seconds() if due else 0.0}
 
 
-def doctor(config: Config) -> Iterator[Check]:
+def doctor(config: Config, env_file: Path | None = None) -> Iterator[Check]:
+    """The checks of `casusbot doctor`, in order. The database is only looked at: a SQLite
+    file that is not there is reported ("run casusbot migrate"), not created empty.
+    ``env_file``: the configuration file the settings came from, if any (its mode is
+    checked with the store's and the database's)."""
     yield Check("configuration", True, f"{config.user_id} on {config.homeserver}")
-    try:
-        engine = make_engine(config.database_url)
-        head = HEAD
-        rev = current_revision(engine)
-        yield Check("database", rev == head,
-                    f"revision {rev}" + ("" if rev == head else f", head is {head}: run "
-                                         "`casusbot migrate`"))
-    except Exception as e:
-        yield Check("database", False, f"cannot open {type(e).__name__}: {str(e)[:120]}")
-        engine = None
+    yield permissions_check(config, env_file)
+    engine = None
+    db_file = sqlite_file(config.database_url)
+    if db_file is not None and not db_file.exists():
+        yield Check("database", False, f"no database at {db_file}: run casusbot migrate")
+    else:
+        try:
+            engine = make_engine(config.database_url)
+            rev = current_revision(engine)
+            yield Check("database", rev == HEAD,
+                        f"revision {rev}" + ("" if rev == HEAD else
+                                             f", head is {HEAD}: run casusbot migrate"))
+            if rev != HEAD:
+                engine = None  # its tables are not (all) there: nothing more to read
+        except Exception as e:
+            yield Check("database", False, f"cannot open {type(e).__name__}: {str(e)[:120]}")
+            engine = None
     try:
         with urllib.request.urlopen(config.homeserver + "/_matrix/client/versions",
                                     timeout=5) as resp:
@@ -59,6 +72,7 @@ def doctor(config: Config) -> Iterator[Check]:
         yield Check("homeserver", True, f"reachable, spec versions up to {versions[-1:]}")
     except Exception as e:
         yield Check("homeserver", False, f"not reachable: {type(e).__name__}")
+    token_ok, token = False, ""
     session_file = Path(config.store_path) / "session.json"
     if not session_file.exists():
         yield Check("e2ee store", False, f"no session in {config.store_path}: run "
@@ -66,7 +80,8 @@ def doctor(config: Config) -> Iterator[Check]:
     else:
         saved = json.loads(session_file.read_text())
         stores = list(Path(config.store_path).glob("*.db"))
-        token_ok = _whoami(config.homeserver, saved.get("access_token", ""))
+        token = str(saved.get("access_token", ""))
+        token_ok = _whoami(config.homeserver, token)
         yield Check("e2ee store", bool(stores) and token_ok,
                     f"device {saved.get('device_id')}, "
                     f"{'keys present' if stores else 'no key store yet'}, "
@@ -83,6 +98,70 @@ def doctor(config: Config) -> Iterator[Check]:
         except Exception as e:
             yield Check("outbox", False, f"cannot read: {type(e).__name__}")
         yield refused_check(engine, datetime.now(UTC))
+        if token_ok and config.redact_pii:
+            yield redaction_check(config, engine, token)
+
+
+def permissions_check(config: Config, env_file: Path | None) -> Check:
+    """Whether the files with secrets are their owner's only (``bot.private``): the E2EE
+    store and what is in it, the SQLite database with its -wal and -shm files, and the
+    configuration file. Failed: the paths others may read, and the chmod that fixes it."""
+    paths = [Path(config.store_path)]
+    db_file = sqlite_file(config.database_url)
+    if db_file is not None:
+        paths += [db_file, db_file.with_name(db_file.name + "-wal"),
+                  db_file.with_name(db_file.name + "-shm")]
+    if env_file is not None:
+        paths.append(env_file)
+    found = exposed(paths)
+    if not found:
+        return Check("file permissions", True, "the store, the database and the "
+                     "configuration are readable by their owner only")
+    dirs = [str(p) for p in found if p.is_dir()]
+    files = [str(p) for p in found if not p.is_dir()]
+    fix = "; ".join(f"chmod {mode} {' '.join(names)}"
+                    for mode, names in (("700", dirs), ("600", files)) if names)
+    return Check("file permissions", False,
+                 f"readable by others: {', '.join(map(str, found))}; fix: {fix}")
+
+
+def redaction_check(config: Config, engine: Engine, token: str) -> Check:
+    """Whether the bot may remove others' messages in every overleg's room (a refused
+    message with personal data is removed, PRODUCT.md privacy rule 3; issue 23): its power
+    level against the room's ``m.room.power_levels``. Failed: the rooms (overleg name, room
+    ID, the bot's level and the level needed)."""
+    from bot.matrix.events import redact_power_in
+
+    with session_scope(engine) as session:
+        rooms = [(o.name, o.room_id) for o in overlegs.all_overlegs(session)]
+    if not rooms:
+        return Check("redaction power", True, "no overleg rooms yet")
+    short: list[str] = []
+    for name, room_id in rooms:
+        try:
+            content = _get(config.homeserver, "/_matrix/client/v3/rooms/"
+                           f"{urllib.parse.quote(room_id)}/state/m.room.power_levels", token)
+        except Exception as e:
+            short.append(f"{name} ({room_id}): cannot read its power levels "
+                         f"({type(e).__name__})")
+            continue
+        have, need = redact_power_in(content, config.user_id)
+        if have < need:
+            short.append(f"{name} ({room_id}): level {have}, removing needs {need}")
+    if short:
+        return Check("redaction power", False,
+                     f"the bot may not remove messages with personal data in {len(short)} "
+                     f"of {len(rooms)} overleg rooms: {'; '.join(short)}; make it moderator "
+                     "there")
+    return Check("redaction power", True,
+                 f"the bot may remove messages in all {len(rooms)} overleg rooms")
+
+
+def _get(homeserver: str, path: str, token: str) -> Any:
+    req = urllib.request.Request(homeserver + path)
+    req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read())
 
 
 def cross_signing_check(config: Config, engine: Engine, token: str) -> Check:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from nio import AsyncClient, LoginResponse
 
 from bot.config import ConfigError, load
 from bot.matrix import SESSION_FILE
+from bot.private import private_dir, private_tree, write_private
 
 
 class InitError(Exception):
@@ -33,7 +33,7 @@ async def initialise(output: Path, *, homeserver: str, user_id: str, password: s
         config = load({**env, "CASUSBOT_PASSWORD": password})
     except ConfigError as e:
         raise InitError(str(e)) from None
-    store_path.mkdir(parents=True, exist_ok=True)
+    private_dir(store_path)
     client = AsyncClient(config.homeserver, config.user_id, store_path=str(store_path))
     try:
         resp = await client.login(password=password, device_name=config.device_name)
@@ -44,10 +44,11 @@ async def initialise(output: Path, *, homeserver: str, user_id: str, password: s
     if not isinstance(resp, LoginResponse):
         raise InitError(f"login as {user_id} failed: {getattr(resp, 'message', resp)}")
     session = store_path / SESSION_FILE
-    session.write_text(json.dumps({"user_id": config.user_id, "homeserver": config.homeserver,
-                                   "device_id": resp.device_id,
-                                   "access_token": resp.access_token}))
-    os.chmod(session, 0o600)
+    private_tree(store_path)  # nio's key store, created at login
+    write_private(session, json.dumps({"user_id": config.user_id,
+                                       "homeserver": config.homeserver,
+                                       "device_id": resp.device_id,
+                                       "access_token": resp.access_token}))
     # The password is not written: the session in the store is what the bot uses from now
     # on. CASUSBOT_ACCESS_TOKEN satisfies the configuration's "one login required" rule.
     env["CASUSBOT_ACCESS_TOKEN"] = resp.access_token
@@ -55,6 +56,5 @@ async def initialise(output: Path, *, homeserver: str, user_id: str, password: s
     lines = ["# casusbot configuration, written by `casusbot init`. Keep it secret.",
              "# Every setting is explained in config.example.env."]
     lines += [f"{k}={v}" for k, v in env.items()]
-    output.write_text("\n".join(lines) + "\n")
-    os.chmod(output, 0o600)
+    write_private(output, "\n".join(lines) + "\n")
     return str(resp.device_id)

@@ -50,6 +50,10 @@ class Inbound:
     data: tuple[tuple[str, str], ...] = ()  # a card's input values (Teams), as pairs
     replaces: str | None = None  # an edit (m.replace): the event it corrects; ``text`` is new
     thread_root: str | None = None  # sent in a thread (m.thread): its root event
+    # The bot's power level in the room and the level needed to remove others' messages
+    # (Matrix power levels, as the room's state said when the event arrived); None: not known
+    # or not Matrix.
+    redact_power: tuple[int, int] | None = None
 
 
 BOOKKEEPING = frozenset({"inboundevent", "outboxmessage", "outboxlease"})
@@ -138,7 +142,7 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
     spoken = max(min(msg.sent_at, now), now - MAX_LAG)
     ctx = Ctx(room=msg.room_id, sender=msg.sender, now=now, session=session,
               settings=settings, overleg=overleg, member=member, event_id=msg.event_id,
-              said_at=spoken)
+              said_at=spoken, redact_power=msg.redact_power)
     command = registry.resolve(msg.text, settings.prefix) if msg.kind == "text" else None
     verdict = "ok"
     effect = False  # the command changed something (beyond the bookkeeping)

@@ -104,6 +104,9 @@ class Ctx:
     registry: Registry | None = None  # set by run(), for !help
     event_id: str = ""  # the inbound event being handled (to redact it, say)
     said_at: datetime | None = None  # when the sender spoke (the event's server time)
+    # (the bot's power level, the level needed to remove others' messages) in this room;
+    # None: not known (Teams, tests)
+    redact_power: tuple[int, int] | None = None
 
     @property
     def spoken(self) -> datetime:

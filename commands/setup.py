@@ -11,7 +11,10 @@ from storage import overlegs
 @command("setup", aliases=("inrichten",))
 @arg("name", parse.name)
 def setup(ctx: Ctx, *, name: str) -> list[Outgoing]:
-    """Make this room an overleg named ``name``."""
+    """Make this room an overleg named ``name``. When the bot may not remove others'
+    messages here (``Ctx.redact_power``, Matrix power levels) while it is to remove
+    messages with personal data (``Settings.redact_pii``), the reply says what is missing
+    (``setup/no_redact_power``: the bot's level and the level needed; issue 23)."""
     if ctx.overleg is not None:
         return [ctx.refuse("setup/already", overleg=ctx.overleg.name)]
     overleg = overlegs.create(ctx.session, room_id=ctx.room, name=name,
@@ -26,4 +29,9 @@ def setup(ctx: Ctx, *, name: str) -> list[Outgoing]:
     action.ensure_digest(ctx.session, overleg, ctx.now)
     audit_change(ctx, action="overleg.setup", subject=f"overleg {overleg.id}",
                  overleg_id=overleg.id, role="admin")
-    return [ctx.reply("setup/done", overleg=name, chair=ctx.sender)]
+    out = [ctx.reply("setup/done", overleg=name, chair=ctx.sender)]
+    if ctx.settings.redact_pii and ctx.redact_power is not None:
+        have, need = ctx.redact_power
+        if have < need:  # a refused message with personal data would stay visible
+            out.append(ctx.reply("setup/no_redact_power", have=have, need=need))
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,12 +25,24 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a transaction waits for another's write lock
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL (``sqlite:///relative`` or ``sqlite:////absolute``);
+    None for an in-memory database or another engine."""
+    if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        return None
+    return Path(url[len("sqlite:///"):].split("?", 1)[0])
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; on SQLite with foreign keys on, WAL, a busy timeout and every
     transaction taking the write lock when it begins (``BEGIN IMMEDIATE``). Statement
     parameters are kept out of error messages (``hide_parameters``): they may hold what
-    users typed, and errors are logged."""
+    users typed, and errors are logged. A SQLite file that is not there yet is created empty
+    with mode 0600 first (owner only; SQLite gives its -wal and -shm files the same mode)."""
     if url.startswith("sqlite"):
+        path = sqlite_file(url)
+        if path is not None and path.parent.is_dir() and not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         in_memory = url in ("sqlite://", "sqlite:///:memory:")
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30},
                                   "hide_parameters": True}

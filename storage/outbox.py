@@ -128,6 +128,22 @@ def given_up(session: Session, since: datetime,
     return [(t or "", e or "", at) for t, e, at in rows if at is not None]
 
 
+def told_since_success(session: Session, room_id: str, notice: str, success: str) -> bool:
+    """Whether a row of template ``notice`` was queued in ``room_id`` after the last row of
+    template ``success`` there that the platform took (``remote_id`` set): a notice about a
+    lasting problem is told once, and again only after the problem went away and came back.
+    Row IDs give the order (they only grow)."""
+    last_ok = session.exec(
+        select(func.max(OutboxMessage.id)).where(
+            OutboxMessage.room_id == room_id, OutboxMessage.template == success,
+            col(OutboxMessage.remote_id).is_not(None))).one()
+    told = session.exec(
+        select(OutboxMessage.id).where(
+            OutboxMessage.room_id == room_id, OutboxMessage.template == notice,
+            col(OutboxMessage.id) > (last_ok or 0)).limit(1)).first()
+    return told is not None
+
+
 def ref_of_remote(session: Session, remote_id: str) -> str | None:
     """The ``ref`` of the message the homeserver knows as ``remote_id`` (for reactions)."""
     row = session.exec(select(OutboxMessage).where(OutboxMessage.remote_id == remote_id)).first()

@@ -8,18 +8,21 @@ from typing import Any
 
 import click
 
-from bot.cli.base import _engine, main
+from bot.cli.base import ENV_FILE, _engine, main
 
 
-@main.group()
+@main.group(short_help="Verify or export the audit log.")
 def audit() -> None:
-    """The audit log: verify its hash chain, export it for the privacy officer."""
+    """Verify the audit log's hash chain, or export it for the privacy officer."""
 
 
 @audit.command("verify")
-@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+@ENV_FILE
 def audit_verify(env_file: str | None) -> None:
-    """Check the hash chain; exit 1 and name the first broken entry if it was altered."""
+    """Check the audit log's hash chain.
+
+    If it was altered, exit 1 and name the first broken entry.
+    """
     from storage import audit as audit_store
     from storage.db import session_scope
 
@@ -36,13 +39,17 @@ def audit_verify(env_file: str | None) -> None:
 
 
 @audit.command("forget")
-@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
-@click.option("--overleg", "overleg_ref", required=True, help="Overleg ID or exact name.")
+@ENV_FILE
+@click.option("--overleg", "overleg_ref", required=True,
+              help="The overleg: its ID or its exact name.")
 @click.argument("partner")
 def audit_forget(env_file: str | None, overleg_ref: str, partner: str) -> None:
-    """Blank the audit subjects that name a removed partner (a person's name entered as a
-    partner, say) and delete the overleg's messages that name it; the chain still verifies
-    (each subject is kept as its digest)."""
+    """Blank what the audit log says of a removed PARTNER.
+
+    PARTNER is a removed partner's name (a person's name entered as a partner, say): the
+    audit subjects that name it are blanked and the overleg's messages that name it are
+    deleted. The chain still verifies (each subject is kept as its digest).
+    """
     from storage import audit as audit_store
     from storage import outbox, overlegs
     from storage.db import checkpoint, session_scope
@@ -68,16 +75,21 @@ def audit_forget(env_file: str | None, overleg_ref: str, partner: str) -> None:
 
 
 @audit.command("export")
-@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+@ENV_FILE
 @click.option("--overleg", "overleg_ref", default=None,
-              help="Overleg ID or exact name (default: all).")
-@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), default=None)
+              help="The overleg: its ID or its exact name (default: every overleg).")
+@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="From this day on (UTC, for example 2026-01-01).")
 @click.option("--to", "until", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Up to and including this day (UTC).")
-@click.option("--out", type=click.File("w"), default="-")
+@click.option("--out", type=click.File("w"), default="-",
+              help="The file to write (default: standard output).")
 def audit_export(env_file: str | None, overleg_ref: str | None, since: Any, until: Any,
                  out: Any) -> None:
-    """Write audit entries as JSON lines (for the functionaris gegevensbescherming)."""
+    """Write audit entries as JSON lines, for the privacy officer.
+
+    The privacy officer is the functionaris gegevensbescherming.
+    """
     from datetime import UTC, timedelta
 
     from storage import audit as audit_store

@@ -10,11 +10,11 @@ from typing import Any
 
 import click
 
-from bot.cli.base import _engine, load_or_exit, main
+from bot.cli.base import ENV_FILE, _engine, load_or_exit, main
 
 
-@main.command("migrate")
-@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+@main.command("migrate", short_help="Bring the database schema up to date.")
+@ENV_FILE
 def migrate_cmd(env_file: str | None) -> None:
     """Bring the database schema up to date (the bot also does this at start)."""
     from storage.db import MigrationRefused, current_revision, make_engine, migrate
@@ -29,11 +29,15 @@ def migrate_cmd(env_file: str | None) -> None:
     click.echo(f"database is at revision {current_revision(engine)}")
 
 
-@main.command()
+@main.command(short_help="Back up the database and the E2EE store.")
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+@ENV_FILE
 def backup(directory: str, env_file: str | None) -> None:
-    """Write a consistent copy of the database and the E2EE store to DIRECTORY."""
+    """Write a consistent copy of the database and the E2EE store to DIRECTORY.
+
+    DIRECTORY is created if it is not there (mode 0700); keep it as secret as the
+    configuration.
+    """
     from bot.backup import BackupError, make_backup
 
     config = load_or_exit(env_file)
@@ -45,12 +49,15 @@ def backup(directory: str, env_file: str | None) -> None:
         sys.exit(2)
 
 
-@main.command()
+@main.command(short_help="Put a backup back in place.")
 @click.argument("directory", type=click.Path(file_okay=False, exists=True))
-@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
-@click.option("--force", is_flag=True, help="Replace an existing database and store.")
+@ENV_FILE
+@click.option("--force", is_flag=True, help="Replace a database and store that are already there.")
 def restore(directory: str, env_file: str | None, force: bool) -> None:
-    """Put a backup made by `casusbot backup` back in place (stop the bot first)."""
+    """Put a backup made by `casusbot backup` back in place (stop the bot first).
+
+    DIRECTORY is the folder that `casusbot backup` wrote.
+    """
     from bot.backup import BackupError, restore_backup
 
     config = load_or_exit(env_file)
@@ -62,8 +69,8 @@ def restore(directory: str, env_file: str | None, force: bool) -> None:
         sys.exit(2)
 
 
-@main.command()
-@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
+@main.command(short_help="Rotate the reference key (CASUSBOT_REF_KEY).")
+@ENV_FILE
 @click.option("--new-key", envvar="CASUSBOT_NEW_REF_KEY", prompt="New reference key",
               hide_input=True, confirmation_prompt=True,
               help="The new key (or set CASUSBOT_NEW_REF_KEY); at least 16 characters.")
@@ -117,9 +124,9 @@ def _reseal_identity(engine: Any, config: Any, new_key: bytes) -> bool:
     return True
 
 
-@main.command()
-@click.option("--env-file", type=click.Path(dir_okay=False), default=None)
-@click.option("--dry-run", is_flag=True, help="Only list what would be purged.")
+@main.command(short_help="Purge closed cases past their retention term.")
+@ENV_FILE
+@click.option("--dry-run", is_flag=True, help="Only list what would be purged; change nothing.")
 def purge(env_file: str | None, dry_run: bool) -> None:
     """Purge closed cases whose retention term has passed (the bot also does this itself)."""
     from datetime import UTC, datetime

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -17,14 +16,15 @@ import click
 from bot import logs
 from bot.cli.base import load_or_exit, main
 from bot.cli.run import _run_bot
+from bot.private import write_private
 
 DEV_DIR = Path(".dev")
 DEMO_USERS = ("chair", "coordinator", "partner1", "partner2")
 
 
-@main.group()
+@main.group(short_help="Try casusbot locally with a demo Synapse.")
 def dev() -> None:
-    """A local Synapse and demo users, for trying casusbot (data under .dev/)."""
+    """Try casusbot locally: a Synapse on loopback with demo users (data under .dev/)."""
 
 
 def _provision(directory: Path, synapse: Any) -> dict[str, Any]:
@@ -44,12 +44,14 @@ def _provision(directory: Path, synapse: Any) -> dict[str, Any]:
     room_id = devserver.create_room(synapse.url, chair["access_token"], name="Casusoverleg demo",
                                     invite=[u["user_id"] for n, u in users.items()
                                             if n != "chair"])
+    # The bot removes a message with personal data that it refused: it must be moderator.
+    devserver.make_moderator(synapse.url, chair["access_token"], room_id,
+                             users["casusbot"]["user_id"])
     for name in ("coordinator", "partner1", "partner2"):
         token = synapse.login(name, users[name]["password"])["access_token"]
         devserver.join(synapse.url, token, room_id)
     creds = {"homeserver": synapse.url, "users": users, "room_id": room_id}
-    cred_path.write_text(json.dumps(creds, indent=2))
-    os.chmod(cred_path, 0o600)
+    write_private(cred_path, json.dumps(creds, indent=2))
     env = {
         "CASUSBOT_HOMESERVER": synapse.url,
         "CASUSBOT_USER_ID": users["casusbot"]["user_id"],
@@ -60,21 +62,33 @@ def _provision(directory: Path, synapse: Any) -> dict[str, Any]:
         "CASUSBOT_REF_KEY": secrets.token_urlsafe(32),
     }
     env_path = directory / "casusbot.env"
-    env_path.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    os.chmod(env_path, 0o600)
+    write_private(env_path, "".join(f"{k}={v}\n" for k, v in env.items()))
     creds["fresh"] = True
     return creds
 
 
 @dev.command("run")
-@click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR))
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR),
+              show_default=True, help="The folder for the demo's Synapse, users and database.")
 def dev_run(directory: str) -> None:
-    """Start Synapse on loopback, create the demo users and room, and run the bot."""
+    """Start a local Synapse with a demo room, and run the bot.
+
+    Synapse listens on 127.0.0.1 only; the demo users and the encrypted demo room (with
+    the bot as moderator) are made the first time.
+    """
     from bot import devserver
 
+    if devserver.synapse_missing():
+        click.echo("casusbot: the local demo needs Synapse, which is not installed here: "
+                   "pip install 'casusbot[test]' (make run installs it)", err=True)
+        sys.exit(2)
     root = Path(directory).resolve()
     synapse = devserver.prepare(root / "synapse")
-    synapse.start()
+    try:
+        synapse.start()
+    except devserver.NotStarted as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)
     try:
         creds = _provision(root, synapse)
         click.echo("")
@@ -98,10 +112,11 @@ def dev_run(directory: str) -> None:
         synapse.stop()
 
 
-@main.command()
+@main.command(short_help="Chat in the demo room from the terminal.")
 @click.option("--as", "who", type=click.Choice(DEMO_USERS), default="chair",
               help="Which demo user to type as.")
-@click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR))
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR),
+              show_default=True, help="The demo's folder, as `casusbot dev run` made it.")
 def chat(who: str, directory: str) -> None:
     """A small terminal client for the demo room: type a line, see the bot's replies."""
     from bot.chat import run_chat

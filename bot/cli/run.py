@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bot import logs
-from bot.cli.base import TRANSPORT, load_or_exit, main
+from bot.cli.base import ENV_FILE, TRANSPORT, load_or_exit, main
 from bot.config import Config
 
 if TYPE_CHECKING:
@@ -89,8 +89,7 @@ async def _run_teams(config: Config) -> None:
 
 
 @main.command()
-@click.option("--env-file", type=click.Path(dir_okay=False), default=None,
-              help="A .env file with CASUSBOT_* settings (the environment wins).")
+@ENV_FILE
 @TRANSPORT
 def run(env_file: str | None, transport: str | None) -> None:
     """Run the bot on Matrix (or Teams) until interrupted."""

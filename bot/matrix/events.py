@@ -135,3 +135,25 @@ def poll_answer(content: dict[str, Any]) -> tuple[str | None, str]:
 
 def _ts(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def redact_power(room: Any, user_id: str) -> tuple[int, int]:
+    """``(level, needed)``: ``user_id``'s power level in the nio ``room`` and the level needed
+    to remove other people's events there: the higher of ``redact`` and the level to send an
+    ``m.room.redaction`` event (Client-Server API, ``m.room.power_levels``)."""
+    levels = room.power_levels
+    need = max(int(levels.defaults.redact),
+               int(levels.get_message_event_required_level("m.room.redaction")))
+    return int(levels.get_user_level(user_id)), need
+
+
+def redact_power_in(content: dict[str, Any], user_id: str) -> tuple[int, int]:
+    """The same as ``redact_power``, from the content of a room's ``m.room.power_levels``
+    state event (what ``casusbot doctor`` reads over HTTP). Defaults from the spec:
+    ``redact`` 50, ``users_default`` 0, ``events_default`` 0."""
+    users = content.get("users") or {}
+    events = content.get("events") or {}
+    level = int(users.get(user_id, content.get("users_default", 0)))
+    need = max(int(content.get("redact", 50)),
+               int(events.get("m.room.redaction", content.get("events_default", 0))))
+    return level, need

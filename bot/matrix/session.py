@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 from nio import AsyncClient, LoginResponse, WhoamiResponse
 from nio.store import DefaultStore
 
 from bot.app import App
+from bot.private import private_dir, private_tree, write_private
 
 log = logging.getLogger(__name__)
 SESSION_FILE = "session.json"
@@ -40,8 +40,13 @@ class Login:
     store: Path
 
     async def login(self) -> None:
-        """Reuse the stored session (same device, so E2EE keys and txn IDs stay valid)."""
-        self.store.mkdir(parents=True, exist_ok=True)
+        """Reuse the stored session (same device, so E2EE keys and txn IDs stay valid), else
+        log in; the store folder is left 0700 with its files 0600 (``bot.private``)."""
+        private_dir(self.store)
+        await self._login()
+        private_tree(self.store)
+
+    async def _login(self) -> None:
         cfg = self.app.config
         session_path = self.store / SESSION_FILE
         if session_path.exists():
@@ -65,7 +70,7 @@ class Login:
                 raise LoginFailed(f"login as {cfg.user_id} failed: "
                                   f"{getattr(resp, 'message', resp)}; check CASUSBOT_PASSWORD")
             device_id, token = resp.device_id, resp.access_token
-        session_path.write_text(json.dumps({"user_id": cfg.user_id, "homeserver": cfg.homeserver,
-                                            "device_id": device_id, "access_token": token}))
-        os.chmod(session_path, 0o600)
+        write_private(session_path, json.dumps({"user_id": cfg.user_id,
+                                                "homeserver": cfg.homeserver,
+                                                "device_id": device_id, "access_token": token}))
         log.info("logged in", extra={"device_id": device_id})

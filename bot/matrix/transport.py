@@ -35,7 +35,7 @@ from nio import (
 )
 
 from bot.app import App
-from bot.matrix.events import POLL_RESPONSE, _ts, poll_answer, said
+from bot.matrix.events import POLL_RESPONSE, _ts, poll_answer, redact_power, said
 from bot.matrix.sending import Sending
 from bot.matrix.session import Login, _Store
 from bot.matrix.timeline import in_timeline_order
@@ -108,7 +108,8 @@ class MatrixTransport(Login, Sending, Runtime):
         msg = Inbound(event_id=event.event_id, room_id=room.room_id, sender=event.sender,
                       text=what.text, sent_at=_ts(event.server_timestamp),
                       encrypted=bool(room.encrypted), replaces=what.replaces,
-                      thread_root=what.thread_root)
+                      thread_root=what.thread_root,
+                      redact_power=redact_power(room, self.client.user_id))
         await self._answer(msg)
 
     async def _answer(self, msg: Inbound) -> None:

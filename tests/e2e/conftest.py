@@ -93,10 +93,17 @@ class World:
         self.clients.append(c)
         return c
 
-    def room(self, creator: User, invite: list[User], encrypted: bool = False) -> str:
+    def room(self, creator: User, invite: list[User], encrypted: bool = False,
+             bot_moderator: bool = True) -> str:
+        """A room made by ``creator``; the bot, when invited, is made moderator (it removes
+        refused messages with personal data) unless ``bot_moderator`` is False."""
         token = self.synapse.login(creator.user_id.split(":")[0][1:], creator.password)
-        return devserver.create_room(self.synapse.url, token["access_token"], name="overleg",
+        room = devserver.create_room(self.synapse.url, token["access_token"], name="overleg",
                                      invite=[u.user_id for u in invite], encrypted=encrypted)
+        if bot_moderator and self.bot_user in invite:
+            devserver.make_moderator(self.synapse.url, token["access_token"], room,
+                                     self.bot_user.user_id)
+        return room
 
     def join(self, user: User, room_id: str) -> None:
         token = self.synapse.login(user.user_id.split(":")[0][1:], user.password)

@@ -27,6 +27,7 @@ async def test_doctor_and_metrics(world: World, tmp_path: Path) -> None:
 
     env_file = tmp_path / "bot.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in world.env().items()))
+    env_file.chmod(0o600)  # it holds secrets (doctor checks that)
     result = CliRunner().invoke(main, ["doctor", "--env-file", str(env_file)])
     assert result.exit_code == 0, result.output
     for name in ("configuration", "database", "homeserver", "e2ee store", "outbox"):

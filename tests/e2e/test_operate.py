@@ -31,9 +31,12 @@ def test_the_wheel_installs_and_init_logs_in(world: World, tmp_path: Path) -> No
     # The dependencies come from the test environment (no downloads); casusbot itself only
     # from the wheel, not from this checkout.
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([str(venv / "bin/pip"), "install", "--no-deps", "--quiet", str(wheel)],
+    subprocess.run([str(venv / "bin/pip"), "install", "--no-deps", "--ignore-installed",
+                    "--quiet", str(wheel)],
                    check=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASUSBOT_")}
+    # No CASUSBOT_ settings, and no PYTHONPATH that would put this checkout first.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("CASUSBOT_") and k != "PYTHONPATH"}
     run = tmp_path / "run"
     run.mkdir()
 
@@ -64,6 +67,29 @@ def test_the_wheel_installs_and_init_logs_in(world: World, tmp_path: Path) -> No
     # The templates and migrations are inside the wheel: the installed bot migrates a database.
     migrated = casusbot("migrate", "--env-file", "casusbot.env")
     assert migrated.returncode == 0 and "revision" in migrated.stdout, migrated.stderr
+
+
+def test_init_leaves_a_setup_that_doctor_passes(world: World, tmp_path: Path) -> None:
+    """`casusbot init` migrates the database it configures: `casusbot doctor` passes at once
+    (issue 23)."""
+    os.umask(0o022)  # as in a shell (another test's casusbot command may have set 077)
+    bot_user = world.user("initdoctor")
+    env_file = tmp_path / "casusbot.env"
+    done = CliRunner().invoke(main, [
+        "init", "--non-interactive", "--output", str(env_file), "--homeserver",
+        world.synapse.url, "--user-id", bot_user.user_id, "--password", bot_user.password,
+        "--admins", world.chair.user_id, "--database-url",
+        f"sqlite:///{tmp_path / 'casusbot.db'}", "--store-path", str(tmp_path / "store")])
+    assert done.exit_code == 0, done.output
+    checked = CliRunner().invoke(main, ["doctor", "--env-file", str(env_file)])
+    assert checked.exit_code == 0, checked.output
+    assert "FAIL" not in checked.output and "ok   file permissions" in checked.output
+    # Files with secrets are the owner's only, whatever the umask of the shell.
+    modes = {p.relative_to(tmp_path).as_posix(): oct(p.stat().st_mode & 0o777)
+             for p in (env_file, tmp_path / "casusbot.db", tmp_path / "store",
+                       *(tmp_path / "store").iterdir())}
+    assert modes.pop("store") == oct(0o700)
+    assert set(modes.values()) == {oct(0o600)}, modes
 
 
 async def test_backup_and_restore_and_the_bot_answers_in_the_same_room(

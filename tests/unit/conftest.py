@@ -62,6 +62,7 @@ class Say:
     def __init__(self, session: Session, registry: Registry, renderer: Renderer) -> None:
         self.session, self.registry, self.renderer = session, registry, renderer
         self.encrypted = True  # case rooms are encrypted; a test may say otherwise
+        self.redact_power: tuple[int, int] | None = None  # the bot's level, the one needed
         self.sent: list[Outgoing] = []  # what the last call rendered, template and values
 
     def _render(self, out: Outgoing, room: str) -> Rendered | None:
@@ -72,7 +73,7 @@ class Say:
     def __call__(self, text: str, sender: str = CHAIR, now: datetime = NOW,
                  room: str = ROOM) -> list[Rendered]:
         msg = Inbound(event_id=f"$e{next(_ids)}", room_id=room, sender=sender, text=text,
-                      sent_at=now, encrypted=self.encrypted)
+                      sent_at=now, encrypted=self.encrypted, redact_power=self.redact_power)
         self.sent = []
         return handle(self.session, self.registry, self._render, SETTINGS, msg, now).replies
 
@@ -94,6 +95,12 @@ class Say:
              room: str = ROOM) -> list[str]:
         """The template keys of all replies, in order."""
         return [r.template for r in self(text, sender, now, room)]
+
+    def sent_after(self, text: str, sender: str = CHAIR, now: datetime = NOW,
+                   room: str = ROOM) -> list[Outgoing]:
+        """Every reply as the command gave it (template key and values), in order."""
+        self(text, sender, now, room)
+        return list(self.sent)
 
     def out(self, text: str, sender: str = CHAIR, now: datetime = NOW,
             room: str = ROOM) -> Outgoing:

@@ -76,6 +76,9 @@ class Recorder:
 
 def _scenario(say: Say, session: Session, record: Recorder) -> None:
     """Most of what an overleg does in a year, so the messages carry representative values."""
+    say.redact_power = (0, 50)  # a room where the bot may not remove messages: !setup says so
+    say("!setup Elders", room="!elders:localhost")
+    say.redact_power = None
     lines = [
         ("!setup Casusoverleg Test", CHAIR), ("!setup Nog een", CHAIR), ("!setup X", POL),
         ("!annex add Jeugdzorg door burgemeester Teststad", ADMIN),
@@ -196,7 +199,8 @@ def _hand_values(key: str, recorded: dict[str, Outgoing]) -> dict[str, Any]:
                   case="C-7K2FJ", limit=300, per_minute=30, sender=CHAIR, late=False,
                   late_since=NOW, delegate=POL, number=3, weeks=12, now_state=True,
                   noted=[{"case": "C-7K2FJ", "holds": True}], command="actie add",
-                  sent_at=NOW, retry_at=NOW, no_chair=False, was_chair=False)
+                  sent_at=NOW, retry_at=NOW, no_chair=False, was_chair=False, have=0,
+                  need=50)
     return values
 
 
