@@ -10,17 +10,16 @@ from pathlib import Path
 
 import click
 
-from bot.cli.base import _engine, load_or_exit, main
+from bot.cli.base import ENV_FILE, _engine, load_or_exit, main
 
 
-@main.group()
+@main.group(short_help="The bot's one cross-signing identity; reset it.")
 def crosssign() -> None:
     """The bot's cross-signing identity: made once by the first instance, shared by all."""
 
 
-@crosssign.command("reset")
-@click.option("--env-file", type=click.Path(dir_okay=False), default=None,
-              help="The configuration file (default: the environment and ./casusbot.env).")
+@crosssign.command("reset", short_help="Replace the cross-signing identity by a new one.")
+@ENV_FILE
 @click.option("--yes", is_flag=True,
               help="Replace the identity without asking (every organisation then verifies "
                    "the bot again).")
