@@ -6,7 +6,7 @@ import json
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,7 +47,12 @@ def doctor(config: Config, env_file: Path | None = None) -> Iterator[Check]:
     file that is not there is reported ("run casusbot migrate"), not created empty.
     ``env_file``: the configuration file the settings came from, if any (its mode is
     checked with the store's and the database's)."""
-    yield Check("configuration", True, f"{config.user_id} on {config.homeserver}")
+    if config.platform == "teams" and config.teams is not None:
+        t = config.teams
+        who = "anonymous (local tests only)" if t.anonymous else f"app {t.app_id}"
+        yield Check("configuration", True, f"Teams, {who}, listening on {t.host}:{t.port}")
+    else:
+        yield Check("configuration", True, f"{config.user_id} on {config.homeserver}")
     yield permissions_check(config, env_file)
     engine = None
     db_file = sqlite_file(config.database_url)
@@ -65,6 +70,27 @@ def doctor(config: Config, env_file: Path | None = None) -> Iterator[Check]:
         except Exception as e:
             yield Check("database", False, f"cannot open {type(e).__name__}: {str(e)[:120]}")
             engine = None
+    token_ok, token = False, ""
+    if config.platform == "matrix":
+        token_ok, token = yield from _matrix_checks(config, engine)
+    if engine is not None:
+        try:
+            f = figures(engine, datetime.now(UTC))
+            yield Check("outbox", f["outbox_oldest_seconds"] < 600,
+                        f"{int(f['outbox_depth'])} waiting, oldest "
+                        f"{int(f['outbox_oldest_seconds'])} s; sweep lag "
+                        f"{int(f['sweep_lag_seconds'])} s")
+        except Exception as e:
+            yield Check("outbox", False, f"cannot read: {type(e).__name__}")
+        yield refused_check(engine, datetime.now(UTC))
+        if token_ok and config.redact_pii:
+            yield redaction_check(config, engine, token)
+
+
+def _matrix_checks(config: Config, engine: Engine | None
+                   ) -> Generator[Check, None, tuple[bool, str]]:
+    """The homeserver, the E2EE store and its token, the cross-signing identity; returns
+    (token valid, token) for the checks that read the rooms."""
     try:
         with urllib.request.urlopen(config.homeserver + "/_matrix/client/versions",
                                     timeout=5) as resp:
@@ -86,20 +112,9 @@ def doctor(config: Config, env_file: Path | None = None) -> Iterator[Check]:
                     f"device {saved.get('device_id')}, "
                     f"{'keys present' if stores else 'no key store yet'}, "
                     f"{'token valid' if token_ok else 'token refused by the homeserver'}")
-        if token_ok and engine is not None and config.platform == "matrix":
-            yield cross_signing_check(config, engine, saved.get("access_token", ""))
-    if engine is not None:
-        try:
-            f = figures(engine, datetime.now(UTC))
-            yield Check("outbox", f["outbox_oldest_seconds"] < 600,
-                        f"{int(f['outbox_depth'])} waiting, oldest "
-                        f"{int(f['outbox_oldest_seconds'])} s; sweep lag "
-                        f"{int(f['sweep_lag_seconds'])} s")
-        except Exception as e:
-            yield Check("outbox", False, f"cannot read: {type(e).__name__}")
-        yield refused_check(engine, datetime.now(UTC))
-        if token_ok and config.redact_pii:
-            yield redaction_check(config, engine, token)
+        if token_ok and engine is not None:
+            yield cross_signing_check(config, engine, token)
+    return token_ok, token
 
 
 def permissions_check(config: Config, env_file: Path | None) -> Check:

@@ -74,7 +74,8 @@ class Runtime:
         (commands/fitting.py keeps messages under the limit; this is the last guard): how
         to ask for less; a redaction (the bot may not remove messages there): the chairs,
         once (``_not_redacted``); anything else (a malformed message, no permission): that
-        the administrator finds the cause in the log. A refused notice is not told again."""
+        the administrator finds the cause in the log, once until a message there arrives
+        again. A refused notice is not told again."""
         if row.template in NOTICES:
             return
         with session_scope(self.app.engine) as session:
@@ -85,6 +86,9 @@ class Runtime:
                     return
             else:
                 key = "error/too_large" if is_too_large(error) else "error/not_delivered"
+                if key == "error/not_delivered" and outbox.told_since_success(
+                        session, row.room_id, key, None):
+                    return  # told once per episode: until a message there arrives again
                 notice = Outgoing(key, {"what": row.template}, room=row.room_id,
                                   locale=overleg.locale if overleg else None,
                                   timezone=overleg.timezone if overleg else None)

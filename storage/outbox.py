@@ -128,15 +128,17 @@ def given_up(session: Session, since: datetime,
     return [(t or "", e or "", at) for t, e, at in rows if at is not None]
 
 
-def told_since_success(session: Session, room_id: str, notice: str, success: str) -> bool:
+def told_since_success(session: Session, room_id: str, notice: str,
+                       success: str | None) -> bool:
     """Whether a row of template ``notice`` was queued in ``room_id`` after the last row of
-    template ``success`` there that the platform took (``remote_id`` set): a notice about a
-    lasting problem is told once, and again only after the problem went away and came back.
-    Row IDs give the order (they only grow)."""
-    last_ok = session.exec(
-        select(func.max(OutboxMessage.id)).where(
-            OutboxMessage.room_id == room_id, OutboxMessage.template == success,
-            col(OutboxMessage.remote_id).is_not(None))).one()
+    template ``success`` (None: of any template) there that the platform took (``remote_id``
+    set): a notice about a lasting problem is told once, and again only after the problem
+    went away and came back. Row IDs give the order (they only grow)."""
+    took = select(func.max(OutboxMessage.id)).where(
+        OutboxMessage.room_id == room_id, col(OutboxMessage.remote_id).is_not(None))
+    if success is not None:
+        took = took.where(OutboxMessage.template == success)
+    last_ok = session.exec(took).one()
     told = session.exec(
         select(OutboxMessage.id).where(
             OutboxMessage.room_id == room_id, OutboxMessage.template == notice,

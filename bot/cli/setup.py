@@ -100,7 +100,8 @@ def check_config(env_file: str | None, transport: str | None) -> None:
 
 @main.command(short_help="Check the whole set-up.")
 @ENV_FILE
-def doctor(env_file: str | None) -> None:
+@TRANSPORT
+def doctor(env_file: str | None, transport: str | None) -> None:
     """Check the set-up: settings, database, homeserver, E2EE store, outbox.
 
     Also whether files with secrets are private and whether the bot may remove messages
@@ -108,7 +109,7 @@ def doctor(env_file: str | None) -> None:
     """
     from bot.health import doctor as run_checks
 
-    config = load_or_exit(env_file)
+    config = load_or_exit(env_file, transport)
     failed = 0
     for check in run_checks(config, Path(env_file) if env_file else None):
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")

@@ -192,7 +192,11 @@ class AgentsPort:
             storage=MemoryStorage(), connection_manager=manager, start_typing_timer=False,
             remove_recipient_mention=False, **sdk)
         self.app.activity("message")(self._on_message)
+        self.app.activity("messageUpdate")(self._on_edit)
+        self.app.activity("messageDelete")(self._ignore)
+        self.app.activity("messageReaction")(self._ignore)
         self.app.conversation_update("membersAdded")(self._on_added)
+        self.app.conversation_update("membersRemoved")(self._on_removed)
         self.app.adaptive_card.action_execute(re.compile(".*"))(self._on_execute)
 
     # ---- inbound ---------------------------------------------------------------------
@@ -223,6 +227,26 @@ class AgentsPort:
             return
         await self.handler(self._activity(ctx, "message", text=a.text or "",
                                           mentions=_mentions(a)))
+
+    async def _on_edit(self, ctx: TurnContext, state: TurnState) -> None:
+        """A message edited in Teams (``messageUpdate``, the same activity ID): read as on
+        Matrix, a corrected command."""
+        a = ctx.activity
+        await self.handler(self._activity(ctx, "edit", text=a.text or "",
+                                          mentions=_mentions(a)))
+
+    async def _ignore(self, ctx: TurnContext, state: TurnState) -> None:
+        """Activities the bot does not act on, routed so that the SDK does not log them
+        (its "no route" warning quotes the activity's text)."""
+
+    async def _on_removed(self, ctx: TurnContext, state: TurnState) -> None:
+        """People removed from the team or chat: each one's leaving, as on Matrix."""
+        a = ctx.activity
+        bot = a.recipient.id if a.recipient else None
+        gone = tuple(str(m.id) for m in a.members_removed or [] if m.id and m.id != bot)
+        if gone:
+            await self.handler(self._activity(ctx, "removed", data=tuple(
+                (user, "leave") for user in gone)))
 
     async def _on_added(self, ctx: TurnContext, state: TurnState) -> None:
         a = ctx.activity

@@ -8,6 +8,7 @@ core sees the text, so no name ever reaches the core or the database.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
@@ -45,10 +46,14 @@ DROPPED = frozenset({400, 403, 404, 413})
 may not post there (removed, blocked), 404 no such conversation, 413 too large. Each is
 logged as an error, counted, and told to the room (``Deliverer._refused``); any other status
 (429, 5xx) or no answer is retried with backoff."""
-PERSON = re.compile(r"(?<![\w:-])29:[A-Za-z0-9._\-]{0,199}[A-Za-z0-9_\-](?![\w-])")
-"""A Teams user ID in a rendered message (the core names people by ID, never by name); a
-sentence's full stop after it is not part of it."""
-_AT_ID = re.compile(r"<at>(29:[A-Za-z0-9._\-]{1,200})</at>")
+PERSON = re.compile(r"(?<![\w:-])(?:29:[A-Za-z0-9._\-]{0,199}[A-Za-z0-9_\-]|user-id-\d{1,6})"
+                    r"(?![\w-])")
+"""A Teams user ID in a rendered message (the core names people by ID, never by name):
+``29:…``, or ``user-id-N`` of the Agents Playground's default tenant; a sentence's full stop
+after it is not part of it."""
+TYPED_ID = re.compile(r"(?<![\w:?-])(?:29:[A-Za-z0-9._\-]{1,200}|user-id-\d{1,6})(?![\w-])")
+"""A Teams user ID in a command's raw text, outside an <at> mention: typed, not mentioned."""
+_AT_ID = re.compile(r"<at>(29:[A-Za-z0-9._\-]{1,200}|user-id-\d{1,6})</at>")
 _CODE = re.compile(r"(<code>.*?</code>)", re.S)
 _TAG = re.compile(r"</?[A-Za-z][^>]*>")
 PortFactory = Callable[[Any, Handler], Port]
@@ -58,6 +63,9 @@ def command_text(text: str, mentions: tuple[Mention, ...], bot_id: str, prefix: 
                  addressed: bool) -> str:
     """The command in a Teams message: the bot's @mention removed (a mention means "to the
     bot", so the prefix may be left out), other mentions replaced by the person's ID."""
+    # An ID typed as text is no mention: it never passes as a person (people are added by
+    # @mention only, and named by name).
+    text = TYPED_ID.sub(lambda m: "?" + m[0], text)
     for m in mentions:
         if m.user_id == bot_id:
             text = text.replace(m.text, " ")
@@ -66,6 +74,9 @@ def command_text(text: str, mentions: tuple[Mention, ...], bot_id: str, prefix: 
             text = text.replace(m.text, f" {m.user_id} ")
     text = html.unescape(_TAG.sub(" ", text)).replace("\xa0", " ")
     text = " ".join(text.split())
+    for user in {m.user_id for m in mentions if m.user_id != bot_id}:
+        # Teams mentions a two-word display name as two <at> tags of one person.
+        text = re.sub(rf"(?<!\S){re.escape(user)}(?: {re.escape(user)})+(?!\S)", user, text)
     if text.casefold().startswith(MENTION_PREFIX.casefold()):
         # "@casusbot hulp" typed (or pasted from the help) rather than picked as a mention.
         text = text[len(MENTION_PREFIX):]
@@ -151,6 +162,14 @@ class TeamsBot(Runtime):
             if await self.db.run(self._welcome, a):
                 self.deliverer.poke()
             return None
+        if a.kind == "removed":
+            for user, _ in a.data:
+                self.names.pop(user, None)
+                await self.receive(Inbound(
+                    event_id=f"teams:{a.conversation_id}:removed:{user}:{a.activity_id}",
+                    room_id=a.conversation_id, sender=a.sender, text="", kind="membership",
+                    sent_at=a.at or self.app.clock.now(), key="leave", relates_to=user))
+            return None
         msg = self._inbound(a)
         if msg is None:
             return None
@@ -179,6 +198,13 @@ class TeamsBot(Runtime):
                             addressed=a.personal)
         if not text:
             return None
+        if a.kind == "edit":
+            # Teams keeps the activity ID of an edited message: the edit is told apart from
+            # the original (and from another edit) by its text.
+            digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+            return Inbound(event_id=f"{event_id}:edit:{digest}", room_id=a.conversation_id,
+                           sender=a.sender, text=text, sent_at=at, thread_root=a.thread,
+                           replaces=event_id)
         return Inbound(event_id=event_id, room_id=a.conversation_id, sender=a.sender,
                        text=text, sent_at=at, thread_root=a.thread)
 

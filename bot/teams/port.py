@@ -27,9 +27,11 @@ class Mention:
 class TeamsActivity:
     """One inbound activity, reduced to what the bot uses.
 
-    ``kind``: ``message`` (text), ``submit`` (an Action.Submit button: a message with a
-    value), ``execute`` (an Action.Execute invoke, answered in the HTTP response) or
-    ``added`` (the bot was added to a conversation).
+    ``kind``: ``message`` (text), ``edit`` (a message edited: the same activity ID, the new
+    text), ``submit`` (an Action.Submit button: a message with a value), ``execute`` (an
+    Action.Execute invoke, answered in the HTTP response), ``added`` (the bot was added to a
+    conversation) or ``removed`` (people removed from it: ``data`` holds (user ID, "leave")
+    pairs).
     """
 
     kind: str

@@ -42,7 +42,7 @@ from bot.config import load
 from bot.teams.bot import TeamsBot
 from storage import outbox
 from storage.db import session_scope
-from storage.models import Member, OutboxMessage
+from storage.models import Member, OutboxMessage, Partner
 
 pytestmark = pytest.mark.playground
 
@@ -417,3 +417,62 @@ async def test_a_first_trial_with_the_playgrounds_default_tenant(tmp_path: Path)
             assert sorted(m.user_id for m in db.exec(select(Member))) == [me, "user-id-1"]
         statuses = [r["response"]["statusCode"] for r in pg.bot_requests()]
         assert statuses and all(code < 300 for code in statuses), statuses
+
+
+async def _custom(pg: Playground, where: str, kind: str | None, **fields: Any) -> None:
+    """An activity of the playground's own template for ``kind`` (messageUpdate,
+    userRemoved...), sent to the bot as Teams would."""
+    from urllib.parse import quote
+
+    query = f"?conversationId={quote(where)}" + (f"&type={kind}" if kind else "")
+    async with pg.http.get(f"{pg.url}/_internal/v1/customActivities/template{query}") as r:
+        activity = await r.json()
+    activity.update(fields)
+    async with pg.http.post(f"{pg.url}/_internal/v1/customActivities", json=activity) as r:
+        assert r.status < 300, await r.text()
+
+
+async def test_edits_removals_and_two_word_names_as_teams_sends_them(
+        session: Session, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 21's breaking test: an edited command is read as on Matrix (and its text never
+    logged); a two-word display name mentioned as two <at> tags is one person; a person
+    removed from the team is no longer a member; an ID typed as text is no person."""
+    pg, app = session.playground, session.app
+    await pg.say("inrichten Overleg Noord")
+    await pg.say("partner add Politie core")
+    await pg.say("lid add <at>Medewerker</at> <at>Politie</at> Politie",
+                 mentions=((AGENT, "Medewerker"), (AGENT, "Politie")))
+    with session_scope(app.engine) as db:
+        assert sorted(m.user_id for m in db.exec(select(Member))) == sorted([CHAIR, AGENT])
+    typed = await pg.say("lid add 29:getypt-id Politie")
+    assert "29:getypt-id" not in seen_text(typed["message"]).replace("?29:getypt-id", "")
+    with session_scope(app.engine) as db:
+        assert "29:getypt-id" not in {m.user_id for m in db.exec(select(Member))}
+    # A refused command, corrected by an edit: carried out.
+    asked = await pg.ask("partner add Jeugdbescherming kern-typo")
+    await asyncio.sleep(1.0)
+    mark = len(pg.bot_messages())
+    secret = "0612345678"
+    await _custom(pg, asked["conversation"], None, type="messageUpdate",
+                  id=asked["messageId"], text=f"{AT_BOT} partner add Jeugdbescherming core",
+                  entities=[{"type": "mention", "mentioned": {"id": pg.bot, "name": "casusbot"},
+                             "text": AT_BOT}],
+                  conversation={"id": asked["conversation"]})
+    await pg.wait_for(lambda m: True, after=mark)
+    with session_scope(app.engine) as db:
+        partners = db.exec(select(Partner.name)).all()
+    assert "Jeugdbescherming" in partners
+    await _custom(pg, asked["conversation"], None, type="messageUpdate",
+                  id=asked["messageId"], text=f"{AT_BOT} partner add Bel {secret} core",
+                  conversation={"id": asked["conversation"]})
+    await asyncio.sleep(1.0)
+    assert secret not in caplog.text
+    # Removed from the team: no longer a member.
+    await _custom(pg, CHANNEL, "userRemoved", membersRemoved=[{"id": AGENT}])
+    await pg.until(lambda: _left(app, AGENT), "the removed person is still a member")
+
+
+def _left(app: Any, user: str) -> bool:
+    with session_scope(app.engine) as db:
+        member = db.exec(select(Member).where(Member.user_id == user)).first()
+    return member is None or member.left_room_at is not None

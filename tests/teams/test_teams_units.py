@@ -179,3 +179,27 @@ def test_people_are_named_except_where_an_id_is_to_be_copied() -> None:
     named = card_by_name(card, names)
     assert named["body"][0]["text"] == "- Agent <Politie>: bevestigd"
     assert named["body"][1]["id"] == f"case:{a}"  # input IDs are left as they are
+
+
+def test_doctor_on_a_teams_deployment_checks_what_teams_has(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """No homeserver, no E2EE store on Teams: doctor does not fail on them, and its
+    configuration line names the Teams app, not an empty Matrix account."""
+    import os
+
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    env = tmp_path / "teams.env"
+    env.write_text(f"CASUSBOT_TRANSPORT=teams\nCASUSBOT_TEAMS_ANONYMOUS=true\n"
+                   f"CASUSBOT_REF_KEY={'k' * 32}\nCASUSBOT_ADMINS=user-id-0\n"
+                   f"CASUSBOT_DATABASE_URL=sqlite:///{tmp_path / 'teams.db'}\n"
+                   f"CASUSBOT_STORE_PATH={tmp_path / 'store'}\n")
+    os.chmod(env, 0o600)
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate", "--env-file", str(env)]).exit_code == 0
+    result = runner.invoke(main, ["doctor", "--env-file", str(env)])
+    names = [line.split(":")[0][5:] for line in result.output.splitlines()]
+    assert "homeserver" not in names and "e2ee store" not in names, result.output
+    assert "Teams" in result.output.splitlines()[0]
+    assert result.exit_code == 0, result.output

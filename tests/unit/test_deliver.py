@@ -329,3 +329,43 @@ async def test_a_refused_send_is_never_silent(tmp_path, caplog) -> None:  # type
     assert not check.ok and "3 not delivered" in check.detail and "2× M_FORBIDDEN" in check.detail
     await runtime.deliverer.stop()
     app.engine.dispose()
+
+
+async def test_a_room_is_told_once_per_episode_of_refused_sends(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Five messages refused in a row: one notice; a message that arrives ends the episode,
+    and the next refusal is told again."""
+    from bot.clock import FakeClock
+    from bot.runtime import Runtime
+    from tests.unit.apps import throwaway_app
+
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", FakeClock(NOW))
+    wire = Wire()
+    wire.fail_next["!a"] = [SendResult(error="400: BadArgument", permanent=True)
+                            for _ in range(5)]
+
+    class OnTheWire(Runtime):
+        async def send(self, row: outbox.Queued) -> SendResult:
+            return await wire.send(row)
+
+    runtime = OnTheWire(app, holder="test")
+
+    def notices() -> int:
+        with session_scope(app.engine) as s:
+            return len(list(s.exec(select(OutboxMessage).where(
+                OutboxMessage.template == "error/not_delivered"))))
+
+    with session_scope(app.engine) as s:
+        outbox.enqueue(s, [Rendered("!a", f"bericht {i}", None, template="meeting/list")
+                           for i in range(4)], NOW)
+    for _ in range(6):
+        await runtime.deliverer.run_once()
+    assert notices() == 1  # the fifth refusal was the notice itself
+    with session_scope(app.engine) as s:
+        outbox.enqueue(s, [Rendered("!a", "weer goed", None, template="meeting/list")], NOW)
+    await runtime.deliverer.run_once()
+    wire.fail_next["!a"] = [SendResult(error="400: BadArgument", permanent=True)]
+    with session_scope(app.engine) as s:
+        outbox.enqueue(s, [Rendered("!a", "weer fout", None, template="meeting/list")], NOW)
+    for _ in range(3):
+        await runtime.deliverer.run_once()
+    assert notices() == 2
