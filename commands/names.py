@@ -259,22 +259,33 @@ KNOWN_ORGANISATIONS = (
     "sint maartenskliniek")
 """Institutions of Dutch (youth) care, health care and justice named after a person, known
 nationally; a local one is registered as a partner or on annex 1 (``pii.Guard``)."""
-_KNOWN = re.compile(r"\b(?:" + "|".join(re.escape(o) for o in KNOWN_ORGANISATIONS) + r")\w*",
-                    re.I)
+_PERSON_LIKE = ("anne frank", "herman dijkstra", "jan ligthart", "titus brandsma",
+                "florence nightingale", "willem arntsz")
+"""Of those, the ones a person may well be called: an institution only before an
+organisation's word ("Anne Frankschool") or after "het"/"de"."""
+_ANY = "|".join(re.escape(o) for o in KNOWN_ORGANISATIONS)
+_BARE = "|".join(re.escape(o) for o in KNOWN_ORGANISATIONS if o not in _PERSON_LIKE)
+_KNOWN = re.compile(
+    rf"\b(?:(?:het|de)\s+(?:{_ANY})\b|(?:{_BARE})\b(?!-)"
+    rf"|(?:{_ANY})(?:\s?(?:" + "|".join(ORGANISATION_WORDS) + r")\w*))", re.I)
+"""A national institution named after a person, where it reads as the institution: its
+exact name ("Reinier van Arkel", not "Anne Franken"), after "het"/"de", or before an
+organisation's word ("Pieter Baan Centrum", "Anne Frankschool")."""
 
 
-def _organisation(words: list[str], i: int, j: int) -> bool:
+def _organisation(words: list[str], i: int, j: int, lex: Lexicon) -> bool:
     """words[i:j] is (part of) an organisation's name, not a person's."""
     last = _key(words[j - 1])
-    if last.endswith(ORGANISATION_WORDS[:8]):
-        return True
-    # "het Pieter Baan Centrum", "Christiaan Huygens College": an organisation's word
-    # within the next capitalised words.
+    if last.endswith(ORGANISATION_WORDS[:8]) and last not in lex.surnames \
+            and not any(_key(w) in TITLES for w in words[max(0, i - 1):i]):
+        return True  # "Anne Frankschool"; not "mevrouw Kamphuis", "Jan Nijhuis"
+    # "het Pieter Baan Centrum", "Christiaan Huygens College": an organisation's word,
+    # capitalised, within the next capitalised words ("Jan de Vries groep 7" is a person).
     for k in range(j, min(j + 3, len(words))):
-        if _key(words[k]) in ORGANISATION_WORDS:
-            return True
         if not _is_cap(words[k]) and not _INITIALS.fullmatch(words[k]):
             break
+        if _key(words[k]) in ORGANISATION_WORDS:
+            return True
     before = _key(words[i - 1]) if i > 0 else ""
     # "het Reinier van Arkel", "de Anne Frankschool": an article before a full name.
     return before == "het" or (before == "de" and j - i > 1 and _key(words[i]) not in TITLES)
@@ -290,7 +301,7 @@ def find(text: str) -> str | None:
     initials_end = _initials_ends(words)
     for i in range(len(words)):
         j = _name_at(words, i, lex, initials_end)
-        if j and not _organisation(words, i, j):
+        if j and not _organisation(words, i, j, lex):
             return " ".join(words[i:j])
     return None
 
@@ -310,18 +321,26 @@ def _initials_ends(words: list[str]) -> list[int]:
     return ends
 
 
-_ENGLISH = frozenset({"as", "the", "to", "for", "of", "and", "all", "up", "down", "in", "on",
-                      "is", "it", "this", "that", "with", "a", "an"})
+_ENGLISH = frozenset({"as", "the", "to", "for", "of", "and", "all", "up", "down", "on",
+                      "this", "that", "with", "an", "it"})
 
 
 def _sentence_word(words: list[str], i: int) -> bool:
-    """A first name alone at the start of a sentence, before a number or an English word,
-    is the sentence's first word, capitalised for that reason ("Max 2 personen", "Mark as
-    done", "Floor 3"), not a person."""
-    if i > 0 and words[i - 1] not in (".", "!", "?", ":", ";"):
+    """A first name alone as a text's first word, before an English word ("Mark as done"),
+    or "Max"/"Min" before a number ("Max 2 personen": maximum), is that word, not a
+    person ("Daan 2x per week", "Noor is bang" are)."""
+    if i > 0:
         return False
     nxt = words[i + 1] if i + 1 < len(words) else ""
-    return nxt == "#" or nxt.casefold() in _ENGLISH
+    return nxt.casefold() in _ENGLISH or (nxt == "#" and _key(words[i]) in ("max", "min"))
+
+
+def _other_script(word: str) -> bool:
+    """A word in a script other than Latin (after look-alikes were folded to Latin): in a
+    Dutch or English text, a name ("محمد", "Ярина")."""
+    return not word.isascii() and len(word) > 1 and any(c.isalpha() and not c.isascii()
+                                 and not unicodedata.name(c, "LATIN").startswith("LATIN")
+                                 for c in word)
 
 
 def _name_at(words: list[str], i: int, lex: Lexicon, initials_end: list[int]) -> int:
@@ -329,6 +348,8 @@ def _name_at(words: list[str], i: int, lex: Lexicon, initials_end: list[int]) ->
     word = words[i]
     if not word[:1].isalpha():
         return 0
+    if _other_script(word):
+        return i + 1
     key = _key(word)
     size = len(words)
     nxt = words[i + 1] if i + 1 < size else ""
@@ -385,6 +406,9 @@ def _name_at(words: list[str], i: int, lex: Lexicon, initials_end: list[int]) ->
         return i + n + 1
     # 8. A known surname after "met", "aan"...: "gesprek met Jansen"; a double surname
     #    anywhere: "Jansen-de Boer", "Brievingh-Vermeulen".
+    if i > 0 and _key(words[i - 1]) in TRIGGERS and key in lex.surnames \
+            and key not in lex.common and word.isupper() and len(word) > 3:
+        return i + 1  # "bellen met JANSEN"
     if _is_cap(word) and key not in lex.common:
         parts = key.split("-")
         if i > 0 and _key(words[i - 1]) in TRIGGERS and key in lex.surnames:

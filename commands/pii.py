@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import phonenumbers
 from stdnum import iban as stdnum_iban
@@ -58,7 +59,8 @@ KINDS = ("email", "iban", "bsn", "phone", "postcode", "address", "birthdate", "k
 
 # Our own IDs are about no person, but "C-5823AK" reads like a postcode; a Matrix user ID
 # is a member's account, not the case's person, and reads like a handle.
-_OWN_IDS = re.compile(r"\b[MAS]\d{1,6}\b|@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d{1,5})?")
+_OWN_IDS = re.compile(r"\b[MAS]\d{1,6}\b|@[a-z0-9._=\-/+]+:(?:[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
+                      r"|localhost)(?::\d{1,5})?(?![\w.\-])")
 _CASE_ID = re.compile(r"\b[Cc]-[0-9A-Za-z]{5,8}\b")
 
 
@@ -130,7 +132,8 @@ _WORD_DATE = re.compile(rf"\b(\d{{1,2}})(?:e|ste|de)?\s+({MONTHS})\.?(?:\s+(\d{{
 _SHORT_DATE = re.compile(r"(?<![\d.\-/])(\d{1,2})([\-/])(\d{1,2})(?![\d]|[\-/.]\d)")
 _TIME = re.compile(r"(?<![\d.\-/])(?:[01]?\d|2[0-3])[.:][0-5]\d(?!\d|[.\-/]\d)"
                    r"(?:\s?(?:uur|u|h)\b)?|\b\d{1,2}\s?uur\b")
-_CHAIN = re.compile(r"(?<![^\W_]|\+)(?:\+|00)?\d+(?:(?:\s?[.\-/]\s?|[_,]|\s)\d+)*")
+_CHAIN = re.compile(r"(?<![^\W_]|\+)(?:\+|00)?\d+(?:(?:\s?[.\-]\s?|[/_,]|\s)\d+)*")
+_GLUED_LABEL = re.compile(r"\b(bsn|sofi(?:nummer)?|burgerservicenummer)(?=\d)", re.I)
 _PARENS = re.compile(r"\((0\d{1,4})\)\s?|\s?\(0\)\s?")
 _GLUE = re.compile(r"[^\W\d_][\-/]$")
 _MONEY = re.compile(r"(?:€|eur|euro|\$|£)\s?$", re.I)
@@ -138,8 +141,10 @@ _BSN_WORD = re.compile(r"\b(?:bsn|burgerservicenummer|sofi|sofinummer)\b", re.I)
 _ORG_PHONE = ("0800", "0900", "0906", "0909", "088", "140", "112", "0970")
 
 
+@lru_cache(maxsize=16)
 def _dates(text: str) -> list[tuple[int, int, int | None, tuple[int, int]]]:
-    """Full and partial dates in ``text``: (day, month, year or None, span)."""
+    """Full and partial dates in ``text``: (day, month, year or None, span); the scan
+    asks three times per text (numbers, addresses, birth dates). Read-only."""
     found: list[tuple[int, int, int | None, tuple[int, int]]] = []
     for m in _NUM_DATE.finditer(text):
         if m[1]:
@@ -196,7 +201,8 @@ def _phone(chain: str) -> bool:
 def _bsn(chain: str, before: str) -> str | None:
     groups = _groups(chain)
     labelled = _BSN_WORD.search(before[-30:]) is not None
-    if not labelled and (_GLUE.search(before) or _MONEY.search(before)):
+    long_reference = sum(len(g) for g in groups) > 9
+    if not labelled and ((_GLUE.search(before) and long_reference) or _MONEY.search(before)):
         return None  # "RvdK-2026-123456789", "€ 123.456.789"
     candidates = []
     for i in range(len(groups)):
@@ -212,7 +218,8 @@ def _bsn(chain: str, before: str) -> str | None:
     for parts in candidates:
         digits = "".join(parts)
         # "2026-00451": a year and a serial number (a zaaknummer), not a BSN in two groups.
-        year_serial = len(parts) == 2 and len(parts[0]) == 4 and 1990 <= int(parts[0]) <= 2099
+        year_serial = len(parts) == 2 and len(parts[0]) == 4 and 1990 <= int(parts[0]) <= 2099 \
+            and re.search(rf"{parts[0]}\s?[\-/]\s?{parts[1]}", chain) is not None
         if stdnum_bsn.is_valid(digits) and int(digits) and (labelled or not year_serial):
             return " ".join(parts)
     return None
@@ -230,15 +237,16 @@ def _without_dates(text: str, *, short: bool = True) -> str:
 
 def _numbers(text: str) -> tuple[str, str] | None:
     """(kind, value) of the first phone number or BSN, dates and times set aside."""
-    plain = _without_dates(_PARENS.sub(lambda m: f"{m[1]} " if m[1] else " ", text))
+    plain = _GLUED_LABEL.sub(r"\1 ", text)  # "BSN241592069"
+    plain = _without_dates(_PARENS.sub(lambda m: f"{m[1]} " if m[1] else " ", plain))
     for m in _CHAIN.finditer(plain):
         chain = m[0]
         if sum(len(g) for g in _groups(chain)) < 8:
             continue
         if _phone(chain):
             return "phone", chain
-        if chain.startswith(_ORG_PHONE):
-            continue  # "0800 3609", "0900-8020": an organisation's line
+        # "0800 3609", "0900-8020": an organisation's line (``_phone`` passes it); a BSN
+        # after it in the same run of digits is still one.
         if found := _bsn(chain, plain[:m.start()]):
             return "bsn", found
     return None
@@ -335,7 +343,8 @@ def _address(text: str) -> str | None:
         before = _STREET_WORD.findall(text[max(0, m.start() - 60):m.start()])
         if before and before[-1].casefold() in _NR:
             before = before[:-1]
-        place = bool(before) and before[-1].casefold().rstrip(":") in _AT_PLACE
+        last = re.search(r"([^\W\d_]+)\.?:?\s*$", text[max(0, m.start() - 30):m.start()])
+        place = last is not None and last[1].casefold() in _AT_PLACE
         if text[:m.start()].rstrip().endswith((",", ";", ":", "(")):
             before = []
         for size in range(min(5, len(before)), 0, -1):
@@ -354,9 +363,11 @@ def _address(text: str) -> str | None:
 
 
 # ---- birth dates and ages -------------------------------------------------------------------
-_BIRTH = re.compile(r"\b(?:geboren|geb\.?|geboortedatum|geboortejaar|geb\.datum|dob|d\.o\.b\.?"
+# "* 22-8-2016", "GD 18-12-2020", "geboren", "geb."...
+_BIRTH = re.compile(r"(?:(?<!\S)\*(?=\s?\d)|\b(?:gd|gb)\b(?=\.?:?\s?\d)"
+                    r"|\b(?:geboren|geb\.?|geboortedatum|geboortejaar|geb\.datum|dob|d\.o\.b\.?"
                     r"|date of birth|born|birth date|birthdate|verjaardag|jarig|gebdatum|gebdat\.?"
-                    r"|geb\.dat\.?|geboortedag)(?=\W|$)", re.I)
+                    r"|geb\.dat\.?|geboortedag)(?=\W|$))", re.I)
 PERSON_NOUNS = ("jongen", "meisje", "jongere", "jeugdige", "kind", "zoon", "dochter", "man",
                 "vrouw", "broer", "broertje", "zus", "zusje", "puber", "tiener", "minderjarige",
                 "meerderjarige", "betrokkene", "partner", "moeder", "vader", "cliënt", "client",
@@ -368,11 +379,15 @@ _OF_DATE = re.compile(r"\b(?:" + "|".join(PERSON_NOUNS) + r")\s+van\s+(?=\d)", r
 _YEAR = re.compile(r"\b(19\d{2}|20[0-2]\d)\b")
 _AGE = re.compile(
     r"\b\d{1,2}\s?-?\s?jarige?\b(?!\s+(?:jubileum|bestaan|contract|project|traject|programma|"
-    r"plan|termijn|dienstverband|samenwerking|huwelijk|looptijd)\b)|\b\d{1,2}\s?(?:jaar|jr\.?|j\.)\s?oud\b"
-    r"|\(\s?\d{1,2}\s?(?:jaar|jr\.?|j\.?)?\s?\)|\b(?:leeftijd|lft\.?)\s*:?\s*(?:van\s+)?\d{1,2}\b"
+    r"plan|termijn|dienstverband|samenwerking|huwelijk|looptijd)\b)"
+    r"|\b\d{1,2}\s?(?:jaar|jr\.?|j\.)\s?oud\b|\(\s?\d{1,2}\s?(?:jaar|jr\.?|j\.?)\s?\)"
+    r"|\b(?:" + "|".join(PERSON_NOUNS) + r")\s*\(\s?\d{1,2}\s?\)"
+    r"|\b(?:leeftijd|lft\.?)\s*:?\s*(?:van\s+)?\d{1,2}\b"
     r"|\b(?:is|wordt|werd|pas)\s+\d{1,2}\s+(?:jaar|jr\.?)(?!\s+(?:geleden|lang|bezig|betrokken|"
     r"in\b|bij\b|onder\b|actief|gevolgd|terug))"
     r"|\b(?:" + "|".join(PERSON_NOUNS) + r")\s+(?:van|is|,)\s+\d{1,2}(?:\s+(?:jaar|jr\.?))?\b"
+    r"(?!\s*(?:kinderen|kind|keer|x\b|maal|maanden|weken|dagen|uur|broers|zussen|zonen|"
+    r"dochters|personen|gesprekken|meldingen|incidenten|afspraken|euro))"
     r"|\b\d{1,2}\s?(?:yo|y/o|years old)\b"
     # "(m, 15)", "(v/15)", "jongen 15jr", "zoon (15 jaar)", "vijftienjarige"
     r"|\(\s?[mvjf]\s?[,/]\s?\d{1,2}\s?(?:jr\.?|jaar)?\s?\)"
@@ -383,11 +398,23 @@ _AGE = re.compile(
     r"negentig)-?jarige\b", re.I)
 
 
+_EVENT_BEFORE = re.compile(
+    r"(?:\b(?:sinds|melding|meldingen|wet|convenant|brief|vonnis|uitspraak|besluit|beschikking|"
+    r"rapport|verslag|rapportage|d\.d\.|dd|per|vanaf|datum|incident|aangifte|zitting|"
+    r"overleg|afspraak|verhuizing|opname|ontslag|plaatsing|aanmelding|mail|e-mail)\b"
+    r"(?:\s+(?:van|op|d\.d\.|dd|per|de|het))?\s*:?\s*$"
+    r"|\b(?:art|artikel|lid|hoofdstuk|par|paragraaf|versie|v|nr|nummer)\.?\s*$)", re.I)
+"""Before a date: an event's or a document's ("melding van 12-03-2013", "Wet van 21
+december 2006"), or an article number read as a date ("art. 7.3.11"): no date of birth."""
+
+
 def _birthdate(text: str) -> str | None:
     keyword = _BIRTH.search(text)
     person_of = {m.end() for m in _OF_DATE.finditer(text)}
     for _day, _month, y, (a, b) in _dates(text):
-        if keyword is not None or (y is not None and y < DOB_BEFORE_YEAR) or a in person_of:
+        if keyword is not None or a in person_of or (
+                y is not None and y < DOB_BEFORE_YEAR
+                and not _EVENT_BEFORE.search(text[max(0, a - 40):a])):
             return text[a:b]
     if keyword is not None:
         near = text[keyword.end():keyword.end() + 25]
@@ -416,7 +443,7 @@ _DOCUMENT = re.compile(r"(?<![\w\-])(?:[A-Za-z]{2}[A-Za-z0-9]{6}\d"
 _DOC_WORD = re.compile(
     r"\b(?:paspoort(?:nummer|nr)?|id-?kaart(?:nummer)?|identiteitskaart|identiteitsbewijs|"
     r"rijbewijs(?:nummer)?|documentnummer|docnr|legitimatie(?:bewijs)?|verblijfs(?:document|"
-    r"vergunning|pas)|vreemdelingen(?:nummer|document)|v-?nummer|id-?nummer|id)\b"
+    r"vergunning|pas)|vreemdelingen(?:nummer|document)|v-?nummer|a-?nummer|id-?nummer|id)\b"
     r"\s*(?:nr\.?|nummer|no\.?)?\s*[:#]?\s*([A-Za-z0-9][A-Za-z0-9 .\-]{4,14}[A-Za-z0-9])", re.I)
 _SOCIAL_URL = re.compile(
     r"\b(?:https?://)?(?:www\.|m\.)?(?:instagram\.com|facebook\.com|fb\.com|tiktok\.com|"
@@ -445,7 +472,7 @@ def _kenteken(text: str) -> str | None:
 def _document(text: str) -> str | None:
     for m in _DOC_WORD.finditer(text):
         value = m[1].rstrip(" .-")
-        if sum(c.isdigit() for c in value) >= 4:
+        if sum(c.isdigit() for c in value) >= 1 and len(value.replace(" ", "")) >= 8:
             return value
     for m in _DOCUMENT.finditer(text):
         # The Dutch format since 2014: 2 letters, 6 letters or digits, a digit; no letter O.
@@ -457,9 +484,20 @@ def _document(text: str) -> str | None:
 
 def _social(text: str) -> str | None:
     for pattern in (_SOCIAL_URL, _SOCIAL_LABEL, _HANDLE):
-        if m := pattern.search(text):
+        for m in pattern.finditer(text):
+            handle = re.split(r"[\s:=@]+", m[0])[-1].casefold()
+            if pattern is _SOCIAL_LABEL and (handle in person_names.lexicon().common
+                                             or handle in _NOT_HANDLES):
+                continue  # "WhatsApp: niet bereikbaar", "Facebook: bericht gestuurd"
             return m[0]
     return None
+
+
+_NOT_HANDLES = frozenset({
+    "niet", "geen", "bericht", "berichten", "gestuurd", "account", "gevonden", "bereikbaar",
+    "contact", "gebeld", "verwijderd", "geblokkeerd", "onbekend", "gemeld", "melding", "privé",
+    "prive", "openbaar", "checken", "nagaan", "navragen", "bekijken", "reactie", "groep",
+    "groepen", "chat", "chats", "status", "profiel", "foto", "foto's", "video", "video's"})
 
 
 # ---- the guard ------------------------------------------------------------------------------
@@ -479,14 +517,14 @@ class Guard:
     organisations: tuple[str, ...] = field(default=())
 
 
-def mask(value: str) -> str:
+def mask(value: str, ends: bool = True) -> str:
     """The value's shape: letters and digits starred, separators kept; a long value (ten
     letters and digits or more: IBAN, phone, e-mail) keeps its first two and last two, as
     banks show an account ("NL**************34"). A short value (postcode, age, house
     number, BSN) shows nothing of itself."""
     chars = [c for c in value.strip()]
     visible = [i for i, c in enumerate(chars) if c.isalnum()]
-    if len(visible) < 10:
+    if len(visible) < 10 or not ends:
         return "".join("*" if c.isalnum() else c for c in chars)
     hide = set(visible[2:-2])
     return "".join("*" if i in hide else c for i, c in enumerate(chars))
@@ -544,7 +582,8 @@ def scan_all(text: str, guard: Guard | None = None, *, names: str = "all") -> li
         if value is not None and all(f.kind != kind for f in found):
             # A name, even masked, says too much; a forbidden word's mask would tell the room
             # which word is on the list.
-            found.append(Finding(kind, "" if kind in ("name", "forbidden") else mask(value)))
+            found.append(Finding(kind, "" if kind in ("name", "forbidden")
+                                 else mask(value, ends=kind in ("email", "iban", "phone"))))
 
     email = _email(plain)
     add("email", email)

@@ -138,7 +138,12 @@ class Ctx:
         if it passes the PII guard; otherwise "…" stands in its place (PRODUCT.md, privacy
         rule 1: a refusal never carries an identifier into the room or the outbox)."""
         if isinstance(values.get("given"), str):
-            values["given"] = self.echo(values["given"])
+            given = values["given"]
+            if template == "error/unexpected" and not _keyword_like(given):
+                # Left over after the arguments: free text that may hold what the guard
+                # cannot see in a fragment ("van den Berg" after a first name).
+                given = "…"
+            values["given"] = self.echo(given)
         return self.reply(template, **values)
 
     def echo(self, typed: str) -> str:
@@ -170,6 +175,13 @@ class Ctx:
         """The refusal of a message with personal data, and its redaction where allowed."""
         out = [self.reply(e.template, **e.values)]
         return [*out, self.redact_original()] if self.settings.redact_pii else out
+
+
+def _keyword_like(text: str) -> bool:
+    """One short word in lower case (a mistyped choice or sub-command), or a word with a
+    digit in it (a mistyped ID or date): what may be quoted back of text left over."""
+    return (len(text) <= 30 and " " not in text.strip()
+            and (text.islower() or any(c.isdigit() for c in text)))
 
 
 @dataclass(frozen=True)
