@@ -104,9 +104,19 @@ class App:
         with session_scope(self.engine) as session:
             inbound_store.save_direct_room(session, user_id, room_id, self.clock.now())
 
-    def record_join(self, room_id: str, at: datetime) -> None:
+    def record_join(self, room_id: str, at: datetime, *, invited_again: bool = False) -> bool:
+        """The bot joined ``room_id`` at ``at`` (the join event's server time). True: it is
+        back after an absence (``storage.inbound.record_join``): the room's waiting
+        messages and timers can go now."""
         with session_scope(self.engine) as session:
-            inbound_store.record_join(session, room_id, at)
+            return inbound_store.record_join(session, room_id, at, invited_again=invited_again)
+
+    def record_leave(self, room_id: str, at: datetime | None) -> bool:
+        """The bot left or was removed from ``room_id`` at ``at`` (None: not known when).
+        Until it joins again, what is said there is not carried out late and nothing is
+        sent there (``storage.inbound.record_leave``). True when this opened the absence."""
+        with session_scope(self.engine) as session:
+            return inbound_store.record_leave(session, room_id, at)
 
     def sync_token(self, device_key: str) -> str | None:
         with session_scope(self.engine) as session:

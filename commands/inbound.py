@@ -26,6 +26,7 @@ from commands.registry import (
 from commands.text import clean
 from storage import agendas, inbound, outbox, overlegs, timers
 from storage.db import counting_writes
+from storage.models import RoomAbsence
 from storage.outbox import Rendered
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,11 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
     command = registry.resolve(msg.text, settings.prefix) if msg.kind == "text" else None
     verdict = "ok"
     effect = False  # the command changed something (beyond the bookkeeping)
-    if limiter is not None and msg.kind == "text":
+    # Said while the bot was out of the room (kicked, then invited again): not carried out
+    # late; a membership change is a fact and is applied.
+    away = inbound.absence_at(session, msg.room_id, msg.sent_at) \
+        if msg.kind != "membership" else None
+    if limiter is not None and msg.kind == "text" and away is None:
         # The overleg's own people (and administrators) with a known command are never cut
         # off quietly: a command beyond their limit is refused by name (commands/ratelimit.py).
         trusted = command is not None and (member is not None or msg.sender in settings.admins)
@@ -158,6 +163,8 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
                                  command=registry.typed_verb(msg.text, settings.prefix),
                                  sent_at=msg.sent_at, per_minute=limiter.trusted_per_minute,
                                  retry_at=limiter.retry_at(msg.sender, spoken))]
+        elif away is not None:
+            replies = _said_while_away(ctx, msg, away)
         elif msg.kind == "text" and len(msg.text) > MAX_COMMAND_CHARS:
             replies = [ctx.refuse("error/message_too_long", limit=MAX_COMMAND_CHARS)]
         elif guarded := _guard(ctx, msg, command):
@@ -254,6 +261,33 @@ def _membership(ctx: Ctx, user_id: str, *, left: bool) -> list[Outgoing]:
                               no_chair=not chairs, was_chair=changed.role == "chair",
                               partner=partner.name if partner else None),
                     mentions=tuple(told))]
+
+
+def _said_while_away(ctx: Ctx, msg: Inbound, away: RoomAbsence) -> list[Outgoing]:
+    """An event from a time the bot was out of the room (issue 19): like history before
+    its first join, it is not carried out, and never without a word. The chairs (with none,
+    the administrators) are told once per absence that commands and answers of that time
+    were not read; who sent a message that cannot be decrypted (its key was never shared
+    with the bot, which was not in the room) is told once per absence, not per message."""
+    if msg.kind == "undecryptable":
+        told = away.told.split()
+        if ctx.overleg is None or msg.sender in told:
+            return []
+        away.told = " ".join([*told, msg.sender])
+        ctx.session.add(away)
+        return [replace(ctx.reply("room/away_undecryptable", sender=msg.sender,
+                                  left_at=away.left_at, back_at=away.back_at),
+                        mentions=(msg.sender,))]
+    if away.told_at is not None:
+        return []
+    away.told_at = ctx.now
+    ctx.session.add(away)
+    chairs = [m.user_id for m in overlegs.members(ctx.session, ctx.overleg_id)
+              if m.role == "chair"] if ctx.overleg is not None else []
+    told_now = chairs or sorted(ctx.settings.admins)
+    return [replace(ctx.reply("room/away_commands", chairs=told_now, left_at=away.left_at,
+                              back_at=away.back_at, overleg=ctx.overleg is not None),
+                    mentions=tuple(told_now))]
 
 
 def _concerns_us(session: Session, msg: Inbound) -> bool:

@@ -298,6 +298,24 @@ class JoinedRoom(SQLModel, table=True):
     joined_at: datetime = Field(sa_column=_utc())
 
 
+class RoomAbsence(SQLModel, table=True):
+    """A time the bot was out of a room (left, kicked, banned) until it joined again.
+
+    What was said in the room meanwhile is not carried out late (the chair is told once,
+    ``told_at``; who sent what could not be decrypted is told once each, ``told``); timed
+    work and messages for the room wait until ``back_at``. ``left_at`` is None when the
+    bot's leave was not seen (it was down): then the absence runs from its previous join.
+    """
+
+    __table_args__ = (UniqueConstraint("room_id", "left_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: str = Field(index=True)
+    left_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    back_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    told_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    told: str = ""  # space-separated user IDs told their undecryptable messages were not read
+
+
 class SyncState(SQLModel, table=True):
     """The sync token per device, saved only after the batch's events were handled."""
 

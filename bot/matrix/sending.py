@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from nio import (
     ErrorResponse,
+    JoinedRoomsResponse,
     LocalProtocolError,
     RoomCreateResponse,
     RoomPreset,
@@ -94,12 +95,28 @@ class Sending(KeySharing):
         if isinstance(resp, RoomSendResponse):
             return SendResult(remote_id=resp.event_id)
         if isinstance(resp, ErrorResponse):
+            if resp.status_code == "M_FORBIDDEN" and not row.room_id.startswith("@") \
+                    and await self._not_in(room_id):
+                # Removed from the room (before the sync said so): the row waits for the
+                # bot's return instead of being given up (issue 19).
+                await self.db.run(self.app.record_leave, room_id, None)
+                return SendResult(error="not in the room; waits until invited again",
+                                  deferred=True)
             retry = resp.retry_after_ms / 1000 if resp.retry_after_ms else None
             # Not in the room (left, kicked, never joined) or a message the server will never
             # take: retrying cannot help, and it would hold up the room's queue.
             return SendResult(error=f"{resp.status_code}: {resp.message}", retry_after=retry,
                               permanent=resp.status_code in PERMANENT_SEND_ERRORS)
         return SendResult(error=type(resp).__name__)
+
+    async def _not_in(self, room_id: str) -> bool:
+        """Whether the homeserver says the bot is not joined to ``room_id`` (False when it
+        cannot tell)."""
+        try:
+            resp = await self.client.joined_rooms()
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+        return isinstance(resp, JoinedRoomsResponse) and room_id not in resp.rooms
 
     async def _redact(self, room_id: str, row: Queued) -> SendResult:
         spec = json.loads(row.content_json or "{}")

@@ -5,14 +5,21 @@ addressed again."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlmodel import Session, col, select
 
+from bot.app import App
+from bot.clock import FakeClock
 from bot.render import Renderer
 from commands.inbound import Inbound, handle
 from commands.registry import Registry
-from storage import overlegs
-from storage.models import AuditEntry, Member, OutboxMessage
+from storage import inbound as inbound_store
+from storage import outbox, overlegs, timers
+from storage.db import session_scope
+from storage.models import AuditEntry, Case, Meeting, Member, OutboxMessage
+from storage.outbox import Rendered
+from tests.unit.apps import throwaway_app
 from tests.unit.conftest import CHAIR, NOW, ROOM, SETTINGS, Say, sweep
 from tests.unit.test_actions import COORD, case, plan  # noqa: F401  (fixture)
 
@@ -82,3 +89,108 @@ def test_when_the_last_chair_leaves_the_administrators_are_told(
     [told] = handle(session, registry, plan._render, SETTINGS, msg, NOW).replies
     assert told.template == "member/left_room"
     assert set(told.mentions) == set(SETTINGS.admins) - {CHAIR}
+
+
+# ---- the bot kicked, then invited again (issue 19) ------------------------------------
+
+POL = "@politie1:localhost"
+KICKED = NOW + timedelta(hours=1)
+BACK = datetime(2026, 12, 4, 11, 0, tzinfo=UTC)  # Friday; A1 (due 2 December) fell overdue
+
+
+def _said(app: App, event_id: str, text: str, at: datetime, sender: str = CHAIR,
+          kind: str = "text") -> list[str]:
+    msg = Inbound(event_id, ROOM, sender, text, at, encrypted=True, kind=kind)
+    return [r.template for r in app.handle(msg).replies]
+
+
+def _rows(app: App, template: str) -> list[OutboxMessage]:
+    with session_scope(app.engine) as s:
+        rows = list(s.exec(select(OutboxMessage).where(OutboxMessage.template == template)))
+        s.expunge_all()
+    return rows
+
+
+def test_kicked_then_invited_again_nothing_said_meanwhile_is_carried_out_late(
+        tmp_path: Path) -> None:
+    """Commands of the time the bot was out of the room are not carried out (the chair is
+    told once); reminders due meanwhile wait and are sent once it is back; undecryptable
+    messages of that time get one notice per person."""
+    clock = FakeClock(NOW)
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", clock)
+    app.record_join(ROOM, NOW - timedelta(hours=1))
+    for n, line in enumerate(("!setup Overleg", "!partner add Politie core",
+                              f"!lid add {POL} Politie", "!casus open")):
+        assert _said(app, f"$setup{n}", line, NOW), line
+    with session_scope(app.engine) as s:
+        code = s.exec(select(Case)).one().code
+    assert _said(app, "$a1", f"!actie add C-{code} Politie 2-12-2026 Huisbezoek", NOW)
+
+    app.record_leave(ROOM, KICKED)  # kicked
+    clock.set(BACK - timedelta(hours=1))
+    app.sweep()  # A1 fell overdue while the bot was out: nothing is sent to the room yet
+    assert _rows(app, "action/overdue") == []
+    with session_scope(app.engine) as s:
+        # The timer waits for the bot's return; the waker does not spin on it.
+        assert timers.next_due(s) is None or timers.next_due(s) > clock.now()
+        assert inbound_store.away_rooms(s) == {ROOM}
+
+    clock.set(BACK)
+    app.record_join(ROOM, BACK)  # invited again and joined: the rejoin sync follows
+    # What was said meanwhile comes with the rejoin's timeline (shared history).
+    missed = [_said(app, "$m1", "!overleg plan 15-12-2026 14:00", KICKED + timedelta(hours=1)),
+              _said(app, "$m2", "!overleg plan 16-12-2026 14:00", KICKED + timedelta(hours=2)),
+              _said(app, "$u1", "", KICKED + timedelta(hours=3), POL, "undecryptable"),
+              _said(app, "$u2", "", KICKED + timedelta(hours=4), POL, "undecryptable"),
+              _said(app, "$u3", "", KICKED + timedelta(hours=5), CHAIR, "undecryptable")]
+    assert missed == [["room/away_commands"], [], ["room/away_undecryptable"], [],
+                      ["room/away_undecryptable"]]
+    with session_scope(app.engine) as s:
+        assert s.exec(select(Meeting)).all() == []  # neither command was carried out
+        assert inbound_store.away_rooms(s) == set()
+    [told] = _rows(app, "room/away_commands")
+    assert CHAIR in told.mentions.split()
+    assert sorted(r.mentions for r in _rows(app, "room/away_undecryptable")) == [CHAIR, POL]
+
+    # The reminder that fell due meanwhile is sent now, late, once.
+    app.sweep()
+    app.sweep()
+    [late] = _rows(app, "action/overdue")
+    assert late.room_id == ROOM
+    # Back in the room, commands are carried out again.
+    assert _said(app, "$after", "!overleg plan 15-12-2026 14:00", BACK + timedelta(minutes=1)
+                 ) == ["meeting/planned"]
+
+
+async def test_messages_for_a_room_the_bot_is_out_of_wait_until_it_is_back(
+        tmp_path: Path) -> None:
+    """The deliverer neither sends nor gives up a row for a room the bot was removed from
+    (a 403 there would drop it for good); they are sent when the bot is back."""
+    from bot.deliver import Deliverer, SendResult
+
+    clock = FakeClock(NOW)
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", clock)
+    app.record_join(ROOM, NOW - timedelta(hours=1))
+    sent: list[str] = []
+
+    class Homeserver:
+        async def send(self, row: OutboxMessage) -> SendResult:
+            if ROOM in away:
+                return SendResult(error="M_FORBIDDEN: not in room", permanent=True)
+            sent.append(row.body)
+            return SendResult(remote_id=f"$r{len(sent)}")
+
+    away = {ROOM}
+    app.record_leave(ROOM, NOW)
+    with session_scope(app.engine) as s:
+        outbox.enqueue(s, [Rendered(room_id=ROOM, body="reminder", html=None,
+                                         template="action/overdue")],
+                       NOW)
+    deliverer = Deliverer(app.engine, Homeserver())
+    await deliverer.run_once()
+    [row] = _rows(app, "action/overdue")
+    assert (row.sent_at, row.last_error, sent) == (None, None, [])
+    away.clear()
+    app.record_join(ROOM, NOW + timedelta(hours=2))
+    await deliverer.run_once()
+    assert sent == ["reminder"]

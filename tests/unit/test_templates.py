@@ -14,11 +14,13 @@ from sqlmodel import Session
 
 from bot.render import LOCALES, Renderer, html_to_text
 from commands import timed
+from commands.inbound import Inbound, handle
 from commands.registry import Outgoing, Registry
+from storage import inbound as inbound_store
 from storage.db import create_schema, make_engine, session_scope
 from storage.models import Meeting
 from storage.outbox import Rendered
-from tests.unit.conftest import ADMIN, CHAIR, NOW, REGISTRY, Say
+from tests.unit.conftest import ADMIN, CHAIR, NOW, REGISTRY, ROOM, SETTINGS, Say
 
 ROOT = Path(__file__).parents[2]
 TEMPLATES = ROOT / "bot" / "templates"
@@ -149,6 +151,14 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
         ("!annex remove Jeugdzorg door burgemeester Teststad", ADMIN),
     ]:
         say(line, sender=sender)
+    # Kicked and invited again: a command and an undecryptable message of that time.
+    inbound_store.record_join(session, ROOM, NOW - timedelta(days=1))
+    inbound_store.record_leave(session, ROOM, NOW + timedelta(minutes=1))
+    inbound_store.record_join(session, ROOM, NOW + timedelta(minutes=3))
+    say("!overleg list", sender=CHAIR, now=NOW + timedelta(minutes=2))
+    handle(session, say.registry, say._render, SETTINGS,
+           Inbound("$away-u", ROOM, POL, "", NOW + timedelta(minutes=2),
+                   kind="undecryptable"), NOW + timedelta(minutes=3))
     now = NOW
     end = NOW + timedelta(days=800)
     while now <= end:  # a year and more of timers: reminders, agendas, reviews, prompts
