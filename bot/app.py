@@ -17,7 +17,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.dbcalls import is_locked
 from bot.render import Renderer
-from commands import default_registry, timed
+from commands import default_registry, rooms, timed
 from commands.inbound import Inbound, handle, may_concern
 from commands.ratelimit import RateLimiter
 from commands.registry import Outcome, Registry, Render, Settings
@@ -106,10 +106,22 @@ class App:
 
     def record_join(self, room_id: str, at: datetime, *, invited_again: bool = False) -> bool:
         """The bot joined ``room_id`` at ``at`` (the join event's server time). True: it is
-        back after an absence (``storage.inbound.record_join``): the room's waiting
+        back after an absence (``storage.inbound.record_join``), or an overleg moved here
+        from the room this one replaced (``commands.rooms.arrived``): the room's waiting
         messages and timers can go now."""
         with session_scope(self.engine) as session:
-            return inbound_store.record_join(session, room_id, at, invited_again=invited_again)
+            back = inbound_store.record_join(session, room_id, at, invited_again=invited_again)
+            if invited_again:  # (the invite's join: the client learns of the room from
+                return back    # the next sync, whose join event moves an overleg here)
+            moved = rooms.arrived(session, self.render, self.settings, room_id,
+                                  self.clock.now())
+            return back or bool(moved)
+
+    def awaits_room(self, room_id: str) -> bool:
+        """Whether an overleg waits to move into ``room_id`` (its room was replaced by it):
+        the bot should join it."""
+        with session_scope(self.engine) as session:
+            return overlegs.upgrade_into(session, room_id) is not None
 
     def record_leave(self, room_id: str, at: datetime | None) -> bool:
         """The bot left or was removed from ``room_id`` at ``at`` (None: not known when).

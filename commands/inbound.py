@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from commands import answers, pii
+from commands import answers, pii, rooms
 from commands.auditing import audit_change
 from commands.ratelimit import RateLimiter
 from commands.registry import (
@@ -45,6 +45,7 @@ class Inbound:
     encrypted: bool = False
     kind: str = "text"  # text | reaction | poll_response | redaction | card | undecryptable
     # | membership (``key``: join, leave or ban; ``relates_to``: whose membership)
+    # | tombstone (the room was upgraded; ``relates_to``: the replacement room)
     relates_to: str | None = None  # the event a reaction, poll vote or card button is about
     key: str = ""  # the reaction's emoji, the poll answer's ID, or the card button's verb
     redacts: str | None = None  # for a redaction: the event it removes
@@ -124,6 +125,12 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
         if msg.replaces and edited is None and not msg.text.lstrip().startswith(
                 settings.prefix):
             return []  # an edit of chatter into chatter: chatter
+    if msg.kind != "tombstone" and overlegs.upgrade_of(session, msg.room_id) is not None:
+        # The room was replaced by an upgrade: its overleg lives (or will) in the new room,
+        # and nothing said here after that is read (no second overleg starts here).
+        log.info("event in a replaced room not read", extra={"event_id": msg.event_id,
+                                                              "room": msg.room_id})
+        return []
     # A text event is recorded as having changed nothing until its command does (one
     # UPDATE then): an edit of it is carried out until then.
     if not inbound.first_time(session, msg.event_id, msg.room_id, now, sender=msg.sender,
@@ -234,6 +241,8 @@ def _dispatch(registry: Registry, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
         return answers.withdrawal(ctx, msg.redacts)
     if msg.kind == "card":
         return answers.card(ctx, msg.relates_to, msg.key, dict(msg.data), msg.event_id)
+    if msg.kind == "tombstone":  # (the transport passes only those sent with the power)
+        return rooms.tombstone(ctx, msg.relates_to)
     if msg.kind == "membership" and ctx.overleg is not None and msg.relates_to:
         return _membership(ctx, msg.relates_to, left=msg.key in ("leave", "ban"))
     return []

@@ -8,7 +8,7 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from storage.db import insert_for
-from storage.models import DirectRoom, InboundEvent, JoinedRoom, RoomAbsence, SyncState
+from storage.models import DirectRoom, InboundEvent, JoinedRoom, RoomAbsence, RoomUpgrade, SyncState
 
 _EVENTS = InboundEvent.__table__  # type: ignore[attr-defined]
 
@@ -82,9 +82,11 @@ def record_leave(session: Session, room_id: str, at: datetime | None) -> bool:
 
 
 def away_rooms(session: Session) -> set[str]:
-    """The rooms the bot is out of now (left, kicked, banned; not back)."""
+    """The rooms nothing is sent to now: those the bot is out of (left, kicked, banned; not
+    back) and those replaced by an upgrade (their messages go to the new room)."""
     return set(session.exec(select(RoomAbsence.room_id).where(
-        col(RoomAbsence.back_at).is_(None))))
+        col(RoomAbsence.back_at).is_(None)))) | set(session.exec(select(
+            RoomUpgrade.old_room_id)))
 
 
 def absence_at(session: Session, room_id: str, at: datetime) -> RoomAbsence | None:

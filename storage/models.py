@@ -316,6 +316,18 @@ class RoomAbsence(SQLModel, table=True):
     told: str = ""  # space-separated user IDs told their undecryptable messages were not read
 
 
+class RoomUpgrade(SQLModel, table=True):
+    """An overleg's room replaced by a new one (``m.room.tombstone``, sent by someone with
+    the power to). The overleg, its data and its timers move to ``new_room_id`` when the
+    bot has joined it (``moved_at``); from the tombstone on the old room gets no messages."""
+
+    old_room_id: str = Field(primary_key=True)
+    new_room_id: str = Field(index=True)
+    sender: str
+    tombstoned_at: datetime = Field(sa_column=_utc())
+    moved_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
 class SyncState(SQLModel, table=True):
     """The sync token per device, saved only after the batch's events were handled."""
 

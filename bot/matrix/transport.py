@@ -28,15 +28,17 @@ from nio import (
     MessageDirection,
     ReactionEvent,
     RedactionEvent,
+    RoomGetStateResponse,
     RoomMemberEvent,
     RoomMessagesResponse,
     RoomMessageText,
+    RoomUpgradeEvent,
     SyncResponse,
     UnknownEvent,
 )
 
 from bot.app import App
-from bot.matrix.events import POLL_RESPONSE, _ts, poll_answer, said
+from bot.matrix.events import POLL_RESPONSE, _ts, may_tombstone, poll_answer, said
 from bot.matrix.sending import Sending
 from bot.matrix.session import Login, _Store
 from bot.matrix.timeline import in_timeline_order
@@ -308,8 +310,38 @@ class MatrixTransport(Login, Sending, Runtime):
                                    sent_at=_ts(event.server_timestamp),
                                    relates_to=event.state_key, key=event.membership))
 
+    async def on_tombstone(self, room: MatrixRoom, event: RoomUpgradeEvent) -> None:
+        """The room was upgraded (``m.room.tombstone``): acted on only if the room's state
+        (read from the homeserver: creators, power levels) lets its sender send it. The
+        core remembers the replacement; the bot joins it (if invited or allowed to), and
+        the overleg moves there when its join is seen (``App.record_join``); a room it
+        cannot join yet waits for an invite."""
+        if event.sender == self.client.user_id:
+            return
+        state = await self.client.room_get_state(room.room_id)
+        if not isinstance(state, RoomGetStateResponse):
+            log.warning("could not read the room's state; tombstone not acted on",
+                        extra={"room": room.room_id, "event_id": event.event_id})
+            return
+        if not may_tombstone(state.events, event.sender):
+            log.warning("tombstone from someone without the power to send it; ignored",
+                        extra={"room": room.room_id, "event_id": event.event_id})
+            return
+        new_room = event.replacement_room
+        await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,
+                                   sender=event.sender, text="", kind="tombstone",
+                                   sent_at=_ts(event.server_timestamp), relates_to=new_room))
+        if await self.db.run(self.app.awaits_room, new_room):
+            resp = await self.client.join(new_room)
+            if isinstance(resp, JoinError):
+                log.warning("cannot join the replacement room yet; waiting for an invite",
+                            extra={"room": room.room_id, "new_room": new_room,
+                                   "error": resp.message})
+
     async def _dispatch(self, room: MatrixRoom, event: Any) -> None:
-        if isinstance(event, RoomMemberEvent):
+        if isinstance(event, RoomUpgradeEvent):
+            await self.on_tombstone(room, event)
+        elif isinstance(event, RoomMemberEvent):
             await self.on_membership(room, event)
         elif isinstance(event, RoomMessageText):
             await self.on_text(room, event)

@@ -1,18 +1,21 @@
 """The room changes under the bot, end to end on Synapse (issue 19): kicked from an
-encrypted overleg room and invited again, with a reminder due in between."""
+encrypted overleg room and invited again, with a reminder due in between; the overleg's
+room upgraded."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
+from bot import devserver
 from storage import inbound as inbound_store
 from storage.db import session_scope
-from storage.models import Meeting, OutboxMessage
+from storage.models import Meeting, OutboxMessage, Overleg
 from tests.e2e.conftest import World, overleg_with_politie, until
 from tests.e2e.test_skeleton import ask
 
@@ -72,3 +75,49 @@ async def test_kicked_and_invited_again_with_a_reminder_due_in_between(world: Wo
         assert s.exec(select(Meeting)).all() == []  # nothing said meanwhile carried out
     # Back in the room, a command is carried out again.
     assert "M1" in await ask(chair, room, bot_id, "!overleg plan 15-12-2026 14:00", 20)
+
+
+async def test_an_upgraded_room_takes_the_overleg_along(world: World) -> None:
+    o = await overleg_with_politie(world)
+    app, bot, room, bot_id, chair = o.app, o.bot, o.room, o.bot_id, o.chair
+    code = re.search(r"C-\w+", await ask(chair, room, bot_id, "!casus open", 20))[0]  # type: ignore[index]
+    assert "A1" in await ask(chair, room, bot_id,
+                             f"!actie add {code} Politie 2-12-2026 Huisbezoek", 20)
+    with session_scope(app.engine) as s:
+        [overleg_id] = [o.id for o in s.exec(select(Overleg))]
+
+    # The chair upgrades the room (as Element's "Upgrade this room" does); the new room is
+    # invite-only like the old one, so the bot can join it only when invited.
+    token = world.synapse.login(world.chair.user_id.split(":")[0][1:],
+                                world.chair.password)["access_token"]
+    new_room = devserver.request(world.synapse.url, "POST",
+                                 f"/_matrix/client/v3/rooms/{quote(room)}/upgrade",
+                                 {"new_version": "11"}, token=token)["replacement_room"]
+    await until(lambda: app.awaits_room(new_room), 20)
+    assert app.awaits_room(new_room)
+    mark_old = len(chair.seen)
+    devserver.request(world.synapse.url, "POST",
+                      f"/_matrix/client/v3/rooms/{quote(new_room)}/invite",
+                      {"user_id": bot_id}, token=token)
+    moved = await chair.wait_for(lambda s: s.sender == bot_id and s.room_id == new_room,
+                                 30)
+    assert world.chair.user_id in (moved.html or moved.body)
+    with session_scope(app.engine) as s:
+        [overleg] = s.exec(select(Overleg)).all()  # the same overleg, no second one
+    assert (overleg.id, overleg.room_id) == (overleg_id, new_room)
+    assert [r.room_id for r in _rows(app.engine, "room/moved")] == [new_room]
+
+    # Commands work in the new room; the old room is no longer answered.
+    assert "A1" in await ask(chair, new_room, bot_id, "!actie lijst", 20)
+    await chair.send(room, "!overleg lijst")
+    # The reminder of A1 (overdue on 3 December) comes in the new room.
+    world.clock.advance(timedelta(days=2, hours=3))
+    bot.waker.poke()
+    late = await chair.wait_for(lambda s: s.sender == bot_id and "te laat" in s.body, 30,
+                                after=mark_old)
+    assert late.room_id == new_room
+    assert [s for s in chair.seen[mark_old:] if s.sender == bot_id and s.room_id == room] \
+        == []
+    with session_scope(app.engine) as s:  # nothing waits for the old room either
+        assert s.exec(select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+                      ).all() == []

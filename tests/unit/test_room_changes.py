@@ -17,7 +17,7 @@ from commands.registry import Registry
 from storage import inbound as inbound_store
 from storage import outbox, overlegs, timers
 from storage.db import session_scope
-from storage.models import AuditEntry, Case, Meeting, Member, OutboxMessage
+from storage.models import AuditEntry, Case, Meeting, Member, OutboxMessage, Overleg, Timer
 from storage.outbox import Rendered
 from tests.unit.apps import throwaway_app
 from tests.unit.conftest import CHAIR, NOW, ROOM, SETTINGS, Say, sweep
@@ -194,3 +194,120 @@ async def test_messages_for_a_room_the_bot_is_out_of_wait_until_it_is_back(
     app.record_join(ROOM, NOW + timedelta(hours=2))
     await deliverer.run_once()
     assert sent == ["reminder"]
+
+
+# ---- the room upgraded (m.room.tombstone; issue 19) -----------------------------------
+
+NEW_ROOM = "!upgraded:localhost"
+
+
+def _in(app: App, room: str, event_id: str, text: str, at: datetime,
+        sender: str = CHAIR) -> list[str]:
+    msg = Inbound(event_id, room, sender, text, at, encrypted=True)
+    return [r.template for r in app.handle(msg).replies]
+
+
+def test_an_upgraded_room_takes_the_overleg_its_data_and_timers_along(
+        tmp_path: Path) -> None:
+    clock = FakeClock(NOW)
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", clock)
+    app.record_join(ROOM, NOW - timedelta(hours=1))
+    for n, line in enumerate(("!setup Overleg", "!partner add Politie core",
+                              f"!lid add {POL} Politie", "!casus open",
+                              "!overleg plan 15-12-2026 14:00")):
+        assert _in(app, ROOM, f"$s{n}", line, NOW), line
+    with session_scope(app.engine) as s:
+        code = s.exec(select(Case)).one().code
+    assert _in(app, ROOM, "$a1", f"!actie add C-{code} Politie 2-12-2026 Huisbezoek", NOW)
+    with session_scope(app.engine) as s:
+        [overleg] = s.exec(select(Overleg)).all()
+        pending_before = {(t.kind, t.subject_id) for t in s.exec(select(Timer).where(
+            col(Timer.handled_at).is_(None)))}
+        outbox.enqueue(s, [Rendered(room_id=ROOM, body="waiting", html=None,
+                                    template="action/due_soon", in_reply_to="$a1")], NOW)
+
+    upgraded = NOW + timedelta(hours=1)
+    tomb = Inbound("$tomb", ROOM, CHAIR, "", upgraded, kind="tombstone",
+                   relates_to=NEW_ROOM)
+    assert app.handle(tomb).replies == []  # the bot is not in the new room yet
+    assert app.awaits_room(NEW_ROOM)
+    with session_scope(app.engine) as s:
+        assert ROOM in inbound_store.away_rooms(s)  # the old room gets nothing more
+    # What is said in the old room after the upgrade is not read: no second overleg there.
+    assert _in(app, ROOM, "$old1", "!setup Nog een overleg", upgraded + timedelta(minutes=1)
+               ) == []
+    assert _in(app, ROOM, "$old2", "!overleg lijst", upgraded + timedelta(minutes=2)) == []
+
+    clock.set(upgraded + timedelta(minutes=5))
+    assert app.record_join(NEW_ROOM, upgraded + timedelta(minutes=5))  # invited; joined
+    assert not app.awaits_room(NEW_ROOM)
+    with session_scope(app.engine) as s:
+        [moved] = s.exec(select(Overleg)).all()  # the same overleg, not a second one
+        assert (moved.id, moved.room_id) == (overleg.id, NEW_ROOM)
+        assert {(t.kind, t.subject_id) for t in s.exec(select(Timer).where(
+            col(Timer.handled_at).is_(None)))} == pending_before
+        unsent = list(s.exec(select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))))
+        assert {r.room_id for r in unsent} == {NEW_ROOM}
+        [waiting] = [r for r in unsent if r.template == "action/due_soon"]
+        assert waiting.in_reply_to is None  # the old room's event is not in the new room
+        assert "overleg.room_upgraded" in [a.action for a in s.exec(select(AuditEntry))]
+    [told] = _rows(app, "room/moved")
+    assert told.room_id == NEW_ROOM and CHAIR in told.mentions.split()
+
+    # The overleg works in the new room: its commands, its data, its timers.
+    assert _in(app, NEW_ROOM, "$n1", "!setup Nog een overleg", clock.now()) \
+        == ["setup/already"]
+    assert _in(app, NEW_ROOM, "$n2", "!overleg lijst", clock.now()) == ["meeting/list"]
+    clock.set(BACK)
+    app.sweep()
+    [late] = _rows(app, "action/overdue")
+    assert late.room_id == NEW_ROOM
+
+
+def test_a_tombstone_naming_no_room_or_outside_an_overleg_moves_nothing(
+        tmp_path: Path) -> None:
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", FakeClock(NOW))
+    app.record_join(ROOM, NOW - timedelta(hours=1))
+    app.record_join(NEW_ROOM, NOW - timedelta(hours=1))
+    bare = Inbound("$t0", ROOM, CHAIR, "", NOW, kind="tombstone", relates_to=NEW_ROOM)
+    assert app.handle(bare).replies == [] and not app.awaits_room(NEW_ROOM)  # no overleg
+    assert _in(app, ROOM, "$s", "!setup Overleg", NOW + timedelta(minutes=1))
+    empty = Inbound("$t1", ROOM, CHAIR, "", NOW, kind="tombstone", relates_to="")
+    assert app.handle(empty).replies == []
+    with session_scope(app.engine) as s:
+        assert s.exec(select(Overleg)).one().room_id == ROOM
+
+
+def _state(version: str, creator: str, levels: dict[str, object] | None,
+           **create: object) -> list[dict[str, object]]:
+    events: list[dict[str, object]] = [{"type": "m.room.create", "state_key": "",
+                                        "sender": creator,
+                                        "content": {"room_version": version, **create}}]
+    if levels is not None:
+        events.append({"type": "m.room.power_levels", "state_key": "", "sender": creator,
+                       "content": levels})
+    return events
+
+
+def test_only_a_tombstone_sent_with_the_power_to_is_acted_on() -> None:
+    """The room's state decides (a homeserver that let anyone tombstone a room must not
+    move an overleg): in room version 12 its creators; else the power level for
+    m.room.tombstone, else state_default; without power levels only the creator."""
+    from bot.matrix.events import may_tombstone
+
+    stranger = "@stranger:localhost"
+    v10 = _state("10", CHAIR, {"users": {CHAIR: 100, POL: 50},
+                               "events": {"m.room.tombstone": 100}, "state_default": 50})
+    assert may_tombstone(v10, CHAIR)
+    assert not may_tombstone(v10, POL) and not may_tombstone(v10, stranger)
+    by_default = _state("10", CHAIR, {"users": {CHAIR: 100, POL: 50}})  # state_default 50
+    assert may_tombstone(by_default, POL) and not may_tombstone(by_default, stranger)
+    # Room version 12: creators are not in "users" and outrank everyone.
+    v12 = _state("12", CHAIR, {"users": {POL: 100}, "events": {"m.room.tombstone": 150}},
+                 additional_creators=["@cochair:localhost"])
+    assert may_tombstone(v12, CHAIR) and may_tombstone(v12, "@cochair:localhost")
+    assert not may_tombstone(v12, POL)
+    # Before version 12 the creator has only the level the power levels give it.
+    assert not may_tombstone(_state("11", CHAIR, {"users": {}}), CHAIR)
+    bare = _state("10", CHAIR, None)
+    assert may_tombstone(bare, CHAIR) and not may_tombstone(bare, POL)

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session
 
 from bot.render import LOCALES, Renderer, html_to_text
-from commands import timed
+from commands import rooms, timed
 from commands.inbound import Inbound, handle
 from commands.registry import Outgoing, Registry
 from storage import inbound as inbound_store
@@ -159,6 +159,12 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
     handle(session, say.registry, say._render, SETTINGS,
            Inbound("$away-u", ROOM, POL, "", NOW + timedelta(minutes=2),
                    kind="undecryptable"), NOW + timedelta(minutes=3))
+    # The room upgraded: the overleg moves to the new room when the bot has joined it.
+    handle(session, say.registry, say._render, SETTINGS,
+           Inbound("$tomb", ROOM, CHAIR, "", NOW + timedelta(minutes=4), kind="tombstone",
+                   relates_to="!new:localhost"), NOW + timedelta(minutes=4))
+    inbound_store.record_join(session, "!new:localhost", NOW + timedelta(minutes=5))
+    rooms.arrived(session, say._render, SETTINGS, "!new:localhost", NOW + timedelta(minutes=5))
     now = NOW
     end = NOW + timedelta(days=800)
     while now <= end:  # a year and more of timers: reminders, agendas, reviews, prompts
@@ -206,7 +212,7 @@ def _hand_values(key: str, recorded: dict[str, Outgoing]) -> dict[str, Any]:
                   case="C-7K2FJ", limit=300, per_minute=30, sender=CHAIR, late=False,
                   late_since=NOW, delegate=POL, number=3, weeks=12, now_state=True,
                   noted=[{"case": "C-7K2FJ", "holds": True}], command="actie add",
-                  sent_at=NOW, retry_at=NOW, no_chair=False, was_chair=False)
+                  sent_at=NOW, retry_at=NOW, no_chair=False, was_chair=False, name="Overleg")
     return values
 
 
