@@ -117,6 +117,14 @@ class App:
                                   self.clock.now())
             return back or bool(moved)
 
+    def cannot_join_replacement(self, old_room: str) -> list[str]:
+        """The bot could not join the room that replaced ``old_room``: the chairs are asked
+        once to invite it (``commands.rooms.cannot_join``); the rooms to send to."""
+        with session_scope(self.engine) as session:
+            sent = rooms.cannot_join(session, self.render, self.settings, old_room,
+                                     self.clock.now())
+            return list(dict.fromkeys(r.room_id for r in sent))
+
     def awaits_room(self, room_id: str) -> bool:
         """Whether an overleg waits to move into ``room_id`` (its room was replaced by it):
         the bot should join it."""

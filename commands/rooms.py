@@ -41,6 +41,30 @@ def tombstone(ctx: Ctx, new_room: str | None) -> list[Outgoing]:
     return []
 
 
+def cannot_join(session: Session, render: Render, settings: Settings, old_room: str,
+                now: datetime) -> list[Rendered]:
+    """The bot could not join the room that replaced ``old_room`` (not invited, not allowed
+    to): the chairs (with none, the administrators) are asked once, by direct message (the
+    old room gets no further messages), to invite it there; the overleg waits. The notices
+    are enqueued and returned."""
+    upgrade = overlegs.upgrade_of(session, old_room)
+    if upgrade is None or upgrade.moved_at is not None or upgrade.invite_asked_at is not None:
+        return []
+    overleg = overlegs.by_room(session, old_room)
+    if overleg is None or overleg.id is None:
+        return []
+    upgrade.invite_asked_at = now
+    session.add(upgrade)
+    chairs = [m.user_id for m in overlegs.members(session, overleg.id) if m.role == "chair"]
+    out = [Outgoing("room/invite_needed", {"name": overleg.name,
+                                           "new_room": upgrade.new_room_id},
+                    room=chair, locale=overleg.locale, timezone=overleg.timezone)
+           for chair in chairs or sorted(settings.admins)]
+    rendered = [r for o in out for r in render_all(render, [o], o.room or old_room)]
+    outbox.enqueue(session, rendered, now)
+    return rendered
+
+
 def arrived(session: Session, render: Render, settings: Settings, room_id: str,
             now: datetime) -> list[Rendered]:
     """The bot joined ``room_id``: if an overleg waits to move there (its room was replaced

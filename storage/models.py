@@ -326,6 +326,8 @@ class RoomUpgrade(SQLModel, table=True):
     sender: str
     tombstoned_at: datetime = Field(sa_column=_utc())
     moved_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # The bot could not join the new room: the chairs were asked (by DM) to invite it.
+    invite_asked_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class SyncState(SQLModel, table=True):

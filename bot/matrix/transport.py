@@ -337,6 +337,9 @@ class MatrixTransport(Login, Sending, Runtime):
                 log.warning("cannot join the replacement room yet; waiting for an invite",
                             extra={"room": room.room_id, "new_room": new_room,
                                    "error": resp.message})
+                for target in await self.db.run(self.app.cannot_join_replacement,
+                                                room.room_id):
+                    self.deliverer.poke(target)
 
     async def _dispatch(self, room: MatrixRoom, event: Any) -> None:
         if isinstance(event, RoomUpgradeEvent):

@@ -95,6 +95,10 @@ async def test_an_upgraded_room_takes_the_overleg_along(world: World) -> None:
                                  {"new_version": "11"}, token=token)["replacement_room"]
     await until(lambda: app.awaits_room(new_room), 20)
     assert app.awaits_room(new_room)
+    # Not invited yet: the bot cannot join, and asks the chair (by DM) to invite it.
+    asked = await chair.wait_for(lambda s: s.sender == bot_id and s.room_id != room
+                                 and new_room in s.body, 30)
+    assert asked.room_id != new_room
     mark_old = len(chair.seen)
     devserver.request(world.synapse.url, "POST",
                       f"/_matrix/client/v3/rooms/{quote(new_room)}/invite",

@@ -231,6 +231,11 @@ def test_an_upgraded_room_takes_the_overleg_its_data_and_timers_along(
                    relates_to=NEW_ROOM)
     assert app.handle(tomb).replies == []  # the bot is not in the new room yet
     assert app.awaits_room(NEW_ROOM)
+    # It cannot join (not invited): the chair is asked once, by DM, to invite it.
+    assert app.cannot_join_replacement(ROOM) == [CHAIR]
+    assert app.cannot_join_replacement(ROOM) == []
+    [asked] = _rows(app, "room/invite_needed")
+    assert asked.room_id == CHAIR and NEW_ROOM in asked.body
     with session_scope(app.engine) as s:
         assert ROOM in inbound_store.away_rooms(s)  # the old room gets nothing more
     # What is said in the old room after the upgrade is not read: no second overleg there.
@@ -247,7 +252,7 @@ def test_an_upgraded_room_takes_the_overleg_its_data_and_timers_along(
         assert {(t.kind, t.subject_id) for t in s.exec(select(Timer).where(
             col(Timer.handled_at).is_(None)))} == pending_before
         unsent = list(s.exec(select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))))
-        assert {r.room_id for r in unsent} == {NEW_ROOM}
+        assert {r.room_id for r in unsent} == {NEW_ROOM, CHAIR}  # (the DM to the chair)
         [waiting] = [r for r in unsent if r.template == "action/due_soon"]
         assert waiting.in_reply_to is None  # the old room's event is not in the new room
         assert "overleg.room_upgraded" in [a.action for a in s.exec(select(AuditEntry))]
@@ -311,3 +316,54 @@ def test_only_a_tombstone_sent_with_the_power_to_is_acted_on() -> None:
     assert not may_tombstone(_state("11", CHAIR, {"users": {}}), CHAIR)
     bare = _state("10", CHAIR, None)
     assert may_tombstone(bare, CHAIR) and not may_tombstone(bare, POL)
+
+
+async def test_a_send_refused_because_the_bot_was_removed_waits_for_its_return(
+        tmp_path: Path) -> None:
+    """A reminder sent just after a kick, before the sync says so: the homeserver's 403 and
+    its list of joined rooms make it wait for the bot's return, not be given up."""
+    import asyncio
+
+    from nio import JoinedRoomsResponse, RoomSendError, RoomSendResponse
+
+    from bot.deliver import Deliverer
+    from bot.matrix.sending import Sending
+    from bot.timing import OwnWork
+
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", FakeClock(NOW))
+    app.record_join(ROOM, NOW - timedelta(hours=1))
+    joined: list[str] = []
+
+    class Homeserver:
+        async def room_send(self, room_id: str, *_: object, **__: object) -> object:
+            if room_id not in joined:
+                return RoomSendError("not in room", "M_FORBIDDEN", room_id=room_id)
+            return RoomSendResponse("$sent", room_id)
+
+        async def joined_rooms(self) -> JoinedRoomsResponse:
+            return JoinedRoomsResponse(list(joined))
+
+    class Transport(Sending):
+        def __init__(self) -> None:
+            self.client = Homeserver()  # type: ignore[assignment]
+            self.app, self.db = app, deliverer.db
+            self.ready, self.own_work = asyncio.Event(), OwnWork()
+
+        async def _limit_key_sharing(self, room_id: str) -> None:
+            return None
+
+    deliverer = Deliverer(app.engine, None)  # type: ignore[arg-type]
+    deliverer.sender = Transport()
+    with session_scope(app.engine) as s:
+        outbox.enqueue(s, [Rendered(room_id=ROOM, body="reminder", html=None,
+                                    template="action/overdue")], NOW)
+    await deliverer.run_once()
+    [row] = _rows(app, "action/overdue")
+    assert (row.sent_at, row.remote_id) == (None, None)  # kept, not given up
+    with session_scope(app.engine) as s:
+        assert inbound_store.away_rooms(s) == {ROOM}
+    joined.append(ROOM)
+    app.record_join(ROOM, NOW + timedelta(hours=1))
+    await deliverer.run_once()
+    [row] = _rows(app, "action/overdue")
+    assert row.remote_id == "$sent"

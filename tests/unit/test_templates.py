@@ -163,6 +163,7 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
     handle(session, say.registry, say._render, SETTINGS,
            Inbound("$tomb", ROOM, CHAIR, "", NOW + timedelta(minutes=4), kind="tombstone",
                    relates_to="!new:localhost"), NOW + timedelta(minutes=4))
+    rooms.cannot_join(session, say._render, SETTINGS, ROOM, NOW + timedelta(minutes=4))
     inbound_store.record_join(session, "!new:localhost", NOW + timedelta(minutes=5))
     rooms.arrived(session, say._render, SETTINGS, "!new:localhost", NOW + timedelta(minutes=5))
     now = NOW

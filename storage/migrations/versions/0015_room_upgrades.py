@@ -6,7 +6,8 @@ Create Date: 2026-12-01 04:00:00
 
 ``roomupgrade``: an overleg's room was replaced (``m.room.tombstone``) by ``new_room_id``;
 the overleg moves there when the bot has joined it (``moved_at``), and the old room gets no
-further messages (issue 19).
+further messages (issue 19). ``invite_asked_at``: the bot could not join the new room and
+asked the chairs to invite it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def upgrade() -> None:
         sa.Column('sender', sa.String(), nullable=False),
         sa.Column('tombstoned_at', UTCDateTime(), nullable=False),
         sa.Column('moved_at', UTCDateTime(), nullable=True),
+        sa.Column('invite_asked_at', UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint('old_room_id'),
     )
     op.create_index('ix_roomupgrade_new_room_id', 'roomupgrade', ['new_room_id'])
