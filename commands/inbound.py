@@ -276,27 +276,29 @@ def _said_while_away(ctx: Ctx, msg: Inbound, away: RoomAbsence) -> list[Outgoing
     """An event from a time the bot was out of the room (issue 19): like history before
     its first join, it is not carried out, and never without a word. The chairs (with none,
     the administrators) are told once per absence that commands and answers of that time
-    were not read; who sent a message that cannot be decrypted (its key was never shared
-    with the bot, which was not in the room) is told once per absence, not per message."""
-    if msg.kind == "undecryptable":
-        told = away.told.split()
-        if ctx.overleg is None or msg.sender in told:
-            return []
-        away.told = " ".join([*told, msg.sender])
-        ctx.session.add(away)
-        return [replace(ctx.reply("room/away_undecryptable", sender=msg.sender,
-                                  left_at=away.left_at, back_at=away.back_at),
-                        mentions=(msg.sender,))]
-    if away.told_at is not None:
-        return []
-    away.told_at = ctx.now
+    were not read; who else sent a message that cannot be decrypted (its key was never
+    shared with the bot, which was not in the room) is told once per absence, not per
+    message. ``away.told`` holds who was told."""
+    out: list[Outgoing] = []
+    told = away.told.split()
+    if away.told_at is None:
+        away.told_at = ctx.now
+        chairs = [m.user_id for m in overlegs.members(ctx.session, ctx.overleg_id)
+                  if m.role == "chair"] if ctx.overleg is not None else []
+        told_now = chairs or sorted(ctx.settings.admins)
+        told += [u for u in told_now if u not in told]
+        out.append(replace(ctx.reply("room/away_commands", chairs=told_now,
+                                     left_at=away.left_at, back_at=away.back_at,
+                                     overleg=ctx.overleg is not None),
+                           mentions=tuple(told_now)))
+    if msg.kind == "undecryptable" and ctx.overleg is not None and msg.sender not in told:
+        told.append(msg.sender)
+        out.append(replace(ctx.reply("room/away_undecryptable", sender=msg.sender,
+                                     left_at=away.left_at, back_at=away.back_at),
+                           mentions=(msg.sender,)))
+    away.told = " ".join(told)
     ctx.session.add(away)
-    chairs = [m.user_id for m in overlegs.members(ctx.session, ctx.overleg_id)
-              if m.role == "chair"] if ctx.overleg is not None else []
-    told_now = chairs or sorted(ctx.settings.admins)
-    return [replace(ctx.reply("room/away_commands", chairs=told_now, left_at=away.left_at,
-                              back_at=away.back_at, overleg=ctx.overleg is not None),
-                    mentions=tuple(told_now))]
+    return out
 
 
 def _concerns_us(session: Session, msg: Inbound) -> bool:

@@ -301,8 +301,8 @@ class JoinedRoom(SQLModel, table=True):
 class RoomAbsence(SQLModel, table=True):
     """A time the bot was out of a room (left, kicked, banned) until it joined again.
 
-    What was said in the room meanwhile is not carried out late (the chair is told once,
-    ``told_at``; who sent what could not be decrypted is told once each, ``told``); timed
+    What was said in the room meanwhile is not carried out late (the chairs are told once,
+    ``told_at``; who else sent what could not be decrypted once each; ``told``); timed
     work and messages for the room wait until ``back_at``. ``left_at`` is None when the
     bot's leave was not seen (it was down): then the absence runs from its previous join.
     """
@@ -313,7 +313,7 @@ class RoomAbsence(SQLModel, table=True):
     left_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     back_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     told_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
-    told: str = ""  # space-separated user IDs told their undecryptable messages were not read
+    told: str = ""  # space-separated user IDs told that what they sent then was not read
 
 
 class RoomUpgrade(SQLModel, table=True):
