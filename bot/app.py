@@ -125,6 +125,13 @@ class App:
                                      self.clock.now())
             return list(dict.fromkeys(r.room_id for r in sent))
 
+    def in_room(self, room_id: str) -> bool:
+        """Whether the bot has joined ``room_id`` and is not out of it (the database's word,
+        which can be ahead of the Matrix client's between a join and the next sync)."""
+        with session_scope(self.engine) as session:
+            return inbound_store.joined_at(session, room_id) is not None \
+                and room_id not in inbound_store.away_rooms(session)
+
     def awaits_room(self, room_id: str) -> bool:
         """Whether an overleg waits to move into ``room_id`` (its room was replaced by it):
         the bot should join it."""

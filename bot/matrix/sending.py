@@ -85,8 +85,11 @@ class Sending(KeySharing):
                                                tx_id=row.txn_id, ignore_unverified_devices=True)
         except (LocalProtocolError, KeyError) as e:
             # After the first sync the client knows every room the bot is in: a room it does
-            # not know is one the bot left or never joined, and waiting will not change that.
-            gone = self.ready.is_set() and room_id not in self.client.rooms
+            # not know is one the bot left or never joined, and waiting will not change that
+            # -- unless the bot has just joined it (an invite accepted, an upgraded room
+            # moved into) and the next sync will tell the client.
+            gone = self.ready.is_set() and room_id not in self.client.rooms \
+                and not await self.db.run(self.app.in_room, room_id)
             return SendResult(error=f"local: {type(e).__name__}" + (": not in this room"
                                                                     if gone else ""),
                               permanent=gone)

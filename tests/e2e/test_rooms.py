@@ -126,3 +126,31 @@ async def test_an_upgraded_room_takes_the_overleg_along(world: World) -> None:
     with session_scope(app.engine) as s:  # nothing waits for the old room either
         assert s.exec(select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
                       ).all() == []
+
+
+async def test_a_room_upgraded_with_its_members_invited_takes_the_overleg_along(
+        world: World) -> None:
+    """Element's upgrade can invite the members at once: the bot may join the new room
+    before it reads the tombstone, in the same sync or the next."""
+    o = await overleg_with_politie(world)
+    app, room, bot_id, chair = o.app, o.room, o.bot_id, o.chair
+    token = world.synapse.login(world.chair.user_id.split(":")[0][1:],
+                                world.chair.password)["access_token"]
+    new_room = devserver.request(world.synapse.url, "POST",
+                                 f"/_matrix/client/v3/rooms/{quote(room)}/upgrade",
+                                 {"new_version": "11"}, token=token)["replacement_room"]
+    for user in (bot_id, o.politie.user_id):
+        devserver.request(world.synapse.url, "POST",
+                          f"/_matrix/client/v3/rooms/{quote(new_room)}/invite",
+                          {"user_id": user}, token=token)
+    moved = await chair.wait_for(lambda s: s.sender == bot_id and s.room_id == new_room,
+                                 30)
+    assert world.chair.user_id in (moved.html or moved.body)
+    assert "M1" in await ask(chair, new_room, bot_id, "!overleg plan 15-12-2026 14:00", 20)
+    with session_scope(app.engine) as s:
+        [overleg] = s.exec(select(Overleg)).all()
+        assert overleg.room_id == new_room
+        assert s.exec(select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+                      ).all() == []
+        assert [r.last_error for r in s.exec(select(OutboxMessage))
+                if r.last_error and r.last_error.startswith("gave up")] == []

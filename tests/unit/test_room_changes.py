@@ -390,3 +390,24 @@ def test_in_an_encrypted_room_the_first_unreadable_message_tells_the_chair_too(
     app.record_join(ROOM, BACK + timedelta(days=2))
     assert _said(app, "$u4", "", BACK + timedelta(days=1, hours=1), POL, "undecryptable") \
         == ["room/away_commands", "room/away_undecryptable"]
+
+
+def test_a_tombstone_for_a_room_the_bot_is_in_already_moves_the_overleg_at_once(
+        tmp_path: Path) -> None:
+    """Invited to the new room with the upgrade (Element's "invite members"): the bot may
+    be in it before it reads the tombstone; then the overleg moves at the tombstone."""
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", FakeClock(NOW))
+    app.record_join(ROOM, NOW - timedelta(hours=1))
+    assert _in(app, ROOM, "$s", "!setup Overleg", NOW)
+    app.record_join(NEW_ROOM, NOW + timedelta(minutes=1), invited_again=True)  # (on invite)
+    assert not app.in_room("!elsewhere:localhost") and app.in_room(NEW_ROOM)
+    tomb = Inbound("$tomb", ROOM, CHAIR, "", NOW + timedelta(minutes=1), kind="tombstone",
+                   relates_to=NEW_ROOM)
+    [moved] = app.handle(tomb).replies
+    assert (moved.template, moved.room_id) == ("room/moved", NEW_ROOM)
+    assert not app.in_room(ROOM)  # the replaced room gets nothing more
+    # The join event the next sync brings moves nothing twice.
+    assert not app.record_join(NEW_ROOM, NOW + timedelta(minutes=1))
+    assert len(_rows(app, "room/moved")) == 1
+    with session_scope(app.engine) as s:
+        assert s.exec(select(Overleg)).one().room_id == NEW_ROOM
