@@ -411,3 +411,27 @@ def test_a_tombstone_for_a_room_the_bot_is_in_already_moves_the_overleg_at_once(
     assert len(_rows(app, "room/moved")) == 1
     with session_scope(app.engine) as s:
         assert s.exec(select(Overleg)).one().room_id == NEW_ROOM
+
+
+def test_invited_again_after_a_kick_the_bot_did_not_see_nothing_is_carried_out_late(
+        tmp_path: Path) -> None:
+    """Down during the kick and the invite: the invite to a room it was in is the only
+    sign. What it had handled stays handled (no second reply); a command it never read is
+    not carried out late, and the chair is told."""
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", FakeClock(NOW))
+    app.record_join(ROOM, NOW - timedelta(hours=1))
+    assert _said(app, "$setup", "!setup Overleg", NOW) == ["setup/done"]
+    back = NOW + timedelta(days=1)
+    assert app.record_join(ROOM, back, invited_again=True)  # (on the invite: joined)
+    with session_scope(app.engine) as s:
+        assert inbound_store.away_rooms(s) == set()
+    # The rejoin's timeline: the handled command again, then one sent while it was out.
+    assert _said(app, "$setup", "!setup Overleg", NOW) == []
+    assert _said(app, "$unread", "!overleg plan 15-12-2026 14:00", NOW + timedelta(hours=5)
+                 ) == ["room/away_commands"]
+    with session_scope(app.engine) as s:
+        assert s.exec(select(Meeting)).all() == []
+    # A later join event of the same return changes nothing; commands now are carried out.
+    assert not app.record_join(ROOM, back + timedelta(seconds=1))
+    assert _said(app, "$now", "!overleg plan 15-12-2026 14:00", back + timedelta(minutes=1)
+                 ) == ["meeting/planned"]
