@@ -192,7 +192,10 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
                 inbound.took_effect(session, (edited or msg).event_id)
         if msg.kind == "text" and verdict != "drop" and not effect \
                 and not any(r.template == "error/pii" for r in replies):
-            replies = _whole_line(ctx, msg, command) or replies
+            scanned = _whole_line(ctx, msg, command)
+            # (a command of a time the bot was out: the chair still hears that it was not read)
+            replies = [*scanned, *(replies if away is not None else [])] if scanned \
+                else replies
     except Exception as e:
         raise CommandFailed(msg.event_id) from e
     rendered = [_in_reply(r, msg) for o in replies for r in _render_safely(render, o, ctx)]
