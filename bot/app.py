@@ -17,7 +17,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.dbcalls import is_locked
 from bot.render import Renderer
-from commands import default_registry, timed
+from commands import default_registry, rooms, timed
 from commands.inbound import Inbound, handle, may_concern
 from commands.ratelimit import RateLimiter
 from commands.registry import Outcome, Registry, Render, Settings
@@ -104,9 +104,46 @@ class App:
         with session_scope(self.engine) as session:
             inbound_store.save_direct_room(session, user_id, room_id, self.clock.now())
 
-    def record_join(self, room_id: str, at: datetime) -> None:
+    def record_join(self, room_id: str, at: datetime, *, invited_again: bool = False) -> bool:
+        """The bot joined ``room_id`` at ``at`` (the join event's server time). True: it is
+        back after an absence (``storage.inbound.record_join``), or an overleg moved here
+        from the room this one replaced (``commands.rooms.arrived``): the room's waiting
+        messages and timers can go now."""
         with session_scope(self.engine) as session:
-            inbound_store.record_join(session, room_id, at)
+            back = inbound_store.record_join(session, room_id, at, invited_again=invited_again)
+            if invited_again:  # (the invite's join: the client learns of the room from
+                return back    # the next sync, whose join event moves an overleg here)
+            moved = rooms.arrived(session, self.render, self.settings, room_id,
+                                  self.clock.now())
+            return back or bool(moved)
+
+    def cannot_join_replacement(self, old_room: str) -> list[str]:
+        """The bot could not join the room that replaced ``old_room``: the chairs are asked
+        once to invite it (``commands.rooms.cannot_join``); the rooms to send to."""
+        with session_scope(self.engine) as session:
+            sent = rooms.cannot_join(session, self.render, self.settings, old_room,
+                                     self.clock.now())
+            return list(dict.fromkeys(r.room_id for r in sent))
+
+    def in_room(self, room_id: str) -> bool:
+        """Whether the bot has joined ``room_id`` and is not out of it (the database's word,
+        which can be ahead of the Matrix client's between a join and the next sync)."""
+        with session_scope(self.engine) as session:
+            return inbound_store.joined_at(session, room_id) is not None \
+                and room_id not in inbound_store.away_rooms(session)
+
+    def awaits_room(self, room_id: str) -> bool:
+        """Whether an overleg waits to move into ``room_id`` (its room was replaced by it):
+        the bot should join it."""
+        with session_scope(self.engine) as session:
+            return overlegs.upgrade_into(session, room_id) is not None
+
+    def record_leave(self, room_id: str, at: datetime | None) -> bool:
+        """The bot left or was removed from ``room_id`` at ``at`` (None: not known when).
+        Until it joins again, what is said there is not carried out late and nothing is
+        sent there (``storage.inbound.record_leave``). True when this opened the absence."""
+        with session_scope(self.engine) as session:
+            return inbound_store.record_leave(session, room_id, at)
 
     def sync_token(self, device_key: str) -> str | None:
         with session_scope(self.engine) as session:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from bot.aio import cancel_and_wait, wait_event
 from bot.dbcalls import DatabaseCalls
-from storage import outbox
+from storage import inbound, outbox
 from storage.db import session_scope
 from storage.outbox import Queued
 
@@ -139,14 +139,20 @@ class Deliverer:
             await asyncio.wait(list(self._direct), timeout=timeout)
 
     def _heads(self) -> tuple[list[Queued], datetime | None]:
+        """The head of each room's queue, but none of a room the bot is out of (kicked or
+        left: its messages wait until it is back, issue 19)."""
         with session_scope(self.engine) as session:
             now = datetime.now(UTC)
-            rows = outbox.pending(session)
+            away = inbound.away_rooms(session)
+            rows = [r for r in outbox.pending(session) if r.room_id not in away]
             return outbox.next_per_room(rows, now), outbox.earliest_retry(rows)
 
     def _pending(self, room_id: str) -> list[Queued]:
-        """The room's unsent rows, if this instance holds (or now takes) the room's lease."""
+        """The room's unsent rows, if this instance holds (or now takes) the room's lease;
+        none while the bot is out of the room."""
         with session_scope(self.engine) as session:
+            if room_id in inbound.away_rooms(session):
+                return []
             if not outbox.claim_room(session, room_id, self.holder, datetime.now(UTC), LEASE):
                 return []
             return outbox.pending(session, room_id)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from commands import answers, pii
+from commands import answers, pii, rooms
 from commands.auditing import audit_change
 from commands.ratelimit import RateLimiter
 from commands.registry import (
@@ -26,6 +26,7 @@ from commands.registry import (
 from commands.text import clean
 from storage import agendas, inbound, outbox, overlegs, timers
 from storage.db import counting_writes
+from storage.models import RoomAbsence
 from storage.outbox import Rendered
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Inbound:
     encrypted: bool = False
     kind: str = "text"  # text | reaction | poll_response | redaction | card | undecryptable
     # | membership (``key``: join, leave or ban; ``relates_to``: whose membership)
+    # | tombstone (the room was upgraded; ``relates_to``: the replacement room)
     relates_to: str | None = None  # the event a reaction, poll vote or card button is about
     key: str = ""  # the reaction's emoji, the poll answer's ID, or the card button's verb
     redacts: str | None = None  # for a redaction: the event it removes
@@ -127,6 +129,12 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
         if msg.replaces and edited is None and not msg.text.lstrip().startswith(
                 settings.prefix):
             return []  # an edit of chatter into chatter: chatter
+    if msg.kind != "tombstone" and overlegs.upgrade_of(session, msg.room_id) is not None:
+        # The room was replaced by an upgrade: its overleg lives (or will) in the new room,
+        # and nothing said here after that is read (no second overleg starts here).
+        log.info("event in a replaced room not read", extra={"event_id": msg.event_id,
+                                                              "room": msg.room_id})
+        return []
     # A text event is recorded as having changed nothing until its command does (one
     # UPDATE then): an edit of it is carried out until then.
     if not inbound.first_time(session, msg.event_id, msg.room_id, now, sender=msg.sender,
@@ -146,7 +154,11 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
     command = registry.resolve(msg.text, settings.prefix) if msg.kind == "text" else None
     verdict = "ok"
     effect = False  # the command changed something (beyond the bookkeeping)
-    if limiter is not None and msg.kind == "text":
+    # Said while the bot was out of the room (kicked, then invited again): not carried out
+    # late; a membership change is a fact and is applied.
+    away = inbound.absence_at(session, msg.room_id, msg.sent_at) \
+        if msg.kind != "membership" else None
+    if limiter is not None and msg.kind == "text" and away is None:
         # The overleg's own people (and administrators) with a known command are never cut
         # off quietly: a command beyond their limit is refused by name (commands/ratelimit.py).
         trusted = command is not None and (member is not None or msg.sender in settings.admins)
@@ -162,6 +174,8 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
                                  command=registry.typed_verb(msg.text, settings.prefix),
                                  sent_at=msg.sent_at, per_minute=limiter.trusted_per_minute,
                                  retry_at=limiter.retry_at(msg.sender, spoken))]
+        elif away is not None:
+            replies = _said_while_away(ctx, msg, away)
         elif msg.kind == "text" and len(msg.text) > MAX_COMMAND_CHARS:
             replies = [ctx.refuse("error/message_too_long", limit=MAX_COMMAND_CHARS)]
         elif guarded := _guard(ctx, msg, command):
@@ -182,7 +196,10 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
                 inbound.took_effect(session, (edited or msg).event_id)
         if msg.kind == "text" and verdict != "drop" and not effect \
                 and not any(r.template == "error/pii" for r in replies):
-            replies = _whole_line(ctx, msg, command) or replies
+            scanned = _whole_line(ctx, msg, command)
+            # (a command of a time the bot was out: the chair still hears that it was not read)
+            replies = [*scanned, *(replies if away is not None else [])] if scanned \
+                else replies
     except Exception as e:
         raise CommandFailed(msg.event_id) from e
     rendered = [_in_reply(r, msg) for o in replies for r in _render_safely(render, o, ctx)]
@@ -231,6 +248,8 @@ def _dispatch(registry: Registry, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
         return answers.withdrawal(ctx, msg.redacts)
     if msg.kind == "card":
         return answers.card(ctx, msg.relates_to, msg.key, dict(msg.data), msg.event_id)
+    if msg.kind == "tombstone":  # (the transport passes only those sent with the power)
+        return rooms.tombstone(ctx, msg.relates_to)
     if msg.kind == "membership" and ctx.overleg is not None and msg.relates_to:
         return _membership(ctx, msg.relates_to, left=msg.key in ("leave", "ban"))
     return []
@@ -258,6 +277,35 @@ def _membership(ctx: Ctx, user_id: str, *, left: bool) -> list[Outgoing]:
                               no_chair=not chairs, was_chair=changed.role == "chair",
                               partner=partner.name if partner else None),
                     mentions=tuple(told))]
+
+
+def _said_while_away(ctx: Ctx, msg: Inbound, away: RoomAbsence) -> list[Outgoing]:
+    """An event from a time the bot was out of the room (issue 19): like history before
+    its first join, it is not carried out, and never without a word. The chairs (with none,
+    the administrators) are told once per absence that commands and answers of that time
+    were not read; who else sent a message that cannot be decrypted (its key was never
+    shared with the bot, which was not in the room) is told once per absence, not per
+    message. ``away.told`` holds who was told."""
+    out: list[Outgoing] = []
+    told = away.told.split()
+    if away.told_at is None:
+        away.told_at = ctx.now
+        chairs = [m.user_id for m in overlegs.members(ctx.session, ctx.overleg_id)
+                  if m.role == "chair"] if ctx.overleg is not None else []
+        told_now = chairs or sorted(ctx.settings.admins)
+        told += [u for u in told_now if u not in told]
+        out.append(replace(ctx.reply("room/away_commands", chairs=told_now,
+                                     left_at=away.left_at, back_at=away.back_at,
+                                     overleg=ctx.overleg is not None),
+                           mentions=tuple(told_now)))
+    if msg.kind == "undecryptable" and ctx.overleg is not None and msg.sender not in told:
+        told.append(msg.sender)
+        out.append(replace(ctx.reply("room/away_undecryptable", sender=msg.sender,
+                                     left_at=away.left_at, back_at=away.back_at),
+                           mentions=(msg.sender,)))
+    away.told = " ".join(told)
+    ctx.session.add(away)
+    return out
 
 
 def _concerns_us(session: Session, msg: Inbound) -> bool:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, select
 
 from storage.db import insert_for
-from storage.models import DirectRoom, InboundEvent, JoinedRoom, SyncState
+from storage.models import DirectRoom, InboundEvent, JoinedRoom, RoomAbsence, RoomUpgrade, SyncState
 
 _EVENTS = InboundEvent.__table__  # type: ignore[attr-defined]
 
@@ -35,11 +35,68 @@ def joined_at(session: Session, room_id: str) -> datetime | None:
     return row.joined_at if row else None
 
 
-def record_join(session: Session, room_id: str, at: datetime) -> None:
-    """Remember the first time the bot joined ``room_id`` (later joins keep the first)."""
+def record_join(session: Session, room_id: str, at: datetime, *,
+                invited_again: bool = False) -> bool:
+    """Remember the first time the bot joined ``room_id`` (later joins keep the first).
+    A join after the bot was out of the room ends the absence at ``at``; with
+    ``invited_again`` (the bot accepted an invite to a room it had been in) an absence whose
+    leave was not seen (the bot was down) is recorded too, from its previous join. True:
+    the bot is back after an absence."""
     if session.get(JoinedRoom, room_id) is None:
         session.add(JoinedRoom(room_id=room_id, joined_at=at))
         session.flush()
+        return False
+    ended = session.execute(
+        update(RoomAbsence).where(col(RoomAbsence.room_id) == room_id,
+                                  col(RoomAbsence.back_at).is_(None))
+        .values(back_at=at).execution_options(synchronize_session=False))
+    if ended.rowcount:  # type: ignore[attr-defined]
+        return True
+    if invited_again:
+        session.add(RoomAbsence(room_id=room_id, left_at=None, back_at=at))
+        session.flush()
+        return True
+    return False
+
+
+def record_leave(session: Session, room_id: str, at: datetime | None) -> bool:
+    """The bot left or was removed from ``room_id`` at ``at`` (None: the homeserver says
+    it is not in the room, since when is not known). Until it joins again, what is said
+    there is not carried out and nothing is sent there. Idempotent (several instances see
+    the same leave); True when this opened the absence."""
+    if session.get(JoinedRoom, room_id) is None:
+        return False  # never joined: nothing to leave
+    open_ = session.exec(select(RoomAbsence).where(
+        RoomAbsence.room_id == room_id, col(RoomAbsence.back_at).is_(None))).first()
+    if open_ is not None:
+        if open_.left_at is None and at is not None:
+            open_.left_at = at  # the leave event itself, seen after a refused send
+            session.add(open_)
+            session.flush()
+        return False
+    table = RoomAbsence.__table__  # type: ignore[attr-defined]
+    inserted = session.execute(insert_for(session, table).values(
+        room_id=room_id, left_at=at, told="").on_conflict_do_nothing()
+        .returning(table.c.id))
+    return inserted.first() is not None
+
+
+def away_rooms(session: Session) -> set[str]:
+    """The rooms nothing is sent to now: those the bot is out of (left, kicked, banned; not
+    back) and those replaced by an upgrade (their messages go to the new room)."""
+    return set(session.exec(select(RoomAbsence.room_id).where(
+        col(RoomAbsence.back_at).is_(None)))) | set(session.exec(select(
+            RoomUpgrade.old_room_id)))
+
+
+def absence_at(session: Session, room_id: str, at: datetime) -> RoomAbsence | None:
+    """The absence of the bot from ``room_id`` that ``at`` falls in (None: it was there).
+    An absence whose leave was not seen runs from the bot's first join."""
+    return session.exec(select(RoomAbsence).where(
+        RoomAbsence.room_id == room_id,
+        or_(col(RoomAbsence.left_at).is_(None), col(RoomAbsence.left_at) <= at),
+        or_(col(RoomAbsence.back_at).is_(None), col(RoomAbsence.back_at) > at))
+        .order_by(col(RoomAbsence.id).desc())).first()
 
 
 def sync_token(session: Session, device_key: str) -> str | None:

@@ -298,6 +298,38 @@ class JoinedRoom(SQLModel, table=True):
     joined_at: datetime = Field(sa_column=_utc())
 
 
+class RoomAbsence(SQLModel, table=True):
+    """A time the bot was out of a room (left, kicked, banned) until it joined again.
+
+    What was said in the room meanwhile is not carried out late (the chairs are told once,
+    ``told_at``; who else sent what could not be decrypted once each; ``told``); timed
+    work and messages for the room wait until ``back_at``. ``left_at`` is None when the
+    bot's leave was not seen (it was down): then the absence runs from its previous join.
+    """
+
+    __table_args__ = (UniqueConstraint("room_id", "left_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: str = Field(index=True)
+    left_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    back_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    told_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    told: str = ""  # space-separated user IDs told that what they sent then was not read
+
+
+class RoomUpgrade(SQLModel, table=True):
+    """An overleg's room replaced by a new one (``m.room.tombstone``, sent by someone with
+    the power to). The overleg, its data and its timers move to ``new_room_id`` when the
+    bot has joined it (``moved_at``); from the tombstone on the old room gets no messages."""
+
+    old_room_id: str = Field(primary_key=True)
+    new_room_id: str = Field(index=True)
+    sender: str
+    tombstoned_at: datetime = Field(sa_column=_utc())
+    moved_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # The bot could not join the new room: the chairs were asked (by DM) to invite it.
+    invite_asked_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
 class SyncState(SQLModel, table=True):
     """The sync token per device, saved only after the batch's events were handled."""
 

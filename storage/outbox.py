@@ -188,3 +188,15 @@ def delete_mentioning(session: Session, room_id: str, text: str) -> int:
             col(OutboxMessage.content_json).contains(text))))
     session.flush()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def move_unsent(session: Session, old_room: str, new_room: str) -> int:
+    """The unsent rows of ``old_room`` go to ``new_room`` instead (the room was replaced by
+    an upgrade); they no longer answer an event there, which the new room does not have.
+    Returns how many (one UPDATE)."""
+    result = session.execute(
+        update(OutboxMessage).where(col(OutboxMessage.room_id) == old_room,
+                                    col(OutboxMessage.sent_at).is_(None))
+        .values(room_id=new_room, in_reply_to=None, thread_root=None)
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]

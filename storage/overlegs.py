@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from storage.models import Member, Overleg, Partner
+from storage.models import Member, Overleg, Partner, RoomUpgrade
 
 _BY_ROOM = select(Overleg).where(Overleg.room_id == bindparam("room"))
 _BY_ROOM_LOCKED = _BY_ROOM.with_for_update()
@@ -163,5 +163,38 @@ def partner_by_id(session: Session, partner_id: int | None) -> Partner | None:
 
 
 def save(session: Session, overleg: Overleg) -> None:
+    session.add(overleg)
+    session.flush()
+
+
+def record_upgrade(session: Session, old_room: str, new_room: str, sender: str,
+                   at: datetime) -> RoomUpgrade:
+    """Remember that ``old_room`` was replaced by ``new_room`` (a tombstone); the first
+    tombstone of a room counts (a room is replaced once)."""
+    existing = session.get(RoomUpgrade, old_room)
+    if existing is not None:
+        return existing
+    upgrade = RoomUpgrade(old_room_id=old_room, new_room_id=new_room, sender=sender,
+                          tombstoned_at=at)
+    session.add(upgrade)
+    session.flush()
+    return upgrade
+
+
+def upgrade_of(session: Session, old_room: str) -> RoomUpgrade | None:
+    """How ``old_room`` was replaced (None: it was not)."""
+    return session.get(RoomUpgrade, old_room)
+
+
+def upgrade_into(session: Session, new_room: str) -> RoomUpgrade | None:
+    """The upgrade whose overleg waits to move into ``new_room`` (None: none waits)."""
+    return session.exec(select(RoomUpgrade).where(
+        RoomUpgrade.new_room_id == new_room, col(RoomUpgrade.moved_at).is_(None))).first()
+
+
+def move_room(session: Session, overleg: Overleg, new_room: str) -> None:
+    """The overleg now lives in ``new_room``: its row points there; its data and timers
+    hang off its ID and move with it."""
+    overleg.room_id = new_room
     session.add(overleg)
     session.flush()

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from storage.models import Timer
+from storage.models import Overleg, RoomAbsence, Timer
+
+
+def _held() -> Any:
+    """The overleggen whose room the bot is out of: their timers wait until it is back
+    (issue 19: what falls due meanwhile is sent when it is back, late, once)."""
+    return (core_select(col(Overleg.id))
+            .join(RoomAbsence, col(RoomAbsence.room_id) == col(Overleg.room_id))
+            .where(col(RoomAbsence.back_at).is_(None)))
 
 
 class Plan(NamedTuple):
@@ -62,7 +70,8 @@ class Due(NamedTuple):
 
 
 def claim_due(session: Session, now: datetime, limit: int = 500) -> list[Due]:
-    """Lock and return the pending timers whose time has come, oldest first.
+    """Lock and return the pending timers whose time has come, oldest first (not those
+    of an overleg whose room the bot is out of: ``_held``).
 
     ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so a second instance takes other rows or none;
     on SQLite the transaction already holds the write lock (BEGIN IMMEDIATE).
@@ -70,7 +79,8 @@ def claim_due(session: Session, now: datetime, limit: int = 500) -> list[Due]:
     rows = session.execute(
         core_select(col(Timer.id), col(Timer.overleg_id), col(Timer.kind), col(Timer.subject_id),
                col(Timer.due_at))
-        .where(col(Timer.handled_at).is_(None), col(Timer.due_at) <= now)
+        .where(col(Timer.handled_at).is_(None), col(Timer.due_at) <= now,
+               col(Timer.overleg_id).not_in(_held()))
         .order_by(col(Timer.due_at), col(Timer.id)).limit(limit)
         .with_for_update(skip_locked=True))
     return [Due(*row) for row in rows]
@@ -83,9 +93,10 @@ def mark_all_handled(session: Session, rows: list[Due], now: datetime) -> None:
 
 
 def next_due(session: Session) -> datetime | None:
-    """When the earliest pending timer is due (None: nothing is planned)."""
+    """When the earliest pending timer is due (None: nothing is planned); the timers of an
+    overleg whose room the bot is out of wait for its return (``_held``)."""
     value = session.exec(select(func.min(Timer.due_at)).where(
-        col(Timer.handled_at).is_(None))).one()
+        col(Timer.handled_at).is_(None), col(Timer.overleg_id).not_in(_held()))).one()
     return value if isinstance(value, datetime) else None
 
 

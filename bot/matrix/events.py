@@ -116,6 +116,54 @@ def said(content: dict[str, Any]) -> Said:
                 thread_root=thread_root if isinstance(thread_root, str) else None)
 
 
+PRIVILEGED_CREATORS = frozenset({"12", "org.matrix.hydra.11"})
+"""Room versions whose creators have unlimited power and are not listed in the power levels
+(room version 12, MSC4289); later numbered versions keep the rule."""
+
+
+def may_tombstone(state: list[dict[str, Any]], sender: str) -> bool:
+    """Whether a room's current state lets ``sender`` send ``m.room.tombstone``: one of the
+    room's creators in a room version where creators have unlimited power (the sender of
+    ``m.room.create`` and its ``additional_creators``), or a power level at least the
+    level for ``m.room.tombstone`` (else ``state_default``, 50); without a power levels
+    event, only the creator (Client-Server API, "m.room.power_levels"; room version 12).
+    A tombstone from anyone else is not acted on. ``state``: the events of
+    ``GET /rooms/{room}/state``."""
+    def first(kind: str) -> dict[str, Any] | None:
+        return next((e for e in state if isinstance(e, dict) and e.get("type") == kind
+                     and e.get("state_key", "") == ""), None)
+
+    create = first("m.room.create") or {}
+    create_content: dict[str, Any] = create["content"] \
+        if isinstance(create.get("content"), dict) else {}
+    version = str(create_content.get("room_version") or "1")
+    extra = create_content.get("additional_creators")
+    creators = {create.get("sender"), *(extra if isinstance(extra, list) else [])}
+    if (version in PRIVILEGED_CREATORS or (version.isdigit() and int(version) >= 12)) \
+            and sender in creators:
+        return True
+    levels = first("m.room.power_levels")
+    if levels is None:
+        # The creator has 100. (The spec's state_default is then 0, which would let every
+        # member tombstone the room: only the creator is trusted.)
+        return sender in creators
+    content: dict[str, Any] = levels["content"] if isinstance(levels.get("content"), dict) \
+        else {}
+
+    def number(value: Any, default: int) -> int:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return default
+
+    users: dict[str, Any] = content["users"] if isinstance(content.get("users"), dict) else {}
+    events: dict[str, Any] = content["events"] if isinstance(content.get("events"), dict) \
+        else {}
+    level = number(users.get(sender, content.get("users_default", 0)), 0)
+    needed = number(events.get("m.room.tombstone", content.get("state_default", 50)), 50)
+    return level >= needed
+
+
 POLL_RESPONSE = ("m.poll.response", "org.matrix.msc3381.poll.response")
 
 

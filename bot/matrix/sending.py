@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from nio import (
     ErrorResponse,
+    JoinedRoomsResponse,
     LocalProtocolError,
     RoomCreateResponse,
     RoomPreset,
@@ -87,8 +88,11 @@ class Sending(KeySharing):
                                                tx_id=row.txn_id, ignore_unverified_devices=True)
         except (LocalProtocolError, KeyError) as e:
             # After the first sync the client knows every room the bot is in: a room it does
-            # not know is one the bot left or never joined, and waiting will not change that.
-            gone = self.ready.is_set() and room_id not in self.client.rooms
+            # not know is one the bot left or never joined, and waiting will not change that
+            # -- unless the bot has just joined it (an invite accepted, an upgraded room
+            # moved into) and the next sync will tell the client.
+            gone = self.ready.is_set() and room_id not in self.client.rooms \
+                and not await self.db.run(self.app.in_room, room_id)
             return SendResult(error=f"local: {type(e).__name__}" + (": not in this room"
                                                                     if gone else ""),
                               permanent=gone)
@@ -98,12 +102,28 @@ class Sending(KeySharing):
             await self._withhold(room_id, session_before)
             return SendResult(remote_id=resp.event_id)
         if isinstance(resp, ErrorResponse):
+            if resp.status_code == "M_FORBIDDEN" and not row.room_id.startswith("@") \
+                    and await self._not_in(room_id):
+                # Removed from the room (before the sync said so): the row waits for the
+                # bot's return instead of being given up (issue 19).
+                await self.db.run(self.app.record_leave, room_id, None)
+                return SendResult(error="not in the room; waits until invited again",
+                                  deferred=True)
             retry = resp.retry_after_ms / 1000 if resp.retry_after_ms else None
             # Not in the room (left, kicked, never joined) or a message the server will never
             # take: retrying cannot help, and it would hold up the room's queue.
             return SendResult(error=f"{resp.status_code}: {resp.message}", retry_after=retry,
                               permanent=resp.status_code in PERMANENT_SEND_ERRORS)
         return SendResult(error=type(resp).__name__)
+
+    async def _not_in(self, room_id: str) -> bool:
+        """Whether the homeserver says the bot is not joined to ``room_id`` (False when it
+        cannot tell)."""
+        try:
+            resp = await self.client.joined_rooms()
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+        return isinstance(resp, JoinedRoomsResponse) and room_id not in resp.rooms
 
     async def _redact(self, room_id: str, row: Queued) -> SendResult:
         spec = json.loads(row.content_json or "{}")

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +28,24 @@ from nio import (
     MessageDirection,
     ReactionEvent,
     RedactionEvent,
+    RoomGetStateResponse,
     RoomMemberEvent,
     RoomMessagesResponse,
     RoomMessageText,
+    RoomUpgradeEvent,
     SyncResponse,
     UnknownEvent,
 )
 
 from bot.app import App
-from bot.matrix.events import POLL_RESPONSE, _ts, poll_answer, redact_power, said
+from bot.matrix.events import (
+    POLL_RESPONSE,
+    _ts,
+    may_tombstone,
+    poll_answer,
+    redact_power,
+    said,
+)
 from bot.matrix.sending import Sending
 from bot.matrix.session import Login, _Store
 from bot.matrix.timeline import in_timeline_order
@@ -92,13 +102,41 @@ class MatrixTransport(Login, Sending, Runtime):
         if isinstance(resp, JoinError):
             log.warning("could not join", extra={"room": room.room_id})
             return
-        await self.db.run(self.app.record_join, room.room_id, now)
-        log.info("joined room", extra={"room": room.room_id})
+        # Invited again to a room it was in: an absence whose leave it did not see (it was
+        # down) is recorded too, so what was said meanwhile is not carried out late.
+        back = await self.db.run(partial(self.app.record_join, invited_again=True),
+                                 room.room_id, now)
+        log.info("joined room", extra={"room": room.room_id, "again": back})
+        if back:
+            self._back_in(room.room_id)
 
     async def on_member(self, room: MatrixRoom, event: RoomMemberEvent) -> None:
-        if event.state_key == self.client.user_id and event.membership == "join":
-            await self.db.run(self.app.record_join, room.room_id,
-                                    _ts(event.server_timestamp))
+        if event.state_key == self.client.user_id and event.membership == "join" \
+                and await self.db.run(self.app.record_join, room.room_id,
+                                      _ts(event.server_timestamp)):
+            self._back_in(room.room_id)
+
+    def _back_in(self, room_id: str) -> None:
+        """Back in a room after an absence: its waiting messages and the timers that fell
+        due meanwhile go now (late, once)."""
+        log.info("back in room", extra={"room": room_id})
+        self.deliverer.poke(room_id)
+        self.waker.poke()
+
+    async def _left_rooms(self, resp: SyncResponse) -> None:
+        """The rooms the bot left or was removed from (kicked, banned) since the last sync,
+        as the sync's ``leave`` section says: recorded with the time of its membership event,
+        so what is said there until it is back is not carried out late, and nothing is sent
+        there meanwhile (issue 19). nio keeps such a room in ``client.rooms``."""
+        for room_id, info in resp.rooms.leave.items():
+            own = [e for e in [*info.state, *info.timeline.events]
+                   if isinstance(e, RoomMemberEvent) and e.state_key == self.client.user_id
+                   and e.membership in ("leave", "ban")]
+            at = _ts(own[-1].server_timestamp) if own else None
+            if await self.db.run(self.app.record_leave, room_id, at):
+                log.warning("removed from room; its messages wait until the bot is back",
+                            extra={"room": room_id, "membership": own[-1].membership
+                                   if own else None})
 
     async def on_text(self, room: MatrixRoom, event: RoomMessageText) -> None:
         if event.sender == self.client.user_id:
@@ -185,6 +223,7 @@ class MatrixTransport(Login, Sending, Runtime):
                     await self.db.run(self.app.record_join, room_id, now)
                 self._initial = False
             else:
+                await self._left_rooms(resp)
                 try:
                     await self._handle_timelines(resp, token)
                 except GapUnavailable as e:
@@ -285,8 +324,41 @@ class MatrixTransport(Login, Sending, Runtime):
                                    sent_at=_ts(event.server_timestamp),
                                    relates_to=event.state_key, key=event.membership))
 
+    async def on_tombstone(self, room: MatrixRoom, event: RoomUpgradeEvent) -> None:
+        """The room was upgraded (``m.room.tombstone``): acted on only if the room's state
+        (read from the homeserver: creators, power levels) lets its sender send it. The
+        core remembers the replacement; the bot joins it (if invited or allowed to), and
+        the overleg moves there when its join is seen (``App.record_join``); a room it
+        cannot join yet waits for an invite."""
+        if event.sender == self.client.user_id:
+            return
+        state = await self.client.room_get_state(room.room_id)
+        if not isinstance(state, RoomGetStateResponse):
+            log.warning("could not read the room's state; tombstone not acted on",
+                        extra={"room": room.room_id, "event_id": event.event_id})
+            return
+        if not may_tombstone(state.events, event.sender):
+            log.warning("tombstone from someone without the power to send it; ignored",
+                        extra={"room": room.room_id, "event_id": event.event_id})
+            return
+        new_room = event.replacement_room
+        await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,
+                                   sender=event.sender, text="", kind="tombstone",
+                                   sent_at=_ts(event.server_timestamp), relates_to=new_room))
+        if await self.db.run(self.app.awaits_room, new_room):
+            resp = await self.client.join(new_room)
+            if isinstance(resp, JoinError):
+                log.warning("cannot join the replacement room yet; waiting for an invite",
+                            extra={"room": room.room_id, "new_room": new_room,
+                                   "error": resp.message})
+                for target in await self.db.run(self.app.cannot_join_replacement,
+                                                room.room_id):
+                    self.deliverer.poke(target)
+
     async def _dispatch(self, room: MatrixRoom, event: Any) -> None:
-        if isinstance(event, RoomMemberEvent):
+        if isinstance(event, RoomUpgradeEvent):
+            await self.on_tombstone(room, event)
+        elif isinstance(event, RoomMemberEvent):
             await self.on_membership(room, event)
         elif isinstance(event, RoomMessageText):
             await self.on_text(room, event)

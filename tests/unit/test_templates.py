@@ -13,12 +13,14 @@ import pytest
 from sqlmodel import Session
 
 from bot.render import LOCALES, Renderer, html_to_text
-from commands import timed
+from commands import rooms, timed
+from commands.inbound import Inbound, handle
 from commands.registry import Outgoing, Registry
+from storage import inbound as inbound_store
 from storage.db import create_schema, make_engine, session_scope
 from storage.models import Meeting
 from storage.outbox import Rendered
-from tests.unit.conftest import ADMIN, CHAIR, NOW, REGISTRY, Say
+from tests.unit.conftest import ADMIN, CHAIR, NOW, REGISTRY, ROOM, SETTINGS, Say
 
 ROOT = Path(__file__).parents[2]
 TEMPLATES = ROOT / "bot" / "templates"
@@ -152,6 +154,21 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
         ("!annex remove Jeugdzorg door burgemeester Teststad", ADMIN),
     ]:
         say(line, sender=sender)
+    # Kicked and invited again: a command and an undecryptable message of that time.
+    inbound_store.record_join(session, ROOM, NOW - timedelta(days=1))
+    inbound_store.record_leave(session, ROOM, NOW + timedelta(minutes=1))
+    inbound_store.record_join(session, ROOM, NOW + timedelta(minutes=3))
+    say("!overleg list", sender=CHAIR, now=NOW + timedelta(minutes=2))
+    handle(session, say.registry, say._render, SETTINGS,
+           Inbound("$away-u", ROOM, POL, "", NOW + timedelta(minutes=2),
+                   kind="undecryptable"), NOW + timedelta(minutes=3))
+    # The room upgraded: the overleg moves to the new room when the bot has joined it.
+    handle(session, say.registry, say._render, SETTINGS,
+           Inbound("$tomb", ROOM, CHAIR, "", NOW + timedelta(minutes=4), kind="tombstone",
+                   relates_to="!new:localhost"), NOW + timedelta(minutes=4))
+    rooms.cannot_join(session, say._render, SETTINGS, ROOM, NOW + timedelta(minutes=4))
+    inbound_store.record_join(session, "!new:localhost", NOW + timedelta(minutes=5))
+    rooms.arrived(session, say._render, SETTINGS, "!new:localhost", NOW + timedelta(minutes=5))
     now = NOW
     end = NOW + timedelta(days=800)
     while now <= end:  # a year and more of timers: reminders, agendas, reviews, prompts
@@ -200,7 +217,7 @@ def _hand_values(key: str, recorded: dict[str, Outgoing]) -> dict[str, Any]:
                   late_since=NOW, delegate=POL, number=3, weeks=12, now_state=True,
                   noted=[{"case": "C-7K2FJ", "holds": True}], command="actie add",
                   sent_at=NOW, retry_at=NOW, no_chair=False, was_chair=False, have=0,
-                  need=50)
+                  need=50, name="Overleg")
     return values
 
 

@@ -1,0 +1,108 @@
+"""An overleg's room replaced by an upgrade (``m.room.tombstone``; issue 19).
+
+The tombstone names the replacement room. Once the bot has joined it (invited, or allowed
+to join), the overleg moves there: its row points to the new room, its data and timers go
+with it (they hang off the overleg's ID), and its unsent messages are sent there. The
+chairs are told in the new room. The old room gets no further messages, and what is said
+there after the tombstone is not read: no second overleg can start in it. Who may send a
+tombstone is the room's state (its power levels): the transport passes only tombstones
+sent with that power (Client-Server API, "Room Upgrades").
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from sqlmodel import Session
+
+from commands.auditing import audit_change
+from commands.registry import Ctx, Outgoing, Render, Settings, render_all
+from storage import inbound, outbox, overlegs
+from storage.models import RoomUpgrade
+from storage.outbox import Rendered
+
+log = logging.getLogger(__name__)
+
+
+def tombstone(ctx: Ctx, new_room: str | None) -> list[Outgoing]:
+    """A tombstone in an overleg's room: remember its replacement; if the bot is in the
+    replacement room already, move the overleg now (else when it joins: ``arrived``)."""
+    if ctx.overleg is None or not new_room or not new_room.startswith("!") \
+            or new_room == ctx.room:
+        return []
+    upgrade = overlegs.record_upgrade(ctx.session, ctx.room, new_room, ctx.sender, ctx.spoken)
+    log.info("room replaced by an upgrade", extra={"room": ctx.room, "new_room": new_room,
+                                                    "overleg": ctx.overleg_id})
+    if upgrade.moved_at is None and inbound.joined_at(ctx.session, new_room) is not None \
+            and new_room not in inbound.away_rooms(ctx.session):
+        return move(ctx.session, ctx.settings, upgrade, ctx.now)
+    return []
+
+
+def cannot_join(session: Session, render: Render, settings: Settings, old_room: str,
+                now: datetime) -> list[Rendered]:
+    """The bot could not join the room that replaced ``old_room`` (not invited, not allowed
+    to): the chairs (with none, the administrators) are asked once, by direct message (the
+    old room gets no further messages), to invite it there; the overleg waits. The notices
+    are enqueued and returned."""
+    upgrade = overlegs.upgrade_of(session, old_room)
+    if upgrade is None or upgrade.moved_at is not None or upgrade.invite_asked_at is not None:
+        return []
+    overleg = overlegs.by_room(session, old_room)
+    if overleg is None or overleg.id is None:
+        return []
+    upgrade.invite_asked_at = now
+    session.add(upgrade)
+    chairs = [m.user_id for m in overlegs.members(session, overleg.id) if m.role == "chair"]
+    out = [Outgoing("room/invite_needed", {"name": overleg.name,
+                                           "new_room": upgrade.new_room_id},
+                    room=chair, locale=overleg.locale, timezone=overleg.timezone)
+           for chair in chairs or sorted(settings.admins)]
+    rendered = [r for o in out for r in render_all(render, [o], o.room or old_room)]
+    outbox.enqueue(session, rendered, now)
+    return rendered
+
+
+def arrived(session: Session, render: Render, settings: Settings, room_id: str,
+            now: datetime) -> list[Rendered]:
+    """The bot joined ``room_id``: if an overleg waits to move there (its room was replaced
+    by ``room_id``), it moves now; the notices are enqueued and returned."""
+    upgrade = overlegs.upgrade_into(session, room_id)
+    if upgrade is None:
+        return []
+    rendered = render_all(render, move(session, settings, upgrade, now), room_id)
+    outbox.enqueue(session, rendered, now)
+    return rendered
+
+
+def move(session: Session, settings: Settings, upgrade: RoomUpgrade,
+         now: datetime) -> list[Outgoing]:
+    """Move the overleg of ``upgrade.old_room_id`` to ``upgrade.new_room_id``, with its
+    unsent messages; the chairs (with none, the administrators) are told there. A
+    replacement room that has an overleg of its own already is not taken over: the chairs
+    are told in it instead (never two overleggen in one room)."""
+    overleg = overlegs.by_room(session, upgrade.old_room_id, lock=True)
+    upgrade.moved_at = now
+    session.add(upgrade)
+    if overleg is None or overleg.id is None:
+        return []
+    ctx = Ctx(room=upgrade.new_room_id, sender=upgrade.sender, now=now, session=session,
+              settings=settings, overleg=overleg)
+    chairs = [m.user_id for m in overlegs.members(session, overleg.id) if m.role == "chair"]
+    told = chairs or sorted(settings.admins)
+    if overlegs.by_room(session, upgrade.new_room_id) is not None:
+        log.warning("replacement room has an overleg already; not moved",
+                    extra={"room": upgrade.old_room_id, "new_room": upgrade.new_room_id})
+        return [replace(ctx.reply("room/upgrade_taken", chairs=told, name=overleg.name),
+                        mentions=tuple(told))]
+    old = overleg.room_id
+    overlegs.move_room(session, overleg, upgrade.new_room_id)
+    moved = outbox.move_unsent(session, old, upgrade.new_room_id)
+    audit_change(ctx, action="overleg.room_upgraded", subject=f"{old} {upgrade.new_room_id}")
+    log.info("overleg moved to the replacement room", extra={
+        "room": old, "new_room": upgrade.new_room_id, "overleg": overleg.id,
+        "messages": moved})
+    return [replace(ctx.reply("room/moved", chairs=told, name=overleg.name),
+                    mentions=tuple(told))]
