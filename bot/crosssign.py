@@ -107,7 +107,13 @@ def seal(identity: Identity, ref_key: bytes, user_id: str) -> str:
 def unseal(sealed: str, ref_keys: Sequence[bytes], user_id: str) -> tuple[Identity, int]:
     """The identity and the index in ``ref_keys`` of the key that opened it; raises
     ``IdentityUnusable`` when none does."""
-    raw = base64.b64decode(sealed)
+    try:
+        raw = base64.b64decode(sealed, validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) < 12 + 16:
+        raise IdentityUnusable("the cross-signing keys stored in the database are damaged "
+                               "(not a sealed value): `casusbot crosssign reset` makes new ones")
     for index, ref_key in enumerate(ref_keys):
         try:
             plain = AESGCM(_sealing_key(ref_key)).decrypt(raw[:12], raw[12:], user_id.encode())
@@ -161,9 +167,11 @@ class Homeserver:
         master = (await self.query()).get("master_keys", {}).get(self.user_id)
         return next(iter(master["keys"].values())) if master else None
 
-    async def upload(self, identity: Identity) -> None:
-        """Upload the identity's public keys, signed as the spec says; user-interactive
-        auth with the bot's password when the homeserver asks (a reset always does)."""
+    async def upload(self, identity: Identity, replace: bool = False) -> None:
+        """Upload the identity's public keys, signed as the spec says. User-interactive
+        auth with the bot's password when the homeserver asks: for a reset (``replace``),
+        or for a first upload when the account still has no identity; never to replace an
+        identity another instance uploaded meanwhile (``IdentityUnusable``)."""
         uid = self.user_id
         body: dict[str, Any] = {
             "master_key": _public(uid, "master", identity.master),
@@ -175,6 +183,13 @@ class Homeserver:
         url = f"{self.url}/_matrix/client/v3/keys/device_signing/upload"
         async with self.http.post(url, json=body) as resp:
             status, reply = resp.status, await resp.json()
+        if status == 401 and self.password and not replace:
+            other = await self.master()
+            if other is not None and other != identity.master_public:
+                raise IdentityUnusable(
+                    f"another cross-signing identity ({other[:8]}…) was uploaded for the "
+                    "account at the same moment, from an instance on another database: point "
+                    "every instance's CASUSBOT_DATABASE_URL at one shared database")
         if status == 401 and self.password:
             body["auth"] = {"type": "m.login.password", "session": reply.get("session"),
                             "identifier": {"type": "m.id.user", "user": uid},
@@ -184,17 +199,26 @@ class Homeserver:
         if status != 200:
             if await self.master() == identity.master_public:
                 return  # another instance uploaded the same keys at the same moment
-            hint = "; set CASUSBOT_PASSWORD" if status == 401 and not self.password else ""
-            raise CrossSigningError(f"uploading cross-signing keys: {status} "
-                                    f"{reply.get('errcode')}{hint}")
+            hint = ": the homeserver asks for the bot's password, set CASUSBOT_PASSWORD" \
+                if status == 401 and not self.password else f" {reply.get('errcode') or ''}"
+            raise CrossSigningError(f"uploading cross-signing keys: {status}{hint}".rstrip())
 
-    async def sign_device(self, identity: Identity, device_id: str) -> bool:
+    async def sign_device(self, identity: Identity, device_id: str,
+                          own_keys: dict[str, str] | None) -> bool:
         """Sign the device with the self-signing key unless it already is; True if signed
-        now."""
+        now. ``own_keys``: the device's identity keys as its own Olm account holds them
+        ({"ed25519": …, "curve25519": …}); the homeserver's copy is signed only when it
+        holds exactly those (a homeserver must not get another key certified)."""
         found = await self.query(device_id)
         device = found.get("device_keys", {}).get(self.user_id, {}).get(device_id)
         if not device:
             raise CrossSigningError("the device's own keys are not on the homeserver yet")
+        if own_keys is not None:
+            served = device.get("keys", {})
+            if any(served.get(f"{algorithm}:{device_id}") != key
+                   for algorithm, key in own_keys.items()):
+                raise CrossSigningError("the homeserver's copy of this device's keys is not "
+                                        "the device's own: not signed")
         key_id = f"ed25519:{identity.self_signing.version}"
         if key_id in device.get("signatures", {}).get(self.user_id, {}):
             return False
@@ -210,6 +234,23 @@ class Homeserver:
         return True
 
 
+_NOT_HELD = ("this database does not hold its private keys; it is not replaced: point "
+             "CASUSBOT_DATABASE_URL at the database the other instances of this bot use, or "
+             "make a new identity with `casusbot crosssign reset` (every organisation then "
+             "verifies the bot again)")
+TIMEOUT = aiohttp.ClientTimeout(total=30)
+"""Each cross-signing call's limit: a slow homeserver never holds up the bot's start."""
+
+
+def _opened(row: Any, ref_keys: Sequence[bytes], uid: str) -> Identity:
+    """The stored identity, checked against the public master key stored beside it."""
+    identity, _ = unseal(row.sealed, ref_keys, uid)
+    if identity.master_public != row.master_public:
+        raise IdentityUnusable("the stored cross-signing keys are not those of the stored "
+                               "master key (the row was altered): `casusbot crosssign reset`")
+    return identity
+
+
 async def _identity(hs: Homeserver, engine: Engine, ref_keys: Sequence[bytes], store: Path,
                     now: datetime) -> Identity:
     """The account's one identity, made if there is none anywhere (module docstring)."""
@@ -220,15 +261,13 @@ async def _identity(hs: Homeserver, engine: Engine, ref_keys: Sequence[bytes], s
         legacy = _legacy(store)
         made = legacy if legacy is not None and on_server == legacy.master_public else None
         if made is None and on_server is not None:
-            raise IdentityUnusable(
-                f"the account already has a cross-signing identity (master key "
-                f"{on_server[:8]}…) whose private keys this database does not hold; it is "
-                "not replaced: start the instance that holds it once with this database, "
-                "or make a new one with `casusbot crosssign reset` (every organisation "
-                "then verifies the bot again)")
+            raise IdentityUnusable(f"the account already has a cross-signing identity (master "
+                                   f"key {on_server[:8]}…) and {_NOT_HELD}")
         made = made or Identity.new()
         if crosssigning.claim(engine, uid, made.master_public, seal(made, ref_keys[0], uid),
                               now):
+            if made is legacy:
+                (store / LEGACY_FILE).unlink()  # its keys are in the database now, sealed
             if on_server is None:
                 await hs.upload(made)
                 log.info("cross-signing identity created",
@@ -236,10 +275,7 @@ async def _identity(hs: Homeserver, engine: Engine, ref_keys: Sequence[bytes], s
             return made
         row = crosssigning.identity(engine, uid)  # another instance was first: use its keys
         assert row is not None
-    identity, opened_with = unseal(row.sealed, ref_keys, uid)
-    if opened_with:  # sealed under a previous CASUSBOT_REF_KEY: reseal under the current one
-        crosssigning.replace(engine, uid, row.master_public, seal(identity, ref_keys[0], uid),
-                             now)
+    identity = _opened(row, ref_keys, uid)
     if on_server is None:
         await hs.upload(identity)  # the first upload failed, or another instance's is late
     elif on_server != row.master_public:
@@ -252,15 +288,16 @@ async def _identity(hs: Homeserver, engine: Engine, ref_keys: Sequence[bytes], s
 
 async def ensure(homeserver: str, user_id: str, device_id: str, token: str, store: Path,
                  password: str | None, engine: Engine, ref_keys: Sequence[bytes],
-                 now: datetime) -> bool:
+                 now: datetime, own_keys: dict[str, str] | None = None) -> bool:
     """Use the account's one identity (made on the first start of the first instance) and
-    sign ``device_id`` with it; True if the device was signed now. Raises
-    ``IdentityUnusable`` or ``CrossSigningError``."""
+    sign ``device_id`` (whose own identity keys are ``own_keys``) with it; True if the
+    device was signed now. Raises ``IdentityUnusable``, ``CrossSigningError``,
+    ``aiohttp.ClientError`` or ``TimeoutError`` (each call: ``TIMEOUT``)."""
     headers = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession(headers=headers) as http:
+    async with aiohttp.ClientSession(headers=headers, timeout=TIMEOUT) as http:
         hs = Homeserver(http, homeserver, user_id, password)
         identity = await _identity(hs, engine, ref_keys, store, now)
-        signed = await hs.sign_device(identity, device_id)
+        signed = await hs.sign_device(identity, device_id, own_keys)
     if signed:
         log.info("device signed with the cross-signing key",
                  extra={"device_id": device_id, "master_key": identity.master_public})
@@ -268,18 +305,31 @@ async def ensure(homeserver: str, user_id: str, device_id: str, token: str, stor
 
 
 async def reset(homeserver: str, user_id: str, device_id: str, token: str, password: str | None,
-                engine: Engine, ref_key: bytes, now: datetime) -> str:
+                engine: Engine, ref_keys: Sequence[bytes], now: datetime,
+                force: bool = False) -> str:
     """Replace the account's identity by a new one (uploaded with the bot's password) and
-    sign ``device_id``; returns the new master key. Every organisation that verified the
-    bot must verify it again; the other instances sign their devices at their next start."""
+    sign ``device_id``; returns the new master key. Refused (``IdentityUnusable``) unless
+    the stored identity opens with ``ref_keys`` (a mistyped key or another database would
+    leave every other instance without keys), unless ``force``. The new keys are stored
+    before they are uploaded; if the upload fails the old row is put back. Every
+    organisation that verified the bot must verify it again; the other instances sign
+    their devices at their next start."""
+    old = crosssigning.identity(engine, user_id)
+    if old is not None and not force:
+        _opened(old, ref_keys, user_id)
     identity = Identity.new()
+    crosssigning.replace(engine, user_id, identity.master_public,
+                         seal(identity, ref_keys[0], user_id), now)
     headers = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession(headers=headers) as http:
+    async with aiohttp.ClientSession(headers=headers, timeout=TIMEOUT) as http:
         hs = Homeserver(http, homeserver, user_id, password)
-        await hs.upload(identity)
-        crosssigning.replace(engine, user_id, identity.master_public,
-                             seal(identity, ref_key, user_id), now)
-        await hs.sign_device(identity, device_id)
+        try:
+            await hs.upload(identity, replace=True)
+        except BaseException:
+            if old is not None:
+                crosssigning.replace(engine, user_id, old.master_public, old.sealed, now)
+            raise
+        await hs.sign_device(identity, device_id, None)
     log.warning("cross-signing identity replaced", extra={"master_key": identity.master_public})
     return identity.master_public
 
@@ -287,20 +337,24 @@ async def reset(homeserver: str, user_id: str, device_id: str, token: str, passw
 def status(on_server: str | None, user_id: str, engine: Engine,
            ref_keys: Sequence[bytes]) -> tuple[bool, str]:
     """For ``casusbot doctor``: (usable, what was found), given the master key the
-    homeserver has for the account (``on_server``, None if it has none)."""
+    homeserver has for the account (``on_server``; None if it has none, "?" if it could
+    not be asked)."""
     row = crosssigning.identity(engine, user_id)
     if row is None and on_server is None:
         return True, "not set up yet: the first start of the bot creates it"
     if row is None:
+        if on_server == "?":
+            return True, "not in this database yet (the homeserver was not asked)"
         assert on_server is not None
-        return False, (f"the account has a cross-signing identity ({on_server[:8]}…) whose "
-                       "keys this database does not hold: start the instance that created it "
-                       "once, or run `casusbot crosssign reset`")
+        return False, f"the account has a cross-signing identity ({on_server[:8]}…) and {_NOT_HELD}"
     try:
-        unseal(row.sealed, ref_keys, user_id)
+        _opened(row, ref_keys, user_id)
     except IdentityUnusable as e:
         return False, str(e)
-    if on_server is not None and on_server != row.master_public:
+    if on_server is None:
+        return False, ("stored, but not on the homeserver: the upload failed (see the log, "
+                       "\"cross-signing not set up\"); the bot tries again at its next start")
+    if on_server != "?" and on_server != row.master_public:
         return False, (f"the homeserver's master key ({on_server[:8]}…) is not the stored one "
                        f"({row.master_public[:8]}…): run `casusbot crosssign reset`")
-    return True, f"master key {row.master_public[:8]}…, shared by every instance"
+    return True, f"master key {row.master_public[:8]}…, opened by the configured key"

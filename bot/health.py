@@ -73,6 +73,13 @@ def doctor(config: Config, env_file: Path | None = None) -> Iterator[Check]:
     token_ok, token = False, ""
     if config.platform == "matrix":
         token_ok, token = yield from _matrix_checks(config, engine)
+        if not token_ok and engine is not None:
+            # No session yet: the stored identity can still be opened with the key.
+            from bot.crosssign import status
+
+            ok, detail = status("?", config.user_id, engine,
+                                (config.ref_key, *config.previous_ref_keys))
+            yield Check("cross-signing", ok, detail)
     if engine is not None:
         try:
             f = figures(engine, datetime.now(UTC))

@@ -23,11 +23,19 @@ def crosssign() -> None:
 @click.option("--yes", is_flag=True,
               help="Replace the identity without asking (every organisation then verifies "
                    "the bot again).")
-def crosssign_reset(env_file: str | None, yes: bool) -> None:
+@click.option("--force", is_flag=True,
+              help="Replace it even when the stored identity does not open with the "
+                   "configured CASUSBOT_REF_KEY (a lost key); other instances with the old "
+                   "key then cannot sign their devices.")
+def crosssign_reset(env_file: str | None, yes: bool, force: bool) -> None:
     """Replace the bot's cross-signing identity by a new one. Every organisation that
-    verified the bot must verify it again; the other instances sign their devices with the
-    new identity at their next start. Needs CASUSBOT_PASSWORD (the homeserver asks for it)."""
-    from bot.crosssign import CrossSigningError, reset
+    verified the bot must verify it again, and every other instance must be restarted to
+    sign its device with the new identity. Needs CASUSBOT_PASSWORD (the homeserver asks for
+    it). Refused when the stored identity does not open with the configured key (a mistyped
+    key would lock the other instances out), unless --force."""
+    import aiohttp
+
+    from bot.crosssign import CrossSigningError, IdentityUnusable, reset
 
     config = load_or_exit(env_file)
     session_file = Path(config.store_path) / "session.json"
@@ -43,9 +51,16 @@ def crosssign_reset(env_file: str | None, yes: bool) -> None:
         sys.exit(1)
     try:
         master = asyncio.run(reset(config.homeserver, config.user_id, saved["device_id"],
-                                   saved["access_token"], config.password,
-                                   _engine(env_file), config.ref_key, datetime.now(UTC)))
-    except CrossSigningError as e:
-        click.echo(f"casusbot: {e}", err=True)
+                                   saved["access_token"], config.password, _engine(env_file),
+                                   (config.ref_key, *config.previous_ref_keys),
+                                   datetime.now(UTC), force=force))
+    except IdentityUnusable as e:
+        click.echo(f"casusbot: nothing changed: {e} (--force replaces it all the same)",
+                   err=True)
+        sys.exit(1)
+    except (CrossSigningError, aiohttp.ClientError, TimeoutError) as e:
+        click.echo(f"casusbot: nothing changed: {e or type(e).__name__}", err=True)
         sys.exit(1)
     click.echo(f"new cross-signing identity: master key {master}")
+    click.echo("Now restart every other instance of the bot: each signs its device with the "
+               "new identity when it starts.")

@@ -92,6 +92,11 @@ def rekey(env_file: str | None, new_key: str) -> None:
         click.echo("casusbot: the new key must be new and at least 16 characters", err=True)
         sys.exit(2)
     engine = _engine(env_file)
+    try:  # before anything changes: the identity must open with the configured keys
+        identity = _stored_identity(engine, config)
+    except Exception as e:
+        click.echo(f"casusbot: nothing changed: {e}", err=True)
+        sys.exit(1)
     with session_scope(engine) as session:
         cases, words = privacy.rewrap(session, lambda h: refs.wrap(new_key.encode(), h))
         audit_store.record(session, overleg_id=None, actor="casusbot rekey", role="admin",
@@ -99,29 +104,31 @@ def rekey(env_file: str | None, new_key: str) -> None:
                            now=datetime.now(UTC))
     previous = [k.decode() for k in (*config.previous_ref_keys, config.ref_key)]
     click.echo(f"rewrapped {cases} case references and {words} forbidden words.")
-    if _reseal_identity(engine, config, new_key.encode()):
+    if identity is not None:
+        from datetime import UTC, datetime
+
+        from bot.crosssign import seal
+        from storage import crosssigning
+
+        crosssigning.replace(engine, config.user_id, identity.master_public,
+                             seal(identity, new_key.encode(), config.user_id),
+                             datetime.now(UTC))
         click.echo("resealed the bot's cross-signing keys under the new key.")
     click.echo("Now put these two lines in the configuration (and keep both secret):")
     click.echo("CASUSBOT_REF_KEY=<the new key you just typed>")
     click.echo(f"CASUSBOT_REF_KEY_PREVIOUS={','.join(previous)}")
 
 
-def _reseal_identity(engine: Any, config: Any, new_key: bytes) -> bool:
-    """The cross-signing keys sealed under the new key (``bot.crosssign``); False if the
-    bot has no identity yet."""
-    from datetime import UTC, datetime
-
-    from bot.crosssign import seal, unseal
+def _stored_identity(engine: Any, config: Any) -> Any:
+    """The bot's cross-signing identity, opened with the configured keys (``bot.crosssign``);
+    None before the bot made one. Raises ``IdentityUnusable`` when they do not open it."""
+    from bot.crosssign import _opened
     from storage import crosssigning
 
     row = crosssigning.identity(engine, config.user_id)
     if row is None:
-        return False
-    identity, _ = unseal(row.sealed, (config.ref_key, *config.previous_ref_keys),
-                         config.user_id)
-    crosssigning.replace(engine, config.user_id, row.master_public,
-                         seal(identity, new_key, config.user_id), datetime.now(UTC))
-    return True
+        return None
+    return _opened(row, (config.ref_key, *config.previous_ref_keys), config.user_id)
 
 
 @main.command(short_help="Purge closed cases past their retention term.")

@@ -4,6 +4,7 @@ device's keys uploaded, queried and claimed after each sync, and the device cros
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 
 WITHHELD_REASON = "Only members of the overleg may read the bot's messages."
+CROSS_SIGN_RETRY = 300.0  # seconds between attempts to sign the device after one failed
 
 
 class MembershipUnknown(Exception):
@@ -42,6 +44,7 @@ class KeySharing:
     client: AsyncClient
     store: Path
     _allowed: dict[str, frozenset[str]]
+    _tasks: list[asyncio.Task[None]]
 
     def _filter_shares(self) -> None:
         """Route nio's room-key share through ``_allowed`` (once per Olm machine)."""
@@ -148,17 +151,37 @@ class KeySharing:
 
     async def _cross_sign(self) -> None:
         """Sign this device with the account's one cross-signing identity (``bot.crosssign``:
-        made by the first instance, never replaced here)."""
+        made by the first instance, never replaced here). A homeserver that is slow or
+        fails never holds up the start: the bot goes on, and tries again every
+        ``CROSS_SIGN_RETRY`` seconds in the background until it has worked."""
+        if not await self._try_cross_sign():
+            self._tasks.append(asyncio.create_task(self._cross_sign_later(),
+                                                   name="cross-sign"))
+
+    async def _cross_sign_later(self) -> None:
+        while not await self._try_cross_sign():
+            await asyncio.sleep(CROSS_SIGN_RETRY)
+
+    async def _try_cross_sign(self) -> bool:
+        """One attempt; True when done (or when it can never work without an
+        administrator: then it was logged as an error once)."""
         from bot.crosssign import CrossSigningError, IdentityUnusable, ensure
 
         config = self.app.config
+        olm = self.client.olm
+        own = dict(olm.account.identity_keys) if olm is not None else None
         try:
             await ensure(config.homeserver, self.client.user_id, self.client.device_id,
                          self.client.access_token, self.store, config.password,
                          self.app.engine, (config.ref_key, *config.previous_ref_keys),
-                         self.app.clock.now())
+                         self.app.clock.now(), own_keys=own)
         except IdentityUnusable as e:
             log.error("cross-signing identity not usable, device left unsigned",
                       extra={"error": str(e)[:400]})
-        except (CrossSigningError, aiohttp.ClientError, ValueError) as e:
-            log.warning("cross-signing not set up", extra={"error": str(e)[:200]})
+            return True
+        except (CrossSigningError, aiohttp.ClientError, TimeoutError, ValueError) as e:
+            log.warning("cross-signing not set up, trying again later",
+                        extra={"error": str(e)[:200] or type(e).__name__,
+                               "retry_in_s": CROSS_SIGN_RETRY})
+            return False
+        return True

@@ -104,7 +104,7 @@ async def test_reset_makes_one_new_identity(world: World, tmp_path: Path, pg_url
     old = _signed_by_one_identity(world, [first])
     new = await crosssign.reset(world.synapse.url, world.bot_user.user_id,
                                 first.client.device_id, first.client.access_token,
-                                world.bot_user.password, app.engine, app.config.ref_key,
+                                world.bot_user.password, app.engine, (app.config.ref_key,),
                                 app.clock.now())
     assert new != old and _signed_by_one_identity(world, [first]) == new
     _, second = await world.start_bot(CASUSBOT_DATABASE_URL=pg_url,
@@ -137,3 +137,33 @@ async def test_a_store_of_an_earlier_version_brings_its_identity_along(
     assert _signed_by_one_identity(world, [bot]) == identity.master_public
     row = crosssigning.identity(app.engine, bot_id)
     assert row is not None and row.master_public == identity.master_public
+
+
+async def test_what_a_breaking_test_found(world: World, tmp_path: Path, pg_url: str) -> None:
+    """The homeserver's copy of a device is signed only when it is the device's own; a
+    reset from a configuration whose key does not open the identity is refused; a second
+    database never replaces the identity, not even with the password; doctor fails while
+    the stored identity is not on the homeserver."""
+    import aiohttp
+
+    app, first = await world.start_bot(CASUSBOT_DATABASE_URL=pg_url,
+                                       CASUSBOT_STORE_PATH=str(tmp_path / "store-a"))
+    master = _signed_by_one_identity(world, [first])
+    bot_id, url, token = world.bot_user.user_id, world.synapse.url, first.client.access_token
+    row = crosssigning.identity(app.engine, bot_id)
+    assert row is not None
+    identity, _ = crosssign.unseal(row.sealed, (app.config.ref_key,), bot_id)
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+        hs = crosssign.Homeserver(http, url, bot_id, world.bot_user.password)
+        with pytest.raises(crosssign.CrossSigningError):
+            await hs.sign_device(identity, first.client.device_id,
+                                 {"ed25519": "not-the-device's-own-key"})
+        # An identity made on another database, uploaded with the password: refused.
+        with pytest.raises(crosssign.IdentityUnusable):
+            await hs.upload(crosssign.Identity.new())
+    with pytest.raises(crosssign.IdentityUnusable):
+        await crosssign.reset(url, bot_id, first.client.device_id, token,
+                              world.bot_user.password, app.engine, (b"mistyped-key-01234567",),
+                              app.clock.now())
+    assert _signed_by_one_identity(world, [first]) == master
+    assert crosssign.status(None, bot_id, app.engine, (app.config.ref_key,))[0] is False
