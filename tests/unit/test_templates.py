@@ -203,7 +203,7 @@ def test_the_scenario_reaches_most_keys(recorded: dict[str, Outgoing]) -> None:
     """What it does not reach (card actions of Teams, poll answer labels, the runtime's
     notices of a refused message…) is rendered from values built by hand below."""
     unreached = used_keys() - set(recorded)
-    assert len(unreached) < 32, sorted(unreached)
+    assert len(unreached) < 34, sorted(unreached)
 
 
 def _hand_values(key: str, recorded: dict[str, Outgoing]) -> dict[str, Any]:
