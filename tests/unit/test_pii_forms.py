@@ -114,3 +114,33 @@ def test_a_short_value_is_not_shown_even_in_part() -> None:
     for text in ("Postcode 6227 SR", "De 15-jarige spreken", "BSN 111222333"):
         for finding in pii.scan_all(text.replace("111222333", generated._bsn(random.Random(1)))):
             assert not any(c.isalnum() for c in finding.masked), finding
+
+
+def test_what_a_second_breaking_test_found() -> None:
+    """Generated values in the forms a second breaking test found (issue 20)."""
+    rng = random.Random(20)
+    bsns = [generated._bsn(rng) for _ in range(40)]
+    mobiles = ["06" + generated._mobile_nsn(rng)[1:] for _ in range(40)]
+    leaks = [f"Dossier BSN{b} opvragen" for b in bsns]
+    leaks += [f"Klantnummer-{b} nagaan" for b in bsns]
+    leaks += [f"Bel 0800-2000 / {m[:2]}-{m[2:]}" for m in mobiles]
+    leaks += [f"0800 {b} bellen" for b in bsns]
+    leaks += [f"Contact via @{generated._ascii(generated._first(rng))}_2010:insta"
+              for _ in range(20)]
+    leaks += [f"Gesprek met {generated._first(rng)} {s} groep 7"
+              for s in ("de Vries", "Jansen", "Bakker", "van Dijk")]
+    leaks += [f"{generated._first(rng)}'s school bellen" for _ in range(10)]
+    leaks += ["Gesprek met mevrouw Kamphuis", "Gesprek met Anne Franken", "Bellen met JANSEN",
+              "Gesprek met Ярина Саєнко", "Zoon * 22-8-2016", "GD 18-12-2020 nagaan",
+              "Afspraak: Noor is bang voor vader", "paspoortnummer WAZWHTSX6"]
+    missed = [t for t in leaks if not pii.scan_all(t)]
+    assert missed == []
+    clean = ["Eerdere melding van 12-03-2013 bespreken",
+             "Sinds 3 maart 2012 bekend bij Veilig Thuis",
+             "Wet van 21 december 2006", "art. 7.3.11 Jeugdwet toepassen",
+             "Moeder van 3 kinderen komt langs", "Vader is 2 keer gebeld", "Zie bijlage (3)",
+             "WhatsApp: niet bereikbaar", "Facebook: bericht gestuurd", "Max 2 personen",
+             "Naar het Reinier van Arkel", "Pieter Baan Centrum bellen", "Zaak 2026-00451"]
+    assert [t for t in clean if pii.scan_all(t)] == []
+    for finding in pii.scan_all("Huisbezoek Kerkstraat 14, geb. 14 december 2009"):
+        assert not any(c.isalnum() for c in finding.masked), finding
