@@ -211,6 +211,9 @@ class Deliverer:
                 continue
             if not result.ok:
                 await self._record(self._failed, row, result)
+                # The pass loop may be asleep for a heartbeat: let it reckon the retry's
+                # time (a reply after one 5xx comes a second later, not 30 s later).
+                self._wake.set()
                 return
             last = row is rows[-1]  # done and the lease released in one transaction
             await self._record(self._done, row.id or 0, result.remote_id, None,

@@ -369,3 +369,39 @@ async def test_a_room_is_told_once_per_episode_of_refused_sends(tmp_path) -> Non
     for _ in range(3):
         await runtime.deliverer.run_once()
     assert notices() == 2
+
+
+async def test_a_reply_after_one_5xx_is_retried_after_its_backoff_not_the_heartbeat(
+        tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The pass loop asleep for a heartbeat learns of the retry's time at once."""
+    import asyncio
+
+    from bot.clock import FakeClock
+    from bot.runtime import Runtime
+    from tests.unit.apps import throwaway_app
+
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", FakeClock(NOW))
+    wire = Wire()
+    wire.fail_next["!a"] = [SendResult(error="502: Bad Gateway")]
+
+    class OnTheWire(Runtime):
+        async def send(self, row: outbox.Queued) -> SendResult:
+            return await wire.send(row)
+
+    runtime = OnTheWire(app, holder="test")
+    loop_task = asyncio.create_task(runtime.deliverer.run())
+    await asyncio.sleep(0.2)  # the loop finds nothing and sleeps for a heartbeat
+    with session_scope(app.engine) as s:
+        outbox.enqueue(s, [Rendered("!a", "antwoord", None, template="meeting/list")], NOW)
+    runtime.deliverer.poke("!a")
+    try:
+        for _ in range(100):  # the first backoff is about a second
+            with session_scope(app.engine) as s:
+                [row] = list(s.exec(select(OutboxMessage)))
+            if row.remote_id:
+                break
+            await asyncio.sleep(0.05)
+        assert row.remote_id is not None
+    finally:
+        loop_task.cancel()
+        await runtime.deliverer.stop()
