@@ -26,6 +26,7 @@ from storage.models import Overleg
 from storage.outbox import Queued
 
 NOT_REDACTED = "privacy/not_redacted"
+STOP_SETTLE_SECONDS = 5.0  # at a stop, how long the sends under way may take to finish
 NOTICES = frozenset({"error/too_large", "error/not_delivered", NOT_REDACTED})
 """The notices of a refused message: one of them refused in turn is not told again."""
 REDACTION = "m.room.redaction"
@@ -129,8 +130,13 @@ class Runtime:
         await self.waker.settled()
         if self._metrics is not None:
             await self._metrics.cleanup()
+        # A send under way finishes (and is recorded) before the stop: cut off, it would be
+        # shown but not marked sent, and sent again by the next instance.
+        await self.deliverer.settle(STOP_SETTLE_SECONDS)
         await cancel_and_wait(self._tasks)
         await self.deliverer.stop()
+        with session_scope(self.app.engine) as session:
+            outbox.release_all(session, self.deliverer.holder)
 
     @property
     def sent(self) -> int:
