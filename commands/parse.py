@@ -12,7 +12,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from commands import caseid
-from commands.registry import Absent, Ctx, ParseError
+from commands.registry import Absent, Choice, Ctx, ParseError, choice
 from commands.text import tidy
 
 MONTHS = {
@@ -40,15 +40,22 @@ WEEKDAYS = {
 }
 RELATIVE = {"vandaag": 0, "today": 0, "morgen": 1, "tomorrow": 1, "overmorgen": 2}
 PLACE_WORDS = ("at", "op", "in", "bij", "te", "@")
-ROLE_WORDS = {"chair": "chair", "voorzitter": "chair",
-              "coordinator": "coordinator", "coördinator": "coordinator",
-              "coordinatoren": "coordinator",
-              "partner": "partner", "lid": "partner", "member": "partner"}
-KIND_WORDS = {"core": "core", "kern": "core", "kernpartner": "core",
-              "case": "case", "casuspartij": "case", "casuspartner": "case",
-              "external": "external", "extern": "external", "externe": "external"}
-MEETING_KINDS = {"weging": "weging", "weegoverleg": "weging", "assessment": "weging",
-                 "casusoverleg": "casusoverleg", "case-meeting": "casusoverleg"}
+ROLES = (Choice("chair", "voorzitter", "chair"),
+         Choice("coordinator", "coördinator", "coordinator", ("coordinatoren",)),
+         Choice("partner", "partner", "partner", ("lid", "member")))
+KINDS = (Choice("core", "kern", "core", ("kernpartner",)),
+         Choice("case", "casus", "case", ("casuspartij", "casuspartner")),
+         Choice("external", "extern", "external", ("externe",)))
+MEETING_KINDS = (Choice("casusoverleg", "casusoverleg", "case-meeting"),
+                 Choice("weging", "weging", "assessment", ("weegoverleg",)))
+
+
+def _words(choices: tuple[Choice, ...]) -> dict[str, str]:
+    return {w.casefold(): c.value for c in choices for w in c.words()}
+
+
+ROLE_WORDS = _words(ROLES)
+KIND_WORDS = _words(KINDS)
 MAX_TEXT = 120
 MAX_DESCRIPTION = 300
 
@@ -177,13 +184,8 @@ def free_text(text: str, ctx: Ctx, what: str = "text", limit: int = MAX_TEXT,
     return ctx.check(cleaned, what, names=names)
 
 
-def meeting_kind(text: str, ctx: Ctx) -> tuple[str, str]:
-    """Optional kind of meeting: casusoverleg (default) or weging."""
-    word, rest = _head(text)
-    kind = MEETING_KINDS.get(word.casefold())
-    if kind is None:
-        raise Absent
-    return kind, rest
+meeting_kind = choice(*MEETING_KINDS, optional=True)
+"""Optional kind of meeting: casusoverleg (default) or weging."""
 
 
 def place(text: str, ctx: Ctx) -> tuple[str, str]:
@@ -253,22 +255,10 @@ def partner_name_before_role(text: str, ctx: Ctx) -> tuple[str, str]:
     return _name_then(ROLE_WORDS, text, "partner", ctx)
 
 
-def partner_kind(text: str, ctx: Ctx) -> tuple[str, str]:
-    word, rest = _head(text)
-    kind = KIND_WORDS.get(word.casefold())
-    if kind is None:
-        raise ParseError("error/bad_choice", given=word[:40],
-                         choices=["core", "case", "external"])
-    return kind, rest
-
-
-def role(text: str, ctx: Ctx) -> tuple[str, str]:
-    word, rest = _head(text)
-    value = ROLE_WORDS.get(word.casefold())
-    if value is None:
-        raise ParseError("error/bad_choice", given=word[:40],
-                         choices=["chair", "coordinator", "partner"])
-    return value, rest
+partner_kind = choice(*KINDS)
+"""A partner's kind: core (kern), case (casus: a party for single cases) or external."""
+role = choice(*ROLES)
+"""A member's role: chair, coordinator or partner."""
 
 
 def partner_before_date(text: str, ctx: Ctx) -> tuple[str, str]:

@@ -275,10 +275,9 @@ def test_a_late_reminder_says_so(renderer: Renderer) -> None:
 
 def test_errors_carry_usage_and_example(renderer: Renderer, registry: Registry) -> None:
     [spec] = [c for c in registry.commands if c.key == "meeting plan"]
-    body = _body(renderer, "error/bad_date", given="31-13-2026",
-                 usage=spec.usage("overleg plan"))
-    assert body.startswith("Geen geldige datum: 31-13-2026.")
-    assert "Voorbeeld: !overleg plan 8-12-2026 14:00" in body
+    body = _body(renderer, "error/bad_date", metavar="when", usage=spec.usage("overleg plan"))
+    assert body.startswith("Datum tijd: geen geldige datum.")  # the argument, never the input
+    assert "Voorbeeld: !overleg plannen 8-12-2026 14:00" in body
 
 
 def test_the_dutch_apology_and_refusals(renderer: Renderer) -> None:
