@@ -183,14 +183,20 @@ def _outcome(text: str, ctx: Ctx) -> tuple[tuple[str, date | None], str]:
         if outcome == "meer_informatie":
             if not rest:
                 raise ParseError("covenant/followup_needed")
-            follow, rest = parse.day(rest, ctx)
+            try:
+                follow, rest = parse.day(rest, ctx)
+            except ParseError as e:  # the follow-up date is wrong, not the outcome
+                raise ParseError(e.template, **(e.values | {"metavar": "date"})) from None
             today = workdays.local_today(ctx.overleg, ctx.now) if ctx.overleg else None
             if today is not None and follow <= today:
                 raise ParseError("covenant/followup_in_past")
         return (outcome, follow), rest
-    raise ParseError("error/bad_choice", given=" ".join(words[:3])[:40],
-                     choices=["geen-actie", "meer-informatie <datum>", "casusoverleg",
-                              "strafrechtelijk"])
+    raise ParseError("error/bad_choice", choices=[
+        {"value": "geen_actie", "nl": "geen-actie", "en": "no-action"},
+        {"value": "meer_informatie", "nl": "meer-informatie <datum>",
+         "en": "more-information <date>"},
+        {"value": "via_casusoverleg", "nl": "casusoverleg", "en": "case-meeting"},
+        {"value": "strafrechtelijk", "nl": "strafrechtelijk", "en": "criminal"}])
 
 
 @command("weging", nl="weging", en="assessment", aliases=("weigh",))
