@@ -226,7 +226,7 @@ def clock_time(text: str, ctx: Ctx) -> tuple[time, str]:
     word, rest = _head(text)
     m = _TIME.match(word)
     if m is None:
-        raise ParseError("error/bad_time", given=word[:40])
+        raise ParseError("error/bad_time", metavar="time")
     return time(int(m[1]), int(m[2])), rest
 
 
@@ -297,13 +297,20 @@ def meeting_number(text: str, ctx: Ctx) -> tuple[int, str]:
     return int(m[1]), rest
 
 
+def typed_case_code(word: str) -> str | None:
+    """The canonical code of a case ID as people type it: "C-7K2FJ", "C7K2FJ" (the hyphen
+    left out) or "7K2FJ" (the prefix left out); None if the check character fails."""
+    code = caseid.normalise(word)
+    if code is None and word[:1] in ("c", "C"):
+        code = caseid.normalise(f"C-{word[1:]}")
+    return code if code is not None else caseid.normalise(f"C-{word}")
+
+
 def case_code(text: str, ctx: Ctx) -> tuple[str, str]:
     """A case ID, C-7K2FJ, also typed as 7K2FJ or C7K2FJ; typos are caught by the check
     character."""
     word, rest = _head(text)
-    code = caseid.normalise(word) or caseid.normalise(f"C-{word}")
-    if code is None and word[:1] in "cC":  # "C7K2FJ": the hyphen left out
-        code = caseid.normalise(f"C-{word[1:]}")
+    code = typed_case_code(word)
     if code is None:
         raise ParseError("error/bad_case_id", given=word[:20])
     return code, rest

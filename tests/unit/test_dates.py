@@ -89,6 +89,8 @@ def test_a_meeting_planned_for_next_week(overleg: Say, session: Session) -> None
 
 
 def test_a_case_id_without_its_prefix(overleg: Say, case: str) -> None:
+    while case.startswith("C-C"):  # "CC…" typed bare reads as "C" + a shorter code first
+        case = str(overleg.out("!casus openen").values["case"])
     bare = case.removeprefix("C-")
     shown = overleg.out(f"!casus toon {bare}")
     assert (shown.template, shown.values["case"]) == ("case/show", case)
@@ -103,3 +105,30 @@ def test_help_on_a_noun_in_either_language(overleg: Say, line: str) -> None:
     assert out.template == "help/command"
     nouns = {u["key"].split()[0] for u in out.values["usages"]}
     assert nouns == ({"member"} if "lid" in line else {"action"})
+
+
+@pytest.mark.parametrize(("line", "typed", "key"), [
+    ("!actie verplaatsen A1 31-11", "31-11", "error/bad_date"),
+    ("!overleg plannen 8-12-2026 25:61", "25:61", "error/bad_time"),
+    ("!overleg plannen 8-12-2026 14:00 900m", "900m", "error/bad_duration"),
+    ("!casus toon QQQQQ7", "QQQQQ7", "error/bad_case_id"),
+    ("!actie klaar AX12", "AX12", "error/bad_action_id"),
+    ("!overleg annuleren MX9", "MX9", "error/bad_meeting_id"),
+])
+def test_a_wrong_value_is_named_never_repeated(overleg: Say, line: str, typed: str,
+                                               key: str) -> None:
+    reply = overleg.reply(line)
+    assert reply.template == key
+    assert typed not in reply.body and typed.lower() not in reply.body.lower()
+
+
+def test_a_case_id_typed_without_its_prefix_is_no_postcode(
+        overleg: Say, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A case's code may read like a postcode ("5823AK"); typed bare in a command that is
+    not carried out (read-only), it is still our own ID, not personal data."""
+    monkeypatch.setattr("commands.caseid.new_code", lambda length=6: "5823AK")
+    assert overleg.out("!casus openen").values["case"] == "C-5823AK"
+    assert overleg.keys("!casus toon 5823AK") == ["case/show"]
+    assert overleg.keys("!casus toon 5823ak") == ["case/show"]
+    # a postcode that is no case of this overleg is still refused as one
+    assert overleg.keys("!casus toon 1234AY")[0] == "error/pii"
