@@ -105,7 +105,9 @@ def link(ctx: Ctx, *, code: str, op: str, partner: str) -> list[Outgoing]:
 @command("case show", nl="casus toon", aliases=("casus show", "casus bekijk"))
 @arg("code", parse.case_code, metavar="case")
 def show(ctx: Ctx, *, code: str) -> list[Outgoing]:
-    """A case's plan: open and done actions and linked partners (need-to-know)."""
+    """A case's plan: open and done actions, who sees the case (the core partners always;
+    ``partners``: the others linked to it, need-to-know) and ``owners``: the partners with
+    open actions in it."""
     case = cases.by_code(ctx.session, ctx.overleg_id, code)
     if case is None or case.id is None or not access.may_see(ctx, case):
         return [ctx.refuse("case/unknown", case=caseid.display(code))]
@@ -123,4 +125,5 @@ def show(ctx: Ctx, *, code: str) -> list[Outgoing]:
                                                                                  case.id)],
                       open_actions=[v for v in views if v["status"] == "open"],
                       done_actions=[v for v in views if v["status"] == "done"],
-                      partners=linked)]
+                      partners=linked,
+                      owners=sorted({v["partner"] for v in views if v["status"] == "open"}))]

@@ -287,6 +287,22 @@ def test_the_dutch_apology_and_refusals(renderer: Renderer) -> None:
     assert "Deze kamer is (nog) geen overleg" in _body(renderer, "error/not_an_overleg")
 
 
+def test_a_new_member_reads_as_a_member_for_a_partner(renderer: Renderer) -> None:
+    added = _body(renderer, "member/added", user=POL, role="partner", partner="Politie")
+    assert added == f"{POL} is nu lid van dit overleg namens Politie."
+    chair = _body(renderer, "member/added", "en", user=POL, role="chair", partner="Politie")
+    assert chair == f"{POL} is now a member of this overleg for Politie, as chair."
+
+
+def test_a_case_without_links_says_who_sees_it(renderer: Renderer) -> None:
+    body = _body(renderer, "case/show", case="C-7K2FJ", status="open", phase="melding",
+                 opened_at=datetime(2026, 12, 1, tzinfo=UTC), closed_at=None, meetings=[],
+                 open_actions=[], done_actions=[], partners=[], owners=["Politie"])
+    assert "Wie de casus ziet: de kernpartners (geen andere partners gekoppeld)." in body
+    assert "Partners met open acties: Politie." in body
+    assert "geen." not in body.split("Open acties")[0]
+
+
 def test_partner_kinds_and_member_roles_in_dutch(renderer: Renderer) -> None:
     listed = _body(renderer, "partner/list", partners=[
         {"name": "Politie", "kind": "core", "members": 1},
