@@ -124,7 +124,7 @@ def action_order(v: dict[str, object]) -> tuple[bool, int, str, int]:
             int(str(v["id"])[1:]))
 
 
-@command("action add", aliases=("actie add", "actie toevoegen"))
+@command("action add", nl="actie toevoegen", aliases=("actie add",))
 @arg("code", parse.case_code, metavar="case")
 @arg("partner", parse.partner_before_date, metavar="partner")
 @arg("due", parse.day, metavar="due")
@@ -150,7 +150,7 @@ def add(ctx: Ctx, *, code: str, partner: str, due: date, text: str) -> list[Outg
                                                          owner.name, _today(ctx)))]
 
 
-@command("action done", aliases=("actie done", "actie klaar", "actie gedaan"))
+@command("action done", nl="actie klaar", aliases=("actie done", "actie gedaan"))
 @arg("number", _action_number, metavar="action")
 def done(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Mark an action done (the chair, or a member of the owning partner)."""
@@ -169,7 +169,7 @@ def done(ctx: Ctx, *, number: int) -> list[Outgoing]:
     return [ctx.reply("action/done", action=_view(ctx, action))]
 
 
-@command("action move", aliases=("actie move", "actie verplaats", "actie verplaatsen"))
+@command("action move", nl="actie verplaatsen", aliases=("actie move", "actie verplaats"))
 @arg("number", _action_number, metavar="action")
 @arg("due", parse.day, metavar="due")
 def move(ctx: Ctx, *, number: int, due: date) -> list[Outgoing]:
@@ -190,7 +190,7 @@ def move(ctx: Ctx, *, number: int, due: date) -> list[Outgoing]:
     return [ctx.reply("action/moved", action=_view(ctx, action), old=old)]
 
 
-@command("action assign", aliases=("actie assign", "actie toewijzen"))
+@command("action assign", nl="actie toewijzen", aliases=("actie assign",))
 @arg("number", _action_number, metavar="action")
 @arg("partner", parse.partner_name, metavar="partner")
 def assign(ctx: Ctx, *, number: int, partner: str) -> list[Outgoing]:
@@ -207,7 +207,7 @@ def assign(ctx: Ctx, *, number: int, partner: str) -> list[Outgoing]:
     return [ctx.reply("action/assigned", action=_view(ctx, action))]
 
 
-@command("action list", aliases=("actie list", "actie lijst"))
+@command("action list", nl="actie lijst", aliases=("actie list",))
 @arg("which", _list_filter, required=False, metavar="filter")
 def listing(ctx: Ctx, *, which: tuple[str, str | None] | None) -> list[Outgoing]:
     """List actions: open (default), overdue, mine, done, all, one case, or one partner."""

@@ -9,21 +9,14 @@ from __future__ import annotations
 from commands import access, caseid, covenant, parse
 from commands.agenda import AGENDA, agenda_lines, find_case, find_meeting, send_agenda
 from commands.auditing import audit_change
-from commands.registry import Ctx, Outgoing, ParseError, arg, command
+from commands.registry import Choice, Ctx, Outgoing, arg, choice, command
 from storage import agendas, timers
 from storage.models import Meeting
 
-KINDS = {"new": "new", "nieuw": "new", "review": "review", "bespreking": "review",
-         "vervolg": "review", "close": "close", "afsluiten": "close", "sluiten": "close"}
-
-
 # ---- parsers -------------------------------------------------------------------------------
-def _kind(text: str, ctx: Ctx) -> tuple[str, str]:
-    word, _, rest = text.strip().partition(" ")
-    kind = KINDS.get(word.casefold())
-    if kind is None:
-        raise ParseError("error/bad_choice", given=word[:40], choices=["new", "review", "close"])
-    return kind, rest
+_kind = choice(Choice("new", "nieuw", "new"),
+               Choice("review", "vervolg", "review", ("bespreking",)),
+               Choice("close", "afsluiten", "close", ("sluiten",)))
 
 
 # ---- commands ------------------------------------------------------------------------------
@@ -35,7 +28,7 @@ def _changed(ctx: Ctx, meeting: Meeting) -> list[Outgoing]:
     return send_agenda(ctx.session, ctx.overleg, meeting, ctx.now, changed=True)
 
 
-@command("agenda add", aliases=("agenda toevoegen",))
+@command("agenda add", nl="agenda toevoegen")
 @arg("number", parse.meeting_number, metavar="meeting")
 @arg("code", parse.case_code, metavar="case")
 @arg("kind", _kind, required=False, metavar="agenda_kind")
@@ -64,7 +57,7 @@ def add(ctx: Ctx, *, number: int, code: str, kind: str | None) -> list[Outgoing]
                       sent=meeting.agenda_sent_at is not None), *_changed(ctx, meeting)]
 
 
-@command("agenda remove", aliases=("agenda verwijder", "agenda verwijderen"))
+@command("agenda remove", nl="agenda verwijderen", aliases=("agenda verwijder",))
 @arg("number", parse.meeting_number, metavar="meeting")
 @arg("code", parse.case_code, metavar="case")
 def remove(ctx: Ctx, *, number: int, code: str) -> list[Outgoing]:
@@ -81,7 +74,7 @@ def remove(ctx: Ctx, *, number: int, code: str) -> list[Outgoing]:
                       sent=meeting.agenda_sent_at is not None), *_changed(ctx, meeting)]
 
 
-@command("agenda show", aliases=("agenda toon",))
+@command("agenda show", nl="agenda toon")
 @arg("number", parse.meeting_number, metavar="meeting")
 def show(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Show a meeting's agenda (members of an external partner see only their cases)."""
@@ -93,7 +86,7 @@ def show(ctx: Ctx, *, number: int) -> list[Outgoing]:
     return [ctx.reply("agenda/show", pages_over="lines", meeting=meeting, lines=lines)]
 
 
-@command("agenda send", aliases=("agenda verstuur", "agenda versturen", "agenda stuur"))
+@command("agenda send", nl="agenda versturen", aliases=("agenda verstuur", "agenda stuur"))
 @arg("number", parse.meeting_number, metavar="meeting")
 def send(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Send the agenda now (to the room, and to external partners their own lines)."""

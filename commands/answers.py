@@ -98,7 +98,7 @@ def withdrawal(ctx: Ctx, redacted_event_id: str | None) -> list[Outgoing]:
 
 
 CARD_VERBS = {"accept": True, "decline": False}
-CARD_CASE = "case:"  # an agenda card's toggle per case: {"case:C-7K2FJ": "true"}
+CARD_CASE = "case:"  # an agenda card's toggle per case: {"case:C-7K2FJ7": "true"}
 
 
 def card(ctx: Ctx, target_event_id: str | None, verb: str, data: dict[str, str],

@@ -15,12 +15,11 @@ from sqlmodel import Session
 from commands import caseid, parse
 from commands.agenda import find_case, find_meeting, status_view
 from commands.auditing import audit_change
-from commands.registry import Absent, Ctx, Outgoing, ParseError, arg, command
+from commands.registry import Absent, Choice, Ctx, Outgoing, arg, choice, command
 from commands.text import clean
 from storage import agendas, overlegs
 from storage.models import Meeting, Partner
 
-YES = {"yes": True, "ja": True, "no": False, "nee": False}
 ACCEPT_KEYS = {"✅": True, "❌": False, "✔": True}
 """Reaction keys that answer an agenda, in their base form (see ``reaction_answer``)."""
 # Presentation selectors (text U+FE0E, emoji U+FE0F) and skin tones (U+1F3FB-1F3FF): one
@@ -34,12 +33,15 @@ def reaction_answer(key: str) -> bool | None:
 
 
 # ---- parsers -------------------------------------------------------------------------------
+_yes_no_word = choice(Choice("yes", "ja", "yes"), Choice("no", "nee", "no"))
+
+
 def _yes_no(text: str, ctx: Ctx) -> tuple[bool, str]:
-    word, _, rest = text.strip().partition(" ")
-    value = YES.get(word.casefold())
-    if value is None:
-        raise ParseError("error/bad_choice", given=word[:40], choices=["yes", "no", "ja", "nee"])
-    return value, rest
+    value, rest = _yes_no_word(text, ctx)
+    return value == "yes", rest
+
+
+_yes_no.__casus_choices__ = _yes_no_word.__casus_choices__  # type: ignore[attr-defined]
 
 
 def _delegate(text: str, ctx: Ctx) -> tuple[str, str]:
@@ -55,7 +57,7 @@ def _partner_of_sender(ctx: Ctx) -> Partner | None:
     return overlegs.partner_by_id(ctx.session, m.partner_id) if m else None
 
 
-@command("confirm", aliases=("bevestig", "bevestigen"))
+@command("confirm", nl="bevestig", aliases=("bevestigen",))
 @arg("number", parse.meeting_number, metavar="meeting")
 @arg("attends", _yes_no, metavar="yes_no")
 @arg("delegate", _delegate, required=False, metavar="delegate")
@@ -87,7 +89,7 @@ def record_attendance(session: Session, ctx: Ctx, meeting: Meeting, partner: Par
                       attends=attends, delegate=delegate, source=source)]
 
 
-@command("info", aliases=("informatie",))
+@command("info", nl="informatie")
 @arg("number", parse.meeting_number, metavar="meeting")
 @arg("code", parse.case_code, metavar="case")
 @arg("holds", _yes_no, metavar="yes_no")
@@ -114,7 +116,7 @@ def record_info(ctx: Ctx, meeting: Meeting, case: Any, partner: Partner, holds: 
                  overleg_id=meeting.overleg_id)
 
 
-@command("status")
+@command("status", nl="status")
 @arg("number", parse.meeting_number, metavar="meeting")
 def status(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Who confirmed, who declined, who did not answer; information per case; quorum."""

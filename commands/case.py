@@ -5,23 +5,15 @@ from __future__ import annotations
 from commands import access, action, caseid, covenant, parse, refs, retention, workdays
 from commands.auditing import audit_change
 from commands.partner import unknown_partner
-from commands.registry import Ctx, Outgoing, ParseError, arg, command
+from commands.registry import Choice, Ctx, Outgoing, arg, choice, command
 from storage import actions, agendas, cases, overlegs
 from storage.models import Action
 
-STATUS_WORDS = {"open": "open", "closed": "closed", "gesloten": "closed", "all": "all",
-                "alle": "all"}
+_status = choice(Choice("open", "open", "open"), Choice("closed", "gesloten", "closed"),
+                 Choice("all", "alle", "all"))
 
 
-def _status(text: str, ctx: Ctx) -> tuple[str, str]:
-    word, _, rest = text.partition(" ")
-    if word.casefold() not in STATUS_WORDS:
-        raise ParseError("error/bad_choice", given=word[:40],
-                               choices=["open", "closed", "all"])
-    return STATUS_WORDS[word.casefold()], rest
-
-
-@command("case open", aliases=("casus open", "casus openen"))
+@command("case open", nl="casus openen", aliases=("casus open",))
 @arg("reference", parse.reference, required=False)
 def open_case(ctx: Ctx, *, reference: str | None) -> list[Outgoing]:
     """Open a new case; answers with its random ID."""
@@ -38,7 +30,7 @@ def open_case(ctx: Ctx, *, reference: str | None) -> list[Outgoing]:
                       with_reference=reference is not None)]
 
 
-@command("case list", aliases=("casus list", "casus lijst"))
+@command("case list", nl="casus lijst", aliases=("casus list",))
 @arg("status", _status, required=False)
 def listing(ctx: Ctx, *, status: str | None) -> list[Outgoing]:
     """List cases: open ones by default, or closed/all."""
@@ -53,7 +45,7 @@ def listing(ctx: Ctx, *, status: str | None) -> list[Outgoing]:
                       groups=groups)]
 
 
-@command("case close", aliases=("casus close", "casus sluit", "casus sluiten"))
+@command("case close", nl="casus sluiten", aliases=("casus close", "casus sluit"))
 @arg("code", parse.case_code, metavar="case")
 def close(ctx: Ctx, *, code: str) -> list[Outgoing]:
     """Close a case."""
@@ -66,7 +58,7 @@ def close(ctx: Ctx, *, code: str) -> list[Outgoing]:
     return [ctx.reply("case/closed", case=caseid.display(code))]
 
 
-@command("case find", aliases=("casus find", "casus zoek", "casus zoeken"))
+@command("case find", nl="casus zoeken", aliases=("casus find", "casus zoek"))
 @arg("reference", parse.reference)
 def find(ctx: Ctx, *, reference: str) -> list[Outgoing]:
     """Find cases by external reference (compared as keyed hashes)."""
@@ -76,19 +68,12 @@ def find(ctx: Ctx, *, reference: str) -> list[Outgoing]:
                                            for c in found])]
 
 
-LINK_WORDS = {"add": "add", "toevoegen": "add", "koppel": "add", "remove": "remove",
-              "verwijder": "remove", "verwijderen": "remove", "ontkoppel": "remove"}
+_link_op = choice(Choice("add", "koppel", "add", ("toevoegen", "koppelen")),
+                  Choice("remove", "ontkoppel", "remove",
+                         ("verwijder", "verwijderen", "ontkoppelen")))
 
 
-def _link_op(text: str, ctx: Ctx) -> tuple[str, str]:
-    word, _, rest = text.strip().partition(" ")
-    op = LINK_WORDS.get(word.casefold())
-    if op is None:
-        raise ParseError("error/bad_choice", given=word[:40], choices=["add", "remove"])
-    return op, rest
-
-
-@command("case partner", aliases=("casus partner",))
+@command("case partner", nl="casus partner")
 @arg("code", parse.case_code, metavar="case")
 @arg("op", _link_op, metavar="add_remove")
 @arg("partner", parse.partner_name, metavar="partner")
@@ -117,10 +102,12 @@ def link(ctx: Ctx, *, code: str, op: str, partner: str) -> list[Outgoing]:
                       partner=found.name)]
 
 
-@command("case show", aliases=("casus show", "casus toon", "casus bekijk"))
+@command("case show", nl="casus toon", aliases=("casus show", "casus bekijk"))
 @arg("code", parse.case_code, metavar="case")
 def show(ctx: Ctx, *, code: str) -> list[Outgoing]:
-    """A case's plan: open and done actions and linked partners (need-to-know)."""
+    """A case's plan: open and done actions, who sees the case (the core partners always;
+    ``partners``: the others linked to it, need-to-know) and ``owners``: the partners with
+    open actions in it."""
     case = cases.by_code(ctx.session, ctx.overleg_id, code)
     if case is None or case.id is None or not access.may_see(ctx, case):
         return [ctx.refuse("case/unknown", case=caseid.display(code))]
@@ -138,4 +125,5 @@ def show(ctx: Ctx, *, code: str) -> list[Outgoing]:
                                                                                  case.id)],
                       open_actions=[v for v in views if v["status"] == "open"],
                       done_actions=[v for v in views if v["status"] == "done"],
-                      partners=linked)]
+                      partners=linked,
+                      owners=sorted({v["partner"] for v in views if v["status"] == "open"}))]

@@ -14,15 +14,16 @@ from sqlmodel import Session, col, select
 
 from commands import caseid, parse, workdays
 from commands.auditing import audit_change
-from commands.registry import Batch, Ctx, Outgoing, ParseError, arg, command, timer
+from commands.registry import Batch, Choice, Ctx, Outgoing, ParseError, arg, choice, command, timer
 from storage import actions, audit, cases, overlegs, timers
 from storage.models import AnnexOrganisation, Case, Overleg
 from storage.timers import Due
 
 PHASES = ("melding", "weging", "casusoverleg", "monitoren", "afgesloten")
-PHASE_WORDS = {p: p for p in PHASES} | {
-    "signal": "melding", "assessment": "weging", "case-meeting": "casusoverleg",
-    "monitoring": "monitoren", "closed": "afgesloten", "afsluiten": "afgesloten"}
+PHASE_CHOICES = (Choice("melding", "melding", "signal"), Choice("weging", "weging", "assessment"),
+                 Choice("casusoverleg", "casusoverleg", "case-meeting"),
+                 Choice("monitoren", "monitoren", "monitoring"),
+                 Choice("afgesloten", "afgesloten", "closed", ("afsluiten",)))
 OUTCOMES = {
     "geen-actie": "geen_actie", "geen actie": "geen_actie", "no-action": "geen_actie",
     "meer-informatie": "meer_informatie", "meer informatie nodig": "meer_informatie",
@@ -65,7 +66,7 @@ def _annex_audit(ctx: Ctx, action: str, subject: str) -> None:
                  subject=subject, now=ctx.now)
 
 
-@command("annex add", aliases=("annex toevoegen", "bijlage add"))
+@command("annex add", nl="bijlage toevoegen", aliases=("annex toevoegen", "bijlage add"))
 @arg("entry", _org_and_approver, metavar="annex_entry")
 def annex_add(ctx: Ctx, *, entry: tuple[str, str]) -> list[Outgoing]:
     """Put an organisation on annex 1 (deployment-wide), recording who approved it."""
@@ -80,7 +81,8 @@ def annex_add(ctx: Ctx, *, entry: tuple[str, str]) -> list[Outgoing]:
     return [ctx.reply("covenant/annex_added", organisation=org, approver=approver)]
 
 
-@command("annex remove", aliases=("annex verwijder", "bijlage remove"))
+@command("annex remove", nl="bijlage verwijderen",
+         aliases=("annex verwijder", "bijlage remove", "bijlage verwijder"))
 @arg("entry", _org_and_approver, metavar="annex_entry")
 def annex_remove(ctx: Ctx, *, entry: tuple[str, str]) -> list[Outgoing]:
     """Take an organisation off annex 1: it is unlinked from every case, chairs are told."""
@@ -112,7 +114,7 @@ def annex_remove(ctx: Ctx, *, entry: tuple[str, str]) -> list[Outgoing]:
                       overlegs=len(out)), *out]
 
 
-@command("annex list", aliases=("annex lijst", "bijlage list"))
+@command("annex list", nl="bijlage lijst", aliases=("annex lijst", "bijlage list"))
 def annex_list(ctx: Ctx) -> list[Outgoing]:
     """The organisations on annex 1, with who approved them and when."""
     rows = ctx.session.exec(select(AnnexOrganisation).where(
@@ -136,15 +138,10 @@ def set_phase(session: Session, overleg: Overleg, case: Case, phase: str,
         schedule_monitor(session, overleg, case, now)
 
 
-def _phase(text: str, ctx: Ctx) -> tuple[str, str]:
-    word, _, rest = text.strip().partition(" ")
-    phase = PHASE_WORDS.get(word.casefold())
-    if phase is None:
-        raise ParseError("error/bad_choice", given=word[:40], choices=list(PHASES))
-    return phase, rest
+_phase = choice(*PHASE_CHOICES)
 
 
-@command("case phase", aliases=("casus fase",))
+@command("case phase", nl="casus fase")
 @arg("code", parse.case_code, metavar="case")
 @arg("phase", _phase, metavar="phase")
 def phase(ctx: Ctx, *, code: str, phase: str) -> list[Outgoing]:
@@ -186,17 +183,23 @@ def _outcome(text: str, ctx: Ctx) -> tuple[tuple[str, date | None], str]:
         if outcome == "meer_informatie":
             if not rest:
                 raise ParseError("covenant/followup_needed")
-            follow, rest = parse.day(rest, ctx)
+            try:
+                follow, rest = parse.day(rest, ctx)
+            except ParseError as e:  # the follow-up date is wrong, not the outcome
+                raise ParseError(e.template, **(e.values | {"metavar": "date"})) from None
             today = workdays.local_today(ctx.overleg, ctx.now) if ctx.overleg else None
             if today is not None and follow <= today:
                 raise ParseError("covenant/followup_in_past")
         return (outcome, follow), rest
-    raise ParseError("error/bad_choice", given=" ".join(words[:3])[:40],
-                     choices=["geen-actie", "meer-informatie <datum>", "casusoverleg",
-                              "strafrechtelijk"])
+    raise ParseError("error/bad_choice", choices=[
+        {"value": "geen_actie", "nl": "geen-actie", "en": "no-action"},
+        {"value": "meer_informatie", "nl": "meer-informatie <datum>",
+         "en": "more-information <date>"},
+        {"value": "via_casusoverleg", "nl": "casusoverleg", "en": "case-meeting"},
+        {"value": "strafrechtelijk", "nl": "strafrechtelijk", "en": "criminal"}])
 
 
-@command("weging", aliases=("weigh", "assessment"))
+@command("weging", nl="weging", en="assessment", aliases=("weigh",))
 @arg("code", parse.case_code, metavar="case")
 @arg("outcome", _outcome, metavar="outcome")
 def weging(ctx: Ctx, *, code: str, outcome: tuple[str, date | None]) -> list[Outgoing]:

@@ -6,7 +6,7 @@ from commands import parse
 from commands.registry import Ctx, Outgoing, arg, command
 
 
-@command("help", aliases=("hulp",))
+@command("help", nl="hulp")
 @arg("topic", parse.help_topic, required=False)
 def help_(ctx: Ctx, *, topic: str | None) -> list[Outgoing]:
     """The list of commands, or the details of one (``!help meeting plan``)."""

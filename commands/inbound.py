@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from commands import answers, pii, rooms
+from commands import answers, caseid, parse, pii, rooms
 from commands.auditing import audit_change
 from commands.ratelimit import RateLimiter
 from commands.registry import (
@@ -24,7 +24,7 @@ from commands.registry import (
     run,
 )
 from commands.text import clean
-from storage import agendas, inbound, outbox, overlegs, timers
+from storage import agendas, cases, inbound, outbox, overlegs, timers
 from storage.db import counting_writes
 from storage.models import RoomAbsence
 from storage.outbox import Rendered
@@ -343,8 +343,27 @@ def _whole_line(ctx: Ctx, msg: Inbound, command: str | None) -> list[Outgoing]:
     if command in PERSON_REFERENCE_COMMANDS or len(msg.text) > MAX_COMMAND_CHARS:
         return []  # (a text over the limit is refused unread)
     text = _REF.sub(r"\1", msg.text) if command in REF_COMMANDS else msg.text
-    found = pii.scan_all(text, ctx.guard)
+    found = pii.scan_all(_prefixed_case_ids(ctx, text), ctx.guard)
     return ctx.refuse_personal_data(PersonalData(None, found)) if found else []
+
+
+_BARE_CASE_ID = re.compile(r"(?<![\w-])[0-9A-Za-z]{5,9}(?![\w-])")
+
+
+def _prefixed_case_ids(ctx: Ctx, text: str) -> str:
+    """``text`` with case IDs typed without "C-" written with it, so the PII guard reads
+    them as our own IDs, as it reads a typed "C-…" ("5823AK" alone reads like a postcode).
+    Only the codes of this overleg's own cases: a word is never guessed to be one."""
+    if ctx.overleg is None:
+        return text
+
+    def prefixed(m: re.Match[str]) -> str:
+        code = parse.typed_case_code(m[0])
+        if code is not None and cases.by_code(ctx.session, ctx.overleg_id, code) is not None:
+            return caseid.display(code)
+        return m[0]
+
+    return _BARE_CASE_ID.sub(prefixed, text)
 
 
 def _render_safely(render: Render, out: Outgoing, ctx: Ctx) -> list[Rendered]:

@@ -10,7 +10,7 @@ from commands.registry import Ctx, Outgoing, arg, command
 from storage import meetings
 
 
-@command("meeting plan", aliases=("overleg plan", "overleg plannen"))
+@command("meeting plan", nl="overleg plannen", aliases=("overleg plan",))
 @arg("starts_at", parse.when, metavar="when")
 @arg("minutes", parse.duration, required=False, metavar="duration")
 @arg("kind", parse.meeting_kind, required=False, metavar="meeting_kind")
@@ -29,14 +29,14 @@ def plan(ctx: Ctx, *, starts_at: datetime, minutes: int | None, kind: str | None
     return [ctx.reply("meeting/planned", meeting=meeting)]
 
 
-@command("meeting list", aliases=("overleg list", "overleg lijst"))
+@command("meeting list", nl="overleg lijst", aliases=("overleg list",))
 def listing(ctx: Ctx) -> list[Outgoing]:
     """List the meetings that have not ended yet."""
     return [ctx.reply("meeting/list", pages_over="meetings",
                       meetings=meetings.upcoming(ctx.session, ctx.overleg_id, ctx.now))]
 
 
-@command("meeting move", aliases=("overleg move", "overleg verplaats", "overleg verplaatsen"))
+@command("meeting move", nl="overleg verplaatsen", aliases=("overleg move", "overleg verplaats"))
 @arg("number", parse.meeting_number, metavar="meeting")
 @arg("starts_at", parse.when, metavar="when")
 def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
@@ -56,7 +56,7 @@ def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
     return [ctx.reply("meeting/moved", meeting=meeting, old=old), *notices]
 
 
-@command("meeting cancel", aliases=("overleg cancel", "overleg annuleer", "overleg annuleren"))
+@command("meeting cancel", nl="overleg annuleren", aliases=("overleg cancel", "overleg annuleer"))
 @arg("number", parse.meeting_number, metavar="meeting")
 def cancel(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Cancel a planned meeting."""

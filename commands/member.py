@@ -13,7 +13,7 @@ from commands.registry import Ctx, Outgoing, arg, command
 from storage import overlegs, teams
 
 
-@command("member add", aliases=("lid add", "lid toevoegen"))
+@command("member add", nl="lid toevoegen", aliases=("lid add",))
 @arg("user", parse.user_id)
 @arg("partner", parse.partner_name_before_role)
 @arg("role", parse.role, required=False)
@@ -35,7 +35,7 @@ def add(ctx: Ctx, *, user: str, partner: str, role: str | None) -> list[Outgoing
                       user=user, partner=found.name, role=role)]
 
 
-@command("member list", aliases=("lid list", "lid lijst"))
+@command("member list", nl="lid lijst", aliases=("lid list",))
 def listing(ctx: Ctx) -> list[Outgoing]:
     """List the members with their partner and role."""
     names = {p.id: p.name for p in overlegs.partners(ctx.session, ctx.overleg_id)}
@@ -45,7 +45,7 @@ def listing(ctx: Ctx) -> list[Outgoing]:
     return [ctx.reply("member/list", pages_over="members", members=rows)]
 
 
-@command("member remove", aliases=("lid remove", "lid verwijder", "lid verwijderen"))
+@command("member remove", nl="lid verwijderen", aliases=("lid remove", "lid verwijder"))
 @arg("user", parse.user_id)
 def remove(ctx: Ctx, *, user: str) -> list[Outgoing]:
     """Remove a person from this overleg."""

@@ -12,7 +12,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from commands import caseid
-from commands.registry import Absent, Ctx, ParseError
+from commands.registry import Absent, Choice, Ctx, ParseError, choice
 from commands.text import tidy
 
 MONTHS = {
@@ -39,16 +39,32 @@ WEEKDAYS = {
     "zondag": 6, "zo": 6, "sunday": 6, "sun": 6,
 }
 RELATIVE = {"vandaag": 0, "today": 0, "morgen": 1, "tomorrow": 1, "overmorgen": 2}
+NUMBERS = {"een": 1, "één": 1, "a": 1, "one": 1, "twee": 2, "two": 2, "drie": 3, "three": 3,
+           "vier": 4, "four": 4, "vijf": 5, "five": 5, "zes": 6, "six": 6, "zeven": 7,
+           "seven": 7, "acht": 8, "eight": 8}
+UNITS = {"dag": "day", "dagen": "day", "day": "day", "days": "day",
+         "week": "week", "weken": "week", "weeks": "week",
+         "maand": "month", "maanden": "month", "month": "month", "months": "month"}
+NEXT = ("volgende", "next", "komende")  # "volgende dinsdag", "next tuesday"
+IN = ("over", "in")  # "over twee weken", "in two weeks"
+_DATE_SHAPE = re.compile(r"^\d{1,4}[-/.]\d{1,2}(?:[-/.]\d{0,4})?$", re.ASCII)
 PLACE_WORDS = ("at", "op", "in", "bij", "te", "@")
-ROLE_WORDS = {"chair": "chair", "voorzitter": "chair",
-              "coordinator": "coordinator", "coördinator": "coordinator",
-              "coordinatoren": "coordinator",
-              "partner": "partner", "lid": "partner", "member": "partner"}
-KIND_WORDS = {"core": "core", "kern": "core", "kernpartner": "core",
-              "case": "case", "casuspartij": "case", "casuspartner": "case",
-              "external": "external", "extern": "external", "externe": "external"}
-MEETING_KINDS = {"weging": "weging", "weegoverleg": "weging", "assessment": "weging",
-                 "casusoverleg": "casusoverleg", "case-meeting": "casusoverleg"}
+ROLES = (Choice("chair", "voorzitter", "chair"),
+         Choice("coordinator", "coördinator", "coordinator", ("coordinatoren",)),
+         Choice("partner", "partner", "partner", ("lid", "member")))
+KINDS = (Choice("core", "kern", "core", ("kernpartner",)),
+         Choice("case", "casus", "case", ("casuspartij", "casuspartner")),
+         Choice("external", "extern", "external", ("externe",)))
+MEETING_KINDS = (Choice("casusoverleg", "casusoverleg", "case-meeting"),
+                 Choice("weging", "weging", "assessment", ("weegoverleg",)))
+
+
+def _words(choices: tuple[Choice, ...]) -> dict[str, str]:
+    return {w.casefold(): c.value for c in choices for w in c.words()}
+
+
+ROLE_WORDS = _words(ROLES)
+KIND_WORDS = _words(KINDS)
 MAX_TEXT = 120
 MAX_DESCRIPTION = 300
 
@@ -93,10 +109,93 @@ def _without_year(ctx: Ctx, month: int, day: int, given: str) -> date:
     raise ParseError("error/bad_date", given=given)
 
 
+def _weekday_ahead(today: date, weekday: int) -> date:
+    """The first such weekday after today ("dinsdag" on a Tuesday: a week on)."""
+    return today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
+
+
+def _add_months(d: date, months: int) -> date:
+    month0 = d.month - 1 + months
+    year, month = d.year + month0 // 12, month0 % 12 + 1
+    for last in (31, 30, 29, 28):  # 31 January + 1 month: the last day of February
+        try:
+            return date(year, month, min(d.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _relative(words: list[str], ctx: Ctx) -> tuple[date, int] | None:
+    """A date said in words, and how many words it took: "volgende dinsdag" and "next
+    tuesday" (the first Tuesday after today, as "dinsdag"), "volgende week dinsdag" (the
+    Tuesday of next week, Monday to Sunday), "over twee weken", "in 2 weeks", "over een
+    maand"; None if ``words`` do not start with one."""
+    low = [w.casefold() for w in words[:4]]
+    today = _today(ctx)
+    if len(low) >= 2 and low[0] in NEXT:
+        if low[1] in WEEKDAYS:
+            return _weekday_ahead(today, WEEKDAYS[low[1]]), 2
+        if low[1] == "week" and len(low) >= 3 and low[2] in WEEKDAYS:
+            monday = today - timedelta(days=today.weekday()) + timedelta(days=7)
+            return monday + timedelta(days=WEEKDAYS[low[2]]), 3
+    if len(low) >= 3 and low[0] in IN and low[2] in UNITS:
+        n = NUMBERS.get(low[1]) or (int(low[1]) if low[1].isascii() and low[1].isdigit()
+                                     and len(low[1]) <= 2 else 0)
+        if not n:
+            return None
+        unit = UNITS[low[2]]
+        if unit == "month":
+            return _add_months(today, n), 3
+        return today + timedelta(days=n * (7 if unit == "week" else 1)), 3
+    return None
+
+
+def _near(word: str, target: str) -> bool:
+    """Whether ``word`` is ``target`` with one letter left out, added, changed or two
+    neighbours swapped (a typo: "vrijdg", "dinsdga")."""
+    if word == target or abs(len(word) - len(target)) > 1:
+        return word == target
+    if len(word) == len(target):
+        diff = [i for i, (a, b) in enumerate(zip(word, target, strict=True)) if a != b]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and word[diff[0]] == target[diff[1]]
+                                  and word[diff[1]] == target[diff[0]])
+    short, long_ = sorted((word, target), key=len)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+_DATE_WORDS = tuple(w for w in (*WEEKDAYS, *RELATIVE, *NEXT) if len(w) >= 5)
+
+
+def looks_like_date(words: list[str]) -> bool:
+    """Whether ``words`` start with what is meant as a date, valid or not: a number with
+    date separators (31-11, 2026-13-01), a day and a month word, a date word in words, or
+    a typo of a weekday or of "morgen" (so "vrijdg" is a wrong date, not a name)."""
+    if not words:
+        return False
+    low = words[0].casefold()
+    if _DATE_SHAPE.match(low) or low in RELATIVE or low in WEEKDAYS:
+        return True
+    if re.fullmatch(r"[0-9]{1,2}", low) and len(words) > 1 \
+            and words[1].casefold().rstrip(".") in MONTHS:
+        return True
+    if low in NEXT and len(words) > 1:
+        return True
+    if low in IN and len(words) > 2 and words[2].casefold() in UNITS:
+        return True
+    return len(low) >= 5 and any(_near(low, w) for w in _DATE_WORDS)
+
+
 def day(text: str, ctx: Ctx) -> tuple[date, str]:
-    """A date: 2026-12-08, 8-12-2026, 8-12, 8 dec [2026], dinsdag, morgen."""
+    """A date: 2026-12-08, 8-12-2026, 8-12, 8 dec [2026], dinsdag, morgen, volgende
+    dinsdag, volgende week dinsdag, over twee weken (and next tuesday, in two weeks).
+    Not a date: ``error/bad_date`` (the caller names the argument; the input is not
+    repeated, PRODUCT.md privacy rule 1)."""
     word, rest = _head(text)
     low = word.casefold()
+    if said := _relative(text.split(), ctx):
+        found, used = said
+        return found, " ".join(text.split()[used:])
     if m := _ISO.match(low):
         return _make_date(int(m[1]), int(m[2]), int(m[3]), word), rest
     if m := _DMY.match(low):
@@ -108,9 +207,7 @@ def day(text: str, ctx: Ctx) -> tuple[date, str]:
     if low in RELATIVE:
         return _today(ctx) + timedelta(days=RELATIVE[low]), rest
     if low in WEEKDAYS:
-        today = _today(ctx)
-        ahead = (WEEKDAYS[low] - today.weekday()) % 7 or 7  # "dinsdag" on a Tuesday: next week
-        return today + timedelta(days=ahead), rest
+        return _weekday_ahead(_today(ctx), WEEKDAYS[low]), rest
     if re.fullmatch(r"[0-9]{1,2}", low) and 1 <= int(low) <= 31:
         month_word, after = _head(rest)
         month = MONTHS.get(month_word.casefold().rstrip("."))
@@ -129,7 +226,7 @@ def clock_time(text: str, ctx: Ctx) -> tuple[time, str]:
     word, rest = _head(text)
     m = _TIME.match(word)
     if m is None:
-        raise ParseError("error/bad_time", given=word[:40])
+        raise ParseError("error/bad_time", metavar="time")
     return time(int(m[1]), int(m[2])), rest
 
 
@@ -177,13 +274,8 @@ def free_text(text: str, ctx: Ctx, what: str = "text", limit: int = MAX_TEXT,
     return ctx.check(cleaned, what, names=names)
 
 
-def meeting_kind(text: str, ctx: Ctx) -> tuple[str, str]:
-    """Optional kind of meeting: casusoverleg (default) or weging."""
-    word, rest = _head(text)
-    kind = MEETING_KINDS.get(word.casefold())
-    if kind is None:
-        raise Absent
-    return kind, rest
+meeting_kind = choice(*MEETING_KINDS, optional=True)
+"""Optional kind of meeting: casusoverleg (default) or weging."""
 
 
 def place(text: str, ctx: Ctx) -> tuple[str, str]:
@@ -205,10 +297,20 @@ def meeting_number(text: str, ctx: Ctx) -> tuple[int, str]:
     return int(m[1]), rest
 
 
-def case_code(text: str, ctx: Ctx) -> tuple[str, str]:
-    """A case ID, C-7K2FJ; typos are caught by the check character."""
-    word, rest = _head(text)
+def typed_case_code(word: str) -> str | None:
+    """The canonical code of a case ID as people type it: "C-7K2FJ7", "C7K2FJ" (the hyphen
+    left out) or "7K2FJ" (the prefix left out); None if the check character fails."""
     code = caseid.normalise(word)
+    if code is None and word[:1] in ("c", "C"):
+        code = caseid.normalise(f"C-{word[1:]}")
+    return code if code is not None else caseid.normalise(f"C-{word}")
+
+
+def case_code(text: str, ctx: Ctx) -> tuple[str, str]:
+    """A case ID, C-7K2FJ7, also typed as 7K2FJ or C7K2FJ; typos are caught by the check
+    character."""
+    word, rest = _head(text)
+    code = typed_case_code(word)
     if code is None:
         raise ParseError("error/bad_case_id", given=word[:20])
     return code, rest
@@ -253,32 +355,25 @@ def partner_name_before_role(text: str, ctx: Ctx) -> tuple[str, str]:
     return _name_then(ROLE_WORDS, text, "partner", ctx)
 
 
-def partner_kind(text: str, ctx: Ctx) -> tuple[str, str]:
-    word, rest = _head(text)
-    kind = KIND_WORDS.get(word.casefold())
-    if kind is None:
-        raise ParseError("error/bad_choice", given=word[:40],
-                         choices=["core", "case", "external"])
-    return kind, rest
-
-
-def role(text: str, ctx: Ctx) -> tuple[str, str]:
-    word, rest = _head(text)
-    value = ROLE_WORDS.get(word.casefold())
-    if value is None:
-        raise ParseError("error/bad_choice", given=word[:40],
-                         choices=["chair", "coordinator", "partner"])
-    return value, rest
+partner_kind = choice(*KINDS)
+"""A partner's kind: core (kern), case (casus: a party for single cases) or external."""
+role = choice(*ROLES)
+"""A member's role: chair, coordinator or partner."""
 
 
 def partner_before_date(text: str, ctx: Ctx) -> tuple[str, str]:
-    """A partner's name (may have spaces) up to the first words that read as a date."""
+    """A partner's name (may have spaces) up to the first words meant as a date: the due
+    date is always that first date, never a date word later in the description. A date
+    that is meant but wrong ("31-11", "vrijdg") is ``error/bad_date`` for the due date;
+    no date at all is ``error/missing_arg`` for it."""
     parts = text.split()
     for i in range(1, len(parts)):
         rest = " ".join(parts[i:])
         try:
             day(rest, ctx)
         except ParseError:
+            if looks_like_date(parts[i:]):
+                raise ParseError("error/bad_date", metavar="due") from None
             continue
         return free_text(" ".join(parts[:i]), ctx, "partner"), rest
     raise ParseError("error/missing_arg", metavar="due")

@@ -8,7 +8,7 @@ from commands.registry import Ctx, Outgoing, ParseError, arg, command
 from storage import overlegs
 
 
-@command("partner add", aliases=("partner toevoegen",))
+@command("partner add", nl="partner toevoegen")
 @arg("name", parse.new_partner_name, metavar="partner")
 @arg("kind", parse.partner_kind, required=False, metavar="kind")
 def add(ctx: Ctx, *, name: str, kind: str | None) -> list[Outgoing]:
@@ -23,7 +23,7 @@ def add(ctx: Ctx, *, name: str, kind: str | None) -> list[Outgoing]:
     return [ctx.reply("partner/added", partner=partner.name, kind=partner.kind)]
 
 
-@command("partner list", aliases=("partner lijst",))
+@command("partner list", nl="partner lijst")
 def listing(ctx: Ctx) -> list[Outgoing]:
     """List the partners and how many members each has."""
     rows = [{"name": p.name, "kind": p.kind,
@@ -33,7 +33,7 @@ def listing(ctx: Ctx) -> list[Outgoing]:
     return [ctx.reply("partner/list", pages_over="partners", partners=rows)]
 
 
-@command("partner remove", aliases=("partner verwijder", "partner verwijderen"))
+@command("partner remove", nl="partner verwijderen", aliases=("partner verwijder",))
 @arg("name", parse.partner_name, metavar="partner")
 def remove(ctx: Ctx, *, name: str) -> list[Outgoing]:
     """Remove a partner that has no members left."""

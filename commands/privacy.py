@@ -15,7 +15,7 @@ def _word(text: str, ctx: Ctx) -> tuple[str, str]:
     return " ".join(words), ""
 
 
-@command("privacy forbid", aliases=("privacy verbied", "privacy verbieden"))
+@command("privacy forbid", nl="privacy verbieden", aliases=("privacy verbied",))
 @arg("word", _word, metavar="word")
 def forbid(ctx: Ctx, *, word: str) -> list[Outgoing]:
     """Forbid a person reference (a name, a nickname; up to three words) in every text."""
@@ -27,7 +27,7 @@ def forbid(ctx: Ctx, *, word: str) -> list[Outgoing]:
                       count=privacy.count(ctx.session, ctx.overleg_id)), ctx.redact_original()]
 
 
-@command("privacy allow", aliases=("privacy toestaan", "privacy sta toe"))
+@command("privacy allow", nl="privacy toestaan", aliases=("privacy sta toe",))
 @arg("word", _word, metavar="word")
 def allow(ctx: Ctx, *, word: str) -> list[Outgoing]:
     """Take a forbidden word off the list."""
@@ -39,7 +39,7 @@ def allow(ctx: Ctx, *, word: str) -> list[Outgoing]:
                       count=privacy.count(ctx.session, ctx.overleg_id)), ctx.redact_original()]
 
 
-@command("privacy list", aliases=("privacy lijst",))
+@command("privacy list", nl="privacy lijst")
 def listing(ctx: Ctx) -> list[Outgoing]:
     """How many words are forbidden (the words themselves are not kept, so not shown)."""
     return [ctx.reply("privacy/list", count=privacy.count(ctx.session, ctx.overleg_id))]

@@ -289,12 +289,65 @@ H = TypeVar("H", bound=Handler)
 Parser = Callable[[str, Ctx], tuple[Any, str]]
 
 
+LOCALES = ("nl", "en")
+"""The languages of an overleg: every word a command shows exists in each."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One value of a choice argument (``partner add``'s kind, say): the word shown in each
+    locale, other words accepted for it, all matched case-insensitively. The help
+    templates explain each value (``m.explain``)."""
+
+    value: str  # what the command receives, e.g. "core"
+    nl: str  # the Dutch word shown in a Dutch overleg, e.g. "kern"
+    en: str  # the English word shown in an English overleg, e.g. "core"
+    also: tuple[str, ...] = ()
+
+    def words(self) -> tuple[str, ...]:
+        return (self.nl, self.en, *self.also)
+
+    def shown(self) -> dict[str, str]:
+        """Plain values for the templates: the value and its word per locale."""
+        return {"value": self.value, "nl": self.nl, "en": self.en}
+
+
+def choose(choices: Iterable[Choice], word: str) -> str | None:
+    """The value ``word`` names among ``choices`` (any locale's word or alias), else None."""
+    low = word.casefold()
+    return next((c.value for c in choices if low in (w.casefold() for w in c.words())), None)
+
+
+def choice(*choices: Choice, optional: bool = False) -> Parser:
+    """A parser of one word out of ``choices``. An optional choice whose word is not one of
+    them is absent (the next argument reads it); otherwise it is ``error/bad_choice`` with the
+    choices in the overleg's language. The choices travel with the parser, so the usage line
+    shows them (``CommandSpec.usage``)."""
+
+    def parse_choice(text: str, ctx: Ctx) -> tuple[str, str]:
+        parts = text.split(maxsplit=1)
+        word, rest = (parts[0], parts[1] if len(parts) > 1 else "") if parts else ("", "")
+        value = choose(choices, word)
+        if value is not None:
+            return value, rest
+        if optional:
+            raise Absent
+        raise ParseError("error/bad_choice", choices=[c.shown() for c in choices])
+
+    parse_choice.__casus_choices__ = choices  # type: ignore[attr-defined]
+    return parse_choice
+
+
 @dataclass(frozen=True)
 class ArgSpec:
     name: str
     parser: Parser
     required: bool
     metavar: str  # a key the help templates translate, e.g. "date"
+
+    @property
+    def choices(self) -> tuple[Choice, ...]:
+        return getattr(self.parser, "__casus_choices__", ())
 
 
 @dataclass(frozen=True)
@@ -303,26 +356,38 @@ class CommandSpec:
     aliases: tuple[str, ...]
     args: tuple[ArgSpec, ...]
     func: Handler
+    names: Mapping[str, str] = field(default_factory=dict)  # locale -> its words, shown
 
     @property
     def noun(self) -> str:
         return self.key.split()[0]
 
+    def name(self, locale: str) -> str:
+        """The command's words in ``locale`` (what help and usage lines show there)."""
+        return self.names.get(locale, self.key)
+
     def usage(self, verb: str | None = None) -> dict[str, Any]:
-        """Plain values for the usage macro in the templates."""
-        return {"verb": verb or self.key, "key": self.key, "explicit": verb is not None,
-                "alias": self.aliases[0] if self.aliases else self.key,
-                "args": [{"metavar": a.metavar, "required": a.required} for a in self.args]}
+        """Plain values for the usage macro in the templates: the command's words per locale
+        (``names``), and per argument its metavar, whether it is required and its choices.
+        ``verb`` is what the sender typed (kept for logs; usage lines show ``names``)."""
+        return {"verb": verb or self.key, "key": self.key,
+                "names": {loc: self.name(loc) for loc in LOCALES},
+                "args": [{"metavar": a.metavar, "required": a.required,
+                          "choices": [c.shown() for c in a.choices]} for a in self.args]}
 
 
-def command(key: str, *, aliases: Iterable[str] = ()) -> Callable[[H], H]:
+def command(key: str, *, nl: str, en: str | None = None,
+            aliases: Iterable[str] = ()) -> Callable[[H], H]:
     """Declare ``func`` as the command ``key`` (words after the prefix).
 
-    Who may run it is not declared here but in the one policy table, ``commands.policy``.
+    ``nl`` and ``en`` (default ``key``) are the words shown in a Dutch and an English
+    overleg; both are accepted everywhere, as are ``aliases`` (never shown). Who may run it
+    is not declared here but in the one policy table, ``commands.policy``.
     """
 
     def attach(func: H) -> H:
-        func.__casus_command__ = (key, tuple(aliases))  # type: ignore[attr-defined]
+        names = {"nl": nl, "en": en or key}
+        func.__casus_command__ = (key, tuple(aliases), names)  # type: ignore[attr-defined]
         return func
 
     return attach
@@ -394,12 +459,13 @@ def build(modules: Iterable[ModuleType],
             decl = getattr(value, "__casus_command__", None)
             if decl is None:
                 continue
-            key, aliases = decl
-            specs.append(CommandSpec(key, aliases, getattr(value, "__casus_args__", ()), value))
+            key, aliases, names = decl
+            specs.append(CommandSpec(key, aliases, getattr(value, "__casus_args__", ()), value,
+                                     names))
     verbs: dict[tuple[str, ...], CommandSpec] = {}
     nouns: dict[str, list[CommandSpec]] = {}
     for spec in specs:
-        for verb in (spec.key, *spec.aliases):
+        for verb in dict.fromkeys((spec.key, *spec.names.values(), *spec.aliases)):
             words = tuple(verb.casefold().split())
             if words in verbs:
                 raise ValueError(f"duplicate command verb {verb!r}")
@@ -466,8 +532,9 @@ def run(registry: Registry, ctx: Ctx, text: str) -> list[Outgoing]:
                 return [ctx.refuse("error/missing_arg", metavar=a.metavar,
                                    usage=spec.usage(verb))]
             values[a.name] = None
-        except ParseError as e:
-            return [ctx.refuse(e.template, **e.values, usage=spec.usage(verb))]
+        except ParseError as e:  # names the argument being read, unless it named another
+            return [ctx.refuse(e.template, **({"metavar": a.metavar} | e.values),
+                               usage=spec.usage(verb))]
     if rest.strip():
         return [ctx.refuse("error/unexpected", given=rest.strip()[:60], usage=spec.usage(verb))]
     try:

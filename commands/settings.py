@@ -104,7 +104,7 @@ def view(overleg: Overleg) -> dict[str, Any]:
         "timezone")}
 
 
-@command("settings", aliases=("instellingen", "meeting settings", "overleg instellingen"))
+@command("settings", nl="instellingen", aliases=("meeting settings", "overleg instellingen"))
 @arg("change", _change, required=False, metavar="setting")
 def settings(ctx: Ctx, *, change: tuple[str, str] | None) -> list[Outgoing]:
     """Show the overleg's settings, or change one (``!settings agenda 5``)."""

@@ -8,7 +8,7 @@ from commands.registry import Ctx, Outgoing, arg, command
 from storage import overlegs
 
 
-@command("setup", aliases=("inrichten",))
+@command("setup", nl="inrichten")
 @arg("name", parse.name)
 def setup(ctx: Ctx, *, name: str) -> list[Outgoing]:
     """Make this room an overleg named ``name``. When the bot may not remove others'

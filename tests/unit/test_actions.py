@@ -237,6 +237,17 @@ def test_case_show(plan: Say) -> None:
     assert "Jeugdzorg" in body and action_ids(body) == ["A1", "A2"]  # open ones first
 
 
+def test_case_show_names_who_owns_actions_besides_who_is_linked(plan: Say) -> None:
+    """A core partner owns actions without being linked (it sees every case): the plan says
+    so rather than "linked partners: none" (issue 23)."""
+    c = case(plan)
+    plan.one(f"!actie toevoegen {c} Politie 15-12-2026 Huisbezoek")
+    plan.one(f"!actie toevoegen {c} Gemeente 16-12-2026 Gesprek")
+    plan.one("!actie klaar A2")
+    shown = plan.out(f"!casus toon {c}")
+    assert (shown.values["partners"], shown.values["owners"]) == ([], ["Politie"])
+
+
 # ---- reminders -----------------------------------------------------------------------------
 def test_due_soon_overdue_repetition_escalation_and_christmas(
         plan: Say, session: Session, renderer: Renderer) -> None:

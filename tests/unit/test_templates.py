@@ -296,10 +296,9 @@ def test_a_late_reminder_says_so(renderer: Renderer) -> None:
 
 def test_errors_carry_usage_and_example(renderer: Renderer, registry: Registry) -> None:
     [spec] = [c for c in registry.commands if c.key == "meeting plan"]
-    body = _body(renderer, "error/bad_date", given="31-13-2026",
-                 usage=spec.usage("overleg plan"))
-    assert body.startswith("Geen geldige datum: 31-13-2026.")
-    assert "Voorbeeld: !overleg plan 8-12-2026 14:00" in body
+    body = _body(renderer, "error/bad_date", metavar="when", usage=spec.usage("overleg plan"))
+    assert body.startswith("Datum tijd: geen geldige datum.")  # the argument, never the input
+    assert "Voorbeeld: !overleg plannen 8-12-2026 14:00" in body
 
 
 def test_the_dutch_apology_and_refusals(renderer: Renderer) -> None:
@@ -307,6 +306,22 @@ def test_the_dutch_apology_and_refusals(renderer: Renderer) -> None:
     assert "geen lid van dit overleg" in _body(renderer, "error/not_a_member")
     assert "Alleen een beheerder" in _body(renderer, "error/admin_only", sender=CHAIR)
     assert "Deze kamer is (nog) geen overleg" in _body(renderer, "error/not_an_overleg")
+
+
+def test_a_new_member_reads_as_a_member_for_a_partner(renderer: Renderer) -> None:
+    added = _body(renderer, "member/added", user=POL, role="partner", partner="Politie")
+    assert added == f"{POL} is nu lid van dit overleg namens Politie."
+    chair = _body(renderer, "member/added", "en", user=POL, role="chair", partner="Politie")
+    assert chair == f"{POL} is now a member of this overleg for Politie, as chair."
+
+
+def test_a_case_without_links_says_who_sees_it(renderer: Renderer) -> None:
+    body = _body(renderer, "case/show", case="C-7K2FJ", status="open", phase="melding",
+                 opened_at=datetime(2026, 12, 1, tzinfo=UTC), closed_at=None, meetings=[],
+                 open_actions=[], done_actions=[], partners=[], owners=["Politie"])
+    assert "Wie de casus ziet: de kernpartners (geen andere partners gekoppeld)." in body
+    assert "Partners met open acties: Politie." in body
+    assert "geen." not in body.split("Open acties")[0]
 
 
 def test_partner_kinds_and_member_roles_in_dutch(renderer: Renderer) -> None:
