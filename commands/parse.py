@@ -298,7 +298,7 @@ def meeting_number(text: str, ctx: Ctx) -> tuple[int, str]:
 
 
 def typed_case_code(word: str) -> str | None:
-    """The canonical code of a case ID as people type it: "C-7K2FJ7", "C7K2FJ" (the hyphen
+    """The canonical code of a case ID as people type it: "C-7K2FJ7", "C7K2FJ7" (the hyphen
     left out) or "7K2FJ" (the prefix left out); None if the check character fails."""
     code = caseid.normalise(word)
     if code is None and word[:1] in ("c", "C"):
@@ -307,7 +307,7 @@ def typed_case_code(word: str) -> str | None:
 
 
 def case_code(text: str, ctx: Ctx) -> tuple[str, str]:
-    """A case ID, C-7K2FJ7, also typed as 7K2FJ or C7K2FJ; typos are caught by the check
+    """A case ID, C-7K2FJ7, also typed as 7K2FJ7 or C7K2FJ7; typos are caught by the check
     character."""
     word, rest = _head(text)
     code = typed_case_code(word)
