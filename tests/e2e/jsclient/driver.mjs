@@ -23,6 +23,7 @@
 //   {"cmd": "device_status", "user", "device"}         -> {"status": {signedByOwner, ...} | null}
 //   {"cmd": "user_status", "user"}                     -> {"status": {isCrossSigningVerified, ...}}
 //   {"cmd": "devices", "user"}                         -> {"devices": [device ids]}
+//   {"cmd": "strict", "blacklist_unverified"?}         -> {} (Element's strict settings)
 //   {"cmd": "bootstrap_cross_signing"}                 -> {} (own master/self/user-signing keys)
 //   {"cmd": "sign_user", "user"}                       -> {} (our user-signing key signs their
 //        master key: what a completed interactive verification does in the end)
@@ -30,6 +31,7 @@
 import { createInterface } from "node:readline";
 
 import * as sdk from "matrix-js-sdk";
+import { OnlySignedDevicesIsolationMode } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { logger } from "matrix-js-sdk/lib/logger.js";
 
 logger.setLevel(process.env.JSCLIENT_LOG_LEVEL || "error");
@@ -115,6 +117,15 @@ const commands = {
     const map = await crypto.getUserDeviceInfo([userId], true);
     return { devices: [...(map.get(userId)?.keys() ?? [])] };
   },
+  async strict({ blacklist_unverified = false }) {
+    // Element's "Exclude insecure devices when sending/receiving messages": keys go only to
+    // devices cross-signed by their owner, and messages from other devices are not decrypted
+    // (UNSIGNED_SENDER_DEVICE). With blacklist_unverified also "Never send encrypted
+    // messages to unverified sessions" (devices we have not verified ourselves).
+    crypto.setDeviceIsolationMode(new OnlySignedDevicesIsolationMode());
+    crypto.globalBlacklistUnverifiedDevices = Boolean(blacklist_unverified);
+    return {};
+  },
   async bootstrap_cross_signing() {
     await crypto.bootstrapCrossSigning({
       authUploadDeviceSigningKeys: async (makeRequest) => {
@@ -132,6 +143,9 @@ const commands = {
     if (!identity) throw new Error(`no cross-signing identity known for ${userId}`);
     const request = await identity.verify();
     await crypto.outgoingRequestProcessor.makeOutgoingRequest(request);
+    // The machine counts the signature once it has downloaded it: query the keys again.
+    await crypto.outgoingRequestProcessor.makeOutgoingRequest(
+      crypto.olmMachine.queryKeysForUsers([new UserId(userId)]));
     return {};
   },
   async stop() {
