@@ -151,6 +151,53 @@ async def test_a_non_member_after_a_restart_sees_the_reply_withheld(
             if t["type"] == "m.room_key.withheld"} == {bot_id}
 
 
+async def test_a_member_removed_from_the_overleg_is_withheld_the_next_replies(
+        world: World, element: Start) -> None:
+    """Still in the room, removed from the overleg: their Element device cannot read the
+    next reply, nor can a device of theirs that logs in later read the one after; both are
+    told the key was withheld (m.unauthorised), not left with 'unable to decrypt'."""
+    _, bot = await world.start_bot()
+    politie = world.user("politie")
+    room = world.room(world.chair, [world.bot_user, politie], encrypted=True)
+    world.join(politie, room)
+    await bot_in_room(bot, room)
+    chair = await element(world.chair)
+    agent = await element(politie)
+    bot_id = world.bot_user.user_id
+    await chair.ask(room, bot_id, "!setup Overleg")
+    await chair.ask(room, bot_id, "!partner add Politie core")
+    await chair.ask(room, bot_id, f"!lid add {politie.user_id} Politie")
+    planned = await chair.ask(room, bot_id, "!overleg plan 8-12-2026 14:00")
+    await agent.wait_for(lambda: [n for n in agent.notices(bot_id, room) if n.body == planned],
+                         20, "the reply while a member")
+    await chair.ask(room, bot_id, f"!lid remove {politie.user_id}")
+    first = await chair.ask(room, bot_id, "!overleg list")
+    await _withheld_from(agent, chair, bot_id, room, first)
+    new_device = await element(politie)  # logs in after the room key was renewed
+
+    second = await chair.ask(room, bot_id, "!casus open")
+    assert "C-" in second
+    await _withheld_from(agent, chair, bot_id, room, second)
+    await _withheld_from(new_device, chair, bot_id, room, second)
+
+
+async def _withheld_from(device: JsClient, chair: JsClient, bot_id: str, room: str,
+                         body: str) -> None:
+    """``device`` meets the bot's reply ``body`` (as the chair read it) undecrypted and
+    marked withheld, and was sent m.room_key.withheld with code m.unauthorised."""
+    [reply] = [n for n in chair.notices(bot_id, room) if n.body == body]
+
+    def withheld() -> bool:
+        seen = device.events.get(reply.event_id)
+        return bool(seen and seen.reason == "MEGOLM_KEY_WITHHELD")
+
+    await device.wait_for(withheld, 20, f"the reply {reply.event_id} marked withheld")
+    assert body not in [n.body for n in device.notices(bot_id, room)]
+    codes = {t["content"].get("code") for t in device.to_device
+             if t["type"] == "m.room_key.withheld"}
+    assert codes == {"m.unauthorised"}
+
+
 async def test_element_sees_the_bot_device_cross_signed_by_its_owner(world: World,
                                                                     element: Start) -> None:
     """What Element shows of the bot: its device signed by the bot's own self-signing key

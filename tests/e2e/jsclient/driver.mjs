@@ -94,6 +94,16 @@ const ready = new Promise((resolve) => {
 });
 await client.startClient({ initialSyncLimit: 20, pendingEventOrdering: "detached" });
 await ready;
+// The crypto uploads this device's keys in the background: "ready" only once the server
+// has them, so a device that says it is ready can be known to others (like a device that
+// has been logged in for a while, not one in the middle of its first seconds).
+for (let tries = 0; ; tries++) {
+  const keys = await client.http.authedRequest("POST", "/keys/query", undefined,
+                                               { device_keys: { [login.user_id]: [] } });
+  if (keys.device_keys?.[login.user_id]?.[login.device_id]) break;
+  if (tries > 200) throw new Error("this device's keys never reached the server");
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
 out({ event: "ready", user_id: login.user_id, device_id: login.device_id });
 
 const commands = {
