@@ -64,6 +64,8 @@ class JsClient:
         self.device_id = ""
         self.events: dict[str, Seen] = {}
         self.to_device: list[dict[str, Any]] = []
+        #: Interactive verification as it goes ({"event": "verification"|"sas", "flow", ...}).
+        self.verification: list[dict[str, Any]] = []
         self.errors: list[str] = []
         self._ids = itertools.count(1)
         self._answers: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -121,6 +123,8 @@ class JsClient:
             elif kind in ("timeline", "undecryptable"):
                 self.events[msg["event_id"]] = Seen(**{f.name: msg.get(f.name)
                                                        for f in fields(Seen)})
+            elif kind in ("verification", "sas"):
+                self.verification.append({"event": kind, **msg})
             elif kind == "to_device":
                 self.to_device.append(msg)
             elif kind == "error":

@@ -27,11 +27,20 @@
 //   {"cmd": "bootstrap_cross_signing"}                 -> {} (own master/self/user-signing keys)
 //   {"cmd": "sign_user", "user"}                       -> {} (our user-signing key signs their
 //        master key: what a completed interactive verification does in the end)
+//   {"cmd": "verify", "user", "device" | "room"}       -> {"flow"}; then {"event": "verification",
+//        "flow", "phase", "cancellation"} as it goes, {"event": "sas", "flow", "emoji": [names],
+//        "decimal"} when the emoji are shown, phase "verified" at the end (or "failed")
+//   {"cmd": "accept_verifications"}                    -> {}; then every incoming request is
+//        accepted and followed as above (phase "received" first, with "user")
+//   {"cmd": "sas_confirm", "flow", "match": bool}      -> {} (the emoji match / do not)
 //   {"cmd": "stop"}                                    -> {} and the process exits 0
 import { createInterface } from "node:readline";
 
 import * as sdk from "matrix-js-sdk";
-import { OnlySignedDevicesIsolationMode } from "matrix-js-sdk/lib/crypto-api/index.js";
+import { CryptoEvent } from "matrix-js-sdk/lib/crypto-api/CryptoEvent.js";
+import {
+  OnlySignedDevicesIsolationMode, VerificationPhase, VerificationRequestEvent, VerifierEvent,
+} from "matrix-js-sdk/lib/crypto-api/index.js";
 import { logger } from "matrix-js-sdk/lib/logger.js";
 
 logger.setLevel(process.env.JSCLIENT_LOG_LEVEL || "error");
@@ -106,6 +115,44 @@ for (let tries = 0; ; tries++) {
 }
 out({ event: "ready", user_id: login.user_id, device_id: login.device_id });
 
+const verifications = new Map();
+let flows = 0;
+const PHASES = { [VerificationPhase.Unsent]: "unsent", [VerificationPhase.Requested]: "requested",
+                 [VerificationPhase.Ready]: "ready", [VerificationPhase.Started]: "started",
+                 [VerificationPhase.Cancelled]: "cancelled", [VerificationPhase.Done]: "done" };
+
+// Follows one verification request: reports its phases; the side that asked starts SAS
+// once the other is ready; either side reports the emoji and runs the verifier.
+const follow = (request, asked) => {
+  const flow = String(++flows);
+  verifications.set(flow, { request });
+  let verifying = false;
+  const failed = (e) => out({ event: "verification", flow, phase: "failed", error: String(e) });
+  const run = (verifier) => {
+    verifier.on(VerifierEvent.ShowSas, (callbacks) => {
+      verifications.get(flow).sas = callbacks;
+      out({ event: "sas", flow, emoji: (callbacks.sas.emoji ?? []).map(([, name]) => name),
+            decimal: callbacks.sas.decimal ?? null });
+    });
+    verifier.verify().then(() => out({ event: "verification", flow, phase: "verified" }), failed);
+  };
+  const onChange = async () => {
+    out({ event: "verification", flow, phase: PHASES[request.phase] ?? request.phase,
+          cancellation: request.cancellationCode ?? null });
+    if (verifying) return;
+    if (asked && request.phase === VerificationPhase.Ready) {
+      verifying = true;
+      run(await request.startVerification("m.sas.v1"));
+    } else if (!asked && request.phase === VerificationPhase.Started && request.verifier) {
+      verifying = true;
+      run(request.verifier);
+    }
+  };
+  request.on(VerificationRequestEvent.Change, () => onChange().catch(failed));
+  out({ event: "verification", flow, phase: PHASES[request.phase] ?? request.phase });
+  return flow;
+};
+
 const commands = {
   async send({ room, body }) {
     const r = await client.sendMessage(room, { msgtype: "m.text", body });
@@ -156,6 +203,30 @@ const commands = {
     // The machine counts the signature once it has downloaded it: query the keys again.
     await crypto.outgoingRequestProcessor.makeOutgoingRequest(
       crypto.olmMachine.queryKeysForUsers([new UserId(userId)]));
+    return {};
+  },
+  async verify({ user: userId, device, room }) {
+    // Element's "Verify": m.key.verification.request to a device (or in a DM room when
+    // `room` is given) -> ready -> start (SAS) -> the emoji are reported as {"event": "sas"}
+    // -> sas_confirm -> mac/done. Progress is reported as {"event": "verification", phase}.
+    const request = room ? await crypto.requestVerificationDM(userId, room)
+      : await crypto.requestDeviceVerification(userId, device);
+    return { flow: follow(request, true) };
+  },
+  async accept_verifications() {
+    // The other side of "Verify": accept every incoming request, show the emoji.
+    client.on(CryptoEvent.VerificationRequestReceived, (request) => {
+      const flow = follow(request, false);
+      out({ event: "verification", flow, phase: "received", user: request.otherUserId });
+      request.accept().catch(
+        (e) => out({ event: "verification", flow, phase: "failed", error: String(e) }));
+    });
+    return {};
+  },
+  async sas_confirm({ flow, match }) {
+    const sas = verifications.get(flow)?.sas;
+    if (!sas) throw new Error(`no emoji shown for verification ${flow}`);
+    if (match) await sas.confirm(); else sas.mismatch();
     return {};
   },
   async stop() {
