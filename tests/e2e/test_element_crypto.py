@@ -1,0 +1,254 @@
+"""Encryption as Element users meet it: a client with Element's crypto (matrix-js-sdk with
+its Rust crypto, tests/e2e/jsclient.py) in an encrypted room with the bot (issue 22)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from tests.e2e.conftest import User, World, bot_in_room
+from tests.e2e.jsclient import JsClient, require_installed
+
+pytestmark = pytest.mark.e2e
+
+Start = Callable[[User], Awaitable[JsClient]]
+
+
+@pytest.fixture
+async def element(world: World) -> AsyncIterator[Start]:
+    """Start a js client (a new device) for a user; all are closed at the end."""
+    require_installed()  # fails, never skips, when `make install` was not run
+    started: list[JsClient] = []
+
+    async def start(user: User) -> JsClient:
+        client = await JsClient.start(world.synapse.url, user.user_id, user.password)
+        started.append(client)
+        return client
+
+    yield start
+    for client in started:
+        await client.close()
+
+
+async def test_a_fresh_element_chair_sets_up_and_reads_the_bot(world: World,
+                                                               element: Start) -> None:
+    _, bot = await world.start_bot()
+    room = world.room(world.chair, [world.bot_user], encrypted=True)
+    await bot_in_room(bot, room)
+    chair = await element(world.chair)
+    bot_id = world.bot_user.user_id
+    assert "Overleg" in await chair.ask(room, bot_id, "!setup Overleg")
+    assert "M1" in await chair.ask(room, bot_id, "!overleg plan 8-12-2026 14:00")
+    assert not chair.undecryptable(bot_id, room)
+
+
+async def test_a_chair_with_elements_strict_settings_and_the_bot_read_each_other(
+        world: World, element: Start) -> None:
+    """Element's "exclude insecure devices": the chair's client shares its keys only with
+    devices cross-signed by their owner and decrypts only messages from such devices. The
+    bot's device is cross-signed, so the commands reach it and its replies are read."""
+    _, bot = await world.start_bot()
+    room = world.room(world.chair, [world.bot_user], encrypted=True)
+    await bot_in_room(bot, room)
+    chair = await element(world.chair)
+    # An Element account has cross-signing set up (strict mode refuses to send without).
+    assert (await chair.command("bootstrap_cross_signing"))["ready"] is True
+    await chair.command("strict")
+    bot_id = world.bot_user.user_id
+    assert "Overleg" in await chair.ask(room, bot_id, "!setup Overleg")
+    assert "M1" in await chair.ask(room, bot_id, "!overleg plan 8-12-2026 14:00")
+    assert not chair.undecryptable(bot_id, room)
+
+
+async def test_a_second_element_device_of_the_chair_reads_the_replies(world: World,
+                                                                      element: Start) -> None:
+    _, bot = await world.start_bot()
+    room = world.room(world.chair, [world.bot_user], encrypted=True)
+    await bot_in_room(bot, room)
+    first = await element(world.chair)
+    bot_id = world.bot_user.user_id
+    assert "Overleg" in await first.ask(room, bot_id, "!setup Overleg")
+    second = await element(world.chair)  # a new device after the room key was made
+    assert second.device_id != first.device_id
+    planned = await first.ask(room, bot_id, "!overleg plan 8-12-2026 14:00")
+    assert "M1" in planned
+    read = await second.wait_for(
+        lambda: [n for n in second.notices(bot_id, room) if n.body == planned], 20,
+        "the reply to the first device's command")
+    assert read[0].encrypted
+    # ...and the second device is answered itself.
+    assert "M1" in await second.ask(room, bot_id, "!overleg list")
+    assert not first.undecryptable(bot_id, room)
+    # The second device misses only what was sent before it logged in (no key backup).
+    assert {e.reason for e in second.undecryptable(bot_id, room)} <= {
+        "HISTORICAL_MESSAGE_NO_KEY_BACKUP"}
+
+
+async def test_a_partner_added_later_reads_the_next_reply(world: World, element: Start) -> None:
+    _, bot = await world.start_bot()
+    politie = world.user("politie")
+    room = world.room(world.chair, [world.bot_user, politie], encrypted=True)
+    world.join(politie, room)
+    await bot_in_room(bot, room)
+    chair = await element(world.chair)
+    agent = await element(politie)
+    bot_id = world.bot_user.user_id
+    await chair.ask(room, bot_id, "!setup Overleg")
+    await chair.ask(room, bot_id, "!partner add Politie core")
+    added = await chair.ask(room, bot_id, f"!lid add {politie.user_id} Politie")
+    planned = await chair.ask(room, bot_id, "!overleg plan 8-12-2026 14:00")
+    assert "M1" in planned
+    await agent.wait_for(lambda: [n for n in agent.notices(bot_id, room) if n.body == planned],
+                         20, "the first reply after being added")
+    # Before being added, the partner was no member: those replies were withheld from it.
+    said = [e for e in agent.seen(room) if e.sender == bot_id
+            and (e.reason is not None or e.msgtype == "m.notice")]
+    assert [e.body for e in said if e.reason is None] == [added, planned]
+    assert [e.reason for e in said if e.reason is not None] == ["MEGOLM_KEY_WITHHELD"] * 2
+
+
+@pytest.mark.parametrize("device_known", [True, False], ids=["device-known", "device-new"])
+async def test_a_non_member_after_a_restart_sees_the_reply_withheld(
+        world: World, element: Start, device_known: bool) -> None:
+    """Issue 22, part 1, with Element's crypto: a non-member joins while the bot is down;
+    after the restart a member's command is answered; the non-member's client cannot
+    decrypt the reply and shows it as withheld (m.unauthorised), not 'unable to decrypt'.
+    ``device_known``: the non-member's device existed (invited) before the bot stopped, or
+    logged in only after the join."""
+    _, bot = await world.start_bot()
+    stranger = world.user("stranger")
+    room = world.room(world.chair, [world.bot_user, stranger], encrypted=True)
+    await bot_in_room(bot, room)
+    chair = await element(world.chair)
+    bot_id = world.bot_user.user_id
+    await chair.ask(room, bot_id, "!setup Overleg")
+    assert "M1" in await chair.ask(room, bot_id, "!overleg plan 8-12-2026 14:00")
+    if device_known:
+        outsider = await element(stranger)  # invited: its device keys are on the server
+    await world.stop_bot(bot)
+    world.join(stranger, room)  # after the bot's last message, while it is down
+    if not device_known:
+        outsider = await element(stranger)
+    await world.start_bot()
+    listed = await chair.ask(room, bot_id, "!overleg list")
+    assert "M1" in listed  # a member reads the reply
+    [reply] = [n for n in chair.notices(bot_id, room) if n.body == listed]
+
+    def withheld_reply() -> object:
+        seen = outsider.events.get(reply.event_id)
+        return seen and seen.reason == "MEGOLM_KEY_WITHHELD" and seen
+
+    # The reply reaches the non-member's timeline, undecrypted, marked as withheld...
+    await outsider.wait_for(withheld_reply, 20, "the reply, withheld")
+    assert not outsider.notices(bot_id, room)
+    # ...because the bot told its device so, with the code for "not authorised".
+    notices = [t["content"] for t in outsider.to_device if t["type"] == "m.room_key.withheld"]
+    assert notices and {n.get("code") for n in notices} == {"m.unauthorised"}
+    assert {n.get("room_id") for n in notices} == {room}
+    assert {t["sender"] for t in outsider.to_device
+            if t["type"] == "m.room_key.withheld"} == {bot_id}
+
+
+async def test_a_member_removed_from_the_overleg_is_withheld_the_next_replies(
+        world: World, element: Start) -> None:
+    """Still in the room, removed from the overleg: their Element device cannot read the
+    next reply, nor can a device of theirs that logs in later read the one after; both are
+    told the key was withheld (m.unauthorised), not left with 'unable to decrypt'."""
+    _, bot = await world.start_bot()
+    politie = world.user("politie")
+    room = world.room(world.chair, [world.bot_user, politie], encrypted=True)
+    world.join(politie, room)
+    await bot_in_room(bot, room)
+    chair = await element(world.chair)
+    agent = await element(politie)
+    bot_id = world.bot_user.user_id
+    await chair.ask(room, bot_id, "!setup Overleg")
+    await chair.ask(room, bot_id, "!partner add Politie core")
+    await chair.ask(room, bot_id, f"!lid add {politie.user_id} Politie")
+    planned = await chair.ask(room, bot_id, "!overleg plan 8-12-2026 14:00")
+    await agent.wait_for(lambda: [n for n in agent.notices(bot_id, room) if n.body == planned],
+                         20, "the reply while a member")
+    await chair.ask(room, bot_id, f"!lid remove {politie.user_id}")
+    first = await chair.ask(room, bot_id, "!overleg list")
+    await _withheld_from(agent, chair, bot_id, room, first)
+    new_device = await element(politie)  # logs in after the room key was renewed
+
+    second = await chair.ask(room, bot_id, "!casus open")
+    assert "C-" in second
+    await _withheld_from(agent, chair, bot_id, room, second)
+    await _withheld_from(new_device, chair, bot_id, room, second)
+
+
+async def _withheld_from(device: JsClient, chair: JsClient, bot_id: str, room: str,
+                         body: str) -> None:
+    """``device`` meets the bot's reply ``body`` (as the chair read it) undecrypted and
+    marked withheld, and was sent m.room_key.withheld with code m.unauthorised."""
+    [reply] = [n for n in chair.notices(bot_id, room) if n.body == body]
+
+    def withheld() -> bool:
+        seen = device.events.get(reply.event_id)
+        return bool(seen and seen.reason == "MEGOLM_KEY_WITHHELD")
+
+    await device.wait_for(withheld, 20, f"the reply {reply.event_id} marked withheld")
+    assert body not in [n.body for n in device.notices(bot_id, room)]
+    codes = {t["content"].get("code") for t in device.to_device
+             if t["type"] == "m.room_key.withheld"}
+    assert codes == {"m.unauthorised"}
+
+
+async def test_element_sees_the_bot_device_cross_signed_by_its_owner(world: World,
+                                                                    element: Start) -> None:
+    """What Element shows of the bot: its device signed by the bot's own self-signing key
+    (so, once the chair trusts the bot's identity, the device is verified without a
+    device-by-device check)."""
+    _, bot = await world.start_bot()
+    bot_id, bot_device = world.bot_user.user_id, bot.client.device_id
+    room = world.room(world.chair, [world.bot_user], encrypted=True)
+    await bot_in_room(bot, room)
+    chair = await element(world.chair)  # shares an encrypted room: tracks the bot's keys
+    own = (await chair.command("device_status", user=world.chair.user_id,
+                               device=chair.device_id))["status"]
+    assert own["signedByOwner"] is False  # the check tells a device that is not cross-signed
+    assert bot_device in (await chair.command("devices", user=bot_id))["devices"]
+    status = (await chair.command("device_status", user=bot_id, device=bot_device))["status"]
+    assert status["signedByOwner"] is True
+    assert status["crossSigningVerified"] is False  # the chair has not verified the bot yet
+    user = (await chair.command("user_status", user=bot_id))["status"]
+    assert user["isCrossSigningVerified"] is False
+    # The chair sets up its own cross-signing and signs the bot's master key: the end of an
+    # interactive verification. The bot's device is then verified through the bot's keys.
+    assert (await chair.command("bootstrap_cross_signing"))["ready"] is True
+    own = (await chair.command("device_status", user=world.chair.user_id,
+                               device=chair.device_id))["status"]
+    assert own["signedByOwner"] is True
+    await chair.command("sign_user", user=bot_id)
+    user = (await chair.command("user_status", user=bot_id))["status"]
+    assert user["isCrossSigningVerified"] is True
+    status = (await chair.command("device_status", user=bot_id, device=bot_device))["status"]
+    assert status["crossSigningVerified"] is True and status["isVerified"] is True
+    # A new instance with a new store (a new device) signs with the same identity: Element
+    # shows it verified at once, and no "identity changed" warning to approve.
+    await world.stop_bot(bot)
+    _, bot = await world.start_bot(CASUSBOT_STORE_PATH=str(world.tmp / "bot-store-new"))
+    new_device = bot.client.device_id
+    assert new_device != bot_device
+    status = await _device_status(chair, bot_id, new_device)
+    assert status["signedByOwner"] is True and status["crossSigningVerified"] is True
+    user = (await chair.command("user_status", user=bot_id))["status"]
+    assert user["isCrossSigningVerified"] is True and user["needsUserApproval"] is False
+
+
+async def _device_status(client: JsClient, user_id: str, device: str,
+                         timeout: float = 20.0) -> dict[str, bool]:
+    """The device's verification status once the client knows the device (its key list
+    is updated through the sync; signatures uploaded just after are waited for too)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        status = (await client.command("device_status", user=user_id, device=device))["status"]
+        if (status and status["signedByOwner"]) or loop.time() > deadline:
+            assert status, f"{device} of {user_id} never became known to the client"
+            return dict(status)
+        await asyncio.sleep(0.3)
