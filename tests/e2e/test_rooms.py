@@ -124,8 +124,8 @@ async def test_an_upgraded_room_takes_the_overleg_along(world: World) -> None:
     assert [s for s in chair.seen[mark_old:] if s.sender == bot_id and s.room_id == room] \
         == []
     with session_scope(app.engine) as s:  # nothing waits for the old room either
-        assert s.exec(select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
-                      ).all() == []
+        assert s.exec(select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None),
+                                                  OutboxMessage.room_id == room)).all() == []
 
 
 async def test_a_room_upgraded_with_its_members_invited_takes_the_overleg_along(
