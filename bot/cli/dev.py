@@ -5,6 +5,7 @@ terminal client for that room. Its data lives under ``.dev/``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import sys
@@ -118,7 +119,10 @@ def dev_run(directory: str) -> None:
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR),
               show_default=True, help="The demo's folder, as `casusbot dev run` made it.")
 def chat(who: str, directory: str) -> None:
-    """A small terminal client for the demo room: type a line, see the bot's replies."""
+    """A small terminal client for the demo room: type a line, see the bot's replies.
+
+    Ctrl-C or Ctrl-D quits at once, with exit status 0.
+    """
     from bot.chat import run_chat
 
     cred_path = Path(directory) / "credentials.json"
@@ -126,4 +130,6 @@ def chat(who: str, directory: str) -> None:
         click.echo("casusbot: no demo yet; run `make run` first (in another terminal)", err=True)
         sys.exit(2)
     creds = json.loads(cred_path.read_text())
-    asyncio.run(run_chat(creds, who, Path(directory) / "chat" / who))
+    # A Ctrl-C before the client listens for it is a quit too.
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_chat(creds, who, Path(directory) / "chat" / who))
