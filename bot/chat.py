@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -359,6 +360,50 @@ async def _until(stop: asyncio.Event, coro: Any) -> tuple[bool, Any]:
         return True, task.result()
     await cancel_and_wait([task], grace=0.5)
     return False, None
+
+
+@contextlib.contextmanager
+def own_terminal(fd: int) -> Iterator[bool]:
+    """While inside: Ctrl-C on the terminal ``fd`` reaches this process alone, not the
+    program that started it. ``make chat`` runs the client in make's process group, and the
+    terminal sends SIGINT to the whole group: GNU make then ends itself by the signal (an
+    error status, whatever its recipe did). So, when this process shares the terminal's
+    foreground group with its parent, it moves to a group of its own and makes that the
+    foreground one (as a shell does for a job), and gives the terminal back to the group
+    it came from on leaving. Ctrl-Z is ignored meanwhile (a stopped client would leave make
+    waiting with no way back). Yields whether it moved; nothing changes when ``fd`` is no
+    terminal, the process leads its group already (started by a shell), or a call is
+    refused."""
+    try:
+        moved = (os.isatty(fd) and os.getpid() != os.getpgrp()
+                 and os.tcgetpgrp(fd) == os.getpgrp())
+    except OSError:
+        moved = False
+    if not moved:
+        yield False
+        return
+    before = os.getpgrp()
+    ttou = signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # set the foreground from behind
+    tstp = signal.signal(signal.SIGTSTP, signal.SIG_IGN)
+    try:
+        os.setpgid(0, 0)
+        os.tcsetpgrp(fd, os.getpgrp())
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.setpgid(0, before)
+        signal.signal(signal.SIGTTOU, ttou)
+        signal.signal(signal.SIGTSTP, tstp)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(fd, before)
+        with contextlib.suppress(OSError):
+            os.setpgid(0, before)
+        signal.signal(signal.SIGTTOU, ttou)
+        signal.signal(signal.SIGTSTP, tstp)
 
 
 async def run_chat(creds: dict[str, Any], who: str, store: Path,

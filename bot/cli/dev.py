@@ -151,13 +151,14 @@ def chat(who: str, directory: str) -> None:
 
     Ctrl-C or Ctrl-D quits at once, with exit status 0.
     """
-    from bot.chat import run_chat
+    from bot.chat import own_terminal, run_chat
 
     cred_path = Path(directory) / "credentials.json"
     if not cred_path.exists():
         click.echo("casusbot: no demo yet; run `make run` first (in another terminal)", err=True)
         sys.exit(2)
     creds = json.loads(cred_path.read_text())
-    # A Ctrl-C before the client listens for it is a quit too.
-    with contextlib.suppress(KeyboardInterrupt):
+    # Ctrl-C goes to the client alone (under make too); one before the client listens for
+    # it is a quit as well.
+    with own_terminal(sys.stdin.fileno()), contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_chat(creds, who, Path(directory) / "chat" / who))

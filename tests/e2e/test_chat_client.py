@@ -5,12 +5,17 @@ status 0 (issue 23)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import io
 import json
 import os
+import pty
 import re
 import signal
+import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -94,3 +99,69 @@ async def test_ctrl_c_quits_the_terminal_client_at_once_with_status_0(world: Wor
                 await proc.wait()
         assert rc == 0, (started, rc, await proc.stderr.read() if proc.stderr else b"")
         assert took < 1.0, (started, took)
+
+
+def _controlling_terminal() -> None:
+    """In the child, after setsid: its stdin (a pty) becomes its controlling terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+async def test_ctrl_c_in_make_chat_ends_make_with_status_0(world: World) -> None:
+    """As in a terminal: `make chat` on a pty, Ctrl-C typed there (the terminal signals
+    its foreground process group); make ends at once with status 0 and no make error."""
+    partner = world.user("partner")
+    room = world.room(world.chair, [world.bot_user, partner])
+    world.join(partner, room)
+    demo = world.tmp / "demo"
+    demo.mkdir()
+    (demo / "credentials.json").write_text(json.dumps({
+        "homeserver": world.synapse.url, "room_id": room,
+        "users": {"partner1": {"user_id": partner.user_id, "password": partner.password},
+                  "casusbot": {"user_id": world.bot_user.user_id,
+                               "password": world.bot_user.password}}}))
+    # A stand-in for the installed venv: its casusbot runs this checkout on the demo folder,
+    # and its install stamp is up to date, so make builds nothing.
+    venv = world.tmp / "venv"
+    (venv / "bin").mkdir(parents=True)
+    casusbot = venv / "bin" / "casusbot"
+    casusbot.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -c "
+                        f"'from bot.cli import main; main()' \"$@\" --dir {demo}\n")
+    casusbot.chmod(0o700)
+    cksum = subprocess.run("cat pyproject.toml | cksum | cut -d' ' -f1", shell=True,
+                           cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    (venv / f".installed-{cksum}").touch()
+    master, slave = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        "make", "--no-print-directory", "chat", f"VENV={venv}", "WHO=partner1", cwd=REPO,
+        stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+        preexec_fn=_controlling_terminal)
+    os.close(slave)
+    os.set_blocking(master, False)
+    shown = b""
+
+    async def screen(until: bytes, timeout: float) -> None:
+        nonlocal shown
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while until not in shown:
+            assert loop.time() < deadline, shown
+            with contextlib.suppress(BlockingIOError, OSError):
+                shown += os.read(master, 4096)
+            await asyncio.sleep(0.05)
+
+    try:
+        await screen(b"Chatting", 30)
+        sent = time.monotonic()
+        os.write(master, b"\x03")  # Ctrl-C typed on the terminal
+        rc = await asyncio.wait_for(proc.wait(), 5)
+        took = time.monotonic() - sent
+        with contextlib.suppress(BlockingIOError, OSError):
+            shown += os.read(master, 4096)
+    finally:
+        if proc.returncode is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+        os.close(master)
+    assert rc == 0, shown
+    assert b"***" not in shown  # make's error line
+    assert took < 1.0, took
