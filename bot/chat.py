@@ -6,11 +6,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+import aiohttp
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -38,10 +42,72 @@ class Seen:
     msgtype: str
     event_id: str
     relates: dict[str, Any] | None = None  # its m.relates_to (replies, threads, edits)
+    content: dict[str, Any] | None = None  # the whole content of an event that is no text
+
+
+POLL_TYPES = ("m.poll.start", "org.matrix.msc3381.poll.start")
+
+
+def _text_of(value: Any) -> str:
+    """The text of an extensible-events text (MSC1767): a plain string, ``{"m.text": …}``
+    or ``{"org.matrix.msc1767.text": …}``; "" when there is none."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        for key in ("m.text", "org.matrix.msc1767.text", "body"):
+            if isinstance(value.get(key), str):
+                return str(value[key])
+    return ""
+
+
+def poll_text(content: dict[str, Any]) -> str:
+    """A poll start's content (MSC3381, stable or unstable shape) as plain text: the
+    question, then its answers numbered from 1 on their own lines. Falls back to the
+    content's ``body`` when the content holds no poll."""
+    poll = next((content[t] for t in POLL_TYPES if isinstance(content.get(t), dict)), None)
+    if poll is None:
+        return str(content.get("body") or "")
+    answers = [_text_of(a) for a in poll.get("answers") or [] if isinstance(a, dict)]
+    return "\n".join([_text_of(poll.get("question")),
+                      *(f"{i}. {label}" for i, label in enumerate(answers, 1))])
+
+
+def answered(seen: Seen, history: list[Seen]) -> Seen | None:
+    """The message ``seen`` replies to (its ``m.in_reply_to``, also inside a thread),
+    when it is in ``history``; None for a message that is no reply or answers an unknown
+    event."""
+    reply_to = ((seen.relates or {}).get("m.in_reply_to") or {}).get("event_id")
+    if not reply_to:
+        return None
+    return next((s for s in history if s.event_id == reply_to), None)
+
+
+def show(seen: Seen, history: list[Seen], room_id: str) -> str:
+    """One message from the bot as the terminal shows it: a line naming the command it
+    answers (``↳ sender: command``), a mark for a message in a room other than the demo
+    room (``[direct]``: the bot's direct messages), a poll as its question and numbered
+    answers, a file by its name (``📎 name``); every line after the first indented by two
+    spaces. Ends with a newline."""
+    lines: list[str] = []
+    if seen.room_id != room_id:
+        lines.append("[direct]")
+    command = answered(seen, history)
+    if command is not None:
+        first = command.body.strip().splitlines()[0] if command.body.strip() else ""
+        lines.append(f"↳ {command.sender}: {first}")
+    if seen.msgtype in POLL_TYPES:
+        lines.append(poll_text(seen.content or {}) or seen.body)
+    elif seen.msgtype == "m.file":
+        lines.append(f"📎 {seen.body}")
+    else:
+        lines.append(seen.body)
+    return "\n  ".join("\n".join(lines).split("\n")) + "\n"
 
 
 class ChatClient:
     """A real nio client with E2EE that records every message it syncs."""
+
+    retry_after = 2.0  # seconds between sync attempts after a failed one
 
     def __init__(self, homeserver: str, user_id: str, password: str, store: Path) -> None:
         store.mkdir(parents=True, exist_ok=True)
@@ -88,10 +154,16 @@ class ChatClient:
         await c.send_to_device_messages()
 
     async def _loop(self) -> None:
+        """Sync for as long as the client runs: a failed sync (an error response, the
+        network gone, the homeserver restarting) is tried again after ``retry_after``
+        seconds, never the end of the loop."""
         while True:
-            resp = await self.client.sync(timeout=10_000)
+            try:
+                resp = await self.client.sync(timeout=10_000)
+            except (aiohttp.ClientError, TimeoutError, OSError, ValueError):
+                resp = None
             if not isinstance(resp, SyncResponse):
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(self.retry_after)
                 continue
             with contextlib.suppress(Exception):
                 await self._upkeep()
@@ -100,15 +172,22 @@ class ChatClient:
         html = getattr(event, "formatted_body", None)
         msgtype = "m.notice" if isinstance(event, RoomMessageNotice) else "m.text"
         relates = (event.source.get("content") or {}).get("m.relates_to")
-        self.seen.append(Seen(room.room_id, event.sender, event.body, html, msgtype,
-                              event.event_id, relates if isinstance(relates, dict) else None))
-        self._new.set()
+        self.add(Seen(room.room_id, event.sender, event.body, html, msgtype,
+                      event.event_id, relates if isinstance(relates, dict) else None))
 
     async def _on_other(self, room: MatrixRoom, event: Any) -> None:
         kind = "m.file" if isinstance(event, (RoomMessageFile, RoomEncryptedFile)) \
             else str(event.type)
-        self.seen.append(Seen(room.room_id, event.sender, getattr(event, "body", ""), None,
-                              kind, event.event_id))
+        content = event.source.get("content")
+        content = content if isinstance(content, dict) else {}
+        body = poll_text(content) if kind in POLL_TYPES else getattr(event, "body", "")
+        relates = content.get("m.relates_to")
+        self.add(Seen(room.room_id, event.sender, body, None, kind, event.event_id,
+                      relates if isinstance(relates, dict) else None, content))
+
+    def add(self, seen: Seen) -> None:
+        """Record one synced event and wake whoever waits for news."""
+        self.seen.append(seen)
         self._new.set()
 
     async def send_content(self, room_id: str, content: dict[str, Any]) -> str:
@@ -141,6 +220,12 @@ class ChatClient:
 
     async def redact(self, room_id: str, event_id: str) -> None:
         await self.client.room_redact(room_id, event_id)
+
+    async def news(self, after: int) -> None:
+        """Wait, without a time limit, until more than ``after`` events have been seen."""
+        while len(self.seen) <= after:
+            self._new.clear()
+            await self._new.wait()
 
     async def wait_for(self, pred: Any, timeout: float = 15.0, after: int = 0,
                        what: str = "expected event") -> Seen:
@@ -196,38 +281,176 @@ class ChatClient:
         await self.client.close()
 
 
-async def run_chat(creds: dict[str, Any], who: str, store: Path) -> None:
-    """The interactive loop of `casusbot chat`."""
+async def show_news(chat: ChatClient, bot_id: str, room_id: str, out: TextIO,
+                    after: int = 0) -> None:
+    """Print each message from ``bot_id`` that ``chat`` sees at index >= ``after`` (see
+    ``show``), followed by a fresh prompt; runs until cancelled. It has no time limit: a
+    quiet hour (or day) is waited out, and a message that cannot be shown is skipped with
+    a note instead of ending the printing."""
+    shown = after
+    while True:
+        await chat.news(shown)
+        new, shown = chat.seen[shown:], len(chat.seen)
+        for s in new:
+            if s.sender != bot_id:
+                continue
+            try:
+                text = show(s, chat.seen, room_id)
+            except Exception as e:  # one odd event must not end the printing
+                text = f"(a message of type {s.msgtype} could not be shown: {type(e).__name__})\n"
+            out.write("\n" + text + "> ")
+            out.flush()
+
+
+class Lines:
+    """Lines typed on a file descriptor (the terminal), read without a thread: the event
+    loop reads when the descriptor is readable, so nothing blocks a quit. ``get`` returns
+    the next line without its newline, or None at the end of input (Ctrl-D)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.buffer = b""
+        self.reading = True
+        try:
+            asyncio.get_running_loop().add_reader(fd, self._readable)
+        except PermissionError:  # a regular file or /dev/null: read at once, never blocks
+            self.reading = False
+            while self._read():
+                pass
+
+    def _readable(self) -> None:
+        self._read()
+
+    def _read(self) -> bool:
+        """Read what is there; False at the end of input."""
+        try:
+            data = os.read(self.fd, 4096)
+        except BlockingIOError:
+            return True
+        if not data:
+            if self.buffer:
+                self.queue.put_nowait(self.buffer.decode(errors="replace"))
+            self.queue.put_nowait(None)
+            self.close()
+            return False
+        self.buffer += data
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            self.queue.put_nowait(line.decode(errors="replace"))
+        return True
+
+    async def get(self) -> str | None:
+        return await self.queue.get()
+
+    def close(self) -> None:
+        if self.reading:
+            self.reading = False
+            asyncio.get_running_loop().remove_reader(self.fd)
+
+
+async def _until(stop: asyncio.Event, coro: Any) -> tuple[bool, Any]:
+    """Run ``coro`` until it ends or ``stop`` is set: (True, its result) or (False, None)
+    with ``coro`` cancelled."""
+    task = asyncio.ensure_future(coro)
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if task.done():
+        return True, task.result()
+    await cancel_and_wait([task], grace=0.5)
+    return False, None
+
+
+@contextlib.contextmanager
+def own_terminal(fd: int) -> Iterator[bool]:
+    """While inside: Ctrl-C on the terminal ``fd`` reaches this process alone, not the
+    program that started it. ``make chat`` runs the client in make's process group, and the
+    terminal sends SIGINT to the whole group: GNU make then ends itself by the signal (an
+    error status, whatever its recipe did). So, when this process shares the terminal's
+    foreground group with its parent, it moves to a group of its own and makes that the
+    foreground one (as a shell does for a job), and gives the terminal back to the group
+    it came from on leaving. Ctrl-Z is ignored meanwhile (a stopped client would leave make
+    waiting with no way back). Yields whether it moved; nothing changes when ``fd`` is no
+    terminal, the process leads its group already (started by a shell), or a call is
+    refused."""
+    try:
+        moved = (os.isatty(fd) and os.getpid() != os.getpgrp()
+                 and os.tcgetpgrp(fd) == os.getpgrp())
+    except OSError:
+        moved = False
+    if not moved:
+        yield False
+        return
+    before = os.getpgrp()
+    ttou = signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # set the foreground from behind
+    tstp = signal.signal(signal.SIGTSTP, signal.SIG_IGN)
+    try:
+        os.setpgid(0, 0)
+        os.tcsetpgrp(fd, os.getpgrp())
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.setpgid(0, before)
+        signal.signal(signal.SIGTTOU, ttou)
+        signal.signal(signal.SIGTSTP, tstp)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(fd, before)
+        with contextlib.suppress(OSError):
+            os.setpgid(0, before)
+        signal.signal(signal.SIGTTOU, ttou)
+        signal.signal(signal.SIGTSTP, tstp)
+
+
+async def run_chat(creds: dict[str, Any], who: str, store: Path,
+                   stdin: int | None = None, out: TextIO | None = None) -> None:
+    """The interactive loop of `casusbot chat`: lines typed on ``stdin`` (a file
+    descriptor, the terminal's by default) are sent to the demo room, the bot's messages
+    are printed on ``out``. Ends at the end of input (Ctrl-D) or at once on SIGINT
+    (Ctrl-C) or SIGTERM, after closing the client (at most about a second)."""
     logging.getLogger("nio").setLevel(logging.ERROR)  # key-sharing chatter is not for users
+    out = out or sys.stdout
     user = creds["users"][who]
     bot_id = creds["users"]["casusbot"]["user_id"]
     room_id = creds["room_id"]
-    chat = ChatClient(creds["homeserver"], user["user_id"], user["password"], store)
-    await chat.start()
-    print(f"Chatting in the demo room as {user['user_id']}. Type a command "
-          f"(e.g. !hulp); Ctrl-D quits.")
-    shown = 0
-
-    async def printer() -> None:
-        nonlocal shown
-        while True:
-            await chat.next_notice(bot_id, room_id=room_id, after=shown, timeout=3600)
-            for s in chat.seen[shown:]:
-                if s.sender == bot_id:
-                    print("\n" + s.body.replace("\n", "\n  ") + "\n> ", end="", flush=True)
-            shown = len(chat.seen)
-
-    task = asyncio.create_task(printer())
     loop = asyncio.get_running_loop()
-    print("> ", end="", flush=True)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    chat = ChatClient(creds["homeserver"], user["user_id"], user["password"], store)
+    lines: Lines | None = None
+    printer: asyncio.Task[None] | None = None
     try:
+        started, _ = await _until(stop, chat.start())
+        if not started:
+            return
+        out.write(f"Chatting in the demo room as {user['user_id']}. Type a command "
+                  f"(e.g. !hulp); Ctrl-C or Ctrl-D quits.\n> ")
+        out.flush()
+        printer = asyncio.create_task(show_news(chat, bot_id, room_id, out, len(chat.seen)))
+        lines = Lines(sys.stdin.fileno() if stdin is None else stdin)
         while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line:
+            got, line = await _until(stop, lines.get())
+            if not got or line is None:
                 break
             if line.strip():
-                shown = max(shown, len(chat.seen))
-                await chat.send(room_id, line.strip())
+                await _until(stop, chat.send(room_id, line.strip()))
+            else:
+                out.write("> ")
+                out.flush()
     finally:
-        task.cancel()
-        await chat.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        if lines is not None:
+            lines.close()
+        if printer is not None:
+            await cancel_and_wait([printer], grace=0.5)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await chat.close()
+        out.write("\n")
+        out.flush()

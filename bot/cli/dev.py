@@ -5,6 +5,7 @@ terminal client for that room. Its data lives under ``.dev/``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import sys
@@ -67,6 +68,34 @@ def _provision(directory: Path, synapse: Any) -> dict[str, Any]:
     return creds
 
 
+def start_hint(database_url: str, room_id: str) -> str:
+    """What to type first in the demo room: ``!inrichten`` while the room is no overleg
+    (a new demo, or one whose database has no tables yet), only ``!hulp`` once it is one (a
+    restarted demo). Reads the database without creating or migrating it."""
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import Session
+
+    from storage import overlegs
+    from storage.db import make_engine, sqlite_file
+
+    setup = "Start with:  !inrichten Casusoverleg demo   then   !hulp"
+    path = sqlite_file(database_url)
+    if path is not None and not path.exists():
+        return setup
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            overleg = overlegs.by_room(session, room_id)
+            name = overleg.name if overleg is not None else None
+    except OperationalError:  # no tables yet: `casusbot dev run` migrates it when it starts
+        return setup
+    finally:
+        engine.dispose()
+    if name is None:
+        return setup
+    return f"The demo room is the overleg '{name}' already; type !hulp for the commands."
+
+
 @dev.command("run")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR),
               show_default=True, help="The folder for the demo's Synapse, users and database.")
@@ -103,9 +132,9 @@ def dev_run(directory: str) -> None:
                        ".dev/credentials.json (mode 600).")
         click.echo("Log in with any Matrix client at that URL, or run `make chat` in a second "
                    "terminal.")
-        click.echo("Start with:  !inrichten Casusoverleg demo   then   !hulp")
-        click.echo("")
         config = load_or_exit(str(root / "casusbot.env"))
+        click.echo(start_hint(config.database_url, creds["room_id"]))
+        click.echo("")
         logs.setup(config.log_level)
         asyncio.run(_run_bot(config))
     finally:
@@ -118,12 +147,18 @@ def dev_run(directory: str) -> None:
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=str(DEV_DIR),
               show_default=True, help="The demo's folder, as `casusbot dev run` made it.")
 def chat(who: str, directory: str) -> None:
-    """A small terminal client for the demo room: type a line, see the bot's replies."""
-    from bot.chat import run_chat
+    """A small terminal client for the demo room: type a line, see the bot's replies.
+
+    Ctrl-C or Ctrl-D quits at once, with exit status 0.
+    """
+    from bot.chat import own_terminal, run_chat
 
     cred_path = Path(directory) / "credentials.json"
     if not cred_path.exists():
         click.echo("casusbot: no demo yet; run `make run` first (in another terminal)", err=True)
         sys.exit(2)
     creds = json.loads(cred_path.read_text())
-    asyncio.run(run_chat(creds, who, Path(directory) / "chat" / who))
+    # Ctrl-C goes to the client alone (under make too); one before the client listens for
+    # it is a quit as well.
+    with own_terminal(sys.stdin.fileno()), contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_chat(creds, who, Path(directory) / "chat" / who))

@@ -32,7 +32,7 @@ from commands.member import unreachable_notices
 from commands.parse import TEAMS_USER
 from commands.registry import Outgoing, render_all
 from storage import inbound as inbound_store
-from storage import outbox, teams
+from storage import outbox, overlegs, teams
 from storage.db import session_scope
 from storage.models import Member, OutboxMessage
 from storage.outbox import Queued
@@ -249,9 +249,14 @@ class TeamsBot(Runtime):
             if not inbound_store.first_time(session, f"teams:{a.conversation_id}:added",
                                             a.conversation_id, now):
                 return False
+            # A conversation that is an overleg already (set up before this "added") is not
+            # told to set one up: it is greeted in the overleg's language, by its name.
             s = self.app.settings
+            existing = overlegs.by_room(session, a.conversation_id)
             rendered = render_all(self.app.render, [Outgoing(
-                "teams/welcome", {}, locale=s.locale, timezone=s.timezone)], a.conversation_id)
+                "teams/welcome", {"overleg": existing.name if existing else None},
+                locale=existing.locale if existing else s.locale,
+                timezone=existing.timezone if existing else s.timezone)], a.conversation_id)
             return outbox.enqueue(session, rendered, now) > 0
 
     # ---- outbound --------------------------------------------------------------------

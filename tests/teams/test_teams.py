@@ -310,6 +310,26 @@ async def test_a_conversation_is_welcomed_once(teams: Teams) -> None:
     assert len(welcomes) == 1
 
 
+async def test_a_conversation_that_is_an_overleg_is_not_asked_to_set_one_up(
+        teams: Teams) -> None:
+    """An "added" that comes after the overleg was set up (a bot installed before the
+    welcome existed, then updated) greets the overleg by name and asks for no setup
+    (issue 23)."""
+    await teams.say(teams.admin, "@casusbot inrichten Overleg Noord",  # type: ignore[attr-defined]
+                    mentions=(teams.mention_bot(),))
+    mark = len(teams.connector.messages())
+    resp = await teams.post(teams.activity(  # type: ignore[attr-defined]
+        teams.admin, type="conversationUpdate",  # type: ignore[attr-defined]
+        membersAdded=[{"id": teams.bot_id, "name": "casusbot"}]))
+    assert resp.status in (200, 202)
+    await teams.connector.wait_for(lambda r: r["conversation"] == CHANNEL, after=mark)
+    with session_scope(teams.app.engine) as s:
+        welcome = s.exec(select(OutboxMessage).where(
+            OutboxMessage.template == "teams/welcome")).one()
+    assert "Overleg Noord" in welcome.body
+    assert "inrichten" not in welcome.body and "setup" not in welcome.body
+
+
 async def test_teams_help_and_replies_speak_of_channels_chats_and_mentions(
         teams: Teams) -> None:
     """Teams' words: "@casusbot" before every command in help and examples (a channel
