@@ -105,7 +105,7 @@ class Attendance(SQLModel, table=True):
     user_id: str
     attends: bool
     delegate: str | None = None
-    source: str = "command"  # command | reaction | poll
+    source: str = "command"  # command | reaction | poll | poll_spoiled (MSC3381) | card
     source_event_id: str | None = Field(default=None, index=True)
     withdrawn: bool = False
     at: datetime = Field(sa_column=_utc())
