@@ -99,6 +99,9 @@ def move(session: Session, settings: Settings, upgrade: RoomUpgrade,
                         mentions=tuple(told))]
     old = overleg.room_id
     overlegs.move_room(session, overleg, upgrade.new_room_id)
+    # Upgraded again before the notice of the previous move went out: this one replaces it
+    # (the chairs would read the same notice twice in the newest room).
+    outbox.drop_unsent(session, old, "room/moved")
     moved = outbox.move_unsent(session, old, upgrade.new_room_id)
     audit_change(ctx, action="overleg.room_upgraded", subject=f"{old} {upgrade.new_room_id}")
     log.info("overleg moved to the replacement room", extra={

@@ -442,3 +442,38 @@ def test_invited_again_after_a_kick_the_bot_did_not_see_nothing_is_carried_out_l
     assert not app.record_join(ROOM, back + timedelta(seconds=1))
     assert _said(app, "$now", "!overleg plan 15-12-2026 14:00", back + timedelta(minutes=1)
                  ) == ["meeting/planned"]
+
+
+def test_a_room_upgraded_again_before_its_notice_went_out_tells_the_chair_once(
+        tmp_path: Path) -> None:
+    """Upgraded twice in a row (A to B, then B to C before the notice in B was sent): the
+    overleg ends in C, and C gets one notice, not the stale one of B as well."""
+    third = "!upgraded-again:localhost"
+    clock = FakeClock(NOW)
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", clock)
+    app.record_join(ROOM, NOW - timedelta(hours=1))
+    assert _in(app, ROOM, "$s", "!setup Overleg", NOW)
+    with session_scope(app.engine) as s:
+        outbox.enqueue(s, [Rendered(room_id=ROOM, body="waiting", html=None,
+                                    template="action/due_soon")], NOW)
+    app.record_join(NEW_ROOM, NOW + timedelta(minutes=1))
+    app.handle(Inbound("$t1", ROOM, CHAIR, "", NOW + timedelta(minutes=1), kind="tombstone",
+                       relates_to=NEW_ROOM))
+    app.record_join(third, NOW + timedelta(minutes=2))
+    [moved] = app.handle(Inbound("$t2", NEW_ROOM, CHAIR, "", NOW + timedelta(minutes=2),
+                                 kind="tombstone", relates_to=third)).replies
+    assert (moved.template, moved.room_id) == ("room/moved", third)
+    with session_scope(app.engine) as s:
+        assert s.exec(select(Overleg)).one().room_id == third
+        unsent = list(s.exec(select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))))
+        assert sorted((r.template, r.room_id) for r in unsent) == [
+            ("action/due_soon", third), ("room/moved", third), ("setup/done", third)]
+    assert not app.in_room(ROOM) and not app.in_room(NEW_ROOM) and app.in_room(third)
+    # A second tombstone in the first room (a server that lets a replaced room be upgraded
+    # again) moves nothing: the overleg is no longer there.
+    assert app.handle(Inbound("$t3", ROOM, CHAIR, "", NOW + timedelta(minutes=3),
+                              kind="tombstone", relates_to="!elsewhere:localhost")
+                      ).replies == []
+    assert not app.awaits_room("!elsewhere:localhost")
+    with session_scope(app.engine) as s:
+        assert s.exec(select(Overleg)).one().room_id == third
