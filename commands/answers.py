@@ -89,6 +89,9 @@ def poll_vote(ctx: Ctx, target_event_id: str | None, answer_id: str,
     meeting, mctx, partner = found
     if meeting.starts_at <= ctx.spoken:
         return [mctx.refuse("agenda/started", meeting=meeting)]
+    ended = agendas.poll_ended_at(ctx.session, target_event_id or "")
+    if ended is not None and ctx.spoken > ended:
+        return [mctx.refuse("agenda/poll_closed", meeting=meeting)]
     row = agendas.answer(ctx.session, meeting_id=meeting.id or 0, partner_id=partner.id or 0,
                          user_id=ctx.sender, attends=bool(attends), delegate=None,
                          source=agendas.POLL if attends is not None else agendas.SPOILED,
@@ -105,6 +108,17 @@ def poll_vote(ctx: Ctx, target_event_id: str | None, answer_id: str,
                  subject=f"M{meeting.number} {partner.name}", overleg_id=meeting.overleg_id)
     return [mctx.reply("agenda/confirmed", meeting=meeting, partner=partner.name,
                        attends=attends, delegate=None, source="poll")]
+
+
+def poll_end(ctx: Ctx, target_event_id: str | None) -> list[Outgoing]:
+    """An ``m.poll.end`` of an agenda's poll (the transport passes only those of its creator,
+    the bot, or of someone with the power to remove others' messages: MSC3381): responses
+    sent after it are not counted. Nothing to answer: the clients show the poll closed."""
+    meeting = _agenda_meeting(ctx, target_event_id)
+    if meeting is None or target_event_id is None:
+        return []
+    agendas.end_poll(ctx.session, target_event_id, ctx.sender, ctx.spoken)
+    return []
 
 
 def withdrawal(ctx: Ctx, redacted_event_id: str | None) -> list[Outgoing]:

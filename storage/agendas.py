@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from storage.models import AgendaItem, Attendance, InfoAnswer, Meeting
+from storage.models import AgendaItem, Attendance, InfoAnswer, Meeting, PollEnd
 
 
 def items(session: Session, meeting_id: int) -> list[AgendaItem]:
@@ -134,3 +134,22 @@ def current_info(session: Session, meeting_id: int) -> dict[tuple[int, int], Inf
 def by_source_event(session: Session, source_event_id: str) -> bool:
     return session.exec(select(Attendance.id).where(
         Attendance.source_event_id == source_event_id)).first() is not None
+
+
+def end_poll(session: Session, poll_event_id: str, sender: str, at: datetime) -> PollEnd:
+    """Remember that the poll ``poll_event_id`` was closed at ``at`` (an ``m.poll.end``'s
+    own timestamp); of several ends the earliest counts (MSC3381)."""
+    row = session.get(PollEnd, poll_event_id)
+    if row is None:
+        row = PollEnd(poll_event_id=poll_event_id, ended_at=at, sender=sender)
+    elif at < row.ended_at:
+        row.ended_at, row.sender = at, sender
+    session.add(row)
+    session.flush()
+    return row
+
+
+def poll_ended_at(session: Session, poll_event_id: str) -> datetime | None:
+    """When the poll ``poll_event_id`` was closed (None: it is open)."""
+    row = session.get(PollEnd, poll_event_id)
+    return row.ended_at if row else None

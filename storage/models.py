@@ -111,6 +111,15 @@ class Attendance(SQLModel, table=True):
     at: datetime = Field(sa_column=_utc())
 
 
+class PollEnd(SQLModel, table=True):
+    """An agenda's poll closed by an ``m.poll.end`` (MSC3381, Chat Polls): responses sent
+    after ``ended_at`` (their own timestamp) are not counted. The first end counts."""
+
+    poll_event_id: str = Field(primary_key=True)
+    ended_at: datetime = Field(sa_column=_utc())
+    sender: str
+
+
 class InfoAnswer(SQLModel, table=True):
     """A partner's answer to "do you hold relevant information on this case?" for a meeting."""
 

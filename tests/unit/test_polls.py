@@ -151,3 +151,39 @@ def test_a_spoiled_vote_removes_only_its_senders_vote(votes: Votes) -> None:
     votes.send(element_vote(votes.poll_id, ["yes"]), sender=JZ, at_ms=2000)
     votes.send(element_vote(votes.poll_id, ["maybe"]), sender=JZ, at_ms=3000)
     assert votes.jeugdzorg() is False
+
+
+def poll_end(poll_id: str, *, stable: bool) -> dict[str, Any]:
+    """A poll closed by a moderator: the stable form, or Element's unstable one."""
+    if stable:
+        return {"type": "m.poll.end", "content": {
+            "m.relates_to": {"rel_type": "m.reference", "event_id": poll_id},
+            "m.text": [{"body": "The poll has ended."}]}}
+    return {"type": "org.matrix.msc3381.poll.end", "content": {
+        "m.relates_to": {"rel_type": "m.reference", "event_id": poll_id},
+        "org.matrix.msc3381.poll.end": {}, "org.matrix.msc1767.text": "The poll has ended."}}
+
+
+@pytest.mark.parametrize("stable", [True, False])
+def test_responses_sent_after_the_poll_was_closed_are_not_counted(votes: Votes,
+                                                                  stable: bool) -> None:
+    from bot.matrix.events import POLL_END
+
+    votes.send(element_vote(votes.poll_id, ["yes"]), at_ms=1000)
+    raw = {**poll_end(votes.poll_id, stable=stable), "sender": "@chair:localhost",
+           "event_id": "$end", "origin_server_ts": T0 + 5000, "unsigned": {"age": 1}}
+    event = Event.parse_event(raw)
+    assert isinstance(event, UnknownEvent) and event.type in POLL_END
+    relates, _ = poll_answer(event.source["content"])
+    end = Inbound(event_id=event.event_id, room_id=DM, sender=event.sender, text="",
+                  kind="poll_end", sent_at=_ts(event.server_timestamp), relates_to=relates)
+    assert handle(votes.session, votes.registry, votes.renderer, SETTINGS, end,
+                  LATER).replies == []
+    # After the end: not counted, and the voter hears why (never silence).
+    assert votes.send(element_vote(votes.poll_id, ["no"]), at_ms=6000) == [
+        "agenda/poll_closed"]
+    assert votes.send(element_vote(votes.poll_id, []), at_ms=7000) == ["agenda/poll_closed"]
+    assert votes.jeugdzorg() is True
+    # Sent before the end, arriving after it (federation lag): counted.
+    assert votes.send(element_vote(votes.poll_id, ["no"]), at_ms=4000) == ["agenda/confirmed"]
+    assert votes.jeugdzorg() is False
