@@ -126,3 +126,51 @@ async def test_a_kick_while_a_reply_is_on_its_way(world: World) -> None:
     [reply] = [r for r in rows if r.template == "meeting/planned"]
     assert reply.sent_at is not None and reply.room_id == room
     assert [r for r in rows if r.last_error and r.last_error.startswith("gave up")] == []
+
+
+async def test_a_tombstone_from_someone_without_power_is_refused_by_the_homeserver(
+        world: World) -> None:
+    """Politie (power 0) cannot upgrade or tombstone the overleg's room: Synapse refuses
+    it, and the overleg stays (the bot's own check of the room's state is the second
+    guard, for a server that would let it through: tests/unit/test_room_changes.py)."""
+    o = await overleg_with_politie(world)
+    app = o.app
+    token = str(world.synapse.login(o.politie.user_id.split(":")[0][1:],
+                                    o.politie.password)["access_token"])
+    with pytest.raises(devserver.HTTPError, match="403"):
+        devserver.request(world.synapse.url, "PUT",
+                          f"/_matrix/client/v3/rooms/{quote(o.room)}/state/m.room.tombstone/",
+                          {"body": "moved", "replacement_room": "!elsewhere:localhost"},
+                          token=token)
+    with pytest.raises(devserver.HTTPError, match="403"):
+        _upgrade(world, o.room, token)
+    await asyncio.sleep(1)
+    assert _room_of_overleg(app) == o.room and not app.awaits_room("!elsewhere:localhost")
+
+
+async def test_invited_late_into_a_replacement_room_that_was_itself_replaced(
+        world: World) -> None:
+    """A upgraded to B (the bot not invited), B upgraded to C, then the bot invited to B:
+    it must not stay in B, a dead room."""
+    o = await overleg_with_politie(world)
+    app, room, bot_id = o.app, o.room, o.bot_id
+    token = _token(world)
+    second = _upgrade(world, room, token, "12")["replacement_room"]
+    await until(lambda: app.awaits_room(second), 20)
+    third = _upgrade(world, second, token, "12")["replacement_room"]
+    _invite(world, second, bot_id, token)
+    # B's tombstone (sent before the bot joined B) passes the overleg on: the chair is
+    # asked to invite the bot into C.
+    await until(lambda: app.awaits_room(third), 30)
+    assert app.awaits_room(third)
+    await until(lambda: len(_rows(app.engine, "room/invite_needed")) >= 2, 30)
+    assert [third in r.body for r in _rows(app.engine, "room/invite_needed")] == [
+        False, True]
+    _invite(world, third, bot_id, token)
+    await until(lambda: _room_of_overleg(app) == third, 30)
+    assert _room_of_overleg(app) == third
+    await o.chair.wait_for(lambda m: m.sender == bot_id and m.room_id == third, 30)
+    assert "M1" in await ask(o.chair, third, bot_id, "!overleg plan 15-12-2026 14:00", 20)
+    # (The bot's join of B is seen before B's tombstone is read, so B may have had the
+    # notice of the first move; the last one is in C.)
+    assert [r.room_id for r in _rows(app.engine, "room/moved")][-1] == third

@@ -477,3 +477,33 @@ def test_a_room_upgraded_again_before_its_notice_went_out_tells_the_chair_once(
     assert not app.awaits_room("!elsewhere:localhost")
     with session_scope(app.engine) as s:
         assert s.exec(select(Overleg)).one().room_id == third
+
+
+def test_a_replacement_room_replaced_before_the_bot_joined_it_is_passed_through(
+        tmp_path: Path) -> None:
+    """A upgraded to B (the bot not invited yet), then B upgraded to C; the bot invited to
+    B reads B's tombstone, sent before it joined: the overleg goes on to C, not into the
+    dead room B. Not in C yet, the chairs are asked to invite it there."""
+    third = "!upgraded-again:localhost"
+    clock = FakeClock(NOW)
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", clock)
+    app.record_join(ROOM, NOW - timedelta(hours=1))
+    assert _in(app, ROOM, "$s", "!setup Overleg", NOW)
+    app.handle(Inbound("$t1", ROOM, CHAIR, "", NOW + timedelta(minutes=1), kind="tombstone",
+                       relates_to=NEW_ROOM))
+    assert app.awaits_room(NEW_ROOM)
+    # Invited to B: its timeline has B's tombstone (before the join), then the join.
+    clock.set(NOW + timedelta(minutes=5))
+    app.record_join(NEW_ROOM, NOW + timedelta(minutes=5), invited_again=True)
+    app.handle(Inbound("$t2", NEW_ROOM, CHAIR, "", NOW + timedelta(minutes=2),
+                       kind="tombstone", relates_to=third))
+    assert app.awaits_room(third)
+    app.record_join(NEW_ROOM, NOW + timedelta(minutes=5))
+    [asked] = _rows(app, "room/invite_needed")
+    assert (asked.room_id, third in asked.body) == (CHAIR, True)
+    assert _rows(app, "room/moved") == []  # nothing to B, a dead room
+    app.record_join(third, NOW + timedelta(minutes=6))
+    with session_scope(app.engine) as s:
+        assert s.exec(select(Overleg)).one().room_id == third
+    assert [r.room_id for r in _rows(app, "room/moved")] == [third]
+    assert app.in_room(third) and not app.in_room(NEW_ROOM) and not app.in_room(ROOM)
