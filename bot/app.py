@@ -47,11 +47,14 @@ class App:
         """The one entry for an inbound event (blocking: a transport calls it through
         ``bot.dbcalls.DatabaseCalls.run``): handled exactly once, in one transaction,
         retried when the database says it lost a race. Chatter costs no transaction; an
-        event from before the bot joined the room is never handled."""
+        event from before the bot joined the room is never handled (a tombstone is: it is the
+        room's state)."""
         if not may_concern(msg, self.settings.prefix):
             return Outcome([])
         joined = self._joined_at(msg.room_id)
-        if joined is None or msg.sent_at < joined:
+        # A tombstone is the room's state, not history: one sent before the bot joined says
+        # the room it joins was replaced already (commands/rooms.py).
+        if msg.kind != "tombstone" and (joined is None or msg.sent_at < joined):
             return Outcome([])
 
         def attempt() -> Outcome:

@@ -208,12 +208,20 @@ class ChatClient:
             raise RuntimeError(f"reaction failed: {resp}")
         return str(resp.event_id)
 
-    async def vote(self, room_id: str, poll_id: str, answer: str) -> str:
-        """Answer a poll the way Element does (unstable type and content)."""
-        resp = await self.client.room_send(room_id, "org.matrix.msc3381.poll.response", {
-            "m.relates_to": {"rel_type": "m.reference", "event_id": poll_id},
-            "org.matrix.msc3381.poll.response": {"answers": [answer]}},
-            ignore_unverified_devices=True)
+    async def vote(self, room_id: str, poll_id: str, *answers: str,
+                   stable: bool = False) -> str:
+        """Answer a poll with ``answers`` (none: a spoiled vote) the way Element does
+        (unstable type and content), or in the spec's stable form (``m.selections``)."""
+        relates = {"rel_type": "m.reference", "event_id": poll_id}
+        if stable:
+            resp = await self.client.room_send(room_id, "m.poll.response", {
+                "m.relates_to": relates, "m.selections": list(answers)},
+                ignore_unverified_devices=True)
+        else:
+            resp = await self.client.room_send(room_id, "org.matrix.msc3381.poll.response", {
+                "m.relates_to": relates,
+                "org.matrix.msc3381.poll.response": {"answers": list(answers)}},
+                ignore_unverified_devices=True)
         if not isinstance(resp, RoomSendResponse):
             raise RuntimeError(f"vote failed: {resp}")
         return str(resp.event_id)

@@ -73,8 +73,52 @@ def reaction(ctx: Ctx, target_event_id: str | None, key: str, event_id: str) -> 
 
 def poll_vote(ctx: Ctx, target_event_id: str | None, answer_id: str,
               event_id: str) -> list[Outgoing]:
-    return by_choice(ctx, target_event_id, {"yes": True, "no": False}.get(answer_id),
-                     source="poll", event_id=event_id)
+    """A response to an agenda's poll, counted as MSC3381 (Chat Polls) says.
+
+    ``answer_id`` is the first selected answer ID ("" for none). "yes" or "no" is a vote; any
+    other (an empty selection, an unknown ID) is a spoiled vote: the sender's poll answer is
+    removed, their earlier vote does not come back. Only the sender's latest response by its
+    own timestamp counts: an older one that arrives late is kept in the history and changes
+    nothing (its sender already had the answer to the newer one). Returns the confirmation,
+    the withdrawal notice, the refusal, or nothing for that late older response.
+    """
+    attends = {"yes": True, "no": False}.get(answer_id)
+    found = _answering(ctx, target_event_id)
+    if isinstance(found, list):
+        return found
+    meeting, mctx, partner = found
+    if meeting.starts_at <= ctx.spoken:
+        return [mctx.refuse("agenda/started", meeting=meeting)]
+    ended = agendas.poll_ended_at(ctx.session, target_event_id or "")
+    if ended is not None and ctx.spoken > ended:
+        return [mctx.refuse("agenda/poll_closed", meeting=meeting)]
+    row = agendas.answer(ctx.session, meeting_id=meeting.id or 0, partner_id=partner.id or 0,
+                         user_id=ctx.sender, attends=bool(attends), delegate=None,
+                         source=agendas.POLL if attends is not None else agendas.SPOILED,
+                         source_event_id=event_id, now=ctx.spoken)
+    if agendas.latest_vote(ctx.session, meeting.id or 0, ctx.sender) is not row:
+        return []
+    if attends is None:
+        audit_change(mctx, action="attendance.withdraw", subject=f"M{meeting.number} "
+                     f"{partner.name}", overleg_id=meeting.overleg_id)
+        current = agendas.current_answers(ctx.session, meeting.id or 0).get(partner.id or 0)
+        return [mctx.reply("agenda/withdrawn", meeting=meeting, partner=partner.name,
+                           now_state=None if current is None else current.attends)]
+    audit_change(mctx, action="attendance." + ("yes" if attends else "no"),
+                 subject=f"M{meeting.number} {partner.name}", overleg_id=meeting.overleg_id)
+    return [mctx.reply("agenda/confirmed", meeting=meeting, partner=partner.name,
+                       attends=attends, delegate=None, source="poll")]
+
+
+def poll_end(ctx: Ctx, target_event_id: str | None) -> list[Outgoing]:
+    """An ``m.poll.end`` of an agenda's poll (the transport passes only those of its creator,
+    the bot, or of someone with the power to remove others' messages: MSC3381): responses
+    sent after it are not counted. Nothing to answer: the clients show the poll closed."""
+    meeting = _agenda_meeting(ctx, target_event_id)
+    if meeting is None or target_event_id is None:
+        return []
+    agendas.end_poll(ctx.session, target_event_id, ctx.sender, ctx.spoken)
+    return []
 
 
 def withdrawal(ctx: Ctx, redacted_event_id: str | None) -> list[Outgoing]:

@@ -43,7 +43,8 @@ class Inbound:
     text: str
     sent_at: datetime  # the server's timestamp
     encrypted: bool = False
-    kind: str = "text"  # text | reaction | poll_response | redaction | card | undecryptable
+    kind: str = "text"  # text | reaction | poll_response | poll_end | redaction | card
+    # | undecryptable
     # | membership (``key``: join, leave or ban; ``relates_to``: whose membership)
     # | tombstone (the room was upgraded; ``relates_to``: the replacement room)
     relates_to: str | None = None  # the event a reaction, poll vote or card button is about
@@ -66,7 +67,7 @@ MAX_LAG = timedelta(hours=24)
 (a weekend's restart, a homeserver upgrade) is covered; a clock days off is not."""
 
 
-ANSWERS = frozenset({"reaction", "poll_response", "redaction", "card"})
+ANSWERS = frozenset({"reaction", "poll_response", "poll_end", "redaction", "card"})
 """Kinds that answer a message of the bot's (an agenda): they concern us only then."""
 
 
@@ -244,6 +245,8 @@ def _dispatch(registry: Registry, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
         return answers.reaction(ctx, msg.relates_to, msg.key, msg.event_id)
     if msg.kind == "poll_response":
         return answers.poll_vote(ctx, msg.relates_to, msg.key, msg.event_id)
+    if msg.kind == "poll_end":
+        return answers.poll_end(ctx, msg.relates_to)
     if msg.kind == "redaction":
         return answers.withdrawal(ctx, msg.redacts)
     if msg.kind == "card":

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from storage.models import AgendaItem, Attendance, InfoAnswer, Meeting
+from storage.models import AgendaItem, Attendance, InfoAnswer, Meeting, PollEnd
 
 
 def items(session: Session, meeting_id: int) -> list[AgendaItem]:
@@ -67,14 +67,45 @@ def withdraw(session: Session, source_event_id: str) -> Attendance | None:
     return row
 
 
+POLL = "poll"
+SPOILED = "poll_spoiled"
+"""Sources of poll responses: a valid vote, and a spoiled one (no valid answer ID: an empty
+selection or an unknown ID), kept as a row so it can override the sender's earlier vote."""
+
+
 def current_answers(session: Session, meeting_id: int) -> dict[int, Attendance]:
-    """Per partner ID, the latest answer that was not withdrawn."""
+    """Per partner ID, the latest answer (by the time it was said) that was not withdrawn.
+
+    Poll responses follow MSC3381 (Chat Polls): of one user's responses to the meeting's
+    poll only the latest by its ``origin_server_ts`` counts, even when it arrived first; a
+    latest response that is spoiled means that user has no poll answer (an earlier vote of
+    theirs does not come back); a redacted response is as if it was never sent (the user's
+    vote reverts to their previous response). Commands, reactions and card buttons are
+    separate answers: the last of all answers that count is the partner's answer.
+    """
+    rows = list(session.exec(select(Attendance).where(Attendance.meeting_id == meeting_id,
+                                                      col(Attendance.withdrawn).is_(False))
+                             .order_by(col(Attendance.at), col(Attendance.id))))
+    latest_vote: dict[str, Attendance] = {}
+    for row in rows:
+        if row.source in (POLL, SPOILED):
+            latest_vote[row.user_id] = row
     current: dict[int, Attendance] = {}
-    for row in session.exec(select(Attendance).where(Attendance.meeting_id == meeting_id,
-                                                     col(Attendance.withdrawn).is_(False))
-                            .order_by(col(Attendance.at), col(Attendance.id))):
+    for row in rows:
+        if row.source in (POLL, SPOILED) and (row.source == SPOILED
+                                              or latest_vote[row.user_id] is not row):
+            continue
         current[row.partner_id] = row
     return current
+
+
+def latest_vote(session: Session, meeting_id: int, user_id: str) -> Attendance | None:
+    """``user_id``'s poll response that counts for the meeting (MSC3381: the latest by its
+    own timestamp, not withdrawn), spoiled or not; None when they never voted."""
+    return session.exec(select(Attendance).where(
+        Attendance.meeting_id == meeting_id, Attendance.user_id == user_id,
+        col(Attendance.source).in_((POLL, SPOILED)), col(Attendance.withdrawn).is_(False))
+        .order_by(col(Attendance.at).desc(), col(Attendance.id).desc())).first()
 
 
 def history(session: Session, meeting_id: int) -> list[Attendance]:
@@ -103,3 +134,22 @@ def current_info(session: Session, meeting_id: int) -> dict[tuple[int, int], Inf
 def by_source_event(session: Session, source_event_id: str) -> bool:
     return session.exec(select(Attendance.id).where(
         Attendance.source_event_id == source_event_id)).first() is not None
+
+
+def end_poll(session: Session, poll_event_id: str, sender: str, at: datetime) -> PollEnd:
+    """Remember that the poll ``poll_event_id`` was closed at ``at`` (an ``m.poll.end``'s
+    own timestamp); of several ends the earliest counts (MSC3381)."""
+    row = session.get(PollEnd, poll_event_id)
+    if row is None:
+        row = PollEnd(poll_event_id=poll_event_id, ended_at=at, sender=sender)
+    elif at < row.ended_at:
+        row.ended_at, row.sender = at, sender
+    session.add(row)
+    session.flush()
+    return row
+
+
+def poll_ended_at(session: Session, poll_event_id: str) -> datetime | None:
+    """When the poll ``poll_event_id`` was closed (None: it is open)."""
+    row = session.get(PollEnd, poll_event_id)
+    return row.ended_at if row else None

@@ -105,10 +105,19 @@ class Attendance(SQLModel, table=True):
     user_id: str
     attends: bool
     delegate: str | None = None
-    source: str = "command"  # command | reaction | poll
+    source: str = "command"  # command | reaction | poll | poll_spoiled (MSC3381) | card
     source_event_id: str | None = Field(default=None, index=True)
     withdrawn: bool = False
     at: datetime = Field(sa_column=_utc())
+
+
+class PollEnd(SQLModel, table=True):
+    """An agenda's poll closed by an ``m.poll.end`` (MSC3381, Chat Polls): responses sent
+    after ``ended_at`` (their own timestamp) are not counted. The first end counts."""
+
+    poll_event_id: str = Field(primary_key=True)
+    ended_at: datetime = Field(sa_column=_utc())
+    sender: str
 
 
 class InfoAnswer(SQLModel, table=True):

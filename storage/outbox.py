@@ -199,6 +199,17 @@ def delete_mentioning(session: Session, room_id: str, text: str) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def drop_unsent(session: Session, room_id: str, template: str) -> int:
+    """Delete the unsent rows of ``template`` for ``room_id`` (a notice that a newer one
+    replaces before it went out); how many (one DELETE)."""
+    result = session.execute(
+        delete(OutboxMessage).where(col(OutboxMessage.room_id) == room_id,
+                                    col(OutboxMessage.template) == template,
+                                    col(OutboxMessage.sent_at).is_(None))
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def move_unsent(session: Session, old_room: str, new_room: str) -> int:
     """The unsent rows of ``old_room`` go to ``new_room`` instead (the room was replaced by
     an upgrade); they no longer answer an event there, which the new room does not have.

@@ -165,6 +165,7 @@ def may_tombstone(state: list[dict[str, Any]], sender: str) -> bool:
 
 
 POLL_RESPONSE = ("m.poll.response", "org.matrix.msc3381.poll.response")
+POLL_END = ("m.poll.end", "org.matrix.msc3381.poll.end")
 
 
 def poll_answer(content: dict[str, Any]) -> tuple[str | None, str]:

@@ -39,6 +39,7 @@ from nio import (
 
 from bot.app import App
 from bot.matrix.events import (
+    POLL_END,
     POLL_RESPONSE,
     _ts,
     may_tombstone,
@@ -172,7 +173,23 @@ class MatrixTransport(Login, Sending, Runtime):
                                    sent_at=_ts(event.server_timestamp), redacts=event.redacts))
 
     async def on_unknown(self, room: MatrixRoom, event: UnknownEvent) -> None:
-        if event.sender == self.client.user_id or event.type not in POLL_RESPONSE:
+        if event.sender == self.client.user_id:
+            return
+        if event.type in POLL_END:
+            # Valid only from the poll's creator (the bot: its own events are not read) or
+            # someone with the power to remove others' messages (MSC3381).
+            level, need = redact_power(room, event.sender)
+            if level < need:
+                log.warning("poll end from someone without the power to; ignored",
+                            extra={"room": room.room_id, "event_id": event.event_id})
+                return
+            relates, _ = poll_answer(event.source.get("content") or {})
+            await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,
+                                       sender=event.sender, text="", kind="poll_end",
+                                       sent_at=_ts(event.server_timestamp),
+                                       relates_to=relates))
+            return
+        if event.type not in POLL_RESPONSE:
             return
         relates, answer = poll_answer(event.source.get("content") or {})
         await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,

@@ -111,3 +111,41 @@ async def test_an_external_partner_not_on_annex_1_cannot_be_linked(world: World)
     await ask(chair, room, bot_id, "!partner add Stichting Buiten")
     linked = await ask(chair, room, bot_id, f"!casus partner {code} add Stichting Buiten")
     assert "gekoppeld" in linked
+
+
+async def test_a_spoiled_poll_vote_removes_the_answer(world: World) -> None:
+    """MSC3381 on Synapse: a vote in the stable form counts; the voter's later spoiled vote
+    (an empty selection, as Element sends to remove a vote) leaves no answer, not the
+    earlier one, and the voter is told."""
+    _, bot = await world.start_bot()
+    jeugd = world.user("jeugdzorg")
+    room = world.room(world.chair, [world.bot_user, jeugd], encrypted=True)
+    world.join(jeugd, room)
+    await bot_in_room(bot, room)
+    chair = await world.client(world.chair)
+    jz = await world.client(jeugd)
+    bot_id = world.bot_user.user_id
+    for line in ("!setup Overleg", "!annex add Jeugdzorg door burgemeester Teststad",
+                 "!partner add Jeugdzorg", f"!lid add {jeugd.user_id} Jeugdzorg",
+                 "!overleg plan 15-12-2026 14:00 op Stadhuis"):
+        await ask(chair, room, bot_id, line, timeout=20)
+    b = re.search(r"C-\w+", await ask(chair, room, bot_id, "!casus open"))[0]  # type: ignore[index]
+    await ask(chair, room, bot_id, f"!casus partner {b} add Jeugdzorg")
+    await ask(chair, room, bot_id, f"!agenda add M1 {b}")
+    await chair.send(room, "!agenda send M1")
+    dm_poll = await jz.wait_for(lambda s: s.sender == bot_id and s.room_id != room
+                                and s.msgtype == "m.poll.start", timeout=30)
+
+    mark = len(jz.seen)
+    await jz.vote(dm_poll.room_id, dm_poll.event_id, "yes", stable=True)
+    reply = await jz.wait_for(lambda s: s.sender == bot_id and s.room_id == dm_poll.room_id
+                              and "Jeugdzorg komt" in s.body, 15, after=mark)
+    assert "komt niet" not in reply.body
+    assert f"Jeugdzorg: bevestigd ({jeugd.user_id}" in await ask(chair, room, bot_id,
+                                                                  "!status M1")
+
+    mark = len(jz.seen)
+    await jz.vote(dm_poll.room_id, dm_poll.event_id)  # Element's unstable form, no answer
+    await jz.wait_for(lambda s: s.sender == bot_id and s.room_id == dm_poll.room_id
+                      and "ingetrokken" in s.body, 15, after=mark)
+    assert "Jeugdzorg: geen antwoord" in await ask(chair, room, bot_id, "!status M1")

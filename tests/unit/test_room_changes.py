@@ -442,3 +442,68 @@ def test_invited_again_after_a_kick_the_bot_did_not_see_nothing_is_carried_out_l
     assert not app.record_join(ROOM, back + timedelta(seconds=1))
     assert _said(app, "$now", "!overleg plan 15-12-2026 14:00", back + timedelta(minutes=1)
                  ) == ["meeting/planned"]
+
+
+def test_a_room_upgraded_again_before_its_notice_went_out_tells_the_chair_once(
+        tmp_path: Path) -> None:
+    """Upgraded twice in a row (A to B, then B to C before the notice in B was sent): the
+    overleg ends in C, and C gets one notice, not the stale one of B as well."""
+    third = "!upgraded-again:localhost"
+    clock = FakeClock(NOW)
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", clock)
+    app.record_join(ROOM, NOW - timedelta(hours=1))
+    assert _in(app, ROOM, "$s", "!setup Overleg", NOW)
+    with session_scope(app.engine) as s:
+        outbox.enqueue(s, [Rendered(room_id=ROOM, body="waiting", html=None,
+                                    template="action/due_soon")], NOW)
+    app.record_join(NEW_ROOM, NOW + timedelta(minutes=1))
+    app.handle(Inbound("$t1", ROOM, CHAIR, "", NOW + timedelta(minutes=1), kind="tombstone",
+                       relates_to=NEW_ROOM))
+    app.record_join(third, NOW + timedelta(minutes=2))
+    [moved] = app.handle(Inbound("$t2", NEW_ROOM, CHAIR, "", NOW + timedelta(minutes=2),
+                                 kind="tombstone", relates_to=third)).replies
+    assert (moved.template, moved.room_id) == ("room/moved", third)
+    with session_scope(app.engine) as s:
+        assert s.exec(select(Overleg)).one().room_id == third
+        unsent = list(s.exec(select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))))
+        assert sorted((r.template, r.room_id) for r in unsent) == [
+            ("action/due_soon", third), ("room/moved", third), ("setup/done", third)]
+    assert not app.in_room(ROOM) and not app.in_room(NEW_ROOM) and app.in_room(third)
+    # A second tombstone in the first room (a server that lets a replaced room be upgraded
+    # again) moves nothing: the overleg is no longer there.
+    assert app.handle(Inbound("$t3", ROOM, CHAIR, "", NOW + timedelta(minutes=3),
+                              kind="tombstone", relates_to="!elsewhere:localhost")
+                      ).replies == []
+    assert not app.awaits_room("!elsewhere:localhost")
+    with session_scope(app.engine) as s:
+        assert s.exec(select(Overleg)).one().room_id == third
+
+
+def test_a_replacement_room_replaced_before_the_bot_joined_it_is_passed_through(
+        tmp_path: Path) -> None:
+    """A upgraded to B (the bot not invited yet), then B upgraded to C; the bot invited to
+    B reads B's tombstone, sent before it joined: the overleg goes on to C, not into the
+    dead room B. Not in C yet, the chairs are asked to invite it there."""
+    third = "!upgraded-again:localhost"
+    clock = FakeClock(NOW)
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", clock)
+    app.record_join(ROOM, NOW - timedelta(hours=1))
+    assert _in(app, ROOM, "$s", "!setup Overleg", NOW)
+    app.handle(Inbound("$t1", ROOM, CHAIR, "", NOW + timedelta(minutes=1), kind="tombstone",
+                       relates_to=NEW_ROOM))
+    assert app.awaits_room(NEW_ROOM)
+    # Invited to B: its timeline has B's tombstone (before the join), then the join.
+    clock.set(NOW + timedelta(minutes=5))
+    app.record_join(NEW_ROOM, NOW + timedelta(minutes=5), invited_again=True)
+    app.handle(Inbound("$t2", NEW_ROOM, CHAIR, "", NOW + timedelta(minutes=2),
+                       kind="tombstone", relates_to=third))
+    assert app.awaits_room(third)
+    app.record_join(NEW_ROOM, NOW + timedelta(minutes=5))
+    [asked] = _rows(app, "room/invite_needed")
+    assert (asked.room_id, third in asked.body) == (CHAIR, True)
+    assert _rows(app, "room/moved") == []  # nothing to B, a dead room
+    app.record_join(third, NOW + timedelta(minutes=6))
+    with session_scope(app.engine) as s:
+        assert s.exec(select(Overleg)).one().room_id == third
+    assert [r.room_id for r in _rows(app, "room/moved")] == [third]
+    assert app.in_room(third) and not app.in_room(NEW_ROOM) and not app.in_room(ROOM)
