@@ -66,10 +66,11 @@ def command_text(text: str, mentions: tuple[Mention, ...], bot_id: str, prefix: 
     # An ID typed as text is no mention: it never passes as a person (people are added by
     # @mention only, and named by name).
     text = TYPED_ID.sub(lambda m: "?" + m[0], text)
+    mentioned = False
     for m in mentions:
         if m.user_id == bot_id:
             text = text.replace(m.text, " ")
-            addressed = True
+            addressed = mentioned = True
         else:
             text = text.replace(m.text, f" {m.user_id} ")
     text = html.unescape(_TAG.sub(" ", text)).replace("\xa0", " ")
@@ -81,6 +82,8 @@ def command_text(text: str, mentions: tuple[Mention, ...], bot_id: str, prefix: 
         # "@casusbot hulp" typed (or pasted from the help) rather than picked as a mention.
         text = text[len(MENTION_PREFIX):]
         addressed = True
+    if mentioned and not text.strip():
+        text = "help"  # "@casusbot" alone: the commands, not silence
     if addressed and text and not text.startswith(prefix):
         text = prefix + text
     return text

@@ -16,6 +16,9 @@ def test_the_bots_mention_is_removed_and_stands_for_the_prefix() -> None:
     bot = Mention(BOT, "casusbot", "<at>casusbot</at>")
     assert command_text("<at>casusbot</at> status M1", (bot,), BOT, "!", False) == "!status M1"
     assert command_text("<at>casusbot</at> !status M1", (bot,), BOT, "!", False) == "!status M1"
+    # "@casusbot" alone is answered with the commands, not with silence.
+    assert command_text("<at>casusbot</at>&nbsp;", (bot,), BOT, "!", False) == "!help"
+    assert command_text("", (), BOT, "!", True) == ""  # an empty message in a chat: nothing
 
 
 def test_other_mentions_become_the_persons_id_and_markup_goes() -> None:
