@@ -33,6 +33,16 @@ async def initialise(output: Path, *, homeserver: str, user_id: str, password: s
         config = load({**env, "CASUSBOT_PASSWORD": password})
     except ConfigError as e:
         raise InitError(str(e)) from None
+    # Where the configuration goes must be writable before the login: a login whose
+    # session cannot be written would leave a device signed in for nothing.
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        probe = output.parent / f".{output.name}.probe"
+        write_private(probe, "")
+        probe.unlink()
+    except OSError as e:
+        raise InitError(f"cannot write the configuration in {output.parent}: "
+                        f"{e.strerror or type(e).__name__}") from None
     private_dir(store_path)
     client = AsyncClient(config.homeserver, config.user_id, store_path=str(store_path))
     try:

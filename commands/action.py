@@ -58,8 +58,13 @@ def _list_filter(text: str, ctx: Ctx) -> tuple[tuple[str, str | None], str]:
     code = caseid.normalise(word)
     if code is not None:
         return ("case", code), rest
-    raise ParseError("error/bad_choice", given=word[:40],
-                     choices=["open", "overdue", "mine", "done", "C-…", "partner <naam>"])
+    raise ParseError("error/bad_choice", choices=[
+        {"value": "open", "nl": "open", "en": "open"},
+        {"value": "overdue", "nl": "te-laat", "en": "overdue"},
+        {"value": "mine", "nl": "mijn", "en": "mine"},
+        {"value": "done", "nl": "klaar", "en": "done"},
+        {"value": "case", "nl": "C-…", "en": "C-…"},
+        {"value": "partner", "nl": "partner <naam>", "en": "partner <name>"}])
 
 
 def _today(ctx: Ctx) -> date:

@@ -367,6 +367,16 @@ def partner_before_date(text: str, ctx: Ctx) -> tuple[str, str]:
     that is meant but wrong ("31-11", "vrijdg") is ``error/bad_date`` for the due date;
     no date at all is ``error/missing_arg`` for it."""
     parts = text.split()
+    known = _known_partner_words(parts, ctx)
+    if known:  # a registered partner's name: the due date comes right after it
+        rest = " ".join(parts[known:])
+        if not rest:
+            raise ParseError("error/missing_arg", metavar="due")
+        try:
+            day(rest, ctx)
+        except ParseError:
+            raise ParseError("error/bad_date", metavar="due") from None
+        return free_text(" ".join(parts[:known]), ctx, "partner"), rest
     for i in range(1, len(parts)):
         rest = " ".join(parts[i:])
         try:
@@ -377,6 +387,21 @@ def partner_before_date(text: str, ctx: Ctx) -> tuple[str, str]:
             continue
         return free_text(" ".join(parts[:i]), ctx, "partner"), rest
     raise ParseError("error/missing_arg", metavar="due")
+
+
+def _known_partner_words(parts: list[str], ctx: Ctx) -> int:
+    """How many of the first ``parts`` are the name of one of the overleg's partners (the
+    longest such name), 0 if none is."""
+    if ctx.overleg is None or ctx.overleg.id is None:
+        return 0
+    from storage import overlegs
+
+    names = {" ".join(n.casefold().split()) for n in
+             overlegs.partner_names(ctx.session, ctx.overleg.id).values()}
+    for size in range(min(len(parts), 8), 0, -1):
+        if " ".join(parts[:size]).casefold() in names:
+            return size
+    return 0
 
 
 def description(text: str, ctx: Ctx) -> tuple[str, str]:

@@ -316,7 +316,7 @@ _AT_PLACE = frozenset({"op", "aan", "bij", "in", "naar", "te", "adres", "adres:"
 is read as a street ("op Heuvel 11", "aan de markt 3" is not: "de" comes between)."""
 
 
-def _street(words: list[str], place_expected: bool) -> bool:
+def _street(words: list[str], place_expected: bool, by_name: bool = True) -> bool:
     """``words`` (one to five) are a street's name: a name of the BAG (``names.streets``),
     or a word ending as a street does ("Kerkstraat", "Dorpsstr.", capitalised or where a
     place is expected also "Merelwal", "hertogring")."""
@@ -329,6 +329,8 @@ def _street(words: list[str], place_expected: bool) -> bool:
                     and len(word) > 6 and not _NOT_PROPER_STREET.search(word)
                     and word not in person_names.lexicon().common)):
             return True
+    if not by_name:
+        return False
     name = person_names.fold(" ".join(words))
     if person_names.agenda_word(name) or (person_names.common_street(name)
                                           and not place_expected):
@@ -336,10 +338,15 @@ def _street(words: list[str], place_expected: bool) -> bool:
     return name in person_names.streets()
 
 
-def _address(text: str) -> str | None:
+def _address(text: str, dated: str) -> str | None:
     """A street and house number, either way round ("Kerkstraat 12a", "Laan van
-    Meerdervoort 100", "12 Kerkstraat"), or a bare "huisnummer 12"."""
+    Meerdervoort 100", "12 Kerkstraat"), or a bare "huisnummer 12". ``text`` keeps
+    day-month dates, which read like a number and its addition ("Beeklaan 13-2"); ``dated``
+    (the same positions) has them blanked: a number that is such a date follows a street
+    only when the word says so by its ending, never by a name of the BAG alone
+    ("Onbekend 15-12" is a word and a date)."""
     for m in _HOUSE_NUMBER.finditer(text):
+        by_name = dated[m.start()] != "#"
         before = _STREET_WORD.findall(text[max(0, m.start() - 60):m.start()])
         if before and before[-1].casefold() in _NR:
             before = before[:-1]
@@ -349,14 +356,14 @@ def _address(text: str) -> str | None:
             before = []
         for size in range(min(5, len(before)), 0, -1):
             expected = len(before) > size and before[-size - 1].casefold() in _AT_PLACE
-            if _street(before[-size:], expected):
+            if _street(before[-size:], expected, by_name):
                 return " ".join(before[-size:]) + " " + m[0]
         after = text[m.end():m.end() + 60]
         if after[:1] == " ":
             following = _STREET_WORD.findall(after)
             for size in range(min(5, len(following)), 0, -1):
                 if after.startswith(" " + " ".join(following[:size])) \
-                        and _street(following[:size], place):
+                        and _street(following[:size], place, by_name):
                     return m[0] + " " + " ".join(following[:size])
     numbered = _NUMBERED.search(text)
     return numbered[0] if numbered else None
@@ -580,10 +587,11 @@ def scan_all(text: str, guard: Guard | None = None, *, names: str = "all") -> li
 
     def add(kind: str, value: str | None) -> None:
         if value is not None and all(f.kind != kind for f in found):
-            # A name, even masked, says too much; a forbidden word's mask would tell the room
-            # which word is on the list.
+            # Only the value's shape: even two digits at each end of a phone number are part
+            # of it. A name, even masked, says too much; a forbidden word's mask would tell
+            # the room which word is on the list.
             found.append(Finding(kind, "" if kind in ("name", "forbidden")
-                                 else mask(value, ends=kind in ("email", "iban", "phone"))))
+                                 else mask(value, ends=False)))
 
     email = _email(plain)
     add("email", email)
@@ -593,7 +601,7 @@ def scan_all(text: str, guard: Guard | None = None, *, names: str = "all") -> li
     if (number := _numbers(plain)) is not None:
         add(*number)
     add("postcode", _postcode(plain))
-    add("address", _address(_without_dates(plain, short=False)))
+    add("address", _address(_without_dates(plain, short=False), _without_dates(plain)))
     add("birthdate", _birthdate(plain))
     add("kenteken", _kenteken(plain))
     add("document", _document(_own_ids(skel, meetings_and_actions=False)))

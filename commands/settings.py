@@ -89,10 +89,19 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
+NAMES = {
+    "nl": ("agenda", "herinnering", "vooraf", "escalatie", "dm", "werkdagen", "feestdagen",
+           "monitoring", "bewaartermijn", "taal", "tijdzone"),
+    "en": ("agenda", "nudge", "due-soon", "escalate", "dm", "workdays", "holidays", "monitor",
+           "retention", "language", "timezone"),
+}
+"""The settings' names shown in each language (both are accepted: ``SETTINGS``)."""
+
+
 def _change(text: str, ctx: Ctx) -> tuple[tuple[str, str], str]:
     parts = text.split(maxsplit=1)
     if len(parts) != 2 or parts[0].casefold() not in SETTINGS:
-        raise ParseError("settings/unknown", names=sorted(SETTINGS))
+        raise ParseError("settings/unknown", names=list(NAMES.get(ctx.locale, NAMES["nl"])))
     return (parts[0].casefold(), parts[1]), ""
 
 

@@ -196,3 +196,23 @@ def test_every_help_text_is_whole_sentences_with_every_option_described() -> Non
                 if param.name.upper() not in (command.help or ""):
                     problems.append((path, param.name, "argument not explained"))
     assert not problems, problems
+
+
+def test_init_checks_where_the_configuration_goes_before_it_logs_in(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A folder that cannot be made or written: one clear error, no login (a device signed
+    in for nothing) and no store left behind."""
+    import asyncio
+    from pathlib import Path
+
+    import pytest
+
+    from bot.setupwizard import InitError, initialise
+
+    store = tmp_path / "store"
+    with pytest.raises(InitError, match="cannot write the configuration"):
+        asyncio.run(initialise(Path("/proc/casusbot-no-such/casusbot.env"),
+                               homeserver="http://127.0.0.1:9", user_id="@bot:localhost",
+                               password="generated-password", admins="@chair:localhost",
+                               database_url=f"sqlite:///{tmp_path / 'c.db'}",
+                               store_path=store, locale="nl"))
+    assert not store.exists()

@@ -134,3 +134,20 @@ def test_every_command_has_a_description_and_an_example(registry: Registry,
         assert example.startswith(f"!{spec.name(locale)}"), spec.key
         if any(a.required for a in spec.args):
             assert len(example.split()) > len(spec.name(locale).split()), spec.key
+
+
+def test_what_a_newcomer_found(say) -> None:  # type: ignore[no-untyped-def]
+    """An unknown action-list filter is refused as a choice (no internal error); a text in
+    the due date's place is a wrong due date, even with a date word later on; the settings'
+    names in the overleg's language only."""
+    import re
+
+    say("!inrichten Overleg Test")
+    say("!partner toevoegen Politie kern")
+    case = re.findall(r"C-\w+", say.one("!casus openen"))[0]
+    assert say.key("!actie lijst bestaatniet") == "error/bad_choice"
+    assert say.key(f"!actie toevoegen {case} Politie Huisbezoek dinsdag") == "error/bad_date"
+    assert say.sent[0].values.get("metavar") == "due"
+    assert say.key("!instellingen foo 5") == "settings/unknown"
+    names = say.sent[0].values["names"]
+    assert "taal" in names and "language" not in names and "nudge" not in names

@@ -86,7 +86,7 @@ def test_false_positive_rate_on_the_projects_own_corpus() -> None:
 def test_the_finding_is_masked() -> None:
     f = _scan("Bel 06-12345678 vandaag")
     assert f is not None and f.kind == "phone"
-    assert "12345" not in f.masked and f.masked.startswith("06") and f.masked.endswith("78")
+    assert f.masked == "**-********"  # its shape only, no digit of it
 
 
 def test_examples_from_the_product_description() -> None:
