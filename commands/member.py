@@ -9,7 +9,7 @@ from sqlmodel import Session
 from commands import parse
 from commands.auditing import audit_change
 from commands.partner import unknown_partner
-from commands.registry import Ctx, Outgoing, arg, command
+from commands.registry import Ctx, Outgoing, ParseError, arg, command
 from storage import overlegs, teams
 
 
@@ -21,6 +21,11 @@ def add(ctx: Ctx, *, user: str, partner: str, role: str | None) -> list[Outgoing
     """Link a person to a partner with a role (default: partner)."""
     found = overlegs.partner_by_name(ctx.session, ctx.overleg_id, partner)
     if found is None:
+        head = partner.rpartition(" ")[0]
+        if head and overlegs.partner_by_name(ctx.session, ctx.overleg_id, head) is not None:
+            # "Politie baas": a known partner and a wrong role, not an unknown partner.
+            raise ParseError("error/bad_choice", metavar="role",
+                             choices=[c.shown() for c in parse.ROLES])
         raise unknown_partner(ctx, partner)
     role = role or "partner"
     existing = overlegs.member(ctx.session, ctx.overleg_id, user)

@@ -151,3 +151,11 @@ def test_what_a_newcomer_found(say) -> None:  # type: ignore[no-untyped-def]
     assert say.key("!instellingen foo 5") == "settings/unknown"
     names = say.sent[0].values["names"]
     assert "taal" in names and "language" not in names and "nudge" not in names
+
+
+def test_a_wrong_role_after_a_known_partner_is_named_as_the_role(say) -> None:  # type: ignore[no-untyped-def]
+    say("!inrichten Overleg Test")
+    say("!partner toevoegen Politie kern")
+    assert say.key("!lid toevoegen @someone:localhost Politie baas") == "error/bad_choice"
+    assert say.sent[0].values.get("metavar") == "role"
+    assert say.key("!lid toevoegen @someone:localhost Polite") == "partner/unknown"
