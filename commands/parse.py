@@ -375,7 +375,12 @@ def partner_before_date(text: str, ctx: Ctx) -> tuple[str, str]:
         try:
             day(rest, ctx)
         except ParseError:
-            raise ParseError("error/bad_date", metavar="due") from None
+            # Text where the due date belongs: a wrong due date when it is meant as one or a
+            # date comes later ("Huisbezoek dinsdag"), else a missing one ("Iets").
+            later = any(_is_day(" ".join(parts[i:]), ctx) for i in range(known + 1, len(parts)))
+            if later or looks_like_date(parts[known:]):
+                raise ParseError("error/bad_date", metavar="due") from None
+            raise ParseError("error/missing_arg", metavar="due") from None
         return free_text(" ".join(parts[:known]), ctx, "partner"), rest
     for i in range(1, len(parts)):
         rest = " ".join(parts[i:])
@@ -387,6 +392,14 @@ def partner_before_date(text: str, ctx: Ctx) -> tuple[str, str]:
             continue
         return free_text(" ".join(parts[:i]), ctx, "partner"), rest
     raise ParseError("error/missing_arg", metavar="due")
+
+
+def _is_day(text: str, ctx: Ctx) -> bool:
+    try:
+        day(text, ctx)
+    except ParseError:
+        return False
+    return True
 
 
 def _known_partner_words(parts: list[str], ctx: Ctx) -> int:
