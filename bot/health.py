@@ -102,7 +102,8 @@ def _matrix_checks(config: Config, engine: Engine | None
         with urllib.request.urlopen(config.homeserver + "/_matrix/client/versions",
                                     timeout=5) as resp:
             versions = json.loads(resp.read()).get("versions", [])
-        yield Check("homeserver", True, f"reachable, spec versions up to {versions[-1:]}")
+        yield Check("homeserver", True, "reachable, spec versions up to "
+                    f"{versions[-1] if versions else 'unknown'}")
     except Exception as e:
         yield Check("homeserver", False, f"not reachable: {type(e).__name__}")
     token_ok, token = False, ""
@@ -176,7 +177,9 @@ def redaction_check(config: Config, engine: Engine, token: str) -> Check:
                      f"of {len(rooms)} overleg rooms: {'; '.join(short)}; make it moderator "
                      "there")
     return Check("redaction power", True,
-                 f"the bot may remove messages in all {len(rooms)} overleg rooms")
+                 "the bot may remove messages in " + (
+                     "the overleg's room" if len(rooms) == 1
+                     else f"all {len(rooms)} overleg rooms"))
 
 
 def _get(homeserver: str, path: str, token: str) -> Any:
