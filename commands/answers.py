@@ -37,10 +37,11 @@ def _context(ctx: Ctx, meeting: Meeting) -> Ctx | None:
     return replace(ctx, overleg=overleg, member=member)
 
 
-def _answering(ctx: Ctx, target_event_id: str | None
+def _answering(ctx: Ctx, target_event_id: str | None, *, before_start: bool = False
                ) -> tuple[Meeting, Ctx, Partner] | list[Outgoing]:
     """The agenda ``target_event_id`` belongs to, seen from its overleg, and the sender's
-    partner; or the replies when there is none to answer for (nothing if it is no agenda)."""
+    partner; or the replies when there is none to answer for (nothing if it is no agenda;
+    ``agenda/started`` with ``before_start`` once the meeting began)."""
     meeting = _agenda_meeting(ctx, target_event_id)
     mctx = _context(ctx, meeting) if meeting else None
     if meeting is None or mctx is None:
@@ -50,6 +51,8 @@ def _answering(ctx: Ctx, target_event_id: str | None
     partner = overlegs.partner_by_id(ctx.session, mctx.member.partner_id)
     if partner is None:
         return [mctx.reply("agenda/no_partner")]
+    if before_start and meeting.starts_at <= ctx.spoken:
+        return [mctx.refuse("agenda/started", meeting=meeting)]
     return meeting, mctx, partner
 
 
@@ -83,12 +86,10 @@ def poll_vote(ctx: Ctx, target_event_id: str | None, answer_id: str,
     the withdrawal notice, the refusal, or nothing for that late older response.
     """
     attends = {"yes": True, "no": False}.get(answer_id)
-    found = _answering(ctx, target_event_id)
+    found = _answering(ctx, target_event_id, before_start=True)
     if isinstance(found, list):
         return found
     meeting, mctx, partner = found
-    if meeting.starts_at <= ctx.spoken:
-        return [mctx.refuse("agenda/started", meeting=meeting)]
     ended = agendas.poll_ended_at(ctx.session, target_event_id or "")
     if ended is not None and ctx.spoken > ended:
         return [mctx.refuse("agenda/poll_closed", meeting=meeting)]
@@ -157,12 +158,10 @@ def card(ctx: Ctx, target_event_id: str | None, verb: str, data: dict[str, str],
                          event_id=event_id)
     if verb != "info":
         return []
-    found = _answering(ctx, target_event_id)
+    found = _answering(ctx, target_event_id, before_start=True)
     if isinstance(found, list):
         return found
     meeting, mctx, partner = found
-    if meeting.starts_at <= ctx.spoken:
-        return [mctx.refuse("agenda/started", meeting=meeting)]
     noted = []
     for key, value in sorted(data.items()):
         code = caseid.normalise(key[len(CARD_CASE):]) if key.startswith(CARD_CASE) else None
