@@ -297,8 +297,8 @@ def due_soon_reminder(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing
     out = [_to(overleg, "action/due_soon", {**late, "owners": owners}, to=overleg.room_id,
                mentions=tuple(owners))]
     if overleg.remind_by_dm:
-        out += [_to(overleg, "action/due_soon", {**late, "owners": [user]}, to=user)
-                for user in owners]
+        out += [_to(overleg, "action/due_soon", {**late, "owners": [user], "direct": True},
+                    to=user) for user in owners]
     return out
 
 
@@ -319,7 +319,8 @@ def overdue_reminder(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]
               "late_since": due.due_at}
     out = [_to(overleg, "action/overdue", values, to=overleg.room_id, mentions=told)]
     if overleg.remind_by_dm:
-        out += [_to(overleg, "action/overdue", values, to=user) for user in told]
+        out += [_to(overleg, "action/overdue", {**values, "direct": True}, to=user)
+                for user in told]
     next_day = workdays.next_working_day(overleg, today)
     batch.plan(due, workdays.at_local(overleg, next_day, REMIND_HOUR))
     return out

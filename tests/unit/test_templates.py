@@ -341,3 +341,22 @@ def test_settings_board_in_dutch(recorded: dict[str, Outgoing], renderer: Render
     assert "Instellingen van dit overleg" in shown
     assert "Settings of this overleg" in _body(renderer, "settings/show", "en",
                                                **recorded["settings/show"].values)
+
+
+def test_a_reminder_in_a_direct_message_names_nobody_else(renderer: Renderer) -> None:
+    """The room's copy mentions the owners, coordinators and chairs; the copy in a person's
+    own direct message starts with the reminder itself (no one's name before it)."""
+    view = {"id": "A1", "case": "C-7K2FJ7", "partner": "Politie", "due": date(2026, 12, 3),
+            "description": "Huisbezoek", "overdue_days": 2}
+    values = {"action": view, "owners": [POL], "coordinators": [JZ], "chairs": [CHAIR],
+              "escalated": True, "late": False, "late_since": NOW}
+    for locale in LOCALES:
+        room = html_to_text(renderer.html("action/overdue", values, locale, "Europe/Amsterdam"))
+        direct = html_to_text(renderer.html("action/overdue", {**values, "direct": True},
+                                            locale, "Europe/Amsterdam"))
+        assert direct.startswith(("Actie", "Action")), direct
+        assert len(room) > len(direct)
+        soon = html_to_text(renderer.html("action/due_soon", {
+            "action": view, "owners": [POL], "late": False, "late_since": NOW,
+            "direct": True}, locale, "Europe/Amsterdam"))
+        assert soon.startswith(("Herinnering", "Reminder")), soon
