@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from commands.text import without_marks
+
 _TOKEN = re.compile(r"[^\W\d_]+(?:['\-][^\W\d_]+)*\.?|[.!?;:(),\"]|\d+")
 _INITIALS = re.compile(r"(?:[A-Z]\.){1,4}|[A-Z]\.?[A-Z]\.")
 TITLES = frozenset({
@@ -99,9 +101,7 @@ def fold(word: str) -> str:
     """A lexicon entry as the guard reads text (``commands.text.skeleton``): case folded,
     accents dropped ("Öztürk" and "Ozturk" are one name)."""
     word = word.strip().casefold()
-    if word.isascii():
-        return word
-    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+    return word if word.isascii() else without_marks(word)
 
 
 def _lines(folder: Path, name: str = "items.txt") -> set[str]:

@@ -76,7 +76,8 @@ _USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d{1,5})?$", re.ASCII
 # A Teams user as the Bot Connector names it: "29:1AbC…" from Teams, "user-id-0" from the
 # Agents Playground's default tenant. The Teams transport turns an @mention in a command into
 # this ID before the core sees the text; a typed word (a name) never matches.
-TEAMS_USER = re.compile(r"^(?:29:[A-Za-z0-9._\-]{1,200}|user-id-\d{1,6})$", re.ASCII)
+TEAMS_USER_FORM = r"29:[A-Za-z0-9._\-]{1,200}|user-id-\d{1,6}"
+TEAMS_USER = re.compile(rf"^(?:{TEAMS_USER_FORM})$", re.ASCII)
 _MEETING = re.compile(r"^[mM](\d{1,6})$", re.ASCII)
 
 

@@ -70,12 +70,17 @@ def _ascii_digit(ch: str) -> str:
     return str(unicodedata.digit(ch)) if not ch.isascii() and ch.isdecimal() else ch
 
 
+def without_marks(text: str) -> str:
+    """``text`` in NFKD without its combining marks ("Öztürk" -> "Ozturk"), digits of
+    every script made ASCII."""
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(_ascii_digit(c) for c in text if not unicodedata.combining(c))
+
+
 def skeleton(text: str) -> str:
     """``text`` as the PII guard reads it (see the module's docstring); same meaning, not
     the same length: positions in it are not positions in ``text``."""
     text = clean(text)
     if not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(_ascii_digit(c) for c in text if not unicodedata.combining(c))
-        text = unicodedata.normalize("NFKC", text).translate(_look_alikes())
+        text = unicodedata.normalize("NFKC", without_marks(text)).translate(_look_alikes())
     return _SPACE_RUN.sub(" ", _DASH.sub("-", text)).strip()

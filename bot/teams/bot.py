@@ -29,7 +29,7 @@ from bot.teams.cards import EVENT_TYPE, MENTION_PREFIX
 from bot.teams.port import Handler, Mention, Outbound, Port, SendFailed, TeamsActivity
 from commands.inbound import Inbound
 from commands.member import unreachable_notices
-from commands.parse import TEAMS_USER
+from commands.parse import TEAMS_USER, TEAMS_USER_FORM
 from commands.registry import Outgoing, render_all
 from storage import inbound as inbound_store
 from storage import outbox, overlegs, teams
@@ -51,9 +51,9 @@ PERSON = re.compile(r"(?<![\w:-])(?:29:[A-Za-z0-9._\-]{0,199}[A-Za-z0-9_\-]|user
 """A Teams user ID in a rendered message (the core names people by ID, never by name):
 ``29:…``, or ``user-id-N`` of the Agents Playground's default tenant; a sentence's full stop
 after it is not part of it."""
-TYPED_ID = re.compile(r"(?<![\w:?-])(?:29:[A-Za-z0-9._\-]{1,200}|user-id-\d{1,6})(?![\w-])")
+TYPED_ID = re.compile(rf"(?<![\w:?-])(?:{TEAMS_USER_FORM})(?![\w-])")
 """A Teams user ID in a command's raw text, outside an <at> mention: typed, not mentioned."""
-_AT_ID = re.compile(r"<at>(29:[A-Za-z0-9._\-]{1,200}|user-id-\d{1,6})</at>")
+_AT_ID = re.compile(rf"<at>({TEAMS_USER_FORM})</at>")
 _CODE = re.compile(r"(<code>.*?</code>)", re.S)
 _TAG = re.compile(r"</?[A-Za-z][^>]*>")
 PortFactory = Callable[[Any, Handler], Port]
