@@ -76,10 +76,16 @@ def answered(seen: Seen, history: list[Seen]) -> Seen | None:
     """The message ``seen`` replies to (its ``m.in_reply_to``, also inside a thread),
     when it is in ``history``; None for a message that is no reply or answers an unknown
     event."""
-    reply_to = ((seen.relates or {}).get("m.in_reply_to") or {}).get("event_id")
-    if not reply_to:
+    event_id = reply_to(seen)
+    if not event_id:
         return None
-    return next((s for s in history if s.event_id == reply_to), None)
+    return next((s for s in history if s.event_id == event_id), None)
+
+
+def reply_to(seen: Seen) -> str | None:
+    """The event ID ``seen`` replies to (``m.in_reply_to``, also inside a thread), or None."""
+    event_id = ((seen.relates or {}).get("m.in_reply_to") or {}).get("event_id")
+    return event_id if isinstance(event_id, str) else None
 
 
 def show(seen: Seen, history: list[Seen], room_id: str) -> str:
@@ -310,6 +316,26 @@ async def show_news(chat: ChatClient, bot_id: str, room_id: str, out: TextIO,
             out.flush()
 
 
+QUIET_S = 10.0
+"""Seconds without a new message from the bot after which ``answers_to`` stops waiting for
+answers to commands that get none (chatter, or a bot that is down)."""
+
+
+async def answers_to(chat: ChatClient, bot_id: str, event_ids: list[str],
+                     quiet: float = QUIET_S) -> None:
+    """Return once the bot has answered each of ``event_ids`` (a reply to it, see
+    ``answered``), or after ``quiet`` seconds without any new message from the bot."""
+    wanted = set(event_ids)
+    while True:
+        if wanted <= {reply_to(s) for s in chat.seen if s.sender == bot_id}:
+            return
+        try:
+            await chat.wait_for(lambda s: s.sender == bot_id, timeout=quiet,
+                                after=len(chat.seen), what="the bot's answer")
+        except TimeoutError:
+            return
+
+
 class Lines:
     """Lines typed on a file descriptor (the terminal), read without a thread: the event
     loop reads when the descriptor is readable, so nothing blocks a quit. ``get`` returns
@@ -418,7 +444,8 @@ async def run_chat(creds: dict[str, Any], who: str, store: Path,
                    stdin: int | None = None, out: TextIO | None = None) -> None:
     """The interactive loop of `casusbot chat`: lines typed on ``stdin`` (a file
     descriptor, the terminal's by default) are sent to the demo room, the bot's messages
-    are printed on ``out``. Ends at the end of input (Ctrl-D) or at once on SIGINT
+    are printed on ``out``. Ends at the end of input (Ctrl-D; when the input is no terminal,
+    once the bot has answered what was sent, see ``answers_to``) or at once on SIGINT
     (Ctrl-C) or SIGTERM, after closing the client (at most about a second)."""
     logging.getLogger("nio").setLevel(logging.ERROR)  # key-sharing chatter is not for users
     out = out or sys.stdout
@@ -440,13 +467,21 @@ async def run_chat(creds: dict[str, Any], who: str, store: Path,
                   f"(e.g. !hulp); Ctrl-C or Ctrl-D quits.\n> ")
         out.flush()
         printer = asyncio.create_task(show_news(chat, bot_id, room_id, out, len(chat.seen)))
-        lines = Lines(sys.stdin.fileno() if stdin is None else stdin)
+        fd = sys.stdin.fileno() if stdin is None else stdin
+        lines = Lines(fd)
+        sent: list[str] = []
         while True:
             got, line = await _until(stop, lines.get())
-            if not got or line is None:
+            if not got:
+                break
+            if line is None:  # input piped from a file or program: its answers come first
+                if not os.isatty(fd) and sent:
+                    await _until(stop, answers_to(chat, bot_id, sent))
                 break
             if line.strip():
-                await _until(stop, chat.send(room_id, line.strip()))
+                done, event_id = await _until(stop, chat.send(room_id, line.strip()))
+                if done:
+                    sent.append(event_id)
             else:
                 out.write("> ")
                 out.flush()

@@ -191,12 +191,16 @@ def _outcome(text: str, ctx: Ctx) -> tuple[tuple[str, date | None], str]:
             if today is not None and follow <= today:
                 raise ParseError("covenant/followup_in_past")
         return (outcome, follow), rest
-    raise ParseError("error/bad_choice", choices=[
-        {"value": "geen_actie", "nl": "geen-actie", "en": "no-action"},
-        {"value": "meer_informatie", "nl": "meer-informatie <datum>",
-         "en": "more-information <date>"},
-        {"value": "via_casusoverleg", "nl": "casusoverleg", "en": "case-meeting"},
-        {"value": "strafrechtelijk", "nl": "strafrechtelijk", "en": "criminal"}])
+    raise ParseError("error/bad_choice", choices=[c.shown() for c in OUTCOME_CHOICES])
+
+
+OUTCOME_CHOICES = (
+    Choice("geen_actie", "geen-actie", "no-action"),
+    Choice("meer_informatie", "meer-informatie", "more-information"),
+    Choice("via_casusoverleg", "casusoverleg", "case-meeting"),
+    Choice("strafrechtelijk", "strafrechtelijk", "criminal"))
+"""The weging's outcomes as shown in help and refusals (``OUTCOMES`` holds every word read)."""
+_outcome.__casus_choices__ = OUTCOME_CHOICES  # type: ignore[attr-defined]
 
 
 @command("weging", nl="weging", en="assessment", aliases=("weigh",))

@@ -98,10 +98,36 @@ NAMES = {
 """The settings' names shown in each language (both are accepted: ``SETTINGS``)."""
 
 
+EXAMPLES: dict[str, dict[str, str]] = {
+    "agenda_days_before": {"nl": "5", "en": "5"},
+    "nudge_days_before": {"nl": "2", "en": "2"},
+    "due_soon_days": {"nl": "2", "en": "2"},
+    "escalate_after_days": {"nl": "5", "en": "5"},
+    "remind_by_dm": {"nl": "aan", "en": "on"},
+    "working_days": {"nl": "ma-vr", "en": "mon-fri"},
+    "holiday_calendar": {"nl": "NL", "en": "NL"},
+    "monitor_weeks": {"nl": "12", "en": "12"},
+    "retention_years": {"nl": "5", "en": "5"},
+    "locale": {"nl": "en", "en": "nl"},
+    "timezone": {"nl": "Europe/Amsterdam", "en": "Europe/Amsterdam"},
+}
+"""A valid value of each setting (by attribute), shown in refusals as ``<name> <value>``."""
+
+
+def _shown(name: str, ctx: Ctx) -> dict[str, str]:
+    """The setting's name in the overleg's language and a valid example of its value."""
+    attribute = SETTINGS[name][0]
+    locale = ctx.locale if ctx.locale in NAMES else "nl"
+    shown = next(n for n in NAMES[locale] if SETTINGS[n][0] == attribute)
+    return {"setting": shown, "example": f"{shown} {EXAMPLES[attribute][locale]}"}
+
+
 def _change(text: str, ctx: Ctx) -> tuple[tuple[str, str], str]:
     parts = text.split(maxsplit=1)
-    if len(parts) != 2 or parts[0].casefold() not in SETTINGS:
+    if not parts or parts[0].casefold() not in SETTINGS:
         raise ParseError("settings/unknown", names=list(NAMES.get(ctx.locale, NAMES["nl"])))
+    if len(parts) == 1:
+        raise ParseError("settings/missing_value", **_shown(parts[0].casefold(), ctx))
     return (parts[0].casefold(), parts[1]), ""
 
 
@@ -122,7 +148,10 @@ def settings(ctx: Ctx, *, change: tuple[str, str] | None) -> list[Outgoing]:
         return [ctx.reply("settings/show", s=view(ctx.overleg))]
     name, raw = change
     attribute, parse = SETTINGS[name]
-    value = parse(raw)
+    try:
+        value = parse(raw)
+    except ParseError as e:  # named with the setting, and a value that would do
+        raise ParseError(e.template, **e.values, **_shown(name, ctx)) from None
     overleg = ctx.overleg
     assert overleg is not None
     old = getattr(overleg, attribute)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat import show_news
+from bot.chat import run_chat, show_news
 from tests.e2e.conftest import World, overleg_with_politie
 from tests.e2e.test_skeleton import ask
 
@@ -62,6 +62,26 @@ async def test_a_partner_reads_a_poll_and_a_reply_with_its_command(world: World)
     finally:
         printer.cancel()
         await asyncio.gather(printer, return_exceptions=True)
+
+
+async def test_piped_commands_are_answered_before_the_client_ends(world: World) -> None:
+    """`printf '!hulp\n' | make chat`: the input ends at once, yet the bot's answer is
+    printed before the client quits (it waits for the answers to what it sent)."""
+    o = await overleg_with_politie(world)
+    creds = {"homeserver": world.synapse.url, "room_id": o.room,
+             "users": {"partner1": {"user_id": o.politie.user_id,
+                                    "password": o.politie.password},
+                       "casusbot": {"user_id": o.bot_id, "password": ""}}}
+    read, write = os.pipe()
+    os.write(write, b"!hulp\n")
+    os.close(write)
+    out = io.StringIO()
+    try:
+        await asyncio.wait_for(run_chat(creds, "partner1", world.tmp / "pipe-store",
+                                        stdin=read, out=out), 40)
+    finally:
+        os.close(read)
+    assert f"↳ {o.politie.user_id}: !hulp" in out.getvalue()
 
 
 async def test_ctrl_c_quits_the_terminal_client_at_once_with_status_0(world: World) -> None:

@@ -381,6 +381,27 @@ def test_an_undecryptable_message_asks_its_sender_once(overleg: Say, session: Se
     assert row.room_id == ROOM
 
 
+def test_a_refused_setting_is_named_with_a_value_that_would_do(overleg: Say,
+                                                              session: Session) -> None:
+    """Every refusal of ``!instellingen <naam> <waarde>`` names the setting (in the
+    overleg's language, whichever alias was typed) and gives an example that is accepted."""
+    for line, setting in (("!instellingen agenda x", "agenda"),
+                          ("!instellingen nudge -1", "herinnering"),
+                          ("!instellingen dm misschien", "dm"),
+                          ("!instellingen taal fr", "taal"),
+                          ("!instellingen tijdzone Mars/Olympus", "tijdzone"),
+                          ("!instellingen werkdagen 89", "werkdagen"),
+                          ("!instellingen feestdagen BE", "feestdagen"),
+                          ("!instellingen vooraf", "vooraf")):
+        refused = overleg.out(line)
+        assert refused.values["setting"] == setting, line
+        example = refused.values["example"]
+        assert example.split()[0] == setting, line
+        if setting != "taal":  # switching the language would change the rest of this test
+            assert overleg.out(f"!instellingen {example}").template == "settings/changed", line
+    assert overleg.out("!instellingen vooraf").template == "settings/missing_value"
+
+
 def test_settings_show_and_change(overleg: Say, session: Session) -> None:
     def stored() -> Overleg:
         found = overlegs.by_room(session, ROOM)

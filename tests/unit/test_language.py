@@ -159,3 +159,24 @@ def test_a_wrong_role_after_a_known_partner_is_named_as_the_role(say) -> None:  
     assert say.key("!lid toevoegen @someone:localhost Politie baas") == "error/bad_choice"
     assert say.sent[0].values.get("metavar") == "role"
     assert say.key("!lid toevoegen @someone:localhost Polite") == "partner/unknown"
+
+
+@pytest.mark.parametrize("locale", ["nl", "en"])
+def test_a_choice_in_help_is_explained_or_not_listed_again(registry: Registry,
+                                                           locale: str) -> None:
+    """``!hulp <commando>`` lists a choice argument's words a second time only to explain
+    each of them (``kern = kernpartner: …``); words that only repeat the usage line (``Ja of
+    nee: ja; nee.``) are left out. The weging's outcomes are explained."""
+    renderer = Renderer()
+    explained = set()
+    for spec in registry.commands:
+        text = _text(renderer, "help/command", locale, usages=[spec.usage()])
+        lines = text.splitlines()[1:]
+        for a in spec.args:
+            words = [getattr(c, locale) for c in a.choices]
+            listing = [ln for ln in lines if all(f"{w}" in ln for w in words) and ";" in ln]
+            for line in listing:
+                missing = [w for w in words if f"{w} = " not in line]
+                assert not missing, (spec.key, a.metavar, missing)
+                explained.add(spec.key)
+    assert {"weging", "partner add", "case phase"} <= explained

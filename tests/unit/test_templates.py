@@ -110,6 +110,7 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
         ("!casus find ref ZD-1", CHAIR), ("!casus close C-AAAAA", CHAIR),
         ("!help", CHAIR), ("!help overleg plan", CHAIR), ("!help frobnicate", CHAIR),
         ("!instellingen", CHAIR), ("!instellingen agenda 99", CHAIR),
+        ("!instellingen agenda", CHAIR),
         ("!instellingen kleur blauw", CHAIR), ("!instellingen dm misschien", CHAIR),
         ("!instellingen werkdagen xx", CHAIR), ("!instellingen feestdagen XX", CHAIR),
         ("!instellingen taal xx", CHAIR), ("!instellingen tijdzone Mars/Olympus", CHAIR),
