@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from commands import answers, caseid, parse, pii, rooms
+from commands import answers, caseid, parse, pii, rooms, setup
 from commands.auditing import audit_change
 from commands.ratelimit import RateLimiter
 from commands.registry import (
@@ -158,7 +158,7 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
     # Said while the bot was out of the room (kicked, then invited again): not carried out
     # late; a membership change is a fact and is applied.
     away = inbound.absence_at(session, msg.room_id, msg.sent_at) \
-        if msg.kind != "membership" else None
+        if msg.kind not in ("membership", "power_levels") else None
     if limiter is not None and msg.kind == "text" and away is None:
         # The overleg's own people (and administrators) with a known command are never cut
         # off quietly: a command beyond their limit is refused by name (commands/ratelimit.py).
@@ -253,6 +253,8 @@ def _dispatch(registry: Registry, ctx: Ctx, msg: Inbound) -> list[Outgoing]:
         return answers.card(ctx, msg.relates_to, msg.key, dict(msg.data), msg.event_id)
     if msg.kind == "tombstone":  # (the transport passes only those sent with the power)
         return rooms.tombstone(ctx, msg.relates_to)
+    if msg.kind == "power_levels":
+        return setup.lost_redact_power(ctx)
     if msg.kind == "membership" and ctx.overleg is not None and msg.relates_to:
         return _membership(ctx, msg.relates_to, left=msg.key in ("leave", "ban"))
     return []

@@ -35,3 +35,21 @@ def setup(ctx: Ctx, *, name: str) -> list[Outgoing]:
         if have < need:  # a refused message with personal data would stay visible
             out.append(ctx.reply("setup/no_redact_power", have=have, need=need))
     return out
+
+
+def lost_redact_power(ctx: Ctx) -> list[Outgoing]:
+    """The room's power levels were changed so that the bot may no longer remove others'
+    messages (``Ctx.redact_power``: its level and the level needed): in an overleg whose
+    messages with personal data are removed (``Settings.redact_pii``), the chairs are told
+    at once (``setup/lost_redact_power``, mentioning them), before a refused message stays
+    visible. Nothing elsewhere."""
+    if ctx.overleg is None or ctx.overleg.id is None or not ctx.settings.redact_pii \
+            or ctx.redact_power is None or ctx.redact_power[0] >= ctx.redact_power[1]:
+        return []
+    chairs = tuple(m.user_id for m in overlegs.members(ctx.session, ctx.overleg.id)
+                   if m.role == "chair")
+    have, need = ctx.redact_power
+    audit_change(ctx, action="overleg.redact_power_lost", subject=f"{have}<{need}")
+    return [Outgoing("setup/lost_redact_power",
+                     {"chairs": ", ".join(chairs), "have": have, "need": need},
+                     room=ctx.room, locale=ctx.locale, timezone=ctx.tz.key, mentions=chairs)]

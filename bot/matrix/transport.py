@@ -26,6 +26,7 @@ from nio import (
     MatrixRoom,
     MegolmEvent,
     MessageDirection,
+    PowerLevelsEvent,
     ReactionEvent,
     RedactionEvent,
     RoomGetStateResponse,
@@ -45,6 +46,7 @@ from bot.matrix.events import (
     may_tombstone,
     poll_answer,
     redact_power,
+    redact_power_in,
     said,
 )
 from bot.matrix.sending import Sending
@@ -387,6 +389,26 @@ class MatrixTransport(Login, Sending, Runtime):
             await self.on_unknown(room, event)
         elif isinstance(event, MegolmEvent):
             await self.on_undecryptable(room, event)
+        elif isinstance(event, PowerLevelsEvent):
+            await self.on_power_levels(room, event)
+
+    async def on_power_levels(self, room: MatrixRoom, event: PowerLevelsEvent) -> None:
+        """The room's power levels changed so that the bot may no longer remove others'
+        messages (it could before, by the event's ``prev_content``): the core tells the
+        chairs at once, not at the first message it fails to remove (issue 23)."""
+        content = event.source.get("content") or {}
+        before = (event.source.get("unsigned") or {}).get("prev_content")
+        have, need = redact_power_in(content, self.client.user_id)
+        if have >= need:
+            return
+        if isinstance(before, dict):
+            had, needed = redact_power_in(before, self.client.user_id)
+            if had < needed:  # it could not before either: nothing changed for it
+                return
+        await self._answer(Inbound(event_id=event.event_id, room_id=room.room_id,
+                                   sender=event.sender, text="", kind="power_levels",
+                                   sent_at=_ts(event.server_timestamp),
+                                   redact_power=(have, need)))
 
     async def start(self) -> None:
         self.waker.hold()  # until the first sync's events (and any gap) are handled

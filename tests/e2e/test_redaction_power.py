@@ -1,7 +1,8 @@
 """The bot can only protect what it may redact (issue 23), on a real Synapse: in a room where
 the bot is no moderator, `!setup` says so, a refused message with a (generated, fake) phone
 number stays and the chair is told at once that the bot could not remove it, and `casusbot
-doctor` names the room until the bot is made moderator."""
+doctor` names the room until the bot is made moderator; demoted again, the chair is told at
+once."""
 
 from __future__ import annotations
 
@@ -74,6 +75,12 @@ async def test_a_bot_without_the_power_to_redact_says_so(world: World, tmp_path:
     devserver.make_moderator(world.synapse.url, token, room, bot_id)
     doctor = CliRunner().invoke(main, ["doctor", "--env-file", str(env_file)])
     assert "ok   redaction power" in doctor.output, doctor.output
+
+    # Demoted again: the chair is told at once, not at the next message it cannot remove.
+    devserver.make_moderator(world.synapse.url, token, room, bot_id, level=0)
+    lost = await _sent(app, room, "setup/lost_redact_power")
+    seen = await chair.wait_for(lambda s: s.event_id == lost, timeout=15)
+    assert world.chair.user_id in seen.body
 
 
 def test_the_demo_room_of_make_run_lets_the_bot_remove_messages(

@@ -4,6 +4,7 @@ addressed again."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -64,6 +65,24 @@ def test_a_coordinator_who_leaves_gets_no_digest_and_the_chair_is_told_once(
     # The member list still shows them (the chair decides), with the time they left.
     listing = plan.out("!lid lijst")
     assert any(r["user"] == COORD for r in listing.values["members"])
+
+
+def test_the_chairs_are_told_at_once_when_the_bot_may_no_longer_redact(
+        plan: Say, session: Session, registry: Registry) -> None:  # noqa: F811
+    def levels(event_id: str, power: tuple[int, int], room: str = ROOM,
+               settings: object = SETTINGS) -> list[str]:
+        msg = Inbound(event_id, room, CHAIR, "", NOW, kind="power_levels", redact_power=power)
+        return [r.template for r in handle(session, registry, plan._render, settings,  # type: ignore[arg-type]
+                                           msg, NOW).replies]
+
+    assert levels("$pl1", (0, 50)) == ["setup/lost_redact_power"]
+    row = session.exec(select(OutboxMessage).where(
+        OutboxMessage.template == "setup/lost_redact_power")).one()
+    assert row.room_id == ROOM and CHAIR in row.mentions.split()
+    assert "overleg.redact_power_lost" in [a.action for a in session.exec(select(AuditEntry))]
+    assert levels("$pl2", (50, 50)) == []  # may again: nothing to say
+    assert levels("$pl3", (0, 50), room="!other:localhost") == []  # no overleg there
+    assert levels("$pl4", (0, 50), settings=replace(SETTINGS, redact_pii=False)) == []
 
 
 def test_someone_who_is_no_member_leaving_changes_nothing(plan: Say, session: Session,  # noqa: F811

@@ -163,6 +163,10 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
     handle(session, say.registry, say._render, SETTINGS,
            Inbound("$away-u", ROOM, POL, "", NOW + timedelta(minutes=2),
                    kind="undecryptable"), NOW + timedelta(minutes=3))
+    # The bot demoted: it may no longer remove others' messages.
+    handle(session, say.registry, say._render, SETTINGS,
+           Inbound("$power", ROOM, CHAIR, "", NOW + timedelta(minutes=3), kind="power_levels",
+                   redact_power=(0, 50)), NOW + timedelta(minutes=3))
     # The room upgraded: the overleg moves to the new room when the bot has joined it.
     handle(session, say.registry, say._render, SETTINGS,
            Inbound("$tomb", ROOM, CHAIR, "", NOW + timedelta(minutes=4), kind="tombstone",
