@@ -54,7 +54,7 @@ e2e: $(STAMP) $(JSCLIENT)/node_modules/.package-lock.json
 ## ruff, mypy and the whole test suite (unit, end-to-end on a real Synapse, Teams in the
 ## Agents Playground)
 test: lint typecheck $(PLAYGROUND)/node_modules/.package-lock.json $(JSCLIENT)/node_modules/.package-lock.json
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=20
 
 ## Benchmark (not part of make test): latency, sweep, drain, scale, growth; see docs/PERFORMANCE.md
 ## e.g. make bench BENCH_ARGS="--postgres", "--disk" or "--no-pin" (Synapse not on its own CPU)
