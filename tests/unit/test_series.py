@@ -16,9 +16,10 @@ from sqlmodel import Session, col, select
 
 from bot.render import Renderer
 from commands import series
+from commands.inbound import Inbound, handle
 from storage import overlegs
 from storage.models import AuditEntry, Meeting, MeetingSeries, Timer
-from tests.unit.conftest import NOW, ROOM, Say
+from tests.unit.conftest import CHAIR, NOW, ROOM, SETTINGS, Say
 from tests.unit.test_actions import run_until
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -120,6 +121,20 @@ def test_days_off_are_listed_and_nothing_is_planned_until_the_chair_chooses(
                                (date(2027, 1, 1), "holiday", date(2027, 1, 4))]
     assert list(session.exec(select(Meeting))) == []
     assert list(session.exec(select(MeetingSeries))) == []
+
+
+def test_the_listed_command_edited_with_the_choice_is_carried_out(overleg: Say,
+                                                                 session: Session) -> None:
+    """Nothing was planned, so an edit adding "feestdagen verschuiven" is carried out."""
+    def said(event_id: str, text: str, replaces: str | None = None) -> list[str]:
+        msg = Inbound(event_id, ROOM, CHAIR, text, NOW, encrypted=True, replaces=replaces)
+        return [r.template for r in handle(session, overleg.registry, overleg.renderer,
+                                           SETTINGS, msg, NOW).replies]
+
+    assert said("$series", FRIDAYS) == ["series/days_off"]
+    assert said("$fix", FRIDAYS + " feestdagen verschuiven", replaces="$series") == [
+        "series/planned", "series/ics"]
+    assert len(planned(session)) == 4
 
 
 def test_holidays_shift_plans_them_on_the_next_working_day(overleg: Say,
