@@ -17,7 +17,9 @@ from sqlmodel import Session, col, select
 from bot.render import Renderer
 from commands import series
 from commands.inbound import Inbound, handle
+from commands.registry import Registry
 from storage import overlegs
+from storage.db import make_engine, migrate, session_scope
 from storage.models import AuditEntry, Meeting, MeetingSeries, Timer
 from tests.unit.conftest import CHAIR, NOW, ROOM, SETTINGS, Say
 from tests.unit.test_actions import run_until
@@ -315,3 +317,23 @@ def test_the_ics_follows_moves_and_a_stop_and_keeps_14_00_across_dst(
     [master] = [e for e in cal.walk("VEVENT") if "RRULE" in e]
     [until] = master["RRULE"]["UNTIL"]
     assert until.astimezone(AMS).date() == date(2027, 5, 31)
+
+
+# ---- PostgreSQL -----------------------------------------------------------------------------
+def test_plan_move_and_stop_on_postgresql(pg_url: str, registry: Registry,
+                                          renderer: Renderer) -> None:
+    engine = make_engine(pg_url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        say = Say(session, registry, renderer)
+        say("!setup Casusoverleg Test")
+        assert say.keys(YEAR) == ["series/planned", "series/ics"]
+        assert say.key("!overleg verplaatsen M3 10-3-2027 15:00") == "meeting/moved"
+        assert say.keys("!overleg reeks stop S1 vanaf 1-6-2027")[0] == "series/stopped"
+        cal = ics_of(say, "!overleg reeks toon S1")
+        shown = recurring_ical_events.of(cal).between(date(2027, 1, 1), date(2028, 1, 1))
+        assert sorted(e.decoded("DTSTART") for e in shown) == [
+            m.starts_at.astimezone(AMS) for m in planned(session)]
+        [s] = session.exec(select(MeetingSeries))
+        assert (s.first_day, s.last_day) == (date(2027, 1, 12), date(2027, 5, 31))
+    engine.dispose()
