@@ -34,6 +34,7 @@ POLICY: Final[dict[str, frozenset[str]]] = {
     "meeting cancel": CHAIR,
     "meeting series": CHAIR,
     "meeting series stop": CHAIR,
+    "meeting series change": CHAIR,
     "meeting series show": MEMBERS,
     "case open": CHAIR,
     "case list": CHAIR,

@@ -11,6 +11,8 @@ days (its weekdays and public holidays, ``commands.workdays``) is never planned 
 without ``feestdagen verschuiven|overslaan`` nothing is planned and the reply lists those
 days with the next working day. ``!overleg reeks stop S1 vanaf <datum>`` cancels the
 series' meetings from that day on and ends its rule there; earlier meetings stay.
+``!overleg reeks wijzig S1 vanaf <datum> …`` is that stop and a new series from the same day
+with what was said changed.
 
 The series' calendar file (``calendar``) is one VEVENT with the rule (RRULE, UNTIL), an
 EXDATE for each of the rule's moments without a planned meeting (skipped, cancelled) and a
@@ -51,6 +53,8 @@ ON = ("op", "on")
 THE = ("de", "the")
 _MONTHDAY = re.compile(r"^(\d{1,2})(?:e|de|ste|st|nd|rd|th)?$", re.ASCII)
 _SERIES = re.compile(r"^[sS](\d{1,6})$", re.ASCII)
+_CLOCK = re.compile(r"^\d{1,2}[:.]\d{2}$", re.ASCII)  # a time, valid or not
+_NOT_A_CADENCE = re.compile(r"^\d{1,2}[:.]\d{2}$|^\d+(?:h|u|m|min)\d*m?$", re.ASCII)
 ICAL_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 FROM = ("vanaf", "from", "per")
 UNTIL = ("tot", "until", "t/m", "tm", "to")
@@ -307,22 +311,28 @@ def days_off_of(overleg: Overleg, local: list[datetime], tz: ZoneInfo) -> dict[i
 
 
 # ---- commands -------------------------------------------------------------------------------
-@command("meeting series", nl="overleg reeks", aliases=("overleg series", "meeting reeks"))
-@arg("rule", recurrence, metavar="recurrence")
-@arg("at", parse.clock_time, metavar="time")
-@arg("minutes", parse.duration, required=False, metavar="duration")
-@arg("kind", parse.meeting_kind, required=False, metavar="meeting_kind")
-@arg("place", place, required=False, metavar="place")
-@arg("first", since, required=False, metavar="from")
-@arg("last", until, required=False, metavar="until")
-@arg("holidays", days_off, required=False, metavar="holidays")
-def plan(ctx: Ctx, *, rule: Recurrence, at: time, minutes: int | None, kind: str | None,
-         place: str | None, first: date | None, last: date | None,
-         holidays: str | None) -> list[Outgoing]:
-    """Plan a series of meetings: one ``Meeting`` per moment of the cadence from ``first``
-    (default today) through ``last`` (default a year on; at most two years). Refuses
-    (``series/days_off``, nothing planned) when moments fall on a day off and ``holidays``
-    does not say what to do with them."""
+@dataclass(frozen=True)
+class Proposal:
+    """A series as it would be planned: its settings, the rule's wall-clock moments still to
+    come (``local``), those on a day off (``off``, by index) and the indexes planned."""
+
+    rec: Recurrence
+    at: time
+    minutes: int
+    kind: str
+    place: str | None
+    last: date
+    holidays: str | None
+    local: list[datetime]
+    off: dict[int, DayOff]
+    kept: list[int]
+
+
+def _propose(ctx: Ctx, *, rule: Recurrence, at: time, minutes: int, kind: str,
+             place: str | None, first: date | None, last: date | None,
+             holidays: str | None) -> Proposal:
+    """The series from ``first`` (default today) through ``last`` (default a year on; at
+    most two years). Raises ``ParseError`` naming the argument that is wrong."""
     overleg = ctx.overleg
     assert overleg is not None
     tz = ZoneInfo(overleg.timezone)
@@ -343,33 +353,98 @@ def plan(ctx: Ctx, *, rule: Recurrence, at: time, minutes: int | None, kind: str
     off = days_off_of(overleg, local, tz)
     kept = [i for i in range(len(local))
             if i not in off or (holidays == "shift" and off[i].to is not None)]
-    if off and holidays is None:
-        return [ctx.reply("series/days_off", pages_over="days", days=list(off.values()),
-                          count=len(local), cadence=rec.shown())]
-    if not kept:
+    if not kept and not (off and holidays is None):
         raise ParseError("series/none", metavar="recurrence")
+    return Proposal(rec, at, minutes, kind, place, last, holidays, local, off, kept)
+
+
+def _days_off_reply(ctx: Ctx, p: Proposal) -> Outgoing:
+    """Nothing planned: the moments on a day off, each with the next working day."""
+    return ctx.reply("series/days_off", pages_over="days", days=list(p.off.values()),
+                     count=len(p.local), cadence=p.rec.shown())
+
+
+def _create(ctx: Ctx, p: Proposal) -> tuple[MeetingSeries, list[Meeting]]:
+    """Store the series and one meeting per planned moment, each with its agenda and nudge
+    timers (``agenda.schedule_meeting``); audited as ``series.plan``."""
+    overleg = ctx.overleg
+    assert overleg is not None
+    tz = ZoneInfo(overleg.timezone)
     series = meetings.add_series(ctx.session, MeetingSeries(
-        overleg_id=ctx.overleg_id, number=0, rule=rec.rule(), first_day=local[0].date(),
-        last_day=last, hour=at.hour, minute=at.minute, timezone=overleg.timezone,
-        minutes=minutes or overleg.meeting_minutes, place=place, kind=kind or "casusoverleg",
-        holidays=holidays or "", created_at=ctx.now))
+        overleg_id=ctx.overleg_id, number=0, rule=p.rec.rule(), first_day=p.local[0].date(),
+        last_day=p.last, hour=p.at.hour, minute=p.at.minute, timezone=overleg.timezone,
+        minutes=p.minutes, place=p.place, kind=p.kind, holidays=p.holidays or "",
+        created_at=ctx.now))
     planned: list[Meeting] = []
-    for i in kept:
-        moment = _to_utc(local[i], tz)
-        starts_at = off[i].to if i in off else moment
+    for i in p.kept:
+        moment = _to_utc(p.local[i], tz)
+        starts_at = p.off[i].to if i in p.off else moment
         assert moment is not None and starts_at is not None
         row = meetings.add(ctx.session, overleg_id=ctx.overleg_id, starts_at=starts_at,
-                           minutes=series.minutes, place=place, now=ctx.now, kind=series.kind,
+                           minutes=p.minutes, place=p.place, now=ctx.now, kind=p.kind,
                            series_id=series.id, series_start=moment)
         agenda.schedule_meeting(ctx.session, overleg, row, ctx.now)
         planned.append(row)
     audit_change(ctx, action="series.plan",
                  subject=f"S{series.number} M{planned[0].number}-M{planned[-1].number}")
-    skipped = [d for i, d in off.items() if i not in kept]
-    return [ctx.reply("series/planned", pages_over="meetings", series=series,
-                      cadence=rec.shown(), meetings=[_line(m) for m in planned],
-                      skipped=skipped),
-            calendar_file(ctx, overleg, series)]
+    return series, planned
+
+
+def _planned_reply(ctx: Ctx, p: Proposal, series: MeetingSeries,
+                   planned: list[Meeting]) -> Outgoing:
+    return ctx.reply("series/planned", pages_over="meetings", series=series,
+                     cadence=p.rec.shown(), meetings=[_line(m) for m in planned],
+                     skipped=[d for i, d in p.off.items() if i not in p.kept])
+
+
+@command("meeting series", nl="overleg reeks", aliases=("overleg series", "meeting reeks"))
+@arg("rule", recurrence, metavar="recurrence")
+@arg("at", parse.clock_time, metavar="time")
+@arg("minutes", parse.duration, required=False, metavar="duration")
+@arg("kind", parse.meeting_kind, required=False, metavar="meeting_kind")
+@arg("place", place, required=False, metavar="place")
+@arg("first", since, required=False, metavar="from")
+@arg("last", until, required=False, metavar="until")
+@arg("holidays", days_off, required=False, metavar="holidays")
+def plan(ctx: Ctx, *, rule: Recurrence, at: time, minutes: int | None, kind: str | None,
+         place: str | None, first: date | None, last: date | None,
+         holidays: str | None) -> list[Outgoing]:
+    """Plan a series of meetings: one ``Meeting`` per moment of the cadence from ``first``
+    (default today) through ``last`` (default a year on; at most two years). Refuses
+    (``series/days_off``, nothing planned) when moments fall on a day off and ``holidays``
+    does not say what to do with them."""
+    overleg = ctx.overleg
+    assert overleg is not None
+    p = _propose(ctx, rule=rule, at=at, minutes=minutes or overleg.meeting_minutes,
+                 kind=kind or "casusoverleg", place=place, first=first, last=last,
+                 holidays=holidays)
+    if p.off and holidays is None:
+        return [_days_off_reply(ctx, p)]
+    series, planned = _create(ctx, p)
+    return [_planned_reply(ctx, p, series, planned), calendar_file(ctx, overleg, series)]
+
+
+def _end(ctx: Ctx, series: MeetingSeries, first: date) -> tuple[list[Meeting], list[Outgoing]]:
+    """Cancel the series' planned meetings from ``first`` on and end its rule the day
+    before (audited); the cancelled meetings and the notices of their withdrawn agendas."""
+    tz = ZoneInfo(series.timezone)
+    ending = [m for m in meetings.of_series(ctx.session, series.id or 0)
+              if m.status == "planned" and m.starts_at.astimezone(tz).date() >= first
+              and m.starts_at > ctx.now]
+    notices = [n for m in ending for n in meeting.cancel_meeting(ctx, m)]
+    series.last_day = max(first - timedelta(days=1), series.first_day)
+    meetings.save_series(ctx.session, series)
+    audit_change(ctx, action="series.stop", subject=f"S{series.number} {first.isoformat()}")
+    return ending, notices
+
+
+def _check_from(ctx: Ctx, series: MeetingSeries, first: date) -> None:
+    overleg = ctx.overleg
+    assert overleg is not None
+    if first < workdays.local_today(overleg, ctx.now):
+        raise ParseError("series/from_past", metavar="from")
+    if first > series.last_day:
+        raise ParseError("series/after_end", metavar="from", series=series)
 
 
 @command("meeting series stop", nl="overleg reeks stop",
@@ -383,21 +458,72 @@ def stop(ctx: Ctx, *, number: int, first: date) -> list[Outgoing]:
     overleg = ctx.overleg
     assert overleg is not None
     series = _find(ctx, number)
-    if first < workdays.local_today(overleg, ctx.now):
-        raise ParseError("series/from_past", metavar="from")
-    if first > series.last_day:
-        raise ParseError("series/after_end", metavar="from", series=series)
-    tz = ZoneInfo(series.timezone)
-    ending = [m for m in meetings.of_series(ctx.session, series.id or 0)
-              if m.status == "planned" and m.starts_at.astimezone(tz).date() >= first
-              and m.starts_at > ctx.now]
-    notices = [n for m in ending for n in meeting.cancel_meeting(ctx, m)]
-    series.last_day = max(first - timedelta(days=1), series.first_day)
-    meetings.save_series(ctx.session, series)
-    audit_change(ctx, action="series.stop", subject=f"S{series.number} {first.isoformat()}")
+    _check_from(ctx, series, first)
+    ending, notices = _end(ctx, series, first)
     return [ctx.reply("series/stopped", series=series, first=first,
                       cancelled=[m.number for m in ending]),
             *notices, calendar_file(ctx, overleg, series)]
+
+
+def optional_recurrence(text: str, ctx: Ctx) -> tuple[Recurrence, str]:
+    """A cadence (``recurrence``), or absent when the text goes on with a time, a length, a
+    kind, a place, "tot" or "feestdagen" (what ``!overleg reeks wijzig`` may change)."""
+    try:
+        return recurrence(text, ctx)
+    except ParseError:
+        word = text.split()[0].casefold() if text.split() else ""
+        if _NOT_A_CADENCE.match(word) or word in (*parse.PLACE_WORDS, *UNTIL, *DAYS_OFF) \
+                or choose(parse.MEETING_KINDS, word):
+            raise Absent from None
+        raise
+
+
+def optional_time(text: str, ctx: Ctx) -> tuple[time, str]:
+    """A time of day (``parse.clock_time``), or absent when the text goes on otherwise."""
+    word = text.split()[0] if text.split() else ""
+    if not _CLOCK.match(word):
+        raise Absent
+    return parse.clock_time(text, ctx)
+
+
+@command("meeting series change", nl="overleg reeks wijzig",
+         aliases=("overleg reeks wijzigen", "overleg series change", "meeting reeks wijzig"))
+@arg("number", series_number, metavar="series")
+@arg("first", from_day, metavar="from")
+@arg("rule", optional_recurrence, required=False, metavar="recurrence")
+@arg("at", optional_time, required=False, metavar="time")
+@arg("minutes", parse.duration, required=False, metavar="duration")
+@arg("kind", parse.meeting_kind, required=False, metavar="meeting_kind")
+@arg("place", place, required=False, metavar="place")
+@arg("last", until, required=False, metavar="until")
+@arg("holidays", days_off, required=False, metavar="holidays")
+def change(ctx: Ctx, *, number: int, first: date, rule: Recurrence | None, at: time | None,
+           minutes: int | None, kind: str | None, place: str | None, last: date | None,
+           holidays: str | None) -> list[Outgoing]:
+    """Change series S``number`` from ``first`` on: it ends there (as ``stop``) and a new
+    series goes on from that day with what was said changed and the rest as it was (its
+    last day too). Earlier meetings stay. Refuses, changing nothing, when nothing is
+    changed or the new moments fall on a day off and ``holidays`` is not said (nor was it
+    for the old series)."""
+    overleg = ctx.overleg
+    assert overleg is not None
+    old = _find(ctx, number)
+    _check_from(ctx, old, first)
+    if all(v is None for v in (rule, at, minutes, kind, place, last, holidays)):
+        raise ParseError("series/no_change", metavar="recurrence")
+    choice_ = holidays or old.holidays or None
+    p = _propose(ctx, rule=rule or Recurrence.of(old.rule),
+                 at=at or time(old.hour, old.minute), minutes=minutes or old.minutes,
+                 kind=kind or old.kind, place=place if place is not None else old.place,
+                 first=first, last=last or old.last_day, holidays=choice_)
+    if p.off and choice_ is None:
+        return [_days_off_reply(ctx, p)]
+    ending, notices = _end(ctx, old, first)
+    series, planned = _create(ctx, p)
+    return [ctx.reply("series/changed", old=old, first=first,
+                      cancelled=[m.number for m in ending]),
+            _planned_reply(ctx, p, series, planned), *notices,
+            calendar_file(ctx, overleg, old), calendar_file(ctx, overleg, series)]
 
 
 @command("meeting series show", nl="overleg reeks toon",

@@ -234,6 +234,45 @@ def test_the_english_stop_and_show(overleg: Say, session: Session) -> None:
         (11, "planned"), (12, "cancelled")]
 
 
+def test_change_from_a_date_ends_the_series_there_and_goes_on_as_a_new_one(
+        overleg: Say, session: Session) -> None:
+    overleg(YEAR)
+    replies = overleg.keys("!overleg reeks wijzig S1 vanaf 1-6-2027 elke 2e donderdag 15:00")
+    assert replies == ["series/changed", "series/planned", "series/ics", "series/ics"]
+    old, new = session.exec(select(MeetingSeries).order_by(col(MeetingSeries.number))).all()
+    assert old.last_day == date(2027, 5, 31)
+    assert (new.number, new.rule, new.hour, new.minutes, new.place, new.first_day,
+            new.last_day) == (2, "FREQ=MONTHLY;BYDAY=+2TH", 15, 90, "Veiligheidshuis",
+                              date(2027, 6, 10), date(2027, 12, 21))
+    rows = planned(session)
+    assert [(r.number, r.series_id) for r in rows[:5]] == [(n, old.id) for n in range(1, 6)]
+    assert [local(r) for r in rows[5:]] == [datetime(2027, m, d, 15) for m, d in (
+        (6, 10), (7, 8), (8, 12), (9, 9), (10, 14), (11, 11), (12, 9))]
+    assert {r.series_id for r in rows[5:]} == {new.id}
+    assert [r.number for r in rows[5:]] == list(range(13, 20))
+    cancelled = session.exec(select(Meeting).where(Meeting.status == "cancelled")).all()
+    assert sorted(m.number for m in cancelled) == list(range(6, 13))
+
+
+def test_change_of_the_time_alone_keeps_the_cadence(overleg: Say, session: Session) -> None:
+    overleg(YEAR)
+    assert overleg.keys("!meeting series change S1 from 1-6-2027 15:00")[0] == "series/changed"
+    new = session.exec(select(MeetingSeries).where(MeetingSeries.number == 2)).one()
+    assert (new.rule, new.hour, new.minute) == ("FREQ=MONTHLY;BYDAY=+2TU", 15, 0)
+    assert local(planned(session)[5]) == datetime(2027, 6, 8, 15)
+
+
+def test_a_change_that_changes_nothing_or_meets_a_holiday_changes_nothing(
+        overleg: Say, session: Session) -> None:
+    overleg(YEAR)
+    assert overleg.key("!overleg reeks wijzig S1 vanaf 1-6-2027") == "series/no_change"
+    # Every Thursday from May: Ascension Day (6 May 2027) is listed, nothing is changed.
+    assert overleg.keys("!overleg reeks wijzig S1 vanaf 1-5-2027 elke donderdag") == [
+        "series/days_off"]
+    assert len(planned(session)) == 12
+    assert len(session.exec(select(MeetingSeries)).all()) == 1
+
+
 # ---- refusals name the argument -------------------------------------------------------------
 @pytest.mark.parametrize(("line", "template", "metavar"), [
     ("!overleg reeks elke blauwe maan 14:00", "series/bad_rule", "recurrence"),

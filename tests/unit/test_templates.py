@@ -155,7 +155,10 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
         ("!overleg reeks elke week op vrijdag 10:00 vanaf 18-12-2026 tot 8-1-2027", CHAIR),
         ("!overleg reeks elke week op vrijdag 10:00 op Stadhuis vanaf 18-12-2026 "
          "tot 8-1-2027 feestdagen overslaan", CHAIR),
-        ("!overleg reeks toon S1", CHAIR), ("!overleg reeks stop S1 vanaf 1-1-2027", CHAIR),
+        ("!overleg reeks toon S1", CHAIR),
+        ("!overleg reeks wijzig S1 vanaf 1-1-2027", CHAIR),
+        ("!overleg reeks wijzig S1 vanaf 1-1-2027 11:00", CHAIR),
+        ("!overleg reeks stop S2 vanaf 1-1-2027", CHAIR),
         ("!overleg reeks stop S1 vanaf 1-1-2029", CHAIR),
         ("!overleg reeks stop S9 vanaf 1-1-2027", CHAIR),
         ("!overleg reeks stop X1 vanaf 1-1-2027", CHAIR),
