@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
+from sqlmodel import Session
 
 from commands import agenda, meeting, parse, workdays
 from commands.auditing import audit_change
@@ -60,7 +61,7 @@ FROM = ("vanaf", "from", "per")
 UNTIL = ("tot", "until", "t/m", "tm", "to")
 DAYS_OFF = ("feestdagen", "holidays", "feestdag", "holiday")
 HOLIDAYS = (Choice("shift", "verschuiven", "shift", ("verschuif", "move")),
-            Choice("skip", "overslaan", "skip", ("sla-over", "overslaan")))
+            Choice("skip", "overslaan", "skip", ("sla-over",)))
 MAX_YEARS = 2  # a series spans at most two years (weekly: about a hundred meetings)
 
 
@@ -557,7 +558,7 @@ def _line(m: Meeting) -> dict[str, Any]:
 
 
 # ---- the calendar file ----------------------------------------------------------------------
-def calendar(session: Any, overleg: Overleg, series: MeetingSeries) -> dict[str, Any]:
+def calendar(session: Session, overleg: Overleg, series: MeetingSeries) -> dict[str, Any]:
     """The series as plain values for its .ics (``bot.render``): ``start``/``end`` of the
     first moment, ``rrule`` (the rule with UNTIL in UTC), ``exdates`` (the rule's moments
     without a planned meeting), ``overrides`` (a planned meeting not at its moment, or with
