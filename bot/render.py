@@ -234,6 +234,8 @@ class Renderer:
         cal.add("prodid", "-//casusbot//casusoverleg//NL")
         cal.add("version", "2.0")
         cal.add("method", "PUBLISH")
+        if "series" in extra:
+            return self._series_ics(out, cal, extra)
         event = icalendar.Event()
         event.add("uid", str(extra["uid"]))
         event.add("dtstamp", extra.get("stamp") or extra["start"])
@@ -244,6 +246,44 @@ class Renderer:
         if extra.get("place"):
             event.add("location", str(extra["place"]))
         cal.add_component(event)
+        return bytes(cal.to_ical()).decode()
+
+    def _series_ics(self, out: Outgoing, cal: Any, extra: dict[str, Any]) -> str:
+        """A meeting series (``commands.series.calendar``): one VEVENT with RRULE and
+        EXDATEs, a VEVENT with the same UID and a RECURRENCE-ID for each shifted or moved
+        meeting (RFC 5545, 3.8.4.4), the time zone's VTIMEZONE, and a VEVENT of its own
+        for a meeting whose moment is no longer the rule's."""
+        import icalendar
+
+        series = dict(extra["series"])
+        summary = self._text(out, str(extra["summary"]))
+        description = self._text(out, str(extra["description"]))
+        stamp = extra.get("stamp") or series["start"]
+
+        def event(uid: str, start: Any, end: Any, place: str | None) -> Any:
+            ev = icalendar.Event()
+            ev.add("uid", uid)
+            ev.add("dtstamp", stamp)
+            ev.add("dtstart", start)
+            ev.add("dtend", end)
+            ev.add("summary", summary)
+            ev.add("description", description)
+            if place:
+                ev.add("location", str(place))
+            return ev
+
+        main = event(str(series["uid"]), series["start"], series["end"], series["place"])
+        main.add("rrule", icalendar.vRecur.from_ical(str(series["rrule"])))
+        if series["exdates"]:
+            main.add("exdate", list(series["exdates"]))
+        cal.add_component(main)
+        for o in series["overrides"]:
+            ev = event(str(series["uid"]), o["start"], o["end"], o["place"])
+            ev.add("recurrence-id", o["recurrence_id"])
+            cal.add_component(ev)
+        for o in series["singles"]:
+            cal.add_component(event(str(o["uid"]), o["start"], o["end"], o["place"]))
+        cal.add_missing_timezones()
         return bytes(cal.to_ical()).decode()
 
     def has(self, template: str, locale: str) -> bool:

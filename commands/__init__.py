@@ -15,14 +15,15 @@ from commands import (
     partner,
     privacy,
     retention,
+    series,
     settings,
     setup,
 )
 from commands.policy import refusal
 from commands.registry import Registry, build
 
-MODULES = (setup, partner, member, meeting, case, covenant, agenda, agendacommands, attendance,
-           action, privacy, settings, retention, help)
+MODULES = (setup, partner, member, meeting, series, case, covenant, agenda, agendacommands,
+           attendance, action, privacy, settings, retention, help)
 """The modules whose ``@command``, ``@timer`` and ``@upkeep`` declarations make the bot."""
 
 

@@ -15,7 +15,7 @@ def help_(ctx: Ctx, *, topic: str | None) -> list[Outgoing]:
     if not topic:
         return [ctx.reply("help/index", usages=[c.usage() for c in registry.commands])]
     words = tuple(topic.split())
-    exact = registry.verbs.get(words)
+    exact = registry.verbs.get(words) or registry.verbs.get(words[:2])
     if exact is not None:
         return [ctx.reply("help/command", usages=[exact.usage(" ".join(words))])]
     group = registry.nouns.get(words[0])

@@ -8,6 +8,7 @@ from commands import agenda, parse
 from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing, arg, command
 from storage import meetings
+from storage.models import Meeting
 
 
 @command("meeting plan", nl="overleg plannen", aliases=("overleg plan",))
@@ -61,10 +62,17 @@ def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
 def cancel(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Cancel a planned meeting."""
     meeting = agenda.find_meeting(ctx, number)
+    notices = cancel_meeting(ctx, meeting)
+    return [ctx.reply("meeting/cancelled", meeting=meeting), *notices]
+
+
+def cancel_meeting(ctx: Ctx, meeting: Meeting) -> list[Outgoing]:
+    """Cancel ``meeting`` (its timers too, audited): the notices that its sent agenda no
+    longer stands (``agenda.withdrawal_notices``), to send beside the caller's reply."""
     assert ctx.overleg is not None
     notices = agenda.withdrawal_notices(ctx.session, ctx.overleg, meeting, moved=False)
     meeting.status = "cancelled"
     meetings.save(ctx.session, meeting)
     agenda.schedule_meeting(ctx.session, ctx.overleg, meeting, ctx.now)  # cancels its timers
     audit_change(ctx, action="meeting.cancel", subject=f"M{meeting.number}")
-    return [ctx.reply("meeting/cancelled", meeting=meeting), *notices]
+    return notices

@@ -442,4 +442,4 @@ def reference(text: str, ctx: Ctx) -> tuple[str, str]:
 
 
 def help_topic(text: str, ctx: Ctx) -> tuple[str, str]:
-    return " ".join(text.split()[:2]).casefold().lstrip(ctx.settings.prefix), ""
+    return " ".join(text.split()[:3]).casefold().lstrip(ctx.settings.prefix), ""

@@ -477,8 +477,10 @@ def build(modules: Iterable[ModuleType],
 
 
 def _find(registry: Registry, words: list[str]) -> tuple[CommandSpec | None, int]:
-    folded = [w.casefold() for w in words[:2]]
-    for n in (2, 1):
+    """The command ``words`` start with, and how many words named it: the longest match of
+    three words (``meeting series stop``), two, then one."""
+    folded = [w.casefold() for w in words[:3]]
+    for n in (3, 2, 1):
         spec = registry.verbs.get(tuple(folded[:n])) if len(folded) >= n else None
         if spec is not None:
             return spec, n

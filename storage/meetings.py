@@ -1,4 +1,4 @@
-"""Meetings, numbered M1, M2… per overleg."""
+"""Meetings, numbered M1, M2… per overleg, and their series, S1, S2… per overleg."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
-from storage.models import Meeting
+from storage.models import Meeting, MeetingSeries
 
 _BY_NUMBER = select(Meeting).where(Meeting.overleg_id == bindparam("overleg"),
                                    Meeting.number == bindparam("number"))
@@ -22,10 +22,11 @@ def _next_number(session: Session, overleg_id: int) -> int:
 
 
 def add(session: Session, *, overleg_id: int, starts_at: datetime, minutes: int,
-        place: str | None, now: datetime, kind: str = "casusoverleg") -> Meeting:
+        place: str | None, now: datetime, kind: str = "casusoverleg",
+        series_id: int | None = None, series_start: datetime | None = None) -> Meeting:
     meeting = Meeting(overleg_id=overleg_id, number=_next_number(session, overleg_id),
                       starts_at=starts_at, minutes=minutes, place=place, kind=kind,
-                      created_at=now)
+                      created_at=now, series_id=series_id, series_start=series_start)
     session.add(meeting)
     session.flush()
     return meeting
@@ -43,4 +44,35 @@ def upcoming(session: Session, overleg_id: int, now: datetime) -> list[Meeting]:
 
 def save(session: Session, meeting: Meeting) -> None:
     session.add(meeting)
+    session.flush()
+
+
+def add_series(session: Session, series: MeetingSeries) -> MeetingSeries:
+    """Store ``series`` with the overleg's next number (S1, S2…)."""
+    current = session.exec(select(func.max(MeetingSeries.number)).where(
+        MeetingSeries.overleg_id == series.overleg_id)).one()
+    series.number = int(current or 0) + 1
+    session.add(series)
+    session.flush()
+    return series
+
+
+def series_by_number(session: Session, overleg_id: int, number: int) -> MeetingSeries | None:
+    return session.exec(select(MeetingSeries).where(
+        MeetingSeries.overleg_id == overleg_id, MeetingSeries.number == number)).first()
+
+
+def all_series(session: Session, overleg_id: int) -> list[MeetingSeries]:
+    return list(session.exec(select(MeetingSeries).where(
+        MeetingSeries.overleg_id == overleg_id).order_by(col(MeetingSeries.number))))
+
+
+def of_series(session: Session, series_id: int) -> list[Meeting]:
+    """Every meeting of a series, planned or cancelled, by the moment the rule gives it."""
+    return list(session.exec(select(Meeting).where(Meeting.series_id == series_id)
+                             .order_by(col(Meeting.series_start))))
+
+
+def save_series(session: Session, series: MeetingSeries) -> None:
+    session.add(series)
     session.flush()

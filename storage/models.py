@@ -65,8 +65,36 @@ class Member(SQLModel, table=True):
     display_name: str | None = None
 
 
+class MeetingSeries(SQLModel, table=True):
+    """A series of meetings on a fixed cadence, numbered S1, S2… per overleg (issue 24).
+
+    ``rule`` is an RFC 5545 recurrence rule without DTSTART and UNTIL (``FREQ=MONTHLY;
+    BYDAY=+2TU``); the occurrences are the rule's days from ``first_day`` through
+    ``last_day`` at ``hour``:``minute`` on the wall clock of ``timezone``. Each occurrence
+    is a ``Meeting`` row (``series_id``, ``series_start``); an occurrence of the rule with
+    no planned row is an exception of the series (skipped or cancelled).
+    """
+
+    __table_args__ = (UniqueConstraint("overleg_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    overleg_id: int = Field(foreign_key="overleg.id", index=True)
+    number: int
+    rule: str
+    first_day: date
+    last_day: date
+    hour: int
+    minute: int
+    timezone: str
+    minutes: int
+    place: str | None = None
+    kind: str = "casusoverleg"
+    holidays: str = ""  # shift | skip | "" (none fell on a day off when planned)
+    created_at: datetime = Field(sa_column=_utc())
+
+
 class Meeting(SQLModel, table=True):
-    """A planned case meeting, numbered M1, M2… per overleg."""
+    """A planned case meeting, numbered M1, M2… per overleg; maybe an occurrence of a
+    series (``series_start``: the moment the series' rule gives it, its RECURRENCE-ID)."""
 
     __table_args__ = (UniqueConstraint("overleg_id", "number"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -80,6 +108,8 @@ class Meeting(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc())
     agenda_sent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     agenda_version: int = 0  # how many times the agenda was sent
+    series_id: int | None = Field(default=None, foreign_key="meetingseries.id", index=True)
+    series_start: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class AgendaItem(SQLModel, table=True):
