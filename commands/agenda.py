@@ -23,7 +23,8 @@ from storage.timers import Due
 
 AGENDA = "meeting.agenda"
 NUDGE = "meeting.nudge"
-MEETING_KINDS = (AGENDA, NUDGE)
+START = "meeting.start"  # members are asked to confirm presence (commands/presence.py)
+MEETING_KINDS = (AGENDA, NUDGE, START)
 SEND_HOUR = 9
 
 
@@ -173,7 +174,8 @@ def withdrawal_notices(session: Session, overleg: Overleg, meeting: Meeting, *, 
 
 def schedule_meeting(session: Session, overleg: Overleg, meeting: Meeting,
                      now: datetime) -> None:
-    """(Re)plan the agenda and the nudge of ``meeting``; a cancelled meeting has neither."""
+    """(Re)plan the agenda, the nudge and the presence question (at the start) of
+    ``meeting``; a cancelled meeting has none, a meeting already asked no new question."""
     assert meeting.id is not None
     timers.cancel(session, kinds=MEETING_KINDS, subject_id=meeting.id, now=now)
     if meeting.status != "planned":
@@ -189,6 +191,9 @@ def schedule_meeting(session: Session, overleg: Overleg, meeting: Meeting,
     if nudge_at > now:
         timers.schedule(session, overleg_id=overleg.id or 0, kind=NUDGE, subject_id=meeting.id,
                         due_at=nudge_at)
+    if meeting.presence_asked_at is None:
+        timers.schedule(session, overleg_id=overleg.id or 0, kind=START, subject_id=meeting.id,
+                        due_at=max(meeting.starts_at, now))
 
 
 @timer(AGENDA)

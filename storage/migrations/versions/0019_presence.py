@@ -1,0 +1,58 @@
+"""presence and confidentiality at a meeting
+
+Revision ID: 0019
+Revises: 0017
+Create Date: 2026-12-01 07:00:00
+
+``presence``: one person's confirmation of presence (and confidentiality, geheimhouding) at a
+meeting; ``meeting.presence_asked_at`` and ``presence_confidential``: when the members were
+asked, and whether of confidentiality too; ``overleg.ask_confidentiality``: the chair's
+setting (off: attendance only). Issue 24.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from storage.types import UTCDateTime
+
+revision = '0019'
+down_revision = '0017'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # Plain ADD COLUMN (with a default), no table copy: other tables refer to these two.
+    op.add_column('overleg', sa.Column('ask_confidentiality', sa.Boolean(), nullable=False,
+                                       server_default=sa.true()))
+    op.add_column('meeting', sa.Column('presence_asked_at', UTCDateTime(), nullable=True))
+    op.add_column('meeting', sa.Column('presence_confidential', sa.Boolean(), nullable=False,
+                                       server_default=sa.false()))
+    op.create_table(
+        'presence',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('meeting_id', sa.Integer(), nullable=False),
+        sa.Column('user_id', sa.String(), nullable=False),
+        sa.Column('partner_id', sa.Integer(), nullable=True),
+        sa.Column('confidential', sa.Boolean(), nullable=False),
+        sa.Column('source', sa.String(), nullable=False),
+        sa.Column('source_event_id', sa.String(), nullable=True),
+        sa.Column('withdrawn', sa.Boolean(), nullable=False),
+        sa.Column('at', UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id']),
+        sa.ForeignKeyConstraint(['partner_id'], ['partner.id']),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_presence_meeting_id', 'presence', ['meeting_id'])
+    op.create_index('ix_presence_source_event_id', 'presence', ['source_event_id'])
+
+
+def downgrade() -> None:
+    op.drop_index('ix_presence_source_event_id', table_name='presence')
+    op.drop_index('ix_presence_meeting_id', table_name='presence')
+    op.drop_table('presence')
+    op.drop_column('meeting', 'presence_confidential')
+    op.drop_column('meeting', 'presence_asked_at')
+    op.drop_column('overleg', 'ask_confidentiality')
