@@ -112,10 +112,13 @@ def present(ctx: Ctx, *, number: int) -> list[Outgoing]:
 def confirm(ctx: Ctx, meeting: Meeting, *, source: str,
             source_event_id: str | None) -> list[Outgoing]:
     """Record the sender's confirmation (``source``: command, reaction, card), judged by
-    when they said it (``ctx.spoken``): after the question, on the meeting's day. A second
-    confirmation changes nothing and says when the first was kept."""
+    when they said it (``ctx.spoken``): after the question, on the meeting's day, of a
+    meeting not cancelled. A second confirmation changes nothing and says when the first
+    was kept. Returns the reply (``presence/confirmed``) or the refusal."""
     overleg = ctx.overleg
     assert overleg is not None and ctx.member is not None
+    if meeting.status != "planned":
+        return [ctx.refuse("meeting/not_planned", meeting=meeting)]
     if meeting.presence_asked_at is None:
         return [ctx.refuse("presence/not_asked", meeting=meeting)]
     if ctx.spoken >= day_bounds(overleg, meeting)[1]:

@@ -127,6 +127,11 @@ def test_confirm_by_command_and_reaction_and_a_removed_reaction_withdraws(
     # Only on the meeting's day (Amsterdam): the next day is too late.
     assert ov.key("!aanwezig M1", sender=GEM,
                     now=datetime(2026, 12, 15, 23, 1, tzinfo=UTC)) == "presence/closed"
+    # A reaction on the question of a meeting cancelled since is not recorded.
+    ov.one("!overleg annuleren M1", now=DURING)
+    assert [r.template for r in event(session, registry, renderer, sender=GEM,
+                                      kind="reaction", relates_to=question.remote_id,
+                                      key="✅", sent_at=DURING)] == ["meeting/not_planned"]
     actions = [(e.actor, e.action, e.subject) for e in audit.entries(session)
                if e.action.startswith("presence.") and e.action != "presence.ask"]
     assert actions == [(POL, "presence.confidential", "M1 Politie"),
