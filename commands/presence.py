@@ -45,12 +45,13 @@ def day_bounds(overleg: Overleg, meeting: Meeting) -> tuple[datetime, datetime]:
 
 
 def ask(session: Any, overleg: Overleg, meeting: Meeting, now: datetime, *,
-        late: bool = False, late_since: datetime | None = None) -> Outgoing:
+        late: bool = False, late_since: datetime | None = None) -> Outgoing | None:
     """Ask every member in the room of ``overleg`` to confirm presence at ``meeting`` (and
-    confidentiality, per the overleg's setting); records the question (``presence.ask``)
-    and returns the message. The caller checks that it was not asked before."""
+    confidentiality, per the overleg's setting): records the question (``presence.ask``)
+    and returns the message; None when they were asked already (once per meeting)."""
+    if not presence.ask(session, meeting, confidential=overleg.ask_confidentiality, now=now):
+        return None
     users = [m.user_id for m in overlegs.members(session, overleg.id or 0)]
-    presence.ask(session, meeting, confidential=overleg.ask_confidentiality, now=now)
     return Outgoing("presence/question",
                     {"meeting": meeting, "users": users,
                      "confidential": overleg.ask_confidentiality, "late": late,
@@ -70,6 +71,8 @@ def started(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
         return []
     out = ask(batch.session, overleg, meeting, batch.now, late=batch.late(due),
               late_since=due.due_at)
+    if out is None:
+        return []
     audit.record(batch.session, overleg_id=overleg.id, actor="casusbot", role="system",
                  action="presence.ask", subject=_asked_subject(meeting, out), now=batch.now)
     return [out]
@@ -97,6 +100,9 @@ def start(ctx: Ctx, *, number: int) -> list[Outgoing]:
     if not first <= ctx.now < end:
         return [ctx.refuse("presence/not_today", meeting=meeting)]
     question = ask(ctx.session, ctx.overleg, meeting, ctx.now)
+    if question is None:  # (asked meanwhile, by the start timer on another instance)
+        return [ctx.refuse("presence/already_asked", meeting=meeting,
+                           asked_at=meeting.presence_asked_at)]
     audit_change(ctx, action="presence.ask", subject=_asked_subject(meeting, question))
     return [question]
 

@@ -6,17 +6,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from storage.models import AgendaItem, Meeting, Presence
 
 
-def ask(session: Session, meeting: Meeting, *, confidential: bool, now: datetime) -> None:
-    """Record that the members of ``meeting``'s overleg were asked to confirm (once)."""
-    meeting.presence_asked_at = now
-    meeting.presence_confidential = confidential
-    session.add(meeting)
-    session.flush()
+def ask(session: Session, meeting: Meeting, *, confidential: bool, now: datetime) -> bool:
+    """Record that the members of ``meeting``'s overleg were asked to confirm, unless they
+    were asked already: False then. One conditional UPDATE, so of two instances (the start
+    timer and the chair's command at once) only one asks."""
+    result = session.execute(
+        update(Meeting).where(col(Meeting.id) == meeting.id,
+                              col(Meeting.presence_asked_at).is_(None))
+        .values(presence_asked_at=now, presence_confidential=confidential)
+        .execution_options(synchronize_session=False))
+    session.refresh(meeting)
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
 
 def confirm(session: Session, *, meeting_id: int, user_id: str, partner_id: int | None,

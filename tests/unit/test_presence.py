@@ -224,3 +224,12 @@ def test_who_did_not_confirm_gets_no_direct_message_about_the_meetings_cases(
     mark = _mark(session)
     sweep(session, renderer, datetime(2026, 12, 21, 8, 0, tzinfo=UTC))
     assert JZ2 in {r.room_id for r in _rows(session, "action/overdue", mark)}
+
+
+def test_the_question_is_recorded_once_whoever_asks_second(ov: Say, session: Session) -> None:
+    """The start timer and the chair's command on two instances: one conditional UPDATE,
+    so only the first asks (the second sees the first one's time)."""
+    m = _meeting(session)
+    assert presence.ask(session, m, confidential=True, now=START) is True
+    assert presence.ask(session, m, confidential=False, now=DURING) is False
+    assert (m.presence_asked_at, m.presence_confidential) == (START, True)
