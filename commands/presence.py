@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlmodel import Session
+
 from commands import parse, workdays
 from commands.agenda import START, find_meeting
 from commands.attendance import reaction_answer
@@ -44,7 +46,7 @@ def day_bounds(overleg: Overleg, meeting: Meeting) -> tuple[datetime, datetime]:
         overleg, day + timedelta(days=1), 0)
 
 
-def ask(session: Any, overleg: Overleg, meeting: Meeting, now: datetime, *,
+def ask(session: Session, overleg: Overleg, meeting: Meeting, now: datetime, *,
         late: bool = False, late_since: datetime | None = None) -> Outgoing | None:
     """Ask every member in the room of ``overleg`` to confirm presence at ``meeting`` (and
     confidentiality, per the overleg's setting): records the question (``presence.ask``)
