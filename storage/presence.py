@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -89,15 +90,16 @@ class Clearance:
         return who is None or user_id in who
 
 
-def clearance(session: Session, overleg_id: int, now: datetime) -> Clearance:
-    """The overleg's ``Clearance`` at ``now`` (two queries: agendas of asked meetings, and
-    their confirmations)."""
+def clearance(session: Session, overleg_id: int, now: datetime | None = None) -> Clearance:
+    """The overleg's ``Clearance`` (at ``now``: of the meetings asked by then; None: every
+    meeting asked so far). Two queries: the agendas of asked meetings, their confirmations."""
+    asked: list[Any] = [Meeting.overleg_id == overleg_id, Meeting.status == "planned",
+             col(Meeting.presence_asked_at).is_not(None)]
+    if now is not None:
+        asked.append(col(Meeting.presence_asked_at) <= now)
     rows = session.exec(
         select(AgendaItem.case_id, Meeting.id)
-        .join(Meeting, col(Meeting.id) == col(AgendaItem.meeting_id))
-        .where(Meeting.overleg_id == overleg_id, Meeting.status == "planned",
-               col(Meeting.presence_asked_at).is_not(None),
-               col(Meeting.presence_asked_at) <= now)
+        .join(Meeting, col(Meeting.id) == col(AgendaItem.meeting_id)).where(*asked)
         .order_by(col(Meeting.starts_at), col(Meeting.id))).all()
     last: dict[int, int] = {}
     for case_id, meeting_id in rows:

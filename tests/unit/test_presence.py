@@ -5,6 +5,7 @@ card; ``!presentie``; no case-level direct message for who did not confirm; audi
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -47,7 +48,9 @@ def _meeting(session: Session) -> Meeting:
 
 
 def _started(ov: Say, session: Session, renderer: Renderer) -> OutboxMessage:
-    """Run the clock to M1's start; the question that went out (delivered: it has an ID)."""
+    """Run the clock to M1's start (its agenda went out five days before); the question that
+    went out (delivered: it has an ID)."""
+    sweep(session, renderer, START - timedelta(days=5))
     sweep(session, renderer, START)
     [question] = _rows(session, "presence/question")
     deliver(session)
@@ -193,8 +196,9 @@ def test_with_confidentiality_switched_off_only_attendance_is_asked(
 def test_who_did_not_confirm_gets_no_direct_message_about_the_meetings_cases(
         ov: Say, session: Session, renderer: Renderer) -> None:
     """Jeugdzorg's two members get direct reminders of Jeugdzorg's action on case B; after
-    M1, where B was discussed and only JZ confirmed, JZ2 gets none (the room still does), and
-    the coordinator who did not confirm gets no digest line of B, still of case A."""
+    M1 began, where B was discussed and only JZ confirmed, JZ2 gets no agenda line, no
+    reminder by DM (the room still does), and the coordinator who did not confirm gets no
+    digest line of B, still of case C (on no agenda)."""
     ov.one(f"!lid add {COORD} Gemeente coordinator")
     o = overlegs.by_room(session, ROOM)
     assert o is not None
@@ -203,22 +207,28 @@ def test_who_did_not_confirm_gets_no_direct_message_about_the_meetings_cases(
     a, b = ov.a, ov.b  # type: ignore[attr-defined]
     ov.one(f"!agenda add M1 {b}")
     ov.one(f"!actie add {b} Jeugdzorg 16-12-2026 Gesprek plannen")
-    ov.one(f"!actie add {a} Politie 16-12-2026 Huisbezoek")
+    c = re.search(r"C-\w+", ov.one("!casus open"))[0]  # type: ignore[index]
+    ov.one(f"!actie add {c} Politie 16-12-2026 Huisbezoek")
     _started(ov, session, renderer)
     ov.one("!aanwezig M1", sender=JZ, now=DURING)
+    # The agenda changed during the meeting: sent again, its line of B by DM only to JZ.
+    mark = _mark(session)
+    ov("!agenda toevoegen M1 " + a, now=DURING + timedelta(minutes=1))
+    again = _rows(session, "agenda/agenda", mark)
+    assert {r.room_id for r in again} == {ROOM, JZ}
     mark = _mark(session)
     sweep(session, renderer, datetime(2026, 12, 17, 8, 0, tzinfo=UTC))  # 09:00, overdue
     overdue = _rows(session, "action/overdue", mark)
     rooms = {r.room_id for r in overdue if "Gesprek" in r.body}
     assert ROOM in rooms and JZ in rooms
     assert JZ2 not in rooms and COORD not in rooms
-    assert COORD in {r.room_id for r in overdue if "Huisbezoek" in r.body}  # case A: no M1
+    assert COORD in {r.room_id for r in overdue if "Huisbezoek" in r.body}  # C: not on M1
     room_copy = next(r for r in overdue if r.room_id == ROOM and "Gesprek" in r.body)
     assert JZ2 in room_copy.mentions.split()  # the organisation still sees its own line
     mark = _mark(session)
     sweep(session, renderer, datetime(2026, 12, 18, 8, 0, tzinfo=UTC))  # digest 08:30 Fri
     [digest] = [r for r in _rows(session, "action/digest", mark) if r.room_id == COORD]
-    assert a in digest.body and b not in digest.body
+    assert c in digest.body and b not in digest.body
     # Once JZ2 confirms (still on the meeting's day, late), the direct messages come again.
     ov.one("!aanwezig M1", sender=JZ2, now=datetime(2026, 12, 15, 20, 0, tzinfo=UTC))
     mark = _mark(session)
