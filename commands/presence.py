@@ -7,8 +7,8 @@ that they keep what is discussed confidential (geheimhouding). A member confirms
 ``!aanwezig M3``, a ✅ reaction on the question, or on Teams the question card's button,
 on the meeting's day (in the overleg's zone). ``!presentie M3`` shows who confirmed, per
 partner. Who did not confirm gets no direct message about the meeting's cases afterwards
-(``storage.presence.Clearance``, applied where reminders and digests go out:
-``commands.action``). Every question, confirmation and withdrawal is an audit entry
+(``storage.presence.Clearance``, applied where reminders, digests and agenda lines go out
+by direct message: ``commands.action``, ``commands.agenda.external_recipients``). Every question, confirmation and withdrawal is an audit entry
 (AVG art. 5(2): the organisation can show who was present).
 """
 
