@@ -13,6 +13,7 @@ from commands import (
     meeting,
     member,
     partner,
+    presence,
     privacy,
     retention,
     series,
@@ -23,7 +24,7 @@ from commands.policy import refusal
 from commands.registry import Registry, build
 
 MODULES = (setup, partner, member, meeting, series, case, covenant, agenda, agendacommands,
-           attendance, action, privacy, settings, retention, help)
+           attendance, presence, action, privacy, settings, retention, help)
 """The modules whose ``@command``, ``@timer`` and ``@upkeep`` declarations make the bot."""
 
 

@@ -285,7 +285,8 @@ def _open_action(batch: Batch, overleg: Overleg, due: Due
 
 @timer(DUE_SOON)
 def due_soon_reminder(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
-    """N working days before the due date: the owning partner's members, in the room."""
+    """N working days before the due date: the owning partner's members, in the room (and
+    by direct message with ``remind_by_dm``, not to who missed the case's last meeting)."""
     found = _open_action(batch, overleg, due)
     if found is None:
         return []
@@ -297,14 +298,17 @@ def due_soon_reminder(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing
     out = [_to(overleg, "action/due_soon", {**late, "owners": owners}, to=overleg.room_id,
                mentions=tuple(owners))]
     if overleg.remind_by_dm:
+        cleared = batch.clearance(overleg)  # not who missed the case's last meeting
         out += [_to(overleg, "action/due_soon", {**late, "owners": [user], "direct": True},
-                    to=user) for user in owners]
+                    to=user) for user in owners if cleared.allows(user, action.case_id)]
     return out
 
 
 @timer(OVERDUE)
 def overdue_reminder(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
-    """Overdue: owner and coordinators, every working day; after E days the chair as well."""
+    """Overdue: owner and coordinators, every working day; after E days the chair as well
+    (by direct message too with ``remind_by_dm``: not to who missed the case's last
+    meeting, issue 24)."""
     found = _open_action(batch, overleg, due)
     if found is None:
         return []
@@ -319,8 +323,9 @@ def overdue_reminder(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]
               "late_since": due.due_at}
     out = [_to(overleg, "action/overdue", values, to=overleg.room_id, mentions=told)]
     if overleg.remind_by_dm:
+        cleared = batch.clearance(overleg)  # not who missed the case's last meeting
         out += [_to(overleg, "action/overdue", {**values, "direct": True}, to=user)
-                for user in told]
+                for user in told if cleared.allows(user, action.case_id)]
     next_day = workdays.next_working_day(overleg, today)
     batch.plan(due, workdays.at_local(overleg, next_day, REMIND_HOUR))
     return out
@@ -350,10 +355,14 @@ def ensure_digests(session: Session, now: datetime) -> None:
             ensure_digest(session, overleg, now)
 
 
-def digest_rows(session: Session, overleg: Overleg, today: date) -> list[dict[str, object]]:
-    """Open actions grouped per case, overdue first, most overdue on top."""
-    views = action_views(session, overleg, actions.with_case_codes(
-        session, Action.overleg_id == overleg.id, Action.status == "open"), today)
+def digest_rows(session: Session, overleg: Overleg, today: date,
+                rows: list[tuple[Action, str]] | None = None) -> list[dict[str, object]]:
+    """Open actions grouped per case, overdue first, most overdue on top; ``rows``: the
+    open actions with their cases' codes, when the caller read (and filtered) them."""
+    if rows is None:
+        rows = actions.with_case_codes(session, Action.overleg_id == overleg.id,
+                                       Action.status == "open")
+    views = action_views(session, overleg, rows, today)
     per_case: dict[str, list[dict[str, object]]] = {}
     for v in views:
         per_case.setdefault(str(v["case"]), []).append(v)
@@ -362,17 +371,26 @@ def digest_rows(session: Session, overleg: Overleg, today: date) -> list[dict[st
 
 @timer(DIGEST)
 def digest(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
-    """08:30 on working days: each coordinator gets the open actions, per case."""
+    """08:30 on working days: each coordinator gets the open actions, per case (not those
+    of a case whose last meeting they did not confirm presence at: issue 24)."""
     today = workdays.local_today(overleg, batch.now)
     nxt = workdays.next_working_day(overleg, today)
     batch.plan(due, workdays.at_local(overleg, nxt, *DIGEST_AT))
     if not workdays.is_working_day(overleg, today):
         return []  # the day became a holiday after planning (settings changed)
-    rows = digest_rows(batch.session, overleg, today)
-    if not rows:
-        return []  # nothing to report: no digest
-    values: dict[str, object] = {
-        "cases": rows, "overleg_name": overleg.name, "today": workdays.at_local(overleg, today, 12),
-        "late": batch.late(due), "late_since": due.due_at}
-    return [_to(overleg, "action/digest", values, to=user, pages_over=("cases", "actions"))
-            for user in batch.roster(overleg).coordinators]
+    open_rows = actions.with_case_codes(batch.session, Action.overleg_id == overleg.id,
+                                        Action.status == "open")
+    cleared = batch.clearance(overleg)  # each coordinator: not the cases of a meeting missed
+    out = []
+    for user in batch.roster(overleg).coordinators:
+        rows = digest_rows(batch.session, overleg, today,
+                           [(a, c) for a, c in open_rows if cleared.allows(user, a.case_id)])
+        if not rows:
+            continue  # nothing to report: no digest
+        values: dict[str, object] = {
+            "cases": rows, "overleg_name": overleg.name,
+            "today": workdays.at_local(overleg, today, 12), "late": batch.late(due),
+            "late_since": due.due_at}
+        out.append(_to(overleg, "action/digest", values, to=user,
+                       pages_over=("cases", "actions")))
+    return out

@@ -17,13 +17,14 @@ from sqlmodel import Session, select
 
 from commands import access, caseid, covenant, workdays
 from commands.registry import Batch, Ctx, Outgoing, ParseError, timer
-from storage import actions, agendas, audit, cases, meetings, overlegs, timers
+from storage import actions, agendas, audit, cases, meetings, overlegs, presence, timers
 from storage.models import AgendaItem, Case, Meeting, Overleg, Partner
 from storage.timers import Due
 
 AGENDA = "meeting.agenda"
 NUDGE = "meeting.nudge"
-MEETING_KINDS = (AGENDA, NUDGE)
+START = "meeting.start"  # members are asked to confirm presence (commands/presence.py)
+MEETING_KINDS = (AGENDA, NUDGE, START)
 SEND_HOUR = 9
 
 
@@ -129,22 +130,27 @@ def _package(overleg: Overleg, meeting: Meeting, to: str, lines: list[dict[str, 
 
 def external_recipients(session: Session, overleg: Overleg,
                         meeting: Meeting) -> dict[str, list[dict[str, Any]]]:
-    """Per member of an external or case partner: the lines of their partner's cases.
+    """Per member of an external or case partner: the lines of their partner's cases, but
+    not those of a case whose last meeting (with presence asked) they did not confirm
+    presence at (issue 24, ``storage.presence.Clearance``: no case-level direct message of
+    that meeting afterwards; the room's agenda still has every line). A member left with
+    no line gets nothing.
 
     Nobody but the core partners is invited to a weegoverleg, so it has no such recipients.
     """
     if meeting.kind == "weging":
         return {}
     lines = agenda_lines(session, meeting)
+    cleared = presence.clearance(session, overleg.id or 0)
     out: dict[str, list[dict[str, Any]]] = {}
     for p in overlegs.partners(session, overleg.id or 0):
         if p.kind == "core" or p.id is None:
             continue
         own = [ln for ln in lines if p.id in actions.linked_partner_ids(session, ln["case_id"])]
-        if not own:
-            continue
         for m in overlegs.members_of_partner(session, p.id):
-            out[m.user_id] = own
+            mine = [ln for ln in own if cleared.allows(m.user_id, ln["case_id"])]
+            if mine:
+                out[m.user_id] = mine
     return out
 
 
@@ -173,7 +179,8 @@ def withdrawal_notices(session: Session, overleg: Overleg, meeting: Meeting, *, 
 
 def schedule_meeting(session: Session, overleg: Overleg, meeting: Meeting,
                      now: datetime) -> None:
-    """(Re)plan the agenda and the nudge of ``meeting``; a cancelled meeting has neither."""
+    """(Re)plan the agenda, the nudge and the presence question (at the start) of
+    ``meeting``; a cancelled meeting has none, a meeting already asked no new question."""
     assert meeting.id is not None
     timers.cancel(session, kinds=MEETING_KINDS, subject_id=meeting.id, now=now)
     if meeting.status != "planned":
@@ -189,6 +196,9 @@ def schedule_meeting(session: Session, overleg: Overleg, meeting: Meeting,
     if nudge_at > now:
         timers.schedule(session, overleg_id=overleg.id or 0, kind=NUDGE, subject_id=meeting.id,
                         due_at=nudge_at)
+    if meeting.presence_asked_at is None:
+        timers.schedule(session, overleg_id=overleg.id or 0, kind=START, subject_id=meeting.id,
+                        due_at=max(meeting.starts_at, now))
 
 
 @timer(AGENDA)

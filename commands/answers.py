@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from commands import access, caseid
+from commands import access, caseid, presence
 from commands.attendance import reaction_answer, record_attendance, record_info
 from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing
@@ -70,6 +70,10 @@ def by_choice(ctx: Ctx, target_event_id: str | None, attends: bool | None, *, so
 
 
 def reaction(ctx: Ctx, target_event_id: str | None, key: str, event_id: str) -> list[Outgoing]:
+    """A reaction on an agenda (✅/❌: an answer) or on a presence question (✅: confirmed)."""
+    question = presence.question_meeting(ctx, target_event_id)
+    if question is not None:
+        return presence.by_reaction(ctx, question, key, event_id)
     return by_choice(ctx, target_event_id, reaction_answer(key), source="reaction",
                      event_id=event_id)
 
@@ -123,12 +127,12 @@ def poll_end(ctx: Ctx, target_event_id: str | None) -> list[Outgoing]:
 
 
 def withdrawal(ctx: Ctx, redacted_event_id: str | None) -> list[Outgoing]:
-    """A reaction was removed: its answer no longer counts."""
+    """A reaction was removed: its answer (or presence confirmation) no longer counts."""
     if not redacted_event_id:
         return []
     row = agendas.withdraw(ctx.session, redacted_event_id)
     if row is None:
-        return []
+        return presence.withdrawal(ctx, redacted_event_id)
     meeting = ctx.session.get(Meeting, row.meeting_id)
     mctx = _context(ctx, meeting) if meeting else None
     if meeting is None or mctx is None:
@@ -148,11 +152,15 @@ CARD_CASE = "case:"  # an agenda card's toggle per case: {"case:C-7K2FJ7": "true
 
 def card(ctx: Ctx, target_event_id: str | None, verb: str, data: dict[str, str],
          event_id: str) -> list[Outgoing]:
-    """A button on an agenda card: accept, decline, or "info" with one toggle per case.
+    """A button on an agenda card: accept, decline, or "info" with one toggle per case; or
+    the button of a presence question's card ("present", ``commands.presence``).
 
     The same rules as ``!confirm`` and ``!info``: the sender answers for their partner, and
     only for cases their partner may see (a forged toggle for another case is not recorded).
     """
+    if verb == presence.CARD_VERB:
+        question = presence.question_meeting(ctx, target_event_id)
+        return presence.by_card(ctx, question, event_id) if question is not None else []
     if verb in CARD_VERBS:
         return by_choice(ctx, target_event_id, CARD_VERBS[verb], source="card",
                          event_id=event_id)

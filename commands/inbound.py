@@ -24,7 +24,7 @@ from commands.registry import (
     run,
 )
 from commands.text import clean
-from storage import agendas, cases, inbound, outbox, overlegs, timers
+from storage import agendas, cases, inbound, outbox, overlegs, presence, timers
 from storage.db import counting_writes
 from storage.models import RoomAbsence
 from storage.outbox import Rendered
@@ -315,7 +315,8 @@ def _said_while_away(ctx: Ctx, msg: Inbound, away: RoomAbsence) -> list[Outgoing
 
 def _concerns_us(session: Session, msg: Inbound) -> bool:
     if msg.kind == "redaction":
-        return msg.redacts is not None and agendas.by_source_event(session, msg.redacts)
+        return msg.redacts is not None and (agendas.by_source_event(session, msg.redacts)
+                                            or presence.by_source_event(session, msg.redacts))
     return msg.relates_to is not None and outbox.ref_of_remote(session, msg.relates_to) is not None
 
 

@@ -49,6 +49,9 @@ POLICY: Final[dict[str, frozenset[str]]] = {
     "confirm": PARTNERS,  # answering needs a partner; the command says so otherwise
     "info": PARTNERS,
     "status": CHAIR,
+    "meeting start": CHAIR,
+    "present": MEMBERS,  # each member confirms their own presence
+    "attendance": CHAIR,
     "action add": CHAIR,
     "action done": MEMBERS,  # the chair, or a member of the owning partner
     "action move": CHAIR,

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col
 
 from commands import pii
-from storage import actions, overlegs, privacy
+from storage import actions, overlegs, presence, privacy
 from storage.models import Action, Member, Overleg
 from storage.outbox import Rendered
 from storage.timers import Due, Plan
@@ -216,6 +216,7 @@ class Batch:
     planned: list[Plan] = field(default_factory=list)  # next timers, written after the batch
     _rosters: dict[int, Roster] = field(default_factory=dict)
     _actions: dict[int, tuple[Action, str]] | None = None
+    _clearances: dict[int, presence.Clearance] = field(default_factory=dict)
 
     def plan(self, due: Due, at: datetime, kind: str | None = None) -> None:
         """Plan the next timer of ``due``'s subject (its kind, or ``kind``) at ``at``."""
@@ -234,6 +235,15 @@ class Batch:
                 coordinators=[m.user_id for m in members if m.role == "coordinator"],
                 chairs=[m.user_id for m in members if m.role == "chair"])
         return self._rosters[key]
+
+    def clearance(self, overleg: Overleg) -> presence.Clearance:
+        """Who may get direct messages about which of the overleg's cases (issue 24: not
+        who did not confirm presence at the last meeting that discussed it); read once per
+        overleg in a sweep."""
+        key = overleg.id or 0
+        if key not in self._clearances:
+            self._clearances[key] = presence.clearance(self.session, key, self.now)
+        return self._clearances[key]
 
     def late(self, due: Due) -> bool:
         """Whether ``due`` is handled late (the bot was down): messages then say so."""

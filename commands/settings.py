@@ -86,14 +86,16 @@ SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "taal": ("locale", _locale),
     "timezone": ("timezone", _timezone),
     "tijdzone": ("timezone", _timezone),
+    "confidentiality": ("ask_confidentiality", _flag),
+    "geheimhouding": ("ask_confidentiality", _flag),
 }
 
 
 NAMES = {
     "nl": ("agenda", "herinnering", "vooraf", "escalatie", "dm", "werkdagen", "feestdagen",
-           "monitoring", "bewaartermijn", "taal", "tijdzone"),
+           "monitoring", "bewaartermijn", "taal", "tijdzone", "geheimhouding"),
     "en": ("agenda", "nudge", "due-soon", "escalate", "dm", "workdays", "holidays", "monitor",
-           "retention", "language", "timezone"),
+           "retention", "language", "timezone", "confidentiality"),
 }
 """The settings' names shown in each language (both are accepted: ``SETTINGS``)."""
 
@@ -135,8 +137,7 @@ def view(overleg: Overleg) -> dict[str, Any]:
     return {k: getattr(overleg, k) for k in (
         "agenda_days_before", "nudge_days_before", "due_soon_days", "escalate_after_days",
         "remind_by_dm", "working_days", "holiday_calendar", "monitor_weeks", "retention_years",
-        "locale",
-        "timezone")}
+        "locale", "timezone", "ask_confidentiality")}
 
 
 @command("settings", nl="instellingen", aliases=("meeting settings", "overleg instellingen"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, UniqueConstraint, false, text
+from sqlalchemy import Column, Index, UniqueConstraint, false, text, true
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -33,6 +33,10 @@ class Overleg(SQLModel, table=True):
     monitor_weeks: int = 12  # cases in monitoren come back on an agenda this often
     agenda_days_before: int = 5  # the agenda goes out N days before, at 09:00
     nudge_days_before: int = 2  # partners without an answer are nudged M days before
+    # At a meeting's start each member confirms presence; with this also confidentiality
+    # (geheimhouding). Off: attendance only (issue 24).
+    ask_confidentiality: bool = Field(default=True,
+                                      sa_column_kwargs={"server_default": true()})
     created_at: datetime = Field(sa_column=_utc())
 
 
@@ -110,6 +114,11 @@ class Meeting(SQLModel, table=True):
     agenda_version: int = 0  # how many times the agenda was sent
     series_id: int | None = Field(default=None, foreign_key="meetingseries.id", index=True)
     series_start: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # When the members were asked to confirm presence (at the start, or the chair's
+    # ``!overleg starten``); once per meeting. Whether the question was of confidentiality too.
+    presence_asked_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    presence_confidential: bool = Field(default=False,
+                                        sa_column_kwargs={"server_default": false()})
 
 
 class AgendaItem(SQLModel, table=True):
@@ -136,6 +145,23 @@ class Attendance(SQLModel, table=True):
     attends: bool
     delegate: str | None = None
     source: str = "command"  # command | reaction | poll | poll_spoiled (MSC3381) | card
+    source_event_id: str | None = Field(default=None, index=True)
+    withdrawn: bool = False
+    at: datetime = Field(sa_column=_utc())
+
+
+class Presence(SQLModel, table=True):
+    """One person's confirmation that they are present at a meeting (and, when the question
+    asked it, that they keep what is discussed confidential: geheimhouding). The first
+    confirmation not withdrawn counts; a removed reaction withdraws only its own row.
+    Who did not confirm gets no direct messages about the meeting's cases (issue 24)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    user_id: str
+    partner_id: int | None = Field(default=None, foreign_key="partner.id")  # at that time
+    confidential: bool = False  # confidentiality confirmed too (the question asked it)
+    source: str = "command"  # command | reaction | card
     source_event_id: str | None = Field(default=None, index=True)
     withdrawn: bool = False
     at: datetime = Field(sa_column=_utc())

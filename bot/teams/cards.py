@@ -1,7 +1,8 @@
 """Teams rendering: the same templates, as Teams HTML or as Adaptive Cards.
 
 The agenda becomes a card with "we attend" / "we do not attend" buttons and one "we hold
-information" toggle per case; the status board, agenda view, action list and digest become
+information" toggle per case; the presence question at a meeting's start a card with one
+"present" button; the status board, agenda view, action list and digest become
 cards of text. Everything else is a message in Teams' HTML subset. Matrix-only forms have no
 Teams form: the poll (the card's buttons replace it), the .ics file and the redaction.
 No SDK here: a card is a plain dict.
@@ -19,6 +20,7 @@ from bot.render import Renderer, html_to_text
 from commands.answers import CARD_CASE
 from commands.fitting import TEAMS_MAX_BYTES
 from commands.inbound import TEAMS_MESSAGE
+from commands.presence import CARD_VERB
 from commands.registry import Outgoing
 from storage.outbox import Rendered
 
@@ -133,6 +135,8 @@ class TeamsRenderer:
         payload: dict[str, Any]
         if out.template == "agenda/agenda":
             payload = {"card": self._agenda(out, html, plain.body)}
+        elif out.template == "presence/question":
+            payload = {"card": self._presence(out, html, plain.body)}
         elif out.template in TEXT_CARDS:
             payload = {"card": card(card_blocks(html), plain.body)}
         else:
@@ -140,8 +144,15 @@ class TeamsRenderer:
         return replace(plain, event_type=EVENT_TYPE, content_json=json.dumps(payload))
 
     def _label(self, out: Outgoing, block: str, **values: Any) -> str:
-        return html_to_text(self.base.html(f"agenda/{block}", {**out.values, **values},
-                                           out.locale, out.timezone))
+        key = block if "/" in block else f"agenda/{block}"
+        return html_to_text(self.base.html(key, {**out.values, **values}, out.locale,
+                                           out.timezone))
+
+    def _presence(self, out: Outgoing, html: str, fallback: str) -> dict[str, Any]:
+        """The presence question with one button: present (and confidentiality confirmed)."""
+        return card(card_blocks(html), fallback, [
+            {"type": "Action.Submit", "title": self._label(out, "presence/card_confirm"),
+             "data": {"verb": CARD_VERB}}])
 
     def _agenda(self, out: Outgoing, html: str, fallback: str) -> dict[str, Any]:
         body = card_blocks(html)

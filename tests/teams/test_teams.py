@@ -348,3 +348,27 @@ async def test_teams_help_and_replies_speak_of_channels_chats_and_mentions(
     in_chat = await teams.say(admin, "@casusbot inrichten Overleg Zuid", group,
                               mentions=(teams.mention_bot(),))
     assert in_chat.startswith("Deze chat is nu het overleg")
+
+
+async def test_the_presence_question_is_a_card_whose_button_confirms(teams: Teams) -> None:
+    """Issue 24: the chair starts the meeting of today; the question is a card with one
+    button; Politie presses it and is recorded as present with confidentiality."""
+    from storage.models import Presence
+
+    p = await overleg(teams)
+    await teams.say(p["chair"], "!overleg plan 1-12-2026 14:00")
+    mark = len(teams.connector.messages())
+    await teams.post(teams.activity(p["chair"], type="message", text="!overleg starten M1"))
+    sent = await teams.card(lambda r: r["conversation"] == CHANNEL, after=mark)
+    card = card_of(sent)
+    assert [a["data"] for a in card["actions"]] == [{"verb": "present"}]
+    assert "geheimhouding" in card["fallbackText"]
+    mark = len(teams.connector.messages())
+    await teams.post(teams.activity(p["politie"], type="message", replyToId=sent["id"],
+                                    value={"verb": "present"}))
+    reply = await teams.connector.wait_for(lambda r: r["conversation"] == CHANNEL, after=mark)
+    assert "(via de knop)" in text_of(reply)
+    with session_scope(teams.app.engine) as s:
+        rows = [(r.user_id, r.source, r.confidential)
+                for r in s.exec(select(Presence)).all()]
+    assert rows == [(p["politie"], "card", True)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -157,4 +157,36 @@ def test_unsent_messages_of_the_deferred_form_block_the_upgrade_and_nothing_chan
         c.execute(text("UPDATE outboxmessage SET sent_at = '2026-12-01 08:01:00'"))
     migrate(engine)
     assert current_revision(engine) == HEAD
+    engine.dispose()
+
+
+def test_meetings_still_to_come_get_their_presence_question_on_upgrade(url: str) -> None:
+    """0019 (issue 24): a meeting planned before the release is asked at its start too;
+    a past or cancelled one gets no question."""
+    from storage.models import Timer
+
+    engine = make_engine(url)
+    migrate(engine, "0017")
+    now = datetime(2026, 12, 1, 8, 0)
+    with engine.begin() as conn:
+        meta = MetaData()
+        meta.reflect(conn)
+        conn.execute(meta.tables["overleg"].insert().values(
+            id=1, room_id=ROOM, name="Oud overleg", timezone="Europe/Amsterdam", locale="nl",
+            meeting_minutes=90, working_days="12345", holiday_calendar="NL", due_soon_days=2,
+            escalate_after_days=5, remind_by_dm=False, retention_years=5, monitor_weeks=12,
+            agenda_days_before=5, nudge_days_before=2, created_at=now))
+        for number, starts, status in ((1, datetime(2098, 12, 15, 13, 0), "planned"),
+                                       (2, datetime(2020, 12, 15, 13, 0), "planned"),
+                                       (3, datetime(2098, 12, 16, 13, 0), "cancelled")):
+            conn.execute(meta.tables["meeting"].insert().values(
+                overleg_id=1, number=number, starts_at=starts, minutes=90, status=status,
+                created_at=now, agenda_version=0, kind="casusoverleg"))
+    migrate(engine)
+    with session_scope(engine) as s:
+        timers = [(t.kind, t.subject_id, t.due_at) for t in s.exec(select(Timer))]
+        [upcoming] = s.exec(select(Meeting).where(Meeting.number == 1)).all()
+        assert upcoming.presence_asked_at is None and upcoming.presence_confidential is False
+    assert timers == [("meeting.start", upcoming.id,
+                       datetime(2098, 12, 15, 13, 0, tzinfo=UTC))]
     engine.dispose()

@@ -119,6 +119,7 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
         ("!privacy forbid Qorvantel", CHAIR), ("!privacy forbid x", CHAIR),
         ("!actie list", CHAIR), ("!actie done A9", CHAIR), ("!actie done X", CHAIR),
         ("!actie add " + "x" * 70_000, CHAIR),
+        ("!overleg starten M1", CHAIR), ("!aanwezig M1", POL), ("!presentie M1", CHAIR),
     ]
     for line, sender in lines:
         say(line, sender=sender)
@@ -198,6 +199,13 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
         if nxt is None:
             break
         now = max(nxt, now + timedelta(seconds=1))
+    # M1 (moved to 16 December, 14:00) began: its members were asked at the start.
+    during = datetime(2026, 12, 16, 13, 10, tzinfo=UTC)
+    for line, sender, at in [
+            ("!aanwezig M1", POL, during), ("!aanwezig M1", POL, during),
+            ("!overleg starten M1", CHAIR, during), ("!presentie M1", CHAIR, during),
+            ("!aanwezig M1", JZ, during + timedelta(days=1))]:
+        say(line, sender=sender, now=at, room="!new:localhost")
 
 
 @pytest.fixture(scope="module")
@@ -225,9 +233,9 @@ def test_the_scenario_reaches_most_keys(recorded: dict[str, Outgoing]) -> None:
     """What it does not reach (card actions of Teams, poll answer labels, the runtime's
     notices of a refused message…) is rendered from values built by hand below; so are the
     .ics files' summary and description (agenda/ics_*, series/ics_*), rendered inside the
-    file."""
+    file, and the presence card's button label and the notice of a withdrawn confirmation."""
     unreached = used_keys() - set(recorded)
-    assert len(unreached) < 36, sorted(unreached)
+    assert len(unreached) < 38, sorted(unreached)
 
 
 def _hand_values(key: str, recorded: dict[str, Outgoing]) -> dict[str, Any]:
@@ -241,7 +249,7 @@ def _hand_values(key: str, recorded: dict[str, Outgoing]) -> dict[str, Any]:
                   late_since=NOW, delegate=POL, number=3, weeks=12, now_state=True,
                   noted=[{"case": "C-7K2FJ", "holds": True}], command="actie add",
                   sent_at=NOW, retry_at=NOW, no_chair=False, was_chair=False, have=0,
-                  need=50, name="Overleg")
+                  need=50, name="Overleg", at=NOW, asked_at=NOW, confidential=True)
     return values
 
 

@@ -1,0 +1,114 @@
+"""Presence at a meeting: who confirmed (and kept confidentiality), and who may therefore get
+direct messages about the cases that meeting discussed (issue 24)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from storage.models import AgendaItem, Meeting, Presence
+
+
+def ask(session: Session, meeting: Meeting, *, confidential: bool, now: datetime) -> bool:
+    """Record that the members of ``meeting``'s overleg were asked to confirm, unless they
+    were asked already: False then. One conditional UPDATE, so of two instances (the start
+    timer and the chair's command at once) only one asks."""
+    result = session.execute(
+        update(Meeting).where(col(Meeting.id) == meeting.id,
+                              col(Meeting.presence_asked_at).is_(None))
+        .values(presence_asked_at=now, presence_confidential=confidential)
+        .execution_options(synchronize_session=False))
+    session.refresh(meeting)
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+
+def confirm(session: Session, *, meeting_id: int, user_id: str, partner_id: int | None,
+            confidential: bool, source: str, source_event_id: str | None,
+            now: datetime) -> Presence:
+    """Keep one confirmation (``source``: command, reaction or card)."""
+    row = Presence(meeting_id=meeting_id, user_id=user_id, partner_id=partner_id,
+                   confidential=confidential, source=source, source_event_id=source_event_id,
+                   at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def current(session: Session, meeting_id: int) -> dict[str, Presence]:
+    """Per user ID, the first confirmation for the meeting that was not withdrawn."""
+    out: dict[str, Presence] = {}
+    for row in session.exec(select(Presence).where(
+            Presence.meeting_id == meeting_id, col(Presence.withdrawn).is_(False))
+            .order_by(col(Presence.at), col(Presence.id))):
+        out.setdefault(row.user_id, row)
+    return out
+
+
+def history(session: Session, meeting_id: int) -> list[Presence]:
+    """Every confirmation of the meeting, withdrawn ones too, in the order they were kept."""
+    return list(session.exec(select(Presence).where(Presence.meeting_id == meeting_id)
+                             .order_by(col(Presence.id))))
+
+
+def withdraw(session: Session, source_event_id: str) -> Presence | None:
+    """Withdraw the confirmation given by ``source_event_id`` (a reaction that was removed);
+    None when there is none (or it was withdrawn already)."""
+    row = session.exec(select(Presence).where(
+        Presence.source_event_id == source_event_id)).first()
+    if row is None or row.withdrawn:
+        return None
+    row.withdrawn = True
+    session.add(row)
+    session.flush()
+    return row
+
+
+def by_source_event(session: Session, source_event_id: str) -> bool:
+    return session.exec(select(Presence.id).where(
+        Presence.source_event_id == source_event_id)).first() is not None
+
+
+@dataclass(frozen=True)
+class Clearance:
+    """Who may get direct messages about which case of one overleg.
+
+    ``confirmed`` maps a case ID to the users who confirmed presence at the last meeting
+    that discussed it (had it on its agenda) and whose members were asked; a case no such
+    meeting discussed is not in it. Rule (issue 24): a member who did not confirm gets no
+    case-level direct message of that meeting afterwards; the room's copy still goes out.
+    """
+
+    confirmed: dict[int, frozenset[str]] = field(default_factory=dict)
+
+    def allows(self, user_id: str, case_id: int) -> bool:
+        """Whether ``user_id`` may get a direct message about case ``case_id``."""
+        who = self.confirmed.get(case_id)
+        return who is None or user_id in who
+
+
+def clearance(session: Session, overleg_id: int, now: datetime | None = None) -> Clearance:
+    """The overleg's ``Clearance`` (at ``now``: of the meetings asked by then; None: every
+    meeting asked so far). Two queries: the agendas of asked meetings, their confirmations."""
+    asked: list[Any] = [Meeting.overleg_id == overleg_id, Meeting.status == "planned",
+             col(Meeting.presence_asked_at).is_not(None)]
+    if now is not None:
+        asked.append(col(Meeting.presence_asked_at) <= now)
+    rows = session.exec(
+        select(AgendaItem.case_id, Meeting.id)
+        .join(Meeting, col(Meeting.id) == col(AgendaItem.meeting_id)).where(*asked)
+        .order_by(col(Meeting.starts_at), col(Meeting.id))).all()
+    last: dict[int, int] = {}
+    for case_id, meeting_id in rows:
+        last[case_id] = meeting_id or 0
+    if not last:
+        return Clearance()
+    who: dict[int, set[str]] = {m: set() for m in set(last.values())}
+    for meeting_id, user_id in session.exec(
+            select(Presence.meeting_id, Presence.user_id).where(
+                col(Presence.meeting_id).in_(list(who)), col(Presence.withdrawn).is_(False))):
+        who[meeting_id].add(user_id)
+    return Clearance({case: frozenset(who[m]) for case, m in last.items()})

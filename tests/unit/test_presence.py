@@ -1,0 +1,245 @@
+"""Presence and confidentiality at a meeting (issue 24), on the fake clock: the question at
+the start (or the chair's ``!overleg starten``), once; confirmations by command, reaction and
+card; ``!presentie``; no case-level direct message for who did not confirm; audit entries."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, col, select
+
+from bot.render import Renderer
+from bot.teams.cards import TeamsRenderer
+from commands.registry import Outgoing, Registry
+from storage import audit, overlegs, presence
+from storage.models import AuditEntry, Meeting, OutboxMessage, Timer
+from tests.unit.conftest import CHAIR, ROOM, Say, sweep
+from tests.unit.test_agenda import GEM, JZ, JZ2, POL, deliver, event, meet  # noqa: F401
+
+START = datetime(2026, 12, 15, 13, 0, tzinfo=UTC)  # M1 of ``meet``: 14:00 in Amsterdam
+DURING = START + timedelta(minutes=10)
+COORD = "@coord:localhost"
+
+
+@pytest.fixture
+def ov(meet: Say) -> Say:  # noqa: F811
+    """``test_agenda``'s overleg: Politie, Gemeente, Jeugdzorg (2 members); M1 on 15
+    December 14:00; cases A, and B linked to Jeugdzorg."""
+    return meet
+
+
+def _rows(session: Session, template: str, after: int = 0) -> list[OutboxMessage]:
+    return list(session.exec(select(OutboxMessage).where(
+        OutboxMessage.template == template, col(OutboxMessage.id) > after)
+        .order_by(col(OutboxMessage.id))))
+
+
+def _mark(session: Session) -> int:
+    return max((r.id or 0 for r in session.exec(select(OutboxMessage))), default=0)
+
+
+def _meeting(session: Session) -> Meeting:
+    m = session.exec(select(Meeting).where(Meeting.number == 1)).one()
+    session.refresh(m)
+    return m
+
+
+def _started(ov: Say, session: Session, renderer: Renderer) -> OutboxMessage:
+    """Run the clock to M1's start (its agenda went out five days before); the question that
+    went out (delivered: it has an ID)."""
+    sweep(session, renderer, START - timedelta(days=5))
+    sweep(session, renderer, START)
+    [question] = _rows(session, "presence/question")
+    deliver(session)
+    session.refresh(question)
+    return question
+
+
+def test_the_question_goes_out_at_the_start_to_every_member_once(
+        ov: Say, session: Session, renderer: Renderer) -> None:
+    ov.one(f"!agenda add M1 {ov.a}")  # type: ignore[attr-defined]
+    sweep(session, renderer, START - timedelta(minutes=1))
+    assert _rows(session, "presence/question") == []  # not before the start
+    question = _started(ov, session, renderer)
+    assert question.room_id == ROOM and question.ref == f"presence:{_meeting(session).id}"
+    assert set(question.mentions.split()) == {CHAIR, POL, GEM, JZ, JZ2}
+    m = _meeting(session)
+    assert m.presence_asked_at == START and m.presence_confidential is True
+    # Once per meeting: the chair's start afterwards is refused, no timer asks again.
+    assert ov.key("!overleg starten M1", now=DURING) == "presence/already_asked"
+    sweep(session, renderer, START + timedelta(days=1))
+    assert len(_rows(session, "presence/question")) == 1
+    [entry] = [e for e in audit.entries(session) if e.action == "presence.ask"]
+    assert entry.actor == "casusbot" and entry.subject.startswith("M1 confidentiality asked=")
+    assert JZ2 in entry.subject
+
+
+def test_the_chair_starts_on_the_day_only_and_the_start_time_asks_no_more(
+        ov: Say, session: Session, renderer: Renderer) -> None:
+    assert ov.key("!overleg starten M1") == "presence/not_today"  # two weeks early
+    assert ov.key("!overleg starten M1", sender=POL,
+                    now=START - timedelta(hours=1)) == "error/chair_only"
+    assert ov.keys("!meeting start M1", now=START - timedelta(hours=1)) == [
+        "presence/question"]
+    assert _meeting(session).presence_asked_at == START - timedelta(hours=1)
+    sweep(session, renderer, START)
+    assert len(_rows(session, "presence/question")) == 1
+    assert [e.actor for e in audit.entries(session) if e.action == "presence.ask"] == [CHAIR]
+
+
+def test_a_cancelled_meeting_or_a_day_missed_asks_nothing(
+        ov: Say, session: Session, renderer: Renderer) -> None:
+    ov.one("!overleg plan 16-12-2026 14:00")
+    ov.one("!overleg annuleren M1")
+    # The bot is down from before M2's start until the next day: no question afterwards.
+    sweep(session, renderer, datetime(2026, 12, 17, 9, tzinfo=UTC))
+    assert _rows(session, "presence/question") == []
+    pending = session.exec(select(Timer).where(Timer.kind == "meeting.start",
+                                               col(Timer.handled_at).is_(None))).all()
+    assert pending == []
+
+
+def test_confirm_by_command_and_reaction_and_a_removed_reaction_withdraws(
+        ov: Say, session: Session, registry: Registry, renderer: Renderer) -> None:
+    assert ov.key("!aanwezig M1", sender=POL, now=START - timedelta(hours=1)) \
+        == "presence/not_asked"
+    question = _started(ov, session, renderer)
+    out = ov.out("!aanwezig M1", sender=POL, now=DURING)
+    assert out.template == "presence/confirmed" and out.values["partner"] == "Politie"
+    assert ov.key("!present M1", sender=POL, now=DURING) == "presence/already"
+    # ✅ on the question (any form); another emoji is no answer; a stranger is told.
+    assert [r.template for r in event(session, registry, renderer, sender=JZ, kind="reaction",
+                                      relates_to=question.remote_id, key="✅\ufe0f",
+                                      event_id="$p1", sent_at=DURING)] == ["presence/confirmed"]
+    assert event(session, registry, renderer, sender=GEM, kind="reaction",
+                 relates_to=question.remote_id, key="🎉", sent_at=DURING) == []
+    assert [r.template for r in event(session, registry, renderer, sender="@x:localhost",
+                                      kind="reaction", relates_to=question.remote_id,
+                                      key="✅", sent_at=DURING)] == ["error/not_a_member"]
+    rows = presence.history(session, _meeting(session).id or 0)
+    assert [(r.user_id, r.source, r.confidential) for r in rows] == [
+        (POL, "command", True), (JZ, "reaction", True)]
+    # The reaction removed: JZ's confirmation is gone, POL's (a command) stays.
+    assert [r.template for r in event(session, registry, renderer, sender=JZ,
+                                      kind="redaction", redacts="$p1", sent_at=DURING)] == [
+        "presence/withdrawn"]
+    assert set(presence.current(session, _meeting(session).id or 0)) == {POL}
+    # Only on the meeting's day (Amsterdam): the next day is too late.
+    assert ov.key("!aanwezig M1", sender=GEM,
+                    now=datetime(2026, 12, 15, 23, 1, tzinfo=UTC)) == "presence/closed"
+    # A reaction on the question of a meeting cancelled since is not recorded.
+    ov.one("!overleg annuleren M1", now=DURING)
+    assert [r.template for r in event(session, registry, renderer, sender=GEM,
+                                      kind="reaction", relates_to=question.remote_id,
+                                      key="✅", sent_at=DURING)] == ["meeting/not_planned"]
+    actions = [(e.actor, e.action, e.subject) for e in audit.entries(session)
+               if e.action.startswith("presence.") and e.action != "presence.ask"]
+    assert actions == [(POL, "presence.confidential", "M1 Politie"),
+                       (JZ, "presence.confidential", "M1 Jeugdzorg"),
+                       (JZ, "presence.withdraw", "M1 Jeugdzorg")]
+    assert audit.verify(session) is None
+
+
+def test_a_card_button_on_teams_confirms(ov: Say, session: Session, registry: Registry,
+                                         renderer: Renderer) -> None:
+    question = _started(ov, session, renderer)
+    replies = event(session, registry, renderer, sender=GEM, kind="card",
+                    relates_to=question.remote_id, key="present", data={}, sent_at=DURING)
+    assert [r.template for r in replies] == ["presence/confirmed"]
+    [row] = presence.history(session, _meeting(session).id or 0)
+    assert (row.user_id, row.source) == (GEM, "card")
+    # The question on Teams is a card with that one button.
+    teams = TeamsRenderer(Renderer(platform="teams"))
+    rendered = teams(Outgoing("presence/question", {
+        "meeting": _meeting(session), "users": [GEM], "confidential": True, "late": False,
+        "late_since": START}, room="19:c"), "19:c")
+    assert rendered is not None and rendered.content_json is not None
+    card = json.loads(rendered.content_json)["card"]
+    assert [a["data"] for a in card["actions"]] == [{"verb": "present"}]
+
+
+def test_the_attendance_list_per_partner(ov: Say, session: Session,
+                                         renderer: Renderer) -> None:
+    assert ov.key("!presentie M1") == "presence/not_asked"
+    _started(ov, session, renderer)
+    ov.one("!aanwezig M1", sender=JZ, now=DURING)
+    ov.one("!aanwezig M1", sender=POL, now=DURING)
+    out = ov.out("!presentie M1", now=DURING)
+    assert out.template == "presence/list"
+    groups = {g["partner"]: [(p["user"], p["confirmed"]) for p in g["people"]]
+              for g in out.values["groups"]}
+    assert groups == {"Gemeente": [(GEM, False)], "Jeugdzorg": [(JZ, True), (JZ2, False)],
+                      "Politie": [(POL, True)], None: [(CHAIR, False)]}
+    assert (out.values["confirmed"], out.values["total"]) == (2, 5)
+    assert ov.key("!attendance M1", sender=POL, now=DURING) == "error/chair_only"
+
+
+def test_with_confidentiality_switched_off_only_attendance_is_asked(
+        ov: Say, session: Session, renderer: Renderer) -> None:
+    changed = ov.out("!instellingen geheimhouding uit")
+    assert changed.template == "settings/changed"
+    assert changed.values["s"]["ask_confidentiality"] is False
+    question = _started(ov, session, renderer)
+    assert question.template == "presence/question"
+    assert _meeting(session).presence_confidential is False
+    ov.one("!aanwezig M1", sender=POL, now=DURING)
+    [row] = presence.history(session, _meeting(session).id or 0)
+    assert row.confidential is False
+    assert [e.action for e in session.exec(select(AuditEntry).where(
+        col(AuditEntry.action).like("presence.%")))] == ["presence.ask", "presence.present"]
+    assert ov.out("!settings confidentiality on").values["s"]["ask_confidentiality"] is True
+
+
+def test_who_did_not_confirm_gets_no_direct_message_about_the_meetings_cases(
+        ov: Say, session: Session, renderer: Renderer) -> None:
+    """Jeugdzorg's two members get direct reminders of Jeugdzorg's action on case B; after
+    M1 began, where B was discussed and only JZ confirmed, JZ2 gets no agenda line, no
+    reminder by DM (the room still does), and the coordinator who did not confirm gets no
+    digest line of B, still of case C (on no agenda)."""
+    ov.one(f"!lid add {COORD} Gemeente coordinator")
+    o = overlegs.by_room(session, ROOM)
+    assert o is not None
+    o.remind_by_dm = True
+    overlegs.save(session, o)
+    a, b = ov.a, ov.b  # type: ignore[attr-defined]
+    ov.one(f"!agenda add M1 {b}")
+    ov.one(f"!actie add {b} Jeugdzorg 16-12-2026 Gesprek plannen")
+    c = re.search(r"C-\w+", ov.one("!casus open"))[0]  # type: ignore[index]
+    ov.one(f"!actie add {c} Politie 16-12-2026 Huisbezoek")
+    _started(ov, session, renderer)
+    ov.one("!aanwezig M1", sender=JZ, now=DURING)
+    # The agenda changed during the meeting: sent again, its line of B by DM only to JZ.
+    mark = _mark(session)
+    ov("!agenda toevoegen M1 " + a, now=DURING + timedelta(minutes=1))
+    again = _rows(session, "agenda/agenda", mark)
+    assert {r.room_id for r in again} == {ROOM, JZ}
+    mark = _mark(session)
+    sweep(session, renderer, datetime(2026, 12, 17, 8, 0, tzinfo=UTC))  # 09:00, overdue
+    overdue = _rows(session, "action/overdue", mark)
+    rooms = {r.room_id for r in overdue if "Gesprek" in r.body}
+    assert ROOM in rooms and JZ in rooms
+    assert JZ2 not in rooms and COORD not in rooms
+    assert COORD in {r.room_id for r in overdue if "Huisbezoek" in r.body}  # C: not on M1
+    room_copy = next(r for r in overdue if r.room_id == ROOM and "Gesprek" in r.body)
+    assert JZ2 in room_copy.mentions.split()  # the organisation still sees its own line
+    mark = _mark(session)
+    sweep(session, renderer, datetime(2026, 12, 18, 8, 0, tzinfo=UTC))  # digest 08:30 Fri
+    [digest] = [r for r in _rows(session, "action/digest", mark) if r.room_id == COORD]
+    assert c in digest.body and b not in digest.body
+    # Once JZ2 confirms (still on the meeting's day, late), the direct messages come again.
+    ov.one("!aanwezig M1", sender=JZ2, now=datetime(2026, 12, 15, 20, 0, tzinfo=UTC))
+    mark = _mark(session)
+    sweep(session, renderer, datetime(2026, 12, 21, 8, 0, tzinfo=UTC))
+    assert JZ2 in {r.room_id for r in _rows(session, "action/overdue", mark)}
+
+
+def test_the_question_is_recorded_once_whoever_asks_second(ov: Say, session: Session) -> None:
+    """The start timer and the chair's command on two instances: one conditional UPDATE,
+    so only the first asks (the second sees the first one's time)."""
+    m = _meeting(session)
+    assert presence.ask(session, m, confidential=True, now=START) is True
+    assert presence.ask(session, m, confidential=False, now=DURING) is False
+    assert (m.presence_asked_at, m.presence_confidential) == (START, True)
