@@ -160,6 +160,15 @@ def test_the_export_is_json_html_and_pdf_in_the_overlegs_language(
     assert pdf.startswith(b"%PDF-") and len(pdf) > 2000
 
 
+def test_the_html_export_escapes_what_was_typed(held: Say, session: Session,
+                                                renderer: Renderer) -> None:
+    assert held.key("!actie wijzig A1 Overleg <i>school</i>") == "action/edited"
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    html = files.as_html(casefile.collect(session, overleg, case, NOW), renderer, "nl",
+                         overleg.timezone)
+    assert "Overleg &lt;i&gt;school&lt;/i&gt;" in html and "<i>school" not in html
+
+
 def test_the_pdf_without_a_unicode_font_uses_latin1(held: Say, session: Session,
                                                      renderer: Renderer,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
