@@ -214,6 +214,17 @@ def removal(session: Session, case: Case) -> dict[str, int]:
     return view
 
 
+def _unsent_agendas(session: Session, overleg: Overleg, shown: str) -> list[str]:
+    """The meetings (``M…``) whose agenda naming ``shown`` waits unsent in the outbox."""
+    refs = session.exec(select(OutboxMessage.ref).where(
+        OutboxMessage.template == "agenda/agenda", col(OutboxMessage.sent_at).is_(None),
+        col(OutboxMessage.body).contains(shown))).all()
+    ids = {int(r[7:]) for r in refs if r and r.startswith("agenda:") and r[7:].isdigit()}
+    found = session.exec(select(Meeting).where(Meeting.overleg_id == overleg.id,
+                                               col(Meeting.id).in_(ids))).all() if ids else []
+    return [f"M{m.number}" for m in sorted(found, key=lambda m: m.number)]
+
+
 def erase(session: Session, overleg: Overleg, case: Case, *, reason: str, actor: str,
           now: datetime) -> tuple[dict[str, int], list[Outgoing]]:
     """Erase ``case`` before its retention term: ``retention.remove_case`` (rows, outbox
@@ -222,12 +233,15 @@ def erase(session: Session, overleg: Overleg, case: Case, *, reason: str, actor:
     ground) and the notice ``case/erased`` for the overleg's room, mentioning its chairs.
 
     ``reason`` is one of ``ERASE_REASONS`` (ValueError otherwise). Returns what was removed
-    per kind and the notice to enqueue.
+    per kind and the notice to enqueue. An agenda not yet delivered that named the case goes
+    with it (its other lines too: a rendered message is not edited); the notice names its
+    meeting (``withdrawn``) so the chair can send it again.
     """
     if reason not in ERASE_REASONS:
         raise ValueError(f"reason must be one of {', '.join(ERASE_REASONS)}")
     assert overleg.id is not None
     shown = caseid.display(case.code)
+    withdrawn = _unsent_agendas(session, overleg, shown)
     counts = retention.remove_case(session, case)
     cases.bury(session, code=case.code, overleg_id=overleg.id, reason=reason, now=now)
     audit.record(session, overleg_id=overleg.id, actor=actor, role="admin",
@@ -235,7 +249,7 @@ def erase(session: Session, overleg: Overleg, case: Case, *, reason: str, actor:
     chairs = tuple(m.user_id for m in overlegs.members(session, overleg.id)
                    if m.role == "chair")
     notice = Outgoing("case/erased", {"case": shown, "reason": reason, "erased_at": now,
-                                      "chairs": list(chairs)},
+                                      "chairs": list(chairs), "withdrawn": withdrawn},
                       room=overleg.room_id, locale=overleg.locale, timezone=overleg.timezone,
                       mentions=chairs)
     return counts, [notice]

@@ -17,7 +17,7 @@ from bot import casefile as files
 from bot.cli import main
 from bot.render import Renderer
 from commands import casefile, caseid
-from storage import audit, cases
+from storage import audit, cases, outbox
 from storage.db import make_engine, migrate, session_scope
 from storage.models import (
     Action,
@@ -229,6 +229,15 @@ def test_erasure_removes_the_case_leaves_a_tombstone_and_tells_the_chair(
     [notice] = notices
     assert (notice.template, notice.room, notice.mentions) == ("case/erased", ROOM, (CHAIR,))
     assert notice.values["case"] == shown
+    assert notice.values["withdrawn"] == ["M1"]  # its agenda was not delivered yet
+
+
+def test_a_delivered_agenda_is_not_named_as_withdrawn(held: Say, session: Session) -> None:
+    for row in outbox.pending(session):
+        outbox.mark_sent(session, row.id or 0, f"$sent{row.id}", NOW)
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    _, [notice] = casefile.erase(session, overleg, case, reason="request", actor="x", now=NOW)
+    assert notice.values["withdrawn"] == []
 
 
 def test_an_erased_id_is_never_given_out_again(held: Say, session: Session,
