@@ -43,13 +43,16 @@ def private_tree(path: Path) -> None:
             each.chmod(FILE_MODE)
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (UTF-8), mode 0600 from its first byte (also when the file
-    existed with a wider mode)."""
+def write_private(path: Path, text: str | bytes) -> None:
+    """Write ``text`` to ``path`` (a string as UTF-8, bytes as they are), mode 0600 from its
+    first byte (also when the file existed with a wider mode)."""
+    data = text.encode() if isinstance(text, str) else text
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
         os.fchmod(fd, FILE_MODE)
-        os.write(fd, text.encode())
+        view = memoryview(data)
+        while view:  # os.write may write less than it was given
+            view = view[os.write(fd, view):]
     finally:
         os.close(fd)
 

@@ -92,6 +92,14 @@ def _moment(local: datetime, form: str, locale: str) -> str:
     return str(format_datetime(local, format=form, locale=locale))
 
 
+def from_iso(value: str | None) -> date | datetime | None:
+    """An ISO 8601 moment or day as written in an export (``commands/casefile.py``), for the
+    date filters; None stays None."""
+    if value is None:
+        return None
+    return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+
+
 def _squash(html: str) -> str:
     """Template source newlines are layout, not content (a newline is a space in HTML)."""
     html = re.sub(r">\s*\n\s*<", "><", html.strip())
@@ -161,6 +169,7 @@ class Renderer:
         env.filters.update(date_long=date_long, date_short=date_short, time_hm=time_hm,
                            time_hms=time_hms, datetime_long=datetime_long)
         env.globals["timedelta_minutes"] = lambda n: timedelta(minutes=int(n))
+        env.globals["from_iso"] = from_iso
         env.globals["m"] = env.get_template("_macros.html").make_module({})
         return env
 
@@ -285,6 +294,14 @@ class Renderer:
             cal.add_component(event(str(o["uid"]), o["start"], o["end"], o["place"]))
         cal.add_missing_timezones()
         return bytes(cal.to_ical()).decode()
+
+    def document(self, name: str, values: Mapping[str, Any], locale: str | None = None,
+                 timezone: str | None = None) -> str:
+        """A whole HTML document, ``<locale>/documents/<name>.html`` (not a message: no
+        blocks, no squashing), e.g. ``casefile``: the export of ``casusbot case export``."""
+        env = self.envs.get(locale or self.default_locale, self.envs[self.default_locale])
+        return env.get_template(f"documents/{name}.html").render(
+            {**values, "timezone": timezone or self.default_timezone})
 
     def has(self, template: str, locale: str) -> bool:
         noun, _, block = template.partition("/")

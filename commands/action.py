@@ -195,6 +195,25 @@ def move(ctx: Ctx, *, number: int, due: date) -> list[Outgoing]:
     return [ctx.reply("action/moved", action=_view(ctx, action), old=old)]
 
 
+@command("action edit", nl="actie wijzig", aliases=("actie wijzigen", "actie edit"))
+@arg("number", _action_number, metavar="action")
+@arg("text", parse.description, metavar="description")
+def edit(ctx: Ctx, *, number: int, text: str) -> list[Outgoing]:
+    """Correct an action's description (the right to rectification, AVG art. 16): the new
+    text passes the PII guard as ``action add``'s does, the old one is kept in the action's
+    history (kind ``described``) and the change is audited (``action.edit``, the ID only).
+    Also for a done action: what is held must be right whatever its state."""
+    action = _find(ctx, number)
+    if text == action.description:
+        return [ctx.refuse("action/unchanged", action=_view(ctx, action))]
+    old = action.description
+    action.description = text
+    actions.change(ctx.session, action, actor=ctx.sender, kind="described", old=old, new=text,
+                   now=ctx.now)
+    audit_change(ctx, action="action.edit", subject=f"A{action.number}")
+    return [ctx.reply("action/edited", action=_view(ctx, action))]
+
+
 @command("action assign", nl="actie toewijzen", aliases=("actie assign",))
 @arg("number", _action_number, metavar="action")
 @arg("partner", parse.partner_name, metavar="partner")

@@ -56,6 +56,7 @@ POLICY: Final[dict[str, frozenset[str]]] = {
     "action done": MEMBERS,  # the chair, or a member of the owning partner
     "action move": CHAIR,
     "action assign": CHAIR,
+    "action edit": CHAIR,  # a correction (AVG art. 16): the chair, as move and assign
     "action list": MEMBERS,  # need-to-know applies
     "privacy forbid": CHAIR,
     "privacy allow": CHAIR,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, delete, or_, select
 
-from commands import caseid, workdays
+from commands import caseid, covenant, workdays
 from commands.registry import Batch, Outgoing, timer, upkeep
 from storage import audit, overlegs, timers
 from storage.models import (
@@ -54,7 +54,27 @@ def expired(session: Session, now: datetime) -> list[tuple[Overleg, Case]]:
 
 
 def purge_case(session: Session, overleg: Overleg, case: Case, now: datetime) -> dict[str, int]:
-    """Remove ``case`` and everything about it; returns what was removed, per kind."""
+    """Remove ``case`` and everything about it after its retention term (``remove_case``),
+    and record that in the audit chain; returns what was removed, per kind."""
+    counts = remove_case(session, case)
+    audit.record(session, overleg_id=overleg.id, actor="casusbot", role="system",
+                 action="case.purged", subject=f"case #{case.id} after "
+                 f"{overleg.retention_years} years", now=now)
+    return counts
+
+
+CASE_TIMERS = (REVIEW, covenant.FOLLOWUP, covenant.MONITOR)
+"""The timers whose subject is a case (the yearly review, a weging's follow-up date, the
+monitoring cadence of commands/covenant.py)."""
+
+
+def remove_case(session: Session, case: Case) -> dict[str, int]:
+    """Delete ``case`` and everything about it: agenda lines, information answers, actions
+    with their history and reminders, the case's own timers, partner links, every outbox row
+    (sent or not) that names its ID; the audit subjects that named it are blanked (their
+    digests keep the chain verifiable). The one removal both the retention purge and an
+    erasure (commands/casefile.py) use; the caller records why in the audit chain. Returns
+    how many rows went, per kind (English labels for the command line)."""
     assert case.id is not None
     shown = caseid.display(case.code)
     action_ids = list(session.exec(select(Action.id).where(Action.case_id == case.id)))
@@ -66,7 +86,7 @@ def purge_case(session: Session, overleg: Overleg, case: Case, now: datetime) ->
         "reminders": _delete(session, Timer, or_(
             col(Timer.kind).in_(("action.due_soon", "action.overdue"))
             & col(Timer.subject_id).in_(action_ids),
-            (col(Timer.kind) == REVIEW) & (col(Timer.subject_id) == case.id))),
+            col(Timer.kind).in_(CASE_TIMERS) & (col(Timer.subject_id) == case.id))),
         "actions": _delete(session, Action, col(Action.case_id) == case.id),
         "partner links": _delete(session, CasePartner, col(CasePartner.case_id) == case.id),
         "messages": _delete(session, OutboxMessage, or_(
@@ -77,9 +97,6 @@ def purge_case(session: Session, overleg: Overleg, case: Case, now: datetime) ->
     session.delete(case)
     session.flush()
     counts["audit subjects blanked"] = audit.erase_subjects(session, shown)
-    audit.record(session, overleg_id=overleg.id, actor="casusbot", role="system",
-                 action="case.purged", subject=f"case #{case.id} after "
-                 f"{overleg.retention_years} years", now=now)
     return counts
 
 

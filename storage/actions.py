@@ -100,3 +100,9 @@ def linked_partner_ids(session: Session, case_id: int) -> set[int]:
 def cases_linked_to(session: Session, partner_id: int) -> set[int]:
     return set(session.exec(select(CasePartner.case_id)
                             .where(CasePartner.partner_id == partner_id)).all())
+
+
+def links_of_case(session: Session, case_id: int) -> list[CasePartner]:
+    """The partners linked to a case, with when (``linked_at``)."""
+    return list(session.exec(select(CasePartner).where(CasePartner.case_id == case_id)
+                             .order_by(col(CasePartner.linked_at))))

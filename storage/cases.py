@@ -7,14 +7,17 @@ from datetime import datetime
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from storage.models import Case
+from storage.models import Case, CaseTombstone
 
 _BY_CODE = select(Case).where(Case.overleg_id == bindparam("overleg"),
                               Case.code == bindparam("code"))
 
 
 def code_taken(session: Session, code: str) -> bool:
-    return session.exec(select(Case.id).where(Case.code == code)).first() is not None
+    """Whether ``code`` belongs to a case, or did (an erased case's tombstone): an ID is
+    never given out twice."""
+    return session.exec(select(Case.id).where(Case.code == code)).first() is not None \
+        or session.get(CaseTombstone, code) is not None
 
 
 def add(session: Session, *, overleg_id: int, code: str, ref_hash: str | None,
@@ -52,3 +55,23 @@ def close(session: Session, case: Case, now: datetime) -> None:
 
 def by_id(session: Session, case_id: int) -> Case | None:
     return session.get(Case, case_id)
+
+
+def bury(session: Session, *, code: str, overleg_id: int, reason: str,
+         now: datetime) -> CaseTombstone:
+    """Write the tombstone of the erased case ``code`` (its ID is never given out again)."""
+    row = CaseTombstone(code=code, overleg_id=overleg_id, reason=reason, erased_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def tombstone(session: Session, code: str) -> CaseTombstone | None:
+    """The tombstone of ``code`` (canonical form), or None if it was never erased."""
+    return session.get(CaseTombstone, code)
+
+
+def by_code_anywhere(session: Session, code: str) -> Case | None:
+    """The case ``code`` in whichever overleg holds it (codes are unique across overleggen;
+    the administrator's command line knows the ID, not the overleg)."""
+    return session.exec(select(Case).where(Case.code == code)).first()

@@ -203,6 +203,17 @@ class Case(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
+class CaseTombstone(SQLModel, table=True):
+    """A case erased before its retention term (``casusbot case erase``, AVG art. 17): the
+    ID is never given out again, and what is left says when and on which ground it went.
+    Only the random ID, the overleg and a reason from a fixed list: nothing about the case."""
+
+    code: str = Field(primary_key=True)  # canonical, e.g. "7K2FQ" (was shown as C-7K2FQ)
+    overleg_id: int = Field(index=True)
+    reason: str  # one of commands.casefile.ERASE_REASONS
+    erased_at: datetime = Field(sa_column=_utc())
+
+
 class AnnexOrganisation(SQLModel, table=True):
     """An organisation on annex 1 of the covenant: the only external partners allowed.
 

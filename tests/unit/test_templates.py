@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session
 
 from bot.render import LOCALES, Renderer, html_to_text
-from commands import rooms, timed
+from commands import casefile, rooms, timed
 from commands.inbound import Inbound, handle
 from commands.registry import Outgoing, Registry
 from storage import inbound as inbound_store
@@ -139,6 +139,8 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
         (f"!actie add {a} Politie 14-12-2026 " + "x" * 301, CHAIR),
         (f"!casus partner {b} remove Jeugdzorg", CHAIR),
         ("!actie move A1 4-12-2026", CHAIR), ("!actie assign A1 Politie", CHAIR),
+        ("!actie wijzig A1 Huisbezoek afstemmen", CHAIR),
+        ("!actie wijzig A1 Huisbezoek afstemmen", CHAIR),
         ("!actie done A2", POL), ("!actie list", CHAIR), (f"!casus show {a}", CHAIR),
         (f"!agenda add M1 {a}", CHAIR), (f"!agenda add M1 {b} review", CHAIR),
         (f"!agenda add M1 {a}", CHAIR), (f"!agenda add M1 {closed}", CHAIR),
@@ -173,6 +175,12 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
          "feestdagen overslaan", CHAIR),
     ]:
         say(line, sender=sender)
+    # The administrator erased a case (casusbot case erase): the chairs are told.
+    found = casefile.find(session, closed)
+    assert found is not None
+    for notice in casefile.erase(session, *found, reason="request", actor="casusbot",
+                                 now=NOW)[1]:
+        record(notice, ROOM)
     # Kicked and invited again: a command and an undecryptable message of that time.
     inbound_store.record_join(session, ROOM, NOW - timedelta(days=1))
     inbound_store.record_leave(session, ROOM, NOW + timedelta(minutes=1))

@@ -1,0 +1,157 @@
+"""``casusbot case export`` and ``casusbot case erase``: the data subject's rights per case
+(AVG art. 15 and 17; issue 24), for the bot's administrator. The municipality maps the person
+to a case ID in its own registration; the bot knows only the ID.
+
+Both are audited (``case.export``, ``case.erased``); the rules are in commands/casefile.py,
+the file formats in bot/casefile.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.cli.base import ENV_FILE, load_or_exit, main
+from commands.casefile import ERASE_REASONS
+
+EXAMPLE_ID = "C-7K2FJ7"
+
+
+@main.group(short_help="Export or erase one case (inzage, verwijdering).")
+def case() -> None:
+    """Everything the bot holds on one case, for a data subject's request.
+
+    Export it (inzage, AVG art. 15) or erase it before its retention term (verwijdering,
+    AVG art. 17). Corrections (art. 16) are made in the chat: !actie wijzig.
+    """
+
+
+def _open(env_file: str | None) -> Any:
+    """An App built as the bot builds it (engine on the migrated database, renderer)."""
+    from bot.app import bootstrap
+    from bot.clock import SystemClock
+
+    return bootstrap(load_or_exit(env_file), SystemClock())
+
+
+def _find_or_exit(session: Any, case_id: str) -> Any:
+    """The (overleg, case) that CASE_ID names, or exit 2 saying why (a wrong ID, an erased
+    case, no such case)."""
+    from commands import casefile, caseid
+    from storage import cases
+
+    code = caseid.normalise(case_id)
+    if code is None:
+        click.echo(f"casusbot: CASE_ID is not a case ID; give it as the overleg shows it, "
+                   f"for example {EXAMPLE_ID}", err=True)
+        sys.exit(2)
+    found = casefile.find(session, case_id)
+    if found is None:
+        stone = cases.tombstone(session, code)
+        if stone is not None:
+            click.echo(f"casusbot: {caseid.display(code)} was erased on "
+                       f"{stone.erased_at:%Y-%m-%d} (reason: {stone.reason}); the bot holds "
+                       f"nothing more on it", err=True)
+        else:
+            click.echo(f"casusbot: no case {caseid.display(code)} in this bot's database",
+                       err=True)
+        sys.exit(2)
+    return found
+
+
+@case.command("export")
+@click.argument("case_id")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="The file to write (made readable by its owner only, mode 0600).")
+@click.option("--format", "fmt", type=click.Choice(["json", "html", "pdf"]), default=None,
+              help="The file's format: json (machine-readable), html or pdf (readable); "
+                   "default: by the file's suffix.")
+@click.option("--language", type=click.Choice(["nl", "en"]), default=None,
+              help="The language of the html or pdf (default: the overleg's).")
+@ENV_FILE
+def case_export(case_id: str, out_path: str, fmt: str | None, language: str | None,
+                env_file: str | None) -> None:
+    """Write everything the bot holds on the case CASE_ID to one file.
+
+    CASE_ID is the case's ID (C-…). The file holds its phases and weging outcomes, the
+    meetings it was on the agenda of, the partners linked, every action with its history,
+    which organisations received which messages about it and when, and the audit entries
+    about it. The export itself is recorded in the audit log.
+    """
+    from bot import casefile as files
+    from bot.private import write_private
+    from commands import casefile, caseid
+    from storage import audit
+    from storage.db import session_scope
+
+    path = Path(out_path)
+    chosen = files.format_of(path, fmt)
+    if chosen is None:
+        click.echo("casusbot: --format is missing and the file's suffix does not say it; "
+                   "for example --out inzage.pdf, or --format json", err=True)
+        sys.exit(2)
+    app = _open(env_file)
+    now = datetime.now(UTC)
+    with session_scope(app.engine) as session:
+        overleg, held = _find_or_exit(session, case_id)
+        shown = caseid.display(held.code)
+        audit.record(session, overleg_id=overleg.id, actor="casusbot case export",
+                     role="admin", action="case.export", subject=f"{shown} {chosen}", now=now)
+        export = casefile.collect(session, overleg, held, now)
+    renderer = getattr(app.render, "base", app.render)  # Teams wraps the Jinja2 one
+    data = files.render(chosen, export, renderer, language or overleg.locale,
+                        overleg.timezone)
+    write_private(path, data)
+    click.echo(f"wrote {shown} ({chosen}, {len(data)} bytes) to {path}; keep it as "
+               f"confidential as the case")
+
+
+@case.command("erase")
+@click.argument("case_id")
+@click.option("--reason", required=True, type=click.Choice(ERASE_REASONS),
+              help="The ground: request (the data subject's, AVG art. 17), objection "
+                   "(art. 21), unlawful, legal-obligation or mistake.")
+@click.option("--yes", is_flag=True,
+              help="Erase without asking to type the case ID (for scripts).")
+@ENV_FILE
+def case_erase(case_id: str, reason: str, yes: bool, env_file: str | None) -> None:
+    """Erase the case CASE_ID before its retention term.
+
+    CASE_ID is the case's ID (C-…). Removes the case's rows, its actions and their
+    history, agenda lines, partner links, reminders and every stored message naming it,
+    as the retention purge does; leaves a tombstone (the ID is never given out again) and
+    an audit entry, and tells the overleg's chairs in its room. Asks to type the ID first.
+    """
+    from commands import casefile, caseid
+    from commands.registry import render_all
+    from storage import outbox
+    from storage.db import checkpoint, session_scope
+
+    app = _open(env_file)
+    with session_scope(app.engine) as session:
+        overleg, held = _find_or_exit(session, case_id)
+        shown = caseid.display(held.code)
+        counts = casefile.removal(session, held)
+        overleg_name = overleg.name
+    listed = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    click.echo(f"This erases case {shown} of overleg {overleg_name!r} for good: {listed}, "
+               f"its history and reminders. Its audit entries keep only their digests. "
+               f"Messages already delivered to the chat stay there; the chairs are told.")
+    if not yes:
+        typed = click.prompt(f"Type {shown} to erase it", default="", show_default=False)
+        if caseid.normalise(typed.strip()) != held.code:
+            click.echo("casusbot: not confirmed; nothing was erased", err=True)
+            sys.exit(1)
+    now = datetime.now(UTC)
+    with session_scope(app.engine) as session:
+        overleg, held = _find_or_exit(session, case_id)
+        removed, notices = casefile.erase(session, overleg, held, reason=reason,
+                                          actor="casusbot case erase", now=now)
+        outbox.enqueue(session, render_all(app.render, notices, overleg.room_id), now)
+    checkpoint(app.engine)  # what was deleted does not linger in SQLite's -wal file
+    click.echo(f"erased {shown}: " + ", ".join(f"{n} {kind}" for kind, n in removed.items())
+               + "; the chairs will be told in the overleg's room")

@@ -1,0 +1,328 @@
+"""The data subject's rights per case (issue 24): the export of everything held on a case,
+the correction of an action's description, and the erasure before the retention term."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import Session, col, select
+
+from bot import casefile as files
+from bot.cli import main
+from bot.render import Renderer
+from commands import casefile, caseid
+from storage import audit, cases, outbox
+from storage.db import make_engine, migrate, session_scope
+from storage.models import (
+    Action,
+    ActionChange,
+    AgendaItem,
+    AuditEntry,
+    Case,
+    CasePartner,
+    InfoAnswer,
+    OutboxMessage,
+    Overleg,
+    Timer,
+)
+from tests.unit.conftest import CHAIR, NOW, ROOM, Say, sweep
+
+POL = "@politie1:localhost"
+JZ = "@jeugd1:localhost"
+
+
+@pytest.fixture
+def held(overleg: Say, session: Session, renderer: Renderer) -> Say:
+    """A case with one of everything: Jeugdzorg linked, on M1's agenda (sent, with a DM to
+    Jeugdzorg's member), an information answer, a weging outcome, two actions (A2 moved and
+    corrected) and an overdue reminder; another case B beside it. ``.a``, ``.b``: the IDs."""
+    for line in (f"!lid add {POL} Politie", f"!lid add {JZ} Jeugdzorg",
+                 "!overleg plan 15-12-2026 14:00 op Stadhuis"):
+        overleg.one(line)
+    a = re.search(r"C-\w+", overleg.one("!casus open"))[0]  # type: ignore[index]
+    b = re.search(r"C-\w+", overleg.one("!casus open"))[0]  # type: ignore[index]
+    for line in (f"!casus partner {a} koppel Jeugdzorg", f"!weging {a} meer-informatie 15-12-2026",
+                 f"!weging {a} casusoverleg",
+                 f"!agenda add M1 {a}", f"!agenda add M1 {b}",
+                 f"!actie toevoegen {a} Politie 3-12-2026 Huisbezoek afstemmen",
+                 f"!actie toevoegen {a} Jeugdzorg 10-12-2026 Gesprek plannen",
+                 "!actie verplaatsen A2 11-12-2026",
+                 f"!actie toevoegen {b} Politie 10-12-2026 Dossier opvragen"):
+        overleg.one(line)
+    overleg("!agenda send M1")
+    overleg.one(f"!info M1 {a} ja", sender=JZ)
+    overleg.one("!actie wijzig A2 Gesprek plannen met school")
+    sweep(session, renderer, NOW + timedelta(days=3, hours=1))  # A1 overdue on 4 Dec 09:00
+    overleg.a, overleg.b = a, b  # type: ignore[attr-defined]
+    return overleg
+
+
+def _case(session: Session, shown: str) -> tuple[Overleg, Case]:
+    found = casefile.find(session, shown)
+    assert found is not None
+    return found
+
+
+# ---- correction: !actie wijzig / !action edit ------------------------------------------------
+def test_a_corrected_description_keeps_the_old_one_in_the_history(held: Say,
+                                                                   session: Session) -> None:
+    action = session.exec(select(Action).where(Action.number == 2)).one()
+    assert action.description == "Gesprek plannen met school"
+    changes = session.exec(select(ActionChange).where(ActionChange.action_id == action.id)
+                           .order_by(col(ActionChange.id))).all()
+    assert [(c.kind, c.old, c.new) for c in changes][-1] == (
+        "described", "Gesprek plannen", "Gesprek plannen met school")
+    assert changes[-1].actor == CHAIR
+    entry = session.exec(select(AuditEntry).where(AuditEntry.action == "action.edit")).one()
+    assert entry.subject == "A2"
+
+
+def test_edit_in_english_and_its_refusals(held: Say, session: Session) -> None:
+    assert held.key("!action edit A1 Coordinate the home visit") == "action/edited"
+    assert held.key("!action edit A1 Coordinate the home visit") == "action/unchanged"
+    assert held.key("!action edit A9 Something else") == "action/unknown"
+    assert held.key("!actie wijzig A1 Bellen", sender=POL) != "action/edited"  # chair only
+    assert session.exec(select(Action).where(Action.number == 1)).one().description == \
+        "Coordinate the home visit"
+
+
+def test_the_pii_guard_reads_a_corrected_description(held: Say, session: Session) -> None:
+    assert held.keys("!actie wijzig A1 Bellen met 06-12345678") == [
+        "error/pii", "privacy/redaction_reason"]
+    assert session.exec(select(Action).where(Action.number == 1)).one().description == \
+        "Huisbezoek afstemmen"
+    kinds = [c.kind for c in session.exec(select(ActionChange))]
+    assert kinds.count("described") == 1  # only A2's
+
+
+# ---- export ------------------------------------------------------------------------------------
+def test_the_export_holds_everything_on_the_case_and_nothing_of_another(
+        held: Say, session: Session) -> None:
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    export = casefile.collect(session, overleg, case, NOW + timedelta(days=4))
+    assert export["format"] == casefile.FORMAT
+    assert export["case"]["id"] == held.a  # type: ignore[attr-defined]
+    assert export["case"]["phase"] == "casusoverleg"
+    assert [p["phase"] for p in export["phases"]] == ["melding", "weging", "casusoverleg"]
+    assert [w["outcome"] for w in export["weging"]] == ["meer_informatie", "via_casusoverleg"]
+    assert [(m["id"], m["agenda_kind"]) for m in export["meetings"]] == [("M1", "new")]
+    assert export["meetings"][0]["agenda_sent_at"] is not None
+    assert [(p["name"], p["kind"]) for p in export["partners"]] == [("Jeugdzorg", "external")]
+    assert export["core_partners"] == ["Gemeente", "Politie"]
+    assert [(i["meeting"], i["partner"], i["holds"]) for i in export["information_answers"]] \
+        == [("M1", "Jeugdzorg", True)]
+    assert [(a["id"], a["partner"], a["due"], a["status"]) for a in export["actions"]] == [
+        ("A1", "Politie", "2026-12-03", "open"), ("A2", "Jeugdzorg", "2026-12-11", "open")]
+    a2 = export["actions"][1]
+    assert [(h["kind"], h["old"], h["new"]) for h in a2["history"]] == [
+        ("created", None, "2026-12-10"), ("moved", "2026-12-10", "2026-12-11"),
+        ("described", "Gesprek plannen", "Gesprek plannen met school")]
+    # who received what about it, and when
+    sent = {(m["template"], m["recipient"], m["user"]) for m in export["messages"]}
+    assert ("agenda/agenda", "room", None) in sent
+    assert ("agenda/agenda", "direct", JZ) in sent  # Jeugdzorg's own lines, by DM
+    assert ("action/overdue", "room", None) in sent
+    direct = [m for m in export["messages"] if m["recipient"] == "direct"]
+    assert {tuple(m["partners"]) for m in direct} == {("Jeugdzorg",)}
+    assert all(m["meeting"] == "M1" for m in export["messages"]
+               if m["template"] == "agenda/agenda")
+    overdue = [m for m in export["messages"] if m["template"] == "action/overdue"]
+    assert overdue and "Politie" in overdue[0]["partners"]
+    assert all(m["sent_at"] is None and not m["delivered"] for m in export["messages"])
+    # the audit entries about it: the case's and its actions', not case B's or A3's
+    actions = {e["action"] for e in export["audit"]}
+    assert {"case.open", "weging.via_casusoverleg", "case.partner.add", "action.add",
+            "action.move", "action.edit"} <= actions
+    subjects = " ".join(e["subject"] for e in export["audit"])
+    assert held.b not in subjects and "A3" not in subjects  # type: ignore[attr-defined]
+    assert held.b not in json.dumps(export)  # type: ignore[attr-defined]
+
+
+def test_the_export_is_json_html_and_pdf_in_the_overlegs_language(
+        held: Say, session: Session, renderer: Renderer) -> None:
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    export = casefile.collect(session, overleg, case, NOW)
+    assert json.loads(files.render("json", export, renderer, "nl", overleg.timezone)) == \
+        json.loads(json.dumps(export))
+    for locale in ("nl", "en"):
+        html = files.render("html", export, renderer, locale, overleg.timezone).decode()
+        assert f'<html lang="{locale}">' in html
+        for shown in (held.a, "A1", "A2", "M1", "Jeugdzorg",  # type: ignore[attr-defined]
+                      "Gesprek plannen met school", JZ):
+            assert shown in html, (locale, shown)
+    pdf = files.render("pdf", export, renderer, "en", overleg.timezone)
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 2000
+
+
+def test_the_html_export_escapes_what_was_typed(held: Say, session: Session,
+                                                renderer: Renderer) -> None:
+    assert held.key("!actie wijzig A1 Overleg <i>school</i>") == "action/edited"
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    html = files.as_html(casefile.collect(session, overleg, case, NOW), renderer, "nl",
+                         overleg.timezone)
+    assert "Overleg &lt;i&gt;school&lt;/i&gt;" in html and "<i>school" not in html
+
+
+def test_the_pdf_without_a_unicode_font_uses_latin1(held: Say, session: Session,
+                                                     renderer: Renderer,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "UNICODE_FONTS", ())
+    held.one("!actie wijzig A1 Huisbezoek → wijkteam … daarna łącze")
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    pdf = files.render("pdf", casefile.collect(session, overleg, case, NOW), renderer, "nl",
+                       overleg.timezone)
+    assert pdf.startswith(b"%PDF-")
+    assert files._latin1("→ … ą é ł") == "-> ... a é ?"
+
+
+# ---- erasure ----------------------------------------------------------------------------------
+def test_erasure_removes_the_case_leaves_a_tombstone_and_tells_the_chair(
+        held: Say, session: Session) -> None:
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    assert case.id is not None
+    code, case_id = case.code, case.id
+    action_ids = [a.id for a in session.exec(select(Action).where(Action.case_id == case_id))]
+    case_timers = select(Timer).where(Timer.subject_id == case_id,
+                                      col(Timer.kind).in_(("case.review", "case.followup",
+                                                           "case.monitor")))
+    assert {t.kind for t in session.exec(case_timers)} == {"case.review", "case.followup"}
+    before = casefile.removal(session, case)
+    assert before["actions"] == 2 and before["agenda lines"] == 1 and before["messages"] > 0
+    counts, notices = casefile.erase(session, overleg, case, reason="request",
+                                     actor="casusbot case erase", now=NOW + timedelta(days=4))
+    assert counts["actions"] == 2 and counts["agenda lines"] == 1
+    assert counts["information answers"] == 1 and counts["partner links"] == 1
+    assert counts["messages"] == before["messages"]
+    # rows gone
+    assert session.get(Case, case_id) is None
+    for table, column in ((Action, Action.case_id), (AgendaItem, AgendaItem.case_id),
+                          (InfoAnswer, InfoAnswer.case_id), (CasePartner, CasePartner.case_id)):
+        assert session.exec(select(table).where(column == case_id)).all() == []
+    assert session.exec(select(ActionChange).where(
+        col(ActionChange.action_id).in_(action_ids))).all() == []
+    assert session.exec(select(Timer).where(
+        col(Timer.subject_id).in_(action_ids),
+        col(Timer.kind).in_(("action.due_soon", "action.overdue")))).all() == []
+    assert session.exec(case_timers).all() == []
+    shown = caseid.display(code)
+    assert [r for r in session.exec(select(OutboxMessage)) if shown in r.body] == []
+    # case B untouched
+    assert cases.by_code_anywhere(session, caseid.normalise(held.b) or "") is not None  # type: ignore[attr-defined]
+    assert session.exec(select(Action).where(Action.number == 3)).one() is not None
+    # tombstone: the ID is never given out again
+    stone = cases.tombstone(session, code)
+    assert stone is not None and stone.reason == "request" and stone.overleg_id == overleg.id
+    assert cases.code_taken(session, code)
+    # audit: subjects naming it blanked, one entry of the erasure, the chain intact
+    entries = session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).all()
+    assert [e for e in entries if shown in e.subject] == [entries[-1]]
+    assert (entries[-1].action, entries[-1].subject, entries[-1].role) == (
+        "case.erased", f"{shown} request", "admin")
+    assert audit.verify(session) is None
+    # the chair's notice
+    [notice] = notices
+    assert (notice.template, notice.room, notice.mentions) == ("case/erased", ROOM, (CHAIR,))
+    assert notice.values["case"] == shown
+    assert notice.values["withdrawn"] == ["M1"]  # its agenda was not delivered yet
+
+
+def test_a_delivered_agenda_is_not_named_as_withdrawn(held: Say, session: Session) -> None:
+    for row in outbox.pending(session):
+        outbox.mark_sent(session, row.id or 0, f"$sent{row.id}", NOW)
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    _, [notice] = casefile.erase(session, overleg, case, reason="request", actor="x", now=NOW)
+    assert notice.values["withdrawn"] == []
+
+
+def test_an_erased_id_is_never_given_out_again(held: Say, session: Session,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    code = case.code
+    casefile.erase(session, overleg, case, reason="mistake", actor="x", now=NOW)
+    fresh = iter([code, "7K2FJ7"[:-1] + caseid.check_char("7K2FJ")])
+    monkeypatch.setattr(caseid, "new_code", lambda length=6: next(fresh))
+    opened = held.out("!casus open")
+    assert opened.values["case"] != caseid.display(code)
+
+
+def test_erase_refuses_a_reason_outside_the_list(held: Say, session: Session) -> None:
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    with pytest.raises(ValueError):
+        casefile.erase(session, overleg, case, reason="because", actor="x", now=NOW)
+    assert session.get(Case, case.id) is not None
+
+
+# ---- the command line: casusbot case export / erase --------------------------------------------
+def _env(tmp_path: Path, url: str) -> Path:
+    env = tmp_path / "casusbot.env"
+    env.write_text("".join(f"{k}={v}\n" for k, v in {
+        "CASUSBOT_HOMESERVER": "http://127.0.0.1:9", "CASUSBOT_USER_ID": "@casusbot:localhost",
+        "CASUSBOT_PASSWORD": "x", "CASUSBOT_ADMINS": CHAIR,
+        "CASUSBOT_REF_KEY": "test-ref-key-0123456789", "CASUSBOT_DATABASE_URL": url}.items()))
+    return env
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db.sqlite'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def _held_in(url: str, registry: object, renderer: Renderer) -> str:
+    engine = make_engine(url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        say = Say(session, registry, renderer)  # type: ignore[arg-type]
+        say.one("!setup Casusoverleg Test")
+        say.one("!partner add Politie core")
+        shown = re.search(r"C-\w+", say.one("!casus open"))[0]  # type: ignore[index]
+        say.one(f"!actie toevoegen {shown} Politie 3-12-2026 Huisbezoek afstemmen")
+    engine.dispose()
+    return shown
+
+
+def test_the_command_line_exports_privately_and_erases_after_confirmation(
+        url: str, tmp_path: Path, registry: object, renderer: Renderer) -> None:
+    shown = _held_in(url, registry, renderer)
+    env = _env(tmp_path, url)
+    out = tmp_path / "inzage.json"
+    done = CliRunner().invoke(main, ["case", "export", shown, "--out", str(out),
+                                     "--env-file", str(env)])
+    assert done.exit_code == 0, done.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    export = json.loads(out.read_text())
+    assert export["case"]["id"] == shown and [a["id"] for a in export["actions"]] == ["A1"]
+    assert "case.export" in [e["action"] for e in export["audit"]]
+    html = tmp_path / "inzage.html"
+    assert CliRunner().invoke(main, ["case", "export", shown, "--out", str(html),
+                                     "--env-file", str(env)]).exit_code == 0
+    assert html.read_text().startswith("<!DOCTYPE html>")
+    # erase: a wrong confirmation changes nothing; the ID typed back erases
+    refused = CliRunner().invoke(main, ["case", "erase", shown, "--reason", "request",
+                                        "--env-file", str(env)], input="C-NOPE\n")
+    assert refused.exit_code == 1
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        assert casefile.find(session, shown) is not None
+    erased = CliRunner().invoke(main, ["case", "erase", shown, "--reason", "request",
+                                       "--env-file", str(env)], input=f"{shown}\n")
+    assert erased.exit_code == 0, erased.output
+    with session_scope(engine) as session:
+        assert casefile.find(session, shown) is None
+        assert cases.tombstone(session, caseid.normalise(shown) or "") is not None
+        notice = session.exec(select(OutboxMessage).where(
+            OutboxMessage.template == "case/erased")).one()
+        assert notice.room_id == ROOM and notice.mentions == CHAIR and shown in notice.body
+        assert session.exec(select(AuditEntry.action).where(
+            AuditEntry.action == "case.erased")).one()
+    again = CliRunner().invoke(main, ["case", "export", shown, "--out", str(out),
+                                      "--env-file", str(env)])
+    assert again.exit_code == 2 and "erased" in again.output
+    engine.dispose()
