@@ -17,12 +17,13 @@ from commands import (
     retention,
     settings,
     setup,
+    verification,
 )
 from commands.policy import refusal
 from commands.registry import Registry, build
 
 MODULES = (setup, partner, member, meeting, case, covenant, agenda, agendacommands, attendance,
-           action, privacy, settings, retention, help)
+           action, privacy, settings, retention, verification, help)
 """The modules whose ``@command``, ``@timer`` and ``@upkeep`` declarations make the bot."""
 
 

@@ -50,6 +50,7 @@ from bot.matrix.events import (
 from bot.matrix.sending import Sending
 from bot.matrix.session import Login, _Store
 from bot.matrix.timeline import in_timeline_order
+from bot.matrix.verify import Verifying
 from bot.runtime import Runtime
 from commands.inbound import Inbound
 
@@ -70,7 +71,7 @@ class GapUnavailable(Exception):
         self.room = room
 
 
-class MatrixTransport(Login, Sending, Runtime):
+class MatrixTransport(Login, Sending, Verifying, Runtime):
     """Logs in, syncs, feeds the core, and sends the outbox through ``room_send``."""
 
     def __init__(self, app: App) -> None:
@@ -260,6 +261,8 @@ class MatrixTransport(Login, Sending, Runtime):
                     self.client.rooms[room_id].members_synced = False
             with contextlib.suppress(Exception):
                 await self._key_upkeep()
+            with contextlib.suppress(Exception):
+                await self._verification_upkeep(at_start=not self.ready.is_set())
             self.waker.release()  # everything said until this sync is handled
             # The replies' PUTs before the next long-poll (a queue behind a reply, or a slow
             # homeserver, holds the sync up for at most SETTLE_SECONDS).
@@ -391,6 +394,7 @@ class MatrixTransport(Login, Sending, Runtime):
     async def start(self) -> None:
         self.waker.hold()  # until the first sync's events (and any gap) are handled
         await self.login()
+        self._verification_hooks()
         self.client.add_event_callback(self.on_invite, InviteMemberEvent)
         self.client.add_event_callback(self.on_member, RoomMemberEvent)
         # Timeline events are not nio callbacks: ``_handle_timelines`` takes them after
