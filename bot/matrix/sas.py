@@ -68,7 +68,7 @@ def mac_info(sender_user: str, sender_device: str, receiver_user: str, receiver_
 def emoji_indices(sas_bytes: bytes) -> list[int]:
     """The seven emoji numbers (0-63): the first 42 bits of six SAS bytes in 6-bit groups."""
     bits = int.from_bytes(sas_bytes[:6], "big")
-    return [(bits >> (42 - 6 * (i + 1))) & 0x3F for i in range(7)]
+    return [(bits >> (42 - 6 * i)) & 0x3F for i in range(7)]
 
 
 def decimals(sas_bytes: bytes) -> list[int]:
