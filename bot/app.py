@@ -122,11 +122,11 @@ class App:
 
     # ---- an administrator's verification of the bot (commands.verification) ----------
     def verification_requested(self, flow_id: str, device_id: str, user_id: str,
-                               other_device: str) -> bool:
-        """True: answer the request (``commands.verification.requested``)."""
+                               other_device: str, room_id: str | None) -> str:
+        """``answer``, ``decline`` or ``known`` (``commands.verification.requested``)."""
         with session_scope(self.engine) as session:
             return verification.requested(session, self.settings, flow_id, device_id,
-                                          user_id, other_device, self.clock.now())
+                                          user_id, other_device, self.clock.now(), room_id)
 
     def verification_compare(self, flow_id: str, indices: list[int],
                              decimals: list[int]) -> list[str]:
@@ -146,13 +146,14 @@ class App:
             sent = verification.end(session, self.render, flow_id, reason, self.clock.now())
             return list(dict.fromkeys(r.room_id for r in sent))
 
-    def verification_stale(self, device_id: str, all_open: bool) -> list[tuple[str, str, str]]:
+    def verification_stale(self, device_id: str,
+                           all_open: bool) -> list[tuple[str, str, str, str | None]]:
         """Open flows of ``device_id`` to cancel: all of them (at start), else those past
-        the 10-minute limit; each (flow ID, user ID, their device)."""
+        the 10-minute limit; each (flow ID, user ID, their device, room or None)."""
         with session_scope(self.engine) as session:
             rows = verification.abandoned(session, device_id) if all_open \
                 else verification.expired(session, device_id, self.clock.now())
-            return [(r.flow_id, r.user_id, r.other_device) for r in rows]
+            return [(r.flow_id, r.user_id, r.other_device, r.room_id) for r in rows]
 
     def master_key(self) -> str | None:
         """The bot account's master cross-signing key (public, base64), as stored."""

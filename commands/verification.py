@@ -45,33 +45,39 @@ _answer = choice(Choice("yes", "ja", "yes"), Choice("no", "nee", "no"))
 
 
 def requested(session: Session, settings: Settings, flow_id: str, device_id: str,
-              user_id: str, other_device: str, now: datetime) -> bool:
+              user_id: str, other_device: str, now: datetime,
+              room_id: str | None = None) -> str:
     """A verification request (``m.key.verification.request``, transaction ``flow_id``)
-    from ``user_id``'s device ``other_device`` reached the bot's device ``device_id``.
-    True: answer it (a row in state ``ready``); False: decline it, the sender is no bot
-    administrator (or the flow is known already)."""
-    if user_id not in settings.admins or verifications.get(session, flow_id) is not None:
-        return False
+    from ``user_id``'s device ``other_device`` reached the bot's device ``device_id``
+    (to-device, or in the direct room ``room_id``). ``answer``: answer it (a row in state
+    ``ready``); ``decline``: the sender is no bot administrator; ``known``: seen before
+    (a sync read again after a restart), nothing to do."""
+    if verifications.get(session, flow_id) is not None:
+        return "known"
+    if user_id not in settings.admins:
+        return "decline"
     session.add(KeyVerification(flow_id=flow_id, device_id=device_id, user_id=user_id,
-                                other_device=other_device, state="ready", started_at=now))
-    return True
+                                other_device=other_device, room_id=room_id, state="ready",
+                                started_at=now))
+    return "answer"
 
 
 def compare(session: Session, render: Render, flow_id: str, indices: list[int],
             decimals: list[int], now: datetime) -> list[Rendered]:
     """The short authentication string is known: show it to the administrator in their
-    direct room (template ``verification/compare``: seven emoji, ``indices`` 0-63 into the
-    spec's table, and three ``decimals`` 1000-9191). Nothing when the flow has ended."""
+    direct room, or in the room of an in-room flow (template ``verification/compare``:
+    seven emoji, ``indices`` 0-63 into the spec's table, and three ``decimals``
+    1000-9191). Nothing when the flow has ended."""
     row = verifications.get(session, flow_id)
     if row is None or row.state != "ready":
         return []
     row.state = "compare"
     session.add(row)
     emoji = [{"symbol": EMOJI[i][0], "en": EMOJI[i][1], "nl": EMOJI[i][2]} for i in indices]
+    room = row.room_id or row.user_id
     rendered = render_all(render, [Outgoing("verification/compare",
                                             {"emoji": emoji, "decimals": decimals,
-                                             "device": row.other_device},
-                                            room=row.user_id)], row.user_id)
+                                             "device": row.other_device}, room=room)], room)
     outbox.enqueue(session, rendered, now)
     return rendered
 
@@ -113,10 +119,16 @@ def end(session: Session, render: Render, flow_id: str, reason: str | None,
     if not shown and reason is not None:
         return []
     template = "verification/done" if reason is None else "verification/cancelled"
-    rendered = render_all(render, [Outgoing(template, {"reason": reason},
-                                            room=row.user_id)], row.user_id)
+    room = row.room_id or row.user_id
+    rendered = render_all(render, [Outgoing(template, {"reason": reason}, room=room)], room)
     outbox.enqueue(session, rendered, now)
     return rendered
+
+
+def too_old(sent_at: datetime, now: datetime) -> bool:
+    """A request sent more than ``TIMEOUT`` ago or more than 5 minutes ahead is ignored
+    (spec: "m.key.verification.request", ``timestamp``)."""
+    return sent_at < now - TIMEOUT or sent_at > now + timedelta(minutes=5)
 
 
 def expired(session: Session, device_id: str, now: datetime) -> list[KeyVerification]:

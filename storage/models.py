@@ -407,6 +407,7 @@ class KeyVerification(SQLModel, table=True):
     device_id: str = Field(index=True)
     user_id: str
     other_device: str
+    room_id: str | None = None  # the direct room of an in-room flow (None: to-device)
     state: str
     reason: str | None = None
     started_at: datetime = Field(sa_column=_utc())

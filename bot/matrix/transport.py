@@ -32,6 +32,7 @@ from nio import (
     RoomMemberEvent,
     RoomMessagesResponse,
     RoomMessageText,
+    RoomMessageUnknown,
     RoomUpgradeEvent,
     SyncResponse,
     UnknownEvent,
@@ -175,6 +176,9 @@ class MatrixTransport(Login, Sending, Verifying, Runtime):
 
     async def on_unknown(self, room: MatrixRoom, event: UnknownEvent) -> None:
         if event.sender == self.client.user_id:
+            return
+        if event.type.startswith("m.key.verification."):
+            await self.on_room_verification(room.room_id, event)
             return
         if event.type in POLL_END:
             # Valid only from the poll's creator (the bot: its own events are not read) or
@@ -388,6 +392,8 @@ class MatrixTransport(Login, Sending, Verifying, Runtime):
             await self.on_redaction(room, event)
         elif isinstance(event, UnknownEvent):
             await self.on_unknown(room, event)
+        elif isinstance(event, RoomMessageUnknown):
+            await self.on_room_verification(room.room_id, event)
         elif isinstance(event, MegolmEvent):
             await self.on_undecryptable(room, event)
 

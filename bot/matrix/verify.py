@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -31,7 +32,9 @@ from nio import AsyncClient, ToDeviceEvent, ToDeviceMessage
 from bot.app import App
 from bot.dbcalls import DatabaseCalls
 from bot.deliver import Deliverer
+from bot.matrix.events import _ts
 from bot.matrix.sas import METHOD, Cancel, Sas
+from commands.verification import too_old
 
 log = logging.getLogger(__name__)
 PREFIX = "m.key.verification."
@@ -45,6 +48,7 @@ class Flow:
     flow_id: str
     user: str
     device: str
+    room: str | None = None  # an in-room flow's direct room (None: to-device)
     sas: Sas | None = None
     their_mac: dict[str, Any] | None = None
     mac_sent: bool = False
@@ -70,10 +74,23 @@ class Verifying:
         self.client.add_to_device_callback(self.on_verification, (ToDeviceEvent,))
 
     async def _send(self, kind: str, flow: Flow, content: dict[str, Any]) -> None:
-        message = ToDeviceMessage(PREFIX + kind, flow.user, flow.device,
-                                  {**content, "transaction_id": flow.flow_id})
-        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-            await self.client.to_device(message)
+        """One step to the other side: to its device, or in the flow's room as an event
+        that refers to the request (``m.reference``), encrypted as the room is."""
+        if flow.room is None:
+            message = ToDeviceMessage(PREFIX + kind, flow.user, flow.device,
+                                      {**content, "transaction_id": flow.flow_id})
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                await self.client.to_device(message)
+            return
+        related = {**content, "m.relates_to": {"rel_type": "m.reference",
+                                               "event_id": flow.flow_id}}
+        try:
+            await self._limit_key_sharing(flow.room)  # type: ignore[attr-defined]
+            await self.client.room_send(flow.room, PREFIX + kind, related,
+                                        ignore_unverified_devices=True)
+        except Exception as e:  # the flow times out on both sides if a step is lost
+            log.warning("verification step not sent", extra={"flow": flow.flow_id,
+                                                              "error": type(e).__name__})
 
     async def _tell(self, rooms: list[str]) -> None:
         for room in rooms:
@@ -98,29 +115,62 @@ class Verifying:
         flow_id = content.get("transaction_id")
         if not isinstance(flow_id, str) or not flow_id:
             return
+        stamp = content.get("timestamp")
+        sent_at = _ts(stamp) if isinstance(stamp, int) else None
+        await self._step(kind[len(PREFIX):], event.sender, flow_id, content, None, sent_at)
+
+    async def on_room_verification(self, room_id: str, event: Any) -> None:
+        """An in-room verification event (in a direct room): the request is an
+        ``m.room.message`` with ``msgtype`` ``m.key.verification.request`` addressed to the
+        bot (``to``); the flow's ID is its event ID, and every later step refers to it."""
+        source = getattr(event, "source", None) or {}
+        content = source.get("content")
+        if event.sender == self.client.user_id or not isinstance(content, dict):
+            return
+        if source.get("type") == "m.room.message":
+            if content.get("msgtype") != PREFIX + "request" \
+                    or content.get("to") != self.client.user_id:
+                return
+            await self._step("request", event.sender, event.event_id, content, room_id,
+                             _ts(event.server_timestamp))
+            return
+        relates = content.get("m.relates_to") or {}
+        flow_id = relates.get("event_id") if isinstance(relates, dict) else None
+        kind = str(source.get("type", ""))
+        if kind.startswith(PREFIX) and isinstance(flow_id, str):
+            await self._step(kind[len(PREFIX):], event.sender, flow_id, content, room_id, None)
+
+    async def _step(self, step: str, sender: str, flow_id: str, content: dict[str, Any],
+                    room: str | None, sent_at: datetime | None) -> None:
         try:
-            await self._on_step(kind[len(PREFIX):], event.sender, flow_id, content)
+            await self._on_step(step, sender, flow_id, content, room, sent_at)
         except Exception:  # a bug must not stop the sync loop; the flow is cancelled
             log.exception("verification step failed", extra={"flow": flow_id})
             flow = self._flows.get(flow_id)
             if flow is not None:
                 await self._cancel(flow, "m.unexpected_message", "internal error")
 
-    async def _on_step(self, step: str, sender: str, flow_id: str,
-                       content: dict[str, Any]) -> None:
+    async def _on_step(self, step: str, sender: str, flow_id: str, content: dict[str, Any],
+                       room: str | None, sent_at: datetime | None) -> None:
         own = self.client.device_id
         flow = self._flows.get(flow_id)
         if step in ("request", "start") and flow is None:
             device = str(content.get("from_device") or "")
-            new = Flow(flow_id, sender, device)
+            new = Flow(flow_id, sender, device, room)
             if not device:
                 return
-            if not await self.db.run(self.app.verification_requested, flow_id, own, sender,
-                                     device):
-                # Not an administrator (or a flow seen before): declined, nothing shown.
+            if sent_at is not None and too_old(sent_at, datetime.now(UTC)):
+                # (the sender's clock against the wall clock, as the spec means it)
+                log.info("verification request too old; ignored", extra={"flow": flow_id})
+                return
+            verdict = await self.db.run(self.app.verification_requested, flow_id, own, sender,
+                                        device, room)
+            if verdict == "decline":  # not an administrator: declined, nothing shown
                 await self._send("cancel", new, {"code": "m.user", "reason": DECLINED})
                 log.info("verification request declined", extra={"flow": flow_id})
                 return
+            if verdict != "answer":
+                return  # seen before (a sync read again), or sent too long ago
             flow = self._flows[flow_id] = new
             log.info("verification requested", extra={"flow": flow_id, "user": sender})
             if step == "request":
@@ -128,9 +178,10 @@ class Verifying:
                     await self._cancel(flow, "m.unknown_method", "only m.sas.v1")
                     return
                 await self._send("ready", flow, {"from_device": own, "methods": [METHOD]})
-                await self._open_direct_room(sender)
+                if room is None:
+                    await self._open_direct_room(sender)
                 return
-        if flow is None or sender != flow.user:
+        if flow is None or sender != flow.user or room != flow.room:
             return  # not ours (another device answered it, or long gone)
         if step == "cancel":
             self._flows.pop(flow_id, None)
@@ -180,9 +231,9 @@ class Verifying:
         """After each sync: act on the administrators' answers, cancel flows past 10
         minutes; at start, cancel every flow this device had open (its keys are gone)."""
         own = self.client.device_id
-        for flow_id, user, device in await self.db.run(self.app.verification_stale, own,
-                                                       at_start):
-            flow = self._flows.get(flow_id) or Flow(flow_id, user, device)
+        for flow_id, user, device, room in await self.db.run(self.app.verification_stale,
+                                                             own, at_start):
+            flow = self._flows.get(flow_id) or Flow(flow_id, user, device, room)
             if at_start:
                 await self._cancel(flow, "m.user", "the bot restarted", record="restart")
             else:

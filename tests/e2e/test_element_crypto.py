@@ -306,11 +306,27 @@ async def test_an_admin_verifies_the_bot_from_element_and_a_stranger_is_declined
     for symbol in sas["symbols"]:  # each of Element's emoji, in Element's order
         at = body.find(plain(symbol), at) + 1
         assert at > 0, (symbol, body)
+    await _confirm_and_trust(chair, flow, dm, bot_id, bot_device)
+    with session_scope(app.engine) as session:
+        rows = {r.user_id: (r.state, r.reason) for r in session.exec(select(KeyVerification))}
+        told = [m.template for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.room_id == world.chair.user_id).order_by(OutboxMessage.id))]
+    assert rows == {world.chair.user_id: ("done", None)}  # none for the stranger
+    assert told == ["verification/compare", "verification/done"]
+
+
+async def _confirm_and_trust(chair: JsClient, flow: str, room: str, bot_id: str,
+                             bot_device: str) -> None:
+    """Both sides confirm the emoji (Element, and the administrator to the bot in
+    ``room``); Element then trusts the bot's identity and so its device."""
     await chair.command("sas_confirm", flow=flow, match=True)
-    await chair.ask(dm, bot_id, "!verifieer ja")
-    await chair.wait_for(lambda: phase(chair, flow, "verified"), 20, "the verification done")
+    await chair.ask(room, bot_id, "!verifieer ja")
+    await chair.wait_for(lambda: next((v for v in chair.verification if v["flow"] == flow
+                                       and v.get("phase") == "verified"), None), 20,
+                         "the verification done")
     # Element signs the bot's master key with its user-signing key (the MAC covered it) and
     # counts the signature once it has read it back from the homeserver.
+    loop = asyncio.get_running_loop()
     deadline = loop.time() + 15
     while not (user := (await chair.command("user_status", user=bot_id))["status"])[
             "isCrossSigningVerified"] and loop.time() < deadline:
@@ -319,9 +335,31 @@ async def test_an_admin_verifies_the_bot_from_element_and_a_stranger_is_declined
     assert user["isCrossSigningVerified"] is True
     status = await _device_status(chair, bot_id, bot_device)
     assert status["crossSigningVerified"] is True and status["isVerified"] is True
+
+
+async def test_an_admin_verifies_the_bot_in_their_direct_room(world: World,
+                                                              element: Start) -> None:
+    """Element's "Verify" from the bot's profile in a direct room: the request, the SAS
+    steps and the emoji are events in that room (encrypted), referring to the request."""
+    from sqlmodel import select
+
+    from storage.db import session_scope
+    from storage.models import KeyVerification
+
+    app, bot = await world.start_bot()
+    bot_id, bot_device = world.bot_user.user_id, bot.client.device_id
+    dm = world.room(world.chair, [world.bot_user], encrypted=True)
+    await bot_in_room(bot, dm)
+    chair = await element(world.chair)
+    assert (await chair.command("bootstrap_cross_signing"))["ready"] is True
+    flow = (await chair.command("verify", user=bot_id, room=dm))["flow"]
+    sas = await chair.wait_for(
+        lambda: next((v for v in chair.verification if v["event"] == "sas"
+                      and v["flow"] == flow), None), 20, "the emoji in Element")
+    [shown] = await chair.wait_for(lambda: chair.notices(bot_id, dm), 20,
+                                   "the emoji in the room")
+    assert sas["decimal"] and " ".join(map(str, sas["decimal"])) in str(shown.body)
+    await _confirm_and_trust(chair, flow, dm, bot_id, bot_device)
     with session_scope(app.engine) as session:
-        rows = {r.user_id: (r.state, r.reason) for r in session.exec(select(KeyVerification))}
-        told = [m.template for m in session.exec(select(OutboxMessage).where(
-            OutboxMessage.room_id == world.chair.user_id).order_by(OutboxMessage.id))]
-    assert rows == {world.chair.user_id: ("done", None)}  # none for the stranger
-    assert told == ["verification/compare", "verification/done"]
+        [row] = session.exec(select(KeyVerification)).all()
+        assert (row.room_id, row.state) == (dm, "done")

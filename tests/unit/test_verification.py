@@ -146,11 +146,18 @@ def _told(session: Session) -> list[tuple[str, str]]:
 
 
 def test_only_an_administrator_is_answered(session: Session) -> None:
-    assert not verification.requested(session, SETTINGS, "T0", "BOT", "@stranger:localhost",
-                                       "DEV", NOW)
+    assert verification.requested(session, SETTINGS, "T0", "BOT", "@stranger:localhost",
+                                  "DEV", NOW) == "decline"
     assert session.exec(select(KeyVerification)).all() == []
-    assert verification.requested(session, SETTINGS, "T1", "BOT", ADMIN, "DEV", NOW)
-    assert not verification.requested(session, SETTINGS, "T1", "BOT", ADMIN, "DEV", NOW)
+    assert verification.requested(session, SETTINGS, "T1", "BOT", ADMIN, "DEV", NOW) == \
+        "answer"
+    # The same request again (a sync read again after a restart): neither answered nor
+    # declined.
+    assert verification.requested(session, SETTINGS, "T1", "BOT", ADMIN, "DEV", NOW) == \
+        "known"
+    assert verification.too_old(NOW - timedelta(minutes=11), NOW)
+    assert verification.too_old(NOW + timedelta(minutes=6), NOW)
+    assert not verification.too_old(NOW - timedelta(minutes=9), NOW)
 
 
 def test_an_administrator_compares_confirms_and_is_told_it_is_done(
@@ -175,12 +182,13 @@ def test_an_administrator_compares_confirms_and_is_told_it_is_done(
 
 def test_a_no_is_recorded_and_a_cancel_before_the_emoji_is_not_told(
         session: Session, say: Say, renderer: Renderer) -> None:
-    verification.requested(session, SETTINGS, "T1", "BOT", ADMIN, "DEV", NOW)
-    verification.compare(session, renderer, "T1", [0] * 7, [1000] * 3, NOW)
+    verification.requested(session, SETTINGS, "T1", "BOT", ADMIN, "DEV", NOW, "!dm:localhost")
+    [shown] = verification.compare(session, renderer, "T1", [0] * 7, [1000] * 3, NOW)
+    assert shown.room_id == "!dm:localhost"  # an in-room flow: shown in its room
     assert say.key("!verify no", sender=ADMIN) == "verification/rejected"
     assert verification.decided(session, "BOT") == [("T1", "rejected")]
     verification.end(session, renderer, "T1", "m.mismatched_sas", NOW)
-    assert _told(session)[-1] == (ADMIN, "verification/cancelled")
+    assert _told(session)[-1] == ("!dm:localhost", "verification/cancelled")
     verification.requested(session, SETTINGS, "T2", "BOT", ADMIN, "DEV", NOW)
     before = len(_told(session))
     assert verification.end(session, renderer, "T2", "m.user", NOW) == []

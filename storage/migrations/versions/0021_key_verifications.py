@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column('device_id', sa.String(), nullable=False),
         sa.Column('user_id', sa.String(), nullable=False),
         sa.Column('other_device', sa.String(), nullable=False),
+        sa.Column('room_id', sa.String(), nullable=True),
         sa.Column('state', sa.String(), nullable=False),
         sa.Column('reason', sa.String(), nullable=True),
         sa.Column('started_at', UTCDateTime(), nullable=False),
