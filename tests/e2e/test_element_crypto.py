@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from bot import devserver
 from tests.e2e.conftest import User, World, bot_in_room
 from tests.e2e.jsclient import JsClient, require_installed
 
@@ -340,13 +341,15 @@ async def _confirm_and_trust(chair: JsClient, flow: str, room: str, bot_id: str,
 async def test_an_admin_verifies_the_bot_in_their_direct_room(world: World,
                                                               element: Start) -> None:
     """Element's "Verify" from the bot's profile in a direct room: the request, the SAS
-    steps and the emoji are events in that room (encrypted), referring to the request."""
+    steps and the emoji are events in that room (encrypted), referring to the request.
+    With CASUSBOT_SIGN_VERIFIED_ADMINS the bot also signs the administrator's master key
+    (which their MAC proved) with its user-signing key."""
     from sqlmodel import select
 
     from storage.db import session_scope
     from storage.models import KeyVerification
 
-    app, bot = await world.start_bot()
+    app, bot = await world.start_bot(CASUSBOT_SIGN_VERIFIED_ADMINS="true")
     bot_id, bot_device = world.bot_user.user_id, bot.client.device_id
     dm = world.room(world.chair, [world.bot_user], encrypted=True)
     await bot_in_room(bot, dm)
@@ -363,3 +366,16 @@ async def test_an_admin_verifies_the_bot_in_their_direct_room(world: World,
     with session_scope(app.engine) as session:
         [row] = session.exec(select(KeyVerification)).all()
         assert (row.room_id, row.state) == (dm, "done")
+    # Synapse takes a signature of another user's master key only from the signer's
+    # user-signing key, and shows it only to the signer: the bot's view is the proof.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:
+        keys = devserver.request(world.synapse.url, "POST", "/_matrix/client/v3/keys/query",
+                                 {"device_keys": {world.chair.user_id: []}},
+                                 bot.client.access_token)
+        signers = keys["master_keys"][world.chair.user_id].get("signatures", {})
+        if bot_id in signers or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert bot_id in signers, signers
