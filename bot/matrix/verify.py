@@ -233,6 +233,8 @@ class Verifying:
         own = self.client.device_id
         for flow_id, user, device, room in await self.db.run(self.app.verification_stale,
                                                              own, at_start):
+            if at_start and flow_id in self._flows:
+                continue  # requested in the first sync after the start: a live flow
             flow = self._flows.get(flow_id) or Flow(flow_id, user, device, room)
             if at_start:
                 await self._cancel(flow, "m.user", "the bot restarted", record="restart")
@@ -245,7 +247,13 @@ class Verifying:
             if state == "rejected":
                 await self._cancel(held, "m.mismatched_sas", "the emoji did not match")
             elif not held.mac_sent and held.sas is not None:
-                await self._send_mac(held)
+                try:
+                    await self._send_mac(held)  # (and checks theirs, if it came first)
+                except Cancel as e:
+                    await self._cancel(held, e.code, e.reason)
+                except Exception:
+                    log.exception("verification step failed", extra={"flow": flow_id})
+                    await self._cancel(held, "m.unexpected_message", "internal error")
 
     async def _send_mac(self, flow: Flow) -> None:
         assert flow.sas is not None and self.client.olm is not None

@@ -240,3 +240,22 @@ async def test_steps_out_of_order_cancel_with_unexpected_message(app: App) -> No
     assert bot.kinds() == ["ready", "cancel"]
     assert bot.last("cancel")["code"] == "m.unexpected_message"
     assert _rows(app) == {"T1": ("cancelled", "m.unexpected_message")}
+
+
+async def test_a_wrong_mac_that_came_before_the_answer_cancels_at_the_answer(app: App) -> None:
+    bot = _Bot(app, {"ed25519:ELEMENTDEV": "the key the homeserver lists"})
+    _, secret = await _to_the_emoji(bot)
+    await bot.hear("mac", _element_mac(secret, {"ed25519:ELEMENTDEV": "another key"}))
+    _answer(app, "!verifieer ja")
+    await bot._verification_upkeep()
+    assert bot.kinds()[-1] == "cancel" and bot.last("cancel")["code"] == "m.key_mismatch"
+    assert _rows(app) == {"T1": ("cancelled", "m.key_mismatch")}
+
+
+async def test_a_request_in_the_first_sync_after_a_restart_is_answered_not_cancelled(
+        app: App) -> None:
+    bot = _Bot(app, {})
+    await bot.hear("request", {"from_device": "ELEMENTDEV", "methods": ["m.sas.v1"]})
+    await bot._verification_upkeep(at_start=True)  # (after the first sync's to-device)
+    assert bot.kinds() == ["ready"]
+    assert _rows(app) == {"T1": ("ready", None)}
