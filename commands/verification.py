@@ -89,7 +89,9 @@ def verify(ctx: Ctx, *, answer: str) -> list[Outgoing]:
     ``yes`` (they match what Element shows) or ``no``. Recorded for the bot's device that
     holds the flow, which then finishes or cancels it."""
     row = verifications.waiting_for(ctx.session, ctx.sender)
-    if row is None:
+    if row is None or row.started_at < ctx.now - TIMEOUT:
+        # (past the time limit: its device cancels it; a flow of an instance that is gone
+        # is never taken for a new one)
         return [ctx.refuse("verification/none_waiting")]
     row.state = "confirmed" if answer == "yes" else "rejected"
     ctx.session.add(row)

@@ -207,3 +207,12 @@ def test_flows_time_out_after_ten_minutes_and_all_open_ones_end_at_a_restart(
     assert verification.expired(session, "BOT", NOW + timedelta(minutes=9)) == []
     verification.end(session, renderer, "old", "m.timeout", later)
     assert [r.flow_id for r in verification.abandoned(session, "BOT")] == ["new"]
+
+
+def test_an_answer_after_the_time_limit_finds_nothing_waiting(session: Session, say: Say,
+                                                               renderer: Renderer) -> None:
+    verification.requested(session, SETTINGS, "T1", "GONE", ADMIN, "DEV", NOW)
+    verification.compare(session, renderer, "T1", [0] * 7, [1000] * 3, NOW)
+    late = NOW + timedelta(minutes=10, seconds=1)
+    assert say.key("!verifieer ja", sender=ADMIN, now=late) == "verification/none_waiting"
+    assert session.get(KeyVerification, "T1").state == "compare"  # type: ignore[union-attr]
