@@ -107,6 +107,9 @@ class Verifying:
         log.info("verification cancelled", extra={"flow": flow.flow_id, "code": record or code})
 
     async def on_verification(self, event: ToDeviceEvent) -> None:
+        """A to-device ``m.key.verification.*`` event (nio's callback; others are left
+        alone): the flow is its ``transaction_id``; a request's ``timestamp`` (ms since the
+        epoch, the sender's clock) more than 10 minutes old is ignored."""
         source = getattr(event, "source", None) or {}
         kind = str(source.get("type", ""))
         content = source.get("content")
