@@ -17,12 +17,12 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.dbcalls import is_locked
 from bot.render import Renderer
-from commands import default_registry, rooms, timed
+from commands import default_registry, rooms, timed, verification
 from commands.inbound import Inbound, handle, may_concern
 from commands.ratelimit import RateLimiter
 from commands.registry import Outcome, Registry, Render, Settings
+from storage import crosssigning, overlegs
 from storage import inbound as inbound_store
-from storage import overlegs
 from storage.db import checkpoint, make_engine, migrate, session_scope
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,46 @@ class App:
             moved = rooms.arrived(session, self.render, self.settings, room_id,
                                   self.clock.now())
             return back or bool(moved)
+
+    # ---- an administrator's verification of the bot (commands.verification) ----------
+    def verification_requested(self, flow_id: str, device_id: str, user_id: str,
+                               other_device: str, room_id: str | None) -> str:
+        """``answer``, ``decline`` or ``known`` (``commands.verification.requested``)."""
+        with session_scope(self.engine) as session:
+            return verification.requested(session, self.settings, flow_id, device_id,
+                                          user_id, other_device, self.clock.now(), room_id)
+
+    def verification_compare(self, flow_id: str, indices: list[int],
+                             decimals: list[int]) -> list[str]:
+        """The emoji shown to the administrator; the rooms to send to."""
+        with session_scope(self.engine) as session:
+            sent = verification.compare(session, self.render, flow_id, indices, decimals,
+                                        self.clock.now())
+            return list(dict.fromkeys(r.room_id for r in sent))
+
+    def verification_decided(self, device_id: str) -> list[tuple[str, str]]:
+        with session_scope(self.engine) as session:
+            return verification.decided(session, device_id)
+
+    def verification_end(self, flow_id: str, reason: str | None) -> list[str]:
+        """End the flow (``commands.verification.end``); the rooms to send to."""
+        with session_scope(self.engine) as session:
+            sent = verification.end(session, self.render, flow_id, reason, self.clock.now())
+            return list(dict.fromkeys(r.room_id for r in sent))
+
+    def verification_stale(self, device_id: str,
+                           all_open: bool) -> list[tuple[str, str, str, str | None]]:
+        """Open flows of ``device_id`` to cancel: all of them (at start), else those past
+        the 10-minute limit; each (flow ID, user ID, their device, room or None)."""
+        with session_scope(self.engine) as session:
+            rows = verification.abandoned(session, device_id) if all_open \
+                else verification.expired(session, device_id, self.clock.now())
+            return [(r.flow_id, r.user_id, r.other_device, r.room_id) for r in rows]
+
+    def master_key(self) -> str | None:
+        """The bot account's master cross-signing key (public, base64), as stored."""
+        row = crosssigning.identity(self.engine, self.config.user_id)
+        return row.master_public if row else None
 
     def cannot_join_replacement(self, old_room: str) -> list[str]:
         """The bot could not join the room that replaced ``old_room``: the chairs are asked

@@ -14,7 +14,8 @@ KNOWN = (
     "CASUSBOT_DEVICE_ID", "CASUSBOT_STORE_PATH", "CASUSBOT_DATABASE_URL", "CASUSBOT_ADMINS",
     "CASUSBOT_REF_KEY", "CASUSBOT_TIMEZONE", "CASUSBOT_LOCALE", "CASUSBOT_PREFIX",
     "CASUSBOT_LOG_LEVEL", "CASUSBOT_DEVICE_NAME", "CASUSBOT_REQUIRE_E2EE",
-    "CASUSBOT_REDACT_PII", "CASUSBOT_REF_KEY_PREVIOUS", "CASUSBOT_GUIDE_URL",
+    "CASUSBOT_SIGN_VERIFIED_ADMINS", "CASUSBOT_REDACT_PII", "CASUSBOT_REF_KEY_PREVIOUS",
+    "CASUSBOT_GUIDE_URL",
     "CASUSBOT_RATE_LIMIT", "CASUSBOT_METRICS_PORT", "CASUSBOT_AGENDA_DAYS",
     "CASUSBOT_NUDGE_DAYS", "CASUSBOT_TEAMS_APP_ID", "CASUSBOT_TEAMS_APP_PASSWORD",
     "CASUSBOT_TEAMS_TENANT_ID", "CASUSBOT_TEAMS_PORT", "CASUSBOT_TEAMS_HOST",
@@ -52,6 +53,9 @@ class Config:
     log_level: str = "INFO"
     device_name: str = "casusbot"
     require_e2ee: bool = True
+    # An administrator who verified the bot (issue 22) gets their master key signed with
+    # the bot's user-signing key (CASUSBOT_SIGN_VERIFIED_ADMINS; Matrix only).
+    sign_verified_admins: bool = False
     redact_pii: bool = True
     guide_url: str = ""
     rate_limit: int = 30
@@ -247,6 +251,8 @@ def _common(env: Mapping[str, str], *, platform: str, homeserver: str, user_id: 
         # message there: both are Matrix settings.
         require_e2ee=platform == "matrix" and _flag(env, "CASUSBOT_REQUIRE_E2EE", True),
         redact_pii=platform == "matrix" and _flag(env, "CASUSBOT_REDACT_PII", True),
+        sign_verified_admins=platform == "matrix"
+        and _flag(env, "CASUSBOT_SIGN_VERIFIED_ADMINS", False),
         guide_url=_guide_url(env.get("CASUSBOT_GUIDE_URL", "").strip()),
         rate_limit=_rate(env.get("CASUSBOT_RATE_LIMIT", "").strip()),
         metrics_port=_port(env.get("CASUSBOT_METRICS_PORT", "").strip()),

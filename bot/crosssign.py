@@ -358,3 +358,28 @@ def status(on_server: str | None, user_id: str, engine: Engine,
         return False, (f"the homeserver's master key ({on_server[:8]}…) is not the stored one "
                        f"({row.master_public[:8]}…): run `casusbot crosssign reset`")
     return True, f"master key {row.master_public[:8]}…, opened by the configured key"
+
+
+async def sign_user(homeserver: str, user_id: str, token: str, engine: Engine,
+                    ref_keys: Sequence[bytes], other: str, master: dict[str, Any]) -> None:
+    """Sign ``other``'s master key (``master``: the key object as the homeserver's
+    ``/keys/query`` served it) with the bot's user-signing key and upload the signature
+    (Matrix spec, "Cross-signing": a user trusts another user's identity this way).
+    Called only after an interactive verification proved that master key (issue 22).
+    Raises ``IdentityUnusable``, ``CrossSigningError`` or ``aiohttp.ClientError``."""
+    row = crosssigning.identity(engine, user_id)
+    if row is None:
+        raise CrossSigningError("the bot has no cross-signing identity yet")
+    identity = _opened(row, ref_keys, user_id)
+    key = {k: v for k, v in master.items() if k not in ("signatures", "unsigned")}
+    signed = sign_json(key, user_id, identity.user_signing)
+    public = next(iter(key["keys"].values()))
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers, timeout=TIMEOUT) as http, \
+            http.post(f"{homeserver}/_matrix/client/v3/keys/signatures/upload",
+                      json={other: {public: signed}}) as resp:
+        reply = await resp.json()
+        if resp.status != 200 or reply.get("failures"):
+            raise CrossSigningError(f"signing {other}'s master key: {resp.status} "
+                                    f"{str(reply.get('failures'))[:200]}")
+    log.info("administrator's master key signed", extra={"user": other})

@@ -19,12 +19,13 @@ from commands import (
     series,
     settings,
     setup,
+    verification,
 )
 from commands.policy import refusal
 from commands.registry import Registry, build
 
 MODULES = (setup, partner, member, meeting, series, case, covenant, agenda, agendacommands,
-           attendance, presence, action, privacy, settings, retention, help)
+           attendance, presence, action, privacy, settings, retention, verification, help)
 """The modules whose ``@command``, ``@timer`` and ``@upkeep`` declarations make the bot."""
 
 

@@ -65,12 +65,14 @@ POLICY: Final[dict[str, frozenset[str]]] = {
     "annex add": frozenset({"admin"}),
     "annex remove": frozenset({"admin"}),
     "annex list": EVERYONE,
+    "verify": frozenset({"admin"}),  # the bot's own verification (issue 22)
     "case phase": CHAIR,
     "weging": CHAIR,
 }
 
 # Commands that work outside an overleg's room.
-ROOMLESS: Final = frozenset({"setup", "help", "annex add", "annex remove", "annex list"})
+ROOMLESS: Final = frozenset({"setup", "help", "annex add", "annex remove", "annex list",
+                              "verify"})
 
 
 def role_of(ctx: Ctx) -> str:

@@ -459,3 +459,23 @@ class CrossSigningIdentity(SQLModel, table=True):
     master_public: str
     sealed: str  # base64: nonce (12 bytes) + ciphertext of the three keys' seeds (JSON)
     created_at: datetime = Field(sa_column=_utc())
+
+
+class KeyVerification(SQLModel, table=True):
+    """An interactive verification of the bot by an administrator (Matrix spec, "Key
+    verification framework" and "SAS"), from the request to its end. ``flow_id`` is the
+    request's ``transaction_id``; ``device_id`` the bot's device that answered (only that
+    device holds the flow's ephemeral keys, in memory). ``state``: ``ready`` (request
+    answered), ``compare`` (emoji shown to the administrator), ``confirmed`` or ``rejected``
+    (the administrator's answer, ``!verifieer ja|nee``, which any instance may record),
+    ``done`` or ``cancelled`` (ended; ``reason`` says why, a cancel code)."""
+
+    flow_id: str = Field(primary_key=True)
+    device_id: str = Field(index=True)
+    user_id: str
+    other_device: str
+    room_id: str | None = None  # the direct room of an in-room flow (None: to-device)
+    state: str
+    reason: str | None = None
+    started_at: datetime = Field(sa_column=_utc())
+    ended_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))

@@ -33,6 +33,7 @@ from nio import (
     RoomMemberEvent,
     RoomMessagesResponse,
     RoomMessageText,
+    RoomMessageUnknown,
     RoomUpgradeEvent,
     SyncResponse,
     UnknownEvent,
@@ -52,6 +53,7 @@ from bot.matrix.events import (
 from bot.matrix.sending import Sending
 from bot.matrix.session import Login, _Store
 from bot.matrix.timeline import in_timeline_order
+from bot.matrix.verify import Verifying
 from bot.runtime import Runtime
 from commands.inbound import Inbound
 
@@ -72,7 +74,7 @@ class GapUnavailable(Exception):
         self.room = room
 
 
-class MatrixTransport(Login, Sending, Runtime):
+class MatrixTransport(Login, Sending, Verifying, Runtime):
     """Logs in, syncs, feeds the core, and sends the outbox through ``room_send``."""
 
     def __init__(self, app: App) -> None:
@@ -177,6 +179,9 @@ class MatrixTransport(Login, Sending, Runtime):
     async def on_unknown(self, room: MatrixRoom, event: UnknownEvent) -> None:
         if event.sender == self.client.user_id:
             return
+        if event.type.startswith("m.key.verification."):
+            await self.on_room_verification(room.room_id, event)
+            return
         if event.type in POLL_END:
             # Valid only from the poll's creator (the bot: its own events are not read) or
             # someone with the power to remove others' messages (MSC3381).
@@ -262,6 +267,8 @@ class MatrixTransport(Login, Sending, Runtime):
                     self.client.rooms[room_id].members_synced = False
             with contextlib.suppress(Exception):
                 await self._key_upkeep()
+            with contextlib.suppress(Exception):
+                await self._verification_upkeep(at_start=not self.ready.is_set())
             self.waker.release()  # everything said until this sync is handled
             # The replies' PUTs before the next long-poll (a queue behind a reply, or a slow
             # homeserver, holds the sync up for at most SETTLE_SECONDS).
@@ -387,6 +394,8 @@ class MatrixTransport(Login, Sending, Runtime):
             await self.on_redaction(room, event)
         elif isinstance(event, UnknownEvent):
             await self.on_unknown(room, event)
+        elif isinstance(event, RoomMessageUnknown):
+            await self.on_room_verification(room.room_id, event)
         elif isinstance(event, MegolmEvent):
             await self.on_undecryptable(room, event)
         elif isinstance(event, PowerLevelsEvent):
@@ -413,6 +422,7 @@ class MatrixTransport(Login, Sending, Runtime):
     async def start(self) -> None:
         self.waker.hold()  # until the first sync's events (and any gap) are handled
         await self.login()
+        self._verification_hooks()
         self.client.add_event_callback(self.on_invite, InviteMemberEvent)
         self.client.add_event_callback(self.on_member, RoomMemberEvent)
         # Timeline events are not nio callbacks: ``_handle_timelines`` takes them after

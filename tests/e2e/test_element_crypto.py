@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from bot import devserver
 from tests.e2e.conftest import User, World, bot_in_room
 from tests.e2e.jsclient import JsClient, require_installed
 
@@ -252,3 +253,129 @@ async def _device_status(client: JsClient, user_id: str, device: str,
             assert status, f"{device} of {user_id} never became known to the client"
             return dict(status)
         await asyncio.sleep(0.3)
+
+
+async def test_an_admin_verifies_the_bot_from_element_and_a_stranger_is_declined(
+        world: World, element: Start) -> None:
+    """Issue 22, part 2: Element's "Verify" with the bot (to-device request -> ready ->
+    SAS). A non-administrator's request is declined (cancel m.user, nothing shown); the
+    administrator sees the same emoji in the bot's direct message as in Element, answers
+    ``!verifieer ja``, and Element then trusts the bot: its master key (the MAC covers it)
+    and so its device."""
+    from sqlmodel import select
+
+    from storage.db import session_scope
+    from storage.models import KeyVerification, OutboxMessage
+
+    app, bot = await world.start_bot()
+    bot_id, bot_device = world.bot_user.user_id, bot.client.device_id
+    stranger = await element(world.user("stranger"))
+    assert bot_device in (await stranger.command("devices", user=bot_id))["devices"]
+    declined = (await stranger.command("verify", user=bot_id, device=bot_device))["flow"]
+
+    def phase(client: JsClient, flow: str, name: str) -> dict[str, object] | None:
+        return next((v for v in client.verification if v["flow"] == flow
+                     and v.get("phase") == name), None)
+
+    cancel = await stranger.wait_for(lambda: phase(stranger, declined, "cancelled"), 20,
+                                     "the bot's decline")
+    assert cancel["cancellation"] == "m.user"
+    assert not [v for v in stranger.verification if v["event"] == "sas"]
+
+    chair = await element(world.chair)  # an administrator (CASUSBOT_ADMINS)
+    assert (await chair.command("bootstrap_cross_signing"))["ready"] is True
+    assert bot_device in (await chair.command("devices", user=bot_id))["devices"]
+    flow = (await chair.command("verify", user=bot_id, device=bot_device))["flow"]
+    # The bot opens its direct room with the administrator at once; they join it.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while (dm := app.direct_room(world.chair.user_id)) is None and loop.time() < deadline:
+        await asyncio.sleep(0.2)
+    assert dm is not None
+    await chair.command("join", room=dm)
+    sas = await chair.wait_for(
+        lambda: next((v for v in chair.verification if v["event"] == "sas"
+                      and v["flow"] == flow), None), 20, "the emoji in Element")
+    shown = await chair.wait_for(lambda: chair.notices(bot_id, dm), 20,
+                                 "the emoji in the direct room")
+
+    def plain(symbol: object) -> str:
+        return str(symbol).replace("\ufe0f", "")
+
+    body, at = plain(shown[0].body), 0
+    assert len(sas["symbols"]) == 7
+    for symbol in sas["symbols"]:  # each of Element's emoji, in Element's order
+        at = body.find(plain(symbol), at) + 1
+        assert at > 0, (symbol, body)
+    await _confirm_and_trust(chair, flow, dm, bot_id, bot_device)
+    with session_scope(app.engine) as session:
+        rows = {r.user_id: (r.state, r.reason) for r in session.exec(select(KeyVerification))}
+        told = [m.template for m in session.exec(select(OutboxMessage).where(
+            OutboxMessage.room_id == world.chair.user_id).order_by(OutboxMessage.id))]
+    assert rows == {world.chair.user_id: ("done", None)}  # none for the stranger
+    assert told == ["verification/compare", "verification/done"]
+
+
+async def _confirm_and_trust(chair: JsClient, flow: str, room: str, bot_id: str,
+                             bot_device: str) -> None:
+    """Both sides confirm the emoji (Element, and the administrator to the bot in
+    ``room``); Element then trusts the bot's identity and so its device."""
+    await chair.command("sas_confirm", flow=flow, match=True)
+    await chair.ask(room, bot_id, "!verifieer ja")
+    await chair.wait_for(lambda: next((v for v in chair.verification if v["flow"] == flow
+                                       and v.get("phase") == "verified"), None), 20,
+                         "the verification done")
+    # Element signs the bot's master key with its user-signing key (the MAC covered it) and
+    # counts the signature once it has read it back from the homeserver.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while not (user := (await chair.command("user_status", user=bot_id))["status"])[
+            "isCrossSigningVerified"] and loop.time() < deadline:
+        await chair.command("refresh_keys", user=bot_id)
+        await asyncio.sleep(0.3)
+    assert user["isCrossSigningVerified"] is True
+    status = await _device_status(chair, bot_id, bot_device)
+    assert status["crossSigningVerified"] is True and status["isVerified"] is True
+
+
+async def test_an_admin_verifies_the_bot_in_their_direct_room(world: World,
+                                                              element: Start) -> None:
+    """Element's "Verify" from the bot's profile in a direct room: the request, the SAS
+    steps and the emoji are events in that room (encrypted), referring to the request.
+    With CASUSBOT_SIGN_VERIFIED_ADMINS the bot also signs the administrator's master key
+    (which their MAC proved) with its user-signing key."""
+    from sqlmodel import select
+
+    from storage.db import session_scope
+    from storage.models import KeyVerification
+
+    app, bot = await world.start_bot(CASUSBOT_SIGN_VERIFIED_ADMINS="true")
+    bot_id, bot_device = world.bot_user.user_id, bot.client.device_id
+    dm = world.room(world.chair, [world.bot_user], encrypted=True)
+    await bot_in_room(bot, dm)
+    chair = await element(world.chair)
+    assert (await chair.command("bootstrap_cross_signing"))["ready"] is True
+    flow = (await chair.command("verify", user=bot_id, room=dm))["flow"]
+    sas = await chair.wait_for(
+        lambda: next((v for v in chair.verification if v["event"] == "sas"
+                      and v["flow"] == flow), None), 20, "the emoji in Element")
+    [shown] = await chair.wait_for(lambda: chair.notices(bot_id, dm), 20,
+                                   "the emoji in the room")
+    assert sas["decimal"] and " ".join(map(str, sas["decimal"])) in str(shown.body)
+    await _confirm_and_trust(chair, flow, dm, bot_id, bot_device)
+    with session_scope(app.engine) as session:
+        [row] = session.exec(select(KeyVerification)).all()
+        assert (row.room_id, row.state) == (dm, "done")
+    # Synapse takes a signature of another user's master key only from the signer's
+    # user-signing key, and shows it only to the signer: the bot's view is the proof.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:
+        keys = devserver.request(world.synapse.url, "POST", "/_matrix/client/v3/keys/query",
+                                 {"device_keys": {world.chair.user_id: []}},
+                                 bot.client.access_token)
+        signers = keys["master_keys"][world.chair.user_id].get("signatures", {})
+        if bot_id in signers or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert bot_id in signers, signers

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session
 
 from bot.render import LOCALES, Renderer, html_to_text
-from commands import casefile, rooms, timed
+from commands import casefile, rooms, timed, verification
 from commands.inbound import Inbound, handle
 from commands.registry import Outgoing, Registry
 from storage import inbound as inbound_store
@@ -181,6 +181,14 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
     for notice in casefile.erase(session, *found, reason="request", actor="casusbot",
                                  now=NOW)[1]:
         record(notice, ROOM)
+    # An administrator verifies the bot (issue 22): the emoji, both answers, both ends.
+    say("!verifieer ja", sender=ADMIN)  # nothing waiting
+    for flow, answer, reason in (("f1", "ja", None), ("f2", "nee", "m.mismatched_sas")):
+        verification.requested(session, SETTINGS, flow, "BOTDEVICE", ADMIN, "ELEMENT", NOW)
+        verification.compare(session, say._render, flow, [0, 34, 63, 5, 6, 7, 8],
+                             [1000, 4000, 9191], NOW)
+        say(f"!verifieer {answer}", sender=ADMIN)
+        verification.end(session, say._render, flow, reason, NOW)
     # Kicked and invited again: a command and an undecryptable message of that time.
     inbound_store.record_join(session, ROOM, NOW - timedelta(days=1))
     inbound_store.record_leave(session, ROOM, NOW + timedelta(minutes=1))

@@ -28,11 +28,13 @@
 //   {"cmd": "sign_user", "user"}                       -> {} (our user-signing key signs their
 //        master key: what a completed interactive verification does in the end)
 //   {"cmd": "verify", "user", "device" | "room"}       -> {"flow"}; then {"event": "verification",
-//        "flow", "phase", "cancellation"} as it goes, {"event": "sas", "flow", "emoji": [names],
+//        "flow", "phase", "cancellation"} as it goes, {"event": "sas", "flow", "emoji": [names], "symbols": [emoji],
 //        "decimal"} when the emoji are shown, phase "verified" at the end (or "failed")
 //   {"cmd": "accept_verifications"}                    -> {}; then every incoming request is
 //        accepted and followed as above (phase "received" first, with "user")
 //   {"cmd": "sas_confirm", "flow", "match": bool}      -> {} (the emoji match / do not)
+//   {"cmd": "refresh_keys", "user"}                    -> {} (download the user's keys again)
+//   {"cmd": "join", "room"}                            -> {} (accept an invite)
 //   {"cmd": "stop"}                                    -> {} and the process exits 0
 import { createInterface } from "node:readline";
 
@@ -132,6 +134,7 @@ const follow = (request, asked) => {
     verifier.on(VerifierEvent.ShowSas, (callbacks) => {
       verifications.get(flow).sas = callbacks;
       out({ event: "sas", flow, emoji: (callbacks.sas.emoji ?? []).map(([, name]) => name),
+            symbols: (callbacks.sas.emoji ?? []).map(([symbol]) => symbol),
             decimal: callbacks.sas.decimal ?? null });
     });
     verifier.verify().then(() => out({ event: "verification", flow, phase: "verified" }), failed);
@@ -209,6 +212,14 @@ const commands = {
     // Element's "Verify": m.key.verification.request to a device (or in a DM room when
     // `room` is given) -> ready -> start (SAS) -> the emoji are reported as {"event": "sas"}
     // -> sas_confirm -> mac/done. Progress is reported as {"event": "verification", phase}.
+    if (!room) {
+      // Element verifies someone it shares a room with, whose devices it tracks; here the
+      // user may share none yet: track them and fetch their devices first.
+      const { UserId } = await import("@matrix-org/matrix-sdk-crypto-wasm");
+      await crypto.olmMachine.updateTrackedUsers([new UserId(userId)]);
+      await crypto.outgoingRequestProcessor.makeOutgoingRequest(
+        crypto.olmMachine.queryKeysForUsers([new UserId(userId)]));
+    }
     const request = room ? await crypto.requestVerificationDM(userId, room)
       : await crypto.requestDeviceVerification(userId, device);
     return { flow: follow(request, true) };
@@ -227,6 +238,16 @@ const commands = {
     const sas = verifications.get(flow)?.sas;
     if (!sas) throw new Error(`no emoji shown for verification ${flow}`);
     if (match) await sas.confirm(); else sas.mismatch();
+    return {};
+  },
+  async refresh_keys({ user: userId }) {
+    const { UserId } = await import("@matrix-org/matrix-sdk-crypto-wasm");
+    await crypto.outgoingRequestProcessor.makeOutgoingRequest(
+      crypto.olmMachine.queryKeysForUsers([new UserId(userId)]));
+    return {};
+  },
+  async join({ room }) {
+    await client.joinRoom(room);
     return {};
   },
   async stop() {

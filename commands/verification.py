@@ -1,0 +1,144 @@
+"""Verifying the bot from Element (issue 22): the rules of an administrator's interactive
+verification (Matrix spec, "Key verification framework", "SAS"); the protocol itself is the
+Matrix transport's (``bot.matrix.verify``).
+
+Only a bot administrator (``CASUSBOT_ADMINS``) may verify the bot: a request from anyone
+else is declined (``requested`` returns False; no row, nothing shown). For an
+administrator's request a ``KeyVerification`` row follows the flow: the emoji are shown in
+the administrator's direct room (``compare``), the administrator answers with ``!verifieer
+ja`` or ``!verifieer nee`` (``verify``, in any room the bot reads; any instance records
+it), the device that holds the flow acts on the answer (``decided``) and ends it (``end``).
+A flow not ended within ``TIMEOUT`` (10 minutes, the spec's limit), or cut off by a
+restart of its device, is cancelled (``expired``, ``abandoned``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from commands.registry import (
+    Choice,
+    Ctx,
+    Outgoing,
+    Render,
+    Settings,
+    arg,
+    choice,
+    command,
+    render_all,
+)
+from commands.sasemoji import EMOJI
+from storage import outbox, verifications
+from storage.models import KeyVerification
+from storage.outbox import Rendered
+
+TIMEOUT = timedelta(minutes=10)
+"""A verification not done within this time is cancelled (spec: "Clients should time out a
+verification that does not complete within 10 minutes")."""
+
+SHOWN = ("compare", "confirmed", "rejected")
+"""States in which the administrator has seen the emoji: the end is told to them."""
+
+_answer = choice(Choice("yes", "ja", "yes"), Choice("no", "nee", "no"))
+
+
+def requested(session: Session, settings: Settings, flow_id: str, device_id: str,
+              user_id: str, other_device: str, now: datetime,
+              room_id: str | None = None) -> str:
+    """A verification request (``m.key.verification.request``, transaction ``flow_id``)
+    from ``user_id``'s device ``other_device`` reached the bot's device ``device_id``
+    (to-device, or in the direct room ``room_id``). ``answer``: answer it (a row in state
+    ``ready``); ``decline``: the sender is no bot administrator; ``known``: seen before
+    (a sync read again after a restart), nothing to do."""
+    if verifications.get(session, flow_id) is not None:
+        return "known"
+    if user_id not in settings.admins:
+        return "decline"
+    session.add(KeyVerification(flow_id=flow_id, device_id=device_id, user_id=user_id,
+                                other_device=other_device, room_id=room_id, state="ready",
+                                started_at=now))
+    return "answer"
+
+
+def compare(session: Session, render: Render, flow_id: str, indices: list[int],
+            decimals: list[int], now: datetime) -> list[Rendered]:
+    """The short authentication string is known: show it to the administrator in their
+    direct room, or in the room of an in-room flow (template ``verification/compare``:
+    seven emoji, ``indices`` 0-63 into the spec's table, and three ``decimals``
+    1000-9191). Nothing when the flow has ended."""
+    row = verifications.get(session, flow_id)
+    if row is None or row.state != "ready":
+        return []
+    row.state = "compare"
+    session.add(row)
+    emoji = [{"symbol": EMOJI[i][0], "en": EMOJI[i][1], "nl": EMOJI[i][2]} for i in indices]
+    room = row.room_id or row.user_id
+    rendered = render_all(render, [Outgoing("verification/compare",
+                                            {"emoji": emoji, "decimals": decimals,
+                                             "device": row.other_device}, room=room)], room)
+    outbox.enqueue(session, rendered, now)
+    return rendered
+
+
+@command("verify", nl="verifieer", aliases=("verifiëren", "verifieren"))
+@arg("answer", _answer, metavar="yes_no")
+def verify(ctx: Ctx, *, answer: str) -> list[Outgoing]:
+    """The administrator's answer to the emoji shown last (``verification/compare``):
+    ``yes`` (they match what Element shows) or ``no``. Recorded for the bot's device that
+    holds the flow, which then finishes or cancels it."""
+    row = verifications.waiting_for(ctx.session, ctx.sender)
+    if row is None or row.started_at < ctx.now - TIMEOUT:
+        # (past the time limit: its device cancels it; a flow of an instance that is gone
+        # is never taken for a new one)
+        return [ctx.refuse("verification/none_waiting")]
+    row.state = "confirmed" if answer == "yes" else "rejected"
+    ctx.session.add(row)
+    return [ctx.reply("verification/" + row.state)]
+
+
+def decided(session: Session, device_id: str) -> list[tuple[str, str]]:
+    """The flows of ``device_id`` the administrator answered: (flow ID, ``confirmed`` or
+    ``rejected``)."""
+    return [(r.flow_id, r.state) for r in verifications.open_flows(session, device_id)
+            if r.state in ("confirmed", "rejected")]
+
+
+def end(session: Session, render: Render, flow_id: str, reason: str | None,
+        now: datetime) -> list[Rendered]:
+    """End the flow: ``reason`` None is done (the bot is verified), else the cancel code
+    (``m.user``, ``m.timeout``, ``m.mismatched_sas``, ``m.key_mismatch``, ... or
+    ``restart``). An administrator who saw the emoji is told (``verification/done`` or
+    ``verification/cancelled``); an ended flow stays as it ended."""
+    row = verifications.get(session, flow_id)
+    if row is None or row.state not in verifications.OPEN:
+        return []
+    shown = row.state in SHOWN
+    row.state, row.reason, row.ended_at = ("done" if reason is None else "cancelled",
+                                           reason, now)
+    session.add(row)
+    if not shown and reason is not None:
+        return []
+    template = "verification/done" if reason is None else "verification/cancelled"
+    room = row.room_id or row.user_id
+    rendered = render_all(render, [Outgoing(template, {"reason": reason}, room=room)], room)
+    outbox.enqueue(session, rendered, now)
+    return rendered
+
+
+def too_old(sent_at: datetime, now: datetime) -> bool:
+    """A request sent more than ``TIMEOUT`` ago or more than 5 minutes ahead is ignored
+    (spec: "m.key.verification.request", ``timestamp``)."""
+    return sent_at < now - TIMEOUT or sent_at > now + timedelta(minutes=5)
+
+
+def expired(session: Session, device_id: str, now: datetime) -> list[KeyVerification]:
+    """The open flows of ``device_id`` older than ``TIMEOUT``: to be cancelled (``m.timeout``)."""
+    return verifications.open_flows(session, device_id, started_before=now - TIMEOUT)
+
+
+def abandoned(session: Session, device_id: str) -> list[KeyVerification]:
+    """The open flows of ``device_id`` at its start: their keys were in the memory of a
+    process that ended, so each is cancelled (reason ``restart``)."""
+    return verifications.open_flows(session, device_id)

@@ -1,0 +1,35 @@
+"""Interactive verifications of the bot (``models.KeyVerification``): rows only; the
+protocol lives in ``bot.matrix.verify``, the rules in ``commands.verification``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from storage.models import KeyVerification
+
+OPEN = ("ready", "compare", "confirmed", "rejected")
+"""States of a flow that has not ended."""
+
+
+def get(session: Session, flow_id: str) -> KeyVerification | None:
+    return session.get(KeyVerification, flow_id)
+
+
+def waiting_for(session: Session, user_id: str) -> KeyVerification | None:
+    """The newest flow of ``user_id`` whose emoji are shown and not yet answered."""
+    return session.exec(select(KeyVerification).where(
+        KeyVerification.user_id == user_id, KeyVerification.state == "compare")
+        .order_by(col(KeyVerification.started_at).desc())).first()
+
+
+def open_flows(session: Session, device_id: str,
+               started_before: datetime | None = None) -> list[KeyVerification]:
+    """The flows of the bot's device ``device_id`` that have not ended (only those started
+    before ``started_before``, when given), oldest first."""
+    query = select(KeyVerification).where(KeyVerification.device_id == device_id,
+                                          col(KeyVerification.state).in_(OPEN))
+    if started_before is not None:
+        query = query.where(col(KeyVerification.started_at) < started_before)
+    return list(session.exec(query.order_by(col(KeyVerification.started_at))).all())

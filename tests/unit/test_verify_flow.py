@@ -1,0 +1,261 @@
+"""The Matrix side of an administrator's verification (bot/matrix/verify.py, issue 22), with
+the homeserver left out: what the bot sends for each step Element sends, and how a flow ends
+when the administrator says no, Element cancels, 10 minutes pass or the bot restarts. The
+other side is written from the spec (tests/unit/test_verification.py's X25519/HKDF/HMAC)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.app import App, offline_app
+from bot.clock import FakeClock
+from bot.matrix import sas
+from bot.matrix.verify import Verifying
+from commands.inbound import Inbound
+from storage.db import session_scope
+from storage.models import KeyVerification, OutboxMessage
+from tests.unit.conftest import NOW
+from tests.unit.test_verification import START, _Element, _mac_v2
+
+ADMIN, STRANGER, BOT = "@admin:localhost", "@stranger:localhost", "@casusbot:localhost"
+
+
+class _Client:
+    user_id, device_id, access_token = BOT, "BOTDEVICE", "token"
+
+    def __init__(self) -> None:
+        self.olm = SimpleNamespace(account=SimpleNamespace(
+            identity_keys={"ed25519": "botdevicekey", "curve25519": "x"}))
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []  # (type, device, content)
+
+    async def to_device(self, message: Any) -> None:
+        self.sent.append((message.type, message.recipient_device, message.content))
+
+    def add_to_device_callback(self, *_: Any) -> None:
+        pass
+
+
+class _Calls:
+    async def run(self, fn: Any, *args: Any) -> Any:
+        return fn(*args)
+
+
+class _Bot(Verifying):
+    """The transport's verification part on a fake client; the other side's keys are
+    ``their_keys`` (what the homeserver would list)."""
+
+    def __init__(self, app: App, their_keys: dict[str, str]) -> None:
+        self.app, self.db, self.client = app, _Calls(), _Client()  # type: ignore[assignment]
+        self.poked: list[str] = []
+        self.deliverer = SimpleNamespace(poke=self.poked.append)  # type: ignore[assignment]
+        self.known = their_keys
+        self._verification_hooks()
+
+    async def _their_keys(self, user: str) -> tuple[dict[str, str], dict[str, Any] | None]:
+        return self.known, None
+
+    async def _direct_room(self, user_id: str) -> str:
+        return "!dm:localhost"
+
+    def kinds(self) -> list[str]:
+        return [t.removeprefix("m.key.verification.") for t, _, _ in self.client.sent]
+
+    def last(self, kind: str) -> dict[str, Any]:
+        return [c for t, _, c in self.client.sent if t == "m.key.verification." + kind][-1]
+
+    async def hear(self, kind: str, content: dict[str, Any], sender: str = ADMIN) -> None:
+        await self.on_verification(SimpleNamespace(  # type: ignore[arg-type]
+            sender=sender, source={"type": "m.key.verification." + kind,
+                                   "content": {"transaction_id": "T1", **content}}))
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> App:
+    return offline_app(f"sqlite:///{tmp_path / 'casusbot.db'}", FakeClock(NOW),
+                       CASUSBOT_ADMINS=ADMIN)
+
+
+def _rows(app: App) -> dict[str, tuple[str, str | None]]:
+    with session_scope(app.engine) as session:
+        return {r.flow_id: (r.state, r.reason) for r in session.exec(select(KeyVerification))}
+
+
+def _told(app: App) -> list[str]:
+    with session_scope(app.engine) as session:
+        return [m.template for m in session.exec(
+            select(OutboxMessage).order_by(OutboxMessage.id))]  # type: ignore[arg-type]
+
+
+def _answer(app: App, text: str, n: int = 0) -> None:
+    """The administrator's answer in their direct room with the bot."""
+    app.record_join("!dm:localhost", NOW - timedelta(hours=1))
+    app.handle(Inbound(f"$answer{n}", "!dm:localhost", ADMIN, text, app.clock.now(),
+                       encrypted=True))
+
+
+async def _to_the_emoji(bot: _Bot) -> tuple[_Element, bytes]:
+    """Element's request, start and key, as Rust's crypto sends them."""
+    await bot.hear("request", {"from_device": "ELEMENTDEV", "methods": ["m.sas.v1"]})
+    await bot.hear("start", {k: v for k, v in START.items() if k != "transaction_id"})
+    element = _Element()
+    await bot.hear("key", {"key": element.public})
+    return element, element.secret(bot.last("key")["key"])
+
+
+def _element_mac(secret: bytes, keys: dict[str, str]) -> dict[str, Any]:
+    info = sas.mac_info(ADMIN, "ELEMENTDEV", BOT, "BOTDEVICE", "T1", "")
+    return {"mac": {k: _mac_v2(secret, v, info + k) for k, v in keys.items()},
+            "keys": _mac_v2(secret, ",".join(sorted(keys)), info + "KEY_IDS")}
+
+
+async def test_a_confirmed_flow_ends_with_the_bots_mac_over_device_and_master_key(
+        app: App) -> None:
+    keys = {"ed25519:ELEMENTDEV": "elementdevkey", "ed25519:adminmaster": "adminmaster"}
+    bot = _Bot(app, keys)
+    _, secret = await _to_the_emoji(bot)
+    assert bot.kinds() == ["ready", "accept", "key"]
+    accept = bot.last("accept")
+    assert accept["message_authentication_code"] == "hkdf-hmac-sha256.v2"
+    start = {**{k: v for k, v in START.items() if k != "transaction_id"},
+             "transaction_id": "T1"}
+    assert accept["commitment"] == sas.commitment(bot.last("key")["key"], start)
+    assert _rows(app) == {"T1": ("compare", None)} and _told(app) == ["verification/compare"]
+    assert bot.poked == [ADMIN]
+    # Element's MAC may come before the administrator's answer: nothing is sent for it.
+    await bot.hear("mac", _element_mac(secret, keys))
+    await bot._verification_upkeep()
+    assert bot.kinds() == ["ready", "accept", "key"]
+    _answer(app, "!verifieer ja")
+    await bot._verification_upkeep()
+    assert bot.kinds() == ["ready", "accept", "key", "mac", "done"]
+    mac = bot.last("mac")
+    master = app.master_key()
+    assert master is None  # (no identity made in this test: the MAC covers the device)
+    info = sas.mac_info(BOT, "BOTDEVICE", ADMIN, "ELEMENTDEV", "T1", "")
+    assert mac["mac"] == {"ed25519:BOTDEVICE": _mac_v2(secret, "botdevicekey",
+                                                       info + "ed25519:BOTDEVICE")}
+    assert _rows(app) == {"T1": ("done", None)}
+    assert _told(app)[-1] == "verification/done"
+
+
+async def test_the_mac_includes_the_master_key_when_the_bot_has_one(app: App) -> None:
+    from storage import crosssigning
+
+    crosssigning.claim(app.engine, BOT, "botmasterkey", "sealed", NOW)
+    bot = _Bot(app, {"ed25519:ELEMENTDEV": "elementdevkey"})
+    _, secret = await _to_the_emoji(bot)
+    _answer(app, "!verify yes")
+    await bot._verification_upkeep()
+    info = sas.mac_info(BOT, "BOTDEVICE", ADMIN, "ELEMENTDEV", "T1", "")
+    mac = bot.last("mac")
+    assert set(mac["mac"]) == {"ed25519:BOTDEVICE", "ed25519:botmasterkey"}
+    assert mac["mac"]["ed25519:botmasterkey"] == _mac_v2(secret, "botmasterkey",
+                                                          info + "ed25519:botmasterkey")
+    assert mac["keys"] == _mac_v2(secret, "ed25519:BOTDEVICE,ed25519:botmasterkey",
+                                  info + "KEY_IDS")
+
+
+async def test_a_wrong_mac_cancels_with_key_mismatch(app: App) -> None:
+    bot = _Bot(app, {"ed25519:ELEMENTDEV": "the key the homeserver lists"})
+    _, secret = await _to_the_emoji(bot)
+    _answer(app, "!verifieer ja")
+    await bot._verification_upkeep()
+    await bot.hear("mac", _element_mac(secret, {"ed25519:ELEMENTDEV": "another key"}))
+    assert bot.kinds()[-1] == "cancel" and bot.last("cancel")["code"] == "m.key_mismatch"
+    assert _rows(app) == {"T1": ("cancelled", "m.key_mismatch")}
+    assert _told(app)[-1] == "verification/cancelled"
+
+
+async def test_a_stranger_is_declined_and_nothing_is_kept_or_shown(app: App) -> None:
+    bot = _Bot(app, {})
+    await bot.hear("request", {"from_device": "DEV", "methods": ["m.sas.v1"]}, sender=STRANGER)
+    assert bot.kinds() == ["cancel"] and bot.last("cancel")["code"] == "m.user"
+    await bot.hear("start", {k: v for k, v in START.items() if k != "transaction_id"},
+                   sender=STRANGER)
+    assert bot.kinds() == ["cancel", "cancel"]  # a start without a request: the same
+    assert _rows(app) == {} and _told(app) == []
+
+
+async def test_a_no_cancels_with_mismatched_sas(app: App) -> None:
+    bot = _Bot(app, {})
+    await _to_the_emoji(bot)
+    _answer(app, "!verifieer nee")
+    await bot._verification_upkeep()
+    assert bot.kinds()[-1] == "cancel" and bot.last("cancel")["code"] == "m.mismatched_sas"
+    assert _rows(app) == {"T1": ("cancelled", "m.mismatched_sas")}
+
+
+async def test_elements_cancel_ends_the_flow_and_later_steps_are_ignored(app: App) -> None:
+    bot = _Bot(app, {})
+    _, secret = await _to_the_emoji(bot)
+    await bot.hear("cancel", {"code": "m.user", "reason": "cancelled in Element"})
+    assert _rows(app) == {"T1": ("cancelled", "m.user")}
+    assert _told(app) == ["verification/compare", "verification/cancelled"]
+    _answer(app, "!verifieer ja")  # too late: nothing waits
+    await bot.hear("mac", _element_mac(secret, {"ed25519:ELEMENTDEV": "k"}))
+    await bot._verification_upkeep()
+    assert bot.kinds() == ["ready", "accept", "key"]
+
+
+async def test_ten_minutes_without_an_end_cancel_it_on_both_sides(app: App) -> None:
+    bot = _Bot(app, {})
+    await _to_the_emoji(bot)
+    app.clock.advance(timedelta(minutes=9))  # type: ignore[attr-defined]
+    await bot._verification_upkeep()
+    assert bot.kinds() == ["ready", "accept", "key"]
+    app.clock.advance(timedelta(minutes=1, seconds=1))  # type: ignore[attr-defined]
+    await bot._verification_upkeep()
+    assert bot.kinds()[-1] == "cancel" and bot.last("cancel")["code"] == "m.timeout"
+    assert _rows(app) == {"T1": ("cancelled", "m.timeout")}
+    assert _told(app)[-1] == "verification/cancelled"
+
+
+async def test_a_restart_mid_flow_cancels_it_on_both_sides(app: App) -> None:
+    before = _Bot(app, {})
+    await _to_the_emoji(before)
+    _answer(app, "!verifieer ja")  # answered while the bot was going down
+    after = _Bot(app, {})  # the same device after a restart: its keys are gone
+    await after._verification_upkeep(at_start=True)
+    assert after.kinds() == ["cancel"]
+    [(_, device, content)] = after.client.sent
+    assert (device, content["transaction_id"], content["code"]) == ("ELEMENTDEV", "T1",
+                                                                   "m.user")
+    assert _rows(app) == {"T1": ("cancelled", "restart")}
+    assert _told(app)[-1] == "verification/cancelled"
+    # The request read again from the sync after the restart: neither answered nor declined.
+    await after.hear("request", {"from_device": "ELEMENTDEV", "methods": ["m.sas.v1"]})
+    assert after.kinds() == ["cancel"]
+
+
+async def test_steps_out_of_order_cancel_with_unexpected_message(app: App) -> None:
+    bot = _Bot(app, {})
+    await bot.hear("request", {"from_device": "ELEMENTDEV", "methods": ["m.sas.v1"]})
+    await bot.hear("key", {"key": _Element().public})
+    assert bot.kinds() == ["ready", "cancel"]
+    assert bot.last("cancel")["code"] == "m.unexpected_message"
+    assert _rows(app) == {"T1": ("cancelled", "m.unexpected_message")}
+
+
+async def test_a_wrong_mac_that_came_before_the_answer_cancels_at_the_answer(app: App) -> None:
+    bot = _Bot(app, {"ed25519:ELEMENTDEV": "the key the homeserver lists"})
+    _, secret = await _to_the_emoji(bot)
+    await bot.hear("mac", _element_mac(secret, {"ed25519:ELEMENTDEV": "another key"}))
+    _answer(app, "!verifieer ja")
+    await bot._verification_upkeep()
+    assert bot.kinds()[-1] == "cancel" and bot.last("cancel")["code"] == "m.key_mismatch"
+    assert _rows(app) == {"T1": ("cancelled", "m.key_mismatch")}
+
+
+async def test_a_request_in_the_first_sync_after_a_restart_is_answered_not_cancelled(
+        app: App) -> None:
+    bot = _Bot(app, {})
+    await bot.hear("request", {"from_device": "ELEMENTDEV", "methods": ["m.sas.v1"]})
+    await bot._verification_upkeep(at_start=True)  # (after the first sync's to-device)
+    assert bot.kinds() == ["ready"]
+    assert _rows(app) == {"T1": ("ready", None)}
