@@ -48,7 +48,10 @@ def fit(render: Render, out: Outgoing, room: str) -> list[Rendered]:
     if whole is None or size(whole) <= limit:
         return [whole] if whole is not None else []
     units, rebuild = _units(out)
-    parts = _pack(units, lambda chunk: render(_part(out, rebuild(chunk), 1, len(units)), room),
+    # Packed with the widest part numbers there can be ("12/12"): a part numbered "10/10"
+    # after packing as "1/12" could be one character over.
+    widest = len(units)
+    parts = _pack(units, lambda chunk: render(_part(out, rebuild(chunk), widest, widest), room),
                   limit) if len(units) > 1 else None
     if parts is None:
         log.warning("message too large, not sent", extra={"template": out.template,

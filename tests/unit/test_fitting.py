@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
@@ -104,6 +104,7 @@ def test_a_message_that_cannot_be_split_is_replaced_by_a_notice() -> None:
 
 
 @settings(max_examples=200, deadline=None)
+@example(sizes=[1, 67, 500, 71, 500, 71, 500, 71, 500, 337, 233, 335], limit=600)  # "10/10"
 @given(sizes=st.lists(st.integers(1, 500), min_size=0, max_size=60),
        limit=st.integers(600, 3000))
 def test_packing_keeps_every_item_once_in_order_within_the_limit(sizes: list[int],
