@@ -123,18 +123,24 @@ class _Reference(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.depth = 0  # lists open around here
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("ul", "ol"):
+            self.depth += 1
         if tag == "br":
             self.parts.append("\n")
         elif tag == "li":
-            self.parts.append("\n• ")
+            self.parts.append("\n" + "\0" * (self.depth - 1) + "◦ " if self.depth > 1
+                              else "\n• ")
         elif tag in self.BREAK_BEFORE:
             self.parts.append("\n")
         elif tag in ("td", "th"):
             self.parts.append("  ")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in ("ul", "ol"):
+            self.depth = max(0, self.depth - 1)
         if tag in self.BREAK_AFTER:
             self.parts.append("\n")
 
@@ -143,7 +149,7 @@ class _Reference(HTMLParser):
 
     def text(self) -> str:
         lines = [line.strip() for line in "".join(self.parts).split("\n")]
-        return "\n".join(line for line in lines if line)
+        return "\n".join(line for line in lines if line).replace("\0", "  ")
 
 
 
