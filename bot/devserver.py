@@ -139,6 +139,16 @@ class Synapse:
     def start(self, timeout: float = 90.0, cpus: set[int] | None = None) -> None:
         """Start Synapse and wait until it answers; ``cpus``: the CPUs it may run on (the
         benchmark gives it one of its own)."""
+        with socket.socket() as probe:  # taken: another program would answer for it
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (as Synapse does)
+            try:
+                probe.bind(("127.0.0.1", self.port))
+            except OSError:
+                raise NotStarted(
+                    f"port {self.port} on 127.0.0.1 (this demo's Synapse, in "
+                    f"{self.directory}) is in use by another program: stop that program, "
+                    f"or remove {self.directory.parent} (make clean-dev) to start a new "
+                    "demo on a free port") from None
         log = (self.directory / "stdout.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "synapse.app.homeserver", "-c",

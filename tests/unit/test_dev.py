@@ -3,8 +3,11 @@ told to `!inrichten`; a restarted demo is not asked again (issue 23)."""
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from bot.cli.dev import start_hint
 from storage import overlegs
@@ -39,3 +42,18 @@ def test_a_restarted_demo_is_not_asked_again_to_set_up_its_overleg(tmp_path: Pat
     hint = start_hint(url, ROOM)
     assert "!inrichten" not in hint
     assert "!hulp" in hint
+
+
+def test_a_demo_synapse_whose_port_is_taken_says_so_and_starts_nothing(tmp_path: Path) -> None:
+    """Another program on the demo's saved port would answer the start-up check (and the
+    bot would log in there, in vain): the start stops at once, naming the port."""
+    from bot import devserver
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        synapse = devserver.Synapse(tmp_path / "synapse", port, "secret")
+        with pytest.raises(devserver.NotStarted, match=str(port)):
+            synapse.start(timeout=5)
+    assert synapse.process is None
