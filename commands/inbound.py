@@ -203,6 +203,8 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
                 else replies
     except Exception as e:
         raise CommandFailed(msg.event_id) from e
+    if msg.kind == "text" and msg.encrypted and overleg is not None and member is None:
+        replies = _readable_by_sender(replies, msg, effect)
     rendered = [_in_reply(r, msg) for o in replies for r in _render_safely(render, o, ctx)]
     # IDs, the command's name and the outcome's template: never the message itself.
     log.info("handled event", extra={
@@ -218,6 +220,24 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
 
 
 TEAMS_MESSAGE = "teams.message"  # bot/teams/cards.py: a Teams message (text or card)
+
+
+def _readable_by_sender(replies: list[Outgoing], msg: Inbound,
+                        effect: bool) -> list[Outgoing]:
+    """Replies to someone who is no member of the overleg, in its encrypted room: the room's
+    keys go to members only (``bot/matrix/keys.py``), so a reply there is unreadable to
+    them. Each reply goes to their direct messages; a command that changed something (an
+    administrator's) is answered in the room too, for the members. A redaction stays."""
+    out: list[Outgoing] = []
+    for r in replies:
+        here = r.room in (None, msg.room_id) and (r.extra or {}).get("kind") != "redact"
+        if not here:
+            out.append(r)
+            continue
+        if effect:
+            out.append(r)
+        out.append(replace(r, room=msg.sender, mentions=()))
+    return out
 
 
 def _in_reply(message: Rendered, msg: Inbound) -> Rendered:

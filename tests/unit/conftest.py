@@ -83,8 +83,9 @@ class Say:
 
     def reply(self, text: str, sender: str = CHAIR, now: datetime = NOW,
               room: str = ROOM) -> Rendered:
-        """The single reply (its ``template`` is the key, its ``body`` the text)."""
-        [out] = self(text, sender, now, room)
+        """The single reply (its ``template`` is the key, its ``body`` the text); the copy in
+        the direct messages of a sender who is no member (an administrator) left aside."""
+        [out] = _without_copies(self(text, sender, now, room), sender)
         return out
 
     def key(self, text: str, sender: str = CHAIR, now: datetime = NOW, room: str = ROOM) -> str:
@@ -93,8 +94,9 @@ class Say:
 
     def keys(self, text: str, sender: str = CHAIR, now: datetime = NOW,
              room: str = ROOM) -> list[str]:
-        """The template keys of all replies, in order."""
-        return [r.template for r in self(text, sender, now, room)]
+        """The template keys of all replies, in order (without the direct-message copies to
+        a sender who is no member)."""
+        return [r.template for r in _without_copies(self(text, sender, now, room), sender)]
 
     def sent_after(self, text: str, sender: str = CHAIR, now: datetime = NOW,
                    room: str = ROOM) -> list[Outgoing]:
@@ -106,7 +108,7 @@ class Say:
             room: str = ROOM) -> Outgoing:
         """The single reply as the command gave it: template key and values."""
         self.reply(text, sender, now, room)
-        [out] = self.sent
+        [out] = [o for o in self.sent if o.room != sender] or self.sent
         return out
 
 
@@ -129,3 +131,10 @@ def overleg(say: Say) -> Say:
     say.one("!partner add Gemeente core")
     say.one("!partner add Jeugdzorg")
     return say
+
+
+def _without_copies(replies: list[Rendered], sender: str) -> list[Rendered]:
+    """``replies`` without the copies sent to the direct messages of a sender who is no
+    member (``commands.inbound._readable_by_sender``) of a reply also in the room."""
+    return [r for r in replies if r.room_id != sender or not any(
+        o.template == r.template and o.room_id != sender for o in replies)]

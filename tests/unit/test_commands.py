@@ -482,3 +482,21 @@ def test_a_failing_command_keeps_nothing_it_wrote_but_the_event_is_answered_once
             ("error/internal", apology.body)
         assert handle(s, registry, renderer, SETTINGS, msg, NOW).replies == []  # once only
     engine.dispose()
+
+
+def test_someone_who_is_no_member_is_answered_where_they_can_read_it(overleg: Say) -> None:
+    """In an encrypted overleg room the room's keys go to members only: a reply there would
+    be unreadable to a non-member (issue 23). Their refusal and their help go to their
+    direct messages only; an administrator's command that changed something is answered in
+    the room (for the members) and in their direct messages. Where nothing is encrypted
+    (Teams), the reply stays in the room."""
+    stranger = "@stranger:localhost"
+    for text, key in (("!hulp", "help/index"), ("!casus lijst", "error/not_a_member")):
+        replies = overleg(text, sender=stranger)
+        assert [(r.room_id, r.template) for r in replies] == [(stranger, key)], text
+    replies = overleg("!annex add Zorg Oost door burgemeester Teststad", sender=ADMIN)
+    assert sorted(r.room_id for r in replies) == sorted([ROOM, ADMIN])
+    assert {r.template for r in replies} == {"covenant/annex_added"}
+    overleg.encrypted = False  # (on Matrix, commands in such a room are refused)
+    replies = overleg("!hulp", sender=stranger)
+    assert [(r.room_id, r.template) for r in replies] == [(ROOM, "help/index")]
