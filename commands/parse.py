@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-from commands import caseid
-from commands.registry import Absent, Choice, Ctx, ParseError, choice
+from commands import caseid, pii
+from commands.registry import Absent, Choice, Ctx, ParseError, PersonalData, choice
 from commands.text import tidy
 
 MONTHS = {
@@ -438,7 +438,18 @@ def reference(text: str, ctx: Ctx) -> tuple[str, str]:
         raise ParseError("error/missing_arg", metavar="reference")
     if len(ref) > 64:
         raise ParseError("error/too_long", what="reference", limit=64)
+    # Hashed before it is stored, but the message stays in the room: a reference that is a
+    # person's number (a BSN used as the reference, a phone number, an IBAN, an e-mail
+    # address) is refused and removed like any other (docs/privacy.md).
+    if found := [f for f in pii.scan_all(ref, ctx.guard, names="whole")
+                 if f.kind in REFERENCE_KINDS]:
+        raise PersonalData("reference", found)
     return ref, after
+
+
+REFERENCE_KINDS = frozenset({"bsn", "iban", "phone", "email"})
+"""What a reference may not be: the identifiers that are numbers or addresses of a person
+(a registration number such as ZD-2026-0042 is neither)."""
 
 
 def help_topic(text: str, ctx: Ctx) -> tuple[str, str]:

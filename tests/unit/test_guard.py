@@ -118,9 +118,8 @@ def test_a_command_that_is_refused_for_another_reason_is_still_scanned(
     assert [r.template for r in replies] == ["error/pii", "privacy/redaction_reason"]
 
 
-def test_a_reference_is_unscanned_only_where_one_is_expected(plan: Say) -> None:
+def test_a_bsn_in_a_description_is_refused_after_the_word_ref_too(plan: Say) -> None:
     bsn = fake_bsn(random.Random(4)).replace(" ", "").replace(".", "")
-    assert plan.key(f"!casus open ref {bsn}") == "case/opened"  # kept as a keyed hash only
     c = plan.case  # type: ignore[attr-defined]
     assert plan.keys(f"!actie add {c} Politie 15-12-2026 Zie ref {bsn}")[0] == "error/pii"
 
@@ -154,3 +153,18 @@ def test_a_forbidden_word_is_not_shown_even_masked(plan: Say, session: Session) 
     c = plan.case  # type: ignore[attr-defined]
     [refusal, _] = outcome(session, f"!actie add {c} Politie 15-12-2026 Zunifex bellen")
     assert refusal.values["kinds"] == ["forbidden"] and refusal.values["masked"] == ""
+
+
+def test_a_reference_that_is_a_persons_number_is_refused_and_removed(plan: Say) -> None:
+    """`!casus openen ref …`: the reference is stored only as a keyed hash, but the message
+    stays in the room; a generated BSN, mobile number or IBAN used as the reference is
+    refused and the message removed (issue 23), a registration number passes."""
+    from tests.pii_generated import _bsn, _iban_nl, _mobile_nsn
+
+    rng = random.Random(2312)
+    for _ in range(20):
+        for ref in (_bsn(rng), "0" + _mobile_nsn(rng), _iban_nl(rng)):
+            keys = plan.keys(f"!casus openen ref {ref}")
+            assert keys == ["error/pii", "privacy/redaction_reason"], ref
+    assert plan.keys("!casus openen ref ZD-2026-0042") == ["case/opened"]
+    assert plan.keys("!casus zoeken ref ZD-2026-0042")[0] != "error/pii"
