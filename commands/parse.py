@@ -189,9 +189,10 @@ def looks_like_date(words: list[str]) -> bool:
 
 def day(text: str, ctx: Ctx) -> tuple[date, str]:
     """A date: 2026-12-08, 8-12-2026, 8-12, 8 dec [2026], dinsdag, morgen, volgende
-    dinsdag, volgende week dinsdag, over twee weken (and next tuesday, in two weeks).
-    Not a date: ``error/bad_date`` (the caller names the argument; the input is not
-    repeated, PRODUCT.md privacy rule 1)."""
+    dinsdag, volgende week dinsdag, over twee weken (and next tuesday, in two weeks); a
+    weekday before a date (maandag 14 dec, di 15-12) must be that date's
+    (``error/weekday_mismatch``). Not a date: ``error/bad_date`` (the caller names the
+    argument; the input is not repeated, PRODUCT.md privacy rule 1)."""
     word, rest = _head(text)
     low = word.casefold()
     if said := _relative(text.split(), ctx):
@@ -207,8 +208,17 @@ def day(text: str, ctx: Ctx) -> tuple[date, str]:
         return _without_year(ctx, int(m[2]), int(m[1]), word), rest
     if low in RELATIVE:
         return _today(ctx) + timedelta(days=RELATIVE[low]), rest
-    if low in WEEKDAYS:
-        return _weekday_ahead(_today(ctx), WEEKDAYS[low]), rest
+    if low.rstrip(",") in WEEKDAYS:
+        weekday = WEEKDAYS[low.rstrip(",")]
+        following = _head(rest)[0].casefold()
+        if _ISO.match(following) or _DMY.match(following) \
+                or re.fullmatch(r"[0-9]{1,2}", following):
+            # "maandag 14 dec", "di 15-12": the date, and the weekday must be its own
+            found, after = day(rest, ctx)
+            if found.weekday() != weekday:
+                raise ParseError("error/weekday_mismatch", day=found, weekday=weekday)
+            return found, after
+        return _weekday_ahead(_today(ctx), weekday), rest
     if re.fullmatch(r"[0-9]{1,2}", low) and 1 <= int(low) <= 31:
         month_word, after = _head(rest)
         month = MONTHS.get(month_word.casefold().rstrip("."))
@@ -375,7 +385,9 @@ def partner_before_date(text: str, ctx: Ctx) -> tuple[str, str]:
             raise ParseError("error/missing_arg", metavar="due")
         try:
             day(rest, ctx)
-        except ParseError:
+        except ParseError as e:
+            if e.template == "error/weekday_mismatch":  # a date, with another day's name
+                raise ParseError(e.template, **(e.values | {"metavar": "due"})) from None
             # Text where the due date belongs: a wrong due date when it is meant as one or a
             # date comes later ("Huisbezoek dinsdag"), else a missing one ("Iets").
             later = any(_is_day(" ".join(parts[i:]), ctx) for i in range(known + 1, len(parts)))
@@ -387,7 +399,9 @@ def partner_before_date(text: str, ctx: Ctx) -> tuple[str, str]:
         rest = " ".join(parts[i:])
         try:
             day(rest, ctx)
-        except ParseError:
+        except ParseError as e:
+            if e.template == "error/weekday_mismatch":
+                raise ParseError(e.template, **(e.values | {"metavar": "due"})) from None
             if looks_like_date(parts[i:]):
                 raise ParseError("error/bad_date", metavar="due") from None
             continue

@@ -73,6 +73,10 @@ def test_every_command_with_a_date_names_it_when_wrong(overleg: Say, session: Se
     ("next tuesday", date(2026, 12, 8)),
     ("next week friday", date(2026, 12, 11)),
     ("in two weeks", date(2026, 12, 15)),
+    ("dinsdag 15 dec", date(2026, 12, 15)),  # a weekday before its date, as often written
+    ("di 15-12", date(2026, 12, 15)),
+    ("vrijdag, 18-12-2026", date(2026, 12, 18)),
+    ("tuesday 2026-12-15", date(2026, 12, 15)),
 ])
 def test_dates_said_in_words(overleg: Say, session: Session, case: str, typed: str,
                              due: date) -> None:
@@ -132,3 +136,11 @@ def test_a_case_id_typed_without_its_prefix_is_no_postcode(
     assert overleg.keys("!casus toon 5823ak") == ["case/show"]
     # a postcode that is no case of this overleg is still refused as one
     assert overleg.keys("!casus toon 1234AY")[0] == "error/pii"
+
+
+def test_a_weekday_that_is_not_the_dates_own_is_named(overleg: Say, session: Session,
+                                                       case: str) -> None:
+    refused = overleg.out(f"!actie toevoegen {case} Politie maandag 15 dec Huisbezoek")
+    assert refused.template == "error/weekday_mismatch"
+    assert (refused.values["day"], refused.values["weekday"]) == (date(2026, 12, 15), 0)
+    assert _dues(session) == []

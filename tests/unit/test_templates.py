@@ -110,7 +110,7 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
         ("!casus find ref ZD-1", CHAIR), ("!casus close C-AAAAA", CHAIR),
         ("!help", CHAIR), ("!help overleg plan", CHAIR), ("!help frobnicate", CHAIR),
         ("!instellingen", CHAIR), ("!instellingen agenda 99", CHAIR),
-        ("!instellingen agenda", CHAIR),
+        ("!instellingen agenda", CHAIR), ("!overleg plannen maandag 15-12 14:00", CHAIR),
         ("!instellingen kleur blauw", CHAIR), ("!instellingen dm misschien", CHAIR),
         ("!instellingen werkdagen xx", CHAIR), ("!instellingen feestdagen XX", CHAIR),
         ("!instellingen taal xx", CHAIR), ("!instellingen tijdzone Mars/Olympus", CHAIR),
@@ -265,7 +265,8 @@ def _hand_values(key: str, recorded: dict[str, Outgoing]) -> dict[str, Any]:
                   late_since=NOW, delegate=POL, number=3, weeks=12, now_state=True,
                   noted=[{"case": "C-7K2FJ", "holds": True}], command="actie add",
                   sent_at=NOW, retry_at=NOW, no_chair=False, was_chair=False, have=0,
-                  need=50, name="Overleg", at=NOW, asked_at=NOW, confidential=True)
+                  need=50, name="Overleg", at=NOW, asked_at=NOW, confidential=True,
+                  day=NOW.date(), weekday=0)
     return values
 
 
@@ -345,7 +346,7 @@ def test_a_late_reminder_says_so(renderer: Renderer) -> None:
 def test_errors_carry_usage_and_example(renderer: Renderer, registry: Registry) -> None:
     [spec] = [c for c in registry.commands if c.key == "meeting plan"]
     body = _body(renderer, "error/bad_date", metavar="when", usage=spec.usage("overleg plan"))
-    assert body.startswith("Datum tijd: geen geldige datum.")  # the argument, never the input
+    assert body.startswith("Datum: geen geldige datum.")  # the argument, never the input
     assert "Voorbeeld: !overleg plannen 8-12-2026 14:00" in body
 
 
