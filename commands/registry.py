@@ -475,12 +475,15 @@ def build(modules: Iterable[ModuleType],
     verbs: dict[tuple[str, ...], CommandSpec] = {}
     nouns: dict[str, list[CommandSpec]] = {}
     for spec in specs:
-        for verb in dict.fromkeys((spec.key, *spec.names.values(), *spec.aliases)):
+        shown = (spec.key, *spec.names.values())
+        for verb in dict.fromkeys((*shown, *spec.aliases)):
             words = tuple(verb.casefold().split())
             if words in verbs:
                 raise ValueError(f"duplicate command verb {verb!r}")
             verbs[words] = spec
-            if len(words) > 1 and spec not in nouns.setdefault(words[0], []):
+            # A noun's group (help, "!overleg ?") holds the commands named with it; an alias
+            # ("overleg instellingen" for "instellingen") is accepted, not listed there.
+            if len(words) > 1 and verb in shown and spec not in nouns.setdefault(words[0], []):
                 nouns[words[0]].append(spec)
     return Registry(tuple(specs), verbs, {k: tuple(v) for k, v in nouns.items()}, refuse,
                     timers, tuple(upkeeps))

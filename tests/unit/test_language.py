@@ -180,3 +180,13 @@ def test_a_choice_in_help_is_explained_or_not_listed_again(registry: Registry,
                 assert not missing, (spec.key, a.metavar, missing)
                 explained.add(spec.key)
     assert {"weging", "partner add", "case phase"} <= explained
+
+
+def test_a_nouns_help_lists_only_the_commands_named_with_it(registry: Registry) -> None:
+    """``!hulp overleg`` lists the overleg commands, not ``!instellingen`` (whose alias
+    "overleg instellingen" is accepted, not shown)."""
+    for noun, specs in registry.nouns.items():
+        for spec in specs:
+            named = (spec.key, *spec.names.values())
+            assert any(n.casefold().split()[0] == noun for n in named), (noun, spec.key)
+    assert "settings" not in {s.key for s in registry.nouns["overleg"]}
