@@ -50,6 +50,9 @@ def init(output: str, force: bool, non_interactive: bool, homeserver: str | None
         click.echo(f"casusbot: {', '.join(missing)} required with --non-interactive", err=True)
         sys.exit(2)
     assert homeserver and user_id and password and admins
+    # Written as absolute paths: the configuration means the same files from any folder
+    # (a relative path read elsewhere would make a second database or a second device).
+    database_url, store_path = absolute_database_url(database_url), str(Path(store_path).resolve())
     try:
         device = asyncio.run(initialise(
             Path(output), homeserver=homeserver, user_id=user_id, password=password,
@@ -65,6 +68,16 @@ def init(output: str, force: bool, non_interactive: bool, homeserver: str | None
     click.echo(f"  1. keep {output} and the store folder secret, and back them up apart")
     click.echo(f"  2. casusbot run --env-file {output}")
     click.echo("  3. invite the bot to the overleg's encrypted room and type !setup <name>")
+
+
+def absolute_database_url(url: str) -> str:
+    """A SQLite URL with a relative file (``sqlite:///casusbot.db``) made absolute
+    (``sqlite:////srv/casusbot/casusbot.db``); other URLs unchanged."""
+    prefix = "sqlite:///"
+    path = url[len(prefix):] if url.startswith(prefix) else ""
+    if not path or path.startswith("/") or path.startswith(":memory:"):
+        return url
+    return prefix + str(Path(path).resolve())
 
 
 def _prepare_database(database_url: str, env_file: str) -> str:

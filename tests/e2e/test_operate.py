@@ -57,6 +57,9 @@ def test_the_wheel_installs_and_init_logs_in(world: World, tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     config = (run / "casusbot.env").read_text()
     assert "CASUSBOT_REF_KEY=" in config and bot_user.password not in config
+    # Absolute paths: the configuration means the same files when read from another folder.
+    assert f"CASUSBOT_DATABASE_URL=sqlite:///{run.resolve()}/casusbot.db" in config
+    assert f"CASUSBOT_STORE_PATH={run.resolve()}/casusbot-store" in config
     assert oct((run / "casusbot.env").stat().st_mode)[-3:] == "600"
     session = json.loads((run / "casusbot-store" / "session.json").read_text())
     assert session["user_id"] == bot_user.user_id and session["device_id"]

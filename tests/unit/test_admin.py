@@ -216,3 +216,14 @@ def test_init_checks_where_the_configuration_goes_before_it_logs_in(tmp_path) ->
                                database_url=f"sqlite:///{tmp_path / 'c.db'}",
                                store_path=store, locale="nl"))
     assert not store.exists()
+
+
+def test_init_writes_a_sqlite_file_as_an_absolute_path(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from bot.cli.setup import absolute_database_url
+
+    monkeypatch.chdir(tmp_path)
+    assert absolute_database_url("sqlite:///casusbot.db") == \
+        f"sqlite:///{tmp_path.resolve()}/casusbot.db"
+    for unchanged in ("sqlite:////srv/c.db", "sqlite://", "sqlite:///:memory:",
+                      "postgresql+psycopg://bot@localhost/casusbot"):
+        assert absolute_database_url(unchanged) == unchanged
