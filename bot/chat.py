@@ -82,6 +82,18 @@ def answered(seen: Seen, history: list[Seen]) -> Seen | None:
     return next((s for s in history if s.event_id == event_id), None)
 
 
+def command_words(text: str) -> str:
+    """The command a message gives, without its arguments: ``!actie toevoegen …`` for
+    ``!actie toevoegen C-7K2FJ7 Politie morgen Bel …``. The arguments are not shown again:
+    a refused command may hold personal data the bot removed from the room (the client
+    may print the answer before it sees the removal)."""
+    words = text.split()
+    if not words:
+        return ""
+    shown = words[:1] + [w for w in words[1:2] if w.isalpha()]
+    return " ".join(shown) + (" …" if len(words) > len(shown) else "")
+
+
 def reply_to(seen: Seen) -> str | None:
     """The event ID ``seen`` replies to (``m.in_reply_to``, also inside a thread), or None."""
     event_id = ((seen.relates or {}).get("m.in_reply_to") or {}).get("event_id")
@@ -90,17 +102,16 @@ def reply_to(seen: Seen) -> str | None:
 
 def show(seen: Seen, history: list[Seen], room_id: str) -> str:
     """One message from the bot as the terminal shows it: a line naming the command it
-    answers (``↳ sender: command``), a mark for a message in a room other than the demo
-    room (``[direct]``: the bot's direct messages), a poll as its question and numbered
-    answers, a file by its name (``📎 name``); every line after the first indented by two
-    spaces. Ends with a newline."""
+    answers (``↳ sender: command``, without its arguments: ``command_words``), a mark for
+    a message in a room other than the demo room (``[direct]``: the bot's direct
+    messages), a poll as its question and numbered answers, a file by its name
+    (``📎 name``); every line after the first indented by two spaces. Ends with a newline."""
     lines: list[str] = []
     if seen.room_id != room_id:
         lines.append("[direct]")
     command = answered(seen, history)
     if command is not None:
-        first = command.body.strip().splitlines()[0] if command.body.strip() else ""
-        lines.append(f"↳ {command.sender}: {first}")
+        lines.append(f"↳ {command.sender}: {command_words(command.body)}")
     if seen.msgtype in POLL_TYPES:
         lines.append(poll_text(seen.content or {}) or seen.body)
     elif seen.msgtype == "m.file":

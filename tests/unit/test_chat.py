@@ -55,8 +55,7 @@ def test_a_reply_names_the_command_it_answers() -> None:
                     msgtype="m.text")
     reply = _seen("Casus C-7K2M9Q", event_id="$r", relates={"m.in_reply_to": {
         "event_id": "$cmd"}})
-    assert show(reply, [command, reply], ROOM).split("\n")[0] \
-        == f"↳ {POL}: !casus toon C-7K2M9Q"
+    assert show(reply, [command, reply], ROOM).split("\n")[0] == f"↳ {POL}: !casus toon …"
     threaded = _seen("x", relates={"rel_type": "m.thread", "event_id": "$root",
                                    "m.in_reply_to": {"event_id": "$cmd"}})
     assert show(threaded, [command], ROOM).startswith(f"↳ {POL}: !casus toon")
@@ -144,3 +143,19 @@ async def test_typed_lines_are_read_from_a_pipe_and_a_file(tmp_path: Path) -> No
         from_file = Lines(f.fileno())
         got = [await from_file.get() for _ in range(4)]
     assert got == ["!hulp", "", "!overleg", None]
+
+
+def test_a_reply_never_shows_the_commands_arguments_again() -> None:
+    """A refused command's arguments may hold what the bot removed from the room: the line
+    naming the command shows its words only (issue 23, found by a newcomer's try-out)."""
+    number = "06" + "".join(str((7 * i + 3) % 10) for i in range(8))  # generated, fake
+    command = _seen(f"!actie toevoegen C-7K2M9Q Politie morgen Bel {number}", sender=POL,
+                    event_id="$cmd", msgtype="m.text")
+    refusal = _seen("Niet opgeslagen", event_id="$r",
+                    relates={"m.in_reply_to": {"event_id": "$cmd"}})
+    shown = show(refusal, [command, refusal], ROOM)
+    assert number not in shown and "Politie" not in shown
+    assert shown.startswith(f"↳ {POL}: !actie toevoegen …")
+    hulp = _seen("!hulp", sender=POL, event_id="$h", msgtype="m.text")
+    answer = _seen("Commando's", relates={"m.in_reply_to": {"event_id": "$h"}})
+    assert show(answer, [hulp], ROOM).startswith(f"↳ {POL}: !hulp\n")
