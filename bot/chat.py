@@ -327,6 +327,8 @@ async def show_news(chat: ChatClient, bot_id: str, room_id: str, out: TextIO,
             out.flush()
 
 
+START_NOTE_S = 5.0
+"""Seconds of logging in and first sync after which the client says what it waits for."""
 QUIET_S = 10.0
 """Seconds without a new message from the bot after which ``answers_to`` stops waiting for
 answers to commands that get none (chatter, or a bot that is down)."""
@@ -471,7 +473,16 @@ async def run_chat(creds: dict[str, Any], who: str, store: Path,
     lines: Lines | None = None
     printer: asyncio.Task[None] | None = None
     try:
-        started, _ = await _until(stop, chat.start())
+        starting = asyncio.ensure_future(chat.start())
+        stopper = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({starting, stopper}, timeout=START_NOTE_S,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if not done:  # a homeserver that is not there: say so, and keep trying
+            out.write(f"Waiting for the homeserver at {creds['homeserver']} (is `make run` "
+                      "running?); Ctrl-C quits.\n")
+            out.flush()
+        started, _ = await _until(stop, starting)
         if not started:
             return
         out.write(f"Chatting in the demo room as {user['user_id']}. Type a command "
@@ -490,8 +501,8 @@ async def run_chat(creds: dict[str, Any], who: str, store: Path,
                     await _until(stop, answers_to(chat, bot_id, sent))
                 break
             if line.strip():
-                done, event_id = await _until(stop, chat.send(room_id, line.strip()))
-                if done:
+                posted, event_id = await _until(stop, chat.send(room_id, line.strip()))
+                if posted:
                     sent.append(event_id)
             else:
                 out.write("> ")

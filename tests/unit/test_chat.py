@@ -5,12 +5,14 @@ and typed lines are read without a thread (issue 23)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.chat import ChatClient, Lines, Seen, poll_text, show, show_news
 
@@ -159,3 +161,24 @@ def test_a_reply_never_shows_the_commands_arguments_again() -> None:
     hulp = _seen("!hulp", sender=POL, event_id="$h", msgtype="m.text")
     answer = _seen("Commando's", relates={"m.in_reply_to": {"event_id": "$h"}})
     assert show(answer, [hulp], ROOM).startswith(f"↳ {POL}: !hulp\n")
+
+
+async def test_the_client_says_what_it_waits_for_when_the_homeserver_is_not_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make chat` without `make run`: a line saying what it waits for, not silence."""
+    from bot import chat
+
+    monkeypatch.setattr(chat, "START_NOTE_S", 0.2)
+    out = io.StringIO()
+    read, write = os.pipe()
+    creds = {"homeserver": "http://127.0.0.1:9", "room_id": ROOM,
+             "users": {"chair": {"user_id": POL, "password": "x"},
+                       "casusbot": {"user_id": "@casusbot:localhost"}}}
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(chat.run_chat(creds, "chair", tmp_path / "store",
+                                                 stdin=read, out=out), 1.5)
+    finally:
+        os.close(read)
+        os.close(write)
+    assert "Waiting for the homeserver at http://127.0.0.1:9" in out.getvalue()
