@@ -264,6 +264,9 @@ def duration(text: str, ctx: Ctx) -> tuple[int, str]:
     word, rest = _head(text)
     low = word.casefold()
     m = _DURATION.match(low)
+    if low.isascii() and low.isdigit() and len(low) <= 3:
+        # "90" where the length belongs (after the time): meant as one, without its unit
+        raise ParseError("error/bad_duration")
     if not low or m is None or not (m[1] or m[2]) or (low.isascii() and low.isdigit()):
         raise Absent
     minutes = int(m[1] or 0) * 60 + int(m[2] or 0)

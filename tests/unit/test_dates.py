@@ -115,6 +115,7 @@ def test_help_on_a_noun_in_either_language(overleg: Say, line: str) -> None:
     ("!actie verplaatsen A1 31-11", "31-11", "error/bad_date"),
     ("!overleg plannen 8-12-2026 25:61", "25:61", "error/bad_time"),
     ("!overleg plannen 8-12-2026 14:00 900m", "900m", "error/bad_duration"),
+    ("!overleg plannen 8-12-2026 14:00 75", "75", "error/bad_duration"),  # without its unit
     ("!casus toon QQQQQ7", "QQQQQ7", "error/bad_case_id"),
     ("!actie klaar AX12", "AX12", "error/bad_action_id"),
     ("!overleg annuleren MX9", "MX9", "error/bad_meeting_id"),
