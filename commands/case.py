@@ -59,7 +59,7 @@ def close(ctx: Ctx, *, code: str) -> list[Outgoing]:
 
 
 @command("case find", nl="casus zoeken", aliases=("casus find", "casus zoek"))
-@arg("reference", parse.reference)
+@arg("reference", parse.searched_reference, metavar="reference")
 def find(ctx: Ctx, *, reference: str) -> list[Outgoing]:
     """Find cases by external reference (compared as keyed hashes)."""
     found = cases.by_ref(ctx.session, ctx.overleg_id,

@@ -464,6 +464,13 @@ def reference(text: str, ctx: Ctx) -> tuple[str, str]:
     return ref, after
 
 
+def searched_reference(text: str, ctx: Ctx) -> tuple[str, str]:
+    """The reference searched for (``!casus zoeken``): with or without the word ``ref``
+    (``ref ZD-2026-0042`` or ``ZD-2026-0042``); checked as ``reference``."""
+    word, _ = _head(text)
+    return reference(text if word.casefold() in ("ref", "referentie") else f"ref {text}", ctx)
+
+
 REFERENCE_KINDS = frozenset({"bsn", "iban", "phone", "email"})
 """What a reference may not be: the identifiers that are numbers or addresses of a person
 (a registration number such as ZD-2026-0042 is neither)."""

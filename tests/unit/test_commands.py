@@ -250,6 +250,7 @@ def test_case_reference_is_stored_only_as_keyed_hash(overleg: Say, session: Sess
     [case] = session.exec(select(Case)).all()
     assert case.ref_hash and "0042" not in case.ref_hash and len(case.ref_hash) == 64
     assert code in overleg.one("!casus zoek ref zd.2026.0042")
+    assert code in overleg.one("!casus zoeken ZD-2026-0042")  # without the word "ref"
     none = overleg.out("!casus find ref ZD-2026-0043")
     assert none.template == "case/found" and list(none.values["cases"]) == []
     everything = " ".join(str(v) for row in session.exec(select(OutboxMessage))
