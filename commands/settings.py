@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from commands import action, agenda
 from commands.auditing import audit_change
+from commands.parse import WEEKDAYS
 from commands.registry import Ctx, Outgoing, ParseError, arg, command
 from storage import actions, meetings, overlegs
 from storage.models import Overleg
@@ -32,10 +33,17 @@ def _flag(value: str) -> bool:
 
 
 def _workdays(value: str) -> str:
-    names = {"ma": "1", "di": "2", "wo": "3", "do": "4", "vr": "5", "za": "6", "zo": "7"}
-    if value.casefold() in ("ma-vr", "mon-fri"):
-        return "12345"
-    days = "".join(sorted({names.get(p, p) for p in value.casefold().replace(",", " ").split()}))
+    """Working days as digits (1 = Monday): "ma di wo do vr", "mon tue", a range "ma-vr" or
+    "mon-sat", or the digits themselves ("12345")."""
+    day = {w: str(n % 7 + 1) for n, w in ((v, k) for k, v in WEEKDAYS.items())}
+    parts: set[str] = set()
+    for part in value.casefold().replace(",", " ").split():
+        first, dash, last = part.partition("-")
+        if dash and first in day and last in day and day[first] <= day[last]:
+            parts.update(str(d) for d in range(int(day[first]), int(day[last]) + 1))
+        else:
+            parts.update(day.get(part, part))
+    days = "".join(sorted(parts))
     if not days or any(c not in "1234567" for c in days):
         raise ParseError("settings/bad_workdays")
     return days
@@ -57,6 +65,9 @@ def _locale(value: str) -> str:
 
 
 def _timezone(value: str) -> str:
+    """An IANA time zone, in any case ("europe/amsterdam" is Europe/Amsterdam)."""
+    known = {z.casefold(): z for z in available_timezones()}
+    value = known.get(value.casefold(), value)
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):

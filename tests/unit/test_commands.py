@@ -403,6 +403,22 @@ def test_a_refused_setting_is_named_with_a_value_that_would_do(overleg: Say,
     assert overleg.out("!instellingen vooraf").template == "settings/missing_value"
 
 
+@pytest.mark.parametrize(("typed", "days"), [
+    ("ma-do", "1234"), ("mon-sat", "123456"), ("tue thu", "24"), ("ma-vr za", "123456"),
+    ("maandag dinsdag", "12")])
+def test_working_days_in_ranges_and_either_language(overleg: Say, session: Session,
+                                                    typed: str, days: str) -> None:
+    assert overleg.key(f"!instellingen werkdagen {typed}") == "settings/changed"
+    found = overlegs.by_room(session, ROOM)
+    assert found is not None and found.working_days == days
+
+
+def test_a_time_zone_in_any_case(overleg: Say, session: Session) -> None:
+    assert overleg.key("!instellingen tijdzone europe/brussels") == "settings/changed"
+    found = overlegs.by_room(session, ROOM)
+    assert found is not None and found.timezone == "Europe/Brussels"
+
+
 def test_settings_show_and_change(overleg: Say, session: Session) -> None:
     def stored() -> Overleg:
         found = overlegs.by_room(session, ROOM)
