@@ -32,12 +32,17 @@ def add(ctx: Ctx, *, user: str, partner: str, role: str | None) -> list[Outgoing
     if existing is not None and existing.role == "chair" and role != "chair" \
             and overlegs.count_role(ctx.session, ctx.overleg_id, "chair") == 1:
         return [ctx.reply("member/last_chair", user=user)]
+    was_partner_id = existing.partner_id if existing is not None else None
+    was_role = existing.role if existing is not None else None  # (put_member changes it)
     overlegs.put_member(ctx.session, overleg_id=ctx.overleg_id, user_id=user,
                         partner_id=found.id, role=role, now=ctx.now)
     audit_change(ctx, action="member.add" if existing is None else "member.change",
                  subject=f"{user} {found.name} {role}")
+    was = overlegs.partner_by_id(ctx.session, was_partner_id)
     return [ctx.reply("member/added" if existing is None else "member/updated",
-                      user=user, partner=found.name, role=role)]
+                      user=user, partner=found.name, role=role,
+                      was_partner=was.name if was is not None and was.id != found.id else None,
+                      was_role=was_role)]
 
 
 @command("member list", nl="lid lijst", aliases=("lid list",))

@@ -89,8 +89,11 @@ def test_partner_remove_unknown_lists_known(overleg: Say) -> None:
 def test_member_add_list_change_remove(overleg: Say, session: Session) -> None:
     added = overleg.out(f"!member add {PARTNER} Politie")
     assert added.template == "member/added"
-    assert dict(added.values) == {"user": PARTNER, "partner": "Politie", "role": "partner"}
-    assert overleg.key(f"!lid add {PARTNER} Gemeente coordinator") == "member/updated"
+    assert (added.values["user"], added.values["partner"], added.values["role"]) == \
+        (PARTNER, "Politie", "partner")
+    moved = overleg.out(f"!lid add {PARTNER} Gemeente coordinator")
+    assert moved.template == "member/updated"  # and it says what it was
+    assert (moved.values["was_partner"], moved.values["was_role"]) == ("Politie", "partner")
     [row] = session.exec(select(Member).where(Member.user_id == PARTNER)).all()
     assert row.role == "coordinator"
     assert session.get(Partner, row.partner_id).name == "Gemeente"  # type: ignore[union-attr]
