@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, update
+from sqlalchemy import delete, exists, func, insert, or_, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from storage.db import insert_for
@@ -116,16 +117,25 @@ def mark_failed(session: Session, row_id: int, error: str, retry_at: datetime) -
     return int(attempts or 0)
 
 
-def given_up(session: Session, since: datetime,
-             limit: int = 1000) -> list[tuple[str, str, datetime]]:
+def given_up(session: Session, since: datetime, limit: int = 1000,
+             resolved_by_later: tuple[str, ...] = ()) -> list[tuple[str, str, datetime]]:
     """Rows the platform refused for good (``mark_sent`` with ``gave up: …``) since
-    ``since``, newest first: (template, error, when)."""
-    rows = session.exec(
-        select(OutboxMessage.template, OutboxMessage.last_error, OutboxMessage.sent_at)
-        .where(col(OutboxMessage.sent_at) >= since, col(OutboxMessage.remote_id).is_(None),
-               col(OutboxMessage.last_error).startswith("gave up:"))
-        .order_by(col(OutboxMessage.sent_at).desc(), col(OutboxMessage.id).desc())
-        .limit(limit))
+    ``since``, newest first: (template, error, when). A row of a template in
+    ``resolved_by_later`` is left out when a later row of that template in the same room was
+    taken (a redaction refused for want of power, and one that worked after the power was
+    given: the problem is gone)."""
+    later = aliased(OutboxMessage)
+    resolved = exists().where(
+        col(later.room_id) == col(OutboxMessage.room_id),
+        col(later.template) == col(OutboxMessage.template),
+        col(later.id) > col(OutboxMessage.id), col(later.remote_id).is_not(None))
+    query = (select(OutboxMessage.template, OutboxMessage.last_error, OutboxMessage.sent_at)
+             .where(col(OutboxMessage.sent_at) >= since, col(OutboxMessage.remote_id).is_(None),
+                    col(OutboxMessage.last_error).startswith("gave up:")))
+    if resolved_by_later:
+        query = query.where(~(col(OutboxMessage.template).in_(resolved_by_later) & resolved))
+    rows = session.exec(query.order_by(col(OutboxMessage.sent_at).desc(),
+                                       col(OutboxMessage.id).desc()).limit(limit))
     return [(t or "", e or "", at) for t, e, at in rows if at is not None]
 
 

@@ -162,3 +162,34 @@ def test_the_fast_plain_text_equals_the_reference_parser(pieces: list[str]) -> N
     reference.feed(html)
     reference.close()
     assert html_to_text(html) == reference.text()
+
+
+def test_a_refused_removal_stops_counting_once_one_in_that_room_worked() -> None:
+    """`casusbot doctor`'s refused sends: a removal refused for want of power (403) is
+    gone from the count once a later removal in that room was taken; another room's, and
+    other kinds of refusals, still count."""
+    from storage import outbox
+    from storage.db import create_schema, make_engine, session_scope
+    from storage.models import OutboxMessage
+    from storage.outbox import Rendered
+
+    engine = make_engine("sqlite://")
+    create_schema(engine)
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    removal = "privacy/redaction_reason"
+    with session_scope(engine) as session:
+        outbox.enqueue(session, [Rendered("!a:x", "", None, template=removal),
+                                 Rendered("!b:x", "", None, template=removal),
+                                 Rendered("!a:x", "big", None, template="case/list"),
+                                 Rendered("!a:x", "", None, template=removal)], now)
+        ids = [r.id for r in session.exec(select(OutboxMessage).order_by(OutboxMessage.id))]
+        for row_id in ids[:3]:
+            outbox.mark_sent(session, row_id or 0, None, now, error="gave up: 403")
+        before = outbox.given_up(session, now - timedelta(days=7),
+                                 resolved_by_later=(removal,))
+        assert len(before) == 3
+        outbox.mark_sent(session, ids[3] or 0, "$removed", now)  # power given back in !a
+        after = outbox.given_up(session, now - timedelta(days=7),
+                                resolved_by_later=(removal,))
+        assert sorted(t for t, _, _ in after) == ["case/list", removal]  # !b's still counts
+    engine.dispose()
