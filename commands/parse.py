@@ -97,9 +97,25 @@ def _make_date(y: int, m: int, d: int, given: str) -> date:
         raise ParseError("error/bad_date", given=given) from None
 
 
+DATE_MEANT = ("error/weekday_mismatch", "error/date_past")
+"""Refusals of a text that is a date, but not one that will do (named as such, never read
+as something else)."""
+RECENTLY_PAST = timedelta(days=92)
+"""A date without a year up to this long ago is a date that has passed (``error/date_past``),
+not one a year ahead: "30-11" typed on 1 December means last week, not next November."""
+
+
 def _without_year(ctx: Ctx, month: int, day: int, given: str) -> date:
-    """The first such day on or after today (so "8 dec" in December 2026 is 2026-12-08)."""
+    """The first such day on or after today (so "8 dec" in December 2026 is 2026-12-08);
+    one that passed less than ``RECENTLY_PAST`` ago is ``error/date_past``. 29 February
+    is only read in a year that has one."""
     today = _today(ctx)
+    try:
+        this_year = date(today.year, month, day)
+    except ValueError:
+        this_year = None
+    if this_year is not None and today - RECENTLY_PAST <= this_year < today:
+        raise ParseError("error/date_past", day=this_year)
     for year in (today.year, today.year + 1, today.year + 2, today.year + 3, today.year + 4):
         try:
             candidate = date(year, month, day)
@@ -389,7 +405,7 @@ def partner_before_date(text: str, ctx: Ctx) -> tuple[str, str]:
         try:
             day(rest, ctx)
         except ParseError as e:
-            if e.template == "error/weekday_mismatch":  # a date, with another day's name
+            if e.template in DATE_MEANT:  # a date, but not one that will do
                 raise ParseError(e.template, **(e.values | {"metavar": "due"})) from None
             # Text where the due date belongs: a wrong due date when it is meant as one or a
             # date comes later ("Huisbezoek dinsdag"), else a missing one ("Iets").
@@ -403,7 +419,7 @@ def partner_before_date(text: str, ctx: Ctx) -> tuple[str, str]:
         try:
             day(rest, ctx)
         except ParseError as e:
-            if e.template == "error/weekday_mismatch":
+            if e.template in DATE_MEANT:
                 raise ParseError(e.template, **(e.values | {"metavar": "due"})) from None
             if looks_like_date(parts[i:]):
                 raise ParseError("error/bad_date", metavar="due") from None

@@ -145,3 +145,19 @@ def test_a_weekday_that_is_not_the_dates_own_is_named(overleg: Say, session: Ses
     assert refused.template == "error/weekday_mismatch"
     assert (refused.values["day"], refused.values["weekday"]) == (date(2026, 12, 15), 0)
     assert _dues(session) == []
+
+
+def test_a_date_without_a_year_that_has_just_passed_is_named(overleg: Say, session: Session,
+                                                             case: str) -> None:
+    """On 1 December 2026, "30-11" is last week, not November 2027 (an action due in a
+    year would never be late): refused by name, with the year to add (issue 23)."""
+    for line, metavar in ((f"!actie toevoegen {case} Politie 30-11 Terugkoppeling", "due"),
+                          ("!overleg plannen 30-11 14:00", "when")):
+        refused = overleg.out(line)
+        assert refused.template == "error/date_past", line
+        assert refused.values["day"] == date(2026, 11, 30)
+        assert refused.values.get("metavar", metavar) == metavar
+    assert _dues(session) == [] and list(session.exec(select(Meeting))) == []
+    assert overleg.key("!overleg plannen 15-1 14:00") == "meeting/planned"  # ahead: next year
+    [meeting] = session.exec(select(Meeting))
+    assert meeting.starts_at.date() == date(2027, 1, 15)

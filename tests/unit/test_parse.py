@@ -93,8 +93,10 @@ def test_durations(text: str, minutes: int) -> None:
 def test_duration_absent_or_out_of_range() -> None:
     with pytest.raises(Absent):
         parse.duration("op Venlo", ctx())
-    with pytest.raises(Absent):
+    with pytest.raises(ParseError):  # a length without its unit: meant as one, named
         parse.duration("90", ctx())
+    with pytest.raises(Absent):  # a year or a house number is no length
+        parse.duration("2026", ctx())
     with pytest.raises(ParseError):
         parse.duration("13h", ctx())
     with pytest.raises(ParseError):

@@ -111,6 +111,7 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
         ("!help", CHAIR), ("!help overleg plan", CHAIR), ("!help frobnicate", CHAIR),
         ("!instellingen", CHAIR), ("!instellingen agenda 99", CHAIR),
         ("!instellingen agenda", CHAIR), ("!overleg plannen maandag 15-12 14:00", CHAIR),
+        ("!overleg plannen 30-11 14:00", CHAIR),
         ("!instellingen kleur blauw", CHAIR), ("!instellingen dm misschien", CHAIR),
         ("!instellingen werkdagen xx", CHAIR), ("!instellingen feestdagen XX", CHAIR),
         ("!instellingen taal xx", CHAIR), ("!instellingen tijdzone Mars/Olympus", CHAIR),
