@@ -121,6 +121,10 @@ def show(seen: Seen, history: list[Seen], room_id: str) -> str:
     return "\n  ".join("\n".join(lines).split("\n")) + "\n"
 
 
+class ChatError(RuntimeError):
+    """The client cannot start: what is wrong, in one line (no traceback for users)."""
+
+
 class ChatClient:
     """A real nio client with E2EE that records every message it syncs."""
 
@@ -146,7 +150,8 @@ class ChatClient:
         else:
             resp = await self.client.login(self.password, device_name="casusbot-chat")
             if not isinstance(resp, LoginResponse):
-                raise RuntimeError(f"login failed for {self.client.user_id}")
+                raise ChatError(f"login failed for {self.client.user_id} at "
+                                f"{self.client.homeserver}: {getattr(resp, 'message', resp)}")
             session.write_text(json.dumps({"device_id": resp.device_id,
                                            "access_token": resp.access_token}))
         self.client.add_event_callback(self._on_message, (RoomMessageText, RoomMessageNotice))
@@ -155,7 +160,9 @@ class ChatClient:
         self.client.add_event_callback(self._on_invite, InviteMemberEvent)
         first = await self.client.sync(timeout=0, full_state=True)
         if not isinstance(first, SyncResponse):
-            raise RuntimeError("first sync failed")
+            raise ChatError(f"the homeserver at {self.client.homeserver} did not answer as the "
+                            "demo's Synapse does (is `make run` running, and is it this demo's "
+                            f"server?): {getattr(first, 'message', first)}")
         await self._upkeep()
         self.seen.clear()  # history is not news
         self._task = asyncio.create_task(self._loop())

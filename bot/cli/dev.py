@@ -151,7 +151,7 @@ def chat(who: str, directory: str) -> None:
 
     Ctrl-C or Ctrl-D quits at once, with exit status 0.
     """
-    from bot.chat import own_terminal, run_chat
+    from bot.chat import ChatError, own_terminal, run_chat
 
     cred_path = Path(directory) / "credentials.json"
     if not cred_path.exists():
@@ -160,5 +160,9 @@ def chat(who: str, directory: str) -> None:
     creds = json.loads(cred_path.read_text())
     # Ctrl-C goes to the client alone (under make too); one before the client listens for
     # it is a quit as well.
-    with own_terminal(sys.stdin.fileno()), contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_chat(creds, who, Path(directory) / "chat" / who))
+    try:
+        with own_terminal(sys.stdin.fileno()), contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_chat(creds, who, Path(directory) / "chat" / who))
+    except ChatError as e:
+        click.echo(f"casusbot: {e}", err=True)
+        sys.exit(2)

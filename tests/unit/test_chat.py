@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,30 @@ async def test_the_client_says_what_it_waits_for_when_the_homeserver_is_not_ther
         os.close(read)
         os.close(write)
     assert "Waiting for the homeserver at http://127.0.0.1:9" in out.getvalue()
+
+
+async def test_another_server_on_the_demos_port_is_named_in_one_line(tmp_path: Path) -> None:
+    """`make chat` when the demo's port answers, but not as its Synapse (another program):
+    a ChatError naming the server (`casusbot chat` prints it as one line, exit status 2),
+    no traceback (found by a newcomer's try-out)."""
+    import http.server
+    import threading
+
+    from bot.chat import ChatError, run_chat
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    creds = {"homeserver": url, "room_id": ROOM,
+             "users": {"chair": {"user_id": POL, "password": "x"},
+                       "casusbot": {"user_id": "@casusbot:localhost"}}}
+    read, write = os.pipe()
+    try:
+        with pytest.raises(ChatError, match=re.escape(url)):
+            await asyncio.wait_for(run_chat(creds, "chair", tmp_path / "store", stdin=read,
+                                            out=io.StringIO()), 10)
+    finally:
+        server.shutdown()
+        os.close(read)
+        os.close(write)
