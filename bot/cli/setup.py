@@ -53,6 +53,9 @@ def init(output: str, force: bool, non_interactive: bool, homeserver: str | None
     # Written as absolute paths: the configuration means the same files from any folder
     # (a relative path read elsewhere would make a second database or a second device).
     database_url, store_path = absolute_database_url(database_url), str(Path(store_path).resolve())
+    if database_url.startswith("sqlite:////"):  # its folder made (owner only) if missing
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True,
+                                                                   mode=0o700)
     try:
         device = asyncio.run(initialise(
             Path(output), homeserver=homeserver, user_id=user_id, password=password,
