@@ -53,9 +53,7 @@ def init(output: str, force: bool, non_interactive: bool, homeserver: str | None
     # Written as absolute paths: the configuration means the same files from any folder
     # (a relative path read elsewhere would make a second database or a second device).
     database_url, store_path = absolute_database_url(database_url), str(Path(store_path).resolve())
-    if database_url.startswith("sqlite:////"):  # its folder made (owner only) if missing
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True,
-                                                                   mode=0o700)
+    sqlite_folder(database_url)
     try:
         device = asyncio.run(initialise(
             Path(output), homeserver=homeserver, user_id=user_id, password=password,
@@ -81,6 +79,14 @@ def absolute_database_url(url: str) -> str:
     if not path or path.startswith("/") or path.startswith(":memory:"):
         return url
     return prefix + str(Path(path).resolve())
+
+
+def sqlite_folder(url: str) -> None:
+    """Make the folder of an absolute SQLite URL's file (owner only) when it is missing, so
+    the database can be created there; other URLs are left alone."""
+    if url.startswith("sqlite:////"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True,
+                                                          mode=0o700)
 
 
 def _prepare_database(database_url: str, env_file: str) -> str:

@@ -219,9 +219,11 @@ def test_init_checks_where_the_configuration_goes_before_it_logs_in(tmp_path) ->
 
 
 def test_init_writes_a_sqlite_file_as_an_absolute_path(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from bot.cli.setup import absolute_database_url
+    from bot.cli.setup import absolute_database_url, sqlite_folder
 
     monkeypatch.chdir(tmp_path)
+    sqlite_folder(absolute_database_url("sqlite:///data/x.db"))  # a folder not there yet
+    assert (tmp_path / "data").is_dir() and oct((tmp_path / "data").stat().st_mode)[-3:] == "700"
     assert absolute_database_url("sqlite:///casusbot.db") == \
         f"sqlite:///{tmp_path.resolve()}/casusbot.db"
     for unchanged in ("sqlite:////srv/c.db", "sqlite://", "sqlite:///:memory:",
