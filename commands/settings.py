@@ -123,6 +123,7 @@ EXAMPLES: dict[str, dict[str, str]] = {
     "retention_years": {"nl": "5", "en": "5"},
     "locale": {"nl": "en", "en": "nl"},
     "timezone": {"nl": "Europe/Amsterdam", "en": "Europe/Amsterdam"},
+    "ask_confidentiality": {"nl": "aan", "en": "on"},
 }
 """A valid value of each setting (by attribute), shown in refusals as ``<name> <value>``."""
 
@@ -138,7 +139,8 @@ def _shown(name: str, ctx: Ctx) -> dict[str, str]:
 def _change(text: str, ctx: Ctx) -> tuple[tuple[str, str], str]:
     parts = text.split(maxsplit=1)
     if not parts or parts[0].casefold() not in SETTINGS:
-        raise ParseError("settings/unknown", names=list(NAMES.get(ctx.locale, NAMES["nl"])))
+        raise ParseError("settings/unknown", names=list(NAMES.get(ctx.locale, NAMES["nl"])),
+                         named=bool(parts))
     if len(parts) == 1:
         raise ParseError("settings/missing_value", **_shown(parts[0].casefold(), ctx))
     return (parts[0].casefold(), parts[1]), ""

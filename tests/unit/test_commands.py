@@ -404,6 +404,11 @@ def test_a_refused_setting_is_named_with_a_value_that_would_do(overleg: Say,
         if setting != "taal":  # switching the language would change the rest of this test
             assert overleg.out(f"!instellingen {example}").template == "settings/changed", line
     assert overleg.out("!instellingen vooraf").template == "settings/missing_value"
+    from commands.settings import SETTINGS
+    for name in SETTINGS:  # every setting, whichever alias: named, with an example
+        refused = overleg.out(f"!instellingen {name} ???")
+        assert refused.values["example"].split()[0] == refused.values["setting"], name
+    assert overleg.out("!instellingen onzin 3").values["named"] is True
 
 
 @pytest.mark.parametrize(("typed", "days"), [
