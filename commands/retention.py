@@ -71,13 +71,17 @@ monitoring cadence of commands/covenant.py)."""
 def remove_case(session: Session, case: Case) -> dict[str, int]:
     """Delete ``case`` and everything about it: agenda lines, information answers, actions
     with their history and reminders, the case's own timers, partner links, every outbox row
-    (sent or not) that names its ID; the audit subjects that named it are blanked (their
-    digests keep the chain verifiable). The one removal both the retention purge and an
-    erasure (commands/casefile.py) use; the caller records why in the audit chain. Returns
-    how many rows went, per kind (English labels for the command line)."""
+    (sent or not) that names its ID; the audit subjects that named it or one of its actions
+    (``A<n>`` as a whole ID, within the overleg: action numbers are never reissued, migration
+    0022) are blanked (their digests keep the chain verifiable). The one removal both the
+    retention purge and an erasure (commands/casefile.py) use; the caller records why in the
+    audit chain. Returns how many rows went, per kind (English labels for the command line)."""
     assert case.id is not None
     shown = caseid.display(case.code)
-    action_ids = list(session.exec(select(Action.id).where(Action.case_id == case.id)))
+    owned = list(session.exec(select(Action.id, Action.number).where(
+        Action.case_id == case.id)))
+    action_ids = [row[0] for row in owned]
+    numbers = [f"A{row[1]}" for row in owned]
     counts = {
         "agenda lines": _delete(session, AgendaItem, col(AgendaItem.case_id) == case.id),
         "information answers": _delete(session, InfoAnswer, col(InfoAnswer.case_id) == case.id),
@@ -96,7 +100,8 @@ def remove_case(session: Session, case: Case) -> dict[str, int]:
     }
     session.delete(case)
     session.flush()
-    counts["audit subjects blanked"] = audit.erase_subjects(session, shown)
+    counts["audit subjects blanked"] = audit.erase_subjects(session, shown) + \
+        audit.erase_subjects_naming(session, numbers, case.overleg_id)
     return counts
 
 

@@ -326,3 +326,51 @@ def test_the_command_line_exports_privately_and_erases_after_confirmation(
                                       "--env-file", str(env)])
     assert again.exit_code == 2 and "erased" in again.output
     engine.dispose()
+
+
+# ---- findings of the breaking try-out (#24) ---------------------------------------------------
+def test_action_numbers_of_an_erased_case_are_never_given_out_again(
+        held: Say, session: Session) -> None:
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    casefile.erase(session, overleg, case, reason="request", actor="x", now=NOW)
+    # A1 and A2 were the erased case's, A3 is case B's: the next action is A4, not A1
+    held.one(f"!actie toevoegen {held.b} Politie 17-12-2026 Dossier bespreken")  # type: ignore[attr-defined]
+    numbers = sorted(a.number for a in session.exec(select(Action)))
+    assert numbers == [3, 4]
+    # the erased actions' audit subjects (A1…, A2…) are blanked; A3's stay
+    subjects = [e.subject for e in session.exec(select(AuditEntry).where(
+        col(AuditEntry.action).startswith("action.")))]
+    assert not [s for s in subjects if re.match(r"A[12]\b", s)]
+    assert [s for s in subjects if re.match(r"A3\b", s)]
+    assert audit.verify(session) is None
+    _, b = _case(session, held.b)  # type: ignore[attr-defined]
+    export = casefile.collect(session, overleg, b, NOW)
+    assert {e["subject"].split()[0] for e in export["audit"]
+            if e["action"].startswith("action.")} <= {"A3", "A4"}
+
+
+def test_blanking_an_action_number_leaves_a_longer_one_alone(session: Session,
+                                                              overleg: Say) -> None:
+    for subject in ("A1", "A10 C-7K2FJ7 Politie", "A1 2026-12-03->2026-12-04", "C-A1B2C3"):
+        audit.record(session, overleg_id=1, actor="x", role="chair", action="action.move",
+                     subject=subject, now=NOW)
+    assert audit.erase_subjects_naming(session, ["A1"], 1) == 2
+    kept = session.exec(select(AuditEntry.subject).where(
+        AuditEntry.subject != audit.PURGED)).all()
+    assert "A10 C-7K2FJ7 Politie" in kept and "C-A1B2C3" in kept
+
+
+def test_the_action_counter_holds_on_both_databases(url: str, registry: object,
+                                                     renderer: Renderer) -> None:
+    shown = _held_in(url, registry, renderer)  # with A1
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        overleg, case = _case(session, shown)
+        casefile.erase(session, overleg, case, reason="mistake", actor="x", now=NOW)
+    with session_scope(engine) as session:
+        say = Say(session, registry, renderer)  # type: ignore[arg-type]
+        other = re.search(r"C-\w+", say.one("!casus open"))[0]  # type: ignore[index]
+        say.one(f"!actie toevoegen {other} Politie 3-12-2026 Huisbezoek afstemmen")
+        say.one(f"!actie toevoegen {other} Politie 4-12-2026 Dossier opvragen")
+        assert sorted(a.number for a in session.exec(select(Action))) == [2, 3]
+    engine.dispose()
