@@ -18,7 +18,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from commands import caseid, retention
 from commands.registry import Outgoing
@@ -72,7 +72,8 @@ def collect(session: Session, overleg: Overleg, case: Case, now: datetime) -> di
     user, holds, at), ``partners`` (linked: name, kind, linked_at; ``core_partners``: the
     names of the partners who see every case), ``actions`` (id ``A…``, partner, due,
     description, status, created_at, done_at, done_by, ``history``: at, actor, kind, old,
-    new), ``messages`` (every outbox row naming the case: id, template key, the meeting of
+    new), ``messages`` (every outbox row naming the case or one of its actions
+    (``retention.case_message_ids``): id, template key, the meeting of
     an agenda, created_at, sent_at, delivered, recipient ``room`` or ``direct`` with the
     user and the partner(s) it reached, mentioned users and their partners; no bodies:
     an agenda's body lists other cases too) and ``audit`` (id, at, actor, role, action,
@@ -130,13 +131,14 @@ def collect(session: Session, overleg: Overleg, case: Case, now: datetime) -> di
                 for link in linked if link.partner_id in partner_rows]
 
     messages = []
-    for row in session.exec(select(OutboxMessage).where(or_(
-            col(OutboxMessage.body).contains(shown),
-            col(OutboxMessage.formatted_body).contains(shown),
-            col(OutboxMessage.content_json).contains(shown))).order_by(col(OutboxMessage.id))):
-        if not any(named.search(text or "") for text in
-                   (row.body, row.formatted_body, row.content_json)):
-            continue
+    own = re.compile(r"(?<![0-9A-Za-z-])(?:" + "|".join(sorted(action_ids))
+                     + r")(?![0-9A-Za-z])") if action_ids else None
+    about = retention.case_message_ids(session, case, sorted(action_ids))
+    for row in session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(about))
+                            .order_by(col(OutboxMessage.id))):
+        texts = (row.body, row.formatted_body, row.content_json)
+        if not any(named.search(t or "") or (own and own.search(t or "")) for t in texts):
+            continue  # a longer case ID that starts with this one
         direct = row.room_id != overleg.room_id
         if direct and row.room_id not in members:
             continue  # another overleg's room (a case ID is unique, but be exact)
@@ -206,11 +208,8 @@ def removal(session: Session, case: Case) -> dict[str, int]:
                 select(InfoAnswer.id).where(InfoAnswer.case_id == case.id)))),
             "actions": len(actions.of_case(session, case.id)),
             "partner links": len(actions.linked_partner_ids(session, case.id))}
-    shown = caseid.display(case.code)
-    view["messages"] = len(list(session.exec(select(OutboxMessage.id).where(or_(
-        col(OutboxMessage.body).contains(shown),
-        col(OutboxMessage.formatted_body).contains(shown),
-        col(OutboxMessage.content_json).contains(shown))))))
+    numbers = [f"A{a.number}" for a in actions.of_case(session, case.id)]
+    view["messages"] = len(retention.case_message_ids(session, case, numbers))
     return view
 
 

@@ -9,6 +9,7 @@ the chain verifiable).
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, delete, or_, select
@@ -23,6 +24,7 @@ from storage.models import (
     Case,
     CasePartner,
     InfoAnswer,
+    Member,
     OutboxMessage,
     Overleg,
     Timer,
@@ -71,17 +73,19 @@ monitoring cadence of commands/covenant.py)."""
 def remove_case(session: Session, case: Case) -> dict[str, int]:
     """Delete ``case`` and everything about it: agenda lines, information answers, actions
     with their history and reminders, the case's own timers, partner links, every outbox row
-    (sent or not) that names its ID; the audit subjects that named it or one of its actions
-    (``A<n>`` as a whole ID, within the overleg: action numbers are never reissued, migration
-    0022) are blanked (their digests keep the chain verifiable). The one removal both the
-    retention purge and an erasure (commands/casefile.py) use; the caller records why in the
-    audit chain. Returns how many rows went, per kind (English labels for the command line)."""
+    (sent or not) that names its ID or one of its actions (``case_message_ids``); the audit
+    subjects that named it or one of its actions (``A<n>`` as a whole ID, within the
+    overleg: action numbers are never reissued, migration 0022) are blanked (their digests
+    keep the chain verifiable). The one removal both the retention purge and an erasure
+    (commands/casefile.py) use; the caller records why in the audit chain. Returns how many
+    rows went, per kind (English labels for the command line)."""
     assert case.id is not None
     shown = caseid.display(case.code)
     owned = list(session.exec(select(Action.id, Action.number).where(
         Action.case_id == case.id)))
     action_ids = [row[0] for row in owned]
     numbers = [f"A{row[1]}" for row in owned]
+    messages = case_message_ids(session, case, numbers)
     counts = {
         "agenda lines": _delete(session, AgendaItem, col(AgendaItem.case_id) == case.id),
         "information answers": _delete(session, InfoAnswer, col(InfoAnswer.case_id) == case.id),
@@ -93,16 +97,43 @@ def remove_case(session: Session, case: Case) -> dict[str, int]:
             col(Timer.kind).in_(CASE_TIMERS) & (col(Timer.subject_id) == case.id))),
         "actions": _delete(session, Action, col(Action.case_id) == case.id),
         "partner links": _delete(session, CasePartner, col(CasePartner.case_id) == case.id),
-        "messages": _delete(session, OutboxMessage, or_(
-            col(OutboxMessage.body).contains(shown),
-            col(OutboxMessage.formatted_body).contains(shown),
-            col(OutboxMessage.content_json).contains(shown))),
+        "messages": _delete(session, OutboxMessage, col(OutboxMessage.id).in_(messages)),
     }
     session.delete(case)
     session.flush()
     counts["audit subjects blanked"] = audit.erase_subjects(session, shown) + \
         audit.erase_subjects_naming(session, numbers, case.overleg_id)
     return counts
+
+
+def case_message_ids(session: Session, case: Case, numbers: list[str]) -> list[int]:
+    """The outbox rows (sent or not) about ``case``, oldest first: every row naming its ID
+    ``C-…``, and every row naming one of its actions (``numbers``, e.g. ``["A3"]``; the
+    replies to ``!actie wijzig``, ``verplaatsen``, ``toewijzen``, ``klaar`` name only the
+    action) as a whole ID (``A1`` is not ``A10``) in the overleg's room or a direct message
+    to a member of this overleg and of no other (an action number is unique only within its
+    overleg). Action numbers are never given out again (migration 0022), so the match is
+    the case's own."""
+    shown = caseid.display(case.code)
+    fields = (OutboxMessage.body, OutboxMessage.formatted_body, OutboxMessage.content_json)
+    found = set(session.exec(select(OutboxMessage.id).where(
+        or_(*(col(f).contains(shown) for f in fields)))))
+    if numbers:
+        overleg = session.get(Overleg, case.overleg_id)
+        own = set(session.exec(select(Member.user_id).where(
+            Member.overleg_id == case.overleg_id)))
+        elsewhere = set(session.exec(select(Member.user_id).where(
+            col(Member.user_id).in_(own), Member.overleg_id != case.overleg_id)))
+        rooms = (own - elsewhere) | ({overleg.room_id} if overleg else set())
+        pattern = re.compile(r"(?<![0-9A-Za-z-])(?:" + "|".join(map(re.escape, numbers))
+                             + r")(?![0-9A-Za-z])")
+        for row in session.exec(select(OutboxMessage).where(
+                col(OutboxMessage.room_id).in_(rooms),
+                or_(*(col(f).contains(n) for f in fields for n in numbers)))):
+            if any(pattern.search(t or "") for t in (row.body, row.formatted_body,
+                                                      row.content_json)):
+                found.add(row.id)
+    return sorted(i for i in found if i is not None)
 
 
 def _delete(session: Session, table: type, condition: object) -> int:

@@ -374,3 +374,17 @@ def test_the_action_counter_holds_on_both_databases(url: str, registry: object,
         say.one(f"!actie toevoegen {other} Politie 4-12-2026 Dossier opvragen")
         assert sorted(a.number for a in session.exec(select(Action))) == [2, 3]
     engine.dispose()
+
+
+def test_replies_naming_only_an_action_go_with_the_case_and_are_in_its_export(
+        held: Say, session: Session) -> None:
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    export = casefile.collect(session, overleg, case, NOW)
+    templates = {m["template"] for m in export["messages"]}
+    assert {"action/moved", "action/edited"} <= templates
+    held.one("!actie verplaatsen A3 18-12-2026")  # case B's: stays
+    casefile.erase(session, overleg, case, reason="request", actor="x", now=NOW)
+    rows = session.exec(select(OutboxMessage)).all()
+    for text in ("Gesprek plannen", "Huisbezoek afstemmen"):
+        assert [r.id for r in rows if text in r.body or text in (r.formatted_body or "")] == []
+    assert [r for r in rows if r.template == "action/moved" and "A3" in r.body]
