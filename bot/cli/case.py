@@ -129,7 +129,7 @@ def case_erase(case_id: str, reason: str, yes: bool, env_file: str | None) -> No
     from commands import casefile, caseid
     from commands.registry import render_all
     from storage import outbox
-    from storage.db import checkpoint, session_scope
+    from storage.db import scrub, session_scope
 
     app = _open(env_file)
     with session_scope(app.engine) as session:
@@ -152,6 +152,6 @@ def case_erase(case_id: str, reason: str, yes: bool, env_file: str | None) -> No
         removed, notices = casefile.erase(session, overleg, held, reason=reason,
                                           actor="casusbot case erase", now=now)
         outbox.enqueue(session, render_all(app.render, notices, overleg.room_id), now)
-    checkpoint(app.engine)  # what was deleted does not linger in SQLite's -wal file
+    scrub(app.engine)  # not in SQLite's -wal file, nor in PostgreSQL's dead rows or samples
     click.echo(f"erased {shown}: " + ", ".join(f"{n} {kind}" for kind, n in removed.items())
                + "; the chairs will be told in the overleg's room")

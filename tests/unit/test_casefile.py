@@ -388,3 +388,26 @@ def test_replies_naming_only_an_action_go_with_the_case_and_are_in_its_export(
     for text in ("Gesprek plannen", "Huisbezoek afstemmen"):
         assert [r.id for r in rows if text in r.body or text in (r.formatted_body or "")] == []
     assert [r for r in rows if r.template == "action/moved" and "A3" in r.body]
+
+
+def test_an_erasure_on_postgresql_leaves_no_text_in_the_planners_samples(
+        pg_url: str, tmp_path: Path, registry: object, renderer: Renderer) -> None:
+    from sqlalchemy import text
+    shown = _held_in(pg_url, registry, renderer)  # its A1: "Huisbezoek afstemmen"
+    engine = make_engine(pg_url)
+    with session_scope(engine) as session:  # another case stays, so the tables are not empty
+        say = Say(session, registry, renderer)  # type: ignore[arg-type]
+        other = re.search(r"C-\w+", say.one("!casus open"))[0]  # type: ignore[index]
+        say.one(f"!actie toevoegen {other} Politie 4-12-2026 Dossier opvragen")
+    sampled = text("SELECT count(*) FROM pg_stats WHERE schemaname = 'public' AND "
+                   "(histogram_bounds::text LIKE '%Huisbezoek%' "
+                   "OR most_common_vals::text LIKE '%Huisbezoek%')")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE")
+        assert conn.execute(sampled).scalar() > 0  # the samples held it
+    erased = CliRunner().invoke(main, ["case", "erase", shown, "--reason", "request", "--yes",
+                                       "--env-file", str(_env(tmp_path, pg_url))])
+    assert erased.exit_code == 0, erased.output
+    with engine.connect() as conn:
+        assert conn.execute(sampled).scalar() == 0
+    engine.dispose()
