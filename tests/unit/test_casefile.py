@@ -411,3 +411,50 @@ def test_an_erasure_on_postgresql_leaves_no_text_in_the_planners_samples(
     with engine.connect() as conn:
         assert conn.execute(sampled).scalar() == 0
     engine.dispose()
+
+
+def _exports(url: str) -> list[str]:
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        found = list(session.exec(select(AuditEntry.actor).where(
+            AuditEntry.action == "case.export")))
+    engine.dispose()
+    return found
+
+
+def test_a_failed_export_is_one_line_and_not_audited(tmp_path: Path, registry: object,
+                                                     renderer: Renderer) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    shown = _held_in(url, registry, renderer)
+    env = _env(tmp_path, url)
+    failed = CliRunner().invoke(main, ["case", "export", shown, "--out",
+                                       str(tmp_path / "missing" / "x.json"),
+                                       "--env-file", str(env)])
+    assert failed.exit_code == 2 and failed.exception is not None
+    assert isinstance(failed.exception, SystemExit)
+    assert "--out" in failed.output and "Traceback" not in failed.output
+    assert _exports(url) == []
+
+
+def test_the_export_refuses_an_existing_file_and_a_symlink(tmp_path: Path, registry: object,
+                                                           renderer: Renderer) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    shown = _held_in(url, registry, renderer)
+    env = _env(tmp_path, url)
+    target = tmp_path / "target.txt"
+    target.write_text("keep")
+    target.chmod(0o644)
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    for out, extra in ((target, []), (link, []), (link, ["--force"])):
+        done = CliRunner().invoke(main, ["case", "export", shown, "--out", str(out),
+                                         "--format", "json", "--env-file", str(env), *extra])
+        assert done.exit_code == 2, done.output
+    assert target.read_text() == "keep" and stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert _exports(url) == []
+    forced = CliRunner().invoke(main, ["case", "export", shown, "--out", str(target),
+                                       "--format", "json", "--force", "--env-file", str(env)])
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(target.read_text())["case"]["id"] == shown
+    [who] = _exports(url)
+    assert who.startswith("casusbot case export (os user ") and who.endswith(")")
