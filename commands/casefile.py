@@ -241,8 +241,7 @@ def erase(session: Session, overleg: Overleg, case: Case, *, reason: str, actor:
     assert overleg.id is not None
     shown = caseid.display(case.code)
     withdrawn = _unsent_agendas(session, overleg, shown)
-    counts = retention.remove_case(session, case)
-    cases.bury(session, code=case.code, overleg_id=overleg.id, reason=reason, now=now)
+    counts = retention.remove_case(session, case, reason=reason, now=now)
     audit.record(session, overleg_id=overleg.id, actor=actor, role="admin",
                  action="case.erased", subject=f"{shown} {reason}", now=now)
     chairs = tuple(m.user_id for m in overlegs.members(session, overleg.id)

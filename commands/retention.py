@@ -16,7 +16,7 @@ from sqlmodel import Session, col, delete, or_, select
 
 from commands import caseid, covenant, workdays
 from commands.registry import Batch, Outgoing, timer, upkeep
-from storage import audit, overlegs, timers
+from storage import audit, cases, overlegs, timers
 from storage.models import (
     Action,
     ActionChange,
@@ -58,7 +58,7 @@ def expired(session: Session, now: datetime) -> list[tuple[Overleg, Case]]:
 def purge_case(session: Session, overleg: Overleg, case: Case, now: datetime) -> dict[str, int]:
     """Remove ``case`` and everything about it after its retention term (``remove_case``),
     and record that in the audit chain; returns what was removed, per kind."""
-    counts = remove_case(session, case)
+    counts = remove_case(session, case, reason="retention", now=now)
     audit.record(session, overleg_id=overleg.id, actor="casusbot", role="system",
                  action="case.purged", subject=f"case #{case.id} after "
                  f"{overleg.retention_years} years", now=now)
@@ -70,15 +70,18 @@ CASE_TIMERS = (REVIEW, covenant.FOLLOWUP, covenant.MONITOR)
 monitoring cadence of commands/covenant.py)."""
 
 
-def remove_case(session: Session, case: Case) -> dict[str, int]:
+def remove_case(session: Session, case: Case, *, reason: str, now: datetime
+                ) -> dict[str, int]:
     """Delete ``case`` and everything about it: agenda lines, information answers, actions
     with their history and reminders, the case's own timers, partner links, every outbox row
     (sent or not) that names its ID or one of its actions (``case_message_ids``); the audit
     subjects that named it or one of its actions (``A<n>`` as a whole ID, within the
     overleg: action numbers are never reissued, migration 0022) are blanked (their digests
-    keep the chain verifiable). The one removal both the retention purge and an erasure
-    (commands/casefile.py) use; the caller records why in the audit chain. Returns how many
-    rows went, per kind (English labels for the command line)."""
+    keep the chain verifiable); a tombstone (``storage.cases.bury``: the ID with ``reason``,
+    ``retention`` or an erasure's ground, and ``now``) keeps the ID from being given out
+    again and lets an export say it was removed. The one removal both the retention purge
+    and an erasure (commands/casefile.py) use; the caller records why in the audit chain.
+    Returns how many rows went, per kind (English labels for the command line)."""
     assert case.id is not None
     shown = caseid.display(case.code)
     owned = list(session.exec(select(Action.id, Action.number).where(
@@ -101,6 +104,7 @@ def remove_case(session: Session, case: Case) -> dict[str, int]:
     }
     session.delete(case)
     session.flush()
+    cases.bury(session, code=case.code, overleg_id=case.overleg_id, reason=reason, now=now)
     counts["audit subjects blanked"] = audit.erase_subjects(session, shown) + \
         audit.erase_subjects_naming(session, numbers, case.overleg_id)
     return counts

@@ -56,7 +56,11 @@ def _find_or_exit(session: Any, case_id: str) -> Any:
     found = casefile.find(session, case_id)
     if found is None:
         stone = cases.tombstone(session, code)
-        if stone is not None:
+        if stone is not None and stone.reason == "retention":
+            click.echo(f"casusbot: {caseid.display(code)} was purged on "
+                       f"{stone.erased_at:%Y-%m-%d} after its retention term; the bot holds "
+                       f"nothing more on it", err=True)
+        elif stone is not None:
             click.echo(f"casusbot: {caseid.display(code)} was erased on "
                        f"{stone.erased_at:%Y-%m-%d} (reason: {stone.reason}); the bot holds "
                        f"nothing more on it", err=True)

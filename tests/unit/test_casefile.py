@@ -458,3 +458,23 @@ def test_the_export_refuses_an_existing_file_and_a_symlink(tmp_path: Path, regis
     assert json.loads(target.read_text())["case"]["id"] == shown
     [who] = _exports(url)
     assert who.startswith("casusbot case export (os user ") and who.endswith(")")
+
+
+def test_a_case_purged_after_its_term_leaves_a_tombstone(tmp_path: Path, registry: object,
+                                                          renderer: Renderer) -> None:
+    from commands import retention
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    shown = _held_in(url, registry, renderer)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        overleg, case = _case(session, shown)
+        retention.purge_case(session, overleg, case, NOW)
+    with session_scope(engine) as session:
+        code = caseid.normalise(shown) or ""
+        stone = cases.tombstone(session, code)
+        assert stone is not None and stone.reason == "retention"
+        assert cases.code_taken(session, code)
+    engine.dispose()
+    gone = CliRunner().invoke(main, ["case", "export", shown, "--out", str(tmp_path / "x.json"),
+                                     "--env-file", str(_env(tmp_path, url))])
+    assert gone.exit_code == 2 and "purged" in gone.output
