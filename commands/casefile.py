@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from commands import caseid, retention
+from commands import caseid, parse, retention
 from commands.registry import Outgoing
 from storage import actions, agendas, audit, cases, overlegs
 from storage.models import AuditEntry, Case, InfoAnswer, Meeting, OutboxMessage, Overleg
@@ -48,9 +48,10 @@ def _iso(value: datetime | date | None) -> str | None:
 
 
 def find(session: Session, shown: str) -> tuple[Overleg, Case] | None:
-    """The case a typed ID (``C-7K2FQ``, any case, I/L/O read as 1/0) names, with its
+    """The case a typed ID (``C-7K2FQ``, also without ``C-`` or the hyphen, any case, I/L/O
+    read as 1/0; ``commands.parse.typed_case_code``) names, with its
     overleg; None when no case has that ID (see ``cases.tombstone`` for an erased one)."""
-    code = caseid.normalise(shown)
+    code = parse.typed_case_code(shown.strip())
     case = cases.by_code_anywhere(session, code) if code else None
     if case is None:
         return None

@@ -45,13 +45,18 @@ def _open(env_file: str | None) -> Any:
 def _find_or_exit(session: Any, case_id: str) -> Any:
     """The (overleg, case) that CASE_ID names, or exit 2 saying why (a wrong ID, an erased
     case, no such case)."""
-    from commands import casefile, caseid
+    from commands import casefile, caseid, parse
     from storage import cases
 
-    code = caseid.normalise(case_id)
+    code = parse.typed_case_code(case_id.strip())
     if code is None:
-        click.echo(f"casusbot: CASE_ID is not a case ID; give it as the overleg shows it, "
-                   f"for example {EXAMPLE_ID}", err=True)
+        if caseid.mistyped(case_id):
+            click.echo(f"casusbot: CASE_ID fails its check character, so it is probably "
+                       f"mistyped; copy it as the overleg shows it, for example {EXAMPLE_ID}",
+                       err=True)
+        else:
+            click.echo(f"casusbot: CASE_ID is not a case ID; give it as the overleg shows "
+                       f"it, for example {EXAMPLE_ID}", err=True)
         sys.exit(2)
     found = casefile.find(session, case_id)
     if found is None:
@@ -185,7 +190,7 @@ def case_erase(case_id: str, reason: str, yes: bool, env_file: str | None) -> No
     as the retention purge does; leaves a tombstone (the ID is never given out again) and
     an audit entry, and tells the overleg's chairs in its room. Asks to type the ID first.
     """
-    from commands import casefile, caseid
+    from commands import casefile, caseid, parse
     from commands.registry import render_all
     from storage import outbox
     from storage.db import scrub, session_scope
@@ -202,7 +207,7 @@ def case_erase(case_id: str, reason: str, yes: bool, env_file: str | None) -> No
                f"Messages already delivered to the chat stay there; the chairs are told.")
     if not yes:
         typed = click.prompt(f"Type {shown} to erase it", default="", show_default=False)
-        if caseid.normalise(typed.strip()) != held.code:
+        if parse.typed_case_code(typed.strip()) != held.code:
             click.echo("casusbot: not confirmed; nothing was erased", err=True)
             sys.exit(1)
     now = datetime.now(UTC)

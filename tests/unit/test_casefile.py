@@ -478,3 +478,19 @@ def test_a_case_purged_after_its_term_leaves_a_tombstone(tmp_path: Path, registr
     gone = CliRunner().invoke(main, ["case", "export", shown, "--out", str(tmp_path / "x.json"),
                                      "--env-file", str(_env(tmp_path, url))])
     assert gone.exit_code == 2 and "purged" in gone.output
+
+
+def test_the_command_line_takes_an_id_as_the_chat_does_and_names_a_typo(
+        tmp_path: Path, registry: object, renderer: Renderer) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    shown = _held_in(url, registry, renderer)
+    env = _env(tmp_path, url)
+    bare = shown[2:].lower()
+    done = CliRunner().invoke(main, ["case", "export", bare, "--out", str(tmp_path / "x.json"),
+                                     "--env-file", str(env)])
+    assert done.exit_code == 0, done.output
+    wrong = shown[:-1] + next(c for c in caseid.ALPHABET if c != shown[-1])
+    typo = CliRunner().invoke(main, ["case", "export", wrong, "--out", str(tmp_path / "y.json"),
+                                     "--env-file", str(env)])
+    assert typo.exit_code == 2 and "mistyped" in typo.output and wrong not in typo.output
+    assert caseid.mistyped(wrong) and not caseid.mistyped("C-12") and not caseid.mistyped("M3")
