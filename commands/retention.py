@@ -117,7 +117,8 @@ def case_message_ids(session: Session, case: Case, numbers: list[str]) -> list[i
     action) as a whole ID (``A1`` is not ``A10``) in the overleg's room or a direct message
     to a member of this overleg and of no other (an action number is unique only within its
     overleg). Action numbers are never given out again (migration 0022), so the match is
-    the case's own."""
+    the case's own. With them the poll and ``.ics`` rows of an undelivered agenda among
+    them (``_companions``)."""
     shown = caseid.display(case.code)
     fields = (OutboxMessage.body, OutboxMessage.formatted_body, OutboxMessage.content_json)
     found = set(session.exec(select(OutboxMessage.id).where(
@@ -137,7 +138,26 @@ def case_message_ids(session: Session, case: Case, numbers: list[str]) -> list[i
             if any(pattern.search(t or "") for t in (row.body, row.formatted_body,
                                                       row.content_json)):
                 found.add(row.id)
-    return sorted(i for i in found if i is not None)
+    ids = sorted(i for i in found if i is not None)
+    return sorted(ids + _companions(session, ids))
+
+
+def _companions(session: Session, ids: list[int]) -> list[int]:
+    """The poll and ``.ics`` rows that go with an undelivered agenda among ``ids`` (same
+    ``ref`` and room, not sent either): the agenda is withdrawn whole, so they would
+    otherwise be delivered without it."""
+    if not ids:
+        return []
+    agendas = session.exec(select(OutboxMessage.ref, OutboxMessage.room_id).where(
+        col(OutboxMessage.id).in_(ids), OutboxMessage.template == "agenda/agenda",
+        col(OutboxMessage.sent_at).is_(None), col(OutboxMessage.ref).is_not(None))).all()
+    found: list[int] = []
+    for ref, room in set(agendas):
+        found += [i for i in session.exec(select(OutboxMessage.id).where(
+            OutboxMessage.ref == ref, OutboxMessage.room_id == room,
+            col(OutboxMessage.sent_at).is_(None),
+            col(OutboxMessage.template).in_(("agenda/poll", "agenda/ics")))) if i is not None]
+    return sorted(set(found) - set(ids))
 
 
 def _delete(session: Session, table: type, condition: object) -> int:

@@ -494,3 +494,17 @@ def test_the_command_line_takes_an_id_as_the_chat_does_and_names_a_typo(
                                      "--env-file", str(env)])
     assert typo.exit_code == 2 and "mistyped" in typo.output and wrong not in typo.output
     assert caseid.mistyped(wrong) and not caseid.mistyped("C-12") and not caseid.mistyped("M3")
+
+
+def test_a_withdrawn_agenda_takes_its_poll_and_invitation_along(held: Say,
+                                                                 session: Session) -> None:
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    unsent = select(OutboxMessage).where(OutboxMessage.room_id == ROOM,
+                                         col(OutboxMessage.sent_at).is_(None),
+                                         col(OutboxMessage.template).startswith("agenda/"))
+    assert {r.template for r in session.exec(unsent)} >= {"agenda/agenda", "agenda/poll",
+                                                          "agenda/ics"}
+    _, [notice] = casefile.erase(session, overleg, case, reason="request", actor="x", now=NOW)
+    assert notice.values["withdrawn"] == ["M1"]
+    assert {r.template for r in session.exec(unsent)} & {"agenda/agenda", "agenda/poll",
+                                                         "agenda/ics"} == set()
