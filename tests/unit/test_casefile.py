@@ -508,3 +508,21 @@ def test_a_withdrawn_agenda_takes_its_poll_and_invitation_along(held: Say,
     assert notice.values["withdrawn"] == ["M1"]
     assert {r.template for r in session.exec(unsent)} & {"agenda/agenda", "agenda/poll",
                                                          "agenda/ics"} == set()
+
+
+def test_after_an_erasure_the_sqlite_files_hold_no_text_of_its_actions(
+        tmp_path: Path, registry: object, renderer: Renderer) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    shown = _held_in(url, registry, renderer)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        say = Say(session, registry, renderer)  # type: ignore[arg-type]
+        say("!actie wijzig A1 Gesprek met school plannen")
+        say("!actie verplaatsen A1 8-12-2026")
+    engine.dispose()
+    erased = CliRunner().invoke(main, ["case", "erase", shown, "--reason", "request", "--yes",
+                                       "--env-file", str(_env(tmp_path, url))])
+    assert erased.exit_code == 0, erased.output
+    for f in tmp_path.glob("db.sqlite*"):
+        data = f.read_bytes()
+        assert b"met school" not in data and b"Huisbezoek afstemmen" not in data, f.name
