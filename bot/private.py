@@ -50,11 +50,17 @@ def write_private(path: Path, text: str | bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
         os.fchmod(fd, FILE_MODE)
-        view = memoryview(data)
-        while view:  # os.write may write less than it was given
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
     finally:
         os.close(fd)
+
+
+def write_all(fd: int, text: str | bytes) -> None:
+    """Write all of ``text`` (a string as UTF-8) to the open file ``fd``; OSError as
+    ``os.write`` raises it."""
+    view = memoryview(text.encode() if isinstance(text, str) else text)
+    while view:  # os.write may write less than it was given
+        view = view[os.write(fd, view):]
 
 
 def exposed(paths: Iterable[Path]) -> list[Path]:

@@ -18,9 +18,9 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
-from commands import caseid, retention
+from commands import caseid, parse, retention
 from commands.registry import Outgoing
 from storage import actions, agendas, audit, cases, overlegs
 from storage.models import AuditEntry, Case, InfoAnswer, Meeting, OutboxMessage, Overleg
@@ -48,9 +48,10 @@ def _iso(value: datetime | date | None) -> str | None:
 
 
 def find(session: Session, shown: str) -> tuple[Overleg, Case] | None:
-    """The case a typed ID (``C-7K2FQ``, any case, I/L/O read as 1/0) names, with its
+    """The case a typed ID (``C-7K2FQ``, also without ``C-`` or the hyphen, any case, I/L/O
+    read as 1/0; ``commands.parse.typed_case_code``) names, with its
     overleg; None when no case has that ID (see ``cases.tombstone`` for an erased one)."""
-    code = caseid.normalise(shown)
+    code = parse.typed_case_code(shown.strip())
     case = cases.by_code_anywhere(session, code) if code else None
     if case is None:
         return None
@@ -72,7 +73,8 @@ def collect(session: Session, overleg: Overleg, case: Case, now: datetime) -> di
     user, holds, at), ``partners`` (linked: name, kind, linked_at; ``core_partners``: the
     names of the partners who see every case), ``actions`` (id ``A…``, partner, due,
     description, status, created_at, done_at, done_by, ``history``: at, actor, kind, old,
-    new), ``messages`` (every outbox row naming the case: id, template key, the meeting of
+    new), ``messages`` (every outbox row naming the case or one of its actions
+    (``retention.case_message_ids``): id, template key, the meeting of
     an agenda, created_at, sent_at, delivered, recipient ``room`` or ``direct`` with the
     user and the partner(s) it reached, mentioned users and their partners; no bodies:
     an agenda's body lists other cases too) and ``audit`` (id, at, actor, role, action,
@@ -130,13 +132,14 @@ def collect(session: Session, overleg: Overleg, case: Case, now: datetime) -> di
                 for link in linked if link.partner_id in partner_rows]
 
     messages = []
-    for row in session.exec(select(OutboxMessage).where(or_(
-            col(OutboxMessage.body).contains(shown),
-            col(OutboxMessage.formatted_body).contains(shown),
-            col(OutboxMessage.content_json).contains(shown))).order_by(col(OutboxMessage.id))):
-        if not any(named.search(text or "") for text in
-                   (row.body, row.formatted_body, row.content_json)):
-            continue
+    own = re.compile(r"(?<![0-9A-Za-z-])(?:" + "|".join(sorted(action_ids))
+                     + r")(?![0-9A-Za-z])") if action_ids else None
+    about = retention.case_message_ids(session, case, sorted(action_ids))
+    for row in session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(about))
+                            .order_by(col(OutboxMessage.id))):
+        texts = (row.body, row.formatted_body, row.content_json)
+        if not any(named.search(t or "") or (own and own.search(t or "")) for t in texts):
+            continue  # a longer case ID that starts with this one
         direct = row.room_id != overleg.room_id
         if direct and row.room_id not in members:
             continue  # another overleg's room (a case ID is unique, but be exact)
@@ -206,11 +209,8 @@ def removal(session: Session, case: Case) -> dict[str, int]:
                 select(InfoAnswer.id).where(InfoAnswer.case_id == case.id)))),
             "actions": len(actions.of_case(session, case.id)),
             "partner links": len(actions.linked_partner_ids(session, case.id))}
-    shown = caseid.display(case.code)
-    view["messages"] = len(list(session.exec(select(OutboxMessage.id).where(or_(
-        col(OutboxMessage.body).contains(shown),
-        col(OutboxMessage.formatted_body).contains(shown),
-        col(OutboxMessage.content_json).contains(shown))))))
+    numbers = [f"A{a.number}" for a in actions.of_case(session, case.id)]
+    view["messages"] = len(retention.case_message_ids(session, case, numbers))
     return view
 
 
@@ -242,8 +242,7 @@ def erase(session: Session, overleg: Overleg, case: Case, *, reason: str, actor:
     assert overleg.id is not None
     shown = caseid.display(case.code)
     withdrawn = _unsent_agendas(session, overleg, shown)
-    counts = retention.remove_case(session, case)
-    cases.bury(session, code=case.code, overleg_id=overleg.id, reason=reason, now=now)
+    counts = retention.remove_case(session, case, reason=reason, now=now)
     audit.record(session, overleg_id=overleg.id, actor=actor, role="admin",
                  action="case.erased", subject=f"{shown} {reason}", now=now)
     chairs = tuple(m.user_id for m in overlegs.members(session, overleg.id)

@@ -51,5 +51,15 @@ def normalise(text: str) -> str | None:
     return t
 
 
+def mistyped(text: str) -> bool:
+    """Whether ``text`` (with or without ``C-``) has a case ID's shape, length and alphabet
+    but a failing check character: most likely a typo of a real ID."""
+    t = text.strip().upper()
+    t = t[2:] if t.startswith("C-") else t[1:] if t.startswith("C") and len(t) > MAX_LEN else t
+    t = "".join(_ALIASES.get(c, c) for c in t)
+    return MIN_LEN <= len(t) <= MAX_LEN and all(c in _VALUE for c in t) and \
+        check_char(t[:-1]) != t[-1]
+
+
 def display(code: str) -> str:
     return f"C-{code}"

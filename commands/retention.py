@@ -9,13 +9,14 @@ the chain verifiable).
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, delete, or_, select
 
 from commands import caseid, covenant, workdays
 from commands.registry import Batch, Outgoing, timer, upkeep
-from storage import audit, overlegs, timers
+from storage import audit, cases, overlegs, timers
 from storage.models import (
     Action,
     ActionChange,
@@ -23,6 +24,7 @@ from storage.models import (
     Case,
     CasePartner,
     InfoAnswer,
+    Member,
     OutboxMessage,
     Overleg,
     Timer,
@@ -56,7 +58,7 @@ def expired(session: Session, now: datetime) -> list[tuple[Overleg, Case]]:
 def purge_case(session: Session, overleg: Overleg, case: Case, now: datetime) -> dict[str, int]:
     """Remove ``case`` and everything about it after its retention term (``remove_case``),
     and record that in the audit chain; returns what was removed, per kind."""
-    counts = remove_case(session, case)
+    counts = remove_case(session, case, reason="retention", now=now)
     audit.record(session, overleg_id=overleg.id, actor="casusbot", role="system",
                  action="case.purged", subject=f"case #{case.id} after "
                  f"{overleg.retention_years} years", now=now)
@@ -68,16 +70,25 @@ CASE_TIMERS = (REVIEW, covenant.FOLLOWUP, covenant.MONITOR)
 monitoring cadence of commands/covenant.py)."""
 
 
-def remove_case(session: Session, case: Case) -> dict[str, int]:
+def remove_case(session: Session, case: Case, *, reason: str, now: datetime
+                ) -> dict[str, int]:
     """Delete ``case`` and everything about it: agenda lines, information answers, actions
     with their history and reminders, the case's own timers, partner links, every outbox row
-    (sent or not) that names its ID; the audit subjects that named it are blanked (their
-    digests keep the chain verifiable). The one removal both the retention purge and an
-    erasure (commands/casefile.py) use; the caller records why in the audit chain. Returns
-    how many rows went, per kind (English labels for the command line)."""
+    (sent or not) that names its ID or one of its actions (``case_message_ids``); the audit
+    subjects that named it or one of its actions (``A<n>`` as a whole ID, within the
+    overleg: action numbers are never reissued, migration 0022) are blanked (their digests
+    keep the chain verifiable); a tombstone (``storage.cases.bury``: the ID with ``reason``,
+    ``retention`` or an erasure's ground, and ``now``) keeps the ID from being given out
+    again and lets an export say it was removed. The one removal both the retention purge
+    and an erasure (commands/casefile.py) use; the caller records why in the audit chain.
+    Returns how many rows went, per kind (English labels for the command line)."""
     assert case.id is not None
     shown = caseid.display(case.code)
-    action_ids = list(session.exec(select(Action.id).where(Action.case_id == case.id)))
+    owned = list(session.exec(select(Action.id, Action.number).where(
+        Action.case_id == case.id)))
+    action_ids = [row[0] for row in owned]
+    numbers = [f"A{row[1]}" for row in owned]
+    messages = case_message_ids(session, case, numbers)
     counts = {
         "agenda lines": _delete(session, AgendaItem, col(AgendaItem.case_id) == case.id),
         "information answers": _delete(session, InfoAnswer, col(InfoAnswer.case_id) == case.id),
@@ -89,15 +100,64 @@ def remove_case(session: Session, case: Case) -> dict[str, int]:
             col(Timer.kind).in_(CASE_TIMERS) & (col(Timer.subject_id) == case.id))),
         "actions": _delete(session, Action, col(Action.case_id) == case.id),
         "partner links": _delete(session, CasePartner, col(CasePartner.case_id) == case.id),
-        "messages": _delete(session, OutboxMessage, or_(
-            col(OutboxMessage.body).contains(shown),
-            col(OutboxMessage.formatted_body).contains(shown),
-            col(OutboxMessage.content_json).contains(shown))),
+        "messages": _delete(session, OutboxMessage, col(OutboxMessage.id).in_(messages)),
     }
     session.delete(case)
     session.flush()
-    counts["audit subjects blanked"] = audit.erase_subjects(session, shown)
+    cases.bury(session, code=case.code, overleg_id=case.overleg_id, reason=reason, now=now)
+    counts["audit subjects blanked"] = audit.erase_subjects(session, shown) + \
+        audit.erase_subjects_naming(session, numbers, case.overleg_id)
     return counts
+
+
+def case_message_ids(session: Session, case: Case, numbers: list[str]) -> list[int]:
+    """The outbox rows (sent or not) about ``case``, oldest first: every row naming its ID
+    ``C-…``, and every row naming one of its actions (``numbers``, e.g. ``["A3"]``; the
+    replies to ``!actie wijzig``, ``verplaatsen``, ``toewijzen``, ``klaar`` name only the
+    action) as a whole ID (``A1`` is not ``A10``) in the overleg's room or a direct message
+    to a member of this overleg and of no other (an action number is unique only within its
+    overleg). Action numbers are never given out again (migration 0022), so the match is
+    the case's own. With them the poll and ``.ics`` rows of an undelivered agenda among
+    them (``_companions``)."""
+    shown = caseid.display(case.code)
+    fields = (OutboxMessage.body, OutboxMessage.formatted_body, OutboxMessage.content_json)
+    found = set(session.exec(select(OutboxMessage.id).where(
+        or_(*(col(f).contains(shown) for f in fields)))))
+    if numbers:
+        overleg = session.get(Overleg, case.overleg_id)
+        own = set(session.exec(select(Member.user_id).where(
+            Member.overleg_id == case.overleg_id)))
+        elsewhere = set(session.exec(select(Member.user_id).where(
+            col(Member.user_id).in_(own), Member.overleg_id != case.overleg_id)))
+        rooms = (own - elsewhere) | ({overleg.room_id} if overleg else set())
+        pattern = re.compile(r"(?<![0-9A-Za-z-])(?:" + "|".join(map(re.escape, numbers))
+                             + r")(?![0-9A-Za-z])")
+        for row in session.exec(select(OutboxMessage).where(
+                col(OutboxMessage.room_id).in_(rooms),
+                or_(*(col(f).contains(n) for f in fields for n in numbers)))):
+            if any(pattern.search(t or "") for t in (row.body, row.formatted_body,
+                                                      row.content_json)):
+                found.add(row.id)
+    ids = sorted(i for i in found if i is not None)
+    return sorted(ids + _companions(session, ids))
+
+
+def _companions(session: Session, ids: list[int]) -> list[int]:
+    """The poll and ``.ics`` rows that go with an undelivered agenda among ``ids`` (same
+    ``ref`` and room, not sent either): the agenda is withdrawn whole, so they would
+    otherwise be delivered without it."""
+    if not ids:
+        return []
+    agendas = session.exec(select(OutboxMessage.ref, OutboxMessage.room_id).where(
+        col(OutboxMessage.id).in_(ids), OutboxMessage.template == "agenda/agenda",
+        col(OutboxMessage.sent_at).is_(None), col(OutboxMessage.ref).is_not(None))).all()
+    found: list[int] = []
+    for ref, room in set(agendas):
+        found += [i for i in session.exec(select(OutboxMessage.id).where(
+            OutboxMessage.ref == ref, OutboxMessage.room_id == room,
+            col(OutboxMessage.sent_at).is_(None),
+            col(OutboxMessage.template).in_(("agenda/poll", "agenda/ics")))) if i is not None]
+    return sorted(set(found) - set(ids))
 
 
 def _delete(session: Session, table: type, condition: object) -> int:

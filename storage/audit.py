@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, or_, select
 
 from storage.models import AuditEntry
 
@@ -95,6 +96,26 @@ def erase_subjects(session: Session, containing: str, overleg_id: int | None = N
         e.subject = PURGED
         session.add(e)
         n += 1
+    session.flush()
+    return n
+
+
+def erase_subjects_naming(session: Session, ids: list[str], overleg_id: int) -> int:
+    """Blank the subjects of ``overleg_id``'s entries that name one of ``ids`` (e.g.
+    ``["A3", "A7"]``) as a whole ID: ``A1`` does not match ``A10`` or ``C-A1B2C3``. The
+    number blanked (their digests keep the chain valid)."""
+    if not ids:
+        return 0
+    pattern = re.compile(r"(?<![0-9A-Za-z-])(?:"
+                         + "|".join(re.escape(i) for i in ids) + r")(?![0-9A-Za-z])")
+    query = select(AuditEntry).where(AuditEntry.overleg_id == overleg_id,
+                                     or_(*(col(AuditEntry.subject).contains(i) for i in ids)))
+    n = 0
+    for e in session.exec(query):
+        if e.subject != PURGED and pattern.search(e.subject):
+            e.subject = PURGED
+            session.add(e)
+            n += 1
     session.flush()
     return n
 

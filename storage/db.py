@@ -94,7 +94,7 @@ def insert_for(session: Session, table: Table) -> Any:
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0021"
+HEAD = "0022"
 """The newest migration (a test checks it against Alembic's scripts). A database already
 at it is not touched, and Alembic (~0.3 s and ~12 MB to import) is not loaded at start-up."""
 _LOCK_ID = 7_246_310_001  # PostgreSQL advisory lock: one migrating instance at a time
@@ -199,6 +199,27 @@ def checkpoint(engine: Engine) -> None:
         cursor.close()
     finally:
         raw.close()
+
+
+CASE_TABLES = ("case", "action", "actionchange", "agendaitem", "infoanswer", "casepartner",
+               "timer", "outboxmessage", "auditentry")
+"""The tables a case's removal (commands/retention.py ``remove_case``) deletes from or
+blanks subjects in."""
+
+
+def scrub(engine: Engine, tables: tuple[str, ...] = CASE_TABLES) -> None:
+    """After a removal (an erasure or a purge), make what was deleted unreadable where the
+    database can: SQLite ``checkpoint`` (``secure_delete`` zeroes the pages already);
+    PostgreSQL ``VACUUM (ANALYZE)`` on ``tables``: dead tuples are freed for reuse and the
+    planner's samples (``pg_statistic``, readable as ``pg_stats``, which held message bodies)
+    are taken again from what remains. Outside any transaction (VACUUM cannot run in one).
+    What stays until it rotates (WAL segments, backups) is in docs/admin.md."""
+    if engine.dialect.name != "postgresql":
+        checkpoint(engine)
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in tables:
+            conn.exec_driver_sql(f'VACUUM (ANALYZE) "{table}"')
 
 
 @contextmanager

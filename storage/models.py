@@ -37,6 +37,9 @@ class Overleg(SQLModel, table=True):
     # (geheimhouding). Off: attendance only (issue 24).
     ask_confidentiality: bool = Field(default=True,
                                       sa_column_kwargs={"server_default": true()})
+    # The highest action number (A1, A2…) ever issued here: numbers of erased or purged
+    # actions are never given out again (their audit entries name only the number; issue 24).
+    last_action_number: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_column=_utc())
 
 

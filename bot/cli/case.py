@@ -8,6 +8,9 @@ the file formats in bot/casefile.py.
 
 from __future__ import annotations
 
+import errno
+import getpass
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Any
 import click
 
 from bot.cli.base import ENV_FILE, load_or_exit, main
+from bot.private import FILE_MODE
 from commands.casefile import ERASE_REASONS
 
 EXAMPLE_ID = "C-7K2FJ7"
@@ -41,18 +45,27 @@ def _open(env_file: str | None) -> Any:
 def _find_or_exit(session: Any, case_id: str) -> Any:
     """The (overleg, case) that CASE_ID names, or exit 2 saying why (a wrong ID, an erased
     case, no such case)."""
-    from commands import casefile, caseid
+    from commands import casefile, caseid, parse
     from storage import cases
 
-    code = caseid.normalise(case_id)
+    code = parse.typed_case_code(case_id.strip())
     if code is None:
-        click.echo(f"casusbot: CASE_ID is not a case ID; give it as the overleg shows it, "
-                   f"for example {EXAMPLE_ID}", err=True)
+        if caseid.mistyped(case_id):
+            click.echo(f"casusbot: CASE_ID fails its check character, so it is probably "
+                       f"mistyped; copy it as the overleg shows it, for example {EXAMPLE_ID}",
+                       err=True)
+        else:
+            click.echo(f"casusbot: CASE_ID is not a case ID; give it as the overleg shows "
+                       f"it, for example {EXAMPLE_ID}", err=True)
         sys.exit(2)
     found = casefile.find(session, case_id)
     if found is None:
         stone = cases.tombstone(session, code)
-        if stone is not None:
+        if stone is not None and stone.reason == "retention":
+            click.echo(f"casusbot: {caseid.display(code)} was purged on "
+                       f"{stone.erased_at:%Y-%m-%d} after its retention term; the bot holds "
+                       f"nothing more on it", err=True)
+        elif stone is not None:
             click.echo(f"casusbot: {caseid.display(code)} was erased on "
                        f"{stone.erased_at:%Y-%m-%d} (reason: {stone.reason}); the bot holds "
                        f"nothing more on it", err=True)
@@ -72,9 +85,11 @@ def _find_or_exit(session: Any, case_id: str) -> Any:
                    "default: by the file's suffix.")
 @click.option("--language", type=click.Choice(["nl", "en"]), default=None,
               help="The language of the html or pdf (default: the overleg's).")
+@click.option("--force", is_flag=True,
+              help="Overwrite --out if it is an existing file (never a symbolic link).")
 @ENV_FILE
 def case_export(case_id: str, out_path: str, fmt: str | None, language: str | None,
-                env_file: str | None) -> None:
+                force: bool, env_file: str | None) -> None:
     """Write everything the bot holds on the case CASE_ID to one file.
 
     CASE_ID is the case's ID (C-…). The file holds its phases and weging outcomes, the
@@ -83,7 +98,7 @@ def case_export(case_id: str, out_path: str, fmt: str | None, language: str | No
     about it. The export itself is recorded in the audit log.
     """
     from bot import casefile as files
-    from bot.private import write_private
+    from bot.private import write_all
     from commands import casefile, caseid
     from storage import audit
     from storage.db import session_scope
@@ -99,15 +114,64 @@ def case_export(case_id: str, out_path: str, fmt: str | None, language: str | No
     with session_scope(app.engine) as session:
         overleg, held = _find_or_exit(session, case_id)
         shown = caseid.display(held.code)
-        audit.record(session, overleg_id=overleg.id, actor="casusbot case export",
-                     role="admin", action="case.export", subject=f"{shown} {chosen}", now=now)
-        export = casefile.collect(session, overleg, held, now)
-    renderer = getattr(app.render, "base", app.render)  # Teams wraps the Jinja2 one
-    data = files.render(chosen, export, renderer, language or overleg.locale,
-                        overleg.timezone)
-    write_private(path, data)
+        fd = _create_or_exit(path, force)
+        try:
+            # In the transaction: if rendering or writing fails, no case.export is recorded.
+            audit.record(session, overleg_id=overleg.id, actor=actor("casusbot case export"),
+                         role="admin", action="case.export", subject=f"{shown} {chosen}",
+                         now=now)
+            export = casefile.collect(session, overleg, held, now)
+            renderer = getattr(app.render, "base", app.render)  # Teams wraps the Jinja2 one
+            data = files.render(chosen, export, renderer, language or overleg.locale,
+                                overleg.timezone)
+            write_all(fd, data)
+        except BaseException as e:
+            os.close(fd)
+            path.unlink(missing_ok=True)  # no half-written export is left behind
+            if isinstance(e, OSError):
+                click.echo(f"casusbot: --out could not be written ({e.strerror}); nothing "
+                           f"was exported", err=True)
+                sys.exit(2)
+            raise
+        os.close(fd)
     click.echo(f"wrote {shown} ({chosen}, {len(data)} bytes) to {path}; keep it as "
                f"confidential as the case")
+
+
+def actor(command: str) -> str:
+    """The audit actor of an administrator's command: the command and the operating system
+    user who ran it (``casusbot case export (os user beheer)``), for accountability (AVG
+    art. 5(2)); ``unknown`` when the system names no user."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = "unknown"
+    return f"{command} (os user {user})"
+
+
+def _create_or_exit(path: Path, force: bool) -> int:
+    """A new file at ``path`` (mode 0600), opened for writing; with ``force`` an existing
+    regular file is emptied instead. A symbolic link is never followed. Exits 2 with one
+    line naming --out when the file exists, is a link or cannot be made."""
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    flags |= os.O_TRUNC if force else os.O_EXCL
+    try:
+        if path.is_symlink():
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+        fd = os.open(path, flags, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
+        return fd
+    except FileExistsError:
+        click.echo("casusbot: --out names a file that exists; give a new file name, or add "
+                   "--force to overwrite it", err=True)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            click.echo("casusbot: --out is a symbolic link; give the path of a new file, for "
+                       "example --out ./inzage.pdf", err=True)
+        else:
+            click.echo(f"casusbot: --out cannot be created ({e.strerror}); give a file in "
+                       f"an existing folder, for example --out ./inzage.pdf", err=True)
+    sys.exit(2)
 
 
 @case.command("erase")
@@ -126,10 +190,10 @@ def case_erase(case_id: str, reason: str, yes: bool, env_file: str | None) -> No
     as the retention purge does; leaves a tombstone (the ID is never given out again) and
     an audit entry, and tells the overleg's chairs in its room. Asks to type the ID first.
     """
-    from commands import casefile, caseid
+    from commands import casefile, caseid, parse
     from commands.registry import render_all
     from storage import outbox
-    from storage.db import checkpoint, session_scope
+    from storage.db import scrub, session_scope
 
     app = _open(env_file)
     with session_scope(app.engine) as session:
@@ -143,15 +207,15 @@ def case_erase(case_id: str, reason: str, yes: bool, env_file: str | None) -> No
                f"Messages already delivered to the chat stay there; the chairs are told.")
     if not yes:
         typed = click.prompt(f"Type {shown} to erase it", default="", show_default=False)
-        if caseid.normalise(typed.strip()) != held.code:
+        if parse.typed_case_code(typed.strip()) != held.code:
             click.echo("casusbot: not confirmed; nothing was erased", err=True)
             sys.exit(1)
     now = datetime.now(UTC)
     with session_scope(app.engine) as session:
         overleg, held = _find_or_exit(session, case_id)
         removed, notices = casefile.erase(session, overleg, held, reason=reason,
-                                          actor="casusbot case erase", now=now)
+                                          actor=actor("casusbot case erase"), now=now)
         outbox.enqueue(session, render_all(app.render, notices, overleg.room_id), now)
-    checkpoint(app.engine)  # what was deleted does not linger in SQLite's -wal file
+    scrub(app.engine)  # not in SQLite's -wal file, nor in PostgreSQL's dead rows or samples
     click.echo(f"erased {shown}: " + ", ".join(f"{n} {kind}" for kind, n in removed.items())
                + "; the chairs will be told in the overleg's room")

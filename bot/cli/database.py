@@ -139,13 +139,13 @@ def purge(env_file: str | None, dry_run: bool) -> None:
     from datetime import UTC, datetime
 
     from commands import retention
-    from storage.db import checkpoint, session_scope
+    from storage.db import scrub, session_scope
 
     engine = _engine(env_file)
     with session_scope(engine) as session:
         report = retention.purge(session, datetime.now(UTC), dry_run=dry_run)
     if report and not dry_run:
-        checkpoint(engine)  # what was deleted does not linger in the -wal file
+        scrub(engine)  # not in SQLite's -wal file, nor PostgreSQL's dead rows or samples
     if not report:
         click.echo("nothing to purge")
     for entry in report:

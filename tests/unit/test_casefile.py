@@ -326,3 +326,203 @@ def test_the_command_line_exports_privately_and_erases_after_confirmation(
                                       "--env-file", str(env)])
     assert again.exit_code == 2 and "erased" in again.output
     engine.dispose()
+
+
+# ---- findings of the breaking try-out (#24) ---------------------------------------------------
+def test_action_numbers_of_an_erased_case_are_never_given_out_again(
+        held: Say, session: Session) -> None:
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    casefile.erase(session, overleg, case, reason="request", actor="x", now=NOW)
+    # A1 and A2 were the erased case's, A3 is case B's: the next action is A4, not A1
+    held.one(f"!actie toevoegen {held.b} Politie 17-12-2026 Dossier bespreken")  # type: ignore[attr-defined]
+    numbers = sorted(a.number for a in session.exec(select(Action)))
+    assert numbers == [3, 4]
+    # the erased actions' audit subjects (A1…, A2…) are blanked; A3's stay
+    subjects = [e.subject for e in session.exec(select(AuditEntry).where(
+        col(AuditEntry.action).startswith("action.")))]
+    assert not [s for s in subjects if re.match(r"A[12]\b", s)]
+    assert [s for s in subjects if re.match(r"A3\b", s)]
+    assert audit.verify(session) is None
+    _, b = _case(session, held.b)  # type: ignore[attr-defined]
+    export = casefile.collect(session, overleg, b, NOW)
+    assert {e["subject"].split()[0] for e in export["audit"]
+            if e["action"].startswith("action.")} <= {"A3", "A4"}
+
+
+def test_blanking_an_action_number_leaves_a_longer_one_alone(session: Session,
+                                                              overleg: Say) -> None:
+    for subject in ("A1", "A10 C-7K2FJ7 Politie", "A1 2026-12-03->2026-12-04", "C-A1B2C3"):
+        audit.record(session, overleg_id=1, actor="x", role="chair", action="action.move",
+                     subject=subject, now=NOW)
+    assert audit.erase_subjects_naming(session, ["A1"], 1) == 2
+    kept = session.exec(select(AuditEntry.subject).where(
+        AuditEntry.subject != audit.PURGED)).all()
+    assert "A10 C-7K2FJ7 Politie" in kept and "C-A1B2C3" in kept
+
+
+def test_the_action_counter_holds_on_both_databases(url: str, registry: object,
+                                                     renderer: Renderer) -> None:
+    shown = _held_in(url, registry, renderer)  # with A1
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        overleg, case = _case(session, shown)
+        casefile.erase(session, overleg, case, reason="mistake", actor="x", now=NOW)
+    with session_scope(engine) as session:
+        say = Say(session, registry, renderer)  # type: ignore[arg-type]
+        other = re.search(r"C-\w+", say.one("!casus open"))[0]  # type: ignore[index]
+        say.one(f"!actie toevoegen {other} Politie 3-12-2026 Huisbezoek afstemmen")
+        say.one(f"!actie toevoegen {other} Politie 4-12-2026 Dossier opvragen")
+        assert sorted(a.number for a in session.exec(select(Action))) == [2, 3]
+    engine.dispose()
+
+
+def test_replies_naming_only_an_action_go_with_the_case_and_are_in_its_export(
+        held: Say, session: Session) -> None:
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    export = casefile.collect(session, overleg, case, NOW)
+    templates = {m["template"] for m in export["messages"]}
+    assert {"action/moved", "action/edited"} <= templates
+    held.one("!actie verplaatsen A3 18-12-2026")  # case B's: stays
+    casefile.erase(session, overleg, case, reason="request", actor="x", now=NOW)
+    rows = session.exec(select(OutboxMessage)).all()
+    for text in ("Gesprek plannen", "Huisbezoek afstemmen"):
+        assert [r.id for r in rows if text in r.body or text in (r.formatted_body or "")] == []
+    assert [r for r in rows if r.template == "action/moved" and "A3" in r.body]
+
+
+def test_an_erasure_on_postgresql_leaves_no_text_in_the_planners_samples(
+        pg_url: str, tmp_path: Path, registry: object, renderer: Renderer) -> None:
+    from sqlalchemy import text
+    shown = _held_in(pg_url, registry, renderer)  # its A1: "Huisbezoek afstemmen"
+    engine = make_engine(pg_url)
+    with session_scope(engine) as session:  # another case stays, so the tables are not empty
+        say = Say(session, registry, renderer)  # type: ignore[arg-type]
+        other = re.search(r"C-\w+", say.one("!casus open"))[0]  # type: ignore[index]
+        say.one(f"!actie toevoegen {other} Politie 4-12-2026 Dossier opvragen")
+    sampled = text("SELECT count(*) FROM pg_stats WHERE schemaname = 'public' AND "
+                   "(histogram_bounds::text LIKE '%Huisbezoek%' "
+                   "OR most_common_vals::text LIKE '%Huisbezoek%')")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE")
+        assert conn.execute(sampled).scalar() > 0  # the samples held it
+    erased = CliRunner().invoke(main, ["case", "erase", shown, "--reason", "request", "--yes",
+                                       "--env-file", str(_env(tmp_path, pg_url))])
+    assert erased.exit_code == 0, erased.output
+    with engine.connect() as conn:
+        assert conn.execute(sampled).scalar() == 0
+    engine.dispose()
+
+
+def _exports(url: str) -> list[str]:
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        found = list(session.exec(select(AuditEntry.actor).where(
+            AuditEntry.action == "case.export")))
+    engine.dispose()
+    return found
+
+
+def test_a_failed_export_is_one_line_and_not_audited(tmp_path: Path, registry: object,
+                                                     renderer: Renderer) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    shown = _held_in(url, registry, renderer)
+    env = _env(tmp_path, url)
+    failed = CliRunner().invoke(main, ["case", "export", shown, "--out",
+                                       str(tmp_path / "missing" / "x.json"),
+                                       "--env-file", str(env)])
+    assert failed.exit_code == 2 and failed.exception is not None
+    assert isinstance(failed.exception, SystemExit)
+    assert "--out" in failed.output and "Traceback" not in failed.output
+    assert _exports(url) == []
+
+
+def test_the_export_refuses_an_existing_file_and_a_symlink(tmp_path: Path, registry: object,
+                                                           renderer: Renderer) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    shown = _held_in(url, registry, renderer)
+    env = _env(tmp_path, url)
+    target = tmp_path / "target.txt"
+    target.write_text("keep")
+    target.chmod(0o644)
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    for out, extra in ((target, []), (link, []), (link, ["--force"])):
+        done = CliRunner().invoke(main, ["case", "export", shown, "--out", str(out),
+                                         "--format", "json", "--env-file", str(env), *extra])
+        assert done.exit_code == 2, done.output
+    assert target.read_text() == "keep" and stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert _exports(url) == []
+    forced = CliRunner().invoke(main, ["case", "export", shown, "--out", str(target),
+                                       "--format", "json", "--force", "--env-file", str(env)])
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(target.read_text())["case"]["id"] == shown
+    [who] = _exports(url)
+    assert who.startswith("casusbot case export (os user ") and who.endswith(")")
+
+
+def test_a_case_purged_after_its_term_leaves_a_tombstone(tmp_path: Path, registry: object,
+                                                          renderer: Renderer) -> None:
+    from commands import retention
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    shown = _held_in(url, registry, renderer)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        overleg, case = _case(session, shown)
+        retention.purge_case(session, overleg, case, NOW)
+    with session_scope(engine) as session:
+        code = caseid.normalise(shown) or ""
+        stone = cases.tombstone(session, code)
+        assert stone is not None and stone.reason == "retention"
+        assert cases.code_taken(session, code)
+    engine.dispose()
+    gone = CliRunner().invoke(main, ["case", "export", shown, "--out", str(tmp_path / "x.json"),
+                                     "--env-file", str(_env(tmp_path, url))])
+    assert gone.exit_code == 2 and "purged" in gone.output
+
+
+def test_the_command_line_takes_an_id_as_the_chat_does_and_names_a_typo(
+        tmp_path: Path, registry: object, renderer: Renderer) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    shown = _held_in(url, registry, renderer)
+    env = _env(tmp_path, url)
+    bare = shown[2:].lower()
+    done = CliRunner().invoke(main, ["case", "export", bare, "--out", str(tmp_path / "x.json"),
+                                     "--env-file", str(env)])
+    assert done.exit_code == 0, done.output
+    wrong = shown[:-1] + next(c for c in caseid.ALPHABET if c != shown[-1])
+    typo = CliRunner().invoke(main, ["case", "export", wrong, "--out", str(tmp_path / "y.json"),
+                                     "--env-file", str(env)])
+    assert typo.exit_code == 2 and "mistyped" in typo.output and wrong not in typo.output
+    assert caseid.mistyped(wrong) and not caseid.mistyped("C-12") and not caseid.mistyped("M3")
+
+
+def test_a_withdrawn_agenda_takes_its_poll_and_invitation_along(held: Say,
+                                                                 session: Session) -> None:
+    overleg, case = _case(session, held.a)  # type: ignore[attr-defined]
+    unsent = select(OutboxMessage).where(OutboxMessage.room_id == ROOM,
+                                         col(OutboxMessage.sent_at).is_(None),
+                                         col(OutboxMessage.template).startswith("agenda/"))
+    assert {r.template for r in session.exec(unsent)} >= {"agenda/agenda", "agenda/poll",
+                                                          "agenda/ics"}
+    _, [notice] = casefile.erase(session, overleg, case, reason="request", actor="x", now=NOW)
+    assert notice.values["withdrawn"] == ["M1"]
+    assert {r.template for r in session.exec(unsent)} & {"agenda/agenda", "agenda/poll",
+                                                         "agenda/ics"} == set()
+
+
+def test_after_an_erasure_the_sqlite_files_hold_no_text_of_its_actions(
+        tmp_path: Path, registry: object, renderer: Renderer) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    shown = _held_in(url, registry, renderer)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        say = Say(session, registry, renderer)  # type: ignore[arg-type]
+        say("!actie wijzig A1 Gesprek met school plannen")
+        say("!actie verplaatsen A1 8-12-2026")
+    engine.dispose()
+    erased = CliRunner().invoke(main, ["case", "erase", shown, "--reason", "request", "--yes",
+                                       "--env-file", str(_env(tmp_path, url))])
+    assert erased.exit_code == 0, erased.output
+    for f in tmp_path.glob("db.sqlite*"):
+        data = f.read_bytes()
+        assert b"met school" not in data and b"Huisbezoek afstemmen" not in data, f.name

@@ -190,3 +190,41 @@ def test_meetings_still_to_come_get_their_presence_question_on_upgrade(url: str)
     assert timers == [("meeting.start", upcoming.id,
                        datetime(2098, 12, 15, 13, 0, tzinfo=UTC))]
     engine.dispose()
+
+
+def test_0022_starts_the_action_counter_above_every_number_ever_issued(url: str) -> None:
+    """An erased case's actions left only audit entries: the counter starts above those too."""
+    engine = make_engine(url)
+    migrate(engine, "0021")
+    now = datetime(2026, 12, 1, 8, 0)
+    with engine.begin() as conn:
+        meta = MetaData()
+        meta.reflect(conn)
+        for oid, room in ((1, ROOM), (2, "!other:localhost")):
+            conn.execute(meta.tables["overleg"].insert().values(
+                id=oid, room_id=room, name="Overleg", timezone="Europe/Amsterdam",
+                locale="nl", meeting_minutes=90, working_days="12345", holiday_calendar="NL",
+                due_soon_days=2, escalate_after_days=5, remind_by_dm=False, retention_years=5,
+                monitor_weeks=12, agenda_days_before=5, nudge_days_before=2, created_at=now))
+        conn.execute(meta.tables["partner"].insert().values(
+            id=1, overleg_id=1, name="Politie", name_key="politie", kind="core",
+            created_at=now))
+        conn.execute(meta.tables["case"].insert().values(
+            id=1, overleg_id=1, code="7K2FJ", status="open", opened_at=now))
+        conn.execute(meta.tables["action"].insert().values(
+            overleg_id=1, number=3, case_id=1, partner_id=1, due=now.date(),
+            description="Dossier opvragen", status="open", created_at=now))
+        for oid, action, subject in ((1, "action.move", "A7 2026-12-03->2026-12-04"),
+                                     (1, "action.done", "A12x"), (2, "action.edit", "A5"),
+                                     (2, "case.open", "A40")):
+            conn.execute(meta.tables["auditentry"].insert().values(
+                overleg_id=oid, at=now, actor="x", role="chair", action=action,
+                subject=subject, subject_digest="", prev_hash="", hash=""))
+    migrate(engine)
+    with engine.connect() as conn:
+        meta = MetaData()
+        meta.reflect(conn)
+        counters = dict(conn.execute(select(meta.tables["overleg"].c.id,
+                                            meta.tables["overleg"].c.last_action_number)).all())
+    assert counters == {1: 7, 2: 5}
+    engine.dispose()
