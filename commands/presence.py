@@ -240,13 +240,20 @@ def by_card(ctx: Ctx, meeting: Meeting, event_id: str) -> list[Outgoing]:
 
 def withdrawal(ctx: Ctx, redacted_event_id: str) -> list[Outgoing]:
     """A ✅ reaction on the question was removed: its confirmation no longer counts (a
-    confirmation by command or card stays)."""
-    row = presence.withdraw(ctx.session, redacted_event_id)
-    if row is None:
+    confirmation by command or card stays). On the meeting's day only (judged by when the
+    reaction was removed, ``ctx.spoken``): afterwards the attendance record of the meeting is
+    fixed (AVG art. 5(2), accountability) and a removal changes nothing and says nothing."""
+    found = presence.by_event(ctx.session, redacted_event_id)
+    if found is None or found.withdrawn:
         return []
-    meeting = ctx.session.get(Meeting, row.meeting_id)
+    meeting = ctx.session.get(Meeting, found.meeting_id)
     overleg = overlegs.by_id(ctx.session, meeting.overleg_id) if meeting else None
     if meeting is None or overleg is None:
+        return []
+    if ctx.spoken >= day_bounds(overleg, meeting)[1]:
+        return []
+    row = presence.withdraw(ctx.session, redacted_event_id)
+    if row is None:
         return []
     mctx = replace(ctx, overleg=overleg,
                    member=overlegs.member(ctx.session, overleg.id or 0, ctx.sender))

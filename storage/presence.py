@@ -67,6 +67,12 @@ def withdraw(session: Session, source_event_id: str) -> Presence | None:
     return row
 
 
+def by_event(session: Session, source_event_id: str) -> Presence | None:
+    """The confirmation given by ``source_event_id`` (a reaction), withdrawn or not."""
+    return session.exec(select(Presence).where(
+        Presence.source_event_id == source_event_id)).first()
+
+
 def by_source_event(session: Session, source_event_id: str) -> bool:
     return session.exec(select(Presence.id).where(
         Presence.source_event_id == source_event_id)).first() is not None

@@ -243,3 +243,18 @@ def test_the_question_is_recorded_once_whoever_asks_second(ov: Say, session: Ses
     assert presence.ask(session, m, confidential=True, now=START) is True
     assert presence.ask(session, m, confidential=False, now=DURING) is False
     assert (m.presence_asked_at, m.presence_confidential) == (START, True)
+
+
+def test_a_reaction_removed_after_the_meetings_day_leaves_the_record_alone(
+        ov: Say, session: Session, registry: Registry, renderer: Renderer) -> None:
+    """#24: the attendance of a past meeting is fixed; removing the ✅ a week later changes
+    nothing and suggests no command that would be refused."""
+    question = _started(ov, session, renderer)
+    event(session, registry, renderer, sender=JZ, kind="reaction",
+          relates_to=question.remote_id, key="✅", event_id="$late", sent_at=DURING)
+    week = START + timedelta(days=7)
+    assert event(session, registry, renderer, sender=JZ, kind="redaction",
+                 redacts="$late", sent_at=week) == []
+    assert set(presence.current(session, _meeting(session).id or 0)) == {JZ}
+    assert [e.action for e in audit.entries(session)
+            if e.action == "presence.withdraw"] == []
