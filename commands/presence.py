@@ -123,7 +123,9 @@ def confirm(ctx: Ctx, meeting: Meeting, *, source: str,
     """Record the sender's confirmation (``source``: command, reaction, card), judged by
     when they said it (``ctx.spoken``): after the question, on the meeting's day, of a
     meeting not cancelled. A second confirmation changes nothing and says when the first
-    was kept. Returns the reply (``presence/confirmed``) or the refusal."""
+    was kept (and keeps the new source, so that removing one reaction withdraws only when no
+    other source of that person's confirmation stands). Returns the reply
+    (``presence/confirmed``) or the refusal."""
     overleg = ctx.overleg
     assert overleg is not None and ctx.member is not None
     if meeting.status != "planned":
@@ -135,6 +137,13 @@ def confirm(ctx: Ctx, meeting: Meeting, *, source: str,
     partner = overlegs.partner_by_id(ctx.session, ctx.member.partner_id)
     earlier = presence.current(ctx.session, meeting.id or 0).get(ctx.sender)
     if earlier is not None:
+        # Kept as one more source of the same confirmation (not counted twice, no audit
+        # entry): removing one reaction then withdraws only if no other source stands.
+        if not presence.has_source(ctx.session, meeting.id or 0, ctx.sender, source,
+                                   source_event_id):
+            presence.confirm(ctx.session, meeting_id=meeting.id or 0, user_id=ctx.sender,
+                             partner_id=earlier.partner_id, confidential=earlier.confidential,
+                             source=source, source_event_id=source_event_id, now=ctx.spoken)
         return [ctx.reply("presence/already", meeting=meeting, at=earlier.at,
                           confidential=earlier.confidential)]
     presence.confirm(ctx.session, meeting_id=meeting.id or 0, user_id=ctx.sender,
@@ -255,6 +264,8 @@ def withdrawal(ctx: Ctx, redacted_event_id: str) -> list[Outgoing]:
     row = presence.withdraw(ctx.session, redacted_event_id)
     if row is None:
         return []
+    if row.user_id in presence.current(ctx.session, meeting.id or 0):
+        return []  # confirmed in another way too (command, card, another reaction): stands
     mctx = replace(ctx, overleg=overleg,
                    member=overlegs.member(ctx.session, overleg.id or 0, ctx.sender))
     names = overlegs.partner_names(ctx.session, meeting.overleg_id)

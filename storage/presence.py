@@ -39,7 +39,8 @@ def confirm(session: Session, *, meeting_id: int, user_id: str, partner_id: int 
 
 
 def current(session: Session, meeting_id: int) -> dict[str, Presence]:
-    """Per user ID, the first confirmation for the meeting that was not withdrawn."""
+    """Per user ID, the first confirmation for the meeting that was not withdrawn (a person
+    confirmed in several ways has one row per source; the earliest standing one counts)."""
     out: dict[str, Presence] = {}
     for row in session.exec(select(Presence).where(
             Presence.meeting_id == meeting_id, col(Presence.withdrawn).is_(False))
@@ -65,6 +66,16 @@ def withdraw(session: Session, source_event_id: str) -> Presence | None:
     session.add(row)
     session.flush()
     return row
+
+
+def has_source(session: Session, meeting_id: int, user_id: str, source: str,
+               source_event_id: str | None) -> bool:
+    """Whether ``user_id`` has a standing (not withdrawn) confirmation for the meeting from
+    ``source`` (and, for a reaction, that very event)."""
+    return session.exec(select(Presence.id).where(
+        Presence.meeting_id == meeting_id, Presence.user_id == user_id,
+        Presence.source == source, Presence.source_event_id == source_event_id,
+        col(Presence.withdrawn).is_(False))).first() is not None
 
 
 def by_event(session: Session, source_event_id: str) -> Presence | None:

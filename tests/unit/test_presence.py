@@ -258,3 +258,31 @@ def test_a_reaction_removed_after_the_meetings_day_leaves_the_record_alone(
     assert set(presence.current(session, _meeting(session).id or 0)) == {JZ}
     assert [e.action for e in audit.entries(session)
             if e.action == "presence.withdraw"] == []
+
+
+def test_removing_one_reaction_keeps_a_confirmation_given_in_other_ways(
+        ov: Say, session: Session, registry: Registry, renderer: Renderer) -> None:
+    """#24: ✅, then ``!aanwezig``, then another ✅: removing the first reaction withdraws
+    nothing while the command or the other reaction stands; removing all withdraws."""
+    question = _started(ov, session, renderer)
+    mid = _meeting(session).id or 0
+    for key, eid in (("✅", "$a"), ("✅\ufe0f", "$b")):
+        event(session, registry, renderer, sender=JZ, kind="reaction",
+              relates_to=question.remote_id, key=key, event_id=eid, sent_at=DURING)
+        if eid == "$a":
+            assert ov.key("!aanwezig M1", sender=JZ, now=DURING) == "presence/already"
+    assert event(session, registry, renderer, sender=JZ, kind="redaction", redacts="$a",
+                 sent_at=DURING) == []
+    assert set(presence.current(session, mid)) == {JZ}
+    assert event(session, registry, renderer, sender=JZ, kind="redaction", redacts="$b",
+                 sent_at=DURING) == []
+    assert set(presence.current(session, mid)) == {JZ}  # the command still stands
+    # Reactions only: removing the last one withdraws.
+    event(session, registry, renderer, sender=POL, kind="reaction",
+          relates_to=question.remote_id, key="✅", event_id="$c", sent_at=DURING)
+    assert [r.template for r in event(session, registry, renderer, sender=POL,
+                                      kind="redaction", redacts="$c", sent_at=DURING)] == [
+        "presence/withdrawn"]
+    assert set(presence.current(session, mid)) == {JZ}
+    assert [e.actor for e in audit.entries(session) if e.action == "presence.withdraw"] \
+        == [POL]
