@@ -65,13 +65,21 @@ def ask(session: Session, overleg: Overleg, meeting: Meeting, now: datetime, *,
 
 @timer(START)
 def started(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
-    """The meeting starts: ask its members, unless they were asked (the chair started it),
-    it was cancelled, or it is no longer the meeting's day (the bot was down all day)."""
+    """The meeting starts: ask its members, unless they were asked (the chair started it)
+    or it was cancelled. When it is no longer the meeting's day (the bot was down all day)
+    nobody is asked: the room is told once, mentioning the chairs (``presence/missed``),
+    and an audit entry ``presence.missed`` keeps that the attendance was not asked."""
     meeting = batch.session.get(Meeting, due.subject_id)
     if meeting is None or meeting.status != "planned" or meeting.presence_asked_at is not None:
         return []
     if batch.now >= day_bounds(overleg, meeting)[1]:
-        return []
+        chairs = tuple(m.user_id for m in overlegs.members(batch.session, overleg.id or 0)
+                       if m.role == "chair")
+        audit.record(batch.session, overleg_id=overleg.id, actor="casusbot", role="system",
+                     action="presence.missed", subject=f"M{meeting.number}", now=batch.now)
+        return [Outgoing("presence/missed", {"meeting": meeting, "chairs": list(chairs)},
+                         room=overleg.room_id, locale=overleg.locale,
+                         timezone=overleg.timezone, mentions=chairs)]
     out = ask(batch.session, overleg, meeting, batch.now, late=batch.late(due),
               late_since=due.due_at)
     if out is None:
@@ -130,10 +138,10 @@ def confirm(ctx: Ctx, meeting: Meeting, *, source: str,
     assert overleg is not None and ctx.member is not None
     if meeting.status != "planned":
         return [ctx.refuse("meeting/not_planned", meeting=meeting)]
-    if meeting.presence_asked_at is None:
-        return [ctx.refuse("presence/not_asked", meeting=meeting)]
     if ctx.spoken >= day_bounds(overleg, meeting)[1]:
         return [ctx.refuse("presence/closed", meeting=meeting)]
+    if meeting.presence_asked_at is None:
+        return [ctx.refuse("presence/not_asked", meeting=meeting)]
     partner = overlegs.partner_by_id(ctx.session, ctx.member.partner_id)
     earlier = presence.current(ctx.session, meeting.id or 0).get(ctx.sender)
     if earlier is not None:
@@ -166,6 +174,9 @@ def attendance(ctx: Ctx, *, number: int) -> list[Outgoing]:
     members in the room did not."""
     meeting = find_meeting(ctx, number, planned=False)
     if meeting.presence_asked_at is None:
+        assert ctx.overleg is not None
+        if ctx.now >= day_bounds(ctx.overleg, meeting)[1]:  # never promise a past time
+            return [ctx.refuse("presence/never_asked", meeting=meeting)]
         return [ctx.refuse("presence/not_asked", meeting=meeting)]
     return [ctx.reply("presence/list", pages_over=("groups", "people"), meeting=meeting,
                       **attendance_view(ctx, meeting))]

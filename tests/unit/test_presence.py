@@ -286,3 +286,22 @@ def test_removing_one_reaction_keeps_a_confirmation_given_in_other_ways(
     assert set(presence.current(session, mid)) == {JZ}
     assert [e.actor for e in audit.entries(session) if e.action == "presence.withdraw"] \
         == [POL]
+
+
+def test_a_start_day_missed_tells_the_chair_once_and_promises_no_past_time(
+        ov: Say, session: Session, renderer: Renderer) -> None:
+    """#24: the bot was down over M1's whole day: the start timer is handled, the room is
+    told once (the chair mentioned), and the replies do not promise the past start."""
+    sweep(session, renderer, START - timedelta(days=5))
+    later = datetime(2026, 12, 16, 9, tzinfo=UTC)
+    sweep(session, renderer, later)
+    sweep(session, renderer, later + timedelta(hours=1))
+    [missed] = _rows(session, "presence/missed")
+    assert missed.room_id == ROOM and CHAIR in missed.mentions.split()
+    assert _rows(session, "presence/question") == []
+    assert session.exec(select(Timer).where(Timer.kind == "meeting.start",
+                                            col(Timer.handled_at).is_(None))).all() == []
+    assert [e.action for e in audit.entries(session) if e.action.startswith("presence.")] \
+        == ["presence.missed"]
+    assert ov.key("!presentie M1", now=later) == "presence/never_asked"
+    assert ov.key("!aanwezig M1", sender=POL, now=later) == "presence/closed"
