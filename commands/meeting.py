@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from commands import agenda, parse
 from commands.auditing import audit_change
@@ -41,8 +41,12 @@ def listing(ctx: Ctx) -> list[Outgoing]:
 @arg("number", parse.meeting_number, metavar="meeting")
 @arg("starts_at", parse.when, metavar="when")
 def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
-    """Move a planned meeting to another date and time (its length stays)."""
+    """Move a planned meeting to another date and time (its length stays); refused
+    (``meeting/ended``) once the meeting has ended: what happened there (its attendance,
+    the rule on direct messages that follows from it) stays as it was."""
     meeting = agenda.find_meeting(ctx, number)
+    if ended(meeting, ctx.now):
+        return [ctx.refuse("meeting/ended", meeting=meeting, verb="move")]
     if starts_at <= ctx.now:
         return [ctx.refuse("meeting/in_past", starts_at=starts_at)]
     assert ctx.overleg is not None
@@ -60,10 +64,17 @@ def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
 @command("meeting cancel", nl="overleg annuleren", aliases=("overleg cancel", "overleg annuleer"))
 @arg("number", parse.meeting_number, metavar="meeting")
 def cancel(ctx: Ctx, *, number: int) -> list[Outgoing]:
-    """Cancel a planned meeting."""
+    """Cancel a planned meeting; refused (``meeting/ended``) once the meeting has ended."""
     meeting = agenda.find_meeting(ctx, number)
+    if ended(meeting, ctx.now):
+        return [ctx.refuse("meeting/ended", meeting=meeting, verb="cancel")]
     notices = cancel_meeting(ctx, meeting)
     return [ctx.reply("meeting/cancelled", meeting=meeting), *notices]
+
+
+def ended(meeting: Meeting, now: datetime) -> bool:
+    """Whether ``meeting`` has ended at ``now`` (its start plus its length in minutes)."""
+    return meeting.starts_at + timedelta(minutes=meeting.minutes) <= now
 
 
 def cancel_meeting(ctx: Ctx, meeting: Meeting) -> list[Outgoing]:

@@ -305,3 +305,18 @@ def test_a_start_day_missed_tells_the_chair_once_and_promises_no_past_time(
         == ["presence.missed"]
     assert ov.key("!presentie M1", now=later) == "presence/never_asked"
     assert ov.key("!aanwezig M1", sender=POL, now=later) == "presence/closed"
+
+
+def test_a_meeting_that_ended_cannot_be_cancelled_or_moved(
+        ov: Say, session: Session, renderer: Renderer) -> None:
+    """#24: cancelling or moving M1 after it took place would drop its attendance and the
+    rule on direct messages that follows from it: refused, the meeting stays as it was."""
+    _started(ov, session, renderer)
+    ov.one("!aanwezig M1", sender=POL, now=DURING)
+    after = START + timedelta(days=1)
+    assert ov.key("!overleg annuleren M1", now=after) == "meeting/ended"
+    assert ov.key("!overleg verplaatsen M1 22-12-2026 14:00", now=after) == "meeting/ended"
+    m = _meeting(session)
+    assert (m.status, m.starts_at) == ("planned", START)
+    # During the meeting it can still be cancelled.
+    assert ov.key("!overleg annuleren M1", now=DURING) == "meeting/cancelled"

@@ -221,7 +221,8 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
             ("!aanwezig M1", POL, during), ("!aanwezig M1", POL, during),
             ("!overleg starten M1", CHAIR, during), ("!presentie M1", CHAIR, during),
             ("!aanwezig M1", JZ, during + timedelta(days=1)),
-            ("!presentie M3", CHAIR, during + timedelta(days=30))]:  # cancelled, never asked
+            ("!presentie M3", CHAIR, during + timedelta(days=30)),  # never asked
+            ("!overleg cancel M1", CHAIR, during + timedelta(days=30))]:  # took place
         say(line, sender=sender, now=at, room="!new:localhost")
 
 
