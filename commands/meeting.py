@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from commands import agenda, parse
+from commands import agenda, parse, presence
 from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing, arg, command
 from storage import meetings
@@ -56,6 +56,7 @@ def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
     meeting.starts_at = starts_at
     meeting.agenda_sent_at = None  # the agenda goes out again for the new date
     meetings.save(ctx.session, meeting)
+    presence.moved(ctx, meeting, old)  # another day: presence is asked again
     agenda.schedule_meeting(ctx.session, ctx.overleg, meeting, ctx.now)
     audit_change(ctx, action="meeting.move", subject=f"M{meeting.number}")
     return [ctx.reply("meeting/moved", meeting=meeting, old=old), *notices]

@@ -96,6 +96,22 @@ def _asked_subject(meeting: Meeting, question: Outgoing) -> str:
     return f"M{meeting.number} {what} asked={' '.join(question.values['users'])}"
 
 
+def moved(ctx: Ctx, meeting: Meeting, old_start: datetime) -> None:
+    """``meeting`` moved from ``old_start``: when it was asked already and now falls on
+    another day (in the overleg's zone), its members are asked again at the new start; the
+    confirmations of the old day no longer count (``presence.reset``; an audit entry
+    ``presence.reset`` names how many). Call before ``agenda.schedule_meeting``, which then
+    plans the new question."""
+    assert ctx.overleg is not None
+    if meeting.presence_asked_at is None:
+        return
+    zone = ZoneInfo(ctx.overleg.timezone)
+    if old_start.astimezone(zone).date() == meeting.starts_at.astimezone(zone).date():
+        return
+    count = presence.reset(ctx.session, meeting)
+    audit_change(ctx, action="presence.reset", subject=f"M{meeting.number} set_aside={count}")
+
+
 # ---- commands ------------------------------------------------------------------------------
 @command("meeting start", nl="overleg starten", aliases=("overleg start",))
 @arg("number", parse.meeting_number, metavar="meeting")

@@ -26,6 +26,21 @@ def ask(session: Session, meeting: Meeting, *, confidential: bool, now: datetime
     return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
 
+def reset(session: Session, meeting: Meeting) -> int:
+    """Ask ``meeting``'s members again (it moved to another day): the question is no longer
+    recorded as asked and its confirmations no longer count (kept as withdrawn rows; the
+    audit chain keeps each of them). Returns the number of confirmations set aside."""
+    result = session.execute(
+        update(Presence).where(col(Presence.meeting_id) == meeting.id,
+                               col(Presence.withdrawn).is_(False))
+        .values(withdrawn=True).execution_options(synchronize_session=False))
+    meeting.presence_asked_at = None
+    session.add(meeting)
+    session.flush()
+    session.expire_all()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def confirm(session: Session, *, meeting_id: int, user_id: str, partner_id: int | None,
             confidential: bool, source: str, source_event_id: str | None,
             now: datetime) -> Presence:

@@ -320,3 +320,29 @@ def test_a_meeting_that_ended_cannot_be_cancelled_or_moved(
     assert (m.status, m.starts_at) == ("planned", START)
     # During the meeting it can still be cancelled.
     assert ov.key("!overleg annuleren M1", now=DURING) == "meeting/cancelled"
+
+
+def test_a_meeting_moved_to_another_day_asks_again_at_the_new_start(
+        ov: Say, session: Session, renderer: Renderer) -> None:
+    """#24: confirmations of the old day do not count for the new day (the audit keeps
+    them); the question goes out again at the new start. A move within the day keeps them."""
+    _started(ov, session, renderer)
+    ov.one("!aanwezig M1", sender=POL, now=DURING)
+    ov.one("!aanwezig M1", sender=JZ, now=DURING)
+    ov.one("!overleg verplaatsen M1 15-12-2026 16:00", now=DURING)  # same day
+    mid = _meeting(session).id or 0
+    assert set(presence.current(session, mid)) == {POL, JZ}
+    ov.one("!overleg verplaatsen M1 22-12-2026 14:00", now=DURING)
+    assert presence.current(session, mid) == {}
+    assert _meeting(session).presence_asked_at is None
+    assert ov.key("!presentie M1", now=DURING) == "presence/not_asked"
+    new_start = datetime(2026, 12, 22, 13, 0, tzinfo=UTC)
+    sweep(session, renderer, new_start)
+    assert len(_rows(session, "presence/question")) == 2
+    assert _meeting(session).presence_asked_at == new_start
+    ov.one("!aanwezig M1", sender=JZ, now=new_start + timedelta(minutes=5))
+    assert set(presence.current(session, mid)) == {JZ}
+    assert [e.subject for e in audit.entries(session) if e.action == "presence.reset"] == [
+        "M1 set_aside=2"]
+    assert [e.actor for e in audit.entries(session)
+            if e.action == "presence.confidential"] == [POL, JZ, JZ]
