@@ -254,8 +254,16 @@ def series_number(text: str, ctx: Ctx) -> tuple[int, str]:
 
 # ---- the rule's days ------------------------------------------------------------------------
 def _local_days(rule: str, first: date, last: date, at: time) -> list[datetime]:
-    """The rule's moments from ``first`` through ``last`` at ``at``, naive wall-clock times."""
+    """The rule's moments from ``first`` through ``last`` at ``at``, naive wall-clock times.
+    A rule with an INTERVAL counts its weeks or months from the first day on or after
+    ``first`` that matches it ("elke 2 weken op maandag vanaf" a Tuesday: the next Monday,
+    not the Monday after), as RFC 5545 counts from a DTSTART that is itself an occurrence."""
     start = datetime.combine(first, at)
+    every = ";".join(p for p in rule.split(";") if not p.startswith("INTERVAL="))
+    if every != rule:
+        first_match = rrulestr(every, dtstart=start).after(start, inc=True)
+        if first_match is not None:
+            start = first_match
     return list(rrulestr(rule, dtstart=start).between(start, datetime.combine(last, time.max),
                                                       inc=True))
 

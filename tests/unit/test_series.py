@@ -376,3 +376,18 @@ def test_plan_move_and_stop_on_postgresql(pg_url: str, registry: Registry,
         [s] = session.exec(select(MeetingSeries))
         assert (s.first_day, s.last_day) == (date(2027, 1, 12), date(2027, 5, 31))
     engine.dispose()
+
+
+@pytest.mark.parametrize("line", [
+    "!overleg reeks elke 2 weken op maandag 14:00 vanaf 5-1-2027 tot 2-3-2027",
+    "!meeting series every 2 weeks on monday 14:00 from 5-1-2027 until 2-3-2027"])
+def test_a_biweekly_rule_starts_on_the_first_matching_day_on_or_after_from(
+        overleg: Say, session: Session, line: str) -> None:
+    """#24: 5 January 2027 is a Tuesday; the first Monday on or after it is 11 January."""
+    if line.startswith("!meeting"):
+        overleg.one("!settings language en")
+    assert overleg.keys(line) == ["series/planned", "series/ics"]
+    assert [local(m).date() for m in planned(session)] == [
+        date(2027, 1, 11), date(2027, 1, 25), date(2027, 2, 8), date(2027, 2, 22)]
+    [s] = session.exec(select(MeetingSeries))
+    assert s.first_day == date(2027, 1, 11)
