@@ -346,3 +346,16 @@ def test_a_meeting_moved_to_another_day_asks_again_at_the_new_start(
         "M1 set_aside=2"]
     assert [e.actor for e in audit.entries(session)
             if e.action == "presence.confidential"] == [POL, JZ, JZ]
+
+
+@pytest.mark.parametrize("key", ["☑\ufe0f", "☑", "✓", "👍", "👍🏽", "👍\ufe0f", "✔\ufe0f"])
+def test_every_check_mark_and_a_thumbs_up_confirm_presence(
+        ov: Say, session: Session, registry: Registry, renderer: Renderer, key: str) -> None:
+    """#24: other check marks and 👍 (with variation selectors and skin tones) are a yes,
+    on the presence question as on an agenda (``commands.attendance.reaction_answer``)."""
+    question = _started(ov, session, renderer)
+    assert [r.template for r in event(session, registry, renderer, sender=POL,
+                                      kind="reaction", relates_to=question.remote_id,
+                                      key=key, event_id="$k", sent_at=DURING)] == [
+        "presence/confirmed"]
+    assert set(presence.current(session, _meeting(session).id or 0)) == {POL}
