@@ -117,12 +117,15 @@ def moved(ctx: Ctx, meeting: Meeting, old_start: datetime) -> None:
 @arg("number", parse.meeting_number, metavar="meeting")
 def start(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Start the meeting now: every member in the room is asked to confirm presence (and
-    confidentiality), once per meeting; on the meeting's day only."""
+    confidentiality), once per meeting; on the meeting's day only, and not once the meeting
+    has ended (``meeting/ended``)."""
     meeting = find_meeting(ctx, number)
     assert ctx.overleg is not None
     if meeting.presence_asked_at is not None:
         return [ctx.refuse("presence/already_asked", meeting=meeting,
                            asked_at=meeting.presence_asked_at)]
+    if meeting.starts_at + timedelta(minutes=meeting.minutes) <= ctx.now:
+        return [ctx.refuse("meeting/ended", meeting=meeting, verb="start")]
     first, end = day_bounds(ctx.overleg, meeting)
     if not first <= ctx.now < end:
         return [ctx.refuse("presence/not_today", meeting=meeting)]

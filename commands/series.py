@@ -63,6 +63,7 @@ DAYS_OFF = ("feestdagen", "holidays", "feestdag", "holiday")
 HOLIDAYS = (Choice("shift", "verschuiven", "shift", ("verschuif", "move")),
             Choice("skip", "overslaan", "skip", ("sla-over",)))
 MAX_YEARS = 2  # a series spans at most two years (weekly: about a hundred meetings)
+AHEAD_YEARS = 5  # a series starts at most five years ahead (and no date overflows)
 
 
 @dataclass(frozen=True)
@@ -340,8 +341,9 @@ class Proposal:
 def _propose(ctx: Ctx, *, rule: Recurrence, at: time, minutes: int, kind: str,
              place: str | None, first: date | None, last: date | None,
              holidays: str | None) -> Proposal:
-    """The series from ``first`` (default today) through ``last`` (default a year on; at
-    most two years). Raises ``ParseError`` naming the argument that is wrong."""
+    """The series from ``first`` (default today, at most ``AHEAD_YEARS`` ahead) through
+    ``last`` (default a year on; at most two years). Raises ``ParseError`` naming the
+    argument that is wrong."""
     overleg = ctx.overleg
     assert overleg is not None
     tz = ZoneInfo(overleg.timezone)
@@ -349,6 +351,9 @@ def _propose(ctx: Ctx, *, rule: Recurrence, at: time, minutes: int, kind: str,
     first = first or today
     if first < today:
         raise ParseError("series/from_past", metavar="from")
+    if first > today + relativedelta(years=AHEAD_YEARS):
+        raise ParseError("series/too_far", metavar="from", years=AHEAD_YEARS,
+                         latest=today + relativedelta(years=AHEAD_YEARS))
     last = last or first + relativedelta(years=1) - timedelta(days=1)
     if last < first:
         raise ParseError("series/until_before_from", metavar="until")

@@ -359,3 +359,12 @@ def test_every_check_mark_and_a_thumbs_up_confirm_presence(
                                       key=key, event_id="$k", sent_at=DURING)] == [
         "presence/confirmed"]
     assert set(presence.current(session, _meeting(session).id or 0)) == {POL}
+
+
+def test_the_chair_cannot_start_a_meeting_that_has_ended(
+        ov: Say, session: Session) -> None:
+    """#24: later on the meeting's day, after its end, and days later: refused, nobody asked."""
+    end = START + timedelta(minutes=_meeting(session).minutes)
+    assert ov.key("!overleg starten M1", now=end + timedelta(hours=2)) == "meeting/ended"
+    assert ov.key("!overleg starten M1", now=end + timedelta(days=30)) == "meeting/ended"
+    assert _meeting(session).presence_asked_at is None

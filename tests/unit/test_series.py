@@ -284,6 +284,8 @@ def test_a_change_that_changes_nothing_or_meets_a_holiday_changes_nothing(
     ("!overleg reeks elke dinsdag 14:00 vanaf 1-3-2027 tot 1-3-2030", "series/too_long",
      "until"),
     ("!overleg reeks elke dinsdag 14:00 vanaf 31-2-2027", "error/bad_date", "from"),
+    ("!overleg reeks elke 2e dinsdag 14:00 vanaf 1-1-9999", "series/too_far", "from"),
+    ("!overleg reeks elke 2e dinsdag 14:00 vanaf 1-1-2035", "series/too_far", "from"),
     ("!overleg reeks elke dinsdag 14:00 feestdagen misschien", "error/bad_choice", "holidays"),
     ("!overleg reeks stop X1 vanaf 1-6-2027", "series/bad_id", "series"),
 ])
