@@ -193,6 +193,29 @@ def recurrence(text: str, ctx: Ctx) -> tuple[Recurrence, str]:
     return rec, " ".join(typed[i:])
 
 
+OPTIONS = (*FROM, *UNTIL, *DAYS_OFF)
+"""The words that open the options at the end of a series command ("vanaf", "tot",
+"feestdagen"); they may come in any order, each once."""
+
+
+def _option(text: str, keywords: tuple[str, ...], metavar: str,
+            read: Any) -> tuple[Any, str]:
+    """The option opened by one of ``keywords`` among the options that end ``text`` (in any
+    order): its value as ``read`` (a parser) gives it, and the text without it. Absent when
+    it is not there; ``series/doubled`` (naming ``metavar``) when it is there twice."""
+    words = text.split()
+    if not words or words[0].casefold() not in OPTIONS:
+        raise Absent
+    at = next((i for i, w in enumerate(words) if w.casefold() in keywords), None)
+    if at is None:
+        raise Absent
+    value, rest = read(" ".join(words[at:]), keywords)
+    left = " ".join(words[:at] + rest.split())
+    if any(w.casefold() in keywords for w in left.split()):
+        raise ParseError("series/doubled", metavar=metavar)
+    return value, left
+
+
 def _keyword_date(text: str, keywords: tuple[str, ...], ctx: Ctx,
                   optional_keyword: bool = False) -> tuple[date, str]:
     word, _, rest = text.strip().partition(" ")
@@ -206,13 +229,15 @@ def _keyword_date(text: str, keywords: tuple[str, ...], ctx: Ctx,
 
 
 def since(text: str, ctx: Ctx) -> tuple[date, str]:
-    """Optional "vanaf 12-1-2027" / "from 12-1-2027": the series' first day."""
-    return _keyword_date(text, FROM, ctx)
+    """Optional "vanaf 12-1-2027" / "from 12-1-2027": the series' first day (among the
+    options in any order, ``_option``)."""
+    return _option(text, FROM, "from", lambda t, k: _keyword_date(t, k, ctx))
 
 
 def until(text: str, ctx: Ctx) -> tuple[date, str]:
-    """Optional "tot 21-12-2027" / "until 21-12-2027": the series' last day (included)."""
-    return _keyword_date(text, UNTIL, ctx)
+    """Optional "tot 21-12-2027" / "until 21-12-2027": the series' last day (included;
+    among the options in any order, ``_option``)."""
+    return _option(text, UNTIL, "until", lambda t, k: _keyword_date(t, k, ctx))
 
 
 def from_day(text: str, ctx: Ctx) -> tuple[date, str]:
@@ -234,14 +259,15 @@ def place(text: str, ctx: Ctx) -> tuple[str, str]:
 
 def days_off(text: str, ctx: Ctx) -> tuple[str, str]:
     """Optional "feestdagen verschuiven|overslaan" (holidays shift|skip): what becomes of an
-    occurrence on a day that is not a working day of the overleg."""
-    words = text.split(maxsplit=2)
-    if not words or words[0].casefold() not in DAYS_OFF:
-        raise Absent
-    value = choose(HOLIDAYS, words[1]) if len(words) > 1 else None
-    if value is None:
-        raise ParseError("error/bad_choice", choices=[c.shown() for c in HOLIDAYS])
-    return value, words[2] if len(words) > 2 else ""
+    occurrence on a day that is not a working day of the overleg (among the options in any
+    order, ``_option``)."""
+    def read(t: str, keywords: tuple[str, ...]) -> tuple[str, str]:
+        words = t.split(maxsplit=2)
+        value = choose(HOLIDAYS, words[1]) if len(words) > 1 else None
+        if value is None:
+            raise ParseError("error/bad_choice", choices=[c.shown() for c in HOLIDAYS])
+        return value, words[2] if len(words) > 2 else ""
+    return _option(text, DAYS_OFF, "holidays", read)
 
 
 def series_number(text: str, ctx: Ctx) -> tuple[int, str]:

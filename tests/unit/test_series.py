@@ -285,6 +285,12 @@ def test_a_change_that_changes_nothing_or_meets_a_holiday_changes_nothing(
      "until"),
     ("!overleg reeks elke dinsdag 14:00 vanaf 31-2-2027", "error/bad_date", "from"),
     ("!overleg reeks elke 2e dinsdag 14:00 vanaf 1-1-9999", "series/too_far", "from"),
+    ("!overleg reeks elke 2e dinsdag 14:00 vanaf 1-1-2027 feestdagen overslaan "
+     "feestdagen verschuiven", "series/doubled", "holidays"),
+    ("!overleg reeks elke 2e dinsdag 14:00 tot 1-6-2027 vanaf 1-1-2027 tot 1-5-2027",
+     "series/doubled", "until"),
+    ("!overleg reeks elke 2e dinsdag 14:00 vanaf 1-1-2027 tot 1-6-2027 vanaf 1-2-2027",
+     "series/doubled", "from"),
     ("!overleg reeks elke 2e dinsdag 14:00 vanaf 1-1-2035", "series/too_far", "from"),
     ("!overleg reeks elke dinsdag 14:00 feestdagen misschien", "error/bad_choice", "holidays"),
     ("!overleg reeks stop X1 vanaf 1-6-2027", "series/bad_id", "series"),
@@ -393,3 +399,17 @@ def test_a_biweekly_rule_starts_on_the_first_matching_day_on_or_after_from(
         date(2027, 1, 11), date(2027, 1, 25), date(2027, 2, 8), date(2027, 2, 22)]
     [s] = session.exec(select(MeetingSeries))
     assert s.first_day == date(2027, 1, 11)
+
+
+@pytest.mark.parametrize("line", [
+    "!overleg reeks elke 2e dinsdag 14:00 tot 31-3-2027 vanaf 1-1-2027",
+    "!overleg reeks elke 2e dinsdag 14:00 feestdagen overslaan tot 31-3-2027 vanaf 1-1-2027",
+    "!overleg reeks elke 2e dinsdag 14:00 op Stadhuis tot 31-3-2027 feestdagen overslaan "
+    "vanaf 1-1-2027",
+    "!meeting series every 2nd tuesday 14:00 until 31-3-2027 from 1-1-2027"])
+def test_from_until_and_holidays_come_in_any_order(overleg: Say, session: Session,
+                                                   line: str) -> None:
+    """#24: the options at the end in any order plan the same series."""
+    assert overleg.keys(line) == ["series/planned", "series/ics"]
+    assert [local(m).date() for m in planned(session)] == [
+        date(2027, 1, 12), date(2027, 2, 9), date(2027, 3, 9)]

@@ -172,6 +172,7 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
         ("!overleg reeks elke dinsdag 14:00 vanaf 1-3-2027 tot 1-2-2027", CHAIR),
         ("!overleg reeks elke dinsdag 14:00 vanaf 1-3-2027 tot 1-3-2030", CHAIR),
         ("!overleg reeks elke dinsdag 14:00 vanaf 1-3-2037", CHAIR),
+        ("!overleg reeks elke dinsdag 14:00 tot 1-3-2027 tot 1-4-2027", CHAIR),
         ("!overleg reeks elke vrijdag 10:00 vanaf 25-12-2026 tot 25-12-2026 "
          "feestdagen overslaan", CHAIR),
     ]:
