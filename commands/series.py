@@ -32,7 +32,7 @@ from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
 from sqlmodel import Session
 
-from commands import agenda, meeting, parse, workdays
+from commands import agenda, meeting, parse, presence, workdays
 from commands.auditing import audit_change
 from commands.registry import Absent, Choice, Ctx, Outgoing, ParseError, arg, choose, command
 from storage import meetings
@@ -558,12 +558,69 @@ def change(ctx: Ctx, *, number: int, first: date, rule: Recurrence | None, at: t
                  first=first, last=last or old.last_day, holidays=choice_)
     if p.off and choice_ is None:
         return [_days_off_reply(ctx, p)]
+    if rule is None and last is None and holidays is None:
+        # The days stay: the meetings move (same M-IDs, agendas and presence).
+        series, kept, notices = _carry_over(ctx, old, first, p)
+        return [ctx.reply("series/changed", old=old, first=first, cancelled=[],
+                          moved=[m.number for m in kept]),
+                _planned_reply(ctx, p, series, kept), *notices,
+                calendar_file(ctx, overleg, old), calendar_file(ctx, overleg, series)]
     ending, notices = _end(ctx, old, first)
     series, planned = _create(ctx, p)
     return [ctx.reply("series/changed", old=old, first=first,
-                      cancelled=[m.number for m in ending]),
+                      cancelled=[m.number for m in ending], moved=[]),
             _planned_reply(ctx, p, series, planned), *notices,
             calendar_file(ctx, overleg, old), calendar_file(ctx, overleg, series)]
+
+
+def _carry_over(ctx: Ctx, old: MeetingSeries, first: date,
+                p: Proposal) -> tuple[MeetingSeries, list[Meeting], list[Outgoing]]:
+    """Only the time, length, kind or place changed from ``first`` on: ``old`` ends the day
+    before and a new series goes on, and the old series' planned meetings from that day
+    are moved into it on their own days (each keeps its M-ID, agenda and presence; a moved
+    one gets the notice ``!overleg verplaatsen`` sends), rather than cancelled and planned
+    anew. Audited as ``series.change``. Raises ``error/time_skipped`` when the new time
+    does not exist on one of their days (DST)."""
+    overleg = ctx.overleg
+    assert overleg is not None
+    tz = ZoneInfo(overleg.timezone)
+    carried = [m for m in meetings.of_series(ctx.session, old.id or 0)
+               if m.status == "planned" and m.starts_at.astimezone(tz).date() >= first
+               and m.starts_at > ctx.now]
+    moves: list[tuple[Meeting, datetime, datetime]] = []
+    for m in carried:
+        day = m.starts_at.astimezone(tz).date()
+        at = p.at if p.at != time(old.hour, old.minute) \
+            else m.starts_at.astimezone(tz).time().replace(tzinfo=None)
+        starts_at = _to_utc(datetime.combine(day, at), tz)
+        rule_day = (m.series_start or m.starts_at).astimezone(tz).date()
+        moment = _to_utc(datetime.combine(rule_day, p.at), tz)
+        if starts_at is None or moment is None:
+            raise ParseError("error/time_skipped", metavar="time", given=f"{p.at:%H:%M}")
+        moves.append((m, starts_at, moment))
+    old.last_day = max(first - timedelta(days=1), old.first_day)
+    meetings.save_series(ctx.session, old)
+    series = meetings.add_series(ctx.session, MeetingSeries(
+        overleg_id=ctx.overleg_id, number=0, rule=p.rec.rule(),
+        first_day=p.local[0].date() if p.local else first, last_day=p.last,
+        hour=p.at.hour, minute=p.at.minute, timezone=overleg.timezone, minutes=p.minutes,
+        place=p.place, kind=p.kind, holidays=p.holidays or "", created_at=ctx.now))
+    notices: list[Outgoing] = []
+    for m, starts_at, moment in moves:
+        old_start = m.starts_at
+        if starts_at != old_start:
+            notices += agenda.withdrawal_notices(ctx.session, overleg, m, moved=True,
+                                                 old_start=old_start)
+            m.agenda_sent_at = None  # the agenda goes out again for the new time
+        m.starts_at, m.minutes, m.place, m.kind = starts_at, p.minutes, p.place, p.kind
+        m.series_id, m.series_start = series.id, moment
+        meetings.save(ctx.session, m)
+        presence.moved(ctx, m, old_start)
+        agenda.schedule_meeting(ctx.session, overleg, m, ctx.now)
+    audit_change(ctx, action="series.change",
+                 subject=f"S{old.number} {first.isoformat()} S{series.number} moved="
+                         + " ".join(f"M{m.number}" for m, _, _ in moves))
+    return series, [m for m, _, _ in moves], notices
 
 
 @command("meeting series show", nl="overleg reeks toon",

@@ -413,3 +413,30 @@ def test_from_until_and_holidays_come_in_any_order(overleg: Say, session: Sessio
     assert overleg.keys(line) == ["series/planned", "series/ics"]
     assert [local(m).date() for m in planned(session)] == [
         date(2027, 1, 12), date(2027, 2, 9), date(2027, 3, 9)]
+
+
+def test_a_change_of_time_alone_moves_the_meetings_with_their_agendas(
+        overleg: Say, session: Session) -> None:
+    """#24: same days, another time: the meetings keep their M-IDs and agendas and move;
+    none is cancelled; the new series' calendar file has them on its rule."""
+    overleg(YEAR)
+    case = re.search(r"C-\w+", overleg.one("!casus open"))[0]  # type: ignore[index]
+    june = next(m for m in planned(session) if local(m).month == 6)
+    overleg.one(f"!agenda add M{june.number} {case}")
+    before = {m.number for m in planned(session)}
+    replies = overleg("!overleg reeks wijzig S1 vanaf 1-6-2027 15:00")
+    assert replies[0].template == "series/changed"
+    assert session.exec(select(Meeting).where(Meeting.status == "cancelled")).all() == []
+    assert {m.number for m in planned(session)} == before
+    session.refresh(june)
+    assert local(june) == datetime(2027, 6, 8, 15)
+    new = session.exec(select(MeetingSeries).where(MeetingSeries.number == 2)).one()
+    assert june.series_id == new.id
+    assert case in overleg.one(f"!agenda toon M{june.number}")
+    may = next(m for m in planned(session) if local(m).month == 5)
+    assert local(may) == datetime(2027, 5, 11, 14)  # before the change: as it was
+    [ics] = [r for r in replies if r.template == "series/ics"][1:]
+    cal = icalendar.Calendar.from_ical(ics.attachment)
+    got = [e["DTSTART"].dt.replace(tzinfo=None) for e in recurring_ical_events.of(cal)
+           .between(datetime(2027, 6, 1), datetime(2028, 1, 1))]
+    assert got == [local(m) for m in planned(session) if local(m) >= datetime(2027, 6, 1)]
