@@ -10,6 +10,13 @@ from commands.registry import Ctx, Outgoing, arg, command
 from storage import meetings
 from storage.models import Meeting
 
+MAX_FUTURE = 500
+"""At most this many planned meetings to come per overleg (a series and single meetings
+together): a bound on what every listing, sweep and calendar file has to go through."""
+LIST_MAX = 50
+"""``!overleg lijst`` shows at most this many meetings to come, soonest first, and says how
+many more there are."""
+
 
 @command("meeting plan", nl="overleg plannen", aliases=("overleg plan",))
 @arg("starts_at", parse.when, metavar="when")
@@ -21,6 +28,8 @@ def plan(ctx: Ctx, *, starts_at: datetime, minutes: int | None, kind: str | None
     """Plan a meeting of this overleg; answers with its ID."""
     if starts_at <= ctx.now:
         return [ctx.refuse("meeting/in_past", starts_at=starts_at)]
+    if meetings.count_future(ctx.session, ctx.overleg_id, ctx.now) >= MAX_FUTURE:
+        return [ctx.refuse("meeting/too_many", limit=MAX_FUTURE)]
     assert ctx.overleg is not None
     meeting = meetings.add(ctx.session, overleg_id=ctx.overleg_id, starts_at=starts_at,
                            minutes=minutes or ctx.overleg.meeting_minutes, place=place,
@@ -32,9 +41,11 @@ def plan(ctx: Ctx, *, starts_at: datetime, minutes: int | None, kind: str | None
 
 @command("meeting list", nl="overleg lijst", aliases=("overleg list",))
 def listing(ctx: Ctx) -> list[Outgoing]:
-    """List the meetings that have not ended yet."""
-    return [ctx.reply("meeting/list", pages_over="meetings",
-                      meetings=meetings.upcoming(ctx.session, ctx.overleg_id, ctx.now))]
+    """List the meetings that have not ended yet: the first ``LIST_MAX``, soonest first,
+    and how many more there are (``more``)."""
+    rows = meetings.upcoming(ctx.session, ctx.overleg_id, ctx.now)
+    return [ctx.reply("meeting/list", pages_over="meetings", meetings=rows[:LIST_MAX],
+                      more=max(len(rows) - LIST_MAX, 0))]
 
 
 @command("meeting move", nl="overleg verplaatsen", aliases=("overleg move", "overleg verplaats"))

@@ -452,7 +452,9 @@ def plan(ctx: Ctx, *, rule: Recurrence, at: time, minutes: int | None, kind: str
     """Plan a series of meetings: one ``Meeting`` per moment of the cadence from ``first``
     (default today) through ``last`` (default a year on; at most two years). Refuses
     (``series/days_off``, nothing planned) when moments fall on a day off and ``holidays``
-    does not say what to do with them."""
+    does not say what to do with them; ``series/duplicate`` when an active series of the
+    overleg has the same rule and time over overlapping days; ``series/too_many`` when the
+    overleg would have more than ``commands.meeting.MAX_FUTURE`` meetings to come."""
     overleg = ctx.overleg
     assert overleg is not None
     p = _propose(ctx, rule=rule, at=at, minutes=minutes or overleg.meeting_minutes,
@@ -460,6 +462,16 @@ def plan(ctx: Ctx, *, rule: Recurrence, at: time, minutes: int | None, kind: str
                  holidays=holidays)
     if p.off and holidays is None:
         return [_days_off_reply(ctx, p)]
+    today = workdays.local_today(overleg, ctx.now)
+    for other in meetings.all_series(ctx.session, ctx.overleg_id):
+        if (other.rule, other.hour, other.minute) == (p.rec.rule(), p.at.hour, p.at.minute) \
+                and other.last_day >= max(today, p.local[0].date()) \
+                and other.first_day <= p.last:
+            raise ParseError("series/duplicate", metavar="recurrence", series=other)
+    have = meetings.count_future(ctx.session, ctx.overleg_id, ctx.now)
+    if have + len(p.kept) > meeting.MAX_FUTURE:
+        raise ParseError("series/too_many", metavar="until", limit=meeting.MAX_FUTURE,
+                         have=have, count=len(p.kept))
     series, planned = _create(ctx, p)
     return [_planned_reply(ctx, p, series, planned), calendar_file(ctx, overleg, series)]
 

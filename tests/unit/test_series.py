@@ -440,3 +440,27 @@ def test_a_change_of_time_alone_moves_the_meetings_with_their_agendas(
     got = [e["DTSTART"].dt.replace(tzinfo=None) for e in recurring_ical_events.of(cal)
            .between(datetime(2027, 6, 1), datetime(2028, 1, 1))]
     assert got == [local(m) for m in planned(session) if local(m) >= datetime(2027, 6, 1)]
+
+
+def test_a_duplicate_series_and_too_many_meetings_are_refused_and_the_list_is_bounded(
+        overleg: Say, session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#24: the same rule and time again while S1 runs plans nothing; an overleg has at
+    most ``MAX_FUTURE`` meetings to come; ``!overleg lijst`` shows ``LIST_MAX`` and says how
+    many more there are."""
+    from commands import meeting as meeting_commands
+    overleg("!overleg reeks elke week op woensdag 14:00 vanaf 6-1-2027 tot 29-12-2027")
+    assert len(planned(session)) == 52
+    assert overleg.key("!overleg reeks elke woensdag 14:00 vanaf 1-3-2027 tot 1-6-2027") \
+        == "series/duplicate"
+    assert len(session.exec(select(MeetingSeries)).all()) == 1
+    monkeypatch.setattr(meeting_commands, "MAX_FUTURE", 60)
+    assert overleg.key("!overleg reeks elke week op dinsdag 14:00 vanaf 5-1-2027 "
+                       "tot 28-12-2027 feestdagen overslaan") == "series/too_many"
+    assert len(planned(session)) == 52
+    assert overleg.keys("!overleg reeks elke 2e dinsdag 10:00 vanaf 1-1-2027 "
+                        "tot 30-6-2027") == ["series/planned", "series/ics"]
+    monkeypatch.setattr(meeting_commands, "MAX_FUTURE", 58)
+    assert overleg.key("!overleg plan 2-2-2027 09:00") == "meeting/too_many"
+    out = overleg.out("!overleg lijst")
+    assert len(out.values["meetings"]) == meeting_commands.LIST_MAX
+    assert out.values["more"] == 58 - meeting_commands.LIST_MAX
