@@ -53,10 +53,11 @@ def listing(ctx: Ctx) -> list[Outgoing]:
 @arg("starts_at", parse.when, metavar="when")
 def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
     """Move a planned meeting to another date and time (its length stays); refused
-    (``meeting/ended``) once the meeting has ended: what happened there (its attendance,
-    the rule on direct messages that follows from it) stays as it was."""
+    (``meeting/ended``) when the meeting had ended when the chair said it (``ctx.spoken``):
+    what happened there (its attendance, the rule on direct messages that follows from it)
+    stays as it was."""
     meeting = agenda.find_meeting(ctx, number)
-    if ended(meeting, ctx.now):
+    if ended(meeting, ctx.spoken):
         return [ctx.refuse("meeting/ended", meeting=meeting, verb="move")]
     if starts_at <= ctx.now:
         return [ctx.refuse("meeting/in_past", starts_at=starts_at)]
@@ -76,9 +77,11 @@ def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
 @command("meeting cancel", nl="overleg annuleren", aliases=("overleg cancel", "overleg annuleer"))
 @arg("number", parse.meeting_number, metavar="meeting")
 def cancel(ctx: Ctx, *, number: int) -> list[Outgoing]:
-    """Cancel a planned meeting; refused (``meeting/ended``) once the meeting has ended."""
+    """Cancel a planned meeting; refused (``meeting/ended``) when the meeting had ended when
+    the chair said it (``ctx.spoken``: a cancel typed before the end while the bot was down
+    still counts)."""
     meeting = agenda.find_meeting(ctx, number)
-    if ended(meeting, ctx.now):
+    if ended(meeting, ctx.spoken):
         return [ctx.refuse("meeting/ended", meeting=meeting, verb="cancel")]
     notices = cancel_meeting(ctx, meeting)
     return [ctx.reply("meeting/cancelled", meeting=meeting), *notices]
