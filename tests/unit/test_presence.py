@@ -368,3 +368,16 @@ def test_the_chair_cannot_start_a_meeting_that_has_ended(
     assert ov.key("!overleg starten M1", now=end + timedelta(hours=2)) == "meeting/ended"
     assert ov.key("!overleg starten M1", now=end + timedelta(days=30)) == "meeting/ended"
     assert _meeting(session).presence_asked_at is None
+
+
+def test_a_cancel_said_before_the_end_counts_when_handled_after_it(
+        ov: Say, session: Session, registry: Registry, renderer: Renderer) -> None:
+    """#24: the bot was down; the chair's cancel typed during M1 is handled the next day:
+    judged by when it was said, it still cancels."""
+    from commands.inbound import Inbound, handle
+    from tests.unit.conftest import SETTINGS
+    msg = Inbound("$late-cancel", ROOM, CHAIR, "!overleg annuleren M1", DURING, encrypted=True)
+    replies = handle(session, registry, renderer, SETTINGS, msg,
+                     START + timedelta(days=1)).replies
+    assert [r.template for r in replies] == ["meeting/cancelled"]
+    assert _meeting(session).status == "cancelled"
