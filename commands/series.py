@@ -476,18 +476,23 @@ def plan(ctx: Ctx, *, rule: Recurrence, at: time, minutes: int | None, kind: str
     return [_planned_reply(ctx, p, series, planned), calendar_file(ctx, overleg, series)]
 
 
-def _end(ctx: Ctx, series: MeetingSeries, first: date) -> tuple[list[Meeting], list[Outgoing]]:
+def _end(ctx: Ctx, series: MeetingSeries, first: date
+         ) -> tuple[list[Meeting], list[Outgoing], list[dict[str, Any]]]:
     """Cancel the series' planned meetings from ``first`` on and end its rule the day
-    before (audited); the cancelled meetings and the notices of their withdrawn agendas."""
+    before (audited); the cancelled meetings, the notices of their withdrawn agendas, and
+    the cases that were on their agendas (``meeting``: the M-number, ``cases``: case IDs
+    as shown), for the chair to put on an agenda again."""
     tz = ZoneInfo(series.timezone)
     ending = [m for m in meetings.of_series(ctx.session, series.id or 0)
               if m.status == "planned" and m.starts_at.astimezone(tz).date() >= first
               and m.starts_at > ctx.now]
+    orphaned = [{"meeting": m.number, "cases": [ln["case"] for ln in lines]}
+                for m in ending if (lines := agenda.agenda_lines(ctx.session, m))]
     notices = [n for m in ending for n in meeting.cancel_meeting(ctx, m)]
     series.last_day = max(first - timedelta(days=1), series.first_day)
     meetings.save_series(ctx.session, series)
     audit_change(ctx, action="series.stop", subject=f"S{series.number} {first.isoformat()}")
-    return ending, notices
+    return ending, notices, orphaned
 
 
 def _check_from(ctx: Ctx, series: MeetingSeries, first: date) -> None:
@@ -511,9 +516,9 @@ def stop(ctx: Ctx, *, number: int, first: date) -> list[Outgoing]:
     assert overleg is not None
     series = _find(ctx, number)
     _check_from(ctx, series, first)
-    ending, notices = _end(ctx, series, first)
+    ending, notices, orphaned = _end(ctx, series, first)
     return [ctx.reply("series/stopped", series=series, first=first,
-                      cancelled=[m.number for m in ending]),
+                      cancelled=[m.number for m in ending], orphaned=orphaned),
             *notices, calendar_file(ctx, overleg, series)]
 
 
@@ -574,13 +579,13 @@ def change(ctx: Ctx, *, number: int, first: date, rule: Recurrence | None, at: t
         # The days stay: the meetings move (same M-IDs, agendas and presence).
         series, kept, notices = _carry_over(ctx, old, first, p)
         return [ctx.reply("series/changed", old=old, first=first, cancelled=[],
-                          moved=[m.number for m in kept]),
+                          moved=[m.number for m in kept], orphaned=[]),
                 _planned_reply(ctx, p, series, kept), *notices,
                 calendar_file(ctx, overleg, old), calendar_file(ctx, overleg, series)]
-    ending, notices = _end(ctx, old, first)
+    ending, notices, orphaned = _end(ctx, old, first)
     series, planned = _create(ctx, p)
     return [ctx.reply("series/changed", old=old, first=first,
-                      cancelled=[m.number for m in ending], moved=[]),
+                      cancelled=[m.number for m in ending], moved=[], orphaned=orphaned),
             _planned_reply(ctx, p, series, planned), *notices,
             calendar_file(ctx, overleg, old), calendar_file(ctx, overleg, series)]
 

@@ -464,3 +464,18 @@ def test_a_duplicate_series_and_too_many_meetings_are_refused_and_the_list_is_bo
     out = overleg.out("!overleg lijst")
     assert len(out.values["meetings"]) == meeting_commands.LIST_MAX
     assert out.values["more"] == 58 - meeting_commands.LIST_MAX
+
+
+def test_a_change_of_rhythm_names_the_cases_on_the_cancelled_agendas(
+        overleg: Say, session: Session) -> None:
+    """#24: when meetings are cancelled (a new rhythm, a stop), the reply names the cases
+    that were on their agendas and the meetings they were on."""
+    overleg(YEAR)
+    case = re.search(r"C-\w+", overleg.one("!casus open"))[0]  # type: ignore[index]
+    june = next(m for m in planned(session) if local(m).month == 6)
+    overleg.one(f"!agenda add M{june.number} {case}")
+    out = overleg("!overleg reeks wijzig S1 vanaf 1-6-2027 elke 2e donderdag")[0]
+    assert out.template == "series/changed"
+    assert case in out.body and f"M{june.number}:" in out.body.replace("*", "")
+    stopped = overleg("!overleg reeks stop S2 vanaf 1-6-2027")[0]
+    assert stopped.template == "series/stopped" and "C-" not in stopped.body
