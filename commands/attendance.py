@@ -20,8 +20,9 @@ from commands.text import clean
 from storage import agendas, overlegs
 from storage.models import Meeting, Partner
 
-ACCEPT_KEYS = {"✅": True, "❌": False, "✔": True}
-"""Reaction keys that answer an agenda, in their base form (see ``reaction_answer``)."""
+ACCEPT_KEYS = {"✅": True, "✔": True, "☑": True, "✓": True, "👍": True, "❌": False}
+"""Reaction keys that answer an agenda or the presence question (``commands.presence``), in
+their base form (see ``reaction_answer``): the check marks ✅ ✔ ☑ ✓ and 👍 say yes, ❌ no."""
 # Presentation selectors (text U+FE0E, emoji U+FE0F) and skin tones (U+1F3FB-1F3FF): one
 # emoji in every form clients send (Unicode TS #51, "Emoji Presentation Sequences").
 _EMOJI_FORM = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")

@@ -65,13 +65,21 @@ def ask(session: Session, overleg: Overleg, meeting: Meeting, now: datetime, *,
 
 @timer(START)
 def started(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
-    """The meeting starts: ask its members, unless they were asked (the chair started it),
-    it was cancelled, or it is no longer the meeting's day (the bot was down all day)."""
+    """The meeting starts: ask its members, unless they were asked (the chair started it)
+    or it was cancelled. When it is no longer the meeting's day (the bot was down all day)
+    nobody is asked: the room is told once, mentioning the chairs (``presence/missed``),
+    and an audit entry ``presence.missed`` keeps that the attendance was not asked."""
     meeting = batch.session.get(Meeting, due.subject_id)
     if meeting is None or meeting.status != "planned" or meeting.presence_asked_at is not None:
         return []
     if batch.now >= day_bounds(overleg, meeting)[1]:
-        return []
+        chairs = tuple(m.user_id for m in overlegs.members(batch.session, overleg.id or 0)
+                       if m.role == "chair")
+        audit.record(batch.session, overleg_id=overleg.id, actor="casusbot", role="system",
+                     action="presence.missed", subject=f"M{meeting.number}", now=batch.now)
+        return [Outgoing("presence/missed", {"meeting": meeting, "chairs": list(chairs)},
+                         room=overleg.room_id, locale=overleg.locale,
+                         timezone=overleg.timezone, mentions=chairs)]
     out = ask(batch.session, overleg, meeting, batch.now, late=batch.late(due),
               late_since=due.due_at)
     if out is None:
@@ -88,17 +96,36 @@ def _asked_subject(meeting: Meeting, question: Outgoing) -> str:
     return f"M{meeting.number} {what} asked={' '.join(question.values['users'])}"
 
 
+def moved(ctx: Ctx, meeting: Meeting, old_start: datetime) -> None:
+    """``meeting`` moved from ``old_start``: when it was asked already and now falls on
+    another day (in the overleg's zone), its members are asked again at the new start; the
+    confirmations of the old day no longer count (``presence.reset``; an audit entry
+    ``presence.reset`` names how many). Call before ``agenda.schedule_meeting``, which then
+    plans the new question."""
+    assert ctx.overleg is not None
+    if meeting.presence_asked_at is None:
+        return
+    zone = ZoneInfo(ctx.overleg.timezone)
+    if old_start.astimezone(zone).date() == meeting.starts_at.astimezone(zone).date():
+        return
+    count = presence.reset(ctx.session, meeting)
+    audit_change(ctx, action="presence.reset", subject=f"M{meeting.number} set_aside={count}")
+
+
 # ---- commands ------------------------------------------------------------------------------
 @command("meeting start", nl="overleg starten", aliases=("overleg start",))
 @arg("number", parse.meeting_number, metavar="meeting")
 def start(ctx: Ctx, *, number: int) -> list[Outgoing]:
     """Start the meeting now: every member in the room is asked to confirm presence (and
-    confidentiality), once per meeting; on the meeting's day only."""
+    confidentiality), once per meeting; on the meeting's day only, and not once the meeting
+    has ended (``meeting/ended``)."""
     meeting = find_meeting(ctx, number)
     assert ctx.overleg is not None
     if meeting.presence_asked_at is not None:
         return [ctx.refuse("presence/already_asked", meeting=meeting,
                            asked_at=meeting.presence_asked_at)]
+    if meeting.starts_at + timedelta(minutes=meeting.minutes) <= ctx.now:
+        return [ctx.refuse("meeting/ended", meeting=meeting, verb="start")]
     first, end = day_bounds(ctx.overleg, meeting)
     if not first <= ctx.now < end:
         return [ctx.refuse("presence/not_today", meeting=meeting)]
@@ -123,18 +150,27 @@ def confirm(ctx: Ctx, meeting: Meeting, *, source: str,
     """Record the sender's confirmation (``source``: command, reaction, card), judged by
     when they said it (``ctx.spoken``): after the question, on the meeting's day, of a
     meeting not cancelled. A second confirmation changes nothing and says when the first
-    was kept. Returns the reply (``presence/confirmed``) or the refusal."""
+    was kept (and keeps the new source, so that removing one reaction withdraws only when no
+    other source of that person's confirmation stands). Returns the reply
+    (``presence/confirmed``) or the refusal."""
     overleg = ctx.overleg
     assert overleg is not None and ctx.member is not None
     if meeting.status != "planned":
         return [ctx.refuse("meeting/not_planned", meeting=meeting)]
-    if meeting.presence_asked_at is None:
-        return [ctx.refuse("presence/not_asked", meeting=meeting)]
     if ctx.spoken >= day_bounds(overleg, meeting)[1]:
         return [ctx.refuse("presence/closed", meeting=meeting)]
+    if meeting.presence_asked_at is None:
+        return [ctx.refuse("presence/not_asked", meeting=meeting)]
     partner = overlegs.partner_by_id(ctx.session, ctx.member.partner_id)
     earlier = presence.current(ctx.session, meeting.id or 0).get(ctx.sender)
     if earlier is not None:
+        # Kept as one more source of the same confirmation (not counted twice, no audit
+        # entry): removing one reaction then withdraws only if no other source stands.
+        if not presence.has_source(ctx.session, meeting.id or 0, ctx.sender, source,
+                                   source_event_id):
+            presence.confirm(ctx.session, meeting_id=meeting.id or 0, user_id=ctx.sender,
+                             partner_id=earlier.partner_id, confidential=earlier.confidential,
+                             source=source, source_event_id=source_event_id, now=ctx.spoken)
         return [ctx.reply("presence/already", meeting=meeting, at=earlier.at,
                           confidential=earlier.confidential)]
     presence.confirm(ctx.session, meeting_id=meeting.id or 0, user_id=ctx.sender,
@@ -157,6 +193,9 @@ def attendance(ctx: Ctx, *, number: int) -> list[Outgoing]:
     members in the room did not."""
     meeting = find_meeting(ctx, number, planned=False)
     if meeting.presence_asked_at is None:
+        assert ctx.overleg is not None
+        if ctx.now >= day_bounds(ctx.overleg, meeting)[1]:  # never promise a past time
+            return [ctx.refuse("presence/never_asked", meeting=meeting)]
         return [ctx.refuse("presence/not_asked", meeting=meeting)]
     return [ctx.reply("presence/list", pages_over=("groups", "people"), meeting=meeting,
                       **attendance_view(ctx, meeting))]
@@ -240,14 +279,23 @@ def by_card(ctx: Ctx, meeting: Meeting, event_id: str) -> list[Outgoing]:
 
 def withdrawal(ctx: Ctx, redacted_event_id: str) -> list[Outgoing]:
     """A ✅ reaction on the question was removed: its confirmation no longer counts (a
-    confirmation by command or card stays)."""
-    row = presence.withdraw(ctx.session, redacted_event_id)
-    if row is None:
+    confirmation by command or card stays). On the meeting's day only (judged by when the
+    reaction was removed, ``ctx.spoken``): afterwards the attendance record of the meeting is
+    fixed (AVG art. 5(2), accountability) and a removal changes nothing and says nothing."""
+    found = presence.by_event(ctx.session, redacted_event_id)
+    if found is None or found.withdrawn:
         return []
-    meeting = ctx.session.get(Meeting, row.meeting_id)
+    meeting = ctx.session.get(Meeting, found.meeting_id)
     overleg = overlegs.by_id(ctx.session, meeting.overleg_id) if meeting else None
     if meeting is None or overleg is None:
         return []
+    if ctx.spoken >= day_bounds(overleg, meeting)[1]:
+        return []
+    row = presence.withdraw(ctx.session, redacted_event_id)
+    if row is None:
+        return []
+    if row.user_id in presence.current(ctx.session, meeting.id or 0):
+        return []  # confirmed in another way too (command, card, another reaction): stands
     mctx = replace(ctx, overleg=overleg,
                    member=overlegs.member(ctx.session, overleg.id or 0, ctx.sender))
     names = overlegs.partner_names(ctx.session, meeting.overleg_id)

@@ -32,7 +32,7 @@ from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
 from sqlmodel import Session
 
-from commands import agenda, meeting, parse, workdays
+from commands import agenda, meeting, parse, presence, workdays
 from commands.auditing import audit_change
 from commands.registry import Absent, Choice, Ctx, Outgoing, ParseError, arg, choose, command
 from storage import meetings
@@ -63,6 +63,7 @@ DAYS_OFF = ("feestdagen", "holidays", "feestdag", "holiday")
 HOLIDAYS = (Choice("shift", "verschuiven", "shift", ("verschuif", "move")),
             Choice("skip", "overslaan", "skip", ("sla-over",)))
 MAX_YEARS = 2  # a series spans at most two years (weekly: about a hundred meetings)
+AHEAD_YEARS = 5  # a series starts at most five years ahead (and no date overflows)
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,29 @@ def recurrence(text: str, ctx: Ctx) -> tuple[Recurrence, str]:
     return rec, " ".join(typed[i:])
 
 
+OPTIONS = (*FROM, *UNTIL, *DAYS_OFF)
+"""The words that open the options at the end of a series command ("vanaf", "tot",
+"feestdagen"); they may come in any order, each once."""
+
+
+def _option(text: str, keywords: tuple[str, ...], metavar: str,
+            read: Any) -> tuple[Any, str]:
+    """The option opened by one of ``keywords`` among the options that end ``text`` (in any
+    order): its value as ``read`` (a parser) gives it, and the text without it. Absent when
+    it is not there; ``series/doubled`` (naming ``metavar``) when it is there twice."""
+    words = text.split()
+    if not words or words[0].casefold() not in OPTIONS:
+        raise Absent
+    at = next((i for i, w in enumerate(words) if w.casefold() in keywords), None)
+    if at is None:
+        raise Absent
+    value, rest = read(" ".join(words[at:]), keywords)
+    left = " ".join(words[:at] + rest.split())
+    if any(w.casefold() in keywords for w in left.split()):
+        raise ParseError("series/doubled", metavar=metavar)
+    return value, left
+
+
 def _keyword_date(text: str, keywords: tuple[str, ...], ctx: Ctx,
                   optional_keyword: bool = False) -> tuple[date, str]:
     word, _, rest = text.strip().partition(" ")
@@ -205,13 +229,15 @@ def _keyword_date(text: str, keywords: tuple[str, ...], ctx: Ctx,
 
 
 def since(text: str, ctx: Ctx) -> tuple[date, str]:
-    """Optional "vanaf 12-1-2027" / "from 12-1-2027": the series' first day."""
-    return _keyword_date(text, FROM, ctx)
+    """Optional "vanaf 12-1-2027" / "from 12-1-2027": the series' first day (among the
+    options in any order, ``_option``)."""
+    return _option(text, FROM, "from", lambda t, k: _keyword_date(t, k, ctx))
 
 
 def until(text: str, ctx: Ctx) -> tuple[date, str]:
-    """Optional "tot 21-12-2027" / "until 21-12-2027": the series' last day (included)."""
-    return _keyword_date(text, UNTIL, ctx)
+    """Optional "tot 21-12-2027" / "until 21-12-2027": the series' last day (included;
+    among the options in any order, ``_option``)."""
+    return _option(text, UNTIL, "until", lambda t, k: _keyword_date(t, k, ctx))
 
 
 def from_day(text: str, ctx: Ctx) -> tuple[date, str]:
@@ -233,14 +259,15 @@ def place(text: str, ctx: Ctx) -> tuple[str, str]:
 
 def days_off(text: str, ctx: Ctx) -> tuple[str, str]:
     """Optional "feestdagen verschuiven|overslaan" (holidays shift|skip): what becomes of an
-    occurrence on a day that is not a working day of the overleg."""
-    words = text.split(maxsplit=2)
-    if not words or words[0].casefold() not in DAYS_OFF:
-        raise Absent
-    value = choose(HOLIDAYS, words[1]) if len(words) > 1 else None
-    if value is None:
-        raise ParseError("error/bad_choice", choices=[c.shown() for c in HOLIDAYS])
-    return value, words[2] if len(words) > 2 else ""
+    occurrence on a day that is not a working day of the overleg (among the options in any
+    order, ``_option``)."""
+    def read(t: str, keywords: tuple[str, ...]) -> tuple[str, str]:
+        words = t.split(maxsplit=2)
+        value = choose(HOLIDAYS, words[1]) if len(words) > 1 else None
+        if value is None:
+            raise ParseError("error/bad_choice", choices=[c.shown() for c in HOLIDAYS])
+        return value, words[2] if len(words) > 2 else ""
+    return _option(text, DAYS_OFF, "holidays", read)
 
 
 def series_number(text: str, ctx: Ctx) -> tuple[int, str]:
@@ -254,8 +281,16 @@ def series_number(text: str, ctx: Ctx) -> tuple[int, str]:
 
 # ---- the rule's days ------------------------------------------------------------------------
 def _local_days(rule: str, first: date, last: date, at: time) -> list[datetime]:
-    """The rule's moments from ``first`` through ``last`` at ``at``, naive wall-clock times."""
+    """The rule's moments from ``first`` through ``last`` at ``at``, naive wall-clock times.
+    A rule with an INTERVAL counts its weeks or months from the first day on or after
+    ``first`` that matches it ("elke 2 weken op maandag vanaf" a Tuesday: the next Monday,
+    not the Monday after), as RFC 5545 counts from a DTSTART that is itself an occurrence."""
     start = datetime.combine(first, at)
+    every = ";".join(p for p in rule.split(";") if not p.startswith("INTERVAL="))
+    if every != rule:
+        first_match = rrulestr(every, dtstart=start).after(start, inc=True)
+        if first_match is not None:
+            start = first_match
     return list(rrulestr(rule, dtstart=start).between(start, datetime.combine(last, time.max),
                                                       inc=True))
 
@@ -332,8 +367,9 @@ class Proposal:
 def _propose(ctx: Ctx, *, rule: Recurrence, at: time, minutes: int, kind: str,
              place: str | None, first: date | None, last: date | None,
              holidays: str | None) -> Proposal:
-    """The series from ``first`` (default today) through ``last`` (default a year on; at
-    most two years). Raises ``ParseError`` naming the argument that is wrong."""
+    """The series from ``first`` (default today, at most ``AHEAD_YEARS`` ahead) through
+    ``last`` (default a year on; at most two years). Raises ``ParseError`` naming the
+    argument that is wrong."""
     overleg = ctx.overleg
     assert overleg is not None
     tz = ZoneInfo(overleg.timezone)
@@ -341,6 +377,9 @@ def _propose(ctx: Ctx, *, rule: Recurrence, at: time, minutes: int, kind: str,
     first = first or today
     if first < today:
         raise ParseError("series/from_past", metavar="from")
+    if first > today + relativedelta(years=AHEAD_YEARS):
+        raise ParseError("series/too_far", metavar="from", years=AHEAD_YEARS,
+                         latest=today + relativedelta(years=AHEAD_YEARS))
     last = last or first + relativedelta(years=1) - timedelta(days=1)
     if last < first:
         raise ParseError("series/until_before_from", metavar="until")
@@ -413,7 +452,9 @@ def plan(ctx: Ctx, *, rule: Recurrence, at: time, minutes: int | None, kind: str
     """Plan a series of meetings: one ``Meeting`` per moment of the cadence from ``first``
     (default today) through ``last`` (default a year on; at most two years). Refuses
     (``series/days_off``, nothing planned) when moments fall on a day off and ``holidays``
-    does not say what to do with them."""
+    does not say what to do with them; ``series/duplicate`` when an active series of the
+    overleg has the same rule and time over overlapping days; ``series/too_many`` when the
+    overleg would have more than ``commands.meeting.MAX_FUTURE`` meetings to come."""
     overleg = ctx.overleg
     assert overleg is not None
     p = _propose(ctx, rule=rule, at=at, minutes=minutes or overleg.meeting_minutes,
@@ -421,22 +462,37 @@ def plan(ctx: Ctx, *, rule: Recurrence, at: time, minutes: int | None, kind: str
                  holidays=holidays)
     if p.off and holidays is None:
         return [_days_off_reply(ctx, p)]
+    today = workdays.local_today(overleg, ctx.now)
+    for other in meetings.all_series(ctx.session, ctx.overleg_id):
+        if (other.rule, other.hour, other.minute) == (p.rec.rule(), p.at.hour, p.at.minute) \
+                and other.last_day >= max(today, p.local[0].date()) \
+                and other.first_day <= p.last:
+            raise ParseError("series/duplicate", metavar="recurrence", series=other)
+    have = meetings.count_future(ctx.session, ctx.overleg_id, ctx.now)
+    if have + len(p.kept) > meeting.MAX_FUTURE:
+        raise ParseError("series/too_many", metavar="until", limit=meeting.MAX_FUTURE,
+                         have=have, count=len(p.kept))
     series, planned = _create(ctx, p)
     return [_planned_reply(ctx, p, series, planned), calendar_file(ctx, overleg, series)]
 
 
-def _end(ctx: Ctx, series: MeetingSeries, first: date) -> tuple[list[Meeting], list[Outgoing]]:
+def _end(ctx: Ctx, series: MeetingSeries, first: date
+         ) -> tuple[list[Meeting], list[Outgoing], list[dict[str, Any]]]:
     """Cancel the series' planned meetings from ``first`` on and end its rule the day
-    before (audited); the cancelled meetings and the notices of their withdrawn agendas."""
+    before (audited); the cancelled meetings, the notices of their withdrawn agendas, and
+    the cases that were on their agendas (``meeting``: the M-number, ``cases``: case IDs
+    as shown), for the chair to put on an agenda again."""
     tz = ZoneInfo(series.timezone)
     ending = [m for m in meetings.of_series(ctx.session, series.id or 0)
               if m.status == "planned" and m.starts_at.astimezone(tz).date() >= first
               and m.starts_at > ctx.now]
+    orphaned = [{"meeting": m.number, "cases": [ln["case"] for ln in lines]}
+                for m in ending if (lines := agenda.agenda_lines(ctx.session, m))]
     notices = [n for m in ending for n in meeting.cancel_meeting(ctx, m)]
     series.last_day = max(first - timedelta(days=1), series.first_day)
     meetings.save_series(ctx.session, series)
     audit_change(ctx, action="series.stop", subject=f"S{series.number} {first.isoformat()}")
-    return ending, notices
+    return ending, notices, orphaned
 
 
 def _check_from(ctx: Ctx, series: MeetingSeries, first: date) -> None:
@@ -460,9 +516,9 @@ def stop(ctx: Ctx, *, number: int, first: date) -> list[Outgoing]:
     assert overleg is not None
     series = _find(ctx, number)
     _check_from(ctx, series, first)
-    ending, notices = _end(ctx, series, first)
+    ending, notices, orphaned = _end(ctx, series, first)
     return [ctx.reply("series/stopped", series=series, first=first,
-                      cancelled=[m.number for m in ending]),
+                      cancelled=[m.number for m in ending], orphaned=orphaned),
             *notices, calendar_file(ctx, overleg, series)]
 
 
@@ -519,12 +575,69 @@ def change(ctx: Ctx, *, number: int, first: date, rule: Recurrence | None, at: t
                  first=first, last=last or old.last_day, holidays=choice_)
     if p.off and choice_ is None:
         return [_days_off_reply(ctx, p)]
-    ending, notices = _end(ctx, old, first)
+    if rule is None and last is None and holidays is None:
+        # The days stay: the meetings move (same M-IDs, agendas and presence).
+        series, kept, notices = _carry_over(ctx, old, first, p)
+        return [ctx.reply("series/changed", old=old, first=first, cancelled=[],
+                          moved=[m.number for m in kept], orphaned=[]),
+                _planned_reply(ctx, p, series, kept), *notices,
+                calendar_file(ctx, overleg, old), calendar_file(ctx, overleg, series)]
+    ending, notices, orphaned = _end(ctx, old, first)
     series, planned = _create(ctx, p)
     return [ctx.reply("series/changed", old=old, first=first,
-                      cancelled=[m.number for m in ending]),
+                      cancelled=[m.number for m in ending], moved=[], orphaned=orphaned),
             _planned_reply(ctx, p, series, planned), *notices,
             calendar_file(ctx, overleg, old), calendar_file(ctx, overleg, series)]
+
+
+def _carry_over(ctx: Ctx, old: MeetingSeries, first: date,
+                p: Proposal) -> tuple[MeetingSeries, list[Meeting], list[Outgoing]]:
+    """Only the time, length, kind or place changed from ``first`` on: ``old`` ends the day
+    before and a new series goes on, and the old series' planned meetings from that day
+    are moved into it on their own days (each keeps its M-ID, agenda and presence; a moved
+    one gets the notice ``!overleg verplaatsen`` sends), rather than cancelled and planned
+    anew. Audited as ``series.change``. Raises ``error/time_skipped`` when the new time
+    does not exist on one of their days (DST)."""
+    overleg = ctx.overleg
+    assert overleg is not None
+    tz = ZoneInfo(overleg.timezone)
+    carried = [m for m in meetings.of_series(ctx.session, old.id or 0)
+               if m.status == "planned" and m.starts_at.astimezone(tz).date() >= first
+               and m.starts_at > ctx.now]
+    moves: list[tuple[Meeting, datetime, datetime]] = []
+    for m in carried:
+        day = m.starts_at.astimezone(tz).date()
+        at = p.at if p.at != time(old.hour, old.minute) \
+            else m.starts_at.astimezone(tz).time().replace(tzinfo=None)
+        starts_at = _to_utc(datetime.combine(day, at), tz)
+        rule_day = (m.series_start or m.starts_at).astimezone(tz).date()
+        moment = _to_utc(datetime.combine(rule_day, p.at), tz)
+        if starts_at is None or moment is None:
+            raise ParseError("error/time_skipped", metavar="time", given=f"{p.at:%H:%M}")
+        moves.append((m, starts_at, moment))
+    old.last_day = max(first - timedelta(days=1), old.first_day)
+    meetings.save_series(ctx.session, old)
+    series = meetings.add_series(ctx.session, MeetingSeries(
+        overleg_id=ctx.overleg_id, number=0, rule=p.rec.rule(),
+        first_day=p.local[0].date() if p.local else first, last_day=p.last,
+        hour=p.at.hour, minute=p.at.minute, timezone=overleg.timezone, minutes=p.minutes,
+        place=p.place, kind=p.kind, holidays=p.holidays or "", created_at=ctx.now))
+    notices: list[Outgoing] = []
+    for m, starts_at, moment in moves:
+        old_start = m.starts_at
+        if starts_at != old_start:
+            notices += agenda.withdrawal_notices(ctx.session, overleg, m, moved=True,
+                                                 old_start=old_start)
+            m.agenda_sent_at = None  # the agenda goes out again for the new time
+        m.starts_at, m.minutes, m.place, m.kind = starts_at, p.minutes, p.place, p.kind
+        m.series_id, m.series_start = series.id, moment
+        meetings.save(ctx.session, m)
+        presence.moved(ctx, m, old_start)
+        agenda.schedule_meeting(ctx.session, overleg, m, ctx.now)
+    audit_change(ctx, action="series.change",
+                 subject=f"S{old.number} {first.isoformat()} S{series.number} moved="
+                         + " ".join(f"M{m.number}" for m, _, _ in moves))
+    return series, [m for m, _, _ in moves], notices
 
 
 @command("meeting series show", nl="overleg reeks toon",

@@ -42,6 +42,13 @@ def upcoming(session: Session, overleg_id: int, now: datetime) -> list[Meeting]:
     return [m for m in rows if m.starts_at.timestamp() + m.minutes * 60 > now.timestamp()]
 
 
+def count_future(session: Session, overleg_id: int, now: datetime) -> int:
+    """How many planned meetings of the overleg start after ``now`` (one COUNT query)."""
+    return int(session.exec(select(func.count()).select_from(Meeting).where(
+        Meeting.overleg_id == overleg_id, Meeting.status == "planned",
+        col(Meeting.starts_at) > now)).one())
+
+
 def save(session: Session, meeting: Meeting) -> None:
     session.add(meeting)
     session.flush()

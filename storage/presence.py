@@ -26,6 +26,21 @@ def ask(session: Session, meeting: Meeting, *, confidential: bool, now: datetime
     return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
 
+def reset(session: Session, meeting: Meeting) -> int:
+    """Ask ``meeting``'s members again (it moved to another day): the question is no longer
+    recorded as asked and its confirmations no longer count (kept as withdrawn rows; the
+    audit chain keeps each of them). Returns the number of confirmations set aside."""
+    result = session.execute(
+        update(Presence).where(col(Presence.meeting_id) == meeting.id,
+                               col(Presence.withdrawn).is_(False))
+        .values(withdrawn=True).execution_options(synchronize_session=False))
+    meeting.presence_asked_at = None
+    session.add(meeting)
+    session.flush()
+    session.expire_all()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def confirm(session: Session, *, meeting_id: int, user_id: str, partner_id: int | None,
             confidential: bool, source: str, source_event_id: str | None,
             now: datetime) -> Presence:
@@ -39,7 +54,8 @@ def confirm(session: Session, *, meeting_id: int, user_id: str, partner_id: int 
 
 
 def current(session: Session, meeting_id: int) -> dict[str, Presence]:
-    """Per user ID, the first confirmation for the meeting that was not withdrawn."""
+    """Per user ID, the first confirmation for the meeting that was not withdrawn (a person
+    confirmed in several ways has one row per source; the earliest standing one counts)."""
     out: dict[str, Presence] = {}
     for row in session.exec(select(Presence).where(
             Presence.meeting_id == meeting_id, col(Presence.withdrawn).is_(False))
@@ -65,6 +81,22 @@ def withdraw(session: Session, source_event_id: str) -> Presence | None:
     session.add(row)
     session.flush()
     return row
+
+
+def has_source(session: Session, meeting_id: int, user_id: str, source: str,
+               source_event_id: str | None) -> bool:
+    """Whether ``user_id`` has a standing (not withdrawn) confirmation for the meeting from
+    ``source`` (and, for a reaction, that very event)."""
+    return session.exec(select(Presence.id).where(
+        Presence.meeting_id == meeting_id, Presence.user_id == user_id,
+        Presence.source == source, Presence.source_event_id == source_event_id,
+        col(Presence.withdrawn).is_(False))).first() is not None
+
+
+def by_event(session: Session, source_event_id: str) -> Presence | None:
+    """The confirmation given by ``source_event_id`` (a reaction), withdrawn or not."""
+    return session.exec(select(Presence).where(
+        Presence.source_event_id == source_event_id)).first()
 
 
 def by_source_event(session: Session, source_event_id: str) -> bool:

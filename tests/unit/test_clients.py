@@ -119,7 +119,9 @@ def test_a_command_behind_an_invisible_mark_is_carried_out_not_ignored(
 
 @pytest.mark.parametrize("key,answer", [("✅", True), ("✅\ufe0f", True), ("✅\ufe0e", True),
                                         ("✔", True), ("✔\ufe0f", True), ("❌", False),
-                                        ("❌\ufe0f", False), ("👍", None), ("✅ ", True),
+                                        ("❌\ufe0f", False), ("👍", True), ("👍🏾", True),
+                                        ("☑\ufe0f", True), ("✓", True), ("🎉", None),
+                                        ("✅ ", True),
                                         ("\ufeff✅", True), ("\u200b✅", True),
                                         ("✅\u200d", True)])
 def test_every_presentation_form_of_a_reaction_counts_the_same(key: str,

@@ -243,3 +243,141 @@ def test_the_question_is_recorded_once_whoever_asks_second(ov: Say, session: Ses
     assert presence.ask(session, m, confidential=True, now=START) is True
     assert presence.ask(session, m, confidential=False, now=DURING) is False
     assert (m.presence_asked_at, m.presence_confidential) == (START, True)
+
+
+def test_a_reaction_removed_after_the_meetings_day_leaves_the_record_alone(
+        ov: Say, session: Session, registry: Registry, renderer: Renderer) -> None:
+    """#24: the attendance of a past meeting is fixed; removing the ✅ a week later changes
+    nothing and suggests no command that would be refused."""
+    question = _started(ov, session, renderer)
+    event(session, registry, renderer, sender=JZ, kind="reaction",
+          relates_to=question.remote_id, key="✅", event_id="$late", sent_at=DURING)
+    week = START + timedelta(days=7)
+    assert event(session, registry, renderer, sender=JZ, kind="redaction",
+                 redacts="$late", sent_at=week) == []
+    assert set(presence.current(session, _meeting(session).id or 0)) == {JZ}
+    assert [e.action for e in audit.entries(session)
+            if e.action == "presence.withdraw"] == []
+
+
+def test_removing_one_reaction_keeps_a_confirmation_given_in_other_ways(
+        ov: Say, session: Session, registry: Registry, renderer: Renderer) -> None:
+    """#24: ✅, then ``!aanwezig``, then another ✅: removing the first reaction withdraws
+    nothing while the command or the other reaction stands; removing all withdraws."""
+    question = _started(ov, session, renderer)
+    mid = _meeting(session).id or 0
+    for key, eid in (("✅", "$a"), ("✅\ufe0f", "$b")):
+        event(session, registry, renderer, sender=JZ, kind="reaction",
+              relates_to=question.remote_id, key=key, event_id=eid, sent_at=DURING)
+        if eid == "$a":
+            assert ov.key("!aanwezig M1", sender=JZ, now=DURING) == "presence/already"
+    assert event(session, registry, renderer, sender=JZ, kind="redaction", redacts="$a",
+                 sent_at=DURING) == []
+    assert set(presence.current(session, mid)) == {JZ}
+    assert event(session, registry, renderer, sender=JZ, kind="redaction", redacts="$b",
+                 sent_at=DURING) == []
+    assert set(presence.current(session, mid)) == {JZ}  # the command still stands
+    # Reactions only: removing the last one withdraws.
+    event(session, registry, renderer, sender=POL, kind="reaction",
+          relates_to=question.remote_id, key="✅", event_id="$c", sent_at=DURING)
+    assert [r.template for r in event(session, registry, renderer, sender=POL,
+                                      kind="redaction", redacts="$c", sent_at=DURING)] == [
+        "presence/withdrawn"]
+    assert set(presence.current(session, mid)) == {JZ}
+    assert [e.actor for e in audit.entries(session) if e.action == "presence.withdraw"] \
+        == [POL]
+
+
+def test_a_start_day_missed_tells_the_chair_once_and_promises_no_past_time(
+        ov: Say, session: Session, renderer: Renderer) -> None:
+    """#24: the bot was down over M1's whole day: the start timer is handled, the room is
+    told once (the chair mentioned), and the replies do not promise the past start."""
+    sweep(session, renderer, START - timedelta(days=5))
+    later = datetime(2026, 12, 16, 9, tzinfo=UTC)
+    sweep(session, renderer, later)
+    sweep(session, renderer, later + timedelta(hours=1))
+    [missed] = _rows(session, "presence/missed")
+    assert missed.room_id == ROOM and CHAIR in missed.mentions.split()
+    assert _rows(session, "presence/question") == []
+    assert session.exec(select(Timer).where(Timer.kind == "meeting.start",
+                                            col(Timer.handled_at).is_(None))).all() == []
+    assert [e.action for e in audit.entries(session) if e.action.startswith("presence.")] \
+        == ["presence.missed"]
+    assert ov.key("!presentie M1", now=later) == "presence/never_asked"
+    assert ov.key("!aanwezig M1", sender=POL, now=later) == "presence/closed"
+
+
+def test_a_meeting_that_ended_cannot_be_cancelled_or_moved(
+        ov: Say, session: Session, renderer: Renderer) -> None:
+    """#24: cancelling or moving M1 after it took place would drop its attendance and the
+    rule on direct messages that follows from it: refused, the meeting stays as it was."""
+    _started(ov, session, renderer)
+    ov.one("!aanwezig M1", sender=POL, now=DURING)
+    after = START + timedelta(days=1)
+    assert ov.key("!overleg annuleren M1", now=after) == "meeting/ended"
+    assert ov.key("!overleg verplaatsen M1 22-12-2026 14:00", now=after) == "meeting/ended"
+    m = _meeting(session)
+    assert (m.status, m.starts_at) == ("planned", START)
+    # During the meeting it can still be cancelled.
+    assert ov.key("!overleg annuleren M1", now=DURING) == "meeting/cancelled"
+
+
+def test_a_meeting_moved_to_another_day_asks_again_at_the_new_start(
+        ov: Say, session: Session, renderer: Renderer) -> None:
+    """#24: confirmations of the old day do not count for the new day (the audit keeps
+    them); the question goes out again at the new start. A move within the day keeps them."""
+    _started(ov, session, renderer)
+    ov.one("!aanwezig M1", sender=POL, now=DURING)
+    ov.one("!aanwezig M1", sender=JZ, now=DURING)
+    ov.one("!overleg verplaatsen M1 15-12-2026 16:00", now=DURING)  # same day
+    mid = _meeting(session).id or 0
+    assert set(presence.current(session, mid)) == {POL, JZ}
+    ov.one("!overleg verplaatsen M1 22-12-2026 14:00", now=DURING)
+    assert presence.current(session, mid) == {}
+    assert _meeting(session).presence_asked_at is None
+    assert ov.key("!presentie M1", now=DURING) == "presence/not_asked"
+    new_start = datetime(2026, 12, 22, 13, 0, tzinfo=UTC)
+    sweep(session, renderer, new_start)
+    assert len(_rows(session, "presence/question")) == 2
+    assert _meeting(session).presence_asked_at == new_start
+    ov.one("!aanwezig M1", sender=JZ, now=new_start + timedelta(minutes=5))
+    assert set(presence.current(session, mid)) == {JZ}
+    assert [e.subject for e in audit.entries(session) if e.action == "presence.reset"] == [
+        "M1 set_aside=2"]
+    assert [e.actor for e in audit.entries(session)
+            if e.action == "presence.confidential"] == [POL, JZ, JZ]
+
+
+@pytest.mark.parametrize("key", ["☑\ufe0f", "☑", "✓", "👍", "👍🏽", "👍\ufe0f", "✔\ufe0f"])
+def test_every_check_mark_and_a_thumbs_up_confirm_presence(
+        ov: Say, session: Session, registry: Registry, renderer: Renderer, key: str) -> None:
+    """#24: other check marks and 👍 (with variation selectors and skin tones) are a yes,
+    on the presence question as on an agenda (``commands.attendance.reaction_answer``)."""
+    question = _started(ov, session, renderer)
+    assert [r.template for r in event(session, registry, renderer, sender=POL,
+                                      kind="reaction", relates_to=question.remote_id,
+                                      key=key, event_id="$k", sent_at=DURING)] == [
+        "presence/confirmed"]
+    assert set(presence.current(session, _meeting(session).id or 0)) == {POL}
+
+
+def test_the_chair_cannot_start_a_meeting_that_has_ended(
+        ov: Say, session: Session) -> None:
+    """#24: later on the meeting's day, after its end, and days later: refused, nobody asked."""
+    end = START + timedelta(minutes=_meeting(session).minutes)
+    assert ov.key("!overleg starten M1", now=end + timedelta(hours=2)) == "meeting/ended"
+    assert ov.key("!overleg starten M1", now=end + timedelta(days=30)) == "meeting/ended"
+    assert _meeting(session).presence_asked_at is None
+
+
+def test_a_cancel_said_before_the_end_counts_when_handled_after_it(
+        ov: Say, session: Session, registry: Registry, renderer: Renderer) -> None:
+    """#24: the bot was down; the chair's cancel typed during M1 is handled the next day:
+    judged by when it was said, it still cancels."""
+    from commands.inbound import Inbound, handle
+    from tests.unit.conftest import SETTINGS
+    msg = Inbound("$late-cancel", ROOM, CHAIR, "!overleg annuleren M1", DURING, encrypted=True)
+    replies = handle(session, registry, renderer, SETTINGS, msg,
+                     START + timedelta(days=1)).replies
+    assert [r.template for r in replies] == ["meeting/cancelled"]
+    assert _meeting(session).status == "cancelled"

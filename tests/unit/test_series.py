@@ -284,6 +284,14 @@ def test_a_change_that_changes_nothing_or_meets_a_holiday_changes_nothing(
     ("!overleg reeks elke dinsdag 14:00 vanaf 1-3-2027 tot 1-3-2030", "series/too_long",
      "until"),
     ("!overleg reeks elke dinsdag 14:00 vanaf 31-2-2027", "error/bad_date", "from"),
+    ("!overleg reeks elke 2e dinsdag 14:00 vanaf 1-1-9999", "series/too_far", "from"),
+    ("!overleg reeks elke 2e dinsdag 14:00 vanaf 1-1-2027 feestdagen overslaan "
+     "feestdagen verschuiven", "series/doubled", "holidays"),
+    ("!overleg reeks elke 2e dinsdag 14:00 tot 1-6-2027 vanaf 1-1-2027 tot 1-5-2027",
+     "series/doubled", "until"),
+    ("!overleg reeks elke 2e dinsdag 14:00 vanaf 1-1-2027 tot 1-6-2027 vanaf 1-2-2027",
+     "series/doubled", "from"),
+    ("!overleg reeks elke 2e dinsdag 14:00 vanaf 1-1-2035", "series/too_far", "from"),
     ("!overleg reeks elke dinsdag 14:00 feestdagen misschien", "error/bad_choice", "holidays"),
     ("!overleg reeks stop X1 vanaf 1-6-2027", "series/bad_id", "series"),
 ])
@@ -376,3 +384,98 @@ def test_plan_move_and_stop_on_postgresql(pg_url: str, registry: Registry,
         [s] = session.exec(select(MeetingSeries))
         assert (s.first_day, s.last_day) == (date(2027, 1, 12), date(2027, 5, 31))
     engine.dispose()
+
+
+@pytest.mark.parametrize("line", [
+    "!overleg reeks elke 2 weken op maandag 14:00 vanaf 5-1-2027 tot 2-3-2027",
+    "!meeting series every 2 weeks on monday 14:00 from 5-1-2027 until 2-3-2027"])
+def test_a_biweekly_rule_starts_on_the_first_matching_day_on_or_after_from(
+        overleg: Say, session: Session, line: str) -> None:
+    """#24: 5 January 2027 is a Tuesday; the first Monday on or after it is 11 January."""
+    if line.startswith("!meeting"):
+        overleg.one("!settings language en")
+    assert overleg.keys(line) == ["series/planned", "series/ics"]
+    assert [local(m).date() for m in planned(session)] == [
+        date(2027, 1, 11), date(2027, 1, 25), date(2027, 2, 8), date(2027, 2, 22)]
+    [s] = session.exec(select(MeetingSeries))
+    assert s.first_day == date(2027, 1, 11)
+
+
+@pytest.mark.parametrize("line", [
+    "!overleg reeks elke 2e dinsdag 14:00 tot 31-3-2027 vanaf 1-1-2027",
+    "!overleg reeks elke 2e dinsdag 14:00 feestdagen overslaan tot 31-3-2027 vanaf 1-1-2027",
+    "!overleg reeks elke 2e dinsdag 14:00 op Stadhuis tot 31-3-2027 feestdagen overslaan "
+    "vanaf 1-1-2027",
+    "!meeting series every 2nd tuesday 14:00 until 31-3-2027 from 1-1-2027"])
+def test_from_until_and_holidays_come_in_any_order(overleg: Say, session: Session,
+                                                   line: str) -> None:
+    """#24: the options at the end in any order plan the same series."""
+    assert overleg.keys(line) == ["series/planned", "series/ics"]
+    assert [local(m).date() for m in planned(session)] == [
+        date(2027, 1, 12), date(2027, 2, 9), date(2027, 3, 9)]
+
+
+def test_a_change_of_time_alone_moves_the_meetings_with_their_agendas(
+        overleg: Say, session: Session) -> None:
+    """#24: same days, another time: the meetings keep their M-IDs and agendas and move;
+    none is cancelled; the new series' calendar file has them on its rule."""
+    overleg(YEAR)
+    case = re.search(r"C-\w+", overleg.one("!casus open"))[0]  # type: ignore[index]
+    june = next(m for m in planned(session) if local(m).month == 6)
+    overleg.one(f"!agenda add M{june.number} {case}")
+    before = {m.number for m in planned(session)}
+    replies = overleg("!overleg reeks wijzig S1 vanaf 1-6-2027 15:00")
+    assert replies[0].template == "series/changed"
+    assert session.exec(select(Meeting).where(Meeting.status == "cancelled")).all() == []
+    assert {m.number for m in planned(session)} == before
+    session.refresh(june)
+    assert local(june) == datetime(2027, 6, 8, 15)
+    new = session.exec(select(MeetingSeries).where(MeetingSeries.number == 2)).one()
+    assert june.series_id == new.id
+    assert case in overleg.one(f"!agenda toon M{june.number}")
+    may = next(m for m in planned(session) if local(m).month == 5)
+    assert local(may) == datetime(2027, 5, 11, 14)  # before the change: as it was
+    [ics] = [r for r in replies if r.template == "series/ics"][1:]
+    cal = icalendar.Calendar.from_ical(ics.attachment)
+    got = [e["DTSTART"].dt.replace(tzinfo=None) for e in recurring_ical_events.of(cal)
+           .between(datetime(2027, 6, 1), datetime(2028, 1, 1))]
+    assert got == [local(m) for m in planned(session) if local(m) >= datetime(2027, 6, 1)]
+
+
+def test_a_duplicate_series_and_too_many_meetings_are_refused_and_the_list_is_bounded(
+        overleg: Say, session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#24: the same rule and time again while S1 runs plans nothing; an overleg has at
+    most ``MAX_FUTURE`` meetings to come; ``!overleg lijst`` shows ``LIST_MAX`` and says how
+    many more there are."""
+    from commands import meeting as meeting_commands
+    overleg("!overleg reeks elke week op woensdag 14:00 vanaf 6-1-2027 tot 29-12-2027")
+    assert len(planned(session)) == 52
+    assert overleg.key("!overleg reeks elke woensdag 14:00 vanaf 1-3-2027 tot 1-6-2027") \
+        == "series/duplicate"
+    assert len(session.exec(select(MeetingSeries)).all()) == 1
+    monkeypatch.setattr(meeting_commands, "MAX_FUTURE", 60)
+    assert overleg.key("!overleg reeks elke week op dinsdag 14:00 vanaf 5-1-2027 "
+                       "tot 28-12-2027 feestdagen overslaan") == "series/too_many"
+    assert len(planned(session)) == 52
+    assert overleg.keys("!overleg reeks elke 2e dinsdag 10:00 vanaf 1-1-2027 "
+                        "tot 30-6-2027") == ["series/planned", "series/ics"]
+    monkeypatch.setattr(meeting_commands, "MAX_FUTURE", 58)
+    assert overleg.key("!overleg plan 2-2-2027 09:00") == "meeting/too_many"
+    out = overleg.out("!overleg lijst")
+    assert len(out.values["meetings"]) == meeting_commands.LIST_MAX
+    assert out.values["more"] == 58 - meeting_commands.LIST_MAX
+
+
+def test_a_change_of_rhythm_names_the_cases_on_the_cancelled_agendas(
+        overleg: Say, session: Session) -> None:
+    """#24: when meetings are cancelled (a new rhythm, a stop), the reply names the cases
+    that were on their agendas and the meetings they were on."""
+    overleg(YEAR)
+    case = re.search(r"C-\w+", overleg.one("!casus open"))[0]  # type: ignore[index]
+    june = next(m for m in planned(session) if local(m).month == 6)
+    overleg.one(f"!agenda add M{june.number} {case}")
+    out = overleg("!overleg reeks wijzig S1 vanaf 1-6-2027 elke 2e donderdag")[0]
+    assert out.template == "series/changed"
+    assert case in out.body and f"M{june.number}:" in out.body.replace("*", "")
+    stopped = overleg("!overleg reeks stop S2 vanaf 1-6-2027")[0]
+    assert stopped.template == "series/stopped" and "C-" not in stopped.body
