@@ -125,15 +125,22 @@ class App:
                                other_device: str, room_id: str | None) -> str:
         """``answer``, ``decline`` or ``known`` (``commands.verification.requested``)."""
         with session_scope(self.engine) as session:
-            return verification.requested(session, self.settings, flow_id, device_id,
-                                          user_id, other_device, self.clock.now(), room_id)
+            verdict = verification.requested(session, self.settings, self.render, flow_id,
+                                             device_id, user_id, other_device,
+                                             self.clock.now(), room_id)
+            return verdict
 
-    def verification_compare(self, flow_id: str, indices: list[int],
-                             decimals: list[int]) -> list[str]:
+    def verification_ended(self, flow_ids: list[str]) -> list[str]:
+        """Of the flows a device holds, those ended meanwhile (``verification.ended``)."""
+        with session_scope(self.engine) as session:
+            return verification.ended(session, flow_ids)
+
+    def verification_compare(self, flow_id: str, indices: list[int], decimals: list[int],
+                             device_name: str | None = None) -> list[str]:
         """The emoji shown to the administrator; the rooms to send to."""
         with session_scope(self.engine) as session:
             sent = verification.compare(session, self.render, flow_id, indices, decimals,
-                                        self.clock.now())
+                                        self.clock.now(), device_name)
             return list(dict.fromkeys(r.room_id for r in sent))
 
     def verification_decided(self, device_id: str) -> list[tuple[str, str]]:

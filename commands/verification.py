@@ -44,18 +44,34 @@ SHOWN = ("compare", "confirmed", "rejected")
 _answer = choice(Choice("yes", "ja", "yes"), Choice("no", "nee", "no"))
 
 
-def requested(session: Session, settings: Settings, flow_id: str, device_id: str,
-              user_id: str, other_device: str, now: datetime,
+def requested(session: Session, settings: Settings, render: Render, flow_id: str,
+              device_id: str, user_id: str, other_device: str, now: datetime,
               room_id: str | None = None) -> str:
     """A verification request (``m.key.verification.request``, transaction ``flow_id``)
     from ``user_id``'s device ``other_device`` reached the bot's device ``device_id``
     (to-device, or in the direct room ``room_id``). ``answer``: answer it (a row in state
     ``ready``); ``decline``: the sender is no bot administrator; ``known``: seen before
-    (a sync read again after a restart), nothing to do."""
+    (a sync read again after a restart), nothing to do.
+
+    One open flow per administrator: a new request ends their older open flows (reason
+    ``superseded``, on any of the bot's devices; the device holding one cancels it towards
+    Element at its next upkeep, ``ended``), so ``!verifieer ja`` can only answer the
+    emoji of the device that asked last. The administrator is told in the direct room
+    (``verification/superseded``, naming the older request's device)."""
     if verifications.get(session, flow_id) is not None:
         return "known"
     if user_id not in settings.admins:
         return "decline"
+    older = verifications.open_of_user(session, user_id)
+    for row in older:
+        row.state, row.reason, row.ended_at = "cancelled", "superseded", now
+        session.add(row)
+    if older:
+        room = room_id or user_id
+        rendered = render_all(render, [Outgoing(
+            "verification/superseded", {"old": [r.other_device for r in older],
+                                        "device": other_device}, room=room)], room)
+        outbox.enqueue(session, rendered, now)
     session.add(KeyVerification(flow_id=flow_id, device_id=device_id, user_id=user_id,
                                 other_device=other_device, room_id=room_id, state="ready",
                                 started_at=now))
@@ -63,11 +79,13 @@ def requested(session: Session, settings: Settings, flow_id: str, device_id: str
 
 
 def compare(session: Session, render: Render, flow_id: str, indices: list[int],
-            decimals: list[int], now: datetime) -> list[Rendered]:
+            decimals: list[int], now: datetime,
+            device_name: str | None = None) -> list[Rendered]:
     """The short authentication string is known: show it to the administrator in their
     direct room, or in the room of an in-room flow (template ``verification/compare``:
     seven emoji, ``indices`` 0-63 into the spec's table, and three ``decimals``
-    1000-9191). Nothing when the flow has ended."""
+    1000-9191), naming the administrator's device that asked (its ID, and
+    ``device_name``, its display name, when known). Nothing when the flow has ended."""
     row = verifications.get(session, flow_id)
     if row is None or row.state != "ready":
         return []
@@ -77,7 +95,8 @@ def compare(session: Session, render: Render, flow_id: str, indices: list[int],
     room = row.room_id or row.user_id
     rendered = render_all(render, [Outgoing("verification/compare",
                                             {"emoji": emoji, "decimals": decimals,
-                                             "device": row.other_device}, room=room)], room)
+                                             "device": row.other_device,
+                                             "device_name": device_name}, room=room)], room)
     outbox.enqueue(session, rendered, now)
     return rendered
 
@@ -142,3 +161,15 @@ def abandoned(session: Session, device_id: str) -> list[KeyVerification]:
     """The open flows of ``device_id`` at its start: their keys were in the memory of a
     process that ended, so each is cancelled (reason ``restart``)."""
     return verifications.open_flows(session, device_id)
+
+
+def ended(session: Session, flow_ids: list[str]) -> list[str]:
+    """Of ``flow_ids`` (the flows a device holds in memory), those whose row has ended
+    meanwhile (superseded by a newer request, possibly read by another instance): the
+    device cancels them towards the other side."""
+    ended_ids = []
+    for flow_id in flow_ids:
+        row = verifications.get(session, flow_id)
+        if row is None or row.state not in verifications.OPEN:
+            ended_ids.append(flow_id)
+    return ended_ids

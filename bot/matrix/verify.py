@@ -176,6 +176,8 @@ class Verifying:
                 return  # seen before (a sync read again), or sent too long ago
             flow = self._flows[flow_id] = new
             log.info("verification requested", extra={"flow": flow_id, "user": sender})
+            await self._drop_ended()  # (this administrator's older flow, if this device
+            await self._tell([room or sender])  # holds it; the direct room says so)
             if step == "request":
                 if METHOD not in (content.get("methods") or []):
                     await self._cancel(flow, "m.unknown_method", "only m.sas.v1")
@@ -212,7 +214,7 @@ class Verifying:
             await self._send("key", flow, {"key": flow.sas.public_key})
             indices, decimals = flow.sas.short_string()
             await self._tell(await self.db.run(self.app.verification_compare, flow.flow_id,
-                                               indices, decimals))
+                                               indices, decimals, self._device_name(flow)))
         elif step == "mac":
             if flow.sas is None or flow.sas.their_key is None:
                 raise Cancel("m.unexpected_message", "a MAC before the keys")
@@ -224,6 +226,16 @@ class Verifying:
         elif step not in ("ready", "request"):
             raise Cancel("m.unexpected_message", f"unexpected {step}")
 
+    def _device_name(self, flow: Flow) -> str | None:
+        """The display name of the other side's device, when the device store knows it."""
+        store = getattr(self.client, "device_store", None)
+        try:
+            device = store[flow.user].get(flow.device) if store is not None else None
+        except KeyError:
+            return None
+        name = getattr(device, "display_name", None)
+        return str(name)[:60] if name else None
+
     async def _open_direct_room(self, user_id: str) -> None:
         """Open the administrator's direct room now, so they can join it while Element
         and the bot agree on keys (the emoji are sent there)."""
@@ -234,6 +246,7 @@ class Verifying:
         """After each sync: act on the administrators' answers, cancel flows past 10
         minutes; at start, cancel every flow this device had open (its keys are gone)."""
         own = self.client.device_id
+        await self._drop_ended()
         for flow_id, user, device, room in await self.db.run(self.app.verification_stale,
                                                              own, at_start):
             if at_start and flow_id in self._flows:
@@ -257,6 +270,18 @@ class Verifying:
                 except Exception:
                     log.exception("verification step failed", extra={"flow": flow_id})
                     await self._cancel(held, "m.unexpected_message", "internal error")
+
+    async def _drop_ended(self) -> None:
+        """Cancel towards the other side the flows held here whose row ended meanwhile
+        (superseded by the same administrator's newer request, read by any instance)."""
+        if not self._flows:
+            return
+        for flow_id in await self.db.run(self.app.verification_ended, list(self._flows)):
+            flow = self._flows.pop(flow_id, None)
+            if flow is not None:
+                await self._send("cancel", flow, {"code": "m.user",
+                                                  "reason": "superseded by a newer request"})
+                log.info("verification superseded", extra={"flow": flow_id})
 
     async def _send_mac(self, flow: Flow) -> None:
         assert flow.sas is not None and self.client.olm is not None

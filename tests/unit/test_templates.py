@@ -184,11 +184,17 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
     # An administrator verifies the bot (issue 22): the emoji, both answers, both ends.
     say("!verifieer ja", sender=ADMIN)  # nothing waiting
     for flow, answer, reason in (("f1", "ja", None), ("f2", "nee", "m.mismatched_sas")):
-        verification.requested(session, SETTINGS, flow, "BOTDEVICE", ADMIN, "ELEMENT", NOW)
+        verification.requested(session, SETTINGS, say._render, flow, "BOTDEVICE", ADMIN,
+                               "ELEMENT", NOW)
         verification.compare(session, say._render, flow, [0, 34, 63, 5, 6, 7, 8],
-                             [1000, 4000, 9191], NOW)
+                             [1000, 4000, 9191], NOW, "Element op laptop")
         say(f"!verifieer {answer}", sender=ADMIN)
         verification.end(session, say._render, flow, reason, NOW)
+    # A second session's request replaces the first one's.
+    verification.requested(session, SETTINGS, say._render, "f3", "BOTDEVICE", ADMIN,
+                           "ELEMENT", NOW)
+    verification.requested(session, SETTINGS, say._render, "f4", "BOTDEVICE", ADMIN,
+                           "PHONE", NOW)
     # Kicked and invited again: a command and an undecryptable message of that time.
     inbound_store.record_join(session, ROOM, NOW - timedelta(days=1))
     inbound_store.record_leave(session, ROOM, NOW + timedelta(minutes=1))
