@@ -38,6 +38,11 @@ TIMEOUT = timedelta(minutes=10)
 """A verification not done within this time is cancelled (spec: "Clients should time out a
 verification that does not complete within 10 minutes")."""
 
+ELEMENT_TIMEOUT = "their_timeout"
+"""Recorded when the other side cancels with ``m.timeout``: Element's crypto
+(matrix-rust-sdk, ``MAX_EVENT_TIMEOUT``) gives up a SAS after one minute without a new event,
+long before the bot's own ``TIMEOUT``."""
+
 SHOWN = ("compare", "confirmed", "rejected")
 """States in which the administrator has seen the emoji: the end is told to them."""
 
@@ -127,8 +132,10 @@ def decided(session: Session, device_id: str) -> list[tuple[str, str]]:
 def end(session: Session, render: Render, flow_id: str, reason: str | None,
         now: datetime) -> list[Rendered]:
     """End the flow: ``reason`` None is done (the bot is verified), else the cancel code
-    (``m.user``, ``m.timeout``, ``m.mismatched_sas``, ``m.key_mismatch``, ... or
-    ``restart``). An administrator who saw the emoji is told (``verification/done`` or
+    (``m.user``, ``m.timeout`` -- the bot's own ``TIMEOUT`` --, ``m.mismatched_sas``,
+    ``m.key_mismatch``, ... , ``restart``, or ``ELEMENT_TIMEOUT``: the other side's
+    ``m.timeout``, told as ``verification/element_timeout``). An administrator who saw
+    the emoji is told (``verification/done`` or
     ``verification/cancelled``); an ended flow stays as it ended."""
     row = verifications.get(session, flow_id)
     if row is None or row.state not in verifications.OPEN:
@@ -139,7 +146,9 @@ def end(session: Session, render: Render, flow_id: str, reason: str | None,
     session.add(row)
     if not shown and reason is not None:
         return []
-    template = "verification/done" if reason is None else "verification/cancelled"
+    template = "verification/done" if reason is None \
+        else "verification/element_timeout" if reason == ELEMENT_TIMEOUT \
+        else "verification/cancelled"
     room = row.room_id or row.user_id
     rendered = render_all(render, [Outgoing(template, {"reason": reason}, room=room)], room)
     outbox.enqueue(session, rendered, now)

@@ -300,3 +300,16 @@ async def test_a_newer_request_read_by_another_instance_cancels_the_older_flow(
     assert [(d, c["transaction_id"]) for t, d, c in first.client.sent
             if t.endswith(".cancel")] == [("DEVA", "TA")]
     assert _rows(app) == {"TA": ("cancelled", "superseded"), "TB": ("compare", None)}
+
+
+async def test_elements_one_minute_timeout_is_told_as_elements_not_the_bots(app: App) -> None:
+    """Element's crypto cancels a comparison after a minute without a step (m.timeout):
+    the administrator hears that Element gave up for want of an answer within a minute,
+    not the bot's 10-minute expiry (issue 22)."""
+    bot = _Bot(app, {})
+    await _to_the_emoji(bot)
+    app.clock.advance(timedelta(seconds=61))  # type: ignore[attr-defined]
+    await bot.hear("cancel", {"code": "m.timeout", "reason": "timed out"})
+    assert _rows(app)["T1"][0] == "cancelled"
+    assert _told(app) == ["verification/compare", "verification/element_timeout"]
+    assert bot.kinds() == ["ready", "accept", "key"]  # nothing sent back for their cancel
