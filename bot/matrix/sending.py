@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from nio import (
     ErrorResponse,
+    JoinedMembersResponse,
     JoinedRoomsResponse,
     LocalProtocolError,
     RoomCreateResponse,
@@ -168,6 +169,8 @@ class Sending(KeySharing):
 
         Room keys are shared only with joined members, so a message sent before the person
         accepts the invite could never be read: until then the row waits (and retries).
+        Whether they joined is read from the room's full membership, loaded from the
+        homeserver when the sync has not brought it (lazy loading, as after a restart).
         """
         room_id = await self.db.run(self.app.direct_room, user_id)
         if room_id is None:
@@ -182,6 +185,15 @@ class Sending(KeySharing):
             await self.db.run(self.app.record_join, room_id, datetime.now(UTC))
             log.info("opened direct room", extra={"room": room_id})
         room = self.client.rooms.get(room_id)
+        if room is not None and user_id not in room.users and not room.members_synced:
+            # The sync loads members lazily: after a restart a direct room the person
+            # joined long ago lists only those who spoke since. Ask the homeserver.
+            try:
+                loaded = await self.client.joined_members(room_id)
+            except (aiohttp.ClientError, TimeoutError) as e:
+                return SendResult(error=f"dm: members {type(e).__name__}", retry_after=5.0)
+            if not isinstance(loaded, JoinedMembersResponse):
+                return SendResult(error="dm: members unknown", retry_after=5.0)
         if room is None or user_id not in room.users or user_id in room.invited_users:
             return SendResult(error="dm: waiting for the person to join", retry_after=5.0)
         return room_id
