@@ -46,6 +46,9 @@ long before the bot's own ``TIMEOUT``."""
 SHOWN = ("compare", "confirmed", "rejected")
 """States in which the administrator has seen the emoji: the end is told to them."""
 
+REF = "verification:"
+"""``OutboxMessage.ref`` of a flow's emoji message: ``verification:<flow ID>``."""
+
 _answer = choice(Choice("yes", "ja", "yes"), Choice("no", "nee", "no"))
 
 
@@ -101,7 +104,8 @@ def compare(session: Session, render: Render, flow_id: str, indices: list[int],
     rendered = render_all(render, [Outgoing("verification/compare",
                                             {"emoji": emoji, "decimals": decimals,
                                              "device": row.other_device,
-                                             "device_name": device_name}, room=room)], room)
+                                             "device_name": device_name}, room=room,
+                                            ref=REF + flow_id)], room)
     outbox.enqueue(session, rendered, now)
     return rendered
 
@@ -111,12 +115,18 @@ def compare(session: Session, render: Render, flow_id: str, indices: list[int],
 def verify(ctx: Ctx, *, answer: str) -> list[Outgoing]:
     """The administrator's answer to the emoji shown last (``verification/compare``):
     ``yes`` (they match what Element shows) or ``no``. Recorded for the bot's device that
-    holds the flow, which then finishes or cancels it."""
+    holds the flow, which then finishes or cancels it. Refused (``verification/not_shown``)
+    while that message has not been delivered: the answer must be to emoji the
+    administrator saw."""
     row = verifications.waiting_for(ctx.session, ctx.sender)
     if row is None or row.started_at < ctx.now - TIMEOUT:
         # (past the time limit: its device cancels it; a flow of an instance that is gone
         # is never taken for a new one)
         return [ctx.refuse("verification/none_waiting")]
+    if not outbox.sent_with_ref(ctx.session, REF + row.flow_id):
+        # The emoji have not reached the administrator (still queued): whatever they
+        # compared, it was not this flow's.
+        return [ctx.refuse("verification/not_shown")]
     row.state = "confirmed" if answer == "yes" else "rejected"
     ctx.session.add(row)
     return [ctx.reply("verification/" + row.state)]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.render import LOCALES, Renderer, html_to_text
 from commands import casefile, rooms, timed, verification
@@ -18,7 +18,7 @@ from commands.inbound import Inbound, handle
 from commands.registry import Outgoing, Registry
 from storage import inbound as inbound_store
 from storage.db import create_schema, make_engine, session_scope
-from storage.models import Meeting
+from storage.models import Meeting, OutboxMessage
 from storage.outbox import Rendered
 from tests.unit.conftest import ADMIN, CHAIR, NOW, REGISTRY, ROOM, SETTINGS, Say
 
@@ -188,6 +188,12 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
                                "ELEMENT", NOW)
         verification.compare(session, say._render, flow, [0, 34, 63, 5, 6, 7, 8],
                              [1000, 4000, 9191], NOW, "Element op laptop")
+        if answer == "nee":
+            say("!verifieer nee", sender=ADMIN)  # the emoji not delivered yet: refused
+        for row in session.exec(select(OutboxMessage).where(
+                OutboxMessage.sent_at == None)):  # noqa: E711  (delivered)
+            row.sent_at = NOW
+            session.add(row)
         say(f"!verifieer {answer}", sender=ADMIN)
         verification.end(session, say._render, flow, reason, NOW)
     # A second session's request replaces the first one's.

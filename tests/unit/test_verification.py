@@ -146,6 +146,14 @@ def _told(session: Session) -> list[tuple[str, str]]:
         select(OutboxMessage).order_by(OutboxMessage.id))]  # type: ignore[arg-type]
 
 
+def _delivered(session: Session) -> None:
+    """Every queued message reached the homeserver (the deliverer's work)."""
+    for row in session.exec(select(OutboxMessage).where(
+            OutboxMessage.sent_at == None)):  # noqa: E711
+        row.sent_at = NOW
+        session.add(row)
+
+
 def test_only_an_administrator_is_answered(session: Session, renderer: Renderer) -> None:
     assert verification.requested(session, SETTINGS, renderer, "T0", "BOT",
                                   "@stranger:localhost", "DEV", NOW) == "decline"
@@ -170,7 +178,9 @@ def test_an_administrator_compares_confirms_and_is_told_it_is_done(
     assert (shown.room_id, shown.template) == (ADMIN, "verification/compare")
     assert "🐶" in shown.body and "📌" in shown.body
     assert say.key("!verifieer ja", sender="@chair:elsewhere") == "error/admin_only"
+    assert say.key("!verifieer ja", sender=ADMIN) == "verification/not_shown"  # queued
     assert verification.decided(session, "BOT") == []
+    _delivered(session)
     assert say.key("!verifieer ja", sender=ADMIN) == "verification/confirmed"
     assert verification.decided(session, "BOT") == [("T1", "confirmed")]
     assert verification.decided(session, "OTHERBOT") == []
@@ -187,6 +197,7 @@ def test_a_no_is_recorded_and_a_cancel_before_the_emoji_is_not_told(
                            "!dm:localhost")
     [shown] = verification.compare(session, renderer, "T1", [0] * 7, [1000] * 3, NOW)
     assert shown.room_id == "!dm:localhost"  # an in-room flow: shown in its room
+    _delivered(session)
     assert say.key("!verify no", sender=ADMIN) == "verification/rejected"
     assert verification.decided(session, "BOT") == [("T1", "rejected")]
     verification.end(session, renderer, "T1", "m.mismatched_sas", NOW)

@@ -92,8 +92,20 @@ def _told(app: App) -> list[str]:
             select(OutboxMessage).order_by(OutboxMessage.id))]  # type: ignore[arg-type]
 
 
-def _answer(app: App, text: str, n: int = 0) -> None:
-    """The administrator's answer in their direct room with the bot."""
+def _delivered(app: App) -> None:
+    """Every queued message reached the homeserver (the deliverer's work, left out here)."""
+    with session_scope(app.engine) as session:
+        for row in session.exec(select(OutboxMessage).where(
+                OutboxMessage.sent_at == None)):  # noqa: E711
+            row.sent_at, row.remote_id = app.clock.now(), f"$sent{row.id}"
+            session.add(row)
+
+
+def _answer(app: App, text: str, n: int = 0, *, shown: bool = True) -> None:
+    """The administrator's answer in their direct room with the bot (after the emoji
+    reached them, unless not ``shown``)."""
+    if shown:
+        _delivered(app)
     app.record_join("!dm:localhost", NOW - timedelta(hours=1))
     app.handle(Inbound(f"$answer{n}", "!dm:localhost", ADMIN, text, app.clock.now(),
                        encrypted=True))
@@ -313,3 +325,16 @@ async def test_elements_one_minute_timeout_is_told_as_elements_not_the_bots(app:
     assert _rows(app)["T1"][0] == "cancelled"
     assert _told(app) == ["verification/compare", "verification/element_timeout"]
     assert bot.kinds() == ["ready", "accept", "key"]  # nothing sent back for their cancel
+
+
+async def test_an_answer_before_the_emoji_reached_the_administrator_is_refused(
+        app: App) -> None:
+    """The emoji message still queued (not delivered): '!verifieer ja' cannot be about it,
+    so nothing is recorded; once delivered, the answer counts (issue 22)."""
+    bot = _Bot(app, {})
+    await _to_the_emoji(bot)
+    _answer(app, "!verifieer ja", shown=False)
+    assert _rows(app) == {"T1": ("compare", None)}
+    assert _told(app)[-1] == "verification/not_shown"
+    _answer(app, "!verifieer ja", n=1)
+    assert _rows(app) == {"T1": ("confirmed", None)}
