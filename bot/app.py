@@ -130,6 +130,14 @@ class App:
                                              self.clock.now(), room_id)
             return verdict
 
+    def verification_not_direct(self, user_id: str) -> list[str]:
+        """An in-room request outside a direct room (``verification.not_direct``); the
+        rooms to send to."""
+        with session_scope(self.engine) as session:
+            sent = verification.not_direct(session, self.settings, self.render, user_id,
+                                           self.clock.now())
+            return list(dict.fromkeys(r.room_id for r in sent))
+
     def verification_ended(self, flow_ids: list[str]) -> list[str]:
         """Of the flows a device holds, those ended meanwhile (``verification.ended``)."""
         with session_scope(self.engine) as session:

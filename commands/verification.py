@@ -86,6 +86,20 @@ def requested(session: Session, settings: Settings, render: Render, flow_id: str
     return "answer"
 
 
+def not_direct(session: Session, settings: Settings, render: Render, user_id: str,
+               now: datetime) -> list[Rendered]:
+    """``user_id`` asked for a verification in a room that is not their direct room with
+    the bot (an overleg: the emoji would be shown to every member). It is declined; an
+    administrator is told in their direct room to start it there or from the bot's
+    profile (``verification/not_direct``); anyone else is told nothing."""
+    if user_id not in settings.admins:
+        return []
+    rendered = render_all(render, [Outgoing("verification/not_direct", {}, room=user_id)],
+                          user_id)
+    outbox.enqueue(session, rendered, now)
+    return rendered
+
+
 def compare(session: Session, render: Render, flow_id: str, indices: list[int],
             decimals: list[int], now: datetime,
             device_name: str | None = None) -> list[Rendered]:

@@ -39,6 +39,7 @@ from commands.verification import ELEMENT_TIMEOUT, too_old
 log = logging.getLogger(__name__)
 PREFIX = "m.key.verification."
 DECLINED = "Only the bot's administrators can verify it."
+NOT_DIRECT = "Verify the bot from its direct room with you, or from its profile."
 
 
 @dataclass
@@ -166,6 +167,13 @@ class Verifying:
                 # (the sender's clock against the wall clock, as the spec means it)
                 log.info("verification request too old; ignored", extra={"flow": flow_id})
                 return
+            if room is not None and not await self._direct_with(room, sender):
+                # Started in a shared room (an overleg): its emoji would be shown to all.
+                await self._send("cancel", new, {"code": "m.user", "reason": NOT_DIRECT})
+                await self._tell(await self.db.run(self.app.verification_not_direct, sender))
+                log.info("verification request outside a direct room declined",
+                         extra={"flow": flow_id, "user": sender})
+                return
             verdict = await self.db.run(self.app.verification_requested, flow_id, own, sender,
                                         device, room)
             if verdict == "decline":  # not an administrator: declined, nothing shown
@@ -228,6 +236,22 @@ class Verifying:
             pass  # the bot ends its side when it has checked their MAC
         elif step not in ("ready", "request"):
             raise Cancel("m.unexpected_message", f"unexpected {step}")
+
+    async def _direct_with(self, room_id: str, user_id: str) -> bool:
+        """Whether ``room_id`` is a direct room of the bot and ``user_id`` alone: its full,
+        current membership (loaded when the lazy-loading sync did not bring it) is the
+        two of them, nobody else joined or invited."""
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return False
+        if not room.members_synced:
+            try:
+                await self.client.joined_members(room_id)
+            except (aiohttp.ClientError, TimeoutError):
+                return False
+            if not room.members_synced:
+                return False
+        return set(room.users) == {self.client.user_id, user_id}
 
     def _device_name(self, flow: Flow) -> str | None:
         """The display name of the other side's device, when the device store knows it."""

@@ -33,6 +33,7 @@ class _Client:
         self.olm = SimpleNamespace(account=SimpleNamespace(
             identity_keys={"ed25519": "botdevicekey", "curve25519": "x"}))
         self.sent: list[tuple[str, str, dict[str, Any]]] = []  # (type, device, content)
+        self.rooms: dict[str, Any] = {}
 
     async def to_device(self, message: Any) -> None:
         self.sent.append((message.type, message.recipient_device, message.content))
@@ -338,3 +339,56 @@ async def test_an_answer_before_the_emoji_reached_the_administrator_is_refused(
     assert _told(app)[-1] == "verification/not_shown"
     _answer(app, "!verifieer ja", n=1)
     assert _rows(app) == {"T1": ("confirmed", None)}
+
+
+def _room(room_id: str, *users: str) -> Any:
+    from nio import MatrixRoom
+
+    room = MatrixRoom(room_id, BOT)
+    for user in users:
+        room.add_member(user, None, None)
+    room.members_synced = True
+    return room
+
+
+async def _in_room_request(bot: _Bot, room_id: str, event_id: str) -> None:
+    import time
+
+    sent: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def room_send(room: str, kind: str, content: dict[str, Any], **_: Any) -> None:
+        sent.append((room, kind, content))
+
+    async def no_limit(room: str) -> None:
+        return None
+
+    bot.client.room_send = room_send  # type: ignore[attr-defined]
+    bot._limit_key_sharing = no_limit  # type: ignore[attr-defined]
+    bot.room_sent = sent  # type: ignore[attr-defined]
+    await bot.on_room_verification(room_id, SimpleNamespace(
+        sender=ADMIN, event_id=event_id, server_timestamp=int(time.time() * 1000),
+        source={"type": "m.room.message", "content": {
+            "msgtype": "m.key.verification.request", "to": BOT,
+            "from_device": "ELEMENTDEV", "methods": ["m.sas.v1"], "body": "verify"}}))
+
+
+async def test_an_in_room_request_in_a_shared_room_is_declined_and_the_admin_told(
+        app: App) -> None:
+    """A request in the overleg room would show the emoji to every member: declined
+    there (m.user), and the administrator is told in their direct room (issue 22)."""
+    bot = _Bot(app, {})
+    bot.client.rooms = {
+        "!overleg:localhost": _room("!overleg:localhost", BOT, ADMIN, STRANGER),
+        "!dm:localhost": _room("!dm:localhost", BOT, ADMIN)}
+    await _in_room_request(bot, "!overleg:localhost", "$req1")
+    sent = bot.room_sent  # type: ignore[attr-defined]
+    assert [(r, k, c.get("code")) for r, k, c in sent] == [
+        ("!overleg:localhost", "m.key.verification.cancel", "m.user")]
+    assert _rows(app) == {}
+    with session_scope(app.engine) as session:
+        assert [(m.room_id, m.template) for m in session.exec(select(OutboxMessage))] == [
+            (ADMIN, "verification/not_direct")]
+    await _in_room_request(bot, "!dm:localhost", "$req2")
+    assert [(r, k) for r, k, _ in bot.room_sent][-1:] == [  # type: ignore[attr-defined]
+        ("!dm:localhost", "m.key.verification.ready")]
+    assert _rows(app) == {"$req2": ("ready", None)}
