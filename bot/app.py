@@ -155,10 +155,12 @@ class App:
         with session_scope(self.engine) as session:
             return verification.decided(session, device_id)
 
-    def verification_end(self, flow_id: str, reason: str | None) -> list[str]:
+    def verification_end(self, flow_id: str, reason: str | None,
+                         device_only: bool = False) -> list[str]:
         """End the flow (``commands.verification.end``); the rooms to send to."""
         with session_scope(self.engine) as session:
-            sent = verification.end(session, self.render, flow_id, reason, self.clock.now())
+            sent = verification.end(session, self.render, flow_id, reason, self.clock.now(),
+                                    device_only=device_only)
             return list(dict.fromkeys(r.room_id for r in sent))
 
     def verification_stale(self, device_id: str,

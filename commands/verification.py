@@ -154,13 +154,15 @@ def decided(session: Session, device_id: str) -> list[tuple[str, str]]:
 
 
 def end(session: Session, render: Render, flow_id: str, reason: str | None,
-        now: datetime) -> list[Rendered]:
+        now: datetime, *, device_only: bool = False) -> list[Rendered]:
     """End the flow: ``reason`` None is done (the bot is verified), else the cancel code
     (``m.user``, ``m.timeout`` -- the bot's own ``TIMEOUT`` --, ``m.mismatched_sas``,
     ``m.key_mismatch``, ... , ``restart``, or ``ELEMENT_TIMEOUT``: the other side's
     ``m.timeout``, told as ``verification/element_timeout``). An administrator who saw
-    the emoji is told (``verification/done`` or
-    ``verification/cancelled``); an ended flow stays as it ended."""
+    the emoji is told (``verification/done``; ``verification/done_device_only`` when
+    ``device_only``: the administrator has no cross-signing identity, so only their session
+    that verified trusts only this device of the bot; or ``verification/cancelled``); an
+    ended flow stays as it ended."""
     row = verifications.get(session, flow_id)
     if row is None or row.state not in verifications.OPEN:
         return []
@@ -170,7 +172,8 @@ def end(session: Session, render: Render, flow_id: str, reason: str | None,
     session.add(row)
     if not shown and reason is not None:
         return []
-    template = "verification/done" if reason is None \
+    template = ("verification/done_device_only" if device_only
+                else "verification/done") if reason is None \
         else "verification/element_timeout" if reason == ELEMENT_TIMEOUT \
         else "verification/cancelled"
     room = row.room_id or row.user_id

@@ -351,7 +351,9 @@ class Verifying:
         flow.verified = flow.sas.check_mac(flow.their_mac, known)
         await self._send("done", flow, {})
         self._flows.pop(flow.flow_id, None)
-        await self._tell(await self.db.run(self.app.verification_end, flow.flow_id, None))
+        # Without a master key of theirs, their session trusts this device of the bot only.
+        await self._tell(await self.db.run(self.app.verification_end, flow.flow_id, None,
+                                           not master))
         log.info("verified by an administrator", extra={"flow": flow.flow_id,
                                                         "user": flow.user})
         master_ids = {f"ed25519:{k}" for k in ((master or {}).get("keys") or {}).values()}

@@ -204,6 +204,10 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
     verification.compare(session, say._render, "f4", [1] * 7, [1000] * 3, NOW)
     verification.end(session, say._render, "f4", verification.ELEMENT_TIMEOUT, NOW)
     verification.not_direct(session, SETTINGS, say._render, ADMIN, NOW)
+    verification.requested(session, SETTINGS, say._render, "f5", "BOTDEVICE", ADMIN,
+                           "PHONE", NOW)
+    verification.compare(session, say._render, "f5", [2] * 7, [1000] * 3, NOW)
+    verification.end(session, say._render, "f5", None, NOW, device_only=True)
     # Kicked and invited again: a command and an undecryptable message of that time.
     inbound_store.record_join(session, ROOM, NOW - timedelta(days=1))
     inbound_store.record_leave(session, ROOM, NOW + timedelta(minutes=1))

@@ -59,7 +59,8 @@ class _Bot(Verifying):
         self._verification_hooks()
 
     async def _their_keys(self, user: str) -> tuple[dict[str, str], dict[str, Any] | None]:
-        return self.known, None
+        master = {"keys": {k: v for k, v in self.known.items() if "master" in k}}
+        return self.known, master if master["keys"] else None
 
     async def _direct_room(self, user_id: str) -> str:
         return "!dm:localhost"
@@ -392,3 +393,17 @@ async def test_an_in_room_request_in_a_shared_room_is_declined_and_the_admin_tol
     assert [(r, k) for r, k, _ in bot.room_sent][-1:] == [  # type: ignore[attr-defined]
         ("!dm:localhost", "m.key.verification.ready")]
     assert _rows(app) == {"$req2": ("ready", None)}
+
+
+async def test_an_administrator_without_cross_signing_is_told_only_this_device_is_trusted(
+        app: App) -> None:
+    """No master key of theirs: only the session that verified trusts this bot device,
+    and the done message says so rather than 'Element shows it as trusted' (issue 22)."""
+    keys = {"ed25519:ELEMENTDEV": "elementdevkey"}
+    bot = _Bot(app, keys)
+    _, secret = await _to_the_emoji(bot)
+    await bot.hear("mac", _element_mac(secret, keys))
+    _answer(app, "!verifieer ja")
+    await bot._verification_upkeep()
+    assert _rows(app) == {"T1": ("done", None)}
+    assert _told(app)[-1] == "verification/done_device_only"
