@@ -136,6 +136,10 @@ def verify(ctx: Ctx, *, answer: str) -> list[Outgoing]:
     if row is None or row.started_at < ctx.now - TIMEOUT:
         # (past the time limit: its device cancels it; a flow of an instance that is gone
         # is never taken for a new one)
+        answered = [r for r in verifications.open_of_user(ctx.session, ctx.sender)
+                    if r.state == "confirmed" and r.started_at >= ctx.now - TIMEOUT]
+        if answered:  # answered already: Element's confirmation is what is missing
+            return [ctx.refuse("verification/waiting_for_element")]
         return [ctx.refuse("verification/none_waiting")]
     if not outbox.sent_with_ref(ctx.session, REF + row.flow_id):
         # The emoji have not reached the administrator (still queued): whatever they
@@ -186,6 +190,12 @@ def too_old(sent_at: datetime, now: datetime) -> bool:
     """A request sent more than ``TIMEOUT`` ago or more than 5 minutes ahead is ignored
     (spec: "m.key.verification.request", ``timestamp``)."""
     return sent_at < now - TIMEOUT or sent_at > now + timedelta(minutes=5)
+
+
+def from_the_future(sent_at: datetime, now: datetime) -> bool:
+    """A request dated more than 5 minutes ahead of ``now``: the sender's clock is off
+    (clock skew), told apart from a request that is merely old."""
+    return sent_at > now + timedelta(minutes=5)
 
 
 def expired(session: Session, device_id: str, now: datetime) -> list[KeyVerification]:

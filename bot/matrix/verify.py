@@ -34,7 +34,7 @@ from bot.dbcalls import DatabaseCalls
 from bot.deliver import Deliverer
 from bot.matrix.events import _ts
 from bot.matrix.sas import METHOD, Cancel, Sas
-from commands.verification import ELEMENT_TIMEOUT, too_old
+from commands.verification import ELEMENT_TIMEOUT, from_the_future, too_old
 
 log = logging.getLogger(__name__)
 PREFIX = "m.key.verification."
@@ -165,7 +165,10 @@ class Verifying:
                 return
             if sent_at is not None and too_old(sent_at, datetime.now(UTC)):
                 # (the sender's clock against the wall clock, as the spec means it)
-                log.info("verification request too old; ignored", extra={"flow": flow_id})
+                late = not from_the_future(sent_at, datetime.now(UTC))
+                log.info("verification request too old; ignored" if late else
+                         "verification request from the future (clock skew); ignored",
+                         extra={"flow": flow_id, "user": sender})
                 return
             if room is not None and not await self._direct_with(room, sender):
                 # Started in a shared room (an overleg): its emoji would be shown to all.
@@ -178,7 +181,8 @@ class Verifying:
                                         device, room)
             if verdict == "decline":  # not an administrator: declined, nothing shown
                 await self._send("cancel", new, {"code": "m.user", "reason": DECLINED})
-                log.info("verification request declined", extra={"flow": flow_id})
+                log.info("verification request declined: not a bot administrator",
+                         extra={"flow": flow_id, "user": sender})
                 return
             if verdict != "answer":
                 return  # seen before (a sync read again), or sent too long ago

@@ -195,6 +195,8 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
             row.sent_at = NOW
             session.add(row)
         say(f"!verifieer {answer}", sender=ADMIN)
+        if answer == "ja":
+            say("!verifieer ja", sender=ADMIN)  # again, while Element has not confirmed
         verification.end(session, say._render, flow, reason, NOW)
     # A second session's request replaces the first one's.
     verification.requested(session, SETTINGS, say._render, "f3", "BOTDEVICE", ADMIN,

@@ -407,3 +407,30 @@ async def test_an_administrator_without_cross_signing_is_told_only_this_device_i
     await bot._verification_upkeep()
     assert _rows(app) == {"T1": ("done", None)}
     assert _told(app)[-1] == "verification/done_device_only"
+
+
+async def test_a_second_yes_while_element_has_not_confirmed_says_it_waits_for_element(
+        app: App) -> None:
+    bot = _Bot(app, {})
+    await _to_the_emoji(bot)
+    _answer(app, "!verifieer ja")
+    _answer(app, "!verifieer ja", n=1)
+    assert _told(app)[-2:] == ["verification/confirmed", "verification/waiting_for_element"]
+    assert _rows(app) == {"T1": ("confirmed", None)}
+
+
+async def test_a_request_dated_ahead_is_logged_as_clock_skew_naming_the_sender(
+        app: App, caplog: pytest.LogCaptureFixture) -> None:
+    import time
+
+    bot = _Bot(app, {})
+    ahead = int(time.time() * 1000) + 3_600_000
+    with caplog.at_level("INFO", logger="bot.matrix.verify"):
+        await bot.hear("request", {"from_device": "ELEMENTDEV", "methods": ["m.sas.v1"],
+                                   "timestamp": ahead})
+        await bot.hear("request", {"transaction_id": "T2", "from_device": "DEV",
+                                   "methods": ["m.sas.v1"]}, sender=STRANGER)
+    [skew, declined] = caplog.records
+    assert "clock skew" in skew.getMessage() and skew.user == ADMIN  # type: ignore[attr-defined]
+    assert declined.user == STRANGER  # type: ignore[attr-defined]
+    assert _rows(app) == {} and bot.kinds() == ["cancel"]
