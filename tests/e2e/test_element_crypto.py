@@ -379,3 +379,46 @@ async def test_an_admin_verifies_the_bot_in_their_direct_room(world: World,
             break
         await asyncio.sleep(0.2)
     assert bot_id in signers, signers
+
+
+def _phase(client: JsClient, flow: str, name: str) -> dict[str, object] | None:
+    return next((v for v in client.verification if v["flow"] == flow
+                 and v.get("phase") == name), None)
+
+
+async def _direct_room(app: object, user_id: str) -> str:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while (dm := app.direct_room(user_id)) is None \
+            and loop.time() < deadline:  # type: ignore[attr-defined]
+        await asyncio.sleep(0.2)
+    assert dm is not None
+    return str(dm)
+
+
+async def test_after_a_restart_the_emoji_reach_the_admins_existing_direct_room(
+        world: World, element: Start) -> None:
+    """The administrator joined the bot's direct room before a restart; after it (the sync
+    loads members lazily) the emoji of a new verification still reach that room instead
+    of waiting for them to join (issue 22)."""
+    app, bot = await world.start_bot()
+    bot_id = world.bot_user.user_id
+    chair = await element(world.chair)
+    await chair.command("devices", user=bot_id)
+    first = (await chair.command("verify", user=bot_id, device=bot.client.device_id))["flow"]
+    dm = await _direct_room(app, world.chair.user_id)
+    await chair.command("join", room=dm)
+    await chair.wait_for(lambda: chair.notices(bot_id, dm), 20, "the first emoji")
+    await world.stop_bot(bot)
+    app, bot = await world.start_bot()
+    await chair.wait_for(lambda: _phase(chair, first, "cancelled"), 20, "cancelled at restart")
+    mark = len(chair.notices(bot_id, dm))
+    await chair.command("devices", user=bot_id)
+    flow = (await chair.command("verify", user=bot_id, device=bot.client.device_id))["flow"]
+    sas = await chair.wait_for(lambda: next((v for v in chair.verification
+                                             if v["event"] == "sas" and v["flow"] == flow),
+                                            None), 20, "the new emoji in Element")
+    await chair.wait_for(
+        lambda: [s for s in chair.notices(bot_id, dm)[mark:]
+                 if " ".join(map(str, sas["decimal"])) in str(s.body)], 20,
+        "the new emoji in the direct room")

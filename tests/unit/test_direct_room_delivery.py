@@ -8,7 +8,14 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-from nio import JoinedMembersResponse, MatrixRoom, RoomMember, RoomSendResponse
+import pytest
+from nio import (
+    JoinedMembersResponse,
+    MatrixRoom,
+    RoomGetStateEventResponse,
+    RoomMember,
+    RoomSendResponse,
+)
 from nio.client.base_client import Client
 from sqlmodel import select
 
@@ -27,15 +34,23 @@ BOT, PERSON, DM = "@bot:localhost", "@admin:localhost", "!dm:localhost"
 
 
 class _Homeserver:
-    """The direct room as the homeserver knows it (the person joined before the restart)
-    and as a lazy-loading sync told the client after it (only the bot)."""
+    """The direct room as the homeserver knows it (the person joined before the restart,
+    encrypted) and as the client knows it after the restart: from a lazy-loading sync
+    (only the bot listed), or not at all (quiet since the saved sync token)."""
 
-    def __init__(self) -> None:
-        room = MatrixRoom(DM, BOT)
-        room.add_member(BOT, None, None)
-        self.rooms = {DM: room}
+    def __init__(self, *, known: bool) -> None:
+        self.rooms: dict[str, MatrixRoom] = {}
+        if known:
+            self.rooms[DM] = MatrixRoom(DM, BOT, encrypted=True)
+            self.rooms[DM].add_member(BOT, None, None)
+        self.encrypted_rooms = {DM}  # (nio's store keeps which rooms are encrypted)
         self.olm = None
-        self.sent: list[str] = []
+        self.user_id = BOT
+        self.sent: list[tuple[str, bool]] = []
+
+    async def room_get_state_event(self, room_id: str, kind: str) -> object:
+        return RoomGetStateEventResponse({"algorithm": "m.megolm.v1.aes-sha2"}, kind, "",
+                                         room_id)
 
     async def joined_members(self, room_id: str) -> JoinedMembersResponse:
         resp = JoinedMembersResponse([RoomMember(BOT, None, None),
@@ -44,16 +59,17 @@ class _Homeserver:
         return resp
 
     async def room_send(self, room_id: str, *_: object, **__: object) -> RoomSendResponse:
-        self.sent.append(room_id)
+        self.sent.append((room_id, self.rooms[room_id].encrypted))
         return RoomSendResponse("$sent", room_id)
 
 
+@pytest.mark.parametrize("known", [True, False], ids=["members_lazy", "room_unknown"])
 async def test_a_direct_message_after_a_restart_reaches_a_person_who_joined_before(
-        tmp_path: Path) -> None:
+        tmp_path: Path, known: bool) -> None:
     app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", FakeClock(NOW))
     app.save_direct_room(PERSON, DM)
     app.record_join(DM, NOW - timedelta(days=1))
-    client = _Homeserver()
+    client = _Homeserver(known=known)
 
     class Transport(Sending):
         def __init__(self) -> None:
@@ -77,4 +93,4 @@ async def test_a_direct_message_after_a_restart_reaches_a_person_who_joined_befo
     with session_scope(app.engine) as s:
         [row] = s.exec(select(OutboxMessage)).all()
         assert (row.remote_id, row.last_error) == ("$sent", None)
-    assert client.sent == [DM]
+    assert client.sent == [(DM, True)]  # (encrypted, as the room is)
