@@ -64,20 +64,21 @@ def requested(session: Session, settings: Settings, render: Render, flow_id: str
     One open flow per administrator: a new request ends their older open flows (reason
     ``superseded``, on any of the bot's devices; the device holding one cancels it towards
     Element at its next upkeep, ``ended``), so ``!verifieer ja`` can only answer the
-    emoji of the device that asked last. The administrator is told in the direct room
-    (``verification/superseded``, naming the older request's device)."""
+    emoji of the device that asked last. An administrator who saw an older flow's emoji is
+    told in the direct room (``verification/superseded``, naming that request's device)."""
     if verifications.get(session, flow_id) is not None:
         return "known"
     if user_id not in settings.admins:
         return "decline"
     older = verifications.open_of_user(session, user_id)
+    shown = [r for r in older if r.state in SHOWN]
     for row in older:
         row.state, row.reason, row.ended_at = "cancelled", "superseded", now
         session.add(row)
-    if older:
+    if shown:  # (one whose emoji they never saw needs no word: no flood of notices)
         room = room_id or user_id
         rendered = render_all(render, [Outgoing(
-            "verification/superseded", {"old": [r.other_device for r in older],
+            "verification/superseded", {"old": [r.other_device for r in shown],
                                         "device": other_device}, room=room)], room)
         outbox.enqueue(session, rendered, now)
     session.add(KeyVerification(flow_id=flow_id, device_id=device_id, user_id=user_id,

@@ -201,6 +201,7 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
     # A second session's request replaces the first one's.
     verification.requested(session, SETTINGS, say._render, "f3", "BOTDEVICE", ADMIN,
                            "ELEMENT", NOW)
+    verification.compare(session, say._render, "f3", [3] * 7, [1000] * 3, NOW)
     verification.requested(session, SETTINGS, say._render, "f4", "BOTDEVICE", ADMIN,
                            "PHONE", NOW)
     verification.compare(session, say._render, "f4", [1] * 7, [1000] * 3, NOW)

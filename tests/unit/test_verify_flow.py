@@ -434,3 +434,15 @@ async def test_a_request_dated_ahead_is_logged_as_clock_skew_naming_the_sender(
     assert "clock skew" in skew.getMessage() and skew.user == ADMIN  # type: ignore[attr-defined]
     assert declined.user == STRANGER  # type: ignore[attr-defined]
     assert _rows(app) == {} and bot.kinds() == ["cancel"]
+
+
+async def test_a_flood_of_requests_leaves_one_open_flow_and_no_flood_of_notices(
+        app: App) -> None:
+    bot = _Bot(app, {})
+    for n in range(40):
+        await bot.hear("request", {"transaction_id": f"T{n}", "from_device": "ELEMENTDEV",
+                                   "methods": ["m.sas.v1"]})
+    rows = _rows(app)
+    assert [f for f, (state, _) in rows.items() if state == "ready"] == ["T39"]
+    assert {reason for f, (_, reason) in rows.items() if f != "T39"} == {"superseded"}
+    assert _told(app) == []
