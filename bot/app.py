@@ -125,25 +125,42 @@ class App:
                                other_device: str, room_id: str | None) -> str:
         """``answer``, ``decline`` or ``known`` (``commands.verification.requested``)."""
         with session_scope(self.engine) as session:
-            return verification.requested(session, self.settings, flow_id, device_id,
-                                          user_id, other_device, self.clock.now(), room_id)
+            verdict = verification.requested(session, self.settings, self.render, flow_id,
+                                             device_id, user_id, other_device,
+                                             self.clock.now(), room_id)
+            return verdict
 
-    def verification_compare(self, flow_id: str, indices: list[int],
-                             decimals: list[int]) -> list[str]:
+    def verification_not_direct(self, user_id: str) -> list[str]:
+        """An in-room request outside a direct room (``verification.not_direct``); the
+        rooms to send to."""
+        with session_scope(self.engine) as session:
+            sent = verification.not_direct(session, self.settings, self.render, user_id,
+                                           self.clock.now())
+            return list(dict.fromkeys(r.room_id for r in sent))
+
+    def verification_ended(self, flow_ids: list[str]) -> list[str]:
+        """Of the flows a device holds, those ended meanwhile (``verification.ended``)."""
+        with session_scope(self.engine) as session:
+            return verification.ended(session, flow_ids)
+
+    def verification_compare(self, flow_id: str, indices: list[int], decimals: list[int],
+                             device_name: str | None = None) -> list[str]:
         """The emoji shown to the administrator; the rooms to send to."""
         with session_scope(self.engine) as session:
             sent = verification.compare(session, self.render, flow_id, indices, decimals,
-                                        self.clock.now())
+                                        self.clock.now(), device_name)
             return list(dict.fromkeys(r.room_id for r in sent))
 
     def verification_decided(self, device_id: str) -> list[tuple[str, str]]:
         with session_scope(self.engine) as session:
             return verification.decided(session, device_id)
 
-    def verification_end(self, flow_id: str, reason: str | None) -> list[str]:
+    def verification_end(self, flow_id: str, reason: str | None,
+                         device_only: bool = False) -> list[str]:
         """End the flow (``commands.verification.end``); the rooms to send to."""
         with session_scope(self.engine) as session:
-            sent = verification.end(session, self.render, flow_id, reason, self.clock.now())
+            sent = verification.end(session, self.render, flow_id, reason, self.clock.now(),
+                                    device_only=device_only)
             return list(dict.fromkeys(r.room_id for r in sent))
 
     def verification_stale(self, device_id: str,

@@ -157,6 +157,12 @@ def told_since_success(session: Session, room_id: str, notice: str,
     return told is not None
 
 
+def sent_with_ref(session: Session, ref: str) -> bool:
+    """Whether a message with ``ref`` has reached the homeserver (``sent_at`` set)."""
+    return session.exec(select(OutboxMessage.id).where(
+        OutboxMessage.ref == ref, col(OutboxMessage.sent_at).is_not(None))).first() is not None
+
+
 def ref_of_remote(session: Session, remote_id: str) -> str | None:
     """The ``ref`` of the message the homeserver knows as ``remote_id`` (for reactions)."""
     row = session.exec(select(OutboxMessage).where(OutboxMessage.remote_id == remote_id)).first()

@@ -24,6 +24,12 @@ def waiting_for(session: Session, user_id: str) -> KeyVerification | None:
         .order_by(col(KeyVerification.started_at).desc())).first()
 
 
+def open_of_user(session: Session, user_id: str) -> list[KeyVerification]:
+    """The flows of ``user_id`` that have not ended, on any of the bot's devices."""
+    return list(session.exec(select(KeyVerification).where(
+        KeyVerification.user_id == user_id, col(KeyVerification.state).in_(OPEN))).all())
+
+
 def open_flows(session: Session, device_id: str,
                started_before: datetime | None = None) -> list[KeyVerification]:
     """The flows of the bot's device ``device_id`` that have not ended (only those started

@@ -14,9 +14,12 @@ from typing import Any
 import aiohttp
 from nio import (
     ErrorResponse,
+    JoinedMembersResponse,
     JoinedRoomsResponse,
     LocalProtocolError,
+    MatrixRoom,
     RoomCreateResponse,
+    RoomGetStateEventResponse,
     RoomPreset,
     RoomRedactResponse,
     RoomSendResponse,
@@ -74,6 +77,7 @@ class Sending(KeySharing):
             if relates:
                 content["m.relates_to"] = relates
         try:
+            await self._know_room(room_id)
             session_before = await self._limit_key_sharing(room_id)
         except (MembershipUnknown, aiohttp.ClientError, TimeoutError) as e:
             return SendResult(error=f"keys: {type(e).__name__}")  # retried: nothing shared
@@ -115,6 +119,41 @@ class Sending(KeySharing):
             return SendResult(error=f"{resp.status_code}: {resp.message}", retry_after=retry,
                               permanent=resp.status_code in PERMANENT_SEND_ERRORS)
         return SendResult(error=type(resp).__name__)
+
+    async def _know_room(self, room_id: str) -> MatrixRoom | None:
+        """The client's view of a room the bot is in. After a restart the sync goes on from
+        its saved token and nio keeps no rooms across starts, so a room quiet since then
+        (a direct room, an overleg before its next reminder) is unknown to the client: it
+        is rebuilt from the homeserver, its members and whether it is encrypted (the
+        stored set of encrypted rooms, else its ``m.room.encryption`` state), so nothing is
+        sent unencrypted to an encrypted room. None when the homeserver does not list the
+        bot as a member. Raises ``MembershipUnknown`` when it cannot tell."""
+        room = self.client.rooms.get(room_id)
+        if room is not None:
+            return room
+        members = await self.client.joined_members(room_id)
+        if not isinstance(members, JoinedMembersResponse):
+            if getattr(members, "status_code", "") == "M_FORBIDDEN":
+                return None  # not in the room: the send says so
+            raise MembershipUnknown(f"room members: {getattr(members, 'status_code', '')}")
+        if self.client.user_id not in {m.user_id for m in members.members}:
+            return None
+        encrypted = room_id in self.client.encrypted_rooms
+        if not encrypted:
+            state = await self.client.room_get_state_event(room_id, "m.room.encryption")
+            if isinstance(state, RoomGetStateEventResponse):
+                encrypted = True
+            elif getattr(state, "status_code", "") != "M_NOT_FOUND":
+                raise MembershipUnknown(f"room encryption: {getattr(state, 'status_code', '')}")
+        if room_id not in self.client.rooms:
+            self.client.rooms[room_id] = MatrixRoom(room_id, self.client.user_id, encrypted)
+            if encrypted:
+                self.client.encrypted_rooms.add(room_id)
+            log.info("room read again after a restart", extra={"room": room_id})
+        loaded = await self.client.joined_members(room_id)  # (nio fills the room's members)
+        if not isinstance(loaded, JoinedMembersResponse):
+            raise MembershipUnknown(f"room members: {getattr(loaded, 'status_code', '')}")
+        return self.client.rooms.get(room_id)
 
     async def _not_in(self, room_id: str) -> bool:
         """Whether the homeserver says the bot is not joined to ``room_id`` (False when it
@@ -168,6 +207,8 @@ class Sending(KeySharing):
 
         Room keys are shared only with joined members, so a message sent before the person
         accepts the invite could never be read: until then the row waits (and retries).
+        Whether they joined is read from the room's full membership, loaded from the
+        homeserver when the sync has not brought it (lazy loading, as after a restart).
         """
         room_id = await self.db.run(self.app.direct_room, user_id)
         if room_id is None:
@@ -181,7 +222,19 @@ class Sending(KeySharing):
             await self.db.run(self.app.save_direct_room, user_id, room_id)
             await self.db.run(self.app.record_join, room_id, datetime.now(UTC))
             log.info("opened direct room", extra={"room": room_id})
-        room = self.client.rooms.get(room_id)
+        try:
+            room = await self._know_room(room_id)
+        except (MembershipUnknown, aiohttp.ClientError, TimeoutError) as e:
+            return SendResult(error=f"dm: room {type(e).__name__}", retry_after=5.0)
+        if room is not None and user_id not in room.users and not room.members_synced:
+            # The sync loads members lazily: after a restart a direct room the person
+            # joined long ago lists only those who spoke since. Ask the homeserver.
+            try:
+                loaded = await self.client.joined_members(room_id)
+            except (aiohttp.ClientError, TimeoutError) as e:
+                return SendResult(error=f"dm: members {type(e).__name__}", retry_after=5.0)
+            if not isinstance(loaded, JoinedMembersResponse):
+                return SendResult(error="dm: members unknown", retry_after=5.0)
         if room is None or user_id not in room.users or user_id in room.invited_users:
             return SendResult(error="dm: waiting for the person to join", retry_after=5.0)
         return room_id

@@ -34,11 +34,12 @@ from bot.dbcalls import DatabaseCalls
 from bot.deliver import Deliverer
 from bot.matrix.events import _ts
 from bot.matrix.sas import METHOD, Cancel, Sas
-from commands.verification import too_old
+from commands.verification import ELEMENT_TIMEOUT, from_the_future, too_old
 
 log = logging.getLogger(__name__)
 PREFIX = "m.key.verification."
 DECLINED = "Only the bot's administrators can verify it."
+NOT_DIRECT = "Verify the bot from its direct room with you, or from its profile."
 
 
 @dataclass
@@ -164,18 +165,31 @@ class Verifying:
                 return
             if sent_at is not None and too_old(sent_at, datetime.now(UTC)):
                 # (the sender's clock against the wall clock, as the spec means it)
-                log.info("verification request too old; ignored", extra={"flow": flow_id})
+                late = not from_the_future(sent_at, datetime.now(UTC))
+                log.info("verification request too old; ignored" if late else
+                         "verification request from the future (clock skew); ignored",
+                         extra={"flow": flow_id, "user": sender})
+                return
+            if room is not None and not await self._direct_with(room, sender):
+                # Started in a shared room (an overleg): its emoji would be shown to all.
+                await self._send("cancel", new, {"code": "m.user", "reason": NOT_DIRECT})
+                await self._tell(await self.db.run(self.app.verification_not_direct, sender))
+                log.info("verification request outside a direct room declined",
+                         extra={"flow": flow_id, "user": sender})
                 return
             verdict = await self.db.run(self.app.verification_requested, flow_id, own, sender,
                                         device, room)
             if verdict == "decline":  # not an administrator: declined, nothing shown
                 await self._send("cancel", new, {"code": "m.user", "reason": DECLINED})
-                log.info("verification request declined", extra={"flow": flow_id})
+                log.info("verification request declined: not a bot administrator",
+                         extra={"flow": flow_id, "user": sender})
                 return
             if verdict != "answer":
                 return  # seen before (a sync read again), or sent too long ago
             flow = self._flows[flow_id] = new
             log.info("verification requested", extra={"flow": flow_id, "user": sender})
+            await self._drop_ended()  # (this administrator's older flow, if this device
+            await self._tell([room or sender])  # holds it; the direct room says so)
             if step == "request":
                 if METHOD not in (content.get("methods") or []):
                     await self._cancel(flow, "m.unknown_method", "only m.sas.v1")
@@ -189,7 +203,10 @@ class Verifying:
         if step == "cancel":
             self._flows.pop(flow_id, None)
             code = str(content.get("code") or "m.user")
-            await self._tell(await self.db.run(self.app.verification_end, flow_id, code))
+            # (Element's one-minute limit is not the bot's 10 minutes: told apart)
+            await self._tell(await self.db.run(self.app.verification_end, flow_id,
+                                               ELEMENT_TIMEOUT if code == "m.timeout"
+                                               else code))
             log.info("verification cancelled by the other side",
                      extra={"flow": flow_id, "code": code})
             return
@@ -212,7 +229,7 @@ class Verifying:
             await self._send("key", flow, {"key": flow.sas.public_key})
             indices, decimals = flow.sas.short_string()
             await self._tell(await self.db.run(self.app.verification_compare, flow.flow_id,
-                                               indices, decimals))
+                                               indices, decimals, self._device_name(flow)))
         elif step == "mac":
             if flow.sas is None or flow.sas.their_key is None:
                 raise Cancel("m.unexpected_message", "a MAC before the keys")
@@ -224,6 +241,32 @@ class Verifying:
         elif step not in ("ready", "request"):
             raise Cancel("m.unexpected_message", f"unexpected {step}")
 
+    async def _direct_with(self, room_id: str, user_id: str) -> bool:
+        """Whether ``room_id`` is a direct room of the bot and ``user_id`` alone: its full,
+        current membership (loaded when the lazy-loading sync did not bring it) is the
+        two of them, nobody else joined or invited."""
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return False
+        if not room.members_synced:
+            try:
+                await self.client.joined_members(room_id)
+            except (aiohttp.ClientError, TimeoutError):
+                return False
+            if not room.members_synced:
+                return False
+        return set(room.users) == {self.client.user_id, user_id}
+
+    def _device_name(self, flow: Flow) -> str | None:
+        """The display name of the other side's device, when the device store knows it."""
+        store = getattr(self.client, "device_store", None)
+        try:
+            device = store[flow.user].get(flow.device) if store is not None else None
+        except KeyError:
+            return None
+        name = getattr(device, "display_name", None)
+        return str(name)[:60] if name else None
+
     async def _open_direct_room(self, user_id: str) -> None:
         """Open the administrator's direct room now, so they can join it while Element
         and the bot agree on keys (the emoji are sent there)."""
@@ -234,6 +277,7 @@ class Verifying:
         """After each sync: act on the administrators' answers, cancel flows past 10
         minutes; at start, cancel every flow this device had open (its keys are gone)."""
         own = self.client.device_id
+        await self._drop_ended()
         for flow_id, user, device, room in await self.db.run(self.app.verification_stale,
                                                              own, at_start):
             if at_start and flow_id in self._flows:
@@ -257,6 +301,18 @@ class Verifying:
                 except Exception:
                     log.exception("verification step failed", extra={"flow": flow_id})
                     await self._cancel(held, "m.unexpected_message", "internal error")
+
+    async def _drop_ended(self) -> None:
+        """Cancel towards the other side the flows held here whose row ended meanwhile
+        (superseded by the same administrator's newer request, read by any instance)."""
+        if not self._flows:
+            return
+        for flow_id in await self.db.run(self.app.verification_ended, list(self._flows)):
+            flow = self._flows.pop(flow_id, None)
+            if flow is not None:
+                await self._send("cancel", flow, {"code": "m.user",
+                                                  "reason": "superseded by a newer request"})
+                log.info("verification superseded", extra={"flow": flow_id})
 
     async def _send_mac(self, flow: Flow) -> None:
         assert flow.sas is not None and self.client.olm is not None
@@ -299,7 +355,9 @@ class Verifying:
         flow.verified = flow.sas.check_mac(flow.their_mac, known)
         await self._send("done", flow, {})
         self._flows.pop(flow.flow_id, None)
-        await self._tell(await self.db.run(self.app.verification_end, flow.flow_id, None))
+        # Without a master key of theirs, their session trusts this device of the bot only.
+        await self._tell(await self.db.run(self.app.verification_end, flow.flow_id, None,
+                                           not master))
         log.info("verified by an administrator", extra={"flow": flow.flow_id,
                                                         "user": flow.user})
         master_ids = {f"ed25519:{k}" for k in ((master or {}).get("keys") or {}).values()}

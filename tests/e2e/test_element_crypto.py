@@ -379,3 +379,84 @@ async def test_an_admin_verifies_the_bot_in_their_direct_room(world: World,
             break
         await asyncio.sleep(0.2)
     assert bot_id in signers, signers
+
+
+def _phase(client: JsClient, flow: str, name: str) -> dict[str, object] | None:
+    return next((v for v in client.verification if v["flow"] == flow
+                 and v.get("phase") == name), None)
+
+
+async def _direct_room(app: object, user_id: str) -> str:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while (dm := app.direct_room(user_id)) is None \
+            and loop.time() < deadline:  # type: ignore[attr-defined]
+        await asyncio.sleep(0.2)
+    assert dm is not None
+    return str(dm)
+
+
+async def test_a_second_session_of_the_admin_replaces_the_first_ones_verification(
+        world: World, element: Start) -> None:
+    """Two Element sessions of one administrator ask in turn: the older flow is cancelled
+    on both sides, the emoji message names the newer session, and '!verifieer ja' can only
+    complete the flow whose emoji were shown last (issue 22)."""
+    from sqlmodel import select
+
+    from storage.db import session_scope
+    from storage.models import KeyVerification
+
+    app, bot = await world.start_bot()
+    bot_id, bot_device = world.bot_user.user_id, bot.client.device_id
+    first, second = await element(world.chair), await element(world.chair)
+    assert (await second.command("bootstrap_cross_signing"))["ready"] is True
+    for client in (first, second):
+        assert bot_device in (await client.command("devices", user=bot_id))["devices"]
+    old = (await first.command("verify", user=bot_id, device=bot_device))["flow"]
+    await first.wait_for(lambda: next((v for v in first.verification if v["event"] == "sas"
+                                       and v["flow"] == old), None), 20, "the first emoji")
+    new = (await second.command("verify", user=bot_id, device=bot_device))["flow"]
+    cancel = await first.wait_for(lambda: _phase(first, old, "cancelled"), 20,
+                                  "the first flow cancelled by the bot")
+    assert cancel["cancellation"] == "m.user"
+    dm = await _direct_room(app, world.chair.user_id)
+    await second.command("join", room=dm)
+    shown = await second.wait_for(
+        lambda: [s for s in second.notices(bot_id, dm) if second.device_id in str(s.body)
+                 and first.device_id not in str(s.body)], 20,
+        "the emoji for the second session")
+    assert shown
+    await _confirm_and_trust(second, new, dm, bot_id, bot_device)
+    with session_scope(app.engine) as session:
+        rows = {(r.other_device, r.state, r.reason)
+                for r in session.exec(select(KeyVerification))}
+    assert rows == {(first.device_id, "cancelled", "superseded"),
+                    (second.device_id, "done", None)}
+
+
+async def test_after_a_restart_the_emoji_reach_the_admins_existing_direct_room(
+        world: World, element: Start) -> None:
+    """The administrator joined the bot's direct room before a restart; after it (the sync
+    loads members lazily) the emoji of a new verification still reach that room instead
+    of waiting for them to join (issue 22)."""
+    app, bot = await world.start_bot()
+    bot_id = world.bot_user.user_id
+    chair = await element(world.chair)
+    await chair.command("devices", user=bot_id)
+    first = (await chair.command("verify", user=bot_id, device=bot.client.device_id))["flow"]
+    dm = await _direct_room(app, world.chair.user_id)
+    await chair.command("join", room=dm)
+    await chair.wait_for(lambda: chair.notices(bot_id, dm), 20, "the first emoji")
+    await world.stop_bot(bot)
+    app, bot = await world.start_bot()
+    await chair.wait_for(lambda: _phase(chair, first, "cancelled"), 20, "cancelled at restart")
+    mark = len(chair.notices(bot_id, dm))
+    await chair.command("devices", user=bot_id)
+    flow = (await chair.command("verify", user=bot_id, device=bot.client.device_id))["flow"]
+    sas = await chair.wait_for(lambda: next((v for v in chair.verification
+                                             if v["event"] == "sas" and v["flow"] == flow),
+                                            None), 20, "the new emoji in Element")
+    await chair.wait_for(
+        lambda: [s for s in chair.notices(bot_id, dm)[mark:]
+                 if " ".join(map(str, sas["decimal"])) in str(s.body)], 20,
+        "the new emoji in the direct room")

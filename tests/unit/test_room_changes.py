@@ -343,7 +343,7 @@ async def test_a_send_refused_because_the_bot_was_removed_waits_for_its_return(
     its list of joined rooms make it wait for the bot's return, not be given up."""
     import asyncio
 
-    from nio import JoinedRoomsResponse, RoomSendError, RoomSendResponse
+    from nio import JoinedRoomsResponse, MatrixRoom, RoomSendError, RoomSendResponse
 
     from bot.deliver import Deliverer
     from bot.matrix.sending import Sending
@@ -354,6 +354,10 @@ async def test_a_send_refused_because_the_bot_was_removed_waits_for_its_return(
     joined: list[str] = []
 
     class Homeserver:
+        # (the client still knows the room: the sync has not told of the removal yet)
+        def __init__(self) -> None:
+            self.rooms = {ROOM: MatrixRoom(ROOM, "@bot:localhost")}
+
         async def room_send(self, room_id: str, *_: object, **__: object) -> object:
             if room_id not in joined:
                 return RoomSendError("not in room", "M_FORBIDDEN", room_id=room_id)

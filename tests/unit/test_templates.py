@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.render import LOCALES, Renderer, html_to_text
 from commands import casefile, rooms, timed, verification
@@ -18,7 +18,7 @@ from commands.inbound import Inbound, handle
 from commands.registry import Outgoing, Registry
 from storage import inbound as inbound_store
 from storage.db import create_schema, make_engine, session_scope
-from storage.models import Meeting
+from storage.models import Meeting, OutboxMessage
 from storage.outbox import Rendered
 from tests.unit.conftest import ADMIN, CHAIR, NOW, REGISTRY, ROOM, SETTINGS, Say
 
@@ -189,11 +189,33 @@ def _scenario(say: Say, session: Session, record: Recorder) -> None:
     # An administrator verifies the bot (issue 22): the emoji, both answers, both ends.
     say("!verifieer ja", sender=ADMIN)  # nothing waiting
     for flow, answer, reason in (("f1", "ja", None), ("f2", "nee", "m.mismatched_sas")):
-        verification.requested(session, SETTINGS, flow, "BOTDEVICE", ADMIN, "ELEMENT", NOW)
+        verification.requested(session, SETTINGS, say._render, flow, "BOTDEVICE", ADMIN,
+                               "ELEMENT", NOW)
         verification.compare(session, say._render, flow, [0, 34, 63, 5, 6, 7, 8],
-                             [1000, 4000, 9191], NOW)
+                             [1000, 4000, 9191], NOW, "Element op laptop")
+        if answer == "nee":
+            say("!verifieer nee", sender=ADMIN)  # the emoji not delivered yet: refused
+        for row in session.exec(select(OutboxMessage).where(
+                OutboxMessage.sent_at == None)):  # noqa: E711  (delivered)
+            row.sent_at = NOW
+            session.add(row)
         say(f"!verifieer {answer}", sender=ADMIN)
+        if answer == "ja":
+            say("!verifieer ja", sender=ADMIN)  # again, while Element has not confirmed
         verification.end(session, say._render, flow, reason, NOW)
+    # A second session's request replaces the first one's.
+    verification.requested(session, SETTINGS, say._render, "f3", "BOTDEVICE", ADMIN,
+                           "ELEMENT", NOW)
+    verification.compare(session, say._render, "f3", [3] * 7, [1000] * 3, NOW)
+    verification.requested(session, SETTINGS, say._render, "f4", "BOTDEVICE", ADMIN,
+                           "PHONE", NOW)
+    verification.compare(session, say._render, "f4", [1] * 7, [1000] * 3, NOW)
+    verification.end(session, say._render, "f4", verification.ELEMENT_TIMEOUT, NOW)
+    verification.not_direct(session, SETTINGS, say._render, ADMIN, NOW)
+    verification.requested(session, SETTINGS, say._render, "f5", "BOTDEVICE", ADMIN,
+                           "PHONE", NOW)
+    verification.compare(session, say._render, "f5", [2] * 7, [1000] * 3, NOW)
+    verification.end(session, say._render, "f5", None, NOW, device_only=True)
     # Kicked and invited again: a command and an undecryptable message of that time.
     inbound_store.record_join(session, ROOM, NOW - timedelta(days=1))
     inbound_store.record_leave(session, ROOM, NOW + timedelta(minutes=1))

@@ -6,6 +6,7 @@ the ``cryptography`` package), and the rules of an administrator's flow
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 from datetime import timedelta
@@ -20,7 +21,7 @@ from bot.matrix import sas
 from bot.render import Renderer
 from commands import verification
 from storage.models import KeyVerification, OutboxMessage
-from tests.unit.conftest import ADMIN, NOW, SETTINGS, Say
+from tests.unit.conftest import ADMIN, CHAIR, NOW, SETTINGS, Say
 
 BOT, EL = ("@casusbot:localhost", "BOTDEVICE"), ("@admin:localhost", "ELEMENTDEV")
 START = {"from_device": EL[1], "method": "m.sas.v1", "transaction_id": "T1",
@@ -145,16 +146,24 @@ def _told(session: Session) -> list[tuple[str, str]]:
         select(OutboxMessage).order_by(OutboxMessage.id))]  # type: ignore[arg-type]
 
 
-def test_only_an_administrator_is_answered(session: Session) -> None:
-    assert verification.requested(session, SETTINGS, "T0", "BOT", "@stranger:localhost",
-                                  "DEV", NOW) == "decline"
+def _delivered(session: Session) -> None:
+    """Every queued message reached the homeserver (the deliverer's work)."""
+    for row in session.exec(select(OutboxMessage).where(
+            OutboxMessage.sent_at == None)):  # noqa: E711
+        row.sent_at = NOW
+        session.add(row)
+
+
+def test_only_an_administrator_is_answered(session: Session, renderer: Renderer) -> None:
+    assert verification.requested(session, SETTINGS, renderer, "T0", "BOT",
+                                  "@stranger:localhost", "DEV", NOW) == "decline"
     assert session.exec(select(KeyVerification)).all() == []
-    assert verification.requested(session, SETTINGS, "T1", "BOT", ADMIN, "DEV", NOW) == \
-        "answer"
+    assert verification.requested(session, SETTINGS, renderer, "T1", "BOT", ADMIN, "DEV",
+                                  NOW) == "answer"
     # The same request again (a sync read again after a restart): neither answered nor
     # declined.
-    assert verification.requested(session, SETTINGS, "T1", "BOT", ADMIN, "DEV", NOW) == \
-        "known"
+    assert verification.requested(session, SETTINGS, renderer, "T1", "BOT", ADMIN, "DEV",
+                                  NOW) == "known"
     assert verification.too_old(NOW - timedelta(minutes=11), NOW)
     assert verification.too_old(NOW + timedelta(minutes=6), NOW)
     assert not verification.too_old(NOW - timedelta(minutes=9), NOW)
@@ -163,13 +172,15 @@ def test_only_an_administrator_is_answered(session: Session) -> None:
 def test_an_administrator_compares_confirms_and_is_told_it_is_done(
         session: Session, say: Say, renderer: Renderer) -> None:
     assert say.key("!verifieer ja", sender=ADMIN) == "verification/none_waiting"
-    verification.requested(session, SETTINGS, "T1", "BOT", ADMIN, "DEV", NOW)
+    verification.requested(session, SETTINGS, renderer, "T1", "BOT", ADMIN, "DEV", NOW)
     [shown] = verification.compare(session, renderer, "T1", [0, 1, 2, 3, 4, 5, 63],
                                    [1000, 2000, 3000], NOW)
     assert (shown.room_id, shown.template) == (ADMIN, "verification/compare")
     assert "🐶" in shown.body and "📌" in shown.body
     assert say.key("!verifieer ja", sender="@chair:elsewhere") == "error/admin_only"
+    assert say.key("!verifieer ja", sender=ADMIN) == "verification/not_shown"  # queued
     assert verification.decided(session, "BOT") == []
+    _delivered(session)
     assert say.key("!verifieer ja", sender=ADMIN) == "verification/confirmed"
     assert verification.decided(session, "BOT") == [("T1", "confirmed")]
     assert verification.decided(session, "OTHERBOT") == []
@@ -182,14 +193,16 @@ def test_an_administrator_compares_confirms_and_is_told_it_is_done(
 
 def test_a_no_is_recorded_and_a_cancel_before_the_emoji_is_not_told(
         session: Session, say: Say, renderer: Renderer) -> None:
-    verification.requested(session, SETTINGS, "T1", "BOT", ADMIN, "DEV", NOW, "!dm:localhost")
+    verification.requested(session, SETTINGS, renderer, "T1", "BOT", ADMIN, "DEV", NOW,
+                           "!dm:localhost")
     [shown] = verification.compare(session, renderer, "T1", [0] * 7, [1000] * 3, NOW)
     assert shown.room_id == "!dm:localhost"  # an in-room flow: shown in its room
+    _delivered(session)
     assert say.key("!verify no", sender=ADMIN) == "verification/rejected"
     assert verification.decided(session, "BOT") == [("T1", "rejected")]
     verification.end(session, renderer, "T1", "m.mismatched_sas", NOW)
     assert _told(session)[-1] == ("!dm:localhost", "verification/cancelled")
-    verification.requested(session, SETTINGS, "T2", "BOT", ADMIN, "DEV", NOW)
+    verification.requested(session, SETTINGS, renderer, "T2", "BOT", ADMIN, "DEV", NOW)
     before = len(_told(session))
     assert verification.end(session, renderer, "T2", "m.user", NOW) == []
     assert len(_told(session)) == before
@@ -198,10 +211,12 @@ def test_a_no_is_recorded_and_a_cancel_before_the_emoji_is_not_told(
 
 def test_flows_time_out_after_ten_minutes_and_all_open_ones_end_at_a_restart(
         session: Session, renderer: Renderer) -> None:
-    verification.requested(session, SETTINGS, "old", "BOT", ADMIN, "DEV", NOW)
-    verification.requested(session, SETTINGS, "new", "BOT", ADMIN, "DEV",
+    verification.requested(session, SETTINGS, renderer, "old", "BOT", ADMIN, "DEV", NOW)
+    verification.requested(session, SETTINGS, renderer, "new", "BOT", CHAIR, "DEV",
                            NOW + timedelta(minutes=5))
-    verification.requested(session, SETTINGS, "elsewhere", "BOT2", ADMIN, "DEV", NOW)
+    three = dataclasses.replace(SETTINGS, admins=SETTINGS.admins | {"@third:localhost"})
+    verification.requested(session, three, renderer, "elsewhere", "BOT2", "@third:localhost",
+                           "DEV", NOW)
     later = NOW + timedelta(minutes=10, seconds=1)
     assert [r.flow_id for r in verification.expired(session, "BOT", later)] == ["old"]
     assert verification.expired(session, "BOT", NOW + timedelta(minutes=9)) == []
@@ -211,7 +226,7 @@ def test_flows_time_out_after_ten_minutes_and_all_open_ones_end_at_a_restart(
 
 def test_an_answer_after_the_time_limit_finds_nothing_waiting(session: Session, say: Say,
                                                                renderer: Renderer) -> None:
-    verification.requested(session, SETTINGS, "T1", "GONE", ADMIN, "DEV", NOW)
+    verification.requested(session, SETTINGS, renderer, "T1", "GONE", ADMIN, "DEV", NOW)
     verification.compare(session, renderer, "T1", [0] * 7, [1000] * 3, NOW)
     late = NOW + timedelta(minutes=10, seconds=1)
     assert say.key("!verifieer ja", sender=ADMIN, now=late) == "verification/none_waiting"
