@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 from sqlmodel import Session, col, select
 
-from storage.models import AgendaItem, Attendance, InfoAnswer, Meeting, PollEnd
+from storage.models import AgendaItem, Attendance, InfoAnswer, Meeting, PollEnd, Presence
 
 
 def items(session: Session, meeting_id: int) -> list[AgendaItem]:
@@ -55,16 +56,27 @@ def answer(session: Session, *, meeting_id: int, partner_id: int, user_id: str, 
     return row
 
 
-def withdraw(session: Session, source_event_id: str) -> Attendance | None:
-    """Withdraw the answer given by ``source_event_id`` (a reaction that was removed)."""
-    row = session.exec(select(Attendance).where(
-        Attendance.source_event_id == source_event_id)).first()
+Answered = TypeVar("Answered", Attendance, Presence)
+
+
+def withdraw_source(session: Session, table: type[Answered],
+                    source_event_id: str) -> Answered | None:
+    """Mark the row of ``table`` given by ``source_event_id`` (a reaction that was removed)
+    withdrawn; None when there is none or it was withdrawn already. One rule for agenda
+    answers and presence confirmations."""
+    row = session.exec(select(table).where(
+        col(table.source_event_id) == source_event_id)).first()
     if row is None or row.withdrawn:
         return None
     row.withdrawn = True
     session.add(row)
     session.flush()
     return row
+
+
+def withdraw(session: Session, source_event_id: str) -> Attendance | None:
+    """Withdraw the answer given by ``source_event_id`` (a reaction that was removed)."""
+    return withdraw_source(session, Attendance, source_event_id)
 
 
 POLL = "poll"

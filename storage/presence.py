@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from storage import agendas
 from storage.models import AgendaItem, Meeting, Presence
 
 
@@ -73,14 +74,7 @@ def history(session: Session, meeting_id: int) -> list[Presence]:
 def withdraw(session: Session, source_event_id: str) -> Presence | None:
     """Withdraw the confirmation given by ``source_event_id`` (a reaction that was removed);
     None when there is none (or it was withdrawn already)."""
-    row = session.exec(select(Presence).where(
-        Presence.source_event_id == source_event_id)).first()
-    if row is None or row.withdrawn:
-        return None
-    row.withdrawn = True
-    session.add(row)
-    session.flush()
-    return row
+    return agendas.withdraw_source(session, Presence, source_event_id)
 
 
 def has_source(session: Session, meeting_id: int, user_id: str, source: str,
