@@ -103,6 +103,10 @@ class App:
         with session_scope(self.engine) as session:
             return inbound_store.direct_room(session, user_id)
 
+    def forget_direct_room(self, user_id: str, room_id: str) -> bool:
+        with session_scope(self.engine) as session:
+            return inbound_store.forget_direct_room(session, user_id, room_id)
+
     def save_direct_room(self, user_id: str, room_id: str) -> None:
         with session_scope(self.engine) as session:
             inbound_store.save_direct_room(session, user_id, room_id, self.clock.now())

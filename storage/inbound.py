@@ -125,6 +125,17 @@ def save_direct_room(session: Session, user_id: str, room_id: str, now: datetime
         session.flush()
 
 
+def forget_direct_room(session: Session, user_id: str, room_id: str) -> bool:
+    """The person left their direct room ``room_id`` with the bot: it is no longer theirs
+    (the next direct message opens a new one). False when another room is recorded now."""
+    row = session.get(DirectRoom, user_id)
+    if row is None or row.room_id != room_id:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
 def state(session: Session, event_id: str) -> InboundEvent | None:
     """How an event was handled (None: never handled as a command)."""
     return session.get(InboundEvent, event_id)

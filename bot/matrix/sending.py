@@ -5,6 +5,7 @@ uploaded (encrypted in an encrypted room); each outcome a ``SendResult`` for the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -235,6 +236,28 @@ class Sending(KeySharing):
                 return SendResult(error=f"dm: members {type(e).__name__}", retry_after=5.0)
             if not isinstance(loaded, JoinedMembersResponse):
                 return SendResult(error="dm: members unknown", retry_after=5.0)
+        if room is not None and user_id not in room.users \
+                and await self._has_left(room_id, user_id):
+            # They left the room (Element's "Leave"): it is theirs no more; the retry
+            # opens a new direct room and invites them to it.
+            if await self.db.run(self.app.forget_direct_room, user_id, room_id):
+                log.info("direct room left by its person; a new one is opened",
+                         extra={"room": room_id})
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    await self.client.room_leave(room_id)
+            return SendResult(error="dm: the person left; opening a new direct room",
+                              retry_after=0.5)
         if room is None or user_id not in room.users or user_id in room.invited_users:
             return SendResult(error="dm: waiting for the person to join", retry_after=5.0)
         return room_id
+
+    async def _has_left(self, room_id: str, user_id: str) -> bool:
+        """Whether the homeserver's state of ``room_id`` says ``user_id`` left it (or was
+        removed from it): read, never inferred from a partly synced member list, so a
+        person who has not accepted the invite yet is never taken for one who left."""
+        try:
+            resp = await self.client.room_get_state_event(room_id, "m.room.member", user_id)
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+        content = getattr(resp, "content", None)
+        return isinstance(content, dict) and content.get("membership") in ("leave", "ban")

@@ -94,3 +94,56 @@ async def test_a_direct_message_after_a_restart_reaches_a_person_who_joined_befo
         [row] = s.exec(select(OutboxMessage)).all()
         assert (row.remote_id, row.last_error) == ("$sent", None)
     assert client.sent == [(DM, True)]  # (encrypted, as the room is)
+
+
+async def test_a_person_who_left_their_direct_room_gets_a_new_one(tmp_path: Path) -> None:
+    """The person left the direct room (Element's "Leave"): it is forgotten and the next
+    attempt opens a new one and invites them, instead of waiting for them for ever (found
+    by a breaking try-out: an administrator could never verify the bot again)."""
+    from nio import RoomCreateResponse
+
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", FakeClock(NOW))
+    app.save_direct_room(PERSON, DM)
+    app.record_join(DM, NOW - timedelta(days=1))
+
+    class Left(_Homeserver):
+        def __init__(self) -> None:
+            super().__init__(known=True)
+            self.created: list[list[str]] = []
+            self.left: list[str] = []
+
+        async def joined_members(self, room_id: str) -> JoinedMembersResponse:
+            resp = JoinedMembersResponse([RoomMember(BOT, None, None)], room_id)
+            Client._handle_joined_members(self, resp)  # type: ignore[arg-type]
+            return resp
+
+        async def room_get_state_event(self, room_id: str, kind: str,  # type: ignore[override]
+                                       state_key: str = "") -> object:
+            content = {"membership": "leave"} if kind == "m.room.member" \
+                else {"algorithm": "m.megolm.v1.aes-sha2"}
+            return RoomGetStateEventResponse(content, kind, state_key, room_id)
+
+        async def room_leave(self, room_id: str) -> None:
+            self.left.append(room_id)
+
+        async def room_create(self, **kwargs: object) -> RoomCreateResponse:
+            self.created.append(list(kwargs["invite"]))  # type: ignore[call-overload]
+            return RoomCreateResponse("!new:localhost")
+
+    client = Left()
+
+    class Transport(Sending):
+        def __init__(self) -> None:
+            self.client = client  # type: ignore[assignment]
+            self.app, self.db = app, Deliverer(app.engine, None).db  # type: ignore[arg-type]
+            self.ready, self.own_work = asyncio.Event(), OwnWork()
+
+        async def _know_room(self, room_id: str) -> MatrixRoom | None:
+            return client.rooms.get(room_id)
+
+    transport = Transport()
+    first = await transport._direct_room(PERSON)
+    assert not isinstance(first, str) and "left" in (first.error or "")
+    assert app.direct_room(PERSON) is None and client.left == [DM]
+    await transport._direct_room(PERSON)  # the retry: a new room, the person invited
+    assert client.created == [[PERSON]] and app.direct_room(PERSON) == "!new:localhost"
