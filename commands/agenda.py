@@ -29,6 +29,11 @@ SEND_HOUR = 9
 
 
 # ---- shared views --------------------------------------------------------------------------
+def ended(meeting: Meeting, now: datetime) -> bool:
+    """Whether ``meeting`` has ended at ``now`` (its start plus its length in minutes)."""
+    return meeting.starts_at + timedelta(minutes=meeting.minutes) <= now
+
+
 def find_meeting(ctx: Ctx, number: int, *, planned: bool = True) -> Meeting:
     """The overleg's meeting M``number`` (with ``planned``: not cancelled). Raises
     ``ParseError`` (``meeting/unknown``, ``meeting/not_planned``), which ``run`` turns into

@@ -7,7 +7,7 @@ sending is ``commands.agenda``'s job.
 from __future__ import annotations
 
 from commands import access, caseid, covenant, parse
-from commands.agenda import AGENDA, agenda_lines, find_case, find_meeting, send_agenda
+from commands.agenda import AGENDA, agenda_lines, ended, find_case, find_meeting, send_agenda
 from commands.auditing import audit_change
 from commands.registry import Choice, Ctx, Outgoing, arg, choice, command
 from storage import agendas, timers
@@ -33,8 +33,12 @@ def _changed(ctx: Ctx, meeting: Meeting) -> list[Outgoing]:
 @arg("code", parse.case_code, metavar="case")
 @arg("kind", _kind, required=False, metavar="agenda_kind")
 def add(ctx: Ctx, *, number: int, code: str, kind: str | None) -> list[Outgoing]:
-    """Put a case on a meeting's agenda (new, review or close)."""
+    """Put a case on a meeting's agenda (new, review or close); refused (``meeting/ended``)
+    for a meeting that has ended: its agenda is the record of what was discussed (the
+    attendance, the export and the rule on direct messages follow from it)."""
     meeting = find_meeting(ctx, number)
+    if ended(meeting, ctx.spoken):  # what was discussed there stays as it was
+        return [ctx.refuse("meeting/ended", meeting=meeting, verb="agenda")]
     case = find_case(ctx, code)
     if case.status != "open":
         return [ctx.refuse("agenda/case_closed", case=caseid.display(code))]
@@ -61,8 +65,10 @@ def add(ctx: Ctx, *, number: int, code: str, kind: str | None) -> list[Outgoing]
 @arg("number", parse.meeting_number, metavar="meeting")
 @arg("code", parse.case_code, metavar="case")
 def remove(ctx: Ctx, *, number: int, code: str) -> list[Outgoing]:
-    """Take a case off a meeting's agenda."""
+    """Take a case off a meeting's agenda; refused for a meeting that has ended (as ``add``)."""
     meeting = find_meeting(ctx, number)
+    if ended(meeting, ctx.spoken):  # what was discussed there stays as it was
+        return [ctx.refuse("meeting/ended", meeting=meeting, verb="agenda")]
     case = find_case(ctx, code)
     row = agendas.item(ctx.session, meeting.id or 0, case.id or 0)
     if row is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from commands import agenda, parse, presence
 from commands.auditing import audit_change
@@ -57,7 +57,7 @@ def move(ctx: Ctx, *, number: int, starts_at: datetime) -> list[Outgoing]:
     what happened there (its attendance, the rule on direct messages that follows from it)
     stays as it was."""
     meeting = agenda.find_meeting(ctx, number)
-    if ended(meeting, ctx.spoken):
+    if agenda.ended(meeting, ctx.spoken):
         return [ctx.refuse("meeting/ended", meeting=meeting, verb="move")]
     if starts_at <= ctx.now:
         return [ctx.refuse("meeting/in_past", starts_at=starts_at)]
@@ -81,15 +81,10 @@ def cancel(ctx: Ctx, *, number: int) -> list[Outgoing]:
     the chair said it (``ctx.spoken``: a cancel typed before the end while the bot was down
     still counts)."""
     meeting = agenda.find_meeting(ctx, number)
-    if ended(meeting, ctx.spoken):
+    if agenda.ended(meeting, ctx.spoken):
         return [ctx.refuse("meeting/ended", meeting=meeting, verb="cancel")]
     notices = cancel_meeting(ctx, meeting)
     return [ctx.reply("meeting/cancelled", meeting=meeting), *notices]
-
-
-def ended(meeting: Meeting, now: datetime) -> bool:
-    """Whether ``meeting`` has ended at ``now`` (its start plus its length in minutes)."""
-    return meeting.starts_at + timedelta(minutes=meeting.minutes) <= now
 
 
 def cancel_meeting(ctx: Ctx, meeting: Meeting) -> list[Outgoing]:

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from commands import parse, workdays
-from commands.agenda import START, find_meeting
+from commands.agenda import START, ended, find_meeting
 from commands.attendance import reaction_answer
 from commands.auditing import audit_change
 from commands.registry import Batch, Ctx, Outgoing, arg, command, timer
@@ -124,7 +124,7 @@ def start(ctx: Ctx, *, number: int) -> list[Outgoing]:
     if meeting.presence_asked_at is not None:
         return [ctx.refuse("presence/already_asked", meeting=meeting,
                            asked_at=meeting.presence_asked_at)]
-    if meeting.starts_at + timedelta(minutes=meeting.minutes) <= ctx.now:
+    if ended(meeting, ctx.now):
         return [ctx.refuse("meeting/ended", meeting=meeting, verb="start")]
     first, end = day_bounds(ctx.overleg, meeting)
     if not first <= ctx.now < end:

@@ -322,6 +322,21 @@ def test_a_meeting_that_ended_cannot_be_cancelled_or_moved(
     assert ov.key("!overleg annuleren M1", now=DURING) == "meeting/cancelled"
 
 
+def test_the_agenda_of_a_meeting_that_ended_stays_as_it_was_discussed(
+        ov: Say, session: Session) -> None:
+    """#24 (a second breaking try-out): taking a case off (or putting one on) the agenda of
+    a meeting held rewrote what was discussed there, the export, and who may get direct
+    messages about the case: refused, the agenda stays."""
+    a, b = ov.a, ov.b  # type: ignore[attr-defined]
+    ov.one(f"!agenda add M1 {b}")
+    after = START + timedelta(days=1)
+    assert ov.key(f"!agenda verwijderen M1 {b}", now=after) == "meeting/ended"
+    assert ov.key(f"!agenda toevoegen M1 {a}", now=after) == "meeting/ended"
+    listed = ov.out("!agenda toon M1").values["lines"]
+    assert [ln["case"] for ln in listed] == [b]
+    assert ov.key(f"!agenda toevoegen M1 {a}", now=DURING) == "agenda/added"  # still on
+
+
 def test_a_meeting_moved_to_another_day_asks_again_at_the_new_start(
         ov: Say, session: Session, renderer: Renderer) -> None:
     """#24: confirmations of the old day do not count for the new day (the audit keeps
