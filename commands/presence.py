@@ -54,7 +54,7 @@ def ask(session: Session, overleg: Overleg, meeting: Meeting, now: datetime, *,
     and returns the message; None when they were asked already (once per meeting)."""
     if not presence.ask(session, meeting, confidential=overleg.ask_confidentiality, now=now):
         return None
-    users = [m.user_id for m in overlegs.members(session, overleg.id or 0)]
+    users = [m.user_id for m in presence.invited(session, meeting)]
     return Outgoing("presence/question",
                     {"meeting": meeting, "users": users,
                      "confidential": overleg.ask_confidentiality, "late": late,
@@ -204,17 +204,19 @@ def attendance(ctx: Ctx, *, number: int) -> list[Outgoing]:
 def attendance_view(ctx: Ctx, meeting: Meeting) -> dict[str, Any]:
     """Plain values of the attendance list: ``groups`` (one per partner, by name, then the
     members without a partner), each with ``people`` (user, confirmed, at, confidential,
-    source); ``confirmed`` and ``total`` counts. Members who left the room are listed only
-    if they confirmed."""
+    source); ``confirmed`` and ``total`` counts. Only those the question was for
+    (``storage.presence.invited``: at a weegoverleg the core partners' members) who were
+    members when it went out; members who left the room are listed only if they confirmed."""
     confirmed = presence.current(ctx.session, meeting.id or 0)
     names = overlegs.partner_names(ctx.session, meeting.overleg_id)
-    members = overlegs.members(ctx.session, meeting.overleg_id, with_left=True)
+    members = presence.invited(ctx.session, meeting, with_left=True)
     groups: dict[int | None, list[dict[str, Any]]] = {}
     listed: set[str] = set()
     for m in members:
         row = confirmed.get(m.user_id)
-        if row is None and m.left_room_at is not None:
-            continue
+        if row is None and (m.left_room_at is not None or (
+                meeting.presence_asked_at is not None and not presence.was_asked(m, meeting))):
+            continue  # left the room, or joined after the question: not missing
         partner = row.partner_id if row is not None else m.partner_id
         groups.setdefault(partner, []).append(_person(m.user_id, row))
         listed.add(m.user_id)

@@ -10,8 +10,27 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from storage import agendas
-from storage.models import AgendaItem, Meeting, Presence
+from storage import agendas, overlegs
+from storage.models import AgendaItem, Meeting, Member, Presence
+
+
+def invited(session: Session, meeting: Meeting, *, with_left: bool = False) -> list[Member]:
+    """The members ``meeting``'s presence question is for: every member of its overleg in
+    the room (``with_left``: also those who left it); at a weegoverleg only the core
+    partners' members and those of no partner (chair, coordinator), as only they take part
+    (docs/voorzitter.md)."""
+    members = overlegs.members(session, meeting.overleg_id, with_left=with_left)
+    if meeting.kind != "weging":
+        return members
+    core = {p.id for p in overlegs.partners(session, meeting.overleg_id) if p.kind == "core"}
+    return [m for m in members if m.partner_id is None or m.partner_id in core]
+
+
+def was_asked(member: Member, meeting: Meeting) -> bool:
+    """Whether ``member`` was a member when ``meeting``'s question went out (one who joined
+    the overleg later was never asked, so never missed it)."""
+    asked_at = meeting.presence_asked_at
+    return asked_at is not None and member.created_at <= asked_at
 
 
 def ask(session: Session, meeting: Meeting, *, confidential: bool, now: datetime) -> bool:
@@ -109,11 +128,13 @@ class Clearance:
     """
 
     confirmed: dict[int, frozenset[str]] = field(default_factory=dict)
+    asked: dict[int, frozenset[str]] = field(default_factory=dict)  # who that meeting asked
 
     def allows(self, user_id: str, case_id: int) -> bool:
-        """Whether ``user_id`` may get a direct message about case ``case_id``."""
+        """Whether ``user_id`` may get a direct message about case ``case_id``: yes unless
+        the case's last meeting asked them and they did not confirm."""
         who = self.confirmed.get(case_id)
-        return who is None or user_id in who
+        return who is None or user_id in who or user_id not in self.asked.get(case_id, ())
 
 
 def clearance(session: Session, overleg_id: int, now: datetime | None = None) -> Clearance:
@@ -137,4 +158,12 @@ def clearance(session: Session, overleg_id: int, now: datetime | None = None) ->
             select(Presence.meeting_id, Presence.user_id).where(
                 col(Presence.meeting_id).in_(list(who)), col(Presence.withdrawn).is_(False))):
         who[meeting_id].add(user_id)
-    return Clearance({case: frozenset(who[m]) for case, m in last.items()})
+    asked_by: dict[int, frozenset[str]] = {}
+    for meeting_id in who:
+        meeting = session.get(Meeting, meeting_id)
+        if meeting is not None:
+            asked_by[meeting_id] = frozenset(m.user_id for m in invited(session, meeting,
+                                                                          with_left=True)
+                                             if was_asked(m, meeting))
+    return Clearance({case: frozenset(who[m]) for case, m in last.items()},
+                     {case: asked_by.get(m, frozenset()) for case, m in last.items()})

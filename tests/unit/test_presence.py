@@ -236,6 +236,44 @@ def test_who_did_not_confirm_gets_no_direct_message_about_the_meetings_cases(
     assert JZ2 in {r.room_id for r in _rows(session, "action/overdue", mark)}
 
 
+def test_a_member_added_after_the_question_is_not_missing_and_keeps_direct_messages(
+        ov: Say, session: Session, renderer: Renderer) -> None:
+    """#24 (a second breaking try-out): someone added to the overleg after M1's question was
+    never asked: not listed as 'niet bevestigd', not counted, and not cut off from direct
+    messages about M1's cases."""
+    o = overlegs.by_room(session, ROOM)
+    assert o is not None
+    o.remind_by_dm = True
+    overlegs.save(session, o)
+    b = ov.b  # type: ignore[attr-defined]
+    ov.one(f"!agenda add M1 {b}")
+    ov.one(f"!actie add {b} Jeugdzorg 16-12-2026 Gesprek plannen")
+    _started(ov, session, renderer)
+    late = "@jeugd3:localhost"
+    ov.one(f"!lid add {late} Jeugdzorg", now=DURING)
+    shown = ov.out("!presentie M1", now=DURING).values
+    people = {p["user"] for g in shown["groups"] for p in g["people"]}
+    assert late not in people and JZ in people
+    mark = _mark(session)
+    sweep(session, renderer, datetime(2026, 12, 17, 8, 0, tzinfo=UTC))
+    rooms = {r.room_id for r in _rows(session, "action/overdue", mark)}
+    assert late in rooms and JZ not in rooms  # JZ was asked and did not confirm
+
+
+def test_a_weegoverleg_asks_only_its_own_participants(ov: Say, session: Session,
+                                                      renderer: Renderer) -> None:
+    """#24 (a second breaking try-out): a weegoverleg is for core partners only, so its
+    presence question and list leave out the external partner's members."""
+    ov.one("!overleg plannen 16-12-2026 10:00 weging")
+    sweep(session, renderer, datetime(2026, 12, 16, 9, 0, tzinfo=UTC))
+    [question] = [r for r in _rows(session, "presence/question") if "M2" in r.body]
+    asked = set(question.mentions.split())
+    assert POL in asked and GEM in asked and JZ not in asked and JZ2 not in asked
+    shown = ov.out("!presentie M2", now=datetime(2026, 12, 16, 9, 5, tzinfo=UTC)).values
+    people = {p["user"] for g in shown["groups"] for p in g["people"]}
+    assert JZ not in people and POL in people
+
+
 def test_the_question_is_recorded_once_whoever_asks_second(ov: Say, session: Session) -> None:
     """The start timer and the chair's command on two instances: one conditional UPDATE,
     so only the first asks (the second sees the first one's time)."""
