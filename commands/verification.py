@@ -125,14 +125,25 @@ def compare(session: Session, render: Render, flow_id: str, indices: list[int],
     return rendered
 
 
+def _session_id(text: str, ctx: Ctx) -> tuple[str, str]:
+    """The administrator's session (device ID) the answer is for, as the emoji message
+    names it: one word."""
+    word, _, rest = text.strip().partition(" ")
+    return word.strip("`"), rest
+
+
 @command("verify", nl="verifieer", aliases=("verifiëren", "verifieren"))
 @arg("answer", _answer, metavar="yes_no")
-def verify(ctx: Ctx, *, answer: str) -> list[Outgoing]:
+@arg("device", _session_id, required=False, metavar="session")
+def verify(ctx: Ctx, *, answer: str, device: str | None = None) -> list[Outgoing]:
     """The administrator's answer to the emoji shown last (``verification/compare``):
     ``yes`` (they match what Element shows) or ``no``. Recorded for the bot's device that
     holds the flow, which then finishes or cancels it. Refused (``verification/not_shown``)
     while that message has not been delivered: the answer must be to emoji the
-    administrator saw."""
+    administrator saw. ``device``: the session the answer is for (as the emoji message names
+    it); another session's is refused (``verification/other_session``), and it must be
+    named when this request replaced one whose emoji were shown
+    (``verification/name_session``): a "ja" typed for those must not confirm these."""
     row = verifications.waiting_for(ctx.session, ctx.sender)
     if row is None or row.started_at < ctx.now - TIMEOUT:
         # (past the time limit: its device cancels it; a flow of an instance that is gone
@@ -146,6 +157,13 @@ def verify(ctx: Ctx, *, answer: str) -> list[Outgoing]:
         # The emoji have not reached the administrator (still queued): whatever they
         # compared, it was not this flow's.
         return [ctx.refuse("verification/not_shown")]
+    if device is not None and device.casefold() != row.other_device.casefold():
+        return [ctx.refuse("verification/other_session", device=row.other_device)]
+    if device is None and any(outbox.sent_with_ref(ctx.session, REF + old.flow_id)
+                              for old in verifications.replaced_by(ctx.session, row)):
+        # This request replaced one whose emoji the administrator saw: a "ja" typed for
+        # those must not confirm these. The session shown last is to be named.
+        return [ctx.refuse("verification/name_session", device=row.other_device)]
     row.state = "confirmed" if answer == "yes" else "rejected"
     ctx.session.add(row)
     return [ctx.reply("verification/" + row.state)]

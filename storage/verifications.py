@@ -24,6 +24,14 @@ def waiting_for(session: Session, user_id: str) -> KeyVerification | None:
         .order_by(col(KeyVerification.started_at).desc())).first()
 
 
+def replaced_by(session: Session, row: KeyVerification) -> list[KeyVerification]:
+    """The flows of ``row``'s administrator that ``row``'s request ended (reason
+    ``superseded``, at the moment ``row`` started)."""
+    return list(session.exec(select(KeyVerification).where(
+        KeyVerification.user_id == row.user_id, KeyVerification.reason == "superseded",
+        KeyVerification.ended_at == row.started_at)).all())
+
+
 def open_of_user(session: Session, user_id: str) -> list[KeyVerification]:
     """The flows of ``user_id`` that have not ended, on any of the bot's devices."""
     return list(session.exec(select(KeyVerification).where(

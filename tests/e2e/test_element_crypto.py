@@ -317,11 +317,11 @@ async def test_an_admin_verifies_the_bot_from_element_and_a_stranger_is_declined
 
 
 async def _confirm_and_trust(chair: JsClient, flow: str, room: str, bot_id: str,
-                             bot_device: str) -> None:
+                             bot_device: str, answer: str = "!verifieer ja") -> None:
     """Both sides confirm the emoji (Element, and the administrator to the bot in
-    ``room``); Element then trusts the bot's identity and so its device."""
+    ``room`` with ``answer``); Element then trusts the bot's identity and so its device."""
     await chair.command("sas_confirm", flow=flow, match=True)
-    await chair.ask(room, bot_id, "!verifieer ja")
+    await chair.ask(room, bot_id, answer)
     await chair.wait_for(lambda: next((v for v in chair.verification if v["flow"] == flow
                                        and v.get("phase") == "verified"), None), 20,
                          "the verification done")
@@ -426,7 +426,9 @@ async def test_a_second_session_of_the_admin_replaces_the_first_ones_verificatio
                  and first.device_id not in str(s.body)], 20,
         "the emoji for the second session")
     assert shown
-    await _confirm_and_trust(second, new, dm, bot_id, bot_device)
+    # It replaced a flow whose emoji were shown: the answer names the session compared.
+    await _confirm_and_trust(second, new, dm, bot_id, bot_device,
+                             answer=f"!verifieer ja {second.device_id}")
     with session_scope(app.engine) as session:
         rows = {(r.other_device, r.state, r.reason)
                 for r in session.exec(select(KeyVerification))}

@@ -282,7 +282,7 @@ def test_the_scenario_reaches_most_keys(recorded: dict[str, Outgoing]) -> None:
     of a start day the bot missed (presence/missed, reached in test_presence), and the
     limits on meetings to come (meeting/too_many, series/too_many, reached in test_series)."""
     unreached = used_keys() - set(recorded)
-    assert len(unreached) < 41, sorted(unreached)
+    assert len(unreached) < 43, sorted(unreached)  # (+ verification/{name,other}_session)
 
 
 def _hand_values(key: str, recorded: dict[str, Outgoing]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ other side is written from the spec (tests/unit/test_verification.py's X25519/HK
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -103,14 +104,18 @@ def _delivered(app: App) -> None:
             session.add(row)
 
 
-def _answer(app: App, text: str, n: int = 0, *, shown: bool = True) -> None:
+_answers = itertools.count(1000)
+
+
+def _answer(app: App, text: str, n: int | None = None, *, shown: bool = True) -> list[str]:
     """The administrator's answer in their direct room with the bot (after the emoji
-    reached them, unless not ``shown``)."""
+    reached them, unless not ``shown``); the templates of the replies."""
     if shown:
         _delivered(app)
     app.record_join("!dm:localhost", NOW - timedelta(hours=1))
-    app.handle(Inbound(f"$answer{n}", "!dm:localhost", ADMIN, text, app.clock.now(),
-                       encrypted=True))
+    n = next(_answers) if n is None else n
+    return [r.template for r in app.handle(Inbound(
+        f"$answer{n}", "!dm:localhost", ADMIN, text, app.clock.now(), encrypted=True)).replies]
 
 
 async def _to_the_emoji(bot: _Bot) -> tuple[_Element, bytes]:
@@ -297,7 +302,12 @@ async def test_a_newer_request_of_the_same_administrator_cancels_the_older_one(
                if t.endswith(".cancel")]
     assert cancels == [("DEVA", "TA", "m.user")]
     assert "verification/superseded" in _told(app)
-    _answer(app, "!verifieer ja")
+    # The emoji of TA had been shown: a bare "ja" (perhaps typed for those) confirms
+    # nothing, nor one naming TA's session; naming the session shown last does.
+    assert _answer(app, "!verifieer ja") == ["verification/name_session"]
+    assert _answer(app, "!verifieer ja DEVA") == ["verification/other_session"]
+    assert _rows(app)["TB"] == ("compare", None)
+    assert _answer(app, "!verifieer ja DEVB") == ["verification/confirmed"]
     await bot._verification_upkeep()
     assert _rows(app)["TB"][0] == "confirmed" and _rows(app)["TA"][0] == "cancelled"
     macs = [device for t, device, _ in bot.client.sent if t.endswith(".mac")]
