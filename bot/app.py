@@ -243,7 +243,7 @@ def retrying(work: Callable[[], T], attempts: int = 5) -> T:
 def bootstrap(config: Config, clock: Clock) -> App:
     """Build the app: engine (schema created if missing), registry, renderer."""
     engine = make_engine(config.database_url)
-    migrate(engine)
+    migrate(engine, now=clock.now())
     settings = Settings(prefix=config.prefix, admins=config.admins, timezone=config.timezone,
                         locale=config.locale, ref_key=config.ref_key,
                         previous_ref_keys=config.previous_ref_keys,

@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,17 +115,21 @@ def create_schema(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(connection: Connection | None = None,
+                   now: datetime | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
+    cfg.attributes["now"] = now  # the time of the upgrade, for a migration that plans
     return cfg
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; safe when two instances start at once.
+def migrate(engine: Engine, revision: str = "head", *, now: datetime | None = None) -> None:
+    """Bring the schema to ``revision``; safe when two instances start at once. ``now``:
+    the time of the upgrade (the caller's clock), for migrations that plan timers from it
+    (0019: the presence question of meetings still to come); without it they plan none.
 
     On PostgreSQL a session-level advisory lock serialises the instances; on SQLite the
     migration's transaction takes the write lock (BEGIN IMMEDIATE).
@@ -144,7 +149,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
                 raise PreMigrationDatabase(
                     "this database was made by a pre-release casusbot without migrations; "
                     "move it away (or delete it) and start again")
-            command.upgrade(alembic_config(connection), revision)
+            command.upgrade(alembic_config(connection, now), revision)
             connection.commit()
         finally:
             if postgres:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,5 +73,5 @@ def _engine(env_file: str | None) -> Any:
 
     config = load_or_exit(env_file)
     engine = make_engine(config.database_url)
-    migrate(engine)
+    migrate(engine, now=datetime.now(UTC))
     return engine

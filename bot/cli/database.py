@@ -5,6 +5,7 @@ reference key, and ``purge`` closed cases past their retention term."""
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ def migrate_cmd(env_file: str | None) -> None:
     config = load_or_exit(env_file)
     engine = make_engine(config.database_url)
     try:
-        migrate(engine)
+        migrate(engine, now=datetime.now(UTC))
     except MigrationRefused as e:
         click.echo(f"casusbot: {e}", err=True)
         sys.exit(2)

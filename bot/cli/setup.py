@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -96,7 +97,7 @@ def _prepare_database(database_url: str, env_file: str) -> str:
 
     engine = make_engine(database_url)
     try:
-        migrate(engine)
+        migrate(engine, now=datetime.now(UTC))
         return f"database is at revision {current_revision(engine)}."
     except MigrationRefused as e:
         return f"the database was not migrated: {e}"

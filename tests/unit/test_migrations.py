@@ -176,19 +176,19 @@ def test_meetings_still_to_come_get_their_presence_question_on_upgrade(url: str)
             meeting_minutes=90, working_days="12345", holiday_calendar="NL", due_soon_days=2,
             escalate_after_days=5, remind_by_dm=False, retention_years=5, monitor_weeks=12,
             agenda_days_before=5, nudge_days_before=2, created_at=now))
-        for number, starts, status in ((1, datetime(2098, 12, 15, 13, 0), "planned"),
-                                       (2, datetime(2020, 12, 15, 13, 0), "planned"),
-                                       (3, datetime(2098, 12, 16, 13, 0), "cancelled")):
+        for number, starts, status in ((1, datetime(2026, 12, 15, 13, 0), "planned"),
+                                       (2, datetime(2026, 11, 20, 13, 0), "planned"),
+                                       (3, datetime(2026, 12, 16, 13, 0), "cancelled")):
             conn.execute(meta.tables["meeting"].insert().values(
                 overleg_id=1, number=number, starts_at=starts, minutes=90, status=status,
                 created_at=now, agenda_version=0, kind="casusoverleg"))
-    migrate(engine)
+    migrate(engine, now=now.replace(tzinfo=UTC))  # the upgrade's time, from the caller's clock
     with session_scope(engine) as s:
         timers = [(t.kind, t.subject_id, t.due_at) for t in s.exec(select(Timer))]
         [upcoming] = s.exec(select(Meeting).where(Meeting.number == 1)).all()
         assert upcoming.presence_asked_at is None and upcoming.presence_confidential is False
     assert timers == [("meeting.start", upcoming.id,
-                       datetime(2098, 12, 15, 13, 0, tzinfo=UTC))]
+                       datetime(2026, 12, 15, 13, 0, tzinfo=UTC))]
     engine.dispose()
 
 

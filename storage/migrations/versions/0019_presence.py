@@ -13,7 +13,7 @@ Issue 24.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -58,7 +58,10 @@ def upgrade() -> None:
     timer = sa.table('timer', sa.column('overleg_id', sa.Integer()),
                      sa.column('kind', sa.String()), sa.column('subject_id', sa.Integer()),
                      sa.column('due_at', UTCDateTime()), sa.column('cancelled', sa.Boolean()))
-    since = sa.bindparam('since', datetime.now(UTC) - timedelta(days=1), type_=UTCDateTime())
+    now = op.get_context().config.attributes.get("now")
+    if now is None:  # (no time of the upgrade given: nothing to plan from; see migrate())
+        return
+    since = sa.bindparam('since', now - timedelta(days=1), type_=UTCDateTime())
     op.execute(timer.insert().from_select(
         ['overleg_id', 'kind', 'subject_id', 'due_at', 'cancelled'],
         sa.select(meeting.c.overleg_id, sa.literal('meeting.start'), meeting.c.id,
