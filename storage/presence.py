@@ -20,6 +20,11 @@ def invited(session: Session, meeting: Meeting, *, with_left: bool = False) -> l
     partners' members and those of no partner (chair, coordinator), as only they take part
     (docs/voorzitter.md)."""
     members = overlegs.members(session, meeting.overleg_id, with_left=with_left)
+    return _for_meeting(session, meeting, members)
+
+
+def _for_meeting(session: Session, meeting: Meeting, members: list[Member]) -> list[Member]:
+    """Those of ``members`` (of ``meeting``'s overleg) the meeting's question is for."""
     if meeting.kind != "weging":
         return members
     core = {p.id for p in overlegs.partners(session, meeting.overleg_id) if p.kind == "core"}
@@ -159,11 +164,9 @@ def clearance(session: Session, overleg_id: int, now: datetime | None = None) ->
                 col(Presence.meeting_id).in_(list(who)), col(Presence.withdrawn).is_(False))):
         who[meeting_id].add(user_id)
     asked_by: dict[int, frozenset[str]] = {}
-    for meeting_id in who:
-        meeting = session.get(Meeting, meeting_id)
-        if meeting is not None:
-            asked_by[meeting_id] = frozenset(m.user_id for m in invited(session, meeting,
-                                                                          with_left=True)
-                                             if was_asked(m, meeting))
+    members = overlegs.members(session, overleg_id, with_left=True)  # read once, not per meeting
+    for meeting in session.exec(select(Meeting).where(col(Meeting.id).in_(list(who)))):
+        asked_by[meeting.id or 0] = frozenset(
+            m.user_id for m in _for_meeting(session, meeting, members) if was_asked(m, meeting))
     return Clearance({case: frozenset(who[m]) for case, m in last.items()},
                      {case: asked_by.get(m, frozenset()) for case, m in last.items()})

@@ -81,8 +81,6 @@ def rekey(env_file: str | None, new_key: str) -> None:
     Stop the bot first. Afterwards set CASUSBOT_REF_KEY to the new key and append the old
     one to CASUSBOT_REF_KEY_PREVIOUS (this command prints both lines).
     """
-    from datetime import UTC, datetime
-
     from commands import refs
     from storage import audit as audit_store
     from storage import privacy
@@ -106,8 +104,6 @@ def rekey(env_file: str | None, new_key: str) -> None:
     previous = [k.decode() for k in (*config.previous_ref_keys, config.ref_key)]
     click.echo(f"rewrapped {cases} case references and {words} forbidden words.")
     if identity is not None:
-        from datetime import UTC, datetime
-
         from bot.crosssign import seal
         from storage import crosssigning
 
@@ -137,8 +133,6 @@ def _stored_identity(engine: Any, config: Any) -> Any:
 @click.option("--dry-run", is_flag=True, help="Only list what would be purged; change nothing.")
 def purge(env_file: str | None, dry_run: bool) -> None:
     """Purge closed cases whose retention term has passed (the bot also does this itself)."""
-    from datetime import UTC, datetime
-
     from commands import retention
     from storage.db import scrub, session_scope
 
