@@ -20,6 +20,7 @@ restart (the ephemeral keys lived only in memory) end the flow as cancelled, on 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from commands.verification import ELEMENT_TIMEOUT, from_the_future, too_old
 log = logging.getLogger(__name__)
 PREFIX = "m.key.verification."
 DECLINED = "Only the bot's administrators can verify it."
+IDLE_CHECK_SECONDS = 60.0
+"""With no flow held, how often the upkeep after a sync looks for flows to end."""
 NOT_DIRECT = "Verify the bot from its direct room with you, or from its profile."
 
 
@@ -64,10 +67,12 @@ class Verifying:
     client: AsyncClient
     deliverer: Deliverer
     _flows: dict[str, Flow]
+    _upkept_at: float  # the event loop's time of the last look at the database
 
     def _verification_hooks(self) -> None:
         """Take verification events from nio (after login: the Olm machine exists)."""
         self._flows = {}
+        self._upkept_at = float("-inf")
         olm = self.client.olm
         if olm is not None:
             olm.handle_key_verification = lambda event: None
@@ -275,8 +280,17 @@ class Verifying:
 
     async def _verification_upkeep(self, *, at_start: bool = False) -> None:
         """After each sync: act on the administrators' answers, cancel flows past 10
-        minutes; at start, cancel every flow this device had open (its keys are gone)."""
+        minutes; at start, cancel every flow this device had open (its keys are gone).
+
+        With no flow held here, the database is asked at most every ``IDLE_CHECK_SECONDS``
+        (for a row left open without a flow in memory): two transactions after every sync
+        were a fifth of the bot's CPU under load (docs/PERFORMANCE.md)."""
         own = self.client.device_id
+        now = asyncio.get_running_loop().time()
+        if not at_start and not self._flows \
+                and now - self._upkept_at < IDLE_CHECK_SECONDS:
+            return
+        self._upkept_at = now
         await self._drop_ended()
         for flow_id, user, device, room in await self.db.run(self.app.verification_stale,
                                                              own, at_start):
@@ -287,6 +301,8 @@ class Verifying:
                 await self._cancel(flow, "m.user", "the bot restarted", record="restart")
             else:
                 await self._cancel(flow, "m.timeout", "not completed within 10 minutes")
+        if not self._flows:
+            return  # (an answer concerns a flow held here)
         for flow_id, state in await self.db.run(self.app.verification_decided, own):
             held = self._flows.get(flow_id)
             if held is None:
