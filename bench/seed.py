@@ -97,6 +97,7 @@ def seed(engine: Engine, *, overleggen: int, cases: int, actions: int, due: int,
                 rows[Timer].append({"overleg_id": o, "kind": OVERDUE, "subject_id": action_id,
                                     "due_at": now if overdue else now + timedelta(days=31 + a),
                                     "cancelled": False})
+        rows[Overleg][-1]["last_action_number"] = number  # (as storage.actions keeps it)
     with session_scope(engine) as session:
         for model in (Overleg, Partner, Member, Case, Action, Timer):
             for start in range(0, len(rows[model]), 5000):

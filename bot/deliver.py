@@ -151,7 +151,7 @@ class Deliverer:
         """The room's unsent rows, if this instance holds (or now takes) the room's lease;
         none while the bot is out of the room."""
         with session_scope(self.engine) as session:
-            if room_id in inbound.away_rooms(session):
+            if inbound.away(session, room_id):
                 return []
             if not outbox.claim_room(session, room_id, self.holder, datetime.now(UTC), LEASE):
                 return []

@@ -25,7 +25,7 @@ from commands.registry import (
 )
 from commands.text import clean
 from storage import agendas, cases, inbound, outbox, overlegs, presence, timers
-from storage.db import counting_writes
+from storage.db import tables_written
 from storage.models import RoomAbsence
 from storage.outbox import Rendered
 
@@ -61,6 +61,8 @@ class Inbound:
 
 BOOKKEEPING = frozenset({"inboundevent", "outboxmessage", "outboxlease"})
 """Tables every event writes to, whether or not its command changed anything."""
+TIMING_TABLES = frozenset({"timer", "overleg", "roomabsence"})
+"""Tables that decide when the earliest timer is due (``storage.timers.next_due``)."""
 MAX_COMMAND_CHARS = 2000  # a command line is short; a 64 KiB "command" is refused unread
 MAX_LAG = timedelta(hours=24)
 """How far before its handling an event's own time is believed: an outage of up to a day
@@ -95,12 +97,17 @@ def handle(session: Session, registry: Registry, render: Render, settings: Setti
     is kept.
     """
     try:
-        replies = _apply(session, registry, render, settings, msg, now, limiter)
+        with tables_written(session) as written:
+            replies = _apply(session, registry, render, settings, msg, now, limiter, written)
+            session.flush()
     except CommandFailed:
         log.exception("command failed", extra={"event_id": msg.event_id, "room": msg.room_id})
         session.rollback()
-        replies = _apologise(session, render, settings, msg, now)
-    return Outcome(replies, timers.next_due(session) if replies else None)
+        return Outcome(_apologise(session, render, settings, msg, now))
+    # The earliest timer can only have changed if a timer, or what decides whether one may
+    # run (an overleg, its room's absence), did: the waker keeps its time otherwise.
+    timing = not TIMING_TABLES.isdisjoint(written)
+    return Outcome(replies, timers.next_due(session) if timing else None)
 
 
 def _apologise(session: Session, render: Render, settings: Settings, msg: Inbound,
@@ -116,7 +123,10 @@ def _apologise(session: Session, render: Render, settings: Settings, msg: Inboun
 
 
 def _apply(session: Session, registry: Registry, render: Render, settings: Settings,
-           msg: Inbound, now: datetime, limiter: RateLimiter | None) -> list[Rendered]:
+           msg: Inbound, now: datetime, limiter: RateLimiter | None,
+           written: list[str]) -> list[Rendered]:
+    """``written``: the tables changed so far in this transaction, appended to as it goes
+    (``storage.db.tables_written``)."""
     if not may_concern(msg, settings.prefix):
         return []
     if msg.kind in ANSWERS and not _concerns_us(session, msg):
@@ -130,7 +140,7 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
         if msg.replaces and edited is None and not msg.text.lstrip().startswith(
                 settings.prefix):
             return []  # an edit of chatter into chatter: chatter
-    if msg.kind != "tombstone" and overlegs.upgrade_of(session, msg.room_id) is not None:
+    if msg.kind != "tombstone" and overlegs.replaced(session, msg.room_id):
         # The room was replaced by an upgrade: its overleg lives (or will) in the new room,
         # and nothing said here after that is read (no second overleg starts here).
         log.info("event in a replaced room not read", extra={"event_id": msg.event_id,
@@ -187,9 +197,10 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
             replies = [ctx.refuse("error/edit_after_effect",
                                   command=registry.typed_verb(msg.text, settings.prefix))]
         else:
-            with counting_writes(session, BOOKKEEPING) as writes:
-                replies = _dispatch(registry, ctx, msg)
-            effect = bool(writes[0])
+            before = len(written)
+            replies = _dispatch(registry, ctx, msg)
+            session.flush()
+            effect = not BOOKKEEPING.issuperset(written[before:])
             if effect and msg.kind == "text":  # it changed something: no edit redoes it
                 if msg.replaces and edited is None:  # (the original was chatter: note it)
                     inbound.first_time(session, msg.replaces, msg.room_id, now,
@@ -197,7 +208,8 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
                 inbound.took_effect(session, (edited or msg).event_id)
         if msg.kind == "text" and verdict != "drop" and not effect \
                 and not any(r.template == "error/pii" for r in replies):
-            scanned = _whole_line(ctx, msg, command)
+            scanned = _whole_line(ctx, msg, command) \
+                if registry.arguments(msg.text, settings.prefix) != "" else []
             # (a command of a time the bot was out: the chair still hears that it was not read)
             replies = [*scanned, *(replies if away is not None else [])] if scanned \
                 else replies

@@ -439,6 +439,15 @@ class Registry:
         spec, used = self._command(text, prefix)
         return " ".join(used) if spec else None
 
+    def arguments(self, text: str, prefix: str) -> str | None:
+        """What was typed after the command's words (``""``: nothing, so the line is only
+        the prefix and words of the registry's own vocabulary); None if no command."""
+        spec, used = self._command(text, prefix)
+        if spec is None:
+            return None
+        body = text.strip()[len(prefix):]
+        return _split_words(body, len(used))[1]
+
     def _command(self, text: str, prefix: str) -> tuple[CommandSpec | None, list[str]]:
         """The command ``text`` invokes and the words that named it."""
         body = text.strip()[len(prefix):] if text.strip().startswith(prefix) else ""

@@ -5,27 +5,24 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
 from storage.models import Action, ActionChange, Case, CasePartner, Overleg
 
+_OVERLEG = Overleg.__table__  # type: ignore[attr-defined]
+_NEXT_NUMBER = update(_OVERLEG).where(_OVERLEG.c.id == bindparam("overleg")) \
+    .values(last_action_number=_OVERLEG.c.last_action_number + 1) \
+    .returning(_OVERLEG.c.last_action_number)
+
 
 def _next_number(session: Session, overleg_id: int) -> int:
     """The next action number of the overleg: one above the highest ever issued
-    (``Overleg.last_action_number``, migration 0022), so an erased or purged case's action
-    numbers are never given out again. The counter row is updated in the caller's
-    transaction (a row lock on PostgreSQL: two adds at once get different numbers)."""
-    highest = session.exec(select(func.max(Action.number)).where(
-        Action.overleg_id == overleg_id)).one()
-    session.execute(update(Overleg).where(col(Overleg.id) == overleg_id).values(
-        last_action_number=func.greatest(Overleg.last_action_number, int(highest or 0)) + 1
-        if session.get_bind().dialect.name == "postgresql" else
-        func.max(Overleg.last_action_number, int(highest or 0)) + 1)
-        .execution_options(synchronize_session=False))
-    number = session.exec(select(Overleg.last_action_number).where(
-        Overleg.id == overleg_id)).one()
-    return int(number)
+    (``Overleg.last_action_number``, migration 0022, which set it to the highest number then
+    in use), so an erased or purged case's action numbers are never given out again. One
+    ``UPDATE … RETURNING`` in the caller's transaction (a row lock on PostgreSQL: two adds
+    at once get different numbers)."""
+    return int(session.execute(_NEXT_NUMBER, {"overleg": overleg_id}).scalar_one())
 
 
 def add(session: Session, *, overleg_id: int, case_id: int, partner_id: int, due: date,

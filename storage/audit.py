@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlmodel import Session, col, func, or_, select
 
 from storage.models import AuditEntry
@@ -35,6 +35,11 @@ def _digest(prev: str, at: datetime, overleg_id: int | None, actor: str, role: s
     return _sha(payload)
 
 
+_ENTRIES = AuditEntry.__table__  # type: ignore[attr-defined]
+_LAST_HASH = select(_ENTRIES.c.hash).order_by(_ENTRIES.c.id.desc()).limit(1)
+_APPEND = insert(_ENTRIES)
+
+
 def record(session: Session, *, overleg_id: int | None, actor: str, action: str,
            subject: str, now: datetime, role: str = "") -> None:
     """Append one entry. ``subject`` holds IDs only (C-…, M1, partner names), never free text."""
@@ -43,14 +48,13 @@ def record(session: Session, *, overleg_id: int | None, actor: str, action: str,
         # turns until this transaction ends (SQLite writers take turns already).
         session.execute(text("SELECT pg_advisory_xact_lock(7246310002)"))
     # The last hash only, LIMIT 1: this table only grows.
-    prev = session.exec(select(AuditEntry.hash).order_by(col(AuditEntry.id).desc())
-                        .limit(1)).first() or GENESIS
+    prev = session.execute(_LAST_HASH).scalar() or GENESIS
     subject_digest = _sha(subject)
-    session.add(AuditEntry(
-        overleg_id=overleg_id, at=now, actor=actor, role=role, action=action, subject=subject,
-        subject_digest=subject_digest, prev_hash=prev,
-        hash=_digest(prev, now, overleg_id, actor, role, action, subject_digest)))
-    session.flush()  # (the next entry's query reads this one's hash)
+    # A plain row (one INSERT, built once; written at once: the next entry reads its hash).
+    session.execute(_APPEND, {
+        "overleg_id": overleg_id, "at": now, "actor": actor, "role": role, "action": action,
+        "subject": subject, "subject_digest": subject_digest, "prev_hash": prev,
+        "hash": _digest(prev, now, overleg_id, actor, role, action, subject_digest)})
 
 
 def verify(session: Session) -> int | None:

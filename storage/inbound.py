@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlmodel import Session, col, select
 
-from storage.db import insert_for
+from storage.db import dialect_of, insert_for
 from storage.models import DirectRoom, InboundEvent, JoinedRoom, RoomAbsence, RoomUpgrade, SyncState
 
 _EVENTS = InboundEvent.__table__  # type: ignore[attr-defined]
@@ -21,13 +23,20 @@ def first_time(session: Session, event_id: str, room_id: str, now: datetime,
     INSERT … ON CONFLICT DO NOTHING: on PostgreSQL a second instance waits for the first
     insert's transaction, then inserts nothing.
     """
-    # RETURNING, not rowcount: psycopg reports -1 for a skipped ON CONFLICT insert.
-    inserted = session.execute(
-        insert_for(session, _EVENTS).values(event_id=event_id, room_id=room_id, handled_at=now,
-                                            sender=sender, thread_root=thread_root,
-                                            refused=refused)
-        .on_conflict_do_nothing().returning(_EVENTS.c.event_id))
+    inserted = session.execute(_first_time(dialect_of(session)), {
+        "event_id": event_id, "room_id": room_id, "handled_at": now, "sender": sender,
+        "thread_root": thread_root, "refused": refused})
     return inserted.first() is not None
+
+
+@functools.cache
+def _first_time(dialect: str) -> Any:
+    """The dedupe insert, built once per database kind (every event runs it). RETURNING,
+    not rowcount: psycopg reports -1 for a skipped ON CONFLICT insert."""
+    return insert_for(dialect, _EVENTS).values(
+        {c: bindparam(c) for c in ("event_id", "room_id", "handled_at", "sender",
+                                   "thread_root", "refused")}
+    ).on_conflict_do_nothing().returning(_EVENTS.c.event_id)
 
 
 def joined_at(session: Session, room_id: str) -> datetime | None:
@@ -81,6 +90,19 @@ def record_leave(session: Session, room_id: str, at: datetime | None) -> bool:
     return inserted.first() is not None
 
 
+_ABSENT = RoomAbsence.__table__  # type: ignore[attr-defined]
+_REPLACED = RoomUpgrade.__table__  # type: ignore[attr-defined]
+_AWAY = select(_ABSENT.c.room_id).where(_ABSENT.c.room_id == bindparam("room"),
+                                        _ABSENT.c.back_at.is_(None)).union_all(
+    select(_REPLACED.c.old_room_id).where(_REPLACED.c.old_room_id == bindparam("room")))
+
+
+def away(session: Session, room_id: str) -> bool:
+    """Whether nothing is sent to ``room_id`` now (``away_rooms``, for one room: every
+    reply's delivery asks, one statement built once)."""
+    return session.execute(_AWAY, {"room": room_id}).first() is not None
+
+
 def away_rooms(session: Session) -> set[str]:
     """The rooms nothing is sent to now: those the bot is out of (left, kicked, banned; not
     back) and those replaced by an upgrade (their messages go to the new room)."""
@@ -89,14 +111,18 @@ def away_rooms(session: Session) -> set[str]:
             RoomUpgrade.old_room_id)))
 
 
+_ABSENCE_AT = select(RoomAbsence).where(
+    RoomAbsence.room_id == bindparam("room"),
+    or_(col(RoomAbsence.left_at).is_(None), col(RoomAbsence.left_at) <= bindparam("at")),
+    or_(col(RoomAbsence.back_at).is_(None), col(RoomAbsence.back_at) > bindparam("at"))
+).order_by(col(RoomAbsence.id).desc())
+
+
 def absence_at(session: Session, room_id: str, at: datetime) -> RoomAbsence | None:
     """The absence of the bot from ``room_id`` that ``at`` falls in (None: it was there).
-    An absence whose leave was not seen runs from the bot's first join."""
-    return session.exec(select(RoomAbsence).where(
-        RoomAbsence.room_id == room_id,
-        or_(col(RoomAbsence.left_at).is_(None), col(RoomAbsence.left_at) <= at),
-        or_(col(RoomAbsence.back_at).is_(None), col(RoomAbsence.back_at) > at))
-        .order_by(col(RoomAbsence.id).desc())).first()
+    An absence whose leave was not seen runs from the bot's first join. (Every event asks:
+    the statement is built once, with bound parameters.)"""
+    return session.exec(_ABSENCE_AT, params={"room": room_id, "at": at}).first()
 
 
 def sync_token(session: Session, device_key: str) -> str | None:
@@ -141,8 +167,11 @@ def state(session: Session, event_id: str) -> InboundEvent | None:
     return session.get(InboundEvent, event_id)
 
 
+_TOOK_EFFECT = update(_EVENTS).where(_EVENTS.c.event_id == bindparam("event")) \
+    .values(refused=False)
+
+
 def took_effect(session: Session, event_id: str) -> None:
     """The event's command (or an edit of it) changed something: a later edit of it is not
     carried out (an event is recorded as changing nothing until then)."""
-    session.execute(update(InboundEvent).where(col(InboundEvent.event_id) == event_id)
-                    .values(refused=False).execution_options(synchronize_session=False))
+    session.execute(_TOOK_EFFECT, {"event": event_id})
