@@ -271,14 +271,15 @@ def schedule_action(session: Session, overleg: Overleg, action: Action, now: dat
     timers.cancel(session, kinds=ACTION_KINDS, subject_id=action.id, now=now)
     if action.status != "open":
         return
+    plans: list[timers.Plan] = []
     soon_day = workdays.working_days_before(overleg, action.due, overleg.due_soon_days)
     soon_at = workdays.at_local(overleg, soon_day, REMIND_HOUR)
     if soon_at > now and overleg.due_soon_days > 0:
-        timers.schedule(session, overleg_id=overleg.id, kind=DUE_SOON, subject_id=action.id,
-                        due_at=soon_at)
+        plans.append(timers.Plan(overleg.id, DUE_SOON, action.id, soon_at))
     first_overdue = workdays.next_working_day(overleg, action.due)
-    timers.schedule(session, overleg_id=overleg.id, kind=OVERDUE, subject_id=action.id,
-                    due_at=max(workdays.at_local(overleg, first_overdue, REMIND_HOUR), now))
+    plans.append(timers.Plan(overleg.id, OVERDUE, action.id,
+                             max(workdays.at_local(overleg, first_overdue, REMIND_HOUR), now)))
+    timers.schedule_all(session, plans)  # (one INSERT)
 
 
 def _to(overleg: Overleg, template: str, values: dict[str, object], *, to: str,

@@ -16,8 +16,13 @@ _BY_CODE = select(Case).where(Case.overleg_id == bindparam("overleg"),
 def code_taken(session: Session, code: str) -> bool:
     """Whether ``code`` belongs to a case, or did (an erased case's tombstone): an ID is
     never given out twice."""
-    return session.exec(select(Case.id).where(Case.code == code)).first() is not None \
-        or session.get(CaseTombstone, code) is not None
+    return session.execute(_CODE_TAKEN, {"code": code}).first() is not None
+
+
+_CASES = Case.__table__  # type: ignore[attr-defined]
+_TOMBSTONES = CaseTombstone.__table__  # type: ignore[attr-defined]
+_CODE_TAKEN = select(_CASES.c.code).where(_CASES.c.code == bindparam("code")).union_all(
+    select(_TOMBSTONES.c.code).where(_TOMBSTONES.c.code == bindparam("code")))
 
 
 def add(session: Session, *, overleg_id: int, code: str, ref_hash: str | None,

@@ -69,9 +69,13 @@ def partners(session: Session, overleg_id: int) -> list[Partner]:
 
 def partner_names(session: Session, overleg_id: int) -> dict[int, str]:
     """The overleg's partners' names by ID."""
-    return {pid: name for pid, name in session.exec(
-        select(Partner.id, Partner.name).where(Partner.overleg_id == overleg_id))
-        if pid is not None}
+    return {pid: name for pid, name in session.execute(_PARTNER_NAMES,
+                                                       {"overleg": overleg_id})}
+
+
+_PARTNER_TABLE = Partner.__table__  # type: ignore[attr-defined]
+_PARTNER_NAMES = select(_PARTNER_TABLE.c.id, _PARTNER_TABLE.c.name).where(
+    _PARTNER_TABLE.c.overleg_id == bindparam("overleg"))
 
 
 def add_partner(session: Session, *, overleg_id: int, name: str, kind: str,

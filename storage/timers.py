@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -35,10 +36,14 @@ def schedule(session: Session, *, overleg_id: int, kind: str, subject_id: int,
     schedule_all(session, [Plan(overleg_id, kind, subject_id, due_at)])
 
 
+_TIMERS = Timer.__table__  # type: ignore[attr-defined]
+_PLAN = insert(_TIMERS)
+
+
 def schedule_all(session: Session, plans: list[Plan]) -> None:
-    """Plan many timers with one bulk INSERT (a sweep plans thousands)."""
+    """Plan many timers with one Core INSERT of plain rows (a sweep plans thousands)."""
     if plans:
-        session.execute(insert(Timer), [
+        session.execute(_PLAN, [
             {**p._asdict(), "cancelled": False, "handled_at": None} for p in plans])
 
 
@@ -52,11 +57,16 @@ def cancel(session: Session, *, kinds: tuple[str, ...], subject_id: int,
            now: datetime) -> int:
     """Cancel every pending timer of ``kinds`` for ``subject_id``; returns how many (one
     UPDATE from the partial index on pending timers by subject, no rows loaded)."""
-    result = session.execute(
-        update(Timer).where(col(Timer.subject_id) == subject_id, col(Timer.kind).in_(kinds),
-                            col(Timer.handled_at).is_(None))
-        .values(handled_at=now, cancelled=True).execution_options(synchronize_session=False))
+    result = session.execute(_cancel(kinds), {"subject": subject_id, "now": now})
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _cancel(kinds: tuple[str, ...]) -> Any:
+    """The cancelling UPDATE for one set of rules' kinds (a few fixed tuples), built once."""
+    return update(_TIMERS).where(
+        _TIMERS.c.subject_id == bindparam("subject"), _TIMERS.c.kind.in_(kinds),
+        _TIMERS.c.handled_at.is_(None)).values(handled_at=bindparam("now"), cancelled=True)
 
 
 class Due(NamedTuple):
@@ -95,9 +105,12 @@ def mark_all_handled(session: Session, rows: list[Due], now: datetime) -> None:
 def next_due(session: Session) -> datetime | None:
     """When the earliest pending timer is due (None: nothing is planned); the timers of an
     overleg whose room the bot is out of wait for its return (``_held``)."""
-    value = session.exec(select(func.min(Timer.due_at)).where(
-        col(Timer.handled_at).is_(None), col(Timer.overleg_id).not_in(_held()))).one()
+    value = session.execute(_NEXT_DUE).scalar()
     return value if isinstance(value, datetime) else None
+
+
+_NEXT_DUE = core_select(func.min(_TIMERS.c.due_at)).where(
+    _TIMERS.c.handled_at.is_(None), _TIMERS.c.overleg_id.not_in(_held()))
 
 
 def overlegs_with_pending(session: Session, kind: str) -> set[int]:
