@@ -188,7 +188,9 @@ def tables_written(session: Session) -> Iterator[list[str]]:
 
     def after(_conn: Any, cursor: Any, statement: str, *_rest: Any) -> None:
         m = _WRITE.match(statement)
-        if m is not None and cursor.rowcount != 0:
+        # A write with RETURNING counts as written: SQLite's cursor says rowcount 0 until
+        # its rows are fetched, which happens after this listener.
+        if m is not None and (cursor.rowcount != 0 or cursor.description is not None):
             written.append(m[1].lower())
 
     event.listen(connection, "after_cursor_execute", after)

@@ -193,3 +193,22 @@ def test_a_refused_removal_stops_counting_once_one_in_that_room_worked() -> None
                                 resolved_by_later=(removal,))
         assert sorted(t for t, _, _ in after) == ["case/list", removal]  # !b's still counts
     engine.dispose()
+
+
+def test_tables_written_sees_writes_with_returning_and_not_reads(session: Session) -> None:
+    """Whether a command changed anything (and whether the next timer must be read again)
+    comes from ``tables_written``; SQLite's cursor reports rowcount 0 for a write with
+    RETURNING until its rows are fetched, after the listener ran."""
+    from storage import actions
+    from storage.db import tables_written
+
+    overleg = overlegs.create(session, room_id="!r:localhost", name="Noord",
+                              timezone="Europe/Amsterdam", locale="nl",
+                              now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert overleg.id is not None
+    with tables_written(session) as written:
+        overlegs.by_room(session, "!r:localhost")
+        assert written == []
+        assert actions._next_number(session, overleg.id) == 1  # UPDATE … RETURNING
+        assert actions._next_number(session, overleg.id) == 2
+    assert written == ["overleg", "overleg"]
