@@ -194,7 +194,7 @@ class App:
         which can be ahead of the Matrix client's between a join and the next sync)."""
         with session_scope(self.engine) as session:
             return inbound_store.joined_at(session, room_id) is not None \
-                and room_id not in inbound_store.away_rooms(session)
+                and not inbound_store.away(session, room_id)
 
     def awaits_room(self, room_id: str) -> bool:
         """Whether an overleg waits to move into ``room_id`` (its room was replaced by it):

@@ -43,7 +43,7 @@ def tombstone(ctx: Ctx, new_room: str | None) -> list[Outgoing]:
                                                     else None})
     if ctx.overleg is not None and upgrade.moved_at is None \
             and inbound.joined_at(ctx.session, new_room) is not None \
-            and new_room not in inbound.away_rooms(ctx.session):
+            and not inbound.away(ctx.session, new_room):
         return move(ctx.session, ctx.settings, upgrade, ctx.now)
     return []
 
@@ -127,7 +127,7 @@ def move(session: Session, settings: Settings, upgrade: RoomUpgrade,
         # The new room was itself replaced before the bot joined it: on to the newest room
         # (its notice is the one the chairs get), or, not in that one yet, wait for it.
         if inbound.joined_at(session, onward.new_room_id) is not None \
-                and onward.new_room_id not in inbound.away_rooms(session):
+                and not inbound.away(session, onward.new_room_id):
             return move(session, settings, onward, now)
         asked = [] if onward.invite_asked_at is not None else \
             _ask_invite(session, settings, overleg, onward, now)

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import insert, text
 from sqlmodel import Session, col, func, or_, select
 
+from storage.db import dialect_of
 from storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -43,7 +44,7 @@ _APPEND = insert(_ENTRIES)
 def record(session: Session, *, overleg_id: int | None, actor: str, action: str,
            subject: str, now: datetime, role: str = "") -> None:
     """Append one entry. ``subject`` holds IDs only (C-…, M1, partner names), never free text."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         # Two instances appending at once would both chain to the same last entry: take
         # turns until this transaction ends (SQLite writers take turns already).
         session.execute(text("SELECT pg_advisory_xact_lock(7246310002)"))

@@ -92,23 +92,23 @@ def record_leave(session: Session, room_id: str, at: datetime | None) -> bool:
 
 _ABSENT = RoomAbsence.__table__  # type: ignore[attr-defined]
 _REPLACED = RoomUpgrade.__table__  # type: ignore[attr-defined]
-_AWAY = select(_ABSENT.c.room_id).where(_ABSENT.c.room_id == bindparam("room"),
-                                        _ABSENT.c.back_at.is_(None)).union_all(
-    select(_REPLACED.c.old_room_id).where(_REPLACED.c.old_room_id == bindparam("room")))
-
-
-def away(session: Session, room_id: str) -> bool:
-    """Whether nothing is sent to ``room_id`` now (``away_rooms``, for one room: every
-    reply's delivery asks, one statement built once)."""
-    return session.execute(_AWAY, {"room": room_id}).first() is not None
+_OUT = select(_ABSENT.c.room_id).where(_ABSENT.c.back_at.is_(None))  # left, not back
+_GONE = select(_REPLACED.c.old_room_id)  # replaced by an upgrade
+_AWAY_ROOMS = _OUT.union_all(_GONE)
+_AWAY = _OUT.where(_ABSENT.c.room_id == bindparam("room")).union_all(
+    _GONE.where(_REPLACED.c.old_room_id == bindparam("room")))
 
 
 def away_rooms(session: Session) -> set[str]:
     """The rooms nothing is sent to now: those the bot is out of (left, kicked, banned; not
     back) and those replaced by an upgrade (their messages go to the new room)."""
-    return set(session.exec(select(RoomAbsence.room_id).where(
-        col(RoomAbsence.back_at).is_(None)))) | set(session.exec(select(
-            RoomUpgrade.old_room_id)))
+    return set(session.execute(_AWAY_ROOMS).scalars())
+
+
+def away(session: Session, room_id: str) -> bool:
+    """Whether nothing is sent to ``room_id`` now (``away_rooms``, for one room; every
+    reply's delivery asks)."""
+    return session.execute(_AWAY, {"room": room_id}).first() is not None
 
 
 _ABSENCE_AT = select(RoomAbsence).where(

@@ -105,6 +105,7 @@ def mark_all_handled(session: Session, rows: list[Due], now: datetime) -> None:
 def next_due(session: Session) -> datetime | None:
     """When the earliest pending timer is due (None: nothing is planned); the timers of an
     overleg whose room the bot is out of wait for its return (``_held``)."""
+    session.flush()  # (a Core statement does not autoflush: what this transaction changed)
     value = session.execute(_NEXT_DUE).scalar()
     return value if isinstance(value, datetime) else None
 
