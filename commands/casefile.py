@@ -100,10 +100,8 @@ def collect(session: Session, overleg: Overleg, case: Case, now: datetime) -> di
         for a in sorted(rows, key=lambda a: a.number)]
     action_ids = {f"A{a.number}" for a in rows}
 
-    entries = [e for e in session.exec(
-        select(AuditEntry).where(AuditEntry.overleg_id == overleg.id)
-        .order_by(col(AuditEntry.id)))
-        if named.search(e.subject) or (e.subject.split() or [""])[0] in action_ids]
+    entries = [e for e in audit.entries(session, overleg.id)
+               if named.search(e.subject) or (e.subject.split() or [""])[0] in action_ids]
     audit_views = [{"id": e.id, "at": _iso(e.at), "actor": e.actor, "role": e.role,
                     "action": e.action, "subject": e.subject} for e in entries]
 
@@ -132,8 +130,7 @@ def collect(session: Session, overleg: Overleg, case: Case, now: datetime) -> di
                 for link in linked if link.partner_id in partner_rows]
 
     messages = []
-    own = re.compile(r"(?<![0-9A-Za-z-])(?:" + "|".join(sorted(action_ids))
-                     + r")(?![0-9A-Za-z])") if action_ids else None
+    own = audit.whole_ids(sorted(action_ids)) if action_ids else None
     about = retention.case_message_ids(session, case, sorted(action_ids))
     for row in session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(about))
                             .order_by(col(OutboxMessage.id))):
@@ -204,12 +201,13 @@ def removal(session: Session, case: Case) -> dict[str, int]:
     ``retention.remove_case`` reports), counted without changing anything: the
     administrator confirms it first."""
     assert case.id is not None
+    of_case = actions.of_case(session, case.id)
     view = {"agenda lines": len(agendas.meetings_of_case(session, case.id)),
             "information answers": len(list(session.exec(
                 select(InfoAnswer.id).where(InfoAnswer.case_id == case.id)))),
-            "actions": len(actions.of_case(session, case.id)),
+            "actions": len(of_case),
             "partner links": len(actions.linked_partner_ids(session, case.id))}
-    numbers = [f"A{a.number}" for a in actions.of_case(session, case.id)]
+    numbers = [f"A{a.number}" for a in of_case]
     view["messages"] = len(retention.case_message_ids(session, case, numbers))
     return view
 

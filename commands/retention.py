@@ -9,7 +9,6 @@ the chain verifiable).
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, delete, or_, select
@@ -130,8 +129,7 @@ def case_message_ids(session: Session, case: Case, numbers: list[str]) -> list[i
         elsewhere = set(session.exec(select(Member.user_id).where(
             col(Member.user_id).in_(own), Member.overleg_id != case.overleg_id)))
         rooms = (own - elsewhere) | ({overleg.room_id} if overleg else set())
-        pattern = re.compile(r"(?<![0-9A-Za-z-])(?:" + "|".join(map(re.escape, numbers))
-                             + r")(?![0-9A-Za-z])")
+        pattern = audit.whole_ids(numbers)
         for row in session.exec(select(OutboxMessage).where(
                 col(OutboxMessage.room_id).in_(rooms),
                 or_(*(col(f).contains(n) for f in fields for n in numbers)))):

@@ -73,9 +73,7 @@ def verify(session: Session) -> int | None:
 def head(session: Session) -> tuple[int, str]:
     """How many entries there are and the last hash (keep it elsewhere to detect truncation)."""
     count = session.exec(select(func.count()).select_from(AuditEntry)).one()
-    last = session.exec(select(AuditEntry.hash).order_by(col(AuditEntry.id).desc())
-                        .limit(1)).first()
-    return int(count), (last or GENESIS)
+    return int(count), (session.execute(_LAST_HASH).scalar() or GENESIS)
 
 
 def entries(session: Session, overleg_id: int | None = None, *, since: datetime | None = None,
@@ -105,14 +103,20 @@ def erase_subjects(session: Session, containing: str, overleg_id: int | None = N
     return n
 
 
+def whole_ids(ids: list[str]) -> re.Pattern[str]:
+    """A pattern that finds any of ``ids`` (e.g. ``["A3", "A7"]``) as a whole ID: ``A1``
+    does not match in ``A10`` or ``C-A1B2C3``."""
+    return re.compile(r"(?<![0-9A-Za-z-])(?:" + "|".join(map(re.escape, ids))
+                      + r")(?![0-9A-Za-z])")
+
+
 def erase_subjects_naming(session: Session, ids: list[str], overleg_id: int) -> int:
     """Blank the subjects of ``overleg_id``'s entries that name one of ``ids`` (e.g.
     ``["A3", "A7"]``) as a whole ID: ``A1`` does not match ``A10`` or ``C-A1B2C3``. The
     number blanked (their digests keep the chain valid)."""
     if not ids:
         return 0
-    pattern = re.compile(r"(?<![0-9A-Za-z-])(?:"
-                         + "|".join(re.escape(i) for i in ids) + r")(?![0-9A-Za-z])")
+    pattern = whole_ids(ids)
     query = select(AuditEntry).where(AuditEntry.overleg_id == overleg_id,
                                      or_(*(col(AuditEntry.subject).contains(i) for i in ids)))
     n = 0
