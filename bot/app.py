@@ -24,6 +24,7 @@ from commands.registry import Outcome, Registry, Render, Settings
 from storage import crosssigning, overlegs
 from storage import inbound as inbound_store
 from storage.db import checkpoint, make_engine, migrate, session_scope
+from storage.outbox import Rendered
 
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 3600.0  # seconds between WAL checkpoints after a sweep
@@ -140,7 +141,7 @@ class App:
         with session_scope(self.engine) as session:
             sent = verification.not_direct(session, self.settings, self.render, user_id,
                                            self.clock.now())
-            return list(dict.fromkeys(r.room_id for r in sent))
+            return rooms_of(sent)
 
     def verification_ended(self, flow_ids: list[str]) -> list[str]:
         """Of the flows a device holds, those ended meanwhile (``verification.ended``)."""
@@ -153,7 +154,7 @@ class App:
         with session_scope(self.engine) as session:
             sent = verification.compare(session, self.render, flow_id, indices, decimals,
                                         self.clock.now(), device_name)
-            return list(dict.fromkeys(r.room_id for r in sent))
+            return rooms_of(sent)
 
     def verification_decided(self, device_id: str) -> list[tuple[str, str]]:
         with session_scope(self.engine) as session:
@@ -165,7 +166,7 @@ class App:
         with session_scope(self.engine) as session:
             sent = verification.end(session, self.render, flow_id, reason, self.clock.now(),
                                     device_only=device_only)
-            return list(dict.fromkeys(r.room_id for r in sent))
+            return rooms_of(sent)
 
     def verification_stale(self, device_id: str,
                            all_open: bool) -> list[tuple[str, str, str, str | None]]:
@@ -187,7 +188,7 @@ class App:
         with session_scope(self.engine) as session:
             sent = rooms.cannot_join(session, self.render, self.settings, old_room,
                                      self.clock.now())
-            return list(dict.fromkeys(r.room_id for r in sent))
+            return rooms_of(sent)
 
     def in_room(self, room_id: str) -> bool:
         """Whether the bot has joined ``room_id`` and is not out of it (the database's word,
@@ -265,6 +266,12 @@ def bootstrap(config: Config, clock: Clock) -> App:
         render = TeamsRenderer(renderer)
     return App(config=config, clock=clock, engine=engine, registry=default_registry(),
                render=render, settings=settings, limiter=RateLimiter(config.rate_limit))
+
+
+def rooms_of(sent: list[Rendered]) -> list[str]:
+    """The rooms (or people) the messages go to, each once, in order: where to poke the
+    deliverer after a call that enqueued them."""
+    return list(dict.fromkeys(r.room_id for r in sent))
 
 
 def offline_app(database_url: str, clock: Clock, **env: str) -> App:

@@ -208,7 +208,7 @@ def end(session: Session, render: Render, flow_id: str, reason: str | None,
 def too_old(sent_at: datetime, now: datetime) -> bool:
     """A request sent more than ``TIMEOUT`` ago or more than 5 minutes ahead is ignored
     (spec: "m.key.verification.request", ``timestamp``)."""
-    return sent_at < now - TIMEOUT or sent_at > now + timedelta(minutes=5)
+    return sent_at < now - TIMEOUT or from_the_future(sent_at, now)
 
 
 def from_the_future(sent_at: datetime, now: datetime) -> bool:

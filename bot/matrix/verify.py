@@ -168,9 +168,10 @@ class Verifying:
             new = Flow(flow_id, sender, device, room)
             if not device:
                 return
-            if sent_at is not None and too_old(sent_at, datetime.now(UTC)):
-                # (the sender's clock against the wall clock, as the spec means it)
-                late = not from_the_future(sent_at, datetime.now(UTC))
+            # (the sender's clock against the wall clock, as the spec means it)
+            now = datetime.now(UTC)
+            if sent_at is not None and too_old(sent_at, now):
+                late = not from_the_future(sent_at, now)
                 log.info("verification request too old; ignored" if late else
                          "verification request from the future (clock skew); ignored",
                          extra={"flow": flow_id, "user": sender})
