@@ -73,8 +73,7 @@ def started(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
     if meeting is None or meeting.status != "planned" or meeting.presence_asked_at is not None:
         return []
     if batch.now >= day_bounds(overleg, meeting)[1]:
-        chairs = tuple(m.user_id for m in overlegs.members(batch.session, overleg.id or 0)
-                       if m.role == "chair")
+        chairs = tuple(batch.roster(overleg).chairs)
         audit.record(batch.session, overleg_id=overleg.id, actor="casusbot", role="system",
                      action="presence.missed", subject=f"M{meeting.number}", now=batch.now)
         return [Outgoing("presence/missed", {"meeting": meeting, "chairs": list(chairs)},
