@@ -270,16 +270,10 @@ class Renderer:
         cal.add("method", "PUBLISH")
         if "series" in extra:
             return self._series_ics(out, cal, extra)
-        event = icalendar.Event()
-        event.add("uid", str(extra["uid"]))
-        event.add("dtstamp", extra.get("stamp") or extra["start"])
-        event.add("dtstart", extra["start"])
-        event.add("dtend", extra["end"])
-        event.add("summary", self._text(out, str(extra["summary"])))
-        event.add("description", self._text(out, str(extra["description"])))
-        if extra.get("place"):
-            event.add("location", str(extra["place"]))
-        cal.add_component(event)
+        cal.add_component(_vevent(
+            str(extra["uid"]), extra.get("stamp") or extra["start"], extra["start"],
+            extra["end"], self._text(out, str(extra["summary"])),
+            self._text(out, str(extra["description"])), extra.get("place")))
         return bytes(cal.to_ical()).decode()
 
     def _series_ics(self, out: Outgoing, cal: Any, extra: dict[str, Any]) -> str:
@@ -295,16 +289,7 @@ class Renderer:
         stamp = extra.get("stamp") or series["start"]
 
         def event(uid: str, start: Any, end: Any, place: str | None) -> Any:
-            ev = icalendar.Event()
-            ev.add("uid", uid)
-            ev.add("dtstamp", stamp)
-            ev.add("dtstart", start)
-            ev.add("dtend", end)
-            ev.add("summary", summary)
-            ev.add("description", description)
-            if place:
-                ev.add("location", str(place))
-            return ev
+            return _vevent(uid, stamp, start, end, summary, description, place)
 
         main = event(str(series["uid"]), series["start"], series["end"], series["place"])
         main.add("rrule", icalendar.vRecur.from_ical(str(series["rrule"])))
@@ -334,3 +319,21 @@ class Renderer:
             return block in self.envs[locale].get_template(f"{noun}.html").blocks
         except Exception:
             return False
+
+
+def _vevent(uid: str, stamp: Any, start: Any, end: Any, summary: str, description: str,
+            place: str | None) -> Any:
+    """One VEVENT of a meeting (RFC 5545): its UID, times, the summary and description
+    (IDs only) and its place, if any."""
+    import icalendar
+
+    event = icalendar.Event()
+    event.add("uid", uid)
+    event.add("dtstamp", stamp)
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("summary", summary)
+    event.add("description", description)
+    if place:
+        event.add("location", str(place))
+    return event
