@@ -9,7 +9,7 @@ in Dutch and English, and never guesses, so "8-12" can't silently become 12 Augu
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from commands import caseid, pii
 from commands.registry import Absent, Choice, Ctx, ParseError, PersonalData, choice
@@ -257,11 +257,16 @@ def clock_time(text: str, ctx: Ctx) -> tuple[time, str]:
     return time(int(m[1]), int(m[2])), rest
 
 
+def wall_to_utc(local: datetime, tz: tzinfo) -> datetime | None:
+    """A wall-clock time (naive) in ``tz`` as UTC; None for a time that DST skips."""
+    utc = local.replace(tzinfo=tz).astimezone(UTC)
+    return utc if utc.astimezone(tz).replace(tzinfo=None) == local else None
+
+
 def local_to_utc(d: date, t: time, ctx: Ctx) -> datetime:
     """Local wall time in the overleg's zone to UTC; a time that DST skips is refused."""
-    local = datetime.combine(d, t, tzinfo=ctx.tz)
-    utc = local.astimezone(UTC)
-    if utc.astimezone(ctx.tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+    utc = wall_to_utc(datetime.combine(d, t), ctx.tz)
+    if utc is None:
         raise ParseError("error/time_skipped", given=f"{d.isoformat()} {t:%H:%M}")
     return utc
 

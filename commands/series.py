@@ -295,13 +295,6 @@ def _local_days(rule: str, first: date, last: date, at: time) -> list[datetime]:
                                                       inc=True))
 
 
-def _to_utc(local: datetime, tz: ZoneInfo) -> datetime | None:
-    """A wall-clock time in ``tz`` as UTC; None for a time that DST skips."""
-    aware = local.replace(tzinfo=tz)
-    utc = aware.astimezone(UTC)
-    return utc if utc.astimezone(tz).replace(tzinfo=None) == local else None
-
-
 def _last_moment(series: MeetingSeries) -> datetime:
     """The end of the series' last day, in UTC (the RRULE's UNTIL)."""
     return datetime.combine(series.last_day, time(23, 59, 59),
@@ -313,7 +306,7 @@ def moments(series: MeetingSeries) -> list[datetime]:
     tz = ZoneInfo(series.timezone)
     days = _local_days(series.rule, series.first_day, series.last_day,
                        time(series.hour, series.minute))
-    return [u for d in days if (u := _to_utc(d, tz)) is not None]
+    return [u for d in days if (u := parse.wall_to_utc(d, tz)) is not None]
 
 
 @dataclass(frozen=True)
@@ -339,8 +332,8 @@ def days_off_of(overleg: Overleg, local: list[datetime], tz: ZoneInfo) -> dict[i
         following = local[i + 1].date() if i + 1 < len(local) else None
         to = None
         if following is None or to_day < following:
-            to = _to_utc(datetime.combine(to_day, moment.time()), tz)
-        at = _to_utc(moment, tz)
+            to = parse.wall_to_utc(datetime.combine(to_day, moment.time()), tz)
+        at = parse.wall_to_utc(moment, tz)
         assert at is not None  # the caller refused skipped times
         out[i] = DayOff(at, reason, to)
     return out
@@ -387,9 +380,9 @@ def _propose(ctx: Ctx, *, rule: Recurrence, at: time, minutes: int, kind: str,
         raise ParseError("series/too_long", metavar="until", years=MAX_YEARS)
     rec = rule.completed(first)
     local = _local_days(rec.rule(), first, last, at)
-    if any(_to_utc(d, tz) is None for d in local):
+    if any(parse.wall_to_utc(d, tz) is None for d in local):
         raise ParseError("error/time_skipped", metavar="time", given=f"{at:%H:%M}")
-    local = [d for d in local if (u := _to_utc(d, tz)) is not None and u > ctx.now]
+    local = [d for d in local if (u := parse.wall_to_utc(d, tz)) is not None and u > ctx.now]
     off = days_off_of(overleg, local, tz)
     kept = [i for i in range(len(local))
             if i not in off or (holidays == "shift" and off[i].to is not None)]
@@ -417,7 +410,7 @@ def _create(ctx: Ctx, p: Proposal) -> tuple[MeetingSeries, list[Meeting]]:
         created_at=ctx.now))
     planned: list[Meeting] = []
     for i in p.kept:
-        moment = _to_utc(p.local[i], tz)
+        moment = parse.wall_to_utc(p.local[i], tz)
         starts_at = p.off[i].to if i in p.off else moment
         assert moment is not None and starts_at is not None
         row = meetings.add(ctx.session, overleg_id=ctx.overleg_id, starts_at=starts_at,
@@ -609,9 +602,9 @@ def _carry_over(ctx: Ctx, old: MeetingSeries, first: date,
         day = m.starts_at.astimezone(tz).date()
         at = p.at if p.at != time(old.hour, old.minute) \
             else m.starts_at.astimezone(tz).time().replace(tzinfo=None)
-        starts_at = _to_utc(datetime.combine(day, at), tz)
+        starts_at = parse.wall_to_utc(datetime.combine(day, at), tz)
         rule_day = (m.series_start or m.starts_at).astimezone(tz).date()
-        moment = _to_utc(datetime.combine(rule_day, p.at), tz)
+        moment = parse.wall_to_utc(datetime.combine(rule_day, p.at), tz)
         if starts_at is None or moment is None:
             raise ParseError("error/time_skipped", metavar="time", given=f"{p.at:%H:%M}")
         moves.append((m, starts_at, moment))
