@@ -28,6 +28,16 @@ class MembershipUnknown(Exception):
     """The room's members could not be loaded: no key is shared until they are."""
 
 
+async def load_members(client: AsyncClient, room_id: str) -> None:
+    """Load ``room_id``'s full, current membership into nio's room (the sync loads members
+    lazily: after a restart a room lists only those who spoke since). Raises
+    ``MembershipUnknown`` when the homeserver does not answer with it; aiohttp's and
+    asyncio's errors pass through."""
+    loaded = await client.joined_members(room_id)
+    if not isinstance(loaded, JoinedMembersResponse):
+        raise MembershipUnknown(f"room members: {getattr(loaded, 'status_code', '')}")
+
+
 class KeySharing:
     """The transport's part that decides which devices may read what it sends.
 
@@ -84,9 +94,7 @@ class KeySharing:
             return None
         self._filter_shares()
         if not room.members_synced:
-            loaded = await self.client.joined_members(room_id)
-            if not isinstance(loaded, JoinedMembersResponse):
-                raise MembershipUnknown(f"room members: {getattr(loaded, 'status_code', '')}")
+            await load_members(self.client, room_id)
         allowed = await self.db.run(self.app.key_recipients, room_id)
         if allowed is None:
             self._allowed.pop(room_id, None)

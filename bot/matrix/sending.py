@@ -28,7 +28,7 @@ from nio import (
 )
 
 from bot.deliver import SendResult
-from bot.matrix.keys import KeySharing, MembershipUnknown
+from bot.matrix.keys import KeySharing, MembershipUnknown, load_members
 from bot.timing import OwnWork
 from storage.outbox import Queued
 
@@ -151,9 +151,7 @@ class Sending(KeySharing):
             if encrypted:
                 self.client.encrypted_rooms.add(room_id)
             log.info("room read again after a restart", extra={"room": room_id})
-        loaded = await self.client.joined_members(room_id)  # (nio fills the room's members)
-        if not isinstance(loaded, JoinedMembersResponse):
-            raise MembershipUnknown(f"room members: {getattr(loaded, 'status_code', '')}")
+        await load_members(self.client, room_id)  # (nio fills the room it knows now)
         return self.client.rooms.get(room_id)
 
     async def _not_in(self, room_id: str) -> bool:
@@ -231,10 +229,10 @@ class Sending(KeySharing):
             # The sync loads members lazily: after a restart a direct room the person
             # joined long ago lists only those who spoke since. Ask the homeserver.
             try:
-                loaded = await self.client.joined_members(room_id)
+                await load_members(self.client, room_id)
             except (aiohttp.ClientError, TimeoutError) as e:
                 return SendResult(error=f"dm: members {type(e).__name__}", retry_after=5.0)
-            if not isinstance(loaded, JoinedMembersResponse):
+            except MembershipUnknown:
                 return SendResult(error="dm: members unknown", retry_after=5.0)
         if room is not None and user_id not in room.users \
                 and await self._has_left(room_id, user_id):

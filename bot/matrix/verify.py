@@ -34,6 +34,7 @@ from bot.app import App
 from bot.dbcalls import DatabaseCalls
 from bot.deliver import Deliverer
 from bot.matrix.events import _ts
+from bot.matrix.keys import MembershipUnknown, load_members
 from bot.matrix.sas import METHOD, Cancel, Sas
 from commands.verification import ELEMENT_TIMEOUT, from_the_future, too_old
 
@@ -256,8 +257,8 @@ class Verifying:
             return False
         if not room.members_synced:
             try:
-                await self.client.joined_members(room_id)
-            except (aiohttp.ClientError, TimeoutError):
+                await load_members(self.client, room_id)
+            except (MembershipUnknown, aiohttp.ClientError, TimeoutError):
                 return False
             if not room.members_synced:
                 return False
