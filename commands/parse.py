@@ -156,8 +156,7 @@ def _relative(words: list[str], ctx: Ctx) -> tuple[date, int] | None:
             monday = today - timedelta(days=today.weekday()) + timedelta(days=7)
             return monday + timedelta(days=WEEKDAYS[low[2]]), 3
     if len(low) >= 3 and low[0] in IN and low[2] in UNITS:
-        n = NUMBERS.get(low[1]) or (int(low[1]) if low[1].isascii() and low[1].isdigit()
-                                     and len(low[1]) <= 2 else 0)
+        n = count_word(low[1]) or 0
         if not n:
             return None
         unit = UNITS[low[2]]
@@ -246,6 +245,13 @@ def day(text: str, ctx: Ctx) -> tuple[date, str]:
             return _make_date(int(year_word), month, int(low), given), after_year
         return _without_year(ctx, month, int(low), f"{word} {month_word}"), after
     raise ParseError("error/bad_date", given=word[:40])
+
+
+def count_word(word: str) -> int | None:
+    """A small count as typed: a number word ("twee", "three") or one or two digits."""
+    if word in NUMBERS:
+        return NUMBERS[word]
+    return int(word) if word.isascii() and word.isdigit() and len(word) <= 2 else None
 
 
 def clock_time(text: str, ctx: Ctx) -> tuple[time, str]:

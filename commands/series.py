@@ -118,12 +118,6 @@ class Recurrence:
 
 
 # ---- parsers --------------------------------------------------------------------------------
-def _count(word: str) -> int | None:
-    if word in parse.NUMBERS:
-        return parse.NUMBERS[word]
-    return int(word) if word.isascii() and word.isdigit() and len(word) <= 2 else None
-
-
 def _starts(words: list[str], i: int, phrase: tuple[str, ...]) -> bool:
     return tuple(words[i:i + len(phrase)]) == phrase
 
@@ -179,7 +173,7 @@ def recurrence(text: str, ctx: Ctx) -> tuple[Recurrence, str]:
         rec = Recurrence("WEEKLY", 1, weekday)
     elif i < len(words) and words[i] in MONTH:
         rec, i = _monthly_on(words, i + 1, 1)
-    elif i + 1 < len(words) and (n := _count(words[i])) is not None \
+    elif i + 1 < len(words) and (n := parse.count_word(words[i])) is not None \
             and words[i + 1] in (*WEEKS, *MONTHS):
         if not 1 <= n <= 12:
             raise ParseError("series/bad_rule")

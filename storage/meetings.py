@@ -15,9 +15,11 @@ _PLANNED = select(Meeting).where(Meeting.overleg_id == bindparam("overleg"),
                                  Meeting.status == "planned").order_by(col(Meeting.starts_at))
 
 
-def _next_number(session: Session, overleg_id: int) -> int:
-    current = session.exec(select(func.max(Meeting.number)).where(
-        Meeting.overleg_id == overleg_id)).one()
+def _next_number(session: Session, overleg_id: int,
+                 model: type[Meeting] | type[MeetingSeries] = Meeting) -> int:
+    """One above the overleg's highest number of ``model`` (M1, M2…; S1, S2…)."""
+    current = session.exec(select(func.max(model.number)).where(
+        model.overleg_id == overleg_id)).one()
     return int(current or 0) + 1
 
 
@@ -56,9 +58,7 @@ def save(session: Session, meeting: Meeting) -> None:
 
 def add_series(session: Session, series: MeetingSeries) -> MeetingSeries:
     """Store ``series`` with the overleg's next number (S1, S2…)."""
-    current = session.exec(select(func.max(MeetingSeries.number)).where(
-        MeetingSeries.overleg_id == series.overleg_id)).one()
-    series.number = int(current or 0) + 1
+    series.number = _next_number(session, series.overleg_id, MeetingSeries)
     session.add(series)
     session.flush()
     return series
