@@ -65,20 +65,6 @@ def mac_info(sender_user: str, sender_device: str, receiver_user: str, receiver_
             + receiver_device + transaction_id + key_id)
 
 
-def emoji_indices(sas_bytes: bytes) -> list[int]:
-    """The seven emoji numbers (0-63): the first 42 bits of six SAS bytes in 6-bit groups."""
-    bits = int.from_bytes(sas_bytes[:6], "big")
-    return [(bits >> (42 - 6 * i)) & 0x3F for i in range(7)]
-
-
-def decimals(sas_bytes: bytes) -> list[int]:
-    """The three numbers (1000-9191): 13-bit groups of the first five SAS bytes, plus 1000."""
-    b = sas_bytes
-    return [(b[0] << 5 | b[1] >> 3) + 1000,
-            ((b[1] & 0x7) << 10 | b[2] << 2 | b[3] >> 6) + 1000,
-            ((b[3] & 0x3F) << 7 | b[4] >> 1) + 1000]
-
-
 def choose(start: dict[str, Any]) -> str:
     """The MAC method to answer an ``m.key.verification.start`` with; raises ``Cancel``
     (``m.unknown_method``) when the offer lacks what casusbot speaks."""
