@@ -7,34 +7,24 @@ answer kept. A removed reaction (a redaction) withdraws exactly the answer it ga
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from commands import access, caseid, presence
-from commands.attendance import reaction_answer, record_attendance, record_info
+from commands.attendance import (
+    as_of_meeting,
+    meeting_of,
+    reaction_answer,
+    record_attendance,
+    record_info,
+)
 from commands.auditing import audit_change
 from commands.registry import Ctx, Outgoing
-from storage import agendas, cases, outbox, overlegs
+from storage import agendas, cases, overlegs
 from storage.models import Meeting, Partner
 
 
 def _agenda_meeting(ctx: Ctx, target_event_id: str | None) -> Meeting | None:
     """The meeting whose agenda (or poll) the homeserver knows as ``target_event_id``."""
-    if not target_event_id:
-        return None
-    ref = outbox.ref_of_remote(ctx.session, target_event_id)
-    if not ref or not ref.startswith("agenda:"):
-        return None
-    meeting = ctx.session.get(Meeting, int(ref.split(":", 1)[1]))
+    meeting = meeting_of(ctx, target_event_id, "agenda:")
     return meeting if meeting is not None and meeting.status == "planned" else None
-
-
-def _context(ctx: Ctx, meeting: Meeting) -> Ctx | None:
-    """``ctx`` as seen from the meeting's overleg (a DM room is no overleg itself)."""
-    overleg = overlegs.by_id(ctx.session, meeting.overleg_id)
-    if overleg is None:
-        return None
-    member = overlegs.member(ctx.session, meeting.overleg_id, ctx.sender)
-    return replace(ctx, overleg=overleg, member=member)
 
 
 def _answering(ctx: Ctx, target_event_id: str | None, *, before_start: bool = False
@@ -43,7 +33,7 @@ def _answering(ctx: Ctx, target_event_id: str | None, *, before_start: bool = Fa
     partner; or the replies when there is none to answer for (nothing if it is no agenda;
     ``agenda/started`` with ``before_start`` once the meeting began)."""
     meeting = _agenda_meeting(ctx, target_event_id)
-    mctx = _context(ctx, meeting) if meeting else None
+    mctx = as_of_meeting(ctx, meeting) if meeting else None
     if meeting is None or mctx is None:
         return []  # a reaction on something else: not ours to answer
     if mctx.member is None:
@@ -134,7 +124,7 @@ def withdrawal(ctx: Ctx, redacted_event_id: str | None) -> list[Outgoing]:
     if row is None:
         return presence.withdrawal(ctx, redacted_event_id)
     meeting = ctx.session.get(Meeting, row.meeting_id)
-    mctx = _context(ctx, meeting) if meeting else None
+    mctx = as_of_meeting(ctx, meeting) if meeting else None
     if meeting is None or mctx is None:
         return []
     partner = overlegs.partner_by_id(ctx.session, row.partner_id)

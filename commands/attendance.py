@@ -8,6 +8,7 @@ agenda (``info``); the last answer counts. ``status`` shows who answered what an
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from sqlmodel import Session
@@ -17,12 +18,37 @@ from commands.agenda import find_case, find_meeting, status_view
 from commands.auditing import audit_change
 from commands.registry import Absent, Choice, Ctx, Outgoing, arg, choice, command
 from commands.text import clean
-from storage import agendas, overlegs
+from storage import agendas, outbox, overlegs
 from storage.models import Meeting, Partner
 
 ACCEPT_KEYS = {"✅": True, "✔": True, "☑": True, "✓": True, "👍": True, "❌": False}
 """Reaction keys that answer an agenda or the presence question (``commands.presence``), in
 their base form (see ``reaction_answer``): the check marks ✅ ✔ ☑ ✓ and 👍 say yes, ❌ no."""
+
+
+def meeting_of(ctx: Ctx, target_event_id: str | None, prefix: str) -> Meeting | None:
+    """The meeting of the bot's message the platform knows as ``target_event_id`` (a
+    reaction's or a card's target), if that message's ref starts with ``prefix``
+    (``agenda:``, ``presence:``)."""
+    if not target_event_id:
+        return None
+    ref = outbox.ref_of_remote(ctx.session, target_event_id)
+    if not ref or not ref.startswith(prefix):
+        return None
+    return ctx.session.get(Meeting, int(ref[len(prefix):]))
+
+
+def as_of_meeting(ctx: Ctx, meeting: Meeting) -> Ctx | None:
+    """``ctx`` as seen from the meeting's overleg, with the sender's membership of it (an
+    answer may come from a direct room, which is no overleg itself); None if the overleg
+    is gone."""
+    overleg = overlegs.by_id(ctx.session, meeting.overleg_id)
+    if overleg is None:
+        return None
+    return replace(ctx, overleg=overleg,
+                   member=overlegs.member(ctx.session, meeting.overleg_id, ctx.sender))
+
+
 # Presentation selectors (text U+FE0E, emoji U+FE0F) and skin tones (U+1F3FB-1F3FF): one
 # emoji in every form clients send (Unicode TS #51, "Emoji Presentation Sequences").
 _EMOJI_FORM = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")

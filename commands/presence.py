@@ -24,10 +24,10 @@ from sqlmodel import Session
 
 from commands import parse, workdays
 from commands.agenda import START, ended, find_meeting
-from commands.attendance import reaction_answer
+from commands.attendance import as_of_meeting, meeting_of, reaction_answer
 from commands.auditing import audit_change
 from commands.registry import Batch, Ctx, Outgoing, arg, command, timer
-from storage import audit, outbox, overlegs, presence
+from storage import audit, overlegs, presence
 from storage.models import Meeting, Overleg, Presence
 from storage.timers import Due
 
@@ -240,21 +240,14 @@ def _person(user: str, row: Presence | None) -> dict[str, Any]:
 # ---- answers that are not commands (commands.answers dispatches) ------------------------------
 def question_meeting(ctx: Ctx, target_event_id: str | None) -> Meeting | None:
     """The meeting whose presence question the platform knows as ``target_event_id``."""
-    if not target_event_id:
-        return None
-    ref = outbox.ref_of_remote(ctx.session, target_event_id)
-    if not ref or not ref.startswith(REF):
-        return None
-    return ctx.session.get(Meeting, int(ref[len(REF):]))
+    return meeting_of(ctx, target_event_id, REF)
 
 
 def _as_member(ctx: Ctx, meeting: Meeting) -> Ctx | list[Outgoing]:
-    overleg = overlegs.by_id(ctx.session, meeting.overleg_id)
-    if overleg is None:
+    mctx = as_of_meeting(ctx, meeting)
+    if mctx is None:
         return []
-    member = overlegs.member(ctx.session, meeting.overleg_id, ctx.sender)
-    mctx = replace(ctx, overleg=overleg, member=member)
-    if member is None:
+    if mctx.member is None:
         return [mctx.reply("error/not_a_member")]
     return mctx
 
