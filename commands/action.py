@@ -382,7 +382,11 @@ def digest_rows(session: Session, overleg: Overleg, today: date,
     if rows is None:
         rows = actions.with_case_codes(session, Action.overleg_id == overleg.id,
                                        Action.status == "open")
-    views = action_views(session, overleg, rows, today)
+    return _per_case(action_views(session, overleg, rows, today))
+
+
+def _per_case(views: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Action views grouped per case, in the order of their first action."""
     per_case: dict[str, list[dict[str, object]]] = {}
     for v in views:
         per_case.setdefault(str(v["case"]), []).append(v)
@@ -401,10 +405,13 @@ def digest(batch: Batch, overleg: Overleg, due: Due) -> list[Outgoing]:
     open_rows = actions.with_case_codes(batch.session, Action.overleg_id == overleg.id,
                                         Action.status == "open")
     cleared = batch.clearance(overleg)  # each coordinator: not the cases of a meeting missed
+    roster = batch.roster(overleg)
+    views = {a.id: action_view(overleg, a, code, roster.partner_names.get(a.partner_id), today)
+             for a, code in open_rows}  # (once, whatever the number of coordinators)
     out = []
-    for user in batch.roster(overleg).coordinators:
-        rows = digest_rows(batch.session, overleg, today,
-                           [(a, c) for a, c in open_rows if cleared.allows(user, a.case_id)])
+    for user in roster.coordinators:
+        rows = _per_case(sorted((views[a.id] for a, _ in open_rows
+                                 if cleared.allows(user, a.case_id)), key=action_order))
         if not rows:
             continue  # nothing to report: no digest
         values: dict[str, object] = {
