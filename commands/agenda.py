@@ -146,13 +146,19 @@ def external_recipients(session: Session, overleg: Overleg,
     if meeting.kind == "weging":
         return {}
     lines = agenda_lines(session, meeting)
-    cleared = presence.clearance(session, overleg.id or 0)
+    linked: dict[int, set[int]] = {}  # case -> its partners, read once per case
+    cleared: presence.Clearance | None = None  # read once someone has a line
     out: dict[str, list[dict[str, Any]]] = {}
     for p in overlegs.partners(session, overleg.id or 0):
         if p.kind == "core" or p.id is None:
             continue
-        own = [ln for ln in lines if p.id in actions.linked_partner_ids(session, ln["case_id"])]
-        for m in overlegs.members_of_partner(session, p.id):
+        for ln in lines:
+            if ln["case_id"] not in linked:
+                linked[ln["case_id"]] = actions.linked_partner_ids(session, ln["case_id"])
+        own = [ln for ln in lines if p.id in linked[ln["case_id"]]]
+        for m in overlegs.members_of_partner(session, p.id) if own else []:
+            if cleared is None:
+                cleared = presence.clearance(session, overleg.id or 0)
             mine = [ln for ln in own if cleared.allows(m.user_id, ln["case_id"])]
             if mine:
                 out[m.user_id] = mine
