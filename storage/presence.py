@@ -126,47 +126,48 @@ def by_source_event(session: Session, source_event_id: str) -> bool:
 class Clearance:
     """Who may get direct messages about which case of one overleg.
 
-    ``confirmed`` maps a case ID to the users who confirmed presence at the last meeting
-    that discussed it (had it on its agenda) and whose members were asked; a case no such
-    meeting discussed is not in it. Rule (issue 24): a member who did not confirm gets no
-    case-level direct message of that meeting afterwards; the room's copy still goes out.
+    ``missed`` maps a case ID to the users whom the last meeting that discussed it (had it
+    on its agenda, and asked its members) asked to confirm presence and who did not. Rule
+    (issue 24): such a member gets no case-level direct message of that meeting afterwards;
+    the room's copy still goes out.
     """
 
-    confirmed: dict[int, frozenset[str]] = field(default_factory=dict)
-    asked: dict[int, frozenset[str]] = field(default_factory=dict)  # who that meeting asked
+    missed: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def allows(self, user_id: str, case_id: int) -> bool:
         """Whether ``user_id`` may get a direct message about case ``case_id``: yes unless
         the case's last meeting asked them and they did not confirm."""
-        who = self.confirmed.get(case_id)
-        return who is None or user_id in who or user_id not in self.asked.get(case_id, ())
+        return user_id not in self.missed.get(case_id, ())
 
 
 def clearance(session: Session, overleg_id: int, now: datetime | None = None) -> Clearance:
     """The overleg's ``Clearance`` (at ``now``: of the meetings asked by then; None: every
-    meeting asked so far). Two queries: the agendas of asked meetings, their confirmations."""
+    meeting asked so far). Three queries: the agendas of asked meetings with their meetings,
+    those meetings' confirmations, the overleg's members (and its partners for a
+    weegoverleg, ``_for_meeting``)."""
     asked: list[Any] = [Meeting.overleg_id == overleg_id, Meeting.status == "planned",
              col(Meeting.presence_asked_at).is_not(None)]
     if now is not None:
         asked.append(col(Meeting.presence_asked_at) <= now)
     rows = session.exec(
-        select(AgendaItem.case_id, Meeting.id)
+        select(AgendaItem.case_id, Meeting)
         .join(Meeting, col(Meeting.id) == col(AgendaItem.meeting_id)).where(*asked)
         .order_by(col(Meeting.starts_at), col(Meeting.id))).all()
-    last: dict[int, int] = {}
-    for case_id, meeting_id in rows:
-        last[case_id] = meeting_id or 0
+    last: dict[int, Meeting] = {}
+    for case_id, meeting in rows:
+        last[case_id] = meeting
     if not last:
         return Clearance()
-    who: dict[int, set[str]] = {m: set() for m in set(last.values())}
+    meetings = {m.id or 0: m for m in last.values()}
+    who: dict[int, set[str]] = {m: set() for m in meetings}
     for meeting_id, user_id in session.exec(
             select(Presence.meeting_id, Presence.user_id).where(
                 col(Presence.meeting_id).in_(list(who)), col(Presence.withdrawn).is_(False))):
         who[meeting_id].add(user_id)
-    asked_by: dict[int, frozenset[str]] = {}
     members = overlegs.members(session, overleg_id, with_left=True)  # read once, not per meeting
-    for meeting in session.exec(select(Meeting).where(col(Meeting.id).in_(list(who)))):
-        asked_by[meeting.id or 0] = frozenset(
-            m.user_id for m in _for_meeting(session, meeting, members) if was_asked(m, meeting))
-    return Clearance({case: frozenset(who[m]) for case, m in last.items()},
-                     {case: asked_by.get(m, frozenset()) for case, m in last.items()})
+    missed: dict[int, frozenset[str]] = {}
+    for meeting_id, meeting in meetings.items():
+        missed[meeting_id] = frozenset(
+            m.user_id for m in _for_meeting(session, meeting, members)
+            if was_asked(m, meeting) and m.user_id not in who[meeting_id])
+    return Clearance({case: missed[m.id or 0] for case, m in last.items()})
