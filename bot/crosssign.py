@@ -225,13 +225,18 @@ class Homeserver:
         device.pop("signatures", None)
         device.pop("unsigned", None)
         signed = sign_json(device, self.user_id, identity.self_signing)
+        await self.upload_signatures({self.user_id: {device_id: signed}}, "the device")
+        return True
+
+    async def upload_signatures(self, body: dict[str, Any], what: str) -> None:
+        """``POST /keys/signatures/upload`` of ``body`` (user -> key ID -> signed key);
+        raises ``CrossSigningError`` naming ``what`` when it or a signature fails."""
         async with self.http.post(f"{self.url}/_matrix/client/v3/keys/signatures/upload",
-                                  json={self.user_id: {device_id: signed}}) as resp:
+                                  json=body) as resp:
             reply = await resp.json()
             if resp.status != 200 or reply.get("failures"):
-                raise CrossSigningError(f"signing the device: {resp.status} "
+                raise CrossSigningError(f"signing {what}: {resp.status} "
                                         f"{str(reply.get('failures'))[:200]}")
-        return True
 
 
 _NOT_HELD = ("this database does not hold its private keys; it is not replaced: point "
@@ -375,11 +380,7 @@ async def sign_user(homeserver: str, user_id: str, token: str, engine: Engine,
     signed = sign_json(key, user_id, identity.user_signing)
     public = next(iter(key["keys"].values()))
     headers = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession(headers=headers, timeout=TIMEOUT) as http, \
-            http.post(f"{homeserver}/_matrix/client/v3/keys/signatures/upload",
-                      json={other: {public: signed}}) as resp:
-        reply = await resp.json()
-        if resp.status != 200 or reply.get("failures"):
-            raise CrossSigningError(f"signing {other}'s master key: {resp.status} "
-                                    f"{str(reply.get('failures'))[:200]}")
+    async with aiohttp.ClientSession(headers=headers, timeout=TIMEOUT) as http:
+        await Homeserver(http, homeserver, user_id, None).upload_signatures(
+            {other: {public: signed}}, f"{other}'s master key")
     log.info("administrator's master key signed", extra={"user": other})
