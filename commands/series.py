@@ -397,11 +397,7 @@ def _create(ctx: Ctx, p: Proposal) -> tuple[MeetingSeries, list[Meeting]]:
     overleg = ctx.overleg
     assert overleg is not None
     tz = ZoneInfo(overleg.timezone)
-    series = meetings.add_series(ctx.session, MeetingSeries(
-        overleg_id=ctx.overleg_id, number=0, rule=p.rec.rule(), first_day=p.local[0].date(),
-        last_day=p.last, hour=p.at.hour, minute=p.at.minute, timezone=overleg.timezone,
-        minutes=p.minutes, place=p.place, kind=p.kind, holidays=p.holidays or "",
-        created_at=ctx.now))
+    series = _new_series(ctx, p, p.local[0].date())
     planned: list[Meeting] = []
     for i in p.kept:
         moment = parse.wall_to_utc(p.local[i], tz)
@@ -415,6 +411,29 @@ def _create(ctx: Ctx, p: Proposal) -> tuple[MeetingSeries, list[Meeting]]:
     audit_change(ctx, action="series.plan",
                  subject=f"S{series.number} M{planned[0].number}-M{planned[-1].number}")
     return series, planned
+
+
+def _new_series(ctx: Ctx, p: Proposal, first_day: date) -> MeetingSeries:
+    """Store the series ``p`` proposes, from ``first_day`` (numbered S1, S2…)."""
+    assert ctx.overleg is not None
+    return meetings.add_series(ctx.session, MeetingSeries(
+        overleg_id=ctx.overleg_id, number=0, rule=p.rec.rule(), first_day=first_day,
+        last_day=p.last, hour=p.at.hour, minute=p.at.minute, timezone=ctx.overleg.timezone,
+        minutes=p.minutes, place=p.place, kind=p.kind, holidays=p.holidays or "",
+        created_at=ctx.now))
+
+
+def _from_on(ctx: Ctx, series: MeetingSeries, first: date, tz: ZoneInfo) -> list[Meeting]:
+    """The series' planned meetings on ``first`` (a day in ``tz``) or later, not begun."""
+    return [m for m in meetings.of_series(ctx.session, series.id or 0)
+            if m.status == "planned" and m.starts_at.astimezone(tz).date() >= first
+            and m.starts_at > ctx.now]
+
+
+def _close(ctx: Ctx, series: MeetingSeries, first: date) -> None:
+    """End the series' rule the day before ``first`` (not before its first day)."""
+    series.last_day = max(first - timedelta(days=1), series.first_day)
+    meetings.save_series(ctx.session, series)
 
 
 def _planned_reply(ctx: Ctx, p: Proposal, series: MeetingSeries,
@@ -469,15 +488,11 @@ def _end(ctx: Ctx, series: MeetingSeries, first: date
     before (audited); the cancelled meetings, the notices of their withdrawn agendas, and
     the cases that were on their agendas (``meeting``: the M-number, ``cases``: case IDs
     as shown), for the chair to put on an agenda again."""
-    tz = ZoneInfo(series.timezone)
-    ending = [m for m in meetings.of_series(ctx.session, series.id or 0)
-              if m.status == "planned" and m.starts_at.astimezone(tz).date() >= first
-              and m.starts_at > ctx.now]
+    ending = _from_on(ctx, series, first, ZoneInfo(series.timezone))
     orphaned = [{"meeting": m.number, "cases": [ln["case"] for ln in lines]}
                 for m in ending if (lines := agenda.agenda_lines(ctx.session, m))]
     notices = [n for m in ending for n in meeting.cancel_meeting(ctx, m)]
-    series.last_day = max(first - timedelta(days=1), series.first_day)
-    meetings.save_series(ctx.session, series)
+    _close(ctx, series, first)
     audit_change(ctx, action="series.stop", subject=f"S{series.number} {first.isoformat()}")
     return ending, notices, orphaned
 
@@ -588,9 +603,7 @@ def _carry_over(ctx: Ctx, old: MeetingSeries, first: date,
     overleg = ctx.overleg
     assert overleg is not None
     tz = ZoneInfo(overleg.timezone)
-    carried = [m for m in meetings.of_series(ctx.session, old.id or 0)
-               if m.status == "planned" and m.starts_at.astimezone(tz).date() >= first
-               and m.starts_at > ctx.now]
+    carried = _from_on(ctx, old, first, tz)
     moves: list[tuple[Meeting, datetime, datetime]] = []
     for m in carried:
         day = m.starts_at.astimezone(tz).date()
@@ -602,13 +615,8 @@ def _carry_over(ctx: Ctx, old: MeetingSeries, first: date,
         if starts_at is None or moment is None:
             raise ParseError("error/time_skipped", metavar="time", given=f"{p.at:%H:%M}")
         moves.append((m, starts_at, moment))
-    old.last_day = max(first - timedelta(days=1), old.first_day)
-    meetings.save_series(ctx.session, old)
-    series = meetings.add_series(ctx.session, MeetingSeries(
-        overleg_id=ctx.overleg_id, number=0, rule=p.rec.rule(),
-        first_day=p.local[0].date() if p.local else first, last_day=p.last,
-        hour=p.at.hour, minute=p.at.minute, timezone=overleg.timezone, minutes=p.minutes,
-        place=p.place, kind=p.kind, holidays=p.holidays or "", created_at=ctx.now))
+    _close(ctx, old, first)
+    series = _new_series(ctx, p, p.local[0].date() if p.local else first)
     notices: list[Outgoing] = []
     for m, starts_at, moment in moves:
         old_start = m.starts_at
