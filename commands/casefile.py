@@ -14,7 +14,6 @@ writes and enqueues what comes back.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Any
 
@@ -36,11 +35,6 @@ list, so the audit chain and the tombstone never hold free text."""
 
 PHASE_ACTIONS = ("case.open", "case.phase", "case.close")
 """Audit actions that move a case between phases; ``weging.*`` are the weging outcomes."""
-
-
-def _mentions(code: str) -> re.Pattern[str]:
-    """``C-<code>`` as a whole word: not the start of a longer ID."""
-    return re.compile(rf"(?<![0-9A-Za-z])C-{re.escape(code)}(?![0-9A-Za-z])")
 
 
 def _iso(value: datetime | date | None) -> str | None:
@@ -82,7 +76,7 @@ def collect(session: Session, overleg: Overleg, case: Case, now: datetime) -> di
     """
     assert case.id is not None and overleg.id is not None
     shown = caseid.display(case.code)
-    named = _mentions(case.code)
+    named = audit.whole_ids([shown])  # (as an erasure finds it: not a longer ID)
     partner_names = overlegs.partner_names(session, overleg.id)
     members = {m.user_id: m for m in overlegs.members(session, overleg.id, with_left=True)}
 
@@ -136,7 +130,7 @@ def collect(session: Session, overleg: Overleg, case: Case, now: datetime) -> di
                             .order_by(col(OutboxMessage.id))):
         texts = (row.body, row.formatted_body, row.content_json)
         if not any(named.search(t or "") or (own and own.search(t or "")) for t in texts):
-            continue  # a longer case ID that starts with this one
+            continue  # names neither the case nor an action (an agenda's poll or .ics)
         direct = row.room_id != overleg.room_id
         if direct and row.room_id not in members:
             continue  # another overleg's room (a case ID is unique, but be exact)
@@ -214,9 +208,10 @@ def removal(session: Session, case: Case) -> dict[str, int]:
 
 def _unsent_agendas(session: Session, overleg: Overleg, shown: str) -> list[str]:
     """The meetings (``M…``) whose agenda naming ``shown`` waits unsent in the outbox."""
-    refs = session.exec(select(OutboxMessage.ref).where(
+    named = audit.whole_ids([shown])
+    refs = [row.ref for row in session.exec(select(OutboxMessage).where(
         OutboxMessage.template == "agenda/agenda", col(OutboxMessage.sent_at).is_(None),
-        col(OutboxMessage.body).contains(shown))).all()
+        col(OutboxMessage.body).contains(shown))) if named.search(row.body)]
     ids = {int(r[7:]) for r in refs if r and r.startswith("agenda:") and r[7:].isdigit()}
     found = session.exec(select(Meeting).where(Meeting.overleg_id == overleg.id,
                                                col(Meeting.id).in_(ids))).all() if ids else []

@@ -104,24 +104,27 @@ def remove_case(session: Session, case: Case, *, reason: str, now: datetime
     session.delete(case)
     session.flush()
     cases.bury(session, code=case.code, overleg_id=case.overleg_id, reason=reason, now=now)
-    counts["audit subjects blanked"] = audit.erase_subjects(session, shown) + \
+    counts["audit subjects blanked"] = audit.erase_subjects_naming(session, [shown], None) + \
         audit.erase_subjects_naming(session, numbers, case.overleg_id)
     return counts
 
 
 def case_message_ids(session: Session, case: Case, numbers: list[str]) -> list[int]:
     """The outbox rows (sent or not) about ``case``, oldest first: every row naming its ID
-    ``C-…``, and every row naming one of its actions (``numbers``, e.g. ``["A3"]``; the
-    replies to ``!actie wijzig``, ``verplaatsen``, ``toewijzen``, ``klaar`` name only the
-    action) as a whole ID (``A1`` is not ``A10``) in the overleg's room or a direct message
-    to a member of this overleg and of no other (an action number is unique only within its
-    overleg). Action numbers are never given out again (migration 0022), so the match is
-    the case's own. With them the poll and ``.ics`` rows of an undelivered agenda among
-    them (``_companions``)."""
+    ``C-…`` as a whole ID (``C-7K2FJ`` is not ``C-7K2FJ7``: IDs have 5 to 8 characters),
+    and every row naming one of its actions (``numbers``, e.g. ``["A3"]``; the replies to
+    ``!actie wijzig``, ``verplaatsen``, ``toewijzen``, ``klaar`` name only the action) as a
+    whole ID (``A1`` is not ``A10``) in the overleg's room or a direct message to a member
+    of this overleg and of no other (an action number is unique only within its overleg).
+    Action numbers are never given out again (migration 0022), so the match is the case's
+    own. With them the poll and ``.ics`` rows of an undelivered agenda among them
+    (``_companions``)."""
     shown = caseid.display(case.code)
     fields = (OutboxMessage.body, OutboxMessage.formatted_body, OutboxMessage.content_json)
-    found = set(session.exec(select(OutboxMessage.id).where(
-        or_(*(col(f).contains(shown) for f in fields)))))
+    named = audit.whole_ids([shown])  # (not a longer ID that starts with it: 5-8 characters)
+    found = {row.id for row in session.exec(select(OutboxMessage).where(
+        or_(*(col(f).contains(shown) for f in fields))))
+        if any(named.search(t or "") for t in (row.body, row.formatted_body, row.content_json))}
     if numbers:
         overleg = session.get(Overleg, case.overleg_id)
         own = set(session.exec(select(Member.user_id).where(

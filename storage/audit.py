@@ -110,15 +110,17 @@ def whole_ids(ids: list[str]) -> re.Pattern[str]:
                       + r")(?![0-9A-Za-z])")
 
 
-def erase_subjects_naming(session: Session, ids: list[str], overleg_id: int) -> int:
-    """Blank the subjects of ``overleg_id``'s entries that name one of ``ids`` (e.g.
-    ``["A3", "A7"]``) as a whole ID: ``A1`` does not match ``A10`` or ``C-A1B2C3``. The
-    number blanked (their digests keep the chain valid)."""
+def erase_subjects_naming(session: Session, ids: list[str], overleg_id: int | None) -> int:
+    """Blank the subjects of ``overleg_id``'s entries (None: of every overleg, for an ID
+    unique across them, a case's ``C-…``) that name one of ``ids`` (e.g. ``["A3", "A7"]``)
+    as a whole ID: ``A1`` does not match ``A10`` or ``C-A1B2C3``, ``C-7K2FJ`` not
+    ``C-7K2FJ7``. The number blanked (their digests keep the chain valid)."""
     if not ids:
         return 0
     pattern = whole_ids(ids)
-    query = select(AuditEntry).where(AuditEntry.overleg_id == overleg_id,
-                                     or_(*(col(AuditEntry.subject).contains(i) for i in ids)))
+    query = select(AuditEntry).where(or_(*(col(AuditEntry.subject).contains(i) for i in ids)))
+    if overleg_id is not None:
+        query = query.where(AuditEntry.overleg_id == overleg_id)
     n = 0
     for e in session.exec(query):
         if e.subject != PURGED and pattern.search(e.subject):

@@ -526,3 +526,34 @@ def test_after_an_erasure_the_sqlite_files_hold_no_text_of_its_actions(
     for f in tmp_path.glob("db.sqlite*"):
         data = f.read_bytes()
         assert b"met school" not in data and b"Huisbezoek afstemmen" not in data, f.name
+
+
+def test_erasing_a_case_leaves_a_longer_id_that_starts_with_its_own_alone(
+        overleg: Say, session: Session) -> None:
+    """Case IDs have 5 to 8 characters (caseid.MIN_LEN, MAX_LEN): C-<five> and C-<five><one>
+    can both exist. Erasing the shorter one removes nothing of the longer one's: its
+    messages stay and its audit subjects are not blanked; its export still holds them."""
+    overleg.one(f"!lid add {POL} Politie")
+    short = caseid.new_code(5)
+    long = short + caseid.check_char(short)
+    for code in (short, long):
+        opened = re.search(r"C-\w+", overleg.one("!casus open"))[0]  # type: ignore[index]
+        _, case = _case(session, opened)
+        case.code = code
+        session.add(case)
+        session.flush()
+        overleg.one(f"!actie toevoegen C-{code} Politie 10-12-2026 Dossier opvragen")
+    naming = re.compile(rf"C-{long}(?![0-9A-Z])")
+    kept_rows = {r.id for r in session.exec(select(OutboxMessage)) if naming.search(r.body)}
+    kept_audit = {e.id for e in session.exec(select(AuditEntry)) if naming.search(e.subject)}
+    assert kept_rows and kept_audit
+    overleg_row, case = _case(session, f"C-{short}")
+    casefile.erase(session, overleg_row, case, reason="request", actor="casusbot case erase",
+                   now=NOW + timedelta(days=1))
+    assert kept_rows <= {r.id for r in session.exec(select(OutboxMessage))}
+    assert {e.id for e in session.exec(select(AuditEntry))
+            if e.subject != audit.PURGED} >= kept_audit
+    _, other = _case(session, f"C-{long}")
+    export = casefile.collect(session, overleg_row, other, NOW + timedelta(days=1))
+    assert kept_audit <= {a["id"] for a in export["audit"]}
+    assert audit.verify(session) is None
