@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
-from storage.models import Action, ActionChange, Case, CasePartner, Overleg
+from storage.models import Action, ActionChange, Case, CasePartner, Overleg, table_of
 
-_OVERLEG = Overleg.__table__  # type: ignore[attr-defined]
+_OVERLEG = table_of(Overleg)
 _NEXT_NUMBER = update(_OVERLEG).where(_OVERLEG.c.id == bindparam("overleg")) \
     .values(last_action_number=_OVERLEG.c.last_action_number + 1) \
     .returning(_OVERLEG.c.last_action_number)

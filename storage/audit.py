@@ -18,7 +18,7 @@ from sqlalchemy import insert, text
 from sqlmodel import Session, col, func, or_, select
 
 from storage.db import dialect_of
-from storage.models import AuditEntry
+from storage.models import AuditEntry, table_of
 
 GENESIS = "0" * 64
 PURGED = "[purged]"
@@ -36,7 +36,7 @@ def _digest(prev: str, at: datetime, overleg_id: int | None, actor: str, role: s
     return _sha(payload)
 
 
-_ENTRIES = AuditEntry.__table__  # type: ignore[attr-defined]
+_ENTRIES = table_of(AuditEntry)
 _LAST_HASH = select(_ENTRIES.c.hash).order_by(_ENTRIES.c.id.desc()).limit(1)
 _APPEND = insert(_ENTRIES)
 

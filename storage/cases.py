@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from storage.models import Case, CaseTombstone
+from storage.models import Case, CaseTombstone, table_of
 
 _BY_CODE = select(Case).where(Case.overleg_id == bindparam("overleg"),
                               Case.code == bindparam("code"))
@@ -19,8 +19,8 @@ def code_taken(session: Session, code: str) -> bool:
     return session.execute(_CODE_TAKEN, {"code": code}).first() is not None
 
 
-_CASES = Case.__table__  # type: ignore[attr-defined]
-_TOMBSTONES = CaseTombstone.__table__  # type: ignore[attr-defined]
+_CASES = table_of(Case)
+_TOMBSTONES = table_of(CaseTombstone)
 _CODE_TAKEN = select(_CASES.c.code).where(_CASES.c.code == bindparam("code")).union_all(
     select(_TOMBSTONES.c.code).where(_TOMBSTONES.c.code == bindparam("code")))
 

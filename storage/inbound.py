@@ -10,9 +10,18 @@ from sqlalchemy import bindparam, or_, update
 from sqlmodel import Session, col, select
 
 from storage.db import dialect_of, insert_for
-from storage.models import DirectRoom, InboundEvent, JoinedRoom, RoomAbsence, RoomUpgrade, SyncState
+from storage.models import (
+    DirectRoom,
+    InboundEvent,
+    JoinedRoom,
+    RoomAbsence,
+    RoomUpgrade,
+    SyncState,
+    table_of,
+)
 
-_EVENTS = InboundEvent.__table__  # type: ignore[attr-defined]
+_EVENTS = table_of(InboundEvent)
+_ABSENT = table_of(RoomAbsence)
 
 
 def first_time(session: Session, event_id: str, room_id: str, now: datetime,
@@ -83,15 +92,13 @@ def record_leave(session: Session, room_id: str, at: datetime | None) -> bool:
             session.add(open_)
             session.flush()
         return False
-    table = RoomAbsence.__table__  # type: ignore[attr-defined]
-    inserted = session.execute(insert_for(session, table).values(
+    inserted = session.execute(insert_for(session, _ABSENT).values(
         room_id=room_id, left_at=at, told="").on_conflict_do_nothing()
-        .returning(table.c.id))
+        .returning(_ABSENT.c.id))
     return inserted.first() is not None
 
 
-_ABSENT = RoomAbsence.__table__  # type: ignore[attr-defined]
-_REPLACED = RoomUpgrade.__table__  # type: ignore[attr-defined]
+_REPLACED = table_of(RoomUpgrade)
 _OUT = select(_ABSENT.c.room_id).where(_ABSENT.c.back_at.is_(None))  # left, not back
 _GONE = select(_REPLACED.c.old_room_id)  # replaced by an upgrade
 _AWAY_ROOMS = _OUT.union_all(_GONE)
@@ -130,7 +137,7 @@ def sync_token(session: Session, device_key: str) -> str | None:
     return row.token if row else None
 
 
-_SYNC = SyncState.__table__  # type: ignore[attr-defined]
+_SYNC = table_of(SyncState)
 
 
 def save_sync_token(session: Session, device_key: str, token: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, UniqueConstraint, false, text, true
+from sqlalchemy import Column, Index, Table, UniqueConstraint, false, text, true
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -482,3 +482,9 @@ class KeyVerification(SQLModel, table=True):
     reason: str | None = None
     started_at: datetime = Field(sa_column=_utc())
     ended_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of ``model``, for statements built once at import (a plain-row
+    select, insert or update through the session, docs/ARCHITECTURE.md "One way per job")."""
+    return model.__table__  # type: ignore[attr-defined,no-any-return]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from storage.db import dialect_of, insert_for
-from storage.models import OutboxLease, OutboxMessage
+from storage.models import OutboxLease, OutboxMessage, table_of
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class Rendered:
     thread_root: str | None = None  # the thread the command was sent in
 
 
-_ENQUEUE = insert(OutboxMessage.__table__)  # type: ignore[attr-defined]
+_MESSAGES = table_of(OutboxMessage)
+_ENQUEUE = insert(_MESSAGES)
 
 
 def enqueue(session: Session, messages: list[Rendered], now: datetime) -> int:
@@ -103,7 +104,6 @@ def earliest_retry(rows: list[Queued]) -> datetime | None:
     return min(times) if times else None
 
 
-_MESSAGES = OutboxMessage.__table__  # type: ignore[attr-defined]
 _MARK_SENT = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("row"),
                                      _MESSAGES.c.sent_at.is_(None)).values(
     sent_at=bindparam("now"), remote_id=bindparam("remote"), attempts=_MESSAGES.c.attempts + 1,
@@ -181,7 +181,7 @@ def ref_of_remote(session: Session, remote_id: str) -> str | None:
     return row.ref if row else None
 
 
-_LEASES = OutboxLease.__table__  # type: ignore[attr-defined]
+_LEASES = table_of(OutboxLease)
 
 
 def claim_room(session: Session, room_id: str, holder: str, now: datetime,

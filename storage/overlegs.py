@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from storage.models import Member, Overleg, Partner, RoomUpgrade
+from storage.models import Member, Overleg, Partner, RoomUpgrade, table_of
 
 _BY_ROOM = select(Overleg).where(Overleg.room_id == bindparam("room"))
 _BY_ROOM_LOCKED = _BY_ROOM.with_for_update()
@@ -73,7 +73,7 @@ def partner_names(session: Session, overleg_id: int) -> dict[int, str]:
                                                        {"overleg": overleg_id})}
 
 
-_PARTNER_TABLE = Partner.__table__  # type: ignore[attr-defined]
+_PARTNER_TABLE = table_of(Partner)
 _PARTNER_NAMES = select(_PARTNER_TABLE.c.id, _PARTNER_TABLE.c.name).where(
     _PARTNER_TABLE.c.overleg_id == bindparam("overleg"))
 
@@ -190,7 +190,7 @@ def upgrade_of(session: Session, old_room: str) -> RoomUpgrade | None:
     return session.get(RoomUpgrade, old_room)
 
 
-_UPGRADE = RoomUpgrade.__table__  # type: ignore[attr-defined]
+_UPGRADE = table_of(RoomUpgrade)
 _REPLACED = select(_UPGRADE.c.new_room_id).where(_UPGRADE.c.old_room_id == bindparam("room"))
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from storage.models import AnnexOrganisation, Case, ForbiddenWord, Partner
+from storage.models import AnnexOrganisation, Case, ForbiddenWord, Partner, table_of
 
 
 def add(session: Session, overleg_id: int, word_hash: str, now: datetime) -> bool:
@@ -28,9 +28,9 @@ def remove(session: Session, overleg_id: int, word_hash: str) -> bool:
     return True
 
 
-_WORDS = ForbiddenWord.__table__  # type: ignore[attr-defined]
-_PARTNERS = Partner.__table__  # type: ignore[attr-defined]
-_ANNEX = AnnexOrganisation.__table__  # type: ignore[attr-defined]
+_WORDS = table_of(ForbiddenWord)
+_PARTNERS = table_of(Partner)
+_ANNEX = table_of(AnnexOrganisation)
 # The PII guard reads these for every command with free text: built once.
 _HASHES = select(_WORDS.c.word_hash).where(_WORDS.c.overleg_id == bindparam("overleg"))
 _ORGANISATIONS = select(_PARTNERS.c.name).where(

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from storage.models import Overleg, RoomAbsence, Timer
+from storage.models import Overleg, RoomAbsence, Timer, table_of
 
 
 def _held() -> Any:
@@ -36,7 +36,7 @@ def schedule(session: Session, *, overleg_id: int, kind: str, subject_id: int,
     schedule_all(session, [Plan(overleg_id, kind, subject_id, due_at)])
 
 
-_TIMERS = Timer.__table__  # type: ignore[attr-defined]
+_TIMERS = table_of(Timer)
 _PLAN = insert(_TIMERS)
 
 
