@@ -173,3 +173,30 @@ async def test_malformed_unknown_and_huge_events_do_not_stop_the_bot(world: Worl
     assert "te lang" in huge
     # Still answering, and nothing was lost on the way.
     assert "M1" in await ask(chair, room, bot_id, "!overleg plan 8-12-2026 14:00")
+
+
+async def test_the_sync_filter_is_uploaded_once_and_named_by_its_id(world: World) -> None:
+    import aiohttp
+
+    from bot.matrix.transport import SYNC_FILTER
+
+    _, bot = await world.start_bot()
+    filter_id = await bot._sync_filter()
+    assert isinstance(filter_id, str)
+    user = world.bot_user.user_id
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{world.synapse.url}/_matrix/client/v3/user/{user}/filter/{filter_id}",
+            headers={"Authorization": f"Bearer {bot.client.access_token}"}) as resp:
+        assert resp.status == 200
+        stored = await resp.json()
+    assert stored["room"]["timeline"] == {"limit": 100}
+    assert stored["room"]["state"]["lazy_load_members"] is True
+    assert stored["room"]["ephemeral"]["not_types"] == ["*"]
+    assert stored["presence"]["not_types"] == ["*"]
+    # A homeserver that refuses the upload (here: a token it does not know): the filter goes
+    # with each sync instead, and the sync still works.
+    token, bot.client.access_token = bot.client.access_token, "not-a-token"
+    try:
+        assert await bot._sync_filter() == SYNC_FILTER
+    finally:
+        bot.client.access_token = token
