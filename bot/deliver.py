@@ -151,11 +151,11 @@ class Deliverer:
         """The room's unsent rows, if this instance holds (or now takes) the room's lease;
         none while the bot is out of the room."""
         with session_scope(self.engine) as session:
-            if inbound.away(session, room_id):
-                return []
+            # The lease first: on PostgreSQL a row read before it could be one another
+            # instance sends and marks meanwhile (sent twice).
             if not outbox.claim_room(session, room_id, self.holder, datetime.now(UTC), LEASE):
                 return []
-            return outbox.pending(session, room_id)
+            return outbox.sendable(session, room_id)
 
     def _done(self, row_id: int, remote_id: str | None, error: str | None = None,
               release: str | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -102,8 +103,10 @@ _REPLACED = table_of(RoomUpgrade)
 _OUT = select(_ABSENT.c.room_id).where(_ABSENT.c.back_at.is_(None))  # left, not back
 _GONE = select(_REPLACED.c.old_room_id)  # replaced by an upgrade
 _AWAY_ROOMS = _OUT.union_all(_GONE)
-_AWAY = _OUT.where(_ABSENT.c.room_id == bindparam("room")).union_all(
+AWAY = _OUT.where(_ABSENT.c.room_id == bindparam("room")).union_all(
     _GONE.where(_REPLACED.c.old_room_id == bindparam("room")))
+"""Rows while nothing is sent to the room bound as ``room`` (``away``; also a condition of
+``storage.outbox.sendable``)."""
 
 
 def away_rooms(session: Session) -> set[str]:
@@ -113,23 +116,38 @@ def away_rooms(session: Session) -> set[str]:
 
 
 def away(session: Session, room_id: str) -> bool:
-    """Whether nothing is sent to ``room_id`` now (``away_rooms``, for one room; every
-    reply's delivery asks)."""
-    return session.execute(_AWAY, {"room": room_id}).first() is not None
+    """Whether nothing is sent to ``room_id`` now (``away_rooms``, for one room)."""
+    return session.execute(AWAY, {"room": room_id}).first() is not None
 
 
-_ABSENCE_AT = select(RoomAbsence).where(
-    RoomAbsence.room_id == bindparam("room"),
-    or_(col(RoomAbsence.left_at).is_(None), col(RoomAbsence.left_at) <= bindparam("at")),
-    or_(col(RoomAbsence.back_at).is_(None), col(RoomAbsence.back_at) > bindparam("at"))
-).order_by(col(RoomAbsence.id).desc())
+_ABSENCE_AT = select(_ABSENT.c.id).where(
+    _ABSENT.c.room_id == bindparam("room"),
+    or_(_ABSENT.c.left_at.is_(None), _ABSENT.c.left_at <= bindparam("at")),
+    or_(_ABSENT.c.back_at.is_(None), _ABSENT.c.back_at > bindparam("at"))
+).order_by(_ABSENT.c.id.desc()).limit(1)
+_ROOM_AT = select(
+    select(_REPLACED.c.old_room_id).where(_REPLACED.c.old_room_id == bindparam("room"))
+    .exists().label("replaced"),
+    _ABSENCE_AT.scalar_subquery().label("absence"))
 
 
-def absence_at(session: Session, room_id: str, at: datetime) -> RoomAbsence | None:
-    """The absence of the bot from ``room_id`` that ``at`` falls in (None: it was there).
-    An absence whose leave was not seen runs from the bot's first join. (Every event asks:
-    the statement is built once, with bound parameters.)"""
-    return session.exec(_ABSENCE_AT, params={"room": room_id, "at": at}).first()
+@dataclass(frozen=True)
+class RoomAt:
+    """What the bot's relation to a room was at a moment: ``replaced`` (by an upgrade, now:
+    its overleg lives in the new room) and ``absence`` (the bot's absence from the room the
+    moment falls in; None: it was there)."""
+
+    replaced: bool
+    absence: RoomAbsence | None
+
+
+def room_at(session: Session, room_id: str, at: datetime) -> RoomAt:
+    """``RoomAt`` for ``room_id`` at ``at``: one SELECT (every event asks), and the absence's
+    row only when there is one. An absence whose leave was not seen runs from the bot's first
+    join."""
+    replaced, absence = session.execute(_ROOM_AT, {"room": room_id, "at": at}).one()
+    return RoomAt(bool(replaced),
+                  session.get(RoomAbsence, absence) if absence is not None else None)
 
 
 def sync_token(session: Session, device_key: str) -> str | None:

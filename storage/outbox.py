@@ -12,6 +12,7 @@ from sqlalchemy import String, bindparam, delete, exists, func, insert, or_, upd
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from storage import inbound
 from storage.db import dialect_of, insert_for
 from storage.models import OutboxLease, OutboxMessage, table_of
 
@@ -78,6 +79,15 @@ def pending(session: Session, room_id: str | None = None) -> list[OutboxMessage]
     return sorted(session.exec(query.order_by(col(OutboxMessage.room_id),
                                               col(OutboxMessage.id))),
                   key=lambda r: r.id or 0)
+
+
+_SENDABLE_IN_ROOM = _PENDING_IN_ROOM.where(~inbound.AWAY.exists())
+
+
+def sendable(session: Session, room_id: str) -> list[Queued]:
+    """``pending(session, room_id)``, or none while nothing is sent to the room
+    (``inbound.away``): one SELECT, the delivery of every reply asks."""
+    return list(session.exec(_SENDABLE_IN_ROOM, params={"room": room_id}))
 
 
 def backlog(session: Session) -> tuple[int, datetime | None]:
@@ -204,17 +214,16 @@ def _claim(dialect: str) -> Any:
     ).returning(_LEASES.c.holder)
 
 
-_UNSENT_IN_ROOM = select(_MESSAGES.c.id).where(_MESSAGES.c.room_id == bindparam("room"),
-                                               _MESSAGES.c.sent_at.is_(None)).limit(1)
-_RELEASE = _LEASES.delete().where(_LEASES.c.room_id == bindparam("room"),
-                                  _LEASES.c.holder == bindparam("holder"))
+_RELEASE = _LEASES.delete().where(
+    _LEASES.c.room_id == bindparam("room"), _LEASES.c.holder == bindparam("holder"),
+    ~select(_MESSAGES.c.id).where(_MESSAGES.c.room_id == bindparam("room"),
+                                  _MESSAGES.c.sent_at.is_(None)).exists())
 
 
 def release_room(session: Session, room_id: str, holder: str) -> None:
     """Give up ``holder``'s lease on the room, unless unsent rows are left: then the holder
-    keeps it and sends them (the lease runs out if it cannot)."""
-    if session.execute(_UNSENT_IN_ROOM, {"room": room_id}).first() is None:
-        session.execute(_RELEASE, {"room": room_id, "holder": holder})
+    keeps it and sends them (the lease runs out if it cannot). One DELETE."""
+    session.execute(_RELEASE, {"room": room_id, "holder": holder})
 
 
 def release_all(session: Session, holder: str) -> int:
