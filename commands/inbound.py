@@ -140,7 +140,8 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
         if msg.replaces and edited is None and not msg.text.lstrip().startswith(
                 settings.prefix):
             return []  # an edit of chatter into chatter: chatter
-    if msg.kind != "tombstone" and overlegs.replaced(session, msg.room_id):
+    room = inbound.room_at(session, msg.room_id, msg.sent_at)
+    if msg.kind != "tombstone" and room.replaced:
         # The room was replaced by an upgrade: its overleg lives (or will) in the new room,
         # and nothing said here after that is read (no second overleg starts here).
         log.info("event in a replaced room not read", extra={"event_id": msg.event_id,
@@ -167,8 +168,7 @@ def _apply(session: Session, registry: Registry, render: Render, settings: Setti
     effect = False  # the command changed something (beyond the bookkeeping)
     # Said while the bot was out of the room (kicked, then invited again): not carried out
     # late; a membership change is a fact and is applied.
-    away = inbound.absence_at(session, msg.room_id, msg.sent_at) \
-        if msg.kind not in ("membership", "power_levels") else None
+    away = room.absence if msg.kind not in ("membership", "power_levels") else None
     if limiter is not None and msg.kind == "text" and away is None:
         # The overleg's own people (and administrators) with a known command are never cut
         # off quietly: a command beyond their limit is refused by name (commands/ratelimit.py).

@@ -190,13 +190,6 @@ def upgrade_of(session: Session, old_room: str) -> RoomUpgrade | None:
     return session.get(RoomUpgrade, old_room)
 
 
-_UPGRADE = table_of(RoomUpgrade)
-_REPLACED = select(_UPGRADE.c.new_room_id).where(_UPGRADE.c.old_room_id == bindparam("room"))
-
-
-def replaced(session: Session, room_id: str) -> bool:
-    """Whether ``room_id`` was replaced by an upgrade (every event asks: one plain row)."""
-    return session.execute(_REPLACED, {"room": room_id}).first() is not None
 
 
 def upgrade_into(session: Session, new_room: str) -> RoomUpgrade | None:
