@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,6 +15,7 @@ from sqlalchemy import Table, event, inspect, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -77,7 +79,14 @@ def make_engine(url: str) -> Engine:
             # Take the write lock up front: writers are serialised anyway, and a deferred
             # transaction that later upgrades its lock can fail with "database is locked"
             # (the same recipe in SQLAlchemy's SQLite dialect docs).
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # On the driver's connection: through SQLAlchemy's statement machinery this
+            # cost as much as a statement, and every transaction begins so. Its error is
+            # wrapped as SQLAlchemy would (callers look for a locked database in it).
+            driver: Any = conn.connection.driver_connection
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise DBAPIError.instance("BEGIN IMMEDIATE", None, e, sqlite3.Error) from e
 
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
@@ -178,26 +187,35 @@ _WRITE = re.compile(r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)
                     re.IGNORECASE)
 
 
+_WRITTEN = "casusbot_tables_written"  # the key of a connection's ``info`` inside the block
+
+
+def _note_write(conn: Connection, cursor: Any, statement: str, *_rest: Any) -> None:
+    """The engine's one ``after_cursor_execute`` listener: inside ``tables_written``, the
+    table a write changed. A write with RETURNING counts as written: SQLite's cursor says
+    rowcount 0 until its rows are fetched, which happens after this listener."""
+    written = conn.info.get(_WRITTEN)
+    if written is not None:
+        m = _WRITE.match(statement)
+        if m is not None and (cursor.rowcount != 0 or cursor.description is not None):
+            written.append(m[1].lower())
+
+
 @contextmanager
 def tables_written(session: Session) -> Iterator[list[str]]:
     """The tables whose rows the statements inside the block changed, in order (lower case,
     once per statement): whether a command changed anything beyond the bookkeeping, whether
-    it touched the timers. (One listener per block: adding and removing one costs ~80 us.)"""
+    it touched the timers. The list lives in the connection's ``info`` while the block runs;
+    one listener per engine, added once (adding and removing one per block cost ~80 us)."""
     connection = session.connection()
+    if not event.contains(connection.engine, "after_cursor_execute", _note_write):
+        event.listen(connection.engine, "after_cursor_execute", _note_write)
     written: list[str] = []
-
-    def after(_conn: Any, cursor: Any, statement: str, *_rest: Any) -> None:
-        m = _WRITE.match(statement)
-        # A write with RETURNING counts as written: SQLite's cursor says rowcount 0 until
-        # its rows are fetched, which happens after this listener.
-        if m is not None and (cursor.rowcount != 0 or cursor.description is not None):
-            written.append(m[1].lower())
-
-    event.listen(connection, "after_cursor_execute", after)
+    connection.info[_WRITTEN] = written
     try:
         yield written
     finally:
-        event.remove(connection, "after_cursor_execute", after)
+        connection.info.pop(_WRITTEN, None)
 
 
 def checkpoint(engine: Engine) -> None:
