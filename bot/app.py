@@ -6,12 +6,13 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.config import Config
@@ -24,7 +25,10 @@ from commands.registry import Outcome, Registry, Render, Settings
 from storage import crosssigning, overlegs
 from storage import inbound as inbound_store
 from storage.db import checkpoint, make_engine, migrate, session_scope
-from storage.outbox import Rendered
+from storage.outbox import Queued, Rendered
+
+Claim = Callable[[Session, str], list[Queued]]
+"""A room's rows claimed for sending, in the caller's transaction (``Deliverer.claim_now``)."""
 
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 3600.0  # seconds between WAL checkpoints after a sweep
@@ -44,12 +48,13 @@ class App:
     _joined: dict[str, datetime] = field(default_factory=dict)
     _checkpointed: float = float("-inf")  # time.monotonic() of the last WAL checkpoint
 
-    def handle(self, msg: Inbound) -> Outcome:
+    def handle(self, msg: Inbound, claim: Claim | None = None) -> Outcome:
         """The one entry for an inbound event (blocking: a transport calls it through
         ``bot.dbcalls.DatabaseCalls.run``): handled exactly once, in one transaction,
         retried when the database says it lost a race. Chatter costs no transaction; an
         event from before the bot joined the room is never handled (a tombstone is: it is the
-        room's state)."""
+        room's state). ``claim`` (the deliverer's ``claim_now``): the replies' rooms' rows,
+        claimed for sending in the same transaction (``Outcome.claimed``)."""
         if not may_concern(msg, self.settings.prefix):
             return Outcome([])
         joined = self._joined_at(msg.room_id)
@@ -60,8 +65,13 @@ class App:
 
         def attempt() -> Outcome:
             with session_scope(self.engine) as session:
-                return handle(session, self.registry, self.render, self.settings, msg,
+                done = handle(session, self.registry, self.render, self.settings, msg,
                               self.clock.now(), self.limiter)
+                if claim is None or not done.replies:
+                    return done
+                claimed = {room: rows for room in rooms_of(done.replies)
+                           if (rows := claim(session, room))}
+                return replace(done, claimed=claimed) if claimed else done
 
         return retrying(attempt)
 

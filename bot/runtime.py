@@ -50,12 +50,12 @@ class Runtime:
     async def receive(self, msg: Inbound) -> Outcome:
         """The one entry for an inbound event on the event loop: handled (``App.handle``:
         one transaction, on the loop thread when SQLite's lock is free, see bot/dbcalls.py),
-        then its replies' rooms are handed to the deliverer and the waker is set to the next
-        due timer."""
+        then its replies go out (the rows the deliverer claimed in that transaction at once;
+        the other rooms' through a poke) and the waker is set to the next due timer."""
         if not may_concern(msg, self.app.settings.prefix):
             self.own_work.discard(msg.room_id)
             return Outcome([])  # chatter: not even a thread hop
-        done = await self.db.run(self.app.handle, msg)
+        done = await self.db.run(self.app.handle, msg, self.deliverer.claim_now)
         if not done.replies:
             self.own_work.discard(msg.room_id)
             return done
@@ -64,7 +64,10 @@ class Runtime:
         if msg.room_id not in targets:
             self.own_work.discard(msg.room_id)
         for target in targets:
-            self.deliverer.poke(target)
+            if target in done.claimed:
+                self.deliverer.send_claimed(target, done.claimed[target])
+            else:
+                self.deliverer.poke(target)
         if done.next_due is not None:
             self.waker.due(done.next_due)
         return done

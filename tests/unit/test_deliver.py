@@ -405,3 +405,99 @@ async def test_a_reply_after_one_5xx_is_retried_after_its_backoff_not_the_heartb
     finally:
         loop_task.cancel()
         await runtime.deliverer.stop()
+
+
+def _runtime(tmp_path, wire: Wire):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from bot.clock import FakeClock
+    from bot.runtime import Runtime
+    from tests.unit.apps import throwaway_app
+
+    app = throwaway_app(f"sqlite:///{tmp_path / 'bot.db'}", FakeClock(NOW))
+    app.record_join("!a", NOW - timedelta(days=1))
+
+    class OnTheWire(Runtime):
+        async def send(self, row: outbox.Queued) -> SendResult:
+            return await wire.send(row)
+
+    return OnTheWire(app, holder="test")
+
+
+def _said(text: str, n: int):  # type: ignore[no-untyped-def]
+    from commands.inbound import Inbound
+    from tests.unit.apps import CHAIR
+
+    return Inbound(event_id=f"$e{n}", room_id="!a", sender=CHAIR, text=text, sent_at=NOW)
+
+
+def _transactions(engine) -> list[int]:  # type: ignore[no-untyped-def]
+    from sqlalchemy import event
+
+    begun = [0]
+    event.listen(engine, "begin", lambda _conn: begun.__setitem__(0, begun[0] + 1))
+    return begun
+
+
+async def test_a_reply_is_claimed_in_its_events_transaction_and_sent_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The reply to a command handled on the loop thread is claimed in the command's own
+    transaction and sent at once: two transactions in all (the command; the row's mark
+    and the lease's release), not three. Sent once, and the lease is given up."""
+    wire = Wire()
+    runtime = _runtime(tmp_path, wire)
+    engine = runtime.app.engine
+    await runtime.receive(_said("!setup Overleg Noord", 1))  # (reads when the bot joined)
+    await runtime.deliverer.settle(5)
+    begun = _transactions(engine)
+    done = await runtime.receive(_said("!overleg list", 2))
+    assert list(done.claimed) == ["!a"] and [r.template for r in done.claimed["!a"]] == [
+        r.template for r in done.replies]
+    await runtime.deliverer.settle(5)
+    assert begun[0] == 2
+    assert [r for r, _, _ in wire.attempts] == ["!a", "!a"]
+    await runtime.deliverer.run_once()
+    assert len(wire.attempts) == 2  # nothing is sent twice
+    with session_scope(engine) as s:
+        assert all(r.remote_id for r in s.exec(select(OutboxMessage)))
+        assert s.exec(select(OutboxLease)).all() == []
+    await runtime.deliverer.stop()
+    engine.dispose()
+
+
+async def test_a_reply_while_its_room_is_being_sent_waits_its_turn(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A command answered while an earlier message of its room is still being sent: its
+    reply is not claimed beside that send (it would be sent twice) but goes after it."""
+    wire = GatedWire("earlier")
+    runtime = _runtime(tmp_path, wire)
+    engine = runtime.app.engine
+    _enqueue(engine, "!a", "earlier")
+    runtime.deliverer.poke("!a")
+    for _ in range(100):
+        if "!a" in runtime.deliverer._busy:
+            break
+        await asyncio.sleep(0.01)
+    done = await runtime.receive(_said("!setup Overleg Noord", 1))
+    assert done.replies and done.claimed == {}
+    wire.gate.set()
+    for _ in range(200):
+        if len(wire.attempts) >= 2 and not runtime.deliverer._busy:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    bodies = [b for _, _, b in wire.attempts]
+    assert bodies[0] == "earlier" and len(bodies) == 2  # the reply, once, after it
+    await runtime.deliverer.stop()
+    engine.dispose()
+
+
+async def test_an_event_handled_in_a_worker_thread_claims_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """In a worker thread (PostgreSQL; SQLite's lock taken) a send of the room could start
+    on the loop before the claimed rows went: the replies go through a poke instead."""
+    wire = Wire()
+    runtime = _runtime(tmp_path, wire)
+    done = await asyncio.to_thread(runtime.app.handle, _said("!setup Overleg Noord", 1),
+                                   runtime.deliverer.claim_now)
+    assert done.replies and done.claimed == {}
+    with session_scope(runtime.app.engine) as s:
+        assert s.exec(select(OutboxLease)).all() == []  # (no lease taken either)
+    runtime.app.engine.dispose()
