@@ -148,7 +148,7 @@ def add(ctx: Ctx, *, code: str, partner: str, due: date, text: str) -> list[Outg
     action = actions.add(ctx.session, overleg_id=ctx.overleg_id, case_id=case.id,
                          partner_id=owner.id, due=due, description=text, actor=ctx.sender,
                          now=ctx.now)
-    schedule_action(ctx.session, ctx.overleg, action, ctx.now)
+    schedule_action(ctx.session, ctx.overleg, action, ctx.now, new=True)
     audit_change(ctx, action="action.add",
                  subject=f"A{action.number} {caseid.display(code)} {owner.name}")
     return [ctx.reply("action/added", action=action_view(ctx.overleg, action, case.code,
@@ -265,10 +265,13 @@ def listing(ctx: Ctx, *, which: tuple[str, str | None] | None) -> list[Outgoing]
 
 
 # ---- reminders: the rules of the action.* timers and the coordinators' digest ---------------
-def schedule_action(session: Session, overleg: Overleg, action: Action, now: datetime) -> None:
-    """(Re)plan the reminders of ``action`` from its due date; earlier plans are cancelled."""
+def schedule_action(session: Session, overleg: Overleg, action: Action, now: datetime, *,
+                    new: bool = False) -> None:
+    """(Re)plan the reminders of ``action`` from its due date; earlier plans are cancelled
+    (``new``: the action was just added, it has none)."""
     assert action.id is not None and overleg.id is not None
-    timers.cancel(session, kinds=ACTION_KINDS, subject_id=action.id, now=now)
+    if not new:
+        timers.cancel(session, kinds=ACTION_KINDS, subject_id=action.id, now=now)
     if action.status != "open":
         return
     plans: list[timers.Plan] = []
