@@ -125,6 +125,24 @@ def from_iso(value: str | None) -> date | datetime | None:
     return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(Environment):
+    """Jinja2's environment, with ``value.name`` on a plain dict (every template value is
+    one) read as the item at once: Jinja tries the attribute first, and the exception of
+    that miss cost ~8 us per lookup, a list of 60 actions ~0.2 ms. Names of dict's own
+    attributes (``d.items``) still go the usual way, so what a template means is the same."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 def _squash(html: str) -> str:
     """Template source newlines are layout, not content (a newline is a space in HTML)."""
     html = re.sub(r">\s*\n\s*<", "><", html.strip())
@@ -148,7 +166,7 @@ class Renderer:
         self.envs = {loc: self._env(loc) for loc in LOCALES}
 
     def _env(self, locale: str) -> Environment:
-        env = Environment(
+        env = _Environment(
             loader=FileSystemLoader([TEMPLATES / locale, TEMPLATES / "common"]),
             autoescape=select_autoescape(["html"]),
             undefined=StrictUndefined,
