@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from storage.models import Action, ActionChange, Case, CasePartner, Overleg, table_of
@@ -37,11 +37,17 @@ def add(session: Session, *, overleg_id: int, case_id: int, partner_id: int, due
     return action
 
 
+_CHANGE = insert(table_of(ActionChange))
+
+
 def change(session: Session, action: Action, *, actor: str, kind: str, old: str | None,
            new: str | None, now: datetime) -> None:
+    """A row of ``action``'s history (one Core INSERT: nobody reads it back in this
+    transaction); the action's own changes are written with it (it is added to the
+    session)."""
     session.add(action)
-    session.add(ActionChange(action_id=action.id or 0, at=now, actor=actor, kind=kind, old=old,
-                             new=new))
+    session.execute(_CHANGE, {"action_id": action.id or 0, "at": now, "actor": actor,
+                              "kind": kind, "old": old, "new": new})
 
 
 def history(session: Session, action_id: int) -> list[ActionChange]:
