@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import String, bindparam, delete, exists, func, insert, or_, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -155,7 +156,7 @@ _MARK_SENT = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("row"),
     last_error=func.coalesce(bindparam("error", type_=String), _MESSAGES.c.last_error))
 
 
-def mark_sent(session: Session, row_id: int, remote_id: str | None, now: datetime,
+def mark_sent(session: Session | Connection, row_id: int, remote_id: str | None, now: datetime,
               error: str | None = None) -> None:
     """Done with a row: sent (``remote_id``), or given up on for good (``error``). One
     UPDATE; a row already done is left as it is."""
@@ -255,7 +256,7 @@ _RELEASE = _LEASES.delete().where(
                                   _MESSAGES.c.sent_at.is_(None)).exists())
 
 
-def release_room(session: Session, room_id: str, holder: str) -> None:
+def release_room(session: Session | Connection, room_id: str, holder: str) -> None:
     """Give up ``holder``'s lease on the room, unless unsent rows are left: then the holder
     keeps it and sends them (the lease runs out if it cannot). One DELETE."""
     session.execute(_RELEASE, {"room": room_id, "holder": holder})
