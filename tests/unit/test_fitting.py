@@ -165,3 +165,23 @@ def test_case_list_status_and_agenda_of_600_cases_arrive_split_and_complete(
     assert len(agenda) >= 2 and all(size(p) <= MATRIX_MAX_BYTES for p in agenda)
     assert found(agenda) >= set(codes)
     assert "error/too_large" not in {p.template for p in sent}
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.text(max_size=3000), html=st.none() | st.text(max_size=3000),
+       content=st.none() | st.text(max_size=500),
+       mentions=st.lists(st.text(min_size=1, max_size=40), max_size=4),
+       limit=st.sampled_from([64, 500, 4_000, TEAMS_MAX_BYTES, MATRIX_MAX_BYTES]))
+@example(body="\U0001F9D1" * 100, html=None, content=None, mentions=[], limit=2_464)
+def test_what_is_taken_to_fit_unmeasured_fits_when_measured(
+        body: str, html: str | None, content: str | None, mentions: list[str],
+        limit: int) -> None:
+    """``fit`` skips measuring a message whose length alone shows it fits
+    (``_surely_fits``): for any text (escapes, characters beyond the BMP, controls), that
+    never lets through what the exact JSON size would refuse."""
+    from commands.fitting import _surely_fits
+    from storage.outbox import Rendered
+
+    message = Rendered("!r", body, html, content_json=content, mentions=tuple(mentions))
+    if _surely_fits(message, limit):
+        assert size(message) <= limit
