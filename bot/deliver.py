@@ -140,10 +140,15 @@ class Deliverer:
     def claim(self, session: Session, room_id: str) -> list[Queued]:
         """The room's lease and its sendable rows, in the caller's transaction ([]: another
         instance holds the lease, or nothing is to be sent there). The lease first: on
-        PostgreSQL a row read before it could be one another instance sends meanwhile."""
+        PostgreSQL a row read before it could be one another instance sends meanwhile. A
+        lease with nothing to send (the bot is out of the room, or it was replaced) is given
+        up at once: another instance may send there as soon as the bot is back."""
         if not outbox.claim_room(session, room_id, self.holder, datetime.now(UTC), LEASE):
             return []
-        return outbox.sendable(session, room_id)
+        rows = outbox.sendable(session, room_id)
+        if not rows:
+            outbox.give_up_room(session, room_id, self.holder)
+        return rows
 
     def claim_now(self, session: Session, room_id: str) -> list[Queued]:
         """``claim``, in the transaction of an event handled on the event loop's thread, for

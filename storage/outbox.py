@@ -262,6 +262,16 @@ def release_room(session: Session | Connection, room_id: str, holder: str) -> No
     session.execute(_RELEASE, {"room": room_id, "holder": holder})
 
 
+_GIVE_UP = _LEASES.delete().where(_LEASES.c.room_id == bindparam("room"),
+                                  _LEASES.c.holder == bindparam("holder"))
+
+
+def give_up_room(session: Session, room_id: str, holder: str) -> None:
+    """Give up ``holder``'s lease on the room, unsent rows or not (nothing can be sent
+    there now: ``sendable`` found none)."""
+    session.execute(_GIVE_UP, {"room": room_id, "holder": holder})
+
+
 def release_all(session: Session, holder: str) -> int:
     """Give up every lease ``holder`` has (a clean stop): another instance, or this one
     started again, sends the rooms' next messages at once instead of after the lease ran
