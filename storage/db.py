@@ -194,28 +194,33 @@ def _note_write(conn: Connection, cursor: Any, statement: str, *_rest: Any) -> N
     """The engine's one ``after_cursor_execute`` listener: inside ``tables_written``, the
     table a write changed. A write with RETURNING counts as written: SQLite's cursor says
     rowcount 0 until its rows are fetched, which happens after this listener."""
-    written = conn.info.get(_WRITTEN)
-    if written is not None:
+    blocks = conn.info.get(_WRITTEN)
+    if blocks:
         m = _WRITE.match(statement)
         if m is not None and (cursor.rowcount != 0 or cursor.description is not None):
-            written.append(m[1].lower())
+            for written in blocks:  # (blocks nest: an outer one sees the inner's writes)
+                written.append(m[1].lower())
 
 
 @contextmanager
 def tables_written(session: Session) -> Iterator[list[str]]:
     """The tables whose rows the statements inside the block changed, in order (lower case,
     once per statement): whether a command changed anything beyond the bookkeeping, whether
-    it touched the timers. The list lives in the connection's ``info`` while the block runs;
-    one listener per engine, added once (adding and removing one per block cost ~80 us)."""
+    it touched the timers. The lists of the blocks open on the connection live in its
+    ``info`` (blocks may nest); one listener per engine, added once (adding and removing
+    one per block cost ~80 us)."""
     connection = session.connection()
     if not event.contains(connection.engine, "after_cursor_execute", _note_write):
         event.listen(connection.engine, "after_cursor_execute", _note_write)
     written: list[str] = []
-    connection.info[_WRITTEN] = written
+    blocks: list[list[str]] = connection.info.setdefault(_WRITTEN, [])
+    blocks.append(written)
     try:
         yield written
     finally:
-        connection.info.pop(_WRITTEN, None)
+        del blocks[next(i for i, b in enumerate(blocks) if b is written)]
+        if not blocks:
+            del connection.info[_WRITTEN]
 
 
 def checkpoint(engine: Engine) -> None:
