@@ -163,13 +163,13 @@ def _quick_backoff(monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(deliver_mod, "backoff", lambda attempts: 0.02)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 async def test_flood_one_instance_flaky(tmp_path, seed: int) -> None:  # type: ignore[no-untyped-def]
     hs, rts = await _flood(tmp_path, instances=1, flaky=True, n=120, seed=seed)
     _check(hs, rts)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 async def test_flood_two_instances_flaky(tmp_path, seed: int) -> None:  # type: ignore[no-untyped-def]
     hs, rts = await _flood(tmp_path, instances=2, flaky=True, n=120, seed=seed)
     _check(hs, rts)
@@ -180,7 +180,7 @@ async def test_flood_two_instances_healthy(tmp_path) -> None:  # type: ignore[no
     _check(hs, rts)
 
 
-@pytest.mark.parametrize("seed", [4, 5])
+@pytest.mark.parametrize("seed", [4])
 async def test_flood_two_instances_slow_and_locked(tmp_path, seed: int) -> None:  # type: ignore[no-untyped-def]
     hs, rts = await _flood(tmp_path, instances=2, flaky=True, n=150, seed=seed, slow=0.03,
                            contention=True)
@@ -188,7 +188,7 @@ async def test_flood_two_instances_slow_and_locked(tmp_path, seed: int) -> None:
     assert any(rt.db.in_thread for rt in rts)  # (the lock sent some calls to a thread)
 
 
-@pytest.mark.parametrize("seed", [6, 7])
+@pytest.mark.parametrize("seed", [6])
 async def test_flood_one_instance_slow_and_locked(tmp_path, seed: int) -> None:  # type: ignore[no-untyped-def]
     hs, rts = await _flood(tmp_path, instances=1, flaky=True, n=150, seed=seed, slow=0.03,
                            contention=True)
