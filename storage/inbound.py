@@ -103,8 +103,8 @@ _REPLACED = table_of(RoomUpgrade)
 _OUT = select(_ABSENT.c.room_id).where(_ABSENT.c.back_at.is_(None))  # left, not back
 _GONE = select(_REPLACED.c.old_room_id)  # replaced by an upgrade
 _AWAY_ROOMS = _OUT.union_all(_GONE)
-AWAY = _OUT.where(_ABSENT.c.room_id == bindparam("room")).union_all(
-    _GONE.where(_REPLACED.c.old_room_id == bindparam("room")))
+_GONE_HERE = _GONE.where(_REPLACED.c.old_room_id == bindparam("room"))
+AWAY = _OUT.where(_ABSENT.c.room_id == bindparam("room")).union_all(_GONE_HERE)
 """Rows while nothing is sent to the room bound as ``room`` (``away``; also a condition of
 ``storage.outbox.sendable``)."""
 
@@ -125,10 +125,8 @@ _ABSENCE_AT = select(_ABSENT.c.id).where(
     or_(_ABSENT.c.left_at.is_(None), _ABSENT.c.left_at <= bindparam("at")),
     or_(_ABSENT.c.back_at.is_(None), _ABSENT.c.back_at > bindparam("at"))
 ).order_by(_ABSENT.c.id.desc()).limit(1)
-_ROOM_AT = select(
-    select(_REPLACED.c.old_room_id).where(_REPLACED.c.old_room_id == bindparam("room"))
-    .exists().label("replaced"),
-    _ABSENCE_AT.scalar_subquery().label("absence"))
+_ROOM_AT = select(_GONE_HERE.exists().label("replaced"),
+                  _ABSENCE_AT.scalar_subquery().label("absence"))
 
 
 @dataclass(frozen=True)

@@ -250,20 +250,16 @@ def _claim(dialect: str) -> Any:
     ).returning(_LEASES.c.holder)
 
 
-_RELEASE = _LEASES.delete().where(
-    _LEASES.c.room_id == bindparam("room"), _LEASES.c.holder == bindparam("holder"),
-    ~select(_MESSAGES.c.id).where(_MESSAGES.c.room_id == bindparam("room"),
-                                  _MESSAGES.c.sent_at.is_(None)).exists())
+_GIVE_UP = _LEASES.delete().where(_LEASES.c.room_id == bindparam("room"),
+                                  _LEASES.c.holder == bindparam("holder"))
+_RELEASE = _GIVE_UP.where(~_UNSENT.with_only_columns(_MESSAGES.c.id)
+                          .where(_MESSAGES.c.room_id == bindparam("room")).exists())
 
 
 def release_room(session: Session | Connection, room_id: str, holder: str) -> None:
     """Give up ``holder``'s lease on the room, unless unsent rows are left: then the holder
     keeps it and sends them (the lease runs out if it cannot). One DELETE."""
     session.execute(_RELEASE, {"room": room_id, "holder": holder})
-
-
-_GIVE_UP = _LEASES.delete().where(_LEASES.c.room_id == bindparam("room"),
-                                  _LEASES.c.holder == bindparam("holder"))
 
 
 def give_up_room(session: Session, room_id: str, holder: str) -> None:
