@@ -501,3 +501,54 @@ async def test_an_event_handled_in_a_worker_thread_claims_nothing(tmp_path) -> N
     with session_scope(runtime.app.engine) as s:
         assert s.exec(select(OutboxLease)).all() == []  # (no lease taken either)
     runtime.app.engine.dispose()
+
+
+def _kicked_with_a_waiting_message(engine) -> None:  # type: ignore[no-untyped-def]
+    """The bot joined "!a", was kicked an hour ago; a message for "!a" waits."""
+    from datetime import timedelta
+
+    from storage import inbound
+
+    with session_scope(engine) as s:
+        inbound.record_join(s, "!a", NOW - timedelta(days=1))
+    with session_scope(engine) as s:
+        inbound.record_leave(s, "!a", NOW - timedelta(hours=1))
+    _enqueue(engine, "!a", "waits")
+
+
+def _leases(engine) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    with session_scope(engine) as s:
+        return [(lease.room_id, lease.holder) for lease in s.exec(select(OutboxLease))]
+
+
+async def test_a_poke_of_a_room_the_bot_is_away_from_takes_no_lease(engine) -> None:  # type: ignore[no-untyped-def]
+    """Nothing can be sent to a room the bot is out of: a poke of it (a reminder of the
+    sweep, a reply to a command elsewhere) keeps no lease on it."""
+    _kicked_with_a_waiting_message(engine)
+    a = Deliverer(engine, Wire(), holder="A")
+    a.poke("!a")
+    await a.settle(5)
+    assert _leases(engine) == []
+    await a.stop()
+
+
+async def test_the_other_instance_sends_at_once_when_the_bot_is_back(engine) -> None:  # type: ignore[no-untyped-def]
+    """Two instances: A pokes the room while the bot is away; the bot is invited back and
+    instance B (which saw the join) pokes it and sends at once: A kept no lease on a
+    room it could send nothing to (else B would wait for A's heartbeat or the lease's
+    end)."""
+    from storage import inbound
+
+    _kicked_with_a_waiting_message(engine)
+    wa, wb = Wire(), Wire()
+    a, b = Deliverer(engine, wa, holder="A"), Deliverer(engine, wb, holder="B")
+    a.poke("!a")
+    await a.settle(5)
+    with session_scope(engine) as s:
+        assert inbound.record_join(s, "!a", NOW)  # back
+    b.poke("!a")
+    await b.settle(5)
+    assert [body for _, _, body in wb.attempts] == ["waits"], f"leases: {_leases(engine)}"
+    assert wa.attempts == []
+    await a.stop()
+    await b.stop()
