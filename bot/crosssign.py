@@ -39,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from Crypto.Cipher import AES
+from Crypto.Hash import SHA256
+from Crypto.Protocol.KDF import HKDF
 from nacl.signing import SigningKey
 from signedjson.key import decode_signing_key_base64
 from signedjson.sign import sign_json
@@ -90,8 +90,22 @@ def _new_key() -> Any:
 
 
 def _sealing_key(ref_key: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=_HKDF_INFO).derive(ref_key)
+    """HKDF-SHA256 (RFC 5869) of ``ref_key``, no salt, 32 bytes.
+
+    AES-GCM and HKDF come from pycryptodome, which matrix-nio loads already (attachments):
+    the ``cryptography`` package did the same, but its import added about 8 MB to the bot's
+    memory (measured in ``make bench``'s scale part); tests/unit/test_crosssign.py checks
+    both give the same bytes."""
+    key = HKDF(ref_key, 32, None, SHA256, context=_HKDF_INFO)
+    assert isinstance(key, bytes)
+    return key
+
+
+def _gcm(ref_key: bytes, nonce: bytes, user_id: str) -> Any:
+    """AES-256-GCM (16-byte tag) under the sealing key, the user ID as associated data."""
+    cipher = AES.new(_sealing_key(ref_key), AES.MODE_GCM, nonce=nonce)
+    cipher.update(user_id.encode())
+    return cipher
 
 
 def seal(identity: Identity, ref_key: bytes, user_id: str) -> str:
@@ -99,9 +113,9 @@ def seal(identity: Identity, ref_key: bytes, user_id: str) -> str:
     the account's user ID (associated data)."""
     seeds = {u: encode_base64(getattr(identity, u).encode()) for u in USAGES}
     nonce = os.urandom(12)
-    box = AESGCM(_sealing_key(ref_key)).encrypt(nonce, json.dumps(seeds).encode(),
-                                                user_id.encode())
-    return base64.b64encode(nonce + box).decode()
+    ciphertext, tag = _gcm(ref_key, nonce, user_id).encrypt_and_digest(
+        json.dumps(seeds).encode())
+    return base64.b64encode(nonce + ciphertext + tag).decode()
 
 
 def unseal(sealed: str, ref_keys: Sequence[bytes], user_id: str) -> tuple[Identity, int]:
@@ -116,8 +130,9 @@ def unseal(sealed: str, ref_keys: Sequence[bytes], user_id: str) -> tuple[Identi
                                "(not a sealed value): `casusbot crosssign reset` makes new ones")
     for index, ref_key in enumerate(ref_keys):
         try:
-            plain = AESGCM(_sealing_key(ref_key)).decrypt(raw[:12], raw[12:], user_id.encode())
-        except Exception:  # cryptography's InvalidTag: another key
+            plain = _gcm(ref_key, raw[:12], user_id).decrypt_and_verify(raw[12:-16],
+                                                                         raw[-16:])
+        except ValueError:  # the tag does not match: another key
             continue
         seeds = json.loads(plain)
         return Identity(*(_from_seed(seeds[u]) for u in USAGES)), index

@@ -3,6 +3,9 @@ a previous key still does (and says so), and the seal is bound to the account.""
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
 from bot.crosssign import Identity, IdentityUnusable, seal, unseal
@@ -38,3 +41,42 @@ def test_the_seal_holds_no_key_in_the_clear() -> None:
     for key in (identity.master, identity.self_signing, identity.user_signing):
         assert encode_base64(key.encode()) not in sealed
     assert seal(identity, b"current-key-0123456789", USER) != sealed  # a fresh nonce
+
+
+def _reference_seal(plain: bytes, ref_key: bytes, user_id: str, nonce: bytes) -> str:
+    """A seal as written before the bot used pycryptodome: the ``cryptography`` package's
+    HKDF-SHA256 and AES-GCM (an independent implementation of RFC 5869 and NIST SP 800-38D)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+               info=b"casusbot cross-signing keys v1").derive(ref_key)
+    return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plain, user_id.encode())).decode()
+
+
+def test_seals_made_with_the_cryptography_package_open_and_new_ones_match_them() -> None:
+    identity = Identity.new()
+    sealed = seal(identity, b"current-key-0123456789", USER)
+    raw = base64.b64decode(sealed)
+    nonce = raw[:12]
+    # The plain text the seal holds, read with the reference implementation.
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+               info=b"casusbot cross-signing keys v1").derive(b"current-key-0123456789")
+    plain = AESGCM(key).decrypt(nonce, raw[12:], USER.encode())
+    assert json.loads(plain)["master"]
+    # Sealed by the reference with the same nonce: the same bytes, and it opens.
+    old = _reference_seal(plain, b"current-key-0123456789", USER, nonce)
+    assert old == sealed
+    opened, index = unseal(old, (b"current-key-0123456789",), USER)
+    assert index == 0 and opened.master_public == identity.master_public
+
+
+@pytest.mark.parametrize("where", [0, 12, -1])
+def test_a_seal_with_one_bit_changed_does_not_open(where: int) -> None:
+    raw = bytearray(base64.b64decode(seal(Identity.new(), b"current-key-0123456789", USER)))
+    raw[where] ^= 0x01  # in the nonce, the ciphertext, the tag
+    with pytest.raises(IdentityUnusable):
+        unseal(base64.b64encode(bytes(raw)).decode(), (b"current-key-0123456789",), USER)
