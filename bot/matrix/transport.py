@@ -64,15 +64,23 @@ TOKEN_SAVE_EVERY = 10.0  # seconds between saves of the sync token (and one at s
 SETTLE_SECONDS = 0.5  # how long the next /sync waits for the replies just sent
 
 
-SYNC_FILTER: dict[str, Any] = {
-    "room": {"timeline": {"limit": 100}, "state": {"lazy_load_members": True},
-             "ephemeral": {"not_types": ["*"]}},
-    "presence": {"not_types": ["*"]}}
-"""The bot's /sync filter (Client-Server API "Filtering"). The timeline is bounded and
-members load lazily (history before a join is never handled). Typing notices, read receipts
-(``ephemeral``) and presence are left out: the bot reads none of them, and each would end a
-long-poll (a room where people type wakes the bot at every pause). Its own events stay: its
-own join event in a room's timeline is when it joined (``App.record_join``)."""
+def sync_filter(user_id: str) -> dict[str, Any]:
+    """The bot's /sync filter (Client-Server API "Filtering") for the account ``user_id``.
+
+    The timeline is bounded and members load lazily (history before a join is never
+    handled). Left out: typing notices and read receipts (``ephemeral``) and presence,
+    which the bot reads none of and which would each end a long-poll (a room where people
+    type woke the bot at every pause); and the account's own events in the timeline
+    (``not_senders``), which the bot never acts on and which came back after every reply,
+    a sync each (measured: the bot's CPU per round in ``make bench`` 10.3 -> 9.8 ms). Its
+    own join, which says when it joined a room (``App.record_join``), then comes in the
+    room's ``state`` section: a homeserver sends a newly joined room's state with the
+    syncing user's own membership in it, also when members load lazily (Synapse: "always
+    make sure we LL ourselves")."""
+    return {"room": {"timeline": {"limit": 100, "not_senders": [user_id]},
+                     "state": {"lazy_load_members": True},
+                     "ephemeral": {"not_types": ["*"]}},
+            "presence": {"not_types": ["*"]}}
 
 
 class GapUnavailable(Exception):
@@ -226,19 +234,20 @@ class MatrixTransport(Login, Sending, Verifying, Runtime):
 
     # ---- loop ------------------------------------------------------------------------
     async def _sync_filter(self) -> str | dict[str, Any]:
-        """``SYNC_FILTER`` uploaded once (``POST /user/{userId}/filter``): each /sync then
+        """``sync_filter`` uploaded once (``POST /user/{userId}/filter``): each /sync then
         names its ID instead of carrying the filter as JSON in its URL (measured: encoding
         it cost 35 us of every sync). If the upload fails, the filter goes with each sync."""
+        wanted = sync_filter(self.client.user_id)
         try:
-            resp = await self.client.upload_filter(
-                room=SYNC_FILTER["room"], presence=SYNC_FILTER["presence"])
+            resp = await self.client.upload_filter(room=wanted["room"],
+                                                   presence=wanted["presence"])
         except (aiohttp.ClientError, TimeoutError) as e:
             resp = e
         if isinstance(resp, UploadFilterResponse):
             return str(resp.filter_id)
         log.warning("sync filter not uploaded; sent with each sync",
                     extra={"error": str(getattr(resp, "message", resp))})
-        return SYNC_FILTER
+        return wanted
 
     async def sync_loop(self) -> None:
         token = await self.db.run(self.app.sync_token, self._device_key())
@@ -331,6 +340,11 @@ class MatrixTransport(Login, Sending, Verifying, Runtime):
             room = self.client.rooms.get(room_id)
             if room is None:
                 continue
+            # The bot's own join comes in the state section (``sync_filter``), before
+            # what was said in the room after it.
+            for event in info.state:
+                if isinstance(event, RoomMemberEvent) and event.state_key == room.own_user_id:
+                    await self.on_member(room, event)
             for event in in_timeline_order(gaps.get(room_id, []), info.timeline.events):
                 await self._dispatch(room, event)
 

@@ -178,7 +178,7 @@ async def test_malformed_unknown_and_huge_events_do_not_stop_the_bot(world: Worl
 async def test_the_sync_filter_is_uploaded_once_and_named_by_its_id(world: World) -> None:
     import aiohttp
 
-    from bot.matrix.transport import SYNC_FILTER
+    from bot.matrix.transport import sync_filter
 
     _, bot = await world.start_bot()
     filter_id = await bot._sync_filter()
@@ -189,7 +189,7 @@ async def test_the_sync_filter_is_uploaded_once_and_named_by_its_id(world: World
             headers={"Authorization": f"Bearer {bot.client.access_token}"}) as resp:
         assert resp.status == 200
         stored = await resp.json()
-    assert stored["room"]["timeline"] == {"limit": 100}
+    assert stored["room"]["timeline"] == {"limit": 100, "not_senders": [user]}
     assert stored["room"]["state"]["lazy_load_members"] is True
     assert stored["room"]["ephemeral"]["not_types"] == ["*"]
     assert stored["presence"]["not_types"] == ["*"]
@@ -197,6 +197,6 @@ async def test_the_sync_filter_is_uploaded_once_and_named_by_its_id(world: World
     # with each sync instead, and the sync still works.
     token, bot.client.access_token = bot.client.access_token, "not-a-token"
     try:
-        assert await bot._sync_filter() == SYNC_FILTER
+        assert await bot._sync_filter() == sync_filter(user)
     finally:
         bot.client.access_token = token
