@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, event, inspect, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -103,6 +102,7 @@ def insert_for(session: Session | str, table: Table) -> Any:
     and PostgreSQL both can; their dialects spell it the same way in SQLAlchemy)."""
     dialect = session if isinstance(session, str) else dialect_of(session)
     if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
         return pg_insert(table)
     if dialect == "sqlite":
         return sqlite_insert(table)

@@ -279,15 +279,18 @@ class Timer(SQLModel, table=True):
     A handled row is kept (handled_at set) so nothing is ever sent twice.
     """
 
+    # The partial indexes name SQLite's predicate only: PostgreSQL's (the same WHERE) is
+    # in the migrations that make them (0005, 0006, 0008), which build both databases. Named
+    # here, ``postgresql_where`` made SQLAlchemy load its PostgreSQL dialect with every
+    # driver's module (2.2 MB) into a bot on SQLite; tests/unit/test_startup.py checks it
+    # is not. (Alembic's comparison of models and migrations does not read the predicate.)
     __table_args__ = (Index("ix_timer_pending", "handled_at", "due_at"),
                       # "which overleggen have a digest planned?" on every sweep
                       Index("ix_timer_pending_kind", "kind", "overleg_id",
-                            sqlite_where=text("handled_at IS NULL"),
-                            postgresql_where=text("handled_at IS NULL")),
+                            sqlite_where=text("handled_at IS NULL")),
                       # a changed action (meeting, case) cancels its pending timers
                       Index("ix_timer_pending_subject", "subject_id", "kind",
-                            sqlite_where=text("handled_at IS NULL"),
-                            postgresql_where=text("handled_at IS NULL")))
+                            sqlite_where=text("handled_at IS NULL")))
     id: int | None = Field(default=None, primary_key=True)
     overleg_id: int = Field(foreign_key="overleg.id", index=True)
     kind: str
@@ -329,9 +332,9 @@ class OutboxMessage(SQLModel, table=True):
     """A message to send, written in the same transaction as the change that caused it."""
 
     # Sent rows stay (for answers by reaction); the deliverer looks only at unsent ones.
+    # (PostgreSQL's predicate is in migration 0005: see Timer.)
     __table_args__ = (Index("ix_outbox_unsent", "room_id", "id",
-                            sqlite_where=text("sent_at IS NULL"),
-                            postgresql_where=text("sent_at IS NULL")),)
+                            sqlite_where=text("sent_at IS NULL")),)
 
     id: int | None = Field(default=None, primary_key=True)
     room_id: str = Field(index=True)
