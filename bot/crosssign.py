@@ -42,6 +42,7 @@ import aiohttp
 from Crypto.Cipher import AES
 from Crypto.Hash import SHA256
 from Crypto.Protocol.KDF import HKDF
+from nacl.exceptions import CryptoError as NaclError
 from nacl.signing import SigningKey
 from signedjson.key import decode_signing_key_base64
 from signedjson.sign import sign_json
@@ -134,8 +135,13 @@ def unseal(sealed: str, ref_keys: Sequence[bytes], user_id: str) -> tuple[Identi
                                                                          raw[-16:])
         except ValueError:  # the tag does not match: another key
             continue
-        seeds = json.loads(plain)
-        return Identity(*(_from_seed(seeds[u]) for u in USAGES)), index
+        try:
+            seeds = json.loads(plain)
+            return Identity(*(_from_seed(seeds[u]) for u in USAGES)), index
+        except (ValueError, TypeError, KeyError, NaclError) as e:  # (JSON's error a ValueError)
+            raise IdentityUnusable(
+                "the cross-signing keys stored in the database open but are damaged (not "
+                "the three keys): `casusbot crosssign reset` makes new ones") from e
     raise IdentityUnusable(
         "the cross-signing keys stored in the database do not open with CASUSBOT_REF_KEY "
         "(nor CASUSBOT_REF_KEY_PREVIOUS): configure the key the first instance used")

@@ -80,3 +80,14 @@ def test_a_seal_with_one_bit_changed_does_not_open(where: int) -> None:
     raw[where] ^= 0x01  # in the nonce, the ciphertext, the tag
     with pytest.raises(IdentityUnusable):
         unseal(base64.b64encode(bytes(raw)).decode(), (b"current-key-0123456789",), USER)
+
+
+@pytest.mark.parametrize("plain", [b"not json", b"[]", b'{"master": "AAAA"}',
+                                   b'{"master": 1, "self_signing": 2, "user_signing": 3}'])
+def test_a_seal_that_opens_to_something_else_than_the_keys_is_refused_by_name(
+        plain: bytes) -> None:
+    # Sealed with the right key and account (a valid tag), but not the three keys inside:
+    # refused as damaged, not a traceback.
+    sealed = _reference_seal(plain, b"current-key-0123456789", USER, b"\x00" * 12)
+    with pytest.raises(IdentityUnusable, match="damaged"):
+        unseal(sealed, (b"current-key-0123456789",), USER)
