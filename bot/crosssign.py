@@ -94,7 +94,7 @@ def _sealing_key(ref_key: bytes) -> bytes:
     """HKDF-SHA256 (RFC 5869) of ``ref_key``, no salt, 32 bytes.
 
     AES-GCM and HKDF come from pycryptodome, which matrix-nio loads already (attachments):
-    the ``cryptography`` package did the same, but its import added about 8 MB to the bot's
+    the ``cryptography`` package did the same, but its import added about 7 MB to the bot's
     memory (measured in ``make bench``'s scale part); tests/unit/test_crosssign.py checks
     both give the same bytes."""
     key = HKDF(ref_key, 32, None, SHA256, context=_HKDF_INFO)

@@ -256,10 +256,12 @@ _RELEASE = _GIVE_UP.where(~_UNSENT.with_only_columns(_MESSAGES.c.id)
                           .where(_MESSAGES.c.room_id == bindparam("room")).exists())
 
 
-def release_room(session: Session | Connection, room_id: str, holder: str) -> None:
-    """Give up ``holder``'s lease on the room, unless unsent rows are left: then the holder
-    keeps it and sends them (the lease runs out if it cannot). One DELETE."""
-    session.execute(_RELEASE, {"room": room_id, "holder": holder})
+def release_room(session: Session | Connection, room_id: str, holder: str) -> bool:
+    """Give up ``holder``'s lease on the room, unless unsent rows are left (any instance's):
+    then the holder keeps it and must send them (the lease runs out if it cannot). One
+    DELETE; True when the lease was given up."""
+    result: Any = session.execute(_RELEASE, {"room": room_id, "holder": holder})
+    return bool(result.rowcount)
 
 
 def give_up_room(session: Session, room_id: str, holder: str) -> None:

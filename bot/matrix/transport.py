@@ -363,10 +363,11 @@ class MatrixTransport(Login, Sending, Verifying, Runtime):
         if not isinstance(state, RoomGetStateResponse):
             raise GapUnavailable(room_id)
         for e in state.events:
+            at = e.get("origin_server_ts")
             if e.get("type") == "m.room.member" and e.get("state_key") == self.client.user_id \
                     and (e.get("content") or {}).get("membership") == "join" \
-                    and await self.db.run(self.app.record_join, room_id,
-                                          _ts(int(e.get("origin_server_ts") or 0))):
+                    and isinstance(at, int) \
+                    and await self.db.run(self.app.record_join, room_id, _ts(at)):
                 self._back_in(room_id)
 
     async def _gap(self, room_id: str, start: str, since: str) -> list[list[Any]]:

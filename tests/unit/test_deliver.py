@@ -552,3 +552,44 @@ async def test_the_other_instance_sends_at_once_when_the_bot_is_back(engine) -> 
     assert wa.attempts == []
     await a.stop()
     await b.stop()
+
+
+async def test_rows_another_instance_enqueues_during_a_send_go_with_the_lease(engine) -> None:  # type: ignore[no-untyped-def]
+    """Instance one holds the room's lease while it sends; instance two enqueues a reply
+    there meanwhile and cannot claim the room. One sends the reply right after its own rows,
+    unpoked (it keeps the lease for them), and two does not keep trying to claim a lease it
+    cannot take (it spun on it for as long as one sent)."""
+    one_wire, two_wire = GatedWire("r1"), Wire()
+    one = Deliverer(engine, one_wire, holder="one")
+    two = Deliverer(engine, two_wire, holder="two")
+    claims: list[str] = []
+    claim = two.claim
+
+    def counted(session, room_id: str):  # type: ignore[no-untyped-def]
+        claims.append(room_id)
+        return claim(session, room_id)
+
+    two.claim = counted  # type: ignore[method-assign]
+    _enqueue(engine, "!a", "r1", "r2")
+    one.poke("!a")
+    for _ in range(200):
+        if _leases(engine):
+            break
+        await asyncio.sleep(0.01)
+    assert _leases(engine) == [("!a", "one")]
+    _enqueue(engine, "!a", "reply")
+    passes = asyncio.create_task(two.run())
+    two.poke("!a")
+    await asyncio.sleep(0.5)  # one's send of r1 hangs meanwhile
+    one_wire.gate.set()
+    for _ in range(300):
+        if len(one_wire.attempts) == 3:
+            break
+        await asyncio.sleep(0.01)
+    passes.cancel()
+    await one.stop()
+    await two.stop()
+    assert [b for _, _, b in one_wire.attempts] == ["r1", "r2", "reply"]
+    assert two_wire.attempts == []
+    assert len(claims) <= 3, len(claims)  # its poke, its first pass, at most one more
+    assert _leases(engine) == []
