@@ -183,14 +183,26 @@ class Deliverer:
         if self._direct:
             await asyncio.wait(list(self._direct), timeout=timeout)
 
-    def _heads(self) -> tuple[list[Queued], datetime | None]:
-        """The head of each room's queue, but none of a room the bot is out of (kicked or
-        left: its messages wait until it is back, issue 19)."""
+    def _heads(self, busy: frozenset[str]) -> tuple[list[Queued], datetime | None, set[str]]:
+        """The head of each room's queue this instance may send now; when to look again
+        (the first retry that falls due, or the first lease of another instance over a
+        room with unsent rows that runs out); and which of the ``busy`` rooms (sent by this
+        instance now) have unsent rows. Left out: a room the bot is out of (kicked or left:
+        its messages wait until it is back, issue 19), one another instance holds (it sends
+        what others enqueue there too) and a busy one (its sender looks again when done).
+        Found by a breaking try-out: a passed retry time of a room left out made the pass
+        loop look again every 50 ms for as long as that room stayed held or busy."""
         with session_scope(self.engine) as session:
             now = datetime.now(UTC)
             away = inbound.away_rooms(session)
+            held = outbox.held_elsewhere(session, self.holder, now)
             rows = [r for r in outbox.pending(session) if r.room_id not in away]
-            return outbox.next_per_room(rows, now), outbox.earliest_retry(rows)
+        mine = [r for r in rows if r.room_id not in held and r.room_id not in busy]
+        runs_out = [held[room] for room in {r.room_id for r in rows} & held.keys()]
+        retry = outbox.earliest_retry(mine)
+        earliest = min([*runs_out, *([retry] if retry else [])], default=None)
+        return (outbox.next_per_room(mine, now), earliest,
+                {r.room_id for r in rows} & busy)
 
     def _pending(self, room_id: str) -> list[Queued]:
         """``claim`` in a transaction of its own."""
@@ -247,7 +259,8 @@ class Deliverer:
         for row in rows:
             now = datetime.now(UTC)
             if now - started > LEASE / 2:
-                return True  # renew the lease before going on: the next pass claims again
+                self._missed.add(room_id)  # claim again (renewing the lease) and go on
+                return True
             if row.next_attempt_at is not None and row.next_attempt_at > now:
                 return False  # the head waits for its retry; later rows wait behind it
             try:
@@ -309,13 +322,9 @@ class Deliverer:
 
     async def run_once(self) -> float:
         """Send what is ready; returns how long to wait before looking again."""
-        heads, earliest = await self.db.run(self._heads)
-        busy = {h.room_id for h in heads} & self._busy
+        heads, earliest, busy = await self.db.run(self._heads, frozenset(self._busy))
         self._missed |= busy  # their sender looks again when it is done
-        heads = [h for h in heads if h.room_id not in busy]
-        # Look again at once after a pass that sent; a room another instance holds is its
-        # to send (it sends what others enqueued too): looked at again on a poke, or after
-        # a heartbeat should that instance have stopped (its lease then runs out).
+        # Look again at once after a pass that sent (more may have come meanwhile).
         if heads and any(await asyncio.gather(*(self._drain_room(r.room_id) for r in heads))):
             return 0.0
         if earliest is not None:

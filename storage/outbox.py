@@ -256,6 +256,14 @@ _RELEASE = _GIVE_UP.where(~_UNSENT.with_only_columns(_MESSAGES.c.id)
                           .where(_MESSAGES.c.room_id == bindparam("room")).exists())
 
 
+def held_elsewhere(session: Session, holder: str, now: datetime) -> dict[str, datetime]:
+    """The rooms whose send lease another instance than ``holder`` holds at ``now``, with
+    when each lease runs out (an instance that stopped without giving it up: then)."""
+    rows = session.execute(select(_LEASES.c.room_id, _LEASES.c.until).where(
+        _LEASES.c.holder != holder, _LEASES.c.until > now)).all()
+    return {room: until for room, until in rows}
+
+
 def release_room(session: Session | Connection, room_id: str, holder: str) -> bool:
     """Give up ``holder``'s lease on the room, unless unsent rows are left (any instance's):
     then the holder keeps it and must send them (the lease runs out if it cannot). One

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -593,3 +594,93 @@ async def test_rows_another_instance_enqueues_during_a_send_go_with_the_lease(en
     assert two_wire.attempts == []
     assert len(claims) <= 3, len(claims)  # its poke, its first pass, at most one more
     assert _leases(engine) == []
+
+
+def _counting(d: Deliverer, name: str) -> list[float]:
+    """The times ``d``'s real method ``name`` was called (a pass reading every unsent row,
+    a claim): how often an idle instance looks."""
+    calls: list[float] = []
+    real = getattr(d, name)
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        calls.append(time.monotonic())
+        return real(*args)
+
+    setattr(d, name, counted)
+    return calls
+
+
+async def test_a_stopped_holders_room_is_taken_when_its_lease_runs_out_without_polling(
+        engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Instance one's send fails (a retry due in 0.2 s) and one stops, holding the lease
+    (killed). Two neither polls meanwhile (found by a breaking try-out: the passed retry
+    time of the held room made it look every 50 ms) nor waits a heartbeat after the lease
+    ran out: it sends when the lease runs out, once."""
+    monkeypatch.setattr("bot.deliver.LEASE", timedelta(seconds=1))
+    one_wire, two_wire = Wire(), Wire()
+    one_wire.fail_next["!a"] = [SendResult(error="502: bad gateway", retry_after=0.2)]
+    one = Deliverer(engine, one_wire, holder="one")
+    two = Deliverer(engine, two_wire, holder="two")
+    passes = _counting(two, "_heads")
+    _enqueue(engine, "!a", "r1")
+    await one.run_once()  # fails and keeps the lease; one is gone from here on
+    assert [r for r, _ in _leases(engine)] == ["!a"]
+    started = time.monotonic()
+    loop = asyncio.create_task(two.run())
+    while not two_wire.attempts and time.monotonic() - started < 3:
+        await asyncio.sleep(0.02)
+    took = time.monotonic() - started
+    loop.cancel()
+    await two.stop()
+    assert [b for _, _, b in two_wire.attempts] == ["r1"]
+    assert took < 2.0, took  # the lease's second, not a heartbeat's 30
+    assert len(passes) <= 4, len(passes)
+
+
+async def test_a_room_being_sent_with_a_passed_retry_time_does_not_make_the_loop_spin(
+        engine) -> None:  # type: ignore[no-untyped-def]
+    """One instance: the head of !a failed before (its retry time has passed) and its
+    retry, started by a poke, hangs. The pass loop leaves the busy room to its sender."""
+    wire = GatedWire("r1")
+    d = Deliverer(engine, wire, holder="one")
+    passes = _counting(d, "_heads")
+    _enqueue(engine, "!a", "r1")
+    with session_scope(engine) as s:
+        outbox.mark_failed(s, 1, "502", datetime.now(UTC) - timedelta(seconds=1))
+    d.poke("!a")
+    await asyncio.sleep(0.05)
+    loop = asyncio.create_task(d.run())
+    await asyncio.sleep(1.0)
+    wire.gate.set()
+    await asyncio.sleep(0.2)
+    loop.cancel()
+    await d.stop()
+    assert [b for _, _, b in wire.attempts] == ["r1"]
+    assert len(passes) <= 3, len(passes)
+
+
+async def test_a_poked_send_longer_than_half_a_lease_claims_again_and_goes_on(
+        engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A drain started by a poke renews its lease half-way and goes on at once (found by a
+    breaking try-out: it stopped until the next heartbeat)."""
+    monkeypatch.setattr("bot.deliver.LEASE", timedelta(seconds=0.6))
+
+    class Slow(Wire):
+        async def send(self, row: outbox.Queued) -> SendResult:
+            await asyncio.sleep(0.1)
+            return await super().send(row)
+
+    wire = Slow()
+    d = Deliverer(engine, wire, holder="one")
+    loop = asyncio.create_task(d.run())
+    await asyncio.sleep(0.05)  # the pass loop now waits a heartbeat
+    _enqueue(engine, "!a", *[f"m{i}" for i in range(10)])
+    d.poke("!a")
+    started = time.monotonic()
+    while len(wire.attempts) < 10 and time.monotonic() - started < 5:
+        await asyncio.sleep(0.02)
+    took = time.monotonic() - started
+    loop.cancel()
+    await d.stop()
+    assert [b for _, _, b in wire.attempts] == [f"m{i}" for i in range(10)]
+    assert took < 2.0, took
