@@ -103,6 +103,16 @@ def _on_loop_thread() -> bool:
     return True
 
 
+def send_timeout() -> float:
+    """Seconds one send may take before it counts as a failed attempt: a third of the
+    lease, so a live holder's lease never runs out during a send (checked before each send:
+    at most half of it has gone by). Another instance would then take the room over and
+    send the row again from its own device, which the homeserver does not recognise as the
+    same transaction (found by a breaking try-out: a PUT hanging past the lease was sent
+    twice, and out of order). The retry is this instance's, with the same transaction ID."""
+    return LEASE.total_seconds() / 3
+
+
 def backoff(attempts: int) -> float:
     """Exponential backoff with jitter: ~1 s, 2 s, 4 s… capped at a minute."""
     base: float = min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
@@ -264,7 +274,11 @@ class Deliverer:
             if row.next_attempt_at is not None and row.next_attempt_at > now:
                 return False  # the head waits for its retry; later rows wait behind it
             try:
-                result = await self.sender.send(row)
+                result = await asyncio.wait_for(self.sender.send(row), send_timeout())
+            except TimeoutError:
+                log.warning("send not answered in time, will retry",
+                            extra={"outbox_id": row.id, "room": row.room_id})
+                result = SendResult(error="timeout: not answered within a third of the lease")
             except Exception as e:  # a transport bug must not kill delivery
                 log.exception("send raised", extra={"outbox_id": row.id})
                 result = SendResult(error=f"{type(e).__name__}")

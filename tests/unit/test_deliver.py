@@ -262,6 +262,7 @@ async def test_a_row_refused_as_too_large_is_told_to_the_room_never_silently(
                            Rendered("!a", "after", None, template="meeting/list")], NOW)
     await runtime.deliverer.run_once()
     await runtime.deliverer.run_once()
+    await runtime.deliverer.settle(5.0)  # the notice's send, started by a poke
     with session_scope(app.engine) as s:
         rows = list(s.exec(select(OutboxMessage).order_by(OutboxMessage.id)))  # type: ignore[arg-type]
     assert [(r.template, r.sent_at is not None, r.remote_id is not None) for r in rows] == [
@@ -306,6 +307,7 @@ async def test_a_refused_send_is_never_silent(tmp_path, caplog) -> None:  # type
     with caplog.at_level(logging.INFO, logger="bot.deliver"):
         for _ in range(3):
             await runtime.deliverer.run_once()
+        await runtime.deliverer.settle(5.0)  # the notices' sends, started by a poke
     with session_scope(app.engine) as s:
         rows = list(s.exec(select(OutboxMessage).order_by(OutboxMessage.id)))  # type: ignore[arg-type]
     told = [(r.room_id, r.template, r.remote_id is not None) for r in rows[2:]]
@@ -360,15 +362,18 @@ async def test_a_room_is_told_once_per_episode_of_refused_sends(tmp_path) -> Non
                            for i in range(4)], NOW)
     for _ in range(6):
         await runtime.deliverer.run_once()
+        await runtime.deliverer.settle(5.0)  # the sends a poke started
     assert notices() == 1  # the fifth refusal was the notice itself
     with session_scope(app.engine) as s:
         outbox.enqueue(s, [Rendered("!a", "weer goed", None, template="meeting/list")], NOW)
     await runtime.deliverer.run_once()
+    await runtime.deliverer.settle(5.0)
     wire.fail_next["!a"] = [SendResult(error="400: BadArgument", permanent=True)]
     with session_scope(app.engine) as s:
         outbox.enqueue(s, [Rendered("!a", "weer fout", None, template="meeting/list")], NOW)
     for _ in range(3):
         await runtime.deliverer.run_once()
+        await runtime.deliverer.settle(5.0)
     assert notices() == 2
 
 
@@ -684,3 +689,38 @@ async def test_a_poked_send_longer_than_half_a_lease_claims_again_and_goes_on(
     await d.stop()
     assert [b for _, _, b in wire.attempts] == [f"m{i}" for i in range(10)]
     assert took < 2.0, took
+
+
+async def test_a_send_hanging_past_the_lease_is_retried_by_its_holder_not_taken_over(
+        engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """One's first PUT of r1 hangs longer than the lease (found by a breaking try-out: two
+    took the expired lease over and sent r1 and r2, then one's hung r1 went out too). The
+    send counts as failed after a third of the lease, one retries it while its lease holds,
+    and two sends nothing."""
+    monkeypatch.setattr("bot.deliver.LEASE", timedelta(seconds=2.4))
+    order: list[tuple[str, str]] = []
+
+    class Hang(Wire):
+        def __init__(self, name: str, hang: bool) -> None:
+            super().__init__()
+            self.name, self.hang = name, hang
+
+        async def send(self, row: outbox.Queued) -> SendResult:
+            if row.body == "r1" and self.hang:
+                self.hang = False  # the first attempt only
+                await asyncio.sleep(3.0)
+            order.append((self.name, row.body))
+            return await super().send(row)
+
+    one = Deliverer(engine, Hang("one", True), holder="one")
+    two = Deliverer(engine, Hang("two", False), holder="two")
+    _enqueue(engine, "!a", "r1", "r2")
+    loops = [asyncio.create_task(one.run())]
+    await asyncio.sleep(0.1)  # one holds the room; its PUT of r1 hangs
+    loops.append(asyncio.create_task(two.run()))
+    await asyncio.sleep(3.2)
+    for loop in loops:
+        loop.cancel()
+    await one.stop()
+    await two.stop()
+    assert order == [("one", "r1"), ("one", "r2")]
