@@ -79,6 +79,7 @@ async def test_a_refused_redaction_tells_the_chairs_once(tmp_path: Path) -> None
                                for i in range(len(outcomes))], NOW)
         for _ in range(3):
             await runtime.deliverer.run_once()
+            await runtime.deliverer.settle(5.0)  # the sends a poke started
         with session_scope(app.engine) as s:
             rows = list(s.exec(select(OutboxMessage).order_by(OutboxMessage.id)))  # type: ignore[arg-type]
         return [(r.template, tuple(r.mentions.split())) for r in rows[before:]
