@@ -133,10 +133,13 @@ class MatrixTransport(Login, Sending, Verifying, Runtime):
             self._back_in(room.room_id)
 
     async def on_member(self, room: MatrixRoom, event: RoomMemberEvent) -> None:
-        if event.state_key == self.client.user_id and event.membership == "join" \
-                and await self.db.run(self.app.record_join, room.room_id,
-                                      _ts(event.server_timestamp)):
-            self._back_in(room.room_id)
+        if event.state_key == self.client.user_id and event.membership == "join":
+            await self._joined(room.room_id, _ts(event.server_timestamp))
+
+    async def _joined(self, room_id: str, at: datetime) -> None:
+        """The bot's own join event of ``room_id`` (server time ``at``), recorded."""
+        if await self.db.run(self.app.record_join, room_id, at):
+            self._back_in(room_id)
 
     def _back_in(self, room_id: str) -> None:
         """Back in a room after an absence: its waiting messages and the timers that fell
@@ -366,9 +369,8 @@ class MatrixTransport(Login, Sending, Verifying, Runtime):
             at = e.get("origin_server_ts")
             if e.get("type") == "m.room.member" and e.get("state_key") == self.client.user_id \
                     and (e.get("content") or {}).get("membership") == "join" \
-                    and isinstance(at, int) \
-                    and await self.db.run(self.app.record_join, room_id, _ts(at)):
-                self._back_in(room_id)
+                    and isinstance(at, int):
+                await self._joined(room_id, _ts(at))
 
     async def _gap(self, room_id: str, start: str, since: str) -> list[list[Any]]:
         """The events between the previous sync (``since``) and a limited timeline's
