@@ -207,12 +207,12 @@ class Deliverer:
             away = inbound.away_rooms(session)
             held = outbox.held_elsewhere(session, self.holder, now)
             rows = [r for r in outbox.pending(session) if r.room_id not in away]
+        waiting = {r.room_id for r in rows}
         mine = [r for r in rows if r.room_id not in held and r.room_id not in busy]
-        runs_out = [held[room] for room in {r.room_id for r in rows} & held.keys()]
+        runs_out = [held[room] for room in waiting & held.keys()]
         retry = outbox.earliest_retry(mine)
         earliest = min([*runs_out, *([retry] if retry else [])], default=None)
-        return (outbox.next_per_room(mine, now), earliest,
-                {r.room_id for r in rows} & busy)
+        return outbox.next_per_room(mine, now), earliest, waiting & busy
 
     def _pending(self, room_id: str) -> list[Queued]:
         """``claim`` in a transaction of its own."""

@@ -568,14 +568,7 @@ async def test_rows_another_instance_enqueues_during_a_send_go_with_the_lease(en
     one_wire, two_wire = GatedWire("r1"), Wire()
     one = Deliverer(engine, one_wire, holder="one")
     two = Deliverer(engine, two_wire, holder="two")
-    claims: list[str] = []
-    claim = two.claim
-
-    def counted(session, room_id: str):  # type: ignore[no-untyped-def]
-        claims.append(room_id)
-        return claim(session, room_id)
-
-    two.claim = counted  # type: ignore[method-assign]
+    claims = _counting(two, "claim")
     _enqueue(engine, "!a", "r1", "r2")
     one.poke("!a")
     for _ in range(200):
