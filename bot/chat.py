@@ -135,8 +135,13 @@ class ChatClient:
         self.store = store
         self.password = password
         self.client = AsyncClient(homeserver, user_id, store_path=str(store),
-                                  config=AsyncClientConfig(encryption_enabled=True,
-                                                           store_sync_tokens=True))
+                                  # nio tries a request the network failed again, by
+                                  # default up to a minute apart: a homeserver back from
+                                  # a restart was seen that much later. At most
+                                  # ``retry_after`` apart instead.
+                                  config=AsyncClientConfig(
+                                      encryption_enabled=True, store_sync_tokens=True,
+                                      max_timeout_retry_wait_time=self.retry_after))
         self.seen: list[Seen] = []
         self._new = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
