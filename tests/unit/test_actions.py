@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.render import Renderer, html_to_text
 from commands import action
@@ -55,15 +55,15 @@ def local(dt: datetime) -> datetime:
 def run_until(session: Session, renderer: Renderer, start: datetime,
               end: datetime) -> list[tuple[datetime, OutboxMessage]]:
     """Drive the sweep like the real waker: jump to each next due time until ``end``."""
-    seen = {r.id for r in session.exec(select(OutboxMessage))}
+    last = max((r.id or 0 for r in session.exec(select(OutboxMessage))), default=0)
     out: list[tuple[datetime, OutboxMessage]] = []
     now = start
     while now <= end:
         nxt = sweep(session, renderer, now)
-        for row in session.exec(select(OutboxMessage).order_by(OutboxMessage.id)):  # type: ignore[arg-type]
-            if row.id not in seen:
-                seen.add(row.id)
-                out.append((now, row))
+        for row in session.exec(select(OutboxMessage).where(col(OutboxMessage.id) > last)
+                                .order_by(col(OutboxMessage.id))):
+            last = row.id or last
+            out.append((now, row))
         if nxt is None:
             break
         now = max(nxt, now + timedelta(seconds=1))
