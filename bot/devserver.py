@@ -62,8 +62,7 @@ def _yaml(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2)
 
 
-def write_config(directory: Path, port: int, *, secret: str | None = None,
-                 media: bool = True) -> Path:
+def write_config(directory: Path, port: int, *, secret: str | None = None) -> Path:
     """Write homeserver.yaml, a log config and a signing key under ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     secret = secret or hashlib.sha256(os.urandom(32)).hexdigest()

@@ -33,10 +33,6 @@ longer needed are the data subject's ``request``; c ``objection`` (art. 21); d `
 processing; e a ``legal-obligation`` to erase; and a case opened by ``mistake``). A fixed
 list, so the audit chain and the tombstone never hold free text."""
 
-PHASE_ACTIONS = ("case.open", "case.phase", "case.close")
-"""Audit actions that move a case between phases; ``weging.*`` are the weging outcomes."""
-
-
 def _iso(value: datetime | date | None) -> str | None:
     return value.isoformat() if value is not None else None
 

@@ -262,7 +262,8 @@ def scrub(engine: Engine, tables: tuple[str, ...] = CASE_TABLES) -> None:
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: commit if the block succeeds, roll back if it raises. (The block may
-    roll back itself and go on in a new transaction: ``commands.inbound.answer`` does.)"""
+    roll back itself and go on in a new transaction: ``commands.inbound.handle`` does after
+    a failed command.)"""
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session

@@ -498,10 +498,3 @@ class MatrixTransport(Login, Sending, Verifying, Runtime):
             with contextlib.suppress(Exception):  # (a stop must not fail on it)
                 await self._save_token(self._unsaved_token, now=True)
         await self.client.close()
-
-    async def run_forever(self) -> None:
-        await self.start()
-        try:
-            await asyncio.gather(*self._tasks)
-        finally:
-            await self.stop()
