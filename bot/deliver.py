@@ -274,7 +274,10 @@ class Deliverer:
             if row.next_attempt_at is not None and row.next_attempt_at > now:
                 return False  # the head waits for its retry; later rows wait behind it
             try:
-                result = await asyncio.wait_for(self.sender.send(row), send_timeout())
+                # In this task (``asyncio.wait_for`` on 3.11 runs the send in a task of its
+                # own, which starts only after the sync loop has gone on; see bot/aio.py).
+                async with asyncio.timeout(send_timeout()):
+                    result = await self.sender.send(row)
             except TimeoutError:
                 log.warning("send not answered in time, will retry",
                             extra={"outbox_id": row.id, "room": row.room_id})
