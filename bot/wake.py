@@ -104,7 +104,7 @@ class Waker:
                     return
                 self.runs += 1
                 self.after()
-                # More due than one sweep takes (500), or poked meanwhile: go on at once.
+                # More due than one sweep takes (BATCH_SIZE), or poked meanwhile: go on at once.
                 # (Re-arming the job from inside it would be skipped by the scheduler.)
                 if not (self._again or (next_due is not None
                                         and next_due <= self.clock.now())):

@@ -25,10 +25,39 @@ BATCH_SIZE = 200
 database is not held up long; the waker sweeps again at once while more are due."""
 
 
+class TimerFailed(Exception):
+    """A timer's rule raised (a bug): ``sweep`` rolls its batch back and sets the timer
+    aside (``timer_id``, ``kind``), then sweeps again without it."""
+
+    def __init__(self, timer_id: int, kind: str) -> None:
+        super().__init__(kind)
+        self.timer_id = timer_id
+        self.kind = kind
+
+
 def sweep(registry: Registry, session: Session, render: Render, now: datetime, *,
           limit: int = BATCH_SIZE) -> Outcome:
     """Handle up to ``limit`` timers whose time has come; the messages enqueued and when the
-    next timer is due (``now`` or earlier: more are waiting)."""
+    next timer is due (``now`` or earlier: more are waiting). In the caller's transaction,
+    which it may roll back and begin again (``storage.db.session_scope`` allows it).
+
+    A rule that raises (a bug) never wedges the reminders: the batch is rolled back, that
+    timer is marked handled without a message (logged as an error with its ID and kind,
+    no content), and the batch is swept again without it, in the same transaction. As
+    ``commands.inbound.handle`` does for a command that raises: without it, the same timer
+    was claimed again at every sweep and no reminder of any overleg went out."""
+    while True:
+        try:
+            return _sweep(registry, session, render, now, limit)
+        except TimerFailed as failed:
+            session.rollback()
+            log.error("timer rule failed; the timer is set aside", exc_info=failed.__cause__,
+                      extra={"timer": failed.timer_id, "kind": failed.kind})
+            timers.set_aside(session, failed.timer_id, now)
+
+
+def _sweep(registry: Registry, session: Session, render: Render, now: datetime,
+           limit: int) -> Outcome:
     for work in registry.upkeep:
         work(session, now)
     claimed = timers.claim_due(session, now, limit)
@@ -44,7 +73,10 @@ def sweep(registry: Registry, session: Session, render: Render, now: datetime, *
         if overleg is None or rule is None:
             log.warning("timer without rule", extra={"timer": due.id, "kind": due.kind})
             continue
-        rendered += render_all(render, rule(batch, overleg, due), overleg.room_id)
+        try:
+            rendered += render_all(render, rule(batch, overleg, due), overleg.room_id)
+        except Exception as e:
+            raise TimerFailed(due.id, due.kind) from e
     timers.mark_all_handled(session, claimed, now)
     timers.schedule_all(session, batch.planned)
     outbox.enqueue(session, rendered, now)

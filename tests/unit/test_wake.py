@@ -15,7 +15,7 @@ NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 async def test_a_backlog_of_several_sweeps_runs_without_waiting_for_the_heartbeat() -> None:
     clock = FakeClock(NOW)
-    left = [3]  # three sweeps' worth of due timers (500 each)
+    left = [3]  # three sweeps' worth of due timers (BATCH_SIZE each)
 
     def sweep() -> datetime | None:
         left[0] -= 1
