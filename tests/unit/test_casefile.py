@@ -557,3 +557,64 @@ def test_erasing_a_case_leaves_a_longer_id_that_starts_with_its_own_alone(
     export = casefile.collect(session, overleg_row, other, NOW + timedelta(days=1))
     assert kept_audit <= {a["id"] for a in export["audit"]}
     assert audit.verify(session) is None
+
+
+def test_an_erasure_during_a_sweep_of_its_reminders_removes_what_the_sweep_wrote(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: a sweep has claimed the case's overdue reminder (its timers held FOR
+    UPDATE) and written the message, not yet committed, when the case is erased. The
+    erasure waits for it and removes that message too (before, it read the messages to
+    remove before it waited, and the reminder naming the case stayed to be sent)."""
+    import threading
+
+    from bot.clock import FakeClock
+    from commands import timed
+    from commands.inbound import Inbound
+    from storage.models import Case, Overleg
+    from tests.unit.apps import throwaway_app
+
+    clock = FakeClock(NOW)
+    app = throwaway_app(pg_url, clock)
+    app.record_join(ROOM, NOW - timedelta(days=1))
+    for n, line in enumerate(("!setup Overleg", "!partner add Politie core", "!casus open")):
+        app.handle(Inbound(f"$e{n}", ROOM, CHAIR, line, clock.now(), encrypted=True))
+    with session_scope(app.engine) as s:
+        code = s.exec(select(Case)).one().code
+    app.handle(Inbound("$e9", ROOM, CHAIR, f"!actie add C-{code} Politie 2-12-2026 Stap",
+                       clock.now(), encrypted=True))
+    clock.set(NOW + timedelta(days=2))  # the action is overdue
+
+    written, go = threading.Event(), threading.Event()
+    enqueue = timed.outbox.enqueue
+
+    def held_open(*args: object) -> None:
+        enqueue(*args)  # type: ignore[arg-type]
+        written.set()
+        go.wait(30)  # the sweep's transaction stays open
+
+    monkeypatch.setattr(timed.outbox, "enqueue", held_open)
+    swept: list[list[str]] = []
+    sweeper = threading.Thread(target=lambda: swept.append(
+        [r.template for r in app.sweep().replies]))
+    sweeper.start()
+    assert written.wait(30)
+
+    def erase() -> None:
+        with session_scope(app.engine) as s:
+            case = s.exec(select(Case)).one()
+            overleg = s.get(Overleg, case.overleg_id)
+            assert overleg is not None
+            casefile.erase(s, overleg, case, reason="objection", actor=CHAIR, now=clock.now())
+
+    eraser = threading.Thread(target=erase)
+    eraser.start()
+    eraser.join(1.0)  # it waits for the sweep's lock
+    go.set()
+    sweeper.join(30)
+    eraser.join(30)
+    assert swept == [["action/overdue"]]
+    with session_scope(app.engine) as s:
+        left = [r.template for r in s.exec(select(OutboxMessage))
+                if code in r.body or "Stap" in r.body]
+    assert left == []
+    app.engine.dispose()
