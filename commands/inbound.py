@@ -113,11 +113,14 @@ def handle(session: Session, registry: Registry, render: Render, settings: Setti
 def _apologise(session: Session, render: Render, settings: Settings, msg: Inbound,
                now: datetime) -> list[Rendered]:
     if not inbound.first_time(session, msg.event_id, msg.room_id, now, sender=msg.sender,
+                              thread_root=msg.thread_root,
                               refused=msg.kind == "text"):  # (rolled back: it changed nothing)
         return []
     ctx = Ctx(room=msg.room_id, sender=msg.sender, now=now, session=session, settings=settings,
               overleg=overlegs.by_room(session, msg.room_id), event_id=msg.event_id)
-    rendered = render_all(render, [ctx.reply("error/internal")], msg.room_id)
+    # An answer to the command, in its thread, as every reply is (``_in_reply``).
+    rendered = [_in_reply(r, msg) for r in render_all(render, [ctx.reply("error/internal")],
+                                                      msg.room_id)]
     outbox.enqueue(session, rendered, now)
     return rendered
 

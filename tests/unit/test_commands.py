@@ -495,10 +495,13 @@ def test_a_failing_command_keeps_nothing_it_wrote_but_the_event_is_answered_once
         raise RuntimeError("a bug, after the case was written")
 
     monkeypatch.setattr(retention, "schedule_review", broken)
-    msg = Inbound("$open", ROOM, CHAIR, "!casus open", NOW, encrypted=True)
+    msg = Inbound("$open", ROOM, CHAIR, "!casus open", NOW, encrypted=True,
+                  thread_root="$root")
     with session_scope(engine) as s:
         [apology] = handle(s, registry, renderer, SETTINGS, msg, NOW).replies
     assert apology.template == "error/internal"
+    # An answer to the command in its thread, as every reply is.
+    assert (apology.in_reply_to, apology.thread_root) == ("$open", "$root")
     with session_scope(engine) as s:
         assert s.exec(select(Case)).all() == []  # the case the command wrote is gone
         assert [a.action for a in s.exec(select(AuditEntry))] == ["overleg.setup"]
