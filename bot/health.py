@@ -150,7 +150,7 @@ def permissions_check(config: Config, env_file: Path | None) -> Check:
 
 def redaction_check(config: Config, engine: Engine, token: str) -> Check:
     """Whether the bot may remove others' messages in every overleg's room (a refused
-    message with personal data is removed, PRODUCT.md privacy rule 3; issue 23): its power
+    message with personal data is removed, docs/privacy.md): its power
     level against the room's ``m.room.power_levels``. Failed: the rooms (overleg name, room
     ID, the bot's level and the level needed)."""
     from bot.matrix.events import redact_power_in

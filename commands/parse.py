@@ -207,7 +207,7 @@ def day(text: str, ctx: Ctx) -> tuple[date, str]:
     dinsdag, volgende week dinsdag, over twee weken (and next tuesday, in two weeks); a
     weekday before a date (maandag 14 dec, di 15-12) must be that date's
     (``error/weekday_mismatch``). Not a date: ``error/bad_date`` (the caller names the
-    argument; the input is not repeated, PRODUCT.md privacy rule 1)."""
+    argument; the input is not repeated, docs/privacy.md)."""
     word, rest = _head(text)
     low = word.casefold()
     if said := _relative(text.split(), ctx):

@@ -1,10 +1,11 @@
 """The PII guard: text that looks like a direct identifier of a person is refused.
 
-PRODUCT.md, privacy rules 1 and 3. ``scan`` reads one free-text value (a description, a
-place, a name: what would be stored or sent) in its skeleton form (``commands.text``:
-NFKC, no invisible or combining characters, ASCII digits, one kind of dash and space), so a
-non-breaking space, a line break or fullwidth digits hide nothing. Numbers may be written
-with any of the separators people put in them (spaces, dots, dashes, slashes).
+What it keeps out: docs/privacy.md, "What casusbot never stores or sends". ``scan`` reads
+one free-text value (a description, a place, a name: what would be stored or sent) in its
+skeleton form (``commands.text``: NFKC, no invisible or combining characters, ASCII
+digits, one kind of dash and space), so a non-breaking space, a line break or fullwidth
+digits hide nothing. Numbers may be written with any of the separators people put in them
+(spaces, dots, dashes, slashes).
 
 Kinds, each with the source of its rule:
 - ``email``: also obfuscated (``[at]``, ``(at)``, `` at ``, ``punt``/``dot``, spaces around

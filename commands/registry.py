@@ -77,7 +77,7 @@ class ParseError(Exception):
 
 class PersonalData(ParseError):
     """A free-text argument holds a direct identifier (``commands.pii``): the command is
-    refused, the message is redacted and nothing is stored (PRODUCT.md, privacy rule 3).
+    refused, the message is redacted and nothing is stored (docs/privacy.md).
     ``what`` names the argument (description, place...); the findings give kinds only."""
 
     def __init__(self, what: str | None, findings: list[pii.Finding]) -> None:
@@ -135,8 +135,9 @@ class Ctx:
 
     def refuse(self, template: str, **values: Any) -> Outgoing:
         """A reply saying no. What the sender typed (``given``) is quoted back only
-        if it passes the PII guard; otherwise "…" stands in its place (PRODUCT.md, privacy
-        rule 1: a refusal never carries an identifier into the room or the outbox)."""
+        if it passes the PII guard; otherwise "…" stands in its place (docs/privacy.md, "What
+        casusbot never stores or sends": a refusal never carries an identifier into the
+        room or the outbox)."""
         if isinstance(values.get("given"), str):
             given = values["given"]
             if template == "error/unexpected" and not _keyword_like(given):

@@ -96,7 +96,8 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_a_new_sqlite_database_and_its_wal_are_private(tmp_path: Path, open_umask: None) -> None:
+@pytest.mark.usefixtures("open_umask")
+def test_a_new_sqlite_database_and_its_wal_are_private(tmp_path: Path) -> None:
     db = tmp_path / "casusbot.db"
     engine = make_engine(f"sqlite:///{db}")
     migrate(engine)
@@ -106,8 +107,8 @@ def test_a_new_sqlite_database_and_its_wal_are_private(tmp_path: Path, open_umas
     assert {p.name: _mode(p) for p in written} == {p.name: 0o600 for p in written}
 
 
-def test_secrets_written_over_an_open_file_become_private(tmp_path: Path,
-                                                        open_umask: None) -> None:
+@pytest.mark.usefixtures("open_umask")
+def test_secrets_written_over_an_open_file_become_private(tmp_path: Path) -> None:
     path = tmp_path / "casusbot.env"
     path.write_text("old\n")
     assert _mode(path) == 0o644
@@ -120,8 +121,8 @@ def test_secrets_written_over_an_open_file_become_private(tmp_path: Path,
     assert _mode(store) == 0o700 and _mode(store / "keys.db") == 0o600
 
 
-def test_doctor_names_files_with_secrets_that_others_may_read(tmp_path: Path,
-                                                            open_umask: None) -> None:
+@pytest.mark.usefixtures("open_umask")
+def test_doctor_names_files_with_secrets_that_others_may_read(tmp_path: Path) -> None:
     config = _config(tmp_path)
     store = Path(config.store_path)
     store.mkdir()
@@ -143,7 +144,8 @@ def test_doctor_names_files_with_secrets_that_others_may_read(tmp_path: Path,
     assert {c.name: c for c in doctor(config, env_file)}["file permissions"].ok
 
 
-def test_the_command_line_makes_new_files_private(tmp_path: Path, open_umask: None) -> None:
+@pytest.mark.usefixtures("open_umask")
+def test_the_command_line_makes_new_files_private(tmp_path: Path) -> None:
     env_file = tmp_path / "casusbot.env"
     write_private(env_file, "".join(f"{k}={v}\n" for k, v in {
         "CASUSBOT_HOMESERVER": "http://127.0.0.1:9", "CASUSBOT_USER_ID": "@casusbot:example.org",

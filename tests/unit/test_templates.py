@@ -440,3 +440,9 @@ def test_a_reminder_in_a_direct_message_names_nobody_else(renderer: Renderer) ->
             "action": view, "owners": [POL], "late": False, "late_since": NOW,
             "direct": True}, locale, "Europe/Amsterdam"))
         assert soon.startswith(("Herinnering", "Reminder")), soon
+
+
+def test_an_unknown_command_is_pointed_to_the_help_with_the_prefix(renderer: Renderer) -> None:
+    for locale in ("nl", "en"):
+        body = _body(renderer, "error/unknown_command", locale, given="frobnicate")
+        assert ("!hulp" if locale == "nl" else "!help") in body, body
