@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from commands.text import MATRIX_USER
+
 KNOWN = (
     "CASUSBOT_HOMESERVER", "CASUSBOT_USER_ID", "CASUSBOT_PASSWORD", "CASUSBOT_ACCESS_TOKEN",
     "CASUSBOT_DEVICE_ID", "CASUSBOT_STORE_PATH", "CASUSBOT_DATABASE_URL", "CASUSBOT_ADMINS",
@@ -23,7 +25,6 @@ KNOWN = (
 )
 PLATFORMS = ("matrix", "teams")
 LOCALES = ("nl", "en")
-_USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
 TEAMS_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,250}$", re.ASCII)
 """A user ID as a Bot Connector names it: ``29:1AbC…`` from Teams, ``8:orgid:…`` in some
 channel data, ``user-id-0`` from the Agents Playground's default tenant. Not a Matrix ID
@@ -179,7 +180,7 @@ def load(env: Mapping[str, str], platform: str | None = None) -> Config:
                           f"https://matrix.example.org (got {homeserver!r})")
     user_id = _required(env, "CASUSBOT_USER_ID", "the bot's Matrix ID, e.g. "
                         "@casusbot:example.org")
-    if not _USER.match(user_id):
+    if not MATRIX_USER.match(user_id):
         raise ConfigError(f"CASUSBOT_USER_ID must look like @casusbot:example.org "
                           f"(got {user_id!r})")
     password = env.get("CASUSBOT_PASSWORD", "").strip() or None
@@ -188,7 +189,7 @@ def load(env: Mapping[str, str], platform: str | None = None) -> Config:
         raise ConfigError("CASUSBOT_PASSWORD or CASUSBOT_ACCESS_TOKEN is required to log in")
     return _common(env, platform="matrix", homeserver=homeserver, user_id=user_id,
                    password=password, token=token,
-                   admins=_admins(env, _USER, "@beheer:example.org,@fb:example.org",
+                   admins=_admins(env, MATRIX_USER, "@beheer:example.org,@fb:example.org",
                                   "Matrix IDs"))
 
 

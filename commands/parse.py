@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from commands import caseid, pii
 from commands.registry import Absent, Choice, Ctx, ParseError, PersonalData, choice
-from commands.text import tidy
+from commands.text import MATRIX_USER, tidy
 
 MONTHS = {
     "jan": 1, "januari": 1, "january": 1,
@@ -72,7 +72,6 @@ _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", re.ASCII)
 _DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})(?:[-/.](\d{4}))?$", re.ASCII)
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$", re.ASCII)
 _DURATION = re.compile(r"^(?:(\d{1,2})[hu])?(?:(\d{1,3})(?:m|min)?)?$", re.ASCII)
-_USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(?::\d{1,5})?$", re.ASCII)
 # A Teams user as the Bot Connector names it: "29:1AbC…" from Teams, "user-id-0" from the
 # Agents Playground's default tenant. The Teams transport turns an @mention in a command into
 # this ID before the core sees the text; a typed word (a name) never matches.
@@ -360,7 +359,7 @@ def case_code(text: str, ctx: Ctx) -> tuple[str, str]:
 def user_id(text: str, ctx: Ctx) -> tuple[str, str]:
     """A Matrix user ID (@someone:server), or on Teams the Teams user ID of a mention."""
     word, rest = _head(text)
-    pattern = TEAMS_USER if ctx.settings.platform == "teams" else _USER
+    pattern = TEAMS_USER if ctx.settings.platform == "teams" else MATRIX_USER
     if not pattern.match(word) or len(word) > 255:
         raise ParseError("error/bad_user_id", given=word[:60],
                          platform=ctx.settings.platform)

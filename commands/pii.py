@@ -47,7 +47,7 @@ from stdnum.nl import bsn as stdnum_bsn
 from commands import caseid
 from commands import names as person_names
 from commands.refs import Keys, chained
-from commands.text import skeleton
+from commands.text import MATRIX_LOCALPART, skeleton
 
 DOB_BEFORE_YEAR = 2015
 """A full date before this year in a case plan is read as a date of birth: the people of a
@@ -60,8 +60,10 @@ KINDS = ("email", "iban", "bsn", "phone", "postcode", "address", "birthdate", "k
 
 # Our own IDs are about no person, but "C-5823AK" reads like a postcode; a Matrix user ID
 # is a member's account, not the case's person, and reads like a handle.
-_OWN_IDS = re.compile(r"\b[MAS]\d{1,6}\b|@[a-z0-9._=\-/+]+:(?:[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
-                      r"|localhost)(?::\d{1,5})?(?![\w.\-])")
+# In running text a user ID's server name must have a dot (or be ``localhost``): "@naam:x"
+# is no account of this deployment, and is read as any other handle.
+_OWN_IDS = re.compile(rf"\b[MAS]\d{{1,6}}\b|{MATRIX_LOCALPART}:(?:[A-Za-z0-9\-]+"
+                      r"(?:\.[A-Za-z0-9\-]+)+|localhost)(?::\d{1,5})?(?![\w.\-])")
 _CASE_ID = re.compile(r"\b[Cc]-[0-9A-Za-z]{5,8}\b")
 
 

@@ -16,6 +16,13 @@ import unicodedata
 from functools import cache
 from pathlib import Path
 
+MATRIX_LOCALPART = r"@[a-z0-9._=\-/+]+"
+"""A Matrix user ID's ``@localpart`` (the spec's historical user ID grammar: lower-case
+letters, digits and ``._=-/+``; Matrix Specification, Appendices, "User Identifiers")."""
+MATRIX_USER = re.compile(rf"^{MATRIX_LOCALPART}:[A-Za-z0-9.\-]+(?::\d{{1,5}})?$", re.ASCII)
+"""A whole Matrix user ID: ``@localpart:server.name`` with an optional port (no IPv6
+literal); the one pattern the configuration and the parsers check typed user IDs with."""
+
 # What clients and keyboards put in or before a command that nobody typed on purpose: BOM,
 # zero-width space/non-joiner/joiner, word joiner and invisible operators, soft hyphen,
 # combining grapheme joiner, Mongolian vowel separator, bidirectional marks, embeddings,
