@@ -136,6 +136,7 @@ _SHORT_DATE = re.compile(r"(?<![\d.\-/])(\d{1,2})([\-/])(\d{1,2})(?![\d]|[\-/.]\
 _TIME = re.compile(r"(?<![\d.\-/])(?:[01]?\d|2[0-3])[.:][0-5]\d(?!\d|[.\-/]\d)"
                    r"(?:\s?(?:uur|u|h)\b)?|\b\d{1,2}\s?uur\b")
 _CHAIN = re.compile(r"(?<![^\W_]|\+)(?:\+|00)?\d+(?:(?:\s?[.\-]\s?|[/_,]|\s)\d+)*")
+_GLUED_PHONE = re.compile(r"(?<=[^\W\d_])(?:\+|0)\d+(?:(?:\s?[.\-]\s?|\s)\d+)*")
 _GLUED_LABEL = re.compile(r"\b(bsn|sofi(?:nummer)?|burgerservicenummer)(?=\d)", re.I)
 _PARENS = re.compile(r"\((0\d{1,4})\)\s?|\s?\(0\)\s?")
 _GLUE = re.compile(r"[^\W\d_][\-/]$")
@@ -252,6 +253,13 @@ def _numbers(text: str) -> tuple[str, str] | None:
         # after it in the same run of digits is still one.
         if found := _bsn(chain, plain[:m.start()]):
             return "bsn", found
+    # A phone number glued to the word before it ("bel0612345678"; a chain above starts at
+    # no letter): read only in the forms a phone number starts with (0, +, 00), so the
+    # digits of a code such as "ZD2026773410" stay what they are. Found by a breaking
+    # try-out: it was quoted back in a refusal and stored.
+    for m in _GLUED_PHONE.finditer(plain):
+        if _phone(m[0]):
+            return "phone", m[0]
     return None
 
 

@@ -564,6 +564,8 @@ def _phone_forms() -> list[_Form]:
         _Form("regeleinde", split),
         _Form("zero-width", lambda rng: _zero_width(rng, any_plain(rng))),
         _Form("einde zin", lambda rng: any_plain(rng) + _end_punct(rng), where="end"),
+        _Form("aan woord vast", lambda rng: rng.choice(("bel", "tel", "nr", "Zorg", "mob"))
+              + rng.choice(("0" + mob(rng), f"06-{mob(rng)[1:]}", "+31" + mob(rng)))),
     ]
 
 
