@@ -6,7 +6,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
@@ -30,6 +30,16 @@ from storage.outbox import Queued, Rendered
 Claim = Callable[[Session, str], list[Queued]]
 """A room's rows claimed for sending, in the caller's transaction (``Deliverer.claim_now``)."""
 
+
+@dataclass(frozen=True)
+class Handled(Outcome):
+    """``App.handle``'s result: the core's ``Outcome``, and the rows of the replies' rooms
+    the deliverer claimed in the same transaction (room -> rows in order): sent at once,
+    without a transaction of their own (bot/deliver.py). A matter of the bot, not of the
+    core, which knows nothing of sending."""
+
+    claimed: dict[str, list[Queued]] = field(default_factory=dict)
+
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 3600.0  # seconds between WAL checkpoints after a sweep
 
@@ -48,30 +58,30 @@ class App:
     _joined: dict[str, datetime] = field(default_factory=dict)
     _checkpointed: float = float("-inf")  # time.monotonic() of the last WAL checkpoint
 
-    def handle(self, msg: Inbound, claim: Claim | None = None) -> Outcome:
+    def handle(self, msg: Inbound, claim: Claim | None = None) -> Handled:
         """The one entry for an inbound event (blocking: a transport calls it through
         ``bot.dbcalls.DatabaseCalls.run``): handled exactly once, in one transaction,
         retried when the database says it lost a race. Chatter costs no transaction; an
         event from before the bot joined the room is never handled (a tombstone is: it is the
         room's state). ``claim`` (the deliverer's ``claim_now``): the replies' rooms' rows,
-        claimed for sending in the same transaction (``Outcome.claimed``)."""
+        claimed for sending in the same transaction (``Handled.claimed``)."""
         if not may_concern(msg, self.settings.prefix):
-            return Outcome([])
+            return Handled([])
         joined = self._joined_at(msg.room_id)
         # A tombstone is the room's state, not history: one sent before the bot joined says
         # the room it joins was replaced already (commands/rooms.py).
         if msg.kind != "tombstone" and (joined is None or msg.sent_at < joined):
-            return Outcome([])
+            return Handled([])
 
-        def attempt() -> Outcome:
+        def attempt() -> Handled:
             with session_scope(self.engine) as session:
                 done = handle(session, self.registry, self.render, self.settings, msg,
                               self.clock.now(), self.limiter)
                 if claim is None or not done.replies:
-                    return done
-                claimed = {room: rows for room in rooms_of(done.replies)
-                           if (rows := claim(session, room))}
-                return replace(done, claimed=claimed) if claimed else done
+                    return Handled(done.replies, done.next_due)
+                return Handled(done.replies, done.next_due, {
+                    room: rows for room in rooms_of(done.replies)
+                    if (rows := claim(session, room))})
 
         return retrying(attempt)
 

@@ -23,7 +23,7 @@ from sqlmodel import Session, col
 from commands import pii
 from storage import actions, overlegs, presence, privacy
 from storage.models import Action, Member, Overleg
-from storage.outbox import Queued, Rendered
+from storage.outbox import Rendered
 from storage.timers import Due, Plan
 
 
@@ -192,9 +192,6 @@ class Outcome:
 
     replies: list[Rendered]
     next_due: datetime | None = None
-    claimed: dict[str, list[Queued]] = field(default_factory=dict)
-    """Rows of the replies' rooms the deliverer claimed in the same transaction (room ->
-    rows in order): sent at once, without a transaction of their own (bot/deliver.py)."""
 
 
 @dataclass(frozen=True)
