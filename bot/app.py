@@ -17,8 +17,9 @@ from sqlmodel import Session
 from bot.clock import Clock
 from bot.config import Config
 from bot.dbcalls import is_locked
+from bot.deliver import is_too_large
 from bot.render import Renderer
-from commands import default_registry, rooms, timed, verification
+from commands import default_registry, refused, rooms, timed, verification
 from commands.inbound import Inbound, handle, may_concern
 from commands.ratelimit import RateLimiter
 from commands.registry import Outcome, Registry, Render, Settings
@@ -84,6 +85,13 @@ class App:
                     if (rows := claim(session, room))})
 
         return retrying(attempt)
+
+    def tell_refused(self, row: Queued, error: str) -> None:
+        """A row the platform refused for good (``error``: the deliverer's): its notice to
+        the room, in a transaction of its own (``commands.refused.tell``)."""
+        with session_scope(self.engine) as session:
+            refused.tell(session, self.render, row, too_large=is_too_large(error),
+                         now=self.clock.now())
 
     def _joined_at(self, room_id: str) -> datetime | None:
         """When the bot joined; fixed once known, so it is read from the database once."""
