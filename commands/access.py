@@ -6,8 +6,9 @@ members of an external partner see only the cases their partner is linked to.
 
 from __future__ import annotations
 
-from commands.registry import Ctx
-from storage import actions, overlegs
+from commands import caseid
+from commands.registry import Ctx, ParseError
+from storage import actions, cases, overlegs
 from storage.models import Case
 
 
@@ -38,3 +39,14 @@ def visible_case_ids(ctx: Ctx) -> set[int] | None:
     if m is None or m.partner_id is None:
         return set()
     return actions.cases_linked_to(ctx.session, m.partner_id)
+
+
+def find_case(ctx: Ctx, code: str) -> tuple[Case, int]:
+    """The overleg's case ``code`` and its ID, if the sender may see it (need-to-know: a
+    hidden case is not revealed to exist). Raises ``ParseError`` (``case/unknown``)
+    otherwise, which the registry turns into the reply: the one way a command finds a typed
+    case."""
+    case = cases.by_code(ctx.session, ctx.overleg_id, code)
+    if case is None or case.id is None or not may_see(ctx, case):
+        raise ParseError("case/unknown", case=caseid.display(code))
+    return case, case.id

@@ -136,16 +136,14 @@ def action_order(v: dict[str, object]) -> tuple[bool, int, str, int]:
 @arg("text", parse.description, metavar="description")
 def add(ctx: Ctx, *, code: str, partner: str, due: date, text: str) -> list[Outgoing]:
     """Add an action to a case's plan; answers with its ID and due date."""
-    case = cases.by_code(ctx.session, ctx.overleg_id, code)
-    if case is None or case.id is None:
-        return [ctx.refuse("case/unknown", case=caseid.display(code))]
+    case, case_id = access.find_case(ctx, code)
     if case.status != "open":
         return [ctx.reply("action/case_closed", case=caseid.display(code))]
     if due < _today(ctx):
         return [ctx.reply("action/due_in_past", due=due)]
-    owner = _owner(ctx, partner, case.id)
+    owner = _owner(ctx, partner, case_id)
     assert ctx.overleg is not None and owner.id is not None
-    action = actions.add(ctx.session, overleg_id=ctx.overleg_id, case_id=case.id,
+    action = actions.add(ctx.session, overleg_id=ctx.overleg_id, case_id=case_id,
                          partner_id=owner.id, due=due, description=text, actor=ctx.sender,
                          now=ctx.now)
     schedule_action(ctx.session, ctx.overleg, action, ctx.now, new=True)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from commands import access, caseid, covenant, workdays
+from commands import caseid, covenant, workdays
 from commands.registry import Batch, Ctx, Outgoing, ParseError, timer
 from storage import actions, agendas, audit, cases, meetings, overlegs, presence, timers
 from storage.models import AgendaItem, Case, Meeting, Overleg, Partner
@@ -95,15 +95,6 @@ def status_view(session: Session, overleg: Overleg, meeting: Meeting) -> dict[st
     return {"partners": rows, "lines": lines, "kind": meeting.kind,
             "quorum": bool(needed) and all(r["state"] == "yes" for r in needed),
             "missing": [r["name"] for r in rows if r["state"] == "none"]}
-
-
-def find_case(ctx: Ctx, code: str) -> Case:
-    """The overleg's case ``code`` if the sender may see it (need-to-know: a hidden case is
-    not revealed to exist). Raises ``ParseError`` (``case/unknown``) otherwise."""
-    case = cases.by_code(ctx.session, ctx.overleg_id, code)
-    if case is None or case.id is None or not access.may_see(ctx, case):
-        raise ParseError("case/unknown", case=caseid.display(code))
-    return case
 
 
 # ---- sending -------------------------------------------------------------------------------

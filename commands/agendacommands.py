@@ -7,7 +7,8 @@ sending is ``commands.agenda``'s job.
 from __future__ import annotations
 
 from commands import access, caseid, covenant, parse
-from commands.agenda import AGENDA, agenda_lines, ended, find_case, find_meeting, send_agenda
+from commands.access import find_case
+from commands.agenda import AGENDA, agenda_lines, ended, find_meeting, send_agenda
 from commands.auditing import audit_change
 from commands.registry import Choice, Ctx, Outgoing, arg, choice, command
 from storage import agendas, timers
@@ -39,13 +40,13 @@ def add(ctx: Ctx, *, number: int, code: str, kind: str | None) -> list[Outgoing]
     meeting = find_meeting(ctx, number)
     if ended(meeting, ctx.spoken):  # what was discussed there stays as it was
         return [ctx.refuse("meeting/ended", meeting=meeting, verb="agenda")]
-    case = find_case(ctx, code)
+    case, case_id = find_case(ctx, code)
     if case.status != "open":
         return [ctx.refuse("agenda/case_closed", case=caseid.display(code))]
-    if agendas.item(ctx.session, meeting.id or 0, case.id or 0) is not None:
+    if agendas.item(ctx.session, meeting.id or 0, case_id) is not None:
         return [ctx.refuse("agenda/already_on", case=caseid.display(code), meeting=meeting)]
-    kind = kind or ("review" if agendas.was_on_an_agenda(ctx.session, case.id or 0) else "new")
-    agendas.add_item(ctx.session, meeting_id=meeting.id or 0, case_id=case.id or 0, kind=kind,
+    kind = kind or ("review" if agendas.was_on_an_agenda(ctx.session, case_id) else "new")
+    agendas.add_item(ctx.session, meeting_id=meeting.id or 0, case_id=case_id, kind=kind,
                      now=ctx.now)
     # On a casusoverleg's agenda a signal or weighed case is now in the casusoverleg phase;
     # on a weegoverleg's agenda a signal is being weighed.
@@ -69,8 +70,8 @@ def remove(ctx: Ctx, *, number: int, code: str) -> list[Outgoing]:
     meeting = find_meeting(ctx, number)
     if ended(meeting, ctx.spoken):  # what was discussed there stays as it was
         return [ctx.refuse("meeting/ended", meeting=meeting, verb="agenda")]
-    case = find_case(ctx, code)
-    row = agendas.item(ctx.session, meeting.id or 0, case.id or 0)
+    _, case_id = find_case(ctx, code)
+    row = agendas.item(ctx.session, meeting.id or 0, case_id)
     if row is None:
         return [ctx.refuse("agenda/not_on", case=caseid.display(code), meeting=meeting)]
     agendas.remove_item(ctx.session, row)

@@ -14,7 +14,8 @@ from typing import Any
 from sqlmodel import Session
 
 from commands import caseid, parse
-from commands.agenda import find_case, find_meeting, status_view
+from commands.access import find_case
+from commands.agenda import find_meeting, status_view
 from commands.auditing import audit_change
 from commands.registry import Absent, Choice, Ctx, Outgoing, arg, choice, command
 from commands.text import clean
@@ -123,8 +124,8 @@ def record_attendance(session: Session, ctx: Ctx, meeting: Meeting, partner: Par
 def info(ctx: Ctx, *, number: int, code: str, holds: bool) -> list[Outgoing]:
     """Say whether your organisation holds relevant information on a case on the agenda."""
     meeting = find_meeting(ctx, number)
-    case = find_case(ctx, code)
-    if agendas.item(ctx.session, meeting.id or 0, case.id or 0) is None:
+    case, case_id = find_case(ctx, code)
+    if agendas.item(ctx.session, meeting.id or 0, case_id) is None:
         return [ctx.refuse("agenda/not_on", case=caseid.display(code), meeting=meeting)]
     partner = _partner_of_sender(ctx)
     if partner is None or partner.id is None:

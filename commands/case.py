@@ -49,9 +49,7 @@ def listing(ctx: Ctx, *, status: str | None) -> list[Outgoing]:
 @arg("code", parse.case_code, metavar="case")
 def close(ctx: Ctx, *, code: str) -> list[Outgoing]:
     """Close a case."""
-    case = cases.by_code(ctx.session, ctx.overleg_id, code)
-    if case is None:
-        return [ctx.refuse("case/unknown", case=caseid.display(code))]
+    case, _ = access.find_case(ctx, code)
     if case.status == "closed":
         return [ctx.refuse("case/already_closed", case=caseid.display(code))]
     covenant.close_case(ctx, case, reason="closed")
@@ -79,23 +77,21 @@ _link_op = choice(Choice("add", "koppel", "add", ("toevoegen", "koppelen")),
 @arg("partner", parse.partner_name, metavar="partner")
 def link(ctx: Ctx, *, code: str, op: str, partner: str) -> list[Outgoing]:
     """Link a partner to one case (need-to-know), or unlink it."""
-    case = cases.by_code(ctx.session, ctx.overleg_id, code)
-    if case is None or case.id is None:
-        return [ctx.refuse("case/unknown", case=caseid.display(code))]
+    _, case_id = access.find_case(ctx, code)
     found = overlegs.partner_by_name(ctx.session, ctx.overleg_id, partner)
     if found is None or found.id is None:
         raise unknown_partner(ctx, partner)
     shown = caseid.display(code)
     if op == "add":
-        if not actions.link(ctx.session, case.id, found.id, ctx.now):
+        if not actions.link(ctx.session, case_id, found.id, ctx.now):
             return [ctx.refuse("case/already_linked", case=shown, partner=found.name)]
     else:
-        owned = [a for a in actions.of_case(ctx.session, case.id)
+        owned = [a for a in actions.of_case(ctx.session, case_id)
                  if a.partner_id == found.id and a.status == "open"]
         if owned:
             return [ctx.reply("case/partner_has_actions", case=shown, partner=found.name,
                               actions=[f"A{a.number}" for a in owned])]
-        if not actions.unlink(ctx.session, case.id, found.id):
+        if not actions.unlink(ctx.session, case_id, found.id):
             return [ctx.refuse("case/not_linked", case=shown, partner=found.name)]
     audit_change(ctx, action=f"case.partner.{op}", subject=f"{shown} {found.name}")
     return [ctx.reply("case/linked" if op == "add" else "case/unlinked", case=shown,
@@ -108,21 +104,19 @@ def show(ctx: Ctx, *, code: str) -> list[Outgoing]:
     """A case's plan: open and done actions, who sees the case (the core partners always;
     ``partners``: the others linked to it, need-to-know) and ``owners``: the partners with
     open actions in it."""
-    case = cases.by_code(ctx.session, ctx.overleg_id, code)
-    if case is None or case.id is None or not access.may_see(ctx, case):
-        return [ctx.refuse("case/unknown", case=caseid.display(code))]
+    case, case_id = access.find_case(ctx, code)
     assert ctx.overleg is not None
     today = workdays.local_today(ctx.overleg, ctx.now)
     views = action.action_views(ctx.session, ctx.overleg, actions.with_case_codes(
-        ctx.session, Action.case_id == case.id), today)
-    linked = sorted(p.name for pid in actions.linked_partner_ids(ctx.session, case.id)
+        ctx.session, Action.case_id == case_id), today)
+    linked = sorted(p.name for pid in actions.linked_partner_ids(ctx.session, case_id)
                     if (p := overlegs.partner_by_id(ctx.session, pid)) is not None)
     return [ctx.reply("case/show", pages_over="open_actions", case=caseid.display(code),
                       status=case.status,
                       phase=case.phase,
                       opened_at=case.opened_at, closed_at=case.closed_at,
                       meetings=[f"M{m.number}" for m in agendas.meetings_of_case(ctx.session,
-                                                                                 case.id)],
+                                                                                 case_id)],
                       open_actions=[v for v in views if v["status"] == "open"],
                       done_actions=[v for v in views if v["status"] == "done"],
                       partners=linked,

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from commands import caseid, parse, workdays
+from commands import access, caseid, parse, workdays
 from commands.auditing import audit_change
 from commands.registry import Batch, Choice, Ctx, Outgoing, ParseError, arg, choice, command, timer
 from storage import actions, audit, cases, overlegs, timers
@@ -146,9 +146,7 @@ _phase = choice(*PHASE_CHOICES)
 @arg("phase", _phase, metavar="phase")
 def phase(ctx: Ctx, *, code: str, phase: str) -> list[Outgoing]:
     """Move a case to a phase: melding, weging, casusoverleg, monitoren, afgesloten."""
-    case = cases.by_code(ctx.session, ctx.overleg_id, code)
-    if case is None:
-        return [ctx.refuse("case/unknown", case=caseid.display(code))]
+    case, _ = access.find_case(ctx, code)
     if case.status == "closed":
         return [ctx.refuse("case/already_closed", case=caseid.display(code))]
     if phase == "afgesloten":
@@ -208,9 +206,7 @@ _outcome.__casus_choices__ = OUTCOME_CHOICES  # type: ignore[attr-defined]
 @arg("outcome", _outcome, metavar="outcome")
 def weging(ctx: Ctx, *, code: str, outcome: tuple[str, date | None]) -> list[Outgoing]:
     """The weegoverleg's decision on a signal; closing outcomes close the case."""
-    case = cases.by_code(ctx.session, ctx.overleg_id, code)
-    if case is None or case.id is None:
-        return [ctx.refuse("case/unknown", case=caseid.display(code))]
+    case, case_id = access.find_case(ctx, code)
     if case.status == "closed":
         return [ctx.refuse("case/already_closed", case=caseid.display(code))]
     assert ctx.overleg is not None
@@ -224,9 +220,9 @@ def weging(ctx: Ctx, *, code: str, outcome: tuple[str, date | None]) -> list[Out
     else:
         set_phase(ctx.session, ctx.overleg, case, "weging", ctx.now)
         assert follow is not None
-        timers.cancel(ctx.session, kinds=(FOLLOWUP,), subject_id=case.id, now=ctx.now)
+        timers.cancel(ctx.session, kinds=(FOLLOWUP,), subject_id=case_id, now=ctx.now)
         timers.schedule(ctx.session, overleg_id=ctx.overleg_id, kind=FOLLOWUP,
-                        subject_id=case.id, due_at=workdays.at_local(ctx.overleg, follow, 9))
+                        subject_id=case_id, due_at=workdays.at_local(ctx.overleg, follow, 9))
     return [ctx.reply("covenant/weging", case=shown, outcome=result, follow=follow)]
 
 
