@@ -90,11 +90,15 @@ def remove_case(session: Session, case: Case, *, reason: str, now: datetime
     reminders = or_(col(Timer.kind).in_(("action.due_soon", "action.overdue"))
                     & col(Timer.subject_id).in_(action_ids),
                     col(Timer.kind).in_(CASE_TIMERS) & (col(Timer.subject_id) == case.id))
-    # First wait for a sweep that has claimed these timers (PostgreSQL: it holds them
-    # FOR UPDATE) to commit, so what it wrote (a reminder naming the case, the next timer
-    # it planned) is read below and removed too. Found by a breaking try-out: a sweep's
-    # reminder outlived the erasure. (SQLite: transactions are serial; no-op.)
-    session.exec(select(Timer.id).where(reminders).with_for_update()).all()
+    # First take every pending timer of the case's overleg (PostgreSQL: FOR UPDATE). A
+    # sweep that has claimed one of them (a reminder of the case, the overleg's digest that
+    # lists it) has committed by then, and what it wrote is read below and removed too; a
+    # sweep that comes later skips them (SKIP LOCKED) until this transaction commits, so it
+    # never reads the case. Found by breaking try-outs: a sweep's reminder, and a digest,
+    # outlived the erasure. (SQLite: transactions are serial; no-op.)
+    session.exec(select(Timer.id).where(col(Timer.overleg_id) == case.overleg_id,
+                                        col(Timer.handled_at).is_(None))
+                 .with_for_update()).all()
     messages = case_message_ids(session, case, numbers)
     counts = {
         "agenda lines": _delete(session, AgendaItem, col(AgendaItem.case_id) == case.id),

@@ -11,7 +11,7 @@ Nothing here reads the clock: ``now`` is passed in.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -33,6 +33,11 @@ class TimerFailed(Exception):
         super().__init__(kind)
         self.timer_id = timer_id
         self.kind = kind
+
+
+HELD_PAUSE = timedelta(seconds=1)
+"""How long the waker waits before sweeping again when every due timer is held by another
+transaction (it would otherwise sweep again at once, in a loop, until that one commits)."""
 
 
 def sweep(registry: Registry, session: Session, render: Render, now: datetime, *,
@@ -62,7 +67,12 @@ def _sweep(registry: Registry, session: Session, render: Render, now: datetime,
         work(session, now)
     claimed = timers.claim_due(session, now, limit)
     if not claimed:
-        return Outcome([], timers.next_due(session))
+        next_due = timers.next_due(session)
+        if next_due is not None and next_due <= now:
+            # Due, and held by another transaction (PostgreSQL: another instance's sweep, an
+            # erasure; SKIP LOCKED passed them): look again in a moment, not at once.
+            next_due = now + HELD_PAUSE
+        return Outcome([], next_due)
     batch = Batch(session, now, claimed,
                   {o.id or 0: o for o in overlegs.by_ids(session, {t.overleg_id
                                                                    for t in claimed})})

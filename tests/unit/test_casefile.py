@@ -618,3 +618,85 @@ def test_an_erasure_during_a_sweep_of_its_reminders_removes_what_the_sweep_wrote
                 if code in r.body or "Stap" in r.body]
     assert left == []
     app.engine.dispose()
+
+
+@pytest.mark.parametrize("first", ["sweep", "erasure"])
+def test_the_overlegs_digest_never_names_a_case_erased_while_it_was_swept(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch, first: str) -> None:
+    """PostgreSQL: the coordinator's daily digest (a timer of the whole overleg, not of the
+    case) is swept while the case is erased. Either the erasure waits for the sweep and
+    removes its digest, or the sweep passes the overleg's timers the erasure holds and the
+    digest comes after it, without the case."""
+    import itertools
+    import threading
+    from datetime import UTC, datetime
+
+    from bot.clock import FakeClock
+    from commands import retention, timed
+    from commands.inbound import Inbound
+    from storage.models import Case, Overleg
+    from tests.unit.apps import throwaway_app
+
+    clock = FakeClock(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))  # a Tuesday, 09:00
+    app = throwaway_app(pg_url, clock)
+    app.record_join(ROOM, clock.now() - timedelta(days=1))
+    ids = itertools.count()
+    for line in ("!setup Overleg", "!partner add Politie core", "!partner add Gemeente core",
+                 "!lid add @coordinator:localhost Gemeente coordinator", "!casus open"):
+        app.handle(Inbound(f"$e{next(ids)}", ROOM, CHAIR, line, clock.now(), encrypted=True))
+    with session_scope(app.engine) as s:
+        code = s.exec(select(Case)).one().code
+    app.handle(Inbound("$a", ROOM, CHAIR, f"!actie add C-{code} Politie 30-12-2026 Stap",
+                       clock.now(), encrypted=True))
+    app.sweep()
+    clock.set(datetime(2026, 12, 2, 7, 31, tzinfo=UTC))  # Wednesday: the digest is due
+
+    def erase() -> None:
+        with session_scope(app.engine) as s:
+            case = s.exec(select(Case)).one()
+            overleg = s.get(Overleg, case.overleg_id)
+            assert overleg is not None
+            casefile.erase(s, overleg, case, reason="objection", actor=CHAIR, now=clock.now())
+
+    paused, go = threading.Event(), threading.Event()
+    swept: list[list[str]] = []
+
+    def sweeper() -> None:
+        swept.append([r.template for r in app.sweep().replies])
+
+    if first == "sweep":
+        enqueue = timed.outbox.enqueue
+
+        def held_open(*args: object) -> None:
+            enqueue(*args)  # type: ignore[arg-type]
+            paused.set()
+            go.wait(30)
+
+        monkeypatch.setattr(timed.outbox, "enqueue", held_open)
+        threads = [threading.Thread(target=sweeper), threading.Thread(target=erase)]
+    else:
+        read = retention.case_message_ids
+
+        def held_open_ids(*args: object) -> list[int]:
+            found = read(*args)  # type: ignore[arg-type]
+            paused.set()
+            go.wait(30)
+            return found
+
+        monkeypatch.setattr(retention, "case_message_ids", held_open_ids)
+        threads = [threading.Thread(target=erase), threading.Thread(target=sweeper)]
+    threads[0].start()
+    assert paused.wait(30)
+    threads[1].start()
+    threads[1].join(1.0)  # the erasure waits for the sweep / the sweep passes the erasure
+    go.set()
+    for t in threads:
+        t.join(30)
+    monkeypatch.undo()
+    app.sweep()  # (after the erasure: the digest it held back)
+    with session_scope(app.engine) as s:
+        rows = list(s.exec(select(OutboxMessage)))
+        named = [r.template for r in rows if code in r.body or "Stap" in r.body]
+    assert named == []
+    assert swept == ([["action/digest"]] if first == "sweep" else [[]])
+    app.engine.dispose()
