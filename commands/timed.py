@@ -11,28 +11,24 @@ Nothing here reads the clock: ``now`` is passed in.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from commands.registry import Batch, Outcome, Registry, Render, render_all
+from commands.registry import Batch, Outcome, Registry, Render, TimerRule, render_all
 from storage import outbox, overlegs, timers
+from storage.models import Overleg
+from storage.outbox import Rendered
+from storage.timers import Due
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
 """Timers claimed per sweep (per transaction): short enough that a command waiting for the
 database is not held up long; the waker sweeps again at once while more are due."""
-
-
-class TimerFailed(Exception):
-    """A timer's rule raised (a bug): ``sweep`` rolls its batch back and sets the timer
-    aside (``timer_id``, ``kind``), then sweeps again without it."""
-
-    def __init__(self, timer_id: int, kind: str) -> None:
-        super().__init__(kind)
-        self.timer_id = timer_id
-        self.kind = kind
 
 
 HELD_PAUSE = timedelta(seconds=1)
@@ -46,25 +42,34 @@ def sweep(registry: Registry, session: Session, render: Render, now: datetime, *
     next timer is due (``now`` or earlier: more are waiting). In the caller's transaction,
     which it may roll back and begin again (``storage.db.session_scope`` allows it).
 
-    A rule that raises (a bug) never wedges the reminders: the batch is rolled back, that
-    timer is marked handled without a message (logged as an error with its ID and kind,
-    no content), and the batch is swept again without it, in the same transaction. As
-    ``commands.inbound.handle`` does for a command that raises: without it, the same timer
-    was claimed again at every sweep and no reminder of any overleg went out."""
-    while True:
-        try:
-            return _sweep(registry, session, render, now, limit)
-        except TimerFailed as failed:
-            session.rollback()
-            log.error("timer rule failed; the timer is set aside", exc_info=failed.__cause__,
-                      extra={"timer": failed.timer_id, "kind": failed.kind})
-            timers.set_aside(session, failed.timer_id, now)
+    A rule, an upkeep or a plan that raises (a bug) never wedges the reminders, as a command
+    that raises does not wedge the bot (``commands.inbound.handle``): the batch is rolled
+    back and swept again with each upkeep and each timer in a savepoint of its own; one that
+    fails then is logged as an error (its timer's ID and kind, no content) and its timer
+    marked handled without a message, and the rest go out. Two passes at most, however many
+    fail. Before, the same timer was claimed again at every sweep and no reminder of any
+    overleg went out. The database's own trouble (``OperationalError``: a lock, a lost
+    race) is not a bug: it goes to the caller, which retries the transaction."""
+    try:
+        return _sweep(registry, session, render, now, limit, careful=False)
+    except OperationalError:
+        raise
+    except Exception:
+        session.rollback()
+        log.warning("sweep failed; swept again with each timer on its own", exc_info=True)
+        return _sweep(registry, session, render, now, limit, careful=True)
 
 
 def _sweep(registry: Registry, session: Session, render: Render, now: datetime,
-           limit: int) -> Outcome:
+           limit: int, *, careful: bool) -> Outcome:
+    """One pass; ``careful``: each upkeep and each timer (its rule, its messages, the
+    timers it plans) in a savepoint of its own, a failing one left out."""
     for work in registry.upkeep:
-        work(session, now)
+        if not careful:
+            work(session, now)
+        elif failed := _isolated(session, partial(work, session, now)):
+            log.error("sweep upkeep failed; the rest of the sweep goes on", exc_info=failed,
+                      extra={"upkeep": getattr(work, "__name__", "?")})
     claimed = timers.claim_due(session, now, limit)
     if not claimed:
         next_due = timers.next_due(session)
@@ -76,18 +81,47 @@ def _sweep(registry: Registry, session: Session, render: Render, now: datetime,
     batch = Batch(session, now, claimed,
                   {o.id or 0: o for o in overlegs.by_ids(session, {t.overleg_id
                                                                    for t in claimed})})
-    rendered = []
+    rendered: list[Rendered] = []
     for due in claimed:
         overleg = batch.overlegs.get(due.overleg_id)
         rule = registry.timers.get(due.kind)
         if overleg is None or rule is None:
             log.warning("timer without rule", extra={"timer": due.id, "kind": due.kind})
             continue
-        try:
+        if not careful:
             rendered += render_all(render, rule(batch, overleg, due), overleg.room_id)
-        except Exception as e:
-            raise TimerFailed(due.id, due.kind) from e
+            continue
+        planned, before = len(batch.planned), len(rendered)
+        if failed := _isolated(session, partial(_one_timer, session, render, batch, rule,
+                                                overleg, due, rendered)):
+            del batch.planned[planned:], rendered[before:]
+            log.error("timer rule failed; the timer is handled without a message",
+                      exc_info=failed, extra={"timer": due.id, "kind": due.kind})
     timers.mark_all_handled(session, claimed, now)
-    timers.schedule_all(session, batch.planned)
+    if not careful:
+        timers.schedule_all(session, batch.planned)  # (careful: each timer's own, as it went)
     outbox.enqueue(session, rendered, now)
     return Outcome(rendered, timers.next_due(session))
+
+
+def _one_timer(session: Session, render: Render, batch: Batch, rule: TimerRule,
+               overleg: Overleg, due: Due, rendered: list[Rendered]) -> None:
+    """A careful pass's step: the rule, its messages rendered onto ``rendered``, and the
+    next timers it planned written at once (so a bad plan fails in the timer's savepoint)."""
+    planned = len(batch.planned)
+    rendered += render_all(render, rule(batch, overleg, due), overleg.room_id)
+    timers.schedule_all(session, batch.planned[planned:])
+    session.flush()
+
+
+def _isolated(session: Session, work: Callable[[], object]) -> Exception | None:
+    """``work()`` in a savepoint: what it raised (its writes undone), or None. The
+    database's own trouble goes on up."""
+    try:
+        with session.begin_nested():
+            work()
+    except OperationalError:
+        raise
+    except Exception as e:  # a bug in the work: the caller logs it and goes on
+        return e
+    return None

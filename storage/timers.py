@@ -102,12 +102,6 @@ def mark_all_handled(session: Session, rows: list[Due], now: datetime) -> None:
                     .values(handled_at=now).execution_options(synchronize_session=False))
 
 
-def set_aside(session: Session, timer_id: int, now: datetime) -> None:
-    """Mark one timer handled without its messages (its rule failed: ``commands.timed``)."""
-    session.execute(update(Timer).where(col(Timer.id) == timer_id)
-                    .values(handled_at=now).execution_options(synchronize_session=False))
-
-
 def next_due(session: Session) -> datetime | None:
     """When the earliest pending timer is due (None: nothing is planned); the timers of an
     overleg whose room the bot is out of wait for its return (``_held``)."""
