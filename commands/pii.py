@@ -63,7 +63,7 @@ KINDS = ("email", "iban", "bsn", "phone", "postcode", "address", "birthdate", "k
 # In running text a user ID's server name must have a dot (or be ``localhost``): "@naam:x"
 # is no account of this deployment, and is read as any other handle.
 _OWN_IDS = re.compile(rf"\b[MAS]\d{{1,6}}\b|{MATRIX_LOCALPART}:(?:[A-Za-z0-9\-]+"
-                      r"(?:\.[A-Za-z0-9\-]+)+|localhost)(?::\d{1,5})?(?![\w.\-])")
+                      r"(?:\.[A-Za-z0-9\-]+)+|localhost)(?::\d{1,5})?(?![\w\-]|\.[\w\-])")
 _CASE_ID = re.compile(r"\b[Cc]-[0-9A-Za-z]{5,8}\b")
 
 
@@ -136,7 +136,7 @@ _SHORT_DATE = re.compile(r"(?<![\d.\-/])(\d{1,2})([\-/])(\d{1,2})(?![\d]|[\-/.]\
 _TIME = re.compile(r"(?<![\d.\-/])(?:[01]?\d|2[0-3])[.:][0-5]\d(?!\d|[.\-/]\d)"
                    r"(?:\s?(?:uur|u|h)\b)?|\b\d{1,2}\s?uur\b")
 _CHAIN = re.compile(r"(?<![^\W_]|\+)(?:\+|00)?\d+(?:(?:\s?[.\-]\s?|[/_,]|\s)\d+)*")
-_GLUED_PHONE = re.compile(r"(?<=[^\W\d_])(?:\+|0)\d+(?:(?:\s?[.\-]\s?|\s)\d+)*")
+_GLUED_PHONE = re.compile(r"(?<=[a-z])(?:0\d{9}|06[\- ]\d{8}|\+31\d{9})(?![^\W_]|[\-.]\d)")
 _GLUED_LABEL = re.compile(r"\b(bsn|sofi(?:nummer)?|burgerservicenummer)(?=\d)", re.I)
 _PARENS = re.compile(r"\((0\d{1,4})\)\s?|\s?\(0\)\s?")
 _GLUE = re.compile(r"[^\W\d_][\-/]$")
@@ -253,10 +253,14 @@ def _numbers(text: str) -> tuple[str, str] | None:
         # after it in the same run of digits is still one.
         if found := _bsn(chain, plain[:m.start()]):
             return "bsn", found
-    # A phone number glued to the word before it ("bel0612345678"; a chain above starts at
-    # no letter): read only in the forms a phone number starts with (0, +, 00), so the
-    # digits of a code such as "ZD2026773410" stay what they are. Found by a breaking
-    # try-out: it was quoted back in a refusal and stored.
+    # A phone number glued to the word before it ("bel0612345678", "Zorg+31612345678"; a
+    # chain above starts at no letter). Only after a lower-case letter, in the forms a
+    # Dutch number is glued in (0 and nine digits, 06-, +31 and nine digits) and with
+    # nothing glued after it: a code such as
+    # "ZD0656231868" or "FQUE0768704153" (upper-case letters), a hash or a UUID (more
+    # letters after the digits) holds digits that can read as a phone number too, and is
+    # no phone number. Found by breaking try-outs: a glued number was quoted back in a
+    # refusal and stored; then, read after any letter, 13.8% of generated codes were.
     for m in _GLUED_PHONE.finditer(plain):
         if _phone(m[0]):
             return "phone", m[0]

@@ -17,8 +17,9 @@ from functools import cache
 from pathlib import Path
 
 MATRIX_LOCALPART = r"@[a-z0-9._=\-/+]+"
-"""A Matrix user ID's ``@localpart`` (the spec's historical user ID grammar: lower-case
-letters, digits and ``._=-/+``; Matrix Specification, Appendices, "User Identifiers")."""
+"""A Matrix user ID's ``@localpart`` in the grammar the spec gives for user IDs (lower-case
+letters, digits and ``._=-/+``; Matrix Specification, Appendices, "User Identifiers"; the
+wider historical IDs of old servers are not accepted)."""
 MATRIX_USER = re.compile(rf"^{MATRIX_LOCALPART}:[A-Za-z0-9.\-]+(?::\d{{1,5}})?$", re.ASCII)
 """A whole Matrix user ID: ``@localpart:server.name`` with an optional port (no IPv6
 literal); the one pattern the configuration and the parsers check typed user IDs with."""

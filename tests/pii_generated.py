@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -1832,6 +1833,24 @@ def _c_misc(rng: random.Random) -> str:
     ))
 
 
+def _c_codes(rng: random.Random) -> str:
+    """Codes whose digits can read as a phone number: an invoice or zaak code (capitals and
+    a zero-led run of digits, glued), a short commit hash, a UUID."""
+    def capitals() -> str:
+        return "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(rng.randint(1, 4)))
+
+    def digits(n: int) -> str:
+        return "".join(rng.choice("0123456789") for _ in range(n))
+
+    code = rng.choice((
+        lambda: f"{capitals()}0{digits(9)}",
+        lambda: "".join(rng.choice("0123456789abcdef") for _ in range(12)),
+        lambda: str(uuid.UUID(int=rng.getrandbits(128))),
+    ))()
+    return _join(rng.choice(("Factuur", "Kenmerk", "Referentie", "Object", "Versie")), code,
+                 rng.choice(("nakijken", "is betaald", "doorsturen naar " + _org(rng))))
+
+
 _CLEAN_BUILDERS: dict[str, Callable[[random.Random], str]] = {
     "huisbezoek": _c_housevisit,
     "school": _c_school,
@@ -1842,6 +1861,7 @@ _CLEAN_BUILDERS: dict[str, Callable[[random.Random], str]] = {
     "ids": _c_ids,
     "zaaknummers": _c_zaak,
     "servicenummers": _c_service,
+    "codes met cijfers": _c_codes,
     "organisatie naar persoon": _c_person_org,
     "datums en tijden": _c_dates,
     "rollen zonder naam": _c_roles,

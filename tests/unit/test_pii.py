@@ -119,3 +119,11 @@ def test_command_lines_of_the_help_are_clean() -> None:
         examples = Renderer().envs[locale].globals["m"].examples
         for line in examples.values():
             assert _scan(f"!{line}") is None, line
+
+
+@pytest.mark.parametrize("end", ["", ".", ",", "!", ")"])
+def test_a_members_user_id_is_no_identifier_where_a_sentence_ends(end: str) -> None:
+    """A Matrix user ID is a member's account, not the case's person: also right before the
+    sentence's full stop (it was read as a social-media handle there)."""
+    text = f"Verslag afstemmen met @coordinator-7:gemeente.example.org{end}"
+    assert pii.scan_all(text) == []
