@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import re
 import stat
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -559,6 +560,17 @@ def test_erasing_a_case_leaves_a_longer_id_that_starts_with_its_own_alone(
     assert audit.verify(session) is None
 
 
+def _erase_the_case(app: Any, now: datetime) -> None:
+    """Erase the one case of ``app``'s database, as an administrator does."""
+    from storage.models import Case, Overleg
+
+    with session_scope(app.engine) as s:
+        case = s.exec(select(Case)).one()
+        overleg = s.get(Overleg, case.overleg_id)
+        assert overleg is not None
+        casefile.erase(s, overleg, case, reason="objection", actor=CHAIR, now=now)
+
+
 def test_an_erasure_during_a_sweep_of_its_reminders_removes_what_the_sweep_wrote(
         pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """PostgreSQL: a sweep has claimed the case's overdue reminder (its timers held FOR
@@ -570,7 +582,7 @@ def test_an_erasure_during_a_sweep_of_its_reminders_removes_what_the_sweep_wrote
     from bot.clock import FakeClock
     from commands import timed
     from commands.inbound import Inbound
-    from storage.models import Case, Overleg
+    from storage.models import Case
     from tests.unit.apps import throwaway_app
 
     clock = FakeClock(NOW)
@@ -599,14 +611,7 @@ def test_an_erasure_during_a_sweep_of_its_reminders_removes_what_the_sweep_wrote
     sweeper.start()
     assert written.wait(30)
 
-    def erase() -> None:
-        with session_scope(app.engine) as s:
-            case = s.exec(select(Case)).one()
-            overleg = s.get(Overleg, case.overleg_id)
-            assert overleg is not None
-            casefile.erase(s, overleg, case, reason="objection", actor=CHAIR, now=clock.now())
-
-    eraser = threading.Thread(target=erase)
+    eraser = threading.Thread(target=_erase_the_case, args=(app, clock.now()))
     eraser.start()
     eraser.join(1.0)  # it waits for the sweep's lock
     go.set()
@@ -629,12 +634,12 @@ def test_the_overlegs_digest_never_names_a_case_erased_while_it_was_swept(
     digest comes after it, without the case."""
     import itertools
     import threading
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from bot.clock import FakeClock
     from commands import retention, timed
     from commands.inbound import Inbound
-    from storage.models import Case, Overleg
+    from storage.models import Case
     from tests.unit.apps import throwaway_app
 
     clock = FakeClock(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))  # a Tuesday, 09:00
@@ -652,11 +657,7 @@ def test_the_overlegs_digest_never_names_a_case_erased_while_it_was_swept(
     clock.set(datetime(2026, 12, 2, 7, 31, tzinfo=UTC))  # Wednesday: the digest is due
 
     def erase() -> None:
-        with session_scope(app.engine) as s:
-            case = s.exec(select(Case)).one()
-            overleg = s.get(Overleg, case.overleg_id)
-            assert overleg is not None
-            casefile.erase(s, overleg, case, reason="objection", actor=CHAIR, now=clock.now())
+        _erase_the_case(app, clock.now())
 
     paused, go = threading.Event(), threading.Event()
     swept: list[list[str]] = []
