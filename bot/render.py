@@ -126,8 +126,6 @@ def from_iso(value: str | None) -> date | datetime | None:
     return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
 
 
-
-
 def pills(users: Iterable[str]) -> Markup:
     """The ``pills`` filter: each Matrix user ID as a pill (a link to it on matrix.to, the
     spec's form of a mention in ``formatted_body``, Client-Server API "User and room

@@ -7,7 +7,6 @@ sending is ``commands.agenda``'s job.
 from __future__ import annotations
 
 from commands import access, caseid, covenant, parse
-from commands.access import find_case
 from commands.agenda import AGENDA, agenda_lines, ended, find_meeting, send_agenda
 from commands.auditing import audit_change
 from commands.registry import Choice, Ctx, Outgoing, arg, choice, command
@@ -40,7 +39,7 @@ def add(ctx: Ctx, *, number: int, code: str, kind: str | None) -> list[Outgoing]
     meeting = find_meeting(ctx, number)
     if ended(meeting, ctx.spoken):  # what was discussed there stays as it was
         return [ctx.refuse("meeting/ended", meeting=meeting, verb="agenda")]
-    case, case_id = find_case(ctx, code)
+    case, case_id = access.find_case(ctx, code)
     if case.status != "open":
         return [ctx.refuse("agenda/case_closed", case=caseid.display(code))]
     if agendas.item(ctx.session, meeting.id or 0, case_id) is not None:
@@ -70,7 +69,7 @@ def remove(ctx: Ctx, *, number: int, code: str) -> list[Outgoing]:
     meeting = find_meeting(ctx, number)
     if ended(meeting, ctx.spoken):  # what was discussed there stays as it was
         return [ctx.refuse("meeting/ended", meeting=meeting, verb="agenda")]
-    _, case_id = find_case(ctx, code)
+    _, case_id = access.find_case(ctx, code)
     row = agendas.item(ctx.session, meeting.id or 0, case_id)
     if row is None:
         return [ctx.refuse("agenda/not_on", case=caseid.display(code), meeting=meeting)]

@@ -256,11 +256,11 @@ def _numbers(text: str) -> tuple[str, str] | None:
     # A phone number glued to the word before it ("bel0612345678", "Zorg+31612345678"; a
     # chain above starts at no letter). Only after a lower-case letter, in the forms a
     # Dutch number is glued in (0 and nine digits, 06-, +31 and nine digits) and with
-    # nothing glued after it: a code such as
-    # "ZD0656231868" or "FQUE0768704153" (upper-case letters), a hash or a UUID (more
-    # letters after the digits) holds digits that can read as a phone number too, and is
-    # no phone number. Found by breaking try-outs: a glued number was quoted back in a
-    # refusal and stored; then, read after any letter, 13.8% of generated codes were.
+    # nothing glued after it: a code such as "ZD0656231868" or "FQUE0768704153" (capitals),
+    # a hash or a UUID (more letters after the digits) holds digits that can read as a
+    # phone number too, and is no phone number. Found by breaking try-outs: a glued number
+    # was quoted back in a refusal and stored; then, read after any letter, 13.8% of
+    # generated codes were.
     for m in _GLUED_PHONE.finditer(plain):
         if _phone(m[0]):
             return "phone", m[0]

@@ -91,10 +91,10 @@ def _sweep(registry: Registry, session: Session, render: Render, now: datetime,
         if not careful:
             rendered += render_all(render, rule(batch, overleg, due), overleg.room_id)
             continue
-        planned, before = len(batch.planned), len(rendered)
+        planned = len(batch.planned)
         if failed := _isolated(session, partial(_one_timer, session, render, batch, rule,
-                                                overleg, due, rendered)):
-            del batch.planned[planned:], rendered[before:]
+                                                overleg, due, planned, rendered)):
+            del batch.planned[planned:]
             log.error("timer rule failed; the timer is handled without a message",
                       exc_info=failed, extra={"timer": due.id, "kind": due.kind})
     timers.mark_all_handled(session, claimed, now)
@@ -105,13 +105,14 @@ def _sweep(registry: Registry, session: Session, render: Render, now: datetime,
 
 
 def _one_timer(session: Session, render: Render, batch: Batch, rule: TimerRule,
-               overleg: Overleg, due: Due, rendered: list[Rendered]) -> None:
-    """A careful pass's step: the rule, its messages rendered onto ``rendered``, and the
-    next timers it planned written at once (so a bad plan fails in the timer's savepoint)."""
-    planned = len(batch.planned)
-    rendered += render_all(render, rule(batch, overleg, due), overleg.room_id)
+               overleg: Overleg, due: Due, planned: int, rendered: list[Rendered]) -> None:
+    """A careful pass's step: the rule, the next timers it planned (``batch.planned`` from
+    index ``planned`` on) written at once, so a bad plan fails in the timer's savepoint,
+    and only then its messages added to ``rendered``."""
+    out = render_all(render, rule(batch, overleg, due), overleg.room_id)
     timers.schedule_all(session, batch.planned[planned:])
     session.flush()
+    rendered += out
 
 
 def _isolated(session: Session, work: Callable[[], object]) -> Exception | None:
